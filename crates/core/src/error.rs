@@ -1,0 +1,53 @@
+use crate::ids::TeamId;
+use crate::tokens::Tokens;
+
+/// Everything a domain rule can refuse. Each variant has a stable `code` (the `code` field of the
+/// problem+json answer and what the CLI prints); the HTTP status is chosen in one place, the server.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("{detail}")]
+    InvalidTokens { detail: String },
+    #[error("{detail}")]
+    InvalidRate { detail: String },
+    #[error("{detail}")]
+    InvalidProductKey { detail: String },
+    #[error("{detail}")]
+    InvalidName { detail: String },
+    #[error("{detail}")]
+    InvalidItem { detail: String },
+    #[error("{detail}")]
+    InvalidEmail { detail: String },
+    #[error("{detail}")]
+    InvalidRange { detail: String },
+    #[error("the team has {available} tokens available, {needed} are needed")]
+    InsufficientTokens { needed: Tokens, available: Tokens },
+    #[error("team {team} is closed (it was merged into another team)")]
+    TeamClosed { team: TeamId },
+    #[error("a team cannot move tokens to itself or merge into itself")]
+    SameTeam,
+    #[error("the team already holds {limit} live packs; use up or move tokens first")]
+    TooManyPacks { limit: usize },
+    /// Stored data breaks an invariant the ledger keeps. Never caused by a request; reported as a
+    /// server error and logged.
+    #[error("ledger invariant broken: {detail}")]
+    Corrupt { detail: String },
+}
+
+impl DomainError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::InvalidTokens { .. } => "invalid_tokens",
+            DomainError::InvalidRate { .. } => "invalid_rate",
+            DomainError::InvalidProductKey { .. } => "invalid_product_key",
+            DomainError::InvalidName { .. } => "invalid_name",
+            DomainError::InvalidItem { .. } => "invalid_item",
+            DomainError::InvalidEmail { .. } => "invalid_email",
+            DomainError::InvalidRange { .. } => "invalid_range",
+            DomainError::InsufficientTokens { .. } => "insufficient_tokens",
+            DomainError::TeamClosed { .. } => "team_closed",
+            DomainError::SameTeam => "same_team",
+            DomainError::TooManyPacks { .. } => "too_many_packs",
+            DomainError::Corrupt { .. } => "ledger_corrupt",
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Jeton's domain, free of I/O: every rule of `SPEC.md` that decides something lives here once,
+//! and the store and server only apply what these functions return.
+
+pub mod clock;
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod ledger;
+pub mod limits;
+pub mod pack;
+pub mod product;
+pub mod team;
+pub mod tokens;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use email::Email;
+pub use error::DomainError;
+pub use ids::{AdminId, MoveId, PackId, TeamId};
+pub use ledger::{Actor, Cause, EventKind};
+pub use pack::{Draw, PackState};
+pub use product::{DownloadItem, ProductDraft, ProductKey, ProductName, ResultType};
+pub use team::TeamName;
+pub use tokens::Tokens;
