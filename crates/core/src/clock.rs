@@ -77,7 +77,10 @@ mod tests {
             .with_timezone(&Utc);
         let clock = ManualClock::new(start);
         assert_eq!(clock.now(), start);
-        assert_eq!(clock.advance(Duration::hours(24)), start + Duration::days(1));
+        assert_eq!(
+            clock.advance(Duration::hours(24)),
+            start + Duration::days(1)
+        );
         assert_eq!(clock.now(), start + Duration::days(1));
     }
 }

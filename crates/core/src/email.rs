@@ -26,9 +26,9 @@ impl Email {
         if local.is_empty() || local.len() > MAX_LOCAL {
             return Err(bad("the part before @ must be 1 to 64 characters"));
         }
-        let local_ok = local.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~-.".contains(&b)
-        });
+        let local_ok = local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~-.".contains(&b));
         if !local_ok || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
             return Err(bad("the part before @ has a character that is not allowed"));
         }
@@ -39,7 +39,9 @@ impl Email {
         for label in &labels {
             let ok = !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-');
             if !ok {
@@ -87,8 +89,17 @@ mod tests {
     #[test]
     fn rejects_what_is_not_an_address_with_the_expected_form() {
         for bad in [
-            "", "jane", "jane@", "@x.com", "jane@x", "ja ne@x.com", "jane@x..com", "jane@-x.com",
-            "jane@x.c0m", ".jane@x.com", "jane@@x.com",
+            "",
+            "jane",
+            "jane@",
+            "@x.com",
+            "jane@x",
+            "ja ne@x.com",
+            "jane@x..com",
+            "jane@-x.com",
+            "jane@x.c0m",
+            ".jane@x.com",
+            "jane@@x.com",
         ] {
             let err = Email::parse(bad).unwrap_err();
             assert_eq!(err.code(), "invalid_email", "{bad:?}");

@@ -19,6 +19,8 @@ pub enum DomainError {
     InvalidEmail { detail: String },
     #[error("{detail}")]
     InvalidRange { detail: String },
+    #[error("{detail}")]
+    InvalidIdempotencyKey { detail: String },
     #[error("the team has {available} tokens available, {needed} are needed")]
     InsufficientTokens { needed: Tokens, available: Tokens },
     #[error("team {team} is closed (it was merged into another team)")]
@@ -43,6 +45,7 @@ impl DomainError {
             DomainError::InvalidItem { .. } => "invalid_item",
             DomainError::InvalidEmail { .. } => "invalid_email",
             DomainError::InvalidRange { .. } => "invalid_range",
+            DomainError::InvalidIdempotencyKey { .. } => "invalid_idempotency_key",
             DomainError::InsufficientTokens { .. } => "insufficient_tokens",
             DomainError::TeamClosed { .. } => "team_closed",
             DomainError::SameTeam => "same_team",

@@ -160,7 +160,10 @@ pub fn summarize(
     let available = sum(active.iter().map(|p| p.remaining))?;
     let mut total = Tokens::ZERO;
     for p in &active {
-        let kept = p.tokens.checked_sub(p.moved_out).ok_or_else(|| corrupt(p))?;
+        let kept = p
+            .tokens
+            .checked_sub(p.moved_out)
+            .ok_or_else(|| corrupt(p))?;
         if kept < p.remaining {
             return Err(corrupt(p));
         }
@@ -182,7 +185,9 @@ pub fn is_low(available: Tokens, total: Tokens, percent: u8) -> bool {
 }
 
 fn sum(mut items: impl Iterator<Item = Tokens>) -> Result<Tokens, DomainError> {
-    items.try_fold(Tokens::ZERO, |acc, t| acc.checked_add(t).ok_or_else(overflow))
+    items.try_fold(Tokens::ZERO, |acc, t| {
+        acc.checked_add(t).ok_or_else(overflow)
+    })
 }
 
 fn overflow() -> DomainError {

@@ -20,7 +20,11 @@ pub struct ProductKey(String);
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ResultType(String);
 
-fn parse_key(raw: &str, what: &str, code: fn(String) -> DomainError) -> Result<String, DomainError> {
+fn parse_key(
+    raw: &str,
+    what: &str,
+    code: fn(String) -> DomainError,
+) -> Result<String, DomainError> {
     let expected = format!(
         "a {what} is 1 to {MAX_KEY_LEN} lowercase letters, digits, '-', '_' or '.', starting with a letter or digit (like \"autocad\" or \"render.cloud\")"
     );
@@ -40,8 +44,10 @@ fn parse_key(raw: &str, what: &str, code: fn(String) -> DomainError) -> Result<S
 
 impl ProductKey {
     pub fn parse(raw: &str) -> Result<ProductKey, DomainError> {
-        parse_key(raw, "product key", |detail| DomainError::InvalidProductKey { detail })
-            .map(ProductKey)
+        parse_key(raw, "product key", |detail| {
+            DomainError::InvalidProductKey { detail }
+        })
+        .map(ProductKey)
     }
 
     pub fn as_str(&self) -> &str {
@@ -51,7 +57,10 @@ impl ProductKey {
 
 impl ResultType {
     pub fn parse(raw: &str) -> Result<ResultType, DomainError> {
-        parse_key(raw, "result type", |detail| DomainError::InvalidRate { detail }).map(ResultType)
+        parse_key(raw, "result type", |detail| DomainError::InvalidRate {
+            detail,
+        })
+        .map(ResultType)
     }
 
     pub fn as_str(&self) -> &str {

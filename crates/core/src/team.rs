@@ -34,7 +34,9 @@ pub(crate) fn parse_display_name(raw: &str, what: &str) -> Result<String, Domain
     }
     if chars > MAX_NAME_CHARS {
         return Err(DomainError::InvalidName {
-            detail: format!("the {what} has {chars} characters; at most {MAX_NAME_CHARS} are allowed"),
+            detail: format!(
+                "the {what} has {chars} characters; at most {MAX_NAME_CHARS} are allowed"
+            ),
         });
     }
     if name.chars().any(char::is_control) {

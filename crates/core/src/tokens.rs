@@ -7,7 +7,9 @@ use crate::limits::{MAX_RATE, MAX_TOKENS_PER_REQUEST};
 
 /// A whole, non-negative number of tokens. Arithmetic is checked: a token count never wraps and
 /// never goes below zero (R-PACK-4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Tokens(u64);
 
@@ -50,9 +52,11 @@ impl Tokens {
     /// Reads a count back from storage, where it is kept as `i64`. A negative value there means
     /// the database was changed behind the ledger's back.
     pub fn from_stored(n: i64) -> Result<Tokens, DomainError> {
-        u64::try_from(n).map(Tokens).map_err(|_| DomainError::Corrupt {
-            detail: format!("stored token count {n} is negative"),
-        })
+        u64::try_from(n)
+            .map(Tokens)
+            .map_err(|_| DomainError::Corrupt {
+                detail: format!("stored token count {n} is negative"),
+            })
     }
 
     pub fn get(self) -> u64 {
@@ -105,7 +109,9 @@ mod tests {
     fn amounts_must_be_positive_and_bounded() {
         assert_eq!(Tokens::parse_amount(1).unwrap().get(), 1);
         assert_eq!(
-            Tokens::parse_amount(MAX_TOKENS_PER_REQUEST as i64).unwrap().get(),
+            Tokens::parse_amount(MAX_TOKENS_PER_REQUEST as i64)
+                .unwrap()
+                .get(),
             MAX_TOKENS_PER_REQUEST
         );
         for bad in [0, -1, i64::MIN, MAX_TOKENS_PER_REQUEST as i64 + 1, i64::MAX] {

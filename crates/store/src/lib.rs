@@ -1,14 +1,27 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Jeton's storage. One [`Store`] over two real backends: SQLite (embedded, the default) and
+//! PostgreSQL (any number of `jeton serve` processes on one database).
+//!
+//! The SQL is shared: both dialects accept `$1` parameters, `RETURNING`, partial indexes and
+//! `CHECK`s, and times are BIGINT microseconds on both. The few differences (identity columns,
+//! the append-only trigger, SQLite's pragmas) live in the two migration folders and in
+//! [`backend`]. Every change that touches a balance is one transaction that first locks its
+//! team's row (see `ledger::lock_team`); moves and merges lock their two teams in id order.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod admins;
+mod backend;
+pub mod catalogue;
+pub mod charges;
+mod error;
+pub mod events;
+pub mod expiry;
+mod idempotency;
+mod ledger;
+pub mod packs;
+pub mod teams;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod time;
+pub mod transfers;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use backend::{Backend, ConnectOptions, Store};
+pub use error::{StoreError, StoreResult};

@@ -1,0 +1,44 @@
+use jeton_core::DomainError;
+
+/// What the store can answer besides success. `NotFound` and `Conflict` are kept apart from
+/// database failures so that the server maps each to its own status in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    /// The request collides with stored state (a duplicate key, a reused idempotency key).
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// A domain rule refused the change; nothing was written.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    pub(crate) fn not_found(what: &'static str, id: impl ToString) -> StoreError {
+        StoreError::NotFound {
+            what,
+            id: id.to_string(),
+        }
+    }
+
+    /// A broken invariant found while applying a change: the transaction is dropped (rolled back)
+    /// and the cause is reported as a server fault, never as the caller's.
+    pub(crate) fn corrupt(detail: impl Into<String>) -> StoreError {
+        StoreError::Domain(DomainError::Corrupt {
+            detail: detail.into(),
+        })
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Whether a database error is a unique-constraint violation (a duplicate key). Works on both
+/// backends: the Any driver passes the driver's own error through.
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}

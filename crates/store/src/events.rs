@@ -1,0 +1,153 @@
+use chrono::{DateTime, Utc};
+use jeton_core::ledger::{Actor, Cause, EventKind};
+use jeton_core::limits::MAX_EVENTS_PER_PAGE;
+use jeton_core::{PackId, TeamId};
+use sqlx::Row;
+
+use crate::Store;
+use crate::error::{StoreError, StoreResult};
+use crate::time::{from_db, to_db};
+
+/// One immutable ledger event (R-PACK-5). `amount` is signed: credits positive, debits negative.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEvent {
+    pub id: i64,
+    pub team: TeamId,
+    pub pack: PackId,
+    pub kind: EventKind,
+    pub amount: i64,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub cause: Cause,
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: i64,
+    team_id: i64,
+    pack_id: i64,
+    kind: String,
+    amount: i64,
+    at: i64,
+    actor: String,
+    cause_kind: String,
+    cause_ref: Option<String>,
+}
+
+impl EventRow {
+    fn event(self) -> StoreResult<LedgerEvent> {
+        let kind: EventKind = self.kind.parse()?;
+        kind.check_amount(self.amount)?;
+        Ok(LedgerEvent {
+            id: self.id,
+            team: TeamId(self.team_id),
+            pack: PackId(self.pack_id),
+            kind,
+            amount: self.amount,
+            at: from_db(self.at)?,
+            actor: self.actor.parse()?,
+            cause: Cause {
+                kind: self.cause_kind.parse()?,
+                reference: self.cause_ref,
+            },
+        })
+    }
+}
+
+/// The result of reconciling a team's ledger with its packs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    pub team: TeamId,
+    /// Sum of the team's own events.
+    pub events_sum: i64,
+    /// Sum of `remaining` over all the team's packs (expired ones hold 0 once their event is written).
+    pub remaining_sum: i64,
+    /// Packs whose `remaining` differs from the sum of their events: (pack, remaining, events).
+    pub mismatched_packs: Vec<(PackId, i64, i64)>,
+}
+
+impl Audit {
+    pub fn is_clean(&self) -> bool {
+        self.events_sum == self.remaining_sum && self.mismatched_packs.is_empty()
+    }
+}
+
+impl Store {
+    /// R-REP-2: a team's ledger events with `from <= at < to`, oldest first, including the events
+    /// of teams merged into it (R-PACK-7). At most `limit` (capped) events.
+    pub async fn events(
+        &self,
+        team: TeamId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<LedgerEvent>> {
+        let limit = limit.min(MAX_EVENTS_PER_PAGE);
+        let lineage = self.team_lineage(team).await?;
+        for t in &lineage {
+            self.expire_team_if_due(*t, now).await?;
+        }
+        let mut events = Vec::new();
+        for t in lineage {
+            let rows = sqlx::query_as::<_, EventRow>(
+                "SELECT id, team_id, pack_id, kind, amount, at, actor, cause_kind, cause_ref \
+                 FROM ledger_events WHERE team_id = $1 AND at >= $2 AND at < $3 \
+                 ORDER BY at, id LIMIT $4",
+            )
+            .bind(t.0)
+            .bind(to_db(from))
+            .bind(to_db(to))
+            .bind(limit as i64)
+            .fetch_all(self.pool())
+            .await?;
+            for r in rows {
+                events.push(r.event()?);
+            }
+        }
+        events.sort_by_key(|e| (e.at, e.id));
+        events.truncate(limit);
+        Ok(events)
+    }
+
+    /// Reconciles a team: the sum of its events must equal the sum of its packs' remaining
+    /// tokens, and every pack's remaining must equal the sum of that pack's events.
+    pub async fn audit_team(&self, team: TeamId) -> StoreResult<Audit> {
+        self.team(team).await?;
+        let events_sum: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_events WHERE team_id = $1",
+        )
+        .bind(team.0)
+        .fetch_one(self.pool())
+        .await?;
+        let rows = sqlx::query(
+            "SELECT p.id AS id, p.remaining AS remaining, \
+                    CAST(COALESCE((SELECT SUM(e.amount) FROM ledger_events e WHERE e.pack_id = p.id), 0) AS BIGINT) AS events \
+             FROM packs p WHERE p.team_id = $1 ORDER BY p.id",
+        )
+        .bind(team.0)
+        .fetch_all(self.pool())
+        .await?;
+        let mut remaining_sum = 0i64;
+        let mut mismatched_packs = Vec::new();
+        for r in rows {
+            let (id, remaining, events): (i64, i64, i64) = (
+                r.try_get("id")?,
+                r.try_get("remaining")?,
+                r.try_get("events")?,
+            );
+            remaining_sum = remaining_sum
+                .checked_add(remaining)
+                .ok_or_else(|| StoreError::corrupt("remaining sum overflows"))?;
+            if remaining != events {
+                mismatched_packs.push((PackId(id), remaining, events));
+            }
+        }
+        Ok(Audit {
+            team,
+            events_sum,
+            remaining_sum,
+            mismatched_packs,
+        })
+    }
+}

@@ -1,0 +1,79 @@
+//! Remembered answers to requests sent with an `Idempotency-Key`. Read and written inside the
+//! transaction of the change itself, after its team is locked, so that two copies of one request
+//! cannot both pass.
+
+use chrono::{DateTime, Utc};
+use jeton_core::{IdempotencyKey, TeamId};
+use sqlx::AnyConnection;
+
+use crate::error::{StoreError, StoreResult};
+use crate::time::to_db;
+
+/// What was stored the first time: the request's fingerprint and the answer given.
+pub(crate) struct Remembered {
+    pub fingerprint: String,
+    pub response: String,
+}
+
+pub(crate) async fn recall(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    scope: &str,
+    key: &IdempotencyKey,
+) -> StoreResult<Option<Remembered>> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT fingerprint, response FROM idempotency_keys WHERE team_id = $1 AND scope = $2 AND key = $3",
+    )
+    .bind(team.0)
+    .bind(scope)
+    .bind(key.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|(fingerprint, response)| Remembered {
+        fingerprint,
+        response,
+    }))
+}
+
+/// The stored answer if `fingerprint` matches the first request; a conflict if the key was used
+/// for a different request (a client bug that must not be silently answered with the wrong thing).
+pub(crate) fn replay(
+    remembered: Remembered,
+    fingerprint: &str,
+    key: &IdempotencyKey,
+) -> StoreResult<String> {
+    if remembered.fingerprint != fingerprint {
+        return Err(StoreError::Conflict {
+            code: "idempotency_key_reused",
+            detail: format!(
+                "Idempotency-Key {key:?} was already used for a different request ({}); send a new key for a new request",
+                remembered.fingerprint
+            ),
+        });
+    }
+    Ok(remembered.response)
+}
+
+pub(crate) async fn remember(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    scope: &str,
+    key: &IdempotencyKey,
+    fingerprint: &str,
+    response: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO idempotency_keys (team_id, scope, key, fingerprint, response, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(team.0)
+    .bind(scope)
+    .bind(key.as_str())
+    .bind(fingerprint)
+    .bind(response)
+    .bind(to_db(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,266 @@
+//! The building blocks of every balance-changing transaction: lock the team, expire what is due,
+//! read the packs, apply draws, append events. Decisions come from `jeton_core::pack`; this module
+//! only reads and writes what they say.
+
+use chrono::{DateTime, Utc};
+use jeton_core::ledger::{Actor, Cause, CauseKind, EventKind};
+use jeton_core::limits::MAX_LIVE_PACKS_PER_TEAM;
+use jeton_core::pack::{Draw, Expiry, due_expiries};
+use jeton_core::{DomainError, PackId, PackState, TeamId, Tokens};
+use sqlx::AnyConnection;
+
+use crate::error::{StoreError, StoreResult};
+use crate::teams::TeamRow;
+use crate::time::{from_db, to_db};
+
+/// Locks a team's row for the rest of the transaction and returns it. Every transaction that
+/// changes a balance starts here: on PostgreSQL the row lock makes concurrent changes to one team
+/// (from any number of server processes) run one after the other; on SQLite the write takes the
+/// database's write lock at the start, before any read, so no snapshot can go stale.
+pub(crate) async fn lock_team(conn: &mut AnyConnection, team: TeamId) -> StoreResult<TeamRow> {
+    sqlx::query_as::<_, TeamRow>(
+        "UPDATE teams SET lock_version = lock_version + 1 WHERE id = $1 \
+         RETURNING id, name, created_at, closed_at, merged_into",
+    )
+    .bind(team.0)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| StoreError::not_found("team", team))
+}
+
+/// Locks two teams in a fixed order (lower id first), so that two transfers between the same
+/// teams in opposite directions cannot deadlock.
+pub(crate) async fn lock_two_teams(
+    conn: &mut AnyConnection,
+    a: TeamId,
+    b: TeamId,
+) -> StoreResult<(TeamRow, TeamRow)> {
+    if a == b {
+        return Err(DomainError::SameTeam.into());
+    }
+    if a < b {
+        let ra = lock_team(conn, a).await?;
+        let rb = lock_team(conn, b).await?;
+        Ok((ra, rb))
+    } else {
+        let rb = lock_team(conn, b).await?;
+        let ra = lock_team(conn, a).await?;
+        Ok((ra, rb))
+    }
+}
+
+pub(crate) fn require_open(team: &TeamRow) -> StoreResult<()> {
+    if team.closed_at.is_some() {
+        return Err(DomainError::TeamClosed {
+            team: TeamId(team.id),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PackRow {
+    pub id: i64,
+    pub team_id: i64,
+    pub tokens: i64,
+    pub remaining: i64,
+    pub moved_out: i64,
+    pub purchased_at: i64,
+    pub expires_at: i64,
+}
+
+pub(crate) const PACK_COLUMNS: &str =
+    "id, team_id, tokens, remaining, moved_out, purchased_at, expires_at";
+
+impl PackRow {
+    pub(crate) fn state(&self) -> StoreResult<PackState> {
+        Ok(PackState {
+            id: PackId(self.id),
+            tokens: Tokens::from_stored(self.tokens)?,
+            remaining: Tokens::from_stored(self.remaining)?,
+            moved_out: Tokens::from_stored(self.moved_out)?,
+            purchased_at: from_db(self.purchased_at)?,
+            expires_at: from_db(self.expires_at)?,
+        })
+    }
+}
+
+pub(crate) fn states(rows: &[PackRow]) -> StoreResult<Vec<PackState>> {
+    rows.iter().map(PackRow::state).collect()
+}
+
+/// Packs that can pay at `now`. Bounded: a team may not hold more than
+/// `MAX_LIVE_PACKS_PER_TEAM` live packs, so one charge does bounded work.
+pub(crate) async fn usable_packs(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<PackRow>> {
+    let sql = format!(
+        "SELECT {PACK_COLUMNS} FROM packs \
+         WHERE team_id = $1 AND remaining > 0 AND expires_at > $2 ORDER BY id LIMIT $3"
+    );
+    let rows = sqlx::query_as::<_, PackRow>(&sql)
+        .bind(team.0)
+        .bind(to_db(now))
+        .bind(MAX_LIVE_PACKS_PER_TEAM as i64 + 1)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows)
+}
+
+/// Refuses a change that would leave a team with more live packs than the limit.
+pub(crate) fn check_pack_room(live: usize, adding: usize) -> StoreResult<()> {
+    if live + adding > MAX_LIVE_PACKS_PER_TEAM {
+        return Err(DomainError::TooManyPacks {
+            limit: MAX_LIVE_PACKS_PER_TEAM,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+pub(crate) struct NewEvent<'a> {
+    pub team: TeamId,
+    pub pack: PackId,
+    pub kind: EventKind,
+    pub amount: i64,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub cause: &'a Cause,
+}
+
+pub(crate) async fn insert_event(conn: &mut AnyConnection, e: NewEvent<'_>) -> StoreResult<()> {
+    e.kind.check_amount(e.amount)?;
+    sqlx::query(
+        "INSERT INTO ledger_events (team_id, pack_id, kind, amount, at, actor, cause_kind, cause_ref) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(e.team.0)
+    .bind(e.pack.0)
+    .bind(e.kind.as_str())
+    .bind(e.amount)
+    .bind(to_db(e.at))
+    .bind(e.actor.to_string())
+    .bind(e.cause.kind.as_str())
+    .bind(e.cause.reference.clone())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes a draw out of a pack. The condition repeats what the plan assumed (the pack is live and
+/// holds enough), so a plan made on stale data changes nothing instead of overdrawing.
+pub(crate) async fn debit_pack(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    draw: Draw,
+    now: DateTime<Utc>,
+    moved_out: bool,
+) -> StoreResult<()> {
+    let sql = if moved_out {
+        "UPDATE packs SET remaining = remaining - $1, moved_out = moved_out + $1 \
+         WHERE id = $2 AND team_id = $3 AND remaining >= $1 AND expires_at > $4"
+    } else {
+        "UPDATE packs SET remaining = remaining - $1 \
+         WHERE id = $2 AND team_id = $3 AND remaining >= $1 AND expires_at > $4"
+    };
+    let done = sqlx::query(sql)
+        .bind(draw.tokens.as_i64())
+        .bind(draw.pack.0)
+        .bind(team.0)
+        .bind(to_db(now))
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::corrupt(format!(
+            "pack {} of team {team} could not give {} tokens",
+            draw.pack, draw.tokens
+        )));
+    }
+    Ok(())
+}
+
+/// Writes the `expired` events of every pack of `team` that expired by `now` with tokens left
+/// (R-PACK-2). Runs inside every balance-changing transaction and in the background sweep, so
+/// that the sum of a team's events equals its balance whenever anyone looks.
+pub(crate) async fn expire_team(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Expiry>> {
+    let sql = format!(
+        "SELECT {PACK_COLUMNS} FROM packs WHERE team_id = $1 AND remaining > 0 AND expires_at <= $2"
+    );
+    let rows = sqlx::query_as::<_, PackRow>(&sql)
+        .bind(team.0)
+        .bind(to_db(now))
+        .fetch_all(&mut *conn)
+        .await?;
+    let due = due_expiries(&states(&rows)?, now);
+    let cause = Cause::bare(CauseKind::Expiry);
+    for e in &due {
+        let done = sqlx::query(
+            "UPDATE packs SET remaining = 0, expired_at = $1 \
+             WHERE id = $2 AND team_id = $3 AND remaining = $4 AND expires_at <= $1",
+        )
+        .bind(to_db(now))
+        .bind(e.pack.0)
+        .bind(team.0)
+        .bind(e.tokens.as_i64())
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::corrupt(format!(
+                "pack {} changed while its team was locked",
+                e.pack
+            )));
+        }
+        insert_event(
+            conn,
+            NewEvent {
+                team,
+                pack: e.pack,
+                kind: EventKind::Expired,
+                amount: EventKind::Expired.signed(e.tokens, false),
+                at: e.at,
+                actor: Actor::System,
+                cause: &cause,
+            },
+        )
+        .await?;
+    }
+    Ok(due)
+}
+
+/// Applies a charge planned by `jeton_core::pack::plan_draw` and writes one `charged` event per
+/// pack it touches. Called inside a transaction that holds the team's lock.
+pub(crate) async fn apply_charge(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    amount: Tokens,
+    cause: &Cause,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Draw>> {
+    let rows = usable_packs(conn, team, now).await?;
+    let draws = jeton_core::pack::plan_draw(&states(&rows)?, amount, now)?;
+    for d in &draws {
+        debit_pack(conn, team, *d, now, false).await?;
+        insert_event(
+            conn,
+            NewEvent {
+                team,
+                pack: d.pack,
+                kind: EventKind::Charged,
+                amount: EventKind::Charged.signed(d.tokens, false),
+                at: now,
+                actor,
+                cause,
+            },
+        )
+        .await?;
+    }
+    Ok(draws)
+}

@@ -1,0 +1,124 @@
+use chrono::{DateTime, Utc};
+use jeton_core::{AdminId, TeamId, TeamName};
+use serde::{Deserialize, Serialize};
+
+use crate::Store;
+use crate::error::{StoreError, StoreResult};
+use crate::time::{from_db, to_db};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    /// Set when the team was merged into another (R-PACK-7); a closed team takes no new changes.
+    pub closed_at: Option<DateTime<Utc>>,
+    pub merged_into: Option<TeamId>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TeamRow {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub closed_at: Option<i64>,
+    pub merged_into: Option<i64>,
+}
+
+impl TeamRow {
+    pub(crate) fn team(&self) -> StoreResult<Team> {
+        Ok(Team {
+            id: TeamId(self.id),
+            name: self.name.clone(),
+            created_at: from_db(self.created_at)?,
+            closed_at: self.closed_at.map(from_db).transpose()?,
+            merged_into: self.merged_into.map(TeamId),
+        })
+    }
+}
+
+const TEAM_COLUMNS: &str = "id, name, created_at, closed_at, merged_into";
+
+impl Store {
+    /// Creates a team. When an admin creates it, that admin manages it from the start.
+    pub async fn create_team(
+        &self,
+        name: &TeamName,
+        creator: Option<AdminId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Team> {
+        let mut w = self.begin_write().await?;
+        let sql = format!(
+            "INSERT INTO teams (name, created_at) VALUES ($1, $2) RETURNING {TEAM_COLUMNS}"
+        );
+        let row = sqlx::query_as::<_, TeamRow>(&sql)
+            .bind(name.as_str())
+            .bind(to_db(now))
+            .fetch_one(&mut *w.tx)
+            .await?;
+        if let Some(admin) = creator {
+            sqlx::query("INSERT INTO admin_teams (admin_id, team_id) VALUES ($1, $2)")
+                .bind(admin.0)
+                .bind(row.id)
+                .execute(&mut *w.tx)
+                .await?;
+        }
+        w.commit().await?;
+        row.team()
+    }
+
+    pub async fn team(&self, id: TeamId) -> StoreResult<Team> {
+        let sql = format!("SELECT {TEAM_COLUMNS} FROM teams WHERE id = $1");
+        sqlx::query_as::<_, TeamRow>(&sql)
+            .bind(id.0)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::not_found("team", id))?
+            .team()
+    }
+
+    /// All teams, or only those an admin manages.
+    pub async fn list_teams(&self, admin: Option<AdminId>) -> StoreResult<Vec<Team>> {
+        let rows = match admin {
+            None => {
+                let sql = format!("SELECT {TEAM_COLUMNS} FROM teams ORDER BY id");
+                sqlx::query_as::<_, TeamRow>(&sql)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+            Some(admin) => {
+                let sql = format!(
+                    "SELECT {TEAM_COLUMNS} FROM teams WHERE id IN \
+                     (SELECT team_id FROM admin_teams WHERE admin_id = $1) ORDER BY id"
+                );
+                sqlx::query_as::<_, TeamRow>(&sql)
+                    .bind(admin.0)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+        };
+        rows.iter().map(TeamRow::team).collect()
+    }
+
+    /// The team and every team merged into it, directly or through others: their histories are
+    /// this team's history (R-PACK-7).
+    pub async fn team_lineage(&self, id: TeamId) -> StoreResult<Vec<TeamId>> {
+        self.team(id).await?;
+        let mut lineage = vec![id];
+        let mut frontier = vec![id];
+        // Bounded: a chain of merges deeper than this is not something people do.
+        for _ in 0..64 {
+            let Some(next) = frontier.pop() else { break };
+            let merged: Vec<i64> =
+                sqlx::query_scalar("SELECT id FROM teams WHERE merged_into = $1 ORDER BY id")
+                    .bind(next.0)
+                    .fetch_all(self.pool())
+                    .await?;
+            for m in merged {
+                lineage.push(TeamId(m));
+                frontier.push(TeamId(m));
+            }
+        }
+        Ok(lineage)
+    }
+}
