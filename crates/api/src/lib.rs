@@ -1,14 +1,299 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The wire types of Jeton's HTTP API (see `shared/API.md`): what clients send and receive.
+//!
+//! Requests carry plain JSON values (`i64` token counts, `String` keys) and reject unknown
+//! fields; the server turns them into domain types, which is where each value is checked and
+//! where a bad one gets its stable error `code`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// An error answer, `application/problem+json` (RFC 9457). `code` is stable and meant for
+/// programs; `detail` says what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[schema(example = "insufficient_tokens")]
+    pub code: String,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+// ---------------------------------------------------------------- catalogue
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Item {
+    #[schema(example = "2027")]
+    pub version: String,
+    #[schema(example = "windows")]
+    pub platform: String,
+    #[schema(example = "https://downloads.example.com/autocad-2027.exe")]
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProduct {
+    #[schema(example = "autocad")]
+    pub key: String,
+    #[schema(example = "AutoCAD")]
+    pub name: String,
+    /// Tokens per 24-hour usage period (0 is allowed).
+    #[schema(example = 7)]
+    pub daily_rate: i64,
+    /// Tokens per reported result, by result type.
+    #[serde(default)]
+    pub result_rates: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub idle_awareness: bool,
+    #[serde(default)]
+    pub items: Vec<Item>,
+}
+
+/// A change to a product: fields left out stay as they are. Lists given replace the old ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_rate: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_rates: Option<BTreeMap<String, i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_awareness: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<Item>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Product {
+    pub key: String,
+    pub name: String,
+    pub daily_rate: u64,
+    pub result_rates: BTreeMap<String, u64>,
+    pub idle_awareness: bool,
+    pub items: Vec<Item>,
+    /// When the product entered Flex (R-CAT-2).
+    pub added_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A product with every rate it has had (R-CAT-3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProductDetail {
+    #[serde(flatten)]
+    pub product: Product,
+    pub rate_history: Vec<RateChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RateChange {
+    /// Charges made from this time on use these rates.
+    pub at: DateTime<Utc>,
+    pub daily_rate: u64,
+    pub result_rates: BTreeMap<String, u64>,
+    pub actor: String,
+}
+
+// ---------------------------------------------------------------- teams and packs
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTeam {
+    #[schema(example = "Design")]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TeamStatus {
+    Open,
+    /// Merged into another team; takes no new changes.
+    Closed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Team {
+    pub id: i64,
+    pub name: String,
+    pub status: TeamStatus,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPack {
+    /// Whole tokens, 1 to 1,000,000,000.
+    #[schema(example = 1000)]
+    pub tokens: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Pack {
+    pub id: i64,
+    pub team_id: i64,
+    pub tokens: u64,
+    pub remaining: u64,
+    pub purchased_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BalancePack {
+    pub id: i64,
+    pub tokens: u64,
+    pub remaining: u64,
+    pub purchased_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Whole days until the pack expires (0 on its last day).
+    pub days_to_expiry: i64,
+}
+
+/// R-REP-1. `packs` are the active packs in consumption order: the first pays next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Balance {
+    pub team_id: i64,
+    pub available: u64,
+    pub used: u64,
+    pub total: u64,
+    /// `available` is below 20 % of `total`.
+    pub low: bool,
+    pub packs: Vec<BalancePack>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Start of the range (inclusive). Default: 90 days before `to`.
+    pub from: Option<DateTime<Utc>>,
+    /// End of the range (exclusive). Default: now.
+    pub to: Option<DateTime<Utc>>,
+    /// At most this many events (default 1000, at most 10000).
+    pub limit: Option<u32>,
+}
+
+/// One ledger event (R-PACK-5). `amount` is signed: credits positive, debits negative.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    pub id: i64,
+    pub team_id: i64,
+    /// purchased, charged, refunded, expired, moved_out, moved_in, merged or adjusted.
+    #[schema(example = "charged")]
+    pub kind: String,
+    #[schema(example = -7)]
+    pub amount: i64,
+    pub pack_id: i64,
+    pub at: DateTime<Utc>,
+    /// operator, admin:ID, user:ID or system.
+    pub actor: String,
+    /// What caused it: purchase:PACK, move:ID, merge:TEAM, expiry, session:ID, result:ID.
+    #[schema(example = "move:12")]
+    pub cause: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMove {
+    pub to_team: i64,
+    pub tokens: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MovedPack {
+    pub from_pack: i64,
+    pub to_pack: i64,
+    pub tokens: u64,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Move {
+    pub id: i64,
+    pub from_team: i64,
+    pub to_team: i64,
+    pub tokens: u64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub packs: Vec<MovedPack>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    pub into_team: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Merge {
+    pub from_team: i64,
+    pub into_team: i64,
+    pub tokens: u64,
+    pub at: DateTime<Utc>,
+    pub packs: Vec<MovedPack>,
+}
+
+/// A reconciliation of a team's ledger with its packs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Audit {
+    pub team_id: i64,
+    pub events_sum: i64,
+    pub remaining_sum: i64,
+    /// True when the events add up to the packs, in total and pack by pack.
+    pub balanced: bool,
+    pub mismatched_packs: Vec<i64>,
+}
+
+// ---------------------------------------------------------------- admins
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAdmin {
+    pub email: String,
+    pub name: String,
+    pub teams: Vec<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AdminCreated {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub teams: Vec<i64>,
+    /// Shown once; only its hash is stored.
+    pub api_key: String,
+}
+
+// ---------------------------------------------------------------- operations
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClockAdvance {
+    /// Seconds to move the test clock forward (1 to 10 years' worth).
+    pub seconds: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ClockNow {
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub database: String,
+    pub version: String,
 }

@@ -1,14 +1,19 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Jeton's server: the HTTP API of `shared/API.md` over [`jeton_store::Store`], background jobs on
+//! the injected clock, the generated OpenAPI document, Prometheus metrics.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+mod auth;
+pub mod config;
+mod error;
+mod extract;
+mod jobs;
+mod keys;
+mod metrics;
+mod openapi;
+mod routes;
+mod serve;
+mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use config::ServeArgs;
+pub use serve::run;

@@ -23,5 +23,7 @@ pub mod testing;
 mod time;
 pub mod transfers;
 
-pub use backend::{Backend, ConnectOptions, Store};
+pub use backend::{Backend, ConnectOptions, Store, redact as redact_url};
 pub use error::{StoreError, StoreResult};
+// Re-exported so that users of the store name the same sqlx version.
+pub use sqlx;

@@ -62,7 +62,7 @@ fn r_pack_2_a_pack_is_expired_at_its_expiry_instant() {
     let p = pack(1, 10, 10, "2026-01-01T00:00:00Z");
     assert!(p.is_usable(at("2026-12-31T23:59:59Z")));
     assert!(!p.is_usable(at("2027-01-01T00:00:00Z")));
-    let due = due_expiries(&[p.clone()], at("2027-01-01T00:00:00Z"));
+    let due = due_expiries(std::slice::from_ref(&p), at("2027-01-01T00:00:00Z"));
     assert_eq!(
         due,
         vec![Expiry {

@@ -1,0 +1,170 @@
+//! The one place where failures become HTTP answers: every error is an [`ApiError`], and
+//! [`ApiError::parts`] is the table from error to status and stable `code`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jeton_api::{PROBLEM_CONTENT_TYPE, Problem};
+use jeton_core::DomainError;
+use jeton_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No key, or a key that is not valid.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// A valid key that may not do this (an admin calling an operator-only endpoint).
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    /// The request itself is malformed: body, path or query.
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    #[error("{detail}")]
+    Status {
+        status: StatusCode,
+        code: &'static str,
+        detail: String,
+    },
+}
+
+impl ApiError {
+    pub fn not_found(what: &'static str, id: impl ToString) -> ApiError {
+        ApiError::NotFound {
+            what,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// Status, stable code and the detail shown to the caller.
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            ApiError::Domain(e) => (domain_status(e), e.code(), self.to_string()),
+            ApiError::Store(StoreError::Domain(e)) => (domain_status(e), e.code(), e.to_string()),
+            ApiError::Store(StoreError::NotFound { .. }) | ApiError::NotFound { .. } => {
+                (StatusCode::NOT_FOUND, "not_found", self.to_string())
+            }
+            ApiError::Store(StoreError::Conflict { code, detail }) => {
+                let status = match *code {
+                    // Same key, different request: the request cannot be processed as sent.
+                    "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
+                    _ => StatusCode::CONFLICT,
+                };
+                (status, code, detail.clone())
+            }
+            ApiError::Store(StoreError::Database(_) | StoreError::Migration(_)) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server could not complete the request; it has been logged".into(),
+            ),
+            ApiError::Unauthorized(detail) => {
+                (StatusCode::UNAUTHORIZED, "unauthorized", (*detail).into())
+            }
+            ApiError::Forbidden(detail) => (StatusCode::FORBIDDEN, "forbidden", detail.clone()),
+            ApiError::BadRequest { code, detail } => {
+                (StatusCode::BAD_REQUEST, code, detail.clone())
+            }
+            ApiError::Status {
+                status,
+                code,
+                detail,
+            } => (*status, code, detail.clone()),
+        }
+    }
+}
+
+fn domain_status(e: &DomainError) -> StatusCode {
+    match e {
+        DomainError::InvalidTokens { .. }
+        | DomainError::InvalidRate { .. }
+        | DomainError::InvalidProductKey { .. }
+        | DomainError::InvalidName { .. }
+        | DomainError::InvalidItem { .. }
+        | DomainError::InvalidEmail { .. }
+        | DomainError::InvalidRange { .. }
+        | DomainError::InvalidIdempotencyKey { .. } => StatusCode::BAD_REQUEST,
+        DomainError::TeamClosed { .. } => StatusCode::CONFLICT,
+        DomainError::InsufficientTokens { .. }
+        | DomainError::SameTeam
+        | DomainError::TooManyPacks { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        DomainError::Corrupt { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn title(status: StatusCode) -> String {
+    status.canonical_reason().unwrap_or("Error").to_owned()
+}
+
+pub fn problem(status: StatusCode, code: &str, detail: String) -> Response {
+    let body = Problem {
+        type_: format!("https://jeton.dev/problems/{code}"),
+        title: title(status),
+        status: status.as_u16(),
+        detail,
+        code: code.to_owned(),
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, detail) = self.parts();
+        if status.is_server_error() {
+            // The caller gets an opaque message; the log gets the whole cause chain.
+            tracing::error!(error = ?self, code, "request failed");
+        }
+        problem(status, code, detail)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jeton_core::Tokens;
+
+    #[test]
+    fn rule_refusals_are_422_and_bad_values_400() {
+        let e = ApiError::from(DomainError::InsufficientTokens {
+            needed: Tokens::new(7).unwrap(),
+            available: Tokens::new(6).unwrap(),
+        });
+        assert_eq!(e.parts().0, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.parts().1, "insufficient_tokens");
+        let e = ApiError::from(Tokens::parse_amount(0).unwrap_err());
+        assert_eq!(e.parts().0, StatusCode::BAD_REQUEST);
+        let e = ApiError::from(StoreError::Database(sqlx_error()));
+        let (status, code, detail) = e.parts();
+        assert_eq!(
+            (status, code),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        );
+        assert!(!detail.contains("pool"), "internals stay in the log");
+    }
+
+    fn sqlx_error() -> jeton_store::sqlx::Error {
+        jeton_store::sqlx::Error::PoolTimedOut
+    }
+}

@@ -1,0 +1,26 @@
+//! The HTTP API. Each file is one area of `shared/API.md`; `wire` turns store records into the
+//! answers of `jeton_api`.
+
+mod admins;
+mod ledger;
+mod ops;
+mod products;
+mod teams;
+mod wire;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn api(test_clock: bool) -> OpenApiRouter<AppState> {
+    let mut router = OpenApiRouter::new()
+        .merge(products::router())
+        .merge(teams::router())
+        .merge(ledger::router())
+        .merge(admins::router())
+        .merge(ops::router());
+    if test_clock {
+        router = router.merge(ops::test_clock_router());
+    }
+    router
+}

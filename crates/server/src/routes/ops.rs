@@ -1,0 +1,88 @@
+//! Operating the service: health, metrics, the test clock.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use chrono::Duration;
+use jeton_api::{ClockAdvance, ClockNow, Health, Problem};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+/// Ten years: more than any test needs, little enough that the clock stays far from overflow.
+const MAX_ADVANCE_SECONDS: i64 = 10 * 366 * 86_400;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
+}
+
+/// Present only on a server started with `--test-clock`; elsewhere the path is 404.
+pub fn test_clock_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(advance_clock))
+}
+
+/// Liveness: answers 200 when the server and its database respond.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, body = Problem)))]
+async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
+    state.store.ping().await.map_err(|e| ApiError::Status {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "database_unavailable",
+        detail: format!("the database does not answer: {e}"),
+    })?;
+    Ok(Json(Health {
+        status: "ok".into(),
+        database: state.store.backend().name().into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }))
+}
+
+/// Prometheus metrics, in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", body = String)))]
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}
+
+/// Move the test clock forward (operator; `--test-clock` only). Background jobs (expiry) run at
+/// the new time before the answer, so their effects are visible at once.
+#[utoipa::path(post, path = "/v1/test-clock/advance", tag = "operations", request_body = ClockAdvance,
+    responses((status = 200, body = ClockNow), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn advance_clock(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ClockAdvance>,
+) -> ApiResult<Json<ClockNow>> {
+    caller.require_operator()?;
+    let clock = state
+        .test_clock
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("endpoint", "/v1/test-clock/advance"))?;
+    if !(1..=MAX_ADVANCE_SECONDS).contains(&body.seconds) {
+        return Err(ApiError::bad_request(
+            "invalid_seconds",
+            format!(
+                "seconds must be 1 to {MAX_ADVANCE_SECONDS}, got {}",
+                body.seconds
+            ),
+        ));
+    }
+    let now = clock.advance(Duration::seconds(body.seconds));
+    tracing::info!(%now, "test clock advanced");
+    state.jobs.run_once().await?;
+    Ok(Json(ClockNow { now }))
+}

@@ -1,0 +1,94 @@
+//! Teams: creating, listing, merging (R-PACK-7).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use jeton_api::{Merge, MergeRequest, NewTeam, Problem, Team};
+use jeton_core::{TeamId, TeamName};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::wire;
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiPath};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_team, list_teams))
+        .routes(routes!(get_team))
+        .routes(routes!(merge_team))
+}
+
+/// Create a team. An admin who creates a team manages it.
+#[utoipa::path(post, path = "/v1/teams", tag = "teams", request_body = NewTeam,
+    responses((status = 201, body = Team), (status = 400, body = Problem), (status = 401, body = Problem)),
+    security(("bearer" = [])))]
+async fn create_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewTeam>,
+) -> ApiResult<(StatusCode, Json<Team>)> {
+    let name = TeamName::parse(&body.name)?;
+    let creator = match &caller {
+        Caller::Operator => None,
+        Caller::Admin(a) => Some(a.id),
+    };
+    let team = state.store.create_team(&name, creator, state.now()).await?;
+    Ok((StatusCode::CREATED, Json(wire::team(&team))))
+}
+
+/// The teams the caller manages (all of them for the operator), closed ones included.
+#[utoipa::path(get, path = "/v1/teams", tag = "teams",
+    responses((status = 200, body = Vec<Team>), (status = 401, body = Problem)),
+    security(("bearer" = [])))]
+async fn list_teams(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Team>>> {
+    let admin = match &caller {
+        Caller::Operator => None,
+        Caller::Admin(a) => Some(a.id),
+    };
+    let teams = state.store.list_teams(admin).await?;
+    Ok(Json(teams.iter().map(wire::team).collect()))
+}
+
+#[utoipa::path(get, path = "/v1/teams/{team}", tag = "teams",
+    params(("team" = i64, Path)),
+    responses((status = 200, body = Team), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn get_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+) -> ApiResult<Json<Team>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    Ok(Json(wire::team(&state.store.team(team).await?)))
+}
+
+/// Merge this team into another (R-PACK-7): its packs, with their expiry, and its history go to
+/// `into_team`; this team is closed. The caller must manage both.
+#[utoipa::path(post, path = "/v1/teams/{team}/merge", tag = "teams", request_body = MergeRequest,
+    params(("team" = i64, Path, description = "the team that is merged and closed")),
+    responses((status = 200, body = Merge), (status = 404, body = Problem),
+              (status = 409, description = "team_closed", body = Problem),
+              (status = 422, description = "same_team", body = Problem)),
+    security(("bearer" = [])))]
+async fn merge_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+    ApiJson(body): ApiJson<MergeRequest>,
+) -> ApiResult<Json<Merge>> {
+    let (from, into) = (TeamId(team), TeamId(body.into_team));
+    caller.require_team(from)?;
+    caller.require_team(into)?;
+    let merge = state
+        .store
+        .merge_teams(from, into, caller.actor(), state.now())
+        .await?;
+    for p in &merge.packs {
+        state.metrics.count_tokens("merged", p.tokens.get());
+    }
+    Ok(Json(wire::merge(&merge)))
+}

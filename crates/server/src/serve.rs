@@ -1,0 +1,231 @@
+//! Building the app and running it: `jeton serve`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use jeton_core::{Clock, ManualClock, SystemClock};
+use jeton_store::{ConnectOptions, Store};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::{Config, LogFormat, ServeArgs};
+use crate::error::problem;
+use crate::keys::{expose, hash_key, operator_key};
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+use crate::{metrics, routes};
+
+/// Largest request body: every JSON request of this API is far smaller.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The whole HTTP app for a state.
+pub fn app(state: AppState) -> Router {
+    let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::api(state.test_clock.is_some()))
+        .split_for_parts();
+    let doc = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
+    api.route(
+        "/v1/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { ([("content-type", "application/json")], doc.as_str().to_owned()) }
+        }),
+    )
+    .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+    .fallback(|| async {
+        problem(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such endpoint; the API is described at GET /v1/openapi.json".into(),
+        )
+    })
+    .method_not_allowed_fallback(|| async {
+        problem(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this endpoint does not take that method; see GET /v1/openapi.json".into(),
+        )
+    })
+    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+    .layer(CatchPanicLayer::custom(|_panic| -> Response {
+        // A panic is a bug; the caller gets an opaque answer and the log the details.
+        tracing::error!("handler panicked");
+        problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server could not complete the request; it has been logged".into(),
+        )
+        .into_response()
+    }))
+    .layer(PropagateRequestIdLayer::x_request_id())
+    .layer(
+        TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), id)
+        }),
+    )
+    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+    .with_state(state)
+}
+
+/// A server running in the background; [`Running::shutdown`] stops it gracefully.
+pub struct Running {
+    pub addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    http: JoinHandle<std::io::Result<()>>,
+    jobs: JoinHandle<()>,
+}
+
+impl Running {
+    /// Serves `state` on `listener` and runs the background jobs, until [`Running::shutdown`].
+    pub fn start(
+        state: AppState,
+        listener: TcpListener,
+        job_interval: Duration,
+    ) -> std::io::Result<Running> {
+        let addr = listener.local_addr()?;
+        let (shutdown, stop) = watch::channel(false);
+        let jobs = tokio::spawn(state.jobs.clone().run_forever(job_interval, stop.clone()));
+        let mut stop_http = stop;
+        let app = app(state);
+        let http = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop_http.wait_for(|stopped| *stopped).await;
+                })
+                .await
+        });
+        Ok(Running {
+            addr,
+            shutdown,
+            http,
+            jobs,
+        })
+    }
+
+    /// Stops accepting connections, lets requests in flight finish, stops the jobs.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.http.await??;
+        self.jobs.await?;
+        Ok(())
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // try_init: a second init (tests) is not an error worth stopping for.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+/// `jeton serve`: resolve the configuration, open the database (running its migrations), make or
+/// read the operator key, serve until Ctrl-C or SIGTERM, then shut down gracefully.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::resolve(args)?;
+    init_tracing(config.log_format);
+
+    let url = match &config.database_url {
+        Some(url) => url.clone(),
+        None => {
+            std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the data directory {}: {e}",
+                    config.data_dir.display()
+                )
+            })?;
+            Store::sqlite_url(&config.data_dir)
+        }
+    };
+    let store = Store::connect(
+        &url,
+        ConnectOptions {
+            max_connections: config.max_connections,
+            ..ConnectOptions::default()
+        },
+    )
+    .await
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the database {}: {e}",
+            jeton_store::redact_url(&url)
+        )
+    })?;
+
+    let key = operator_key(config.operator_key.as_ref(), &config.data_dir)?;
+    let (clock, test_clock): (Arc<dyn Clock>, _) = match config.test_clock {
+        Some(start) => {
+            tracing::warn!(%start, "running on a TEST CLOCK: time moves only through POST /v1/test-clock/advance");
+            let manual = Arc::new(ManualClock::new(start));
+            (manual.clone(), Some(manual))
+        }
+        None => (Arc::new(SystemClock), None),
+    };
+    let state = AppState::new(store.clone(), clock, test_clock, hash_key(expose(&key)));
+
+    let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {}: {e} (choose another with --listen)",
+            config.listen
+        )
+    })?;
+    let running = Running::start(state, listener, config.job_interval)?;
+    tracing::info!(
+        addr = %running.addr,
+        database = store.backend().name(),
+        "Jeton is serving on http://{}",
+        running.addr
+    );
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    running.shutdown().await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

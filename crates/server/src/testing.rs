@@ -1,0 +1,78 @@
+//! `spawn_app`: a real server on a random port over a fresh database, on a manual clock, for
+//! integration tests (feature `testing`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jeton_core::ManualClock;
+use jeton_store::testing::TestDb;
+use jeton_store::{Backend, Store};
+use tokio::net::TcpListener;
+
+use crate::keys::{OPERATOR_PREFIX, hash_key, new_key};
+use crate::serve::Running;
+use crate::state::AppState;
+
+/// Monday 5 January 2026, 08:00 UTC: where test clocks start.
+pub const TEST_START: &str = "2026-01-05T08:00:00Z";
+
+pub struct TestApp {
+    pub base_url: String,
+    pub operator_key: String,
+    pub clock: Arc<ManualClock>,
+    /// The server's own store (its pool).
+    pub store: Store,
+    pub db: TestDb,
+    running: Option<Running>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.expect("clean shutdown");
+        }
+    }
+}
+
+/// A fresh database of `backend` (`None` when PostgreSQL is not configured; the skip is printed).
+pub async fn test_db(backend: Backend) -> Option<TestDb> {
+    match backend {
+        Backend::Sqlite => Some(TestDb::sqlite().await),
+        Backend::Postgres => TestDb::postgres().await,
+    }
+}
+
+/// Starts a server on `db` (a second call on the same db is a second server process sharing it).
+pub async fn spawn_on(db: TestDb, start: DateTime<Utc>) -> TestApp {
+    let store = db.store().await;
+    let clock = Arc::new(ManualClock::new(start));
+    let operator_key = new_key(OPERATOR_PREFIX).expect("randomness");
+    let state = AppState::new(
+        store.clone(),
+        clock.clone(),
+        Some(clock.clone()),
+        hash_key(&operator_key),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
+    // Jobs also run at every clock advance; the real-time tick is only a backstop here.
+    let running = Running::start(state, listener, Duration::from_secs(3600)).expect("start");
+    TestApp {
+        base_url: format!("http://{}", running.addr),
+        operator_key,
+        clock,
+        store,
+        db,
+        running: Some(running),
+    }
+}
+
+/// A server on a fresh database of `backend`, its clock at [`TEST_START`].
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    let db = test_db(backend).await?;
+    Some(spawn_on(db, TEST_START.parse().expect("valid start")).await)
+}

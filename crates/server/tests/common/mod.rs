@@ -1,0 +1,167 @@
+//! Raw HTTP helpers for the server's integration tests: requests go over a real socket and
+//! answers are checked as JSON, so these tests pin the wire contract itself.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use jeton_server::testing::{TEST_START, TestApp, spawn_on};
+use jeton_store::testing::TestDb;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub async fn app(db: TestDb) -> TestApp {
+    spawn_on(db, TEST_START.parse().unwrap()).await
+}
+
+pub struct Http {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub key: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Answer {
+    /// Asserts a problem+json answer with this status and code, and returns its detail.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> String {
+        assert_eq!(self.status.as_u16(), status, "status of {self:?}");
+        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
+        assert_eq!(self.body["code"], code, "{self:?}");
+        assert_eq!(self.body["status"], status, "{self:?}");
+        let detail = self.body["detail"].as_str().unwrap_or_default().to_owned();
+        assert!(!detail.is_empty(), "a problem says what is wrong: {self:?}");
+        detail
+    }
+
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "{self:?}");
+        &self.body
+    }
+}
+
+impl Http {
+    pub fn new(app: &TestApp) -> Http {
+        Http::with_key(app, Some(app.operator_key.clone()))
+    }
+
+    pub fn with_key(app: &TestApp, key: Option<String>) -> Http {
+        Http {
+            client: reqwest::Client::new(),
+            base: app.base_url.clone(),
+            key,
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<RawBody>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(key) = &self.key {
+            req = req.bearer_auth(key);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        match body {
+            Some(RawBody::Json(v)) => req = req.json(&v),
+            Some(RawBody::Text(t, ct)) => req = req.header("content-type", ct).body(t),
+            None => {}
+        }
+        let res = req.send().await.expect("server answers");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer {
+            status,
+            content_type,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(Method::POST, path, Some(RawBody::Json(body)), &[])
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Answer {
+        self.send(Method::PATCH, path, Some(RawBody::Json(body)), &[])
+            .await
+    }
+
+    // Shortcuts for setting up a scene.
+
+    pub async fn product(&self, key: &str, rate: i64) -> Value {
+        self.post(
+            "/v1/products",
+            json!({"key": key, "name": key.to_uppercase(), "daily_rate": rate}),
+        )
+        .await
+        .ok(201)
+        .clone()
+    }
+
+    pub async fn team(&self, name: &str) -> i64 {
+        self.post("/v1/teams", json!({"name": name})).await.ok(201)["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    pub async fn buy(&self, team: i64, tokens: i64) -> Value {
+        self.post(
+            &format!("/v1/teams/{team}/packs"),
+            json!({"tokens": tokens}),
+        )
+        .await
+        .ok(201)
+        .clone()
+    }
+
+    pub async fn available(&self, team: i64) -> i64 {
+        self.get(&format!("/v1/teams/{team}/balance")).await.ok(200)["available"]
+            .as_i64()
+            .unwrap()
+    }
+
+    pub async fn events(&self, team: i64) -> Vec<Value> {
+        self.get(&format!("/v1/teams/{team}/events"))
+            .await
+            .ok(200)
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    pub async fn advance(&self, seconds: i64) -> Value {
+        self.post("/v1/test-clock/advance", json!({"seconds": seconds}))
+            .await
+            .ok(200)
+            .clone()
+    }
+}
+
+pub enum RawBody {
+    Json(Value),
+    Text(String, &'static str),
+}
