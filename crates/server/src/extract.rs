@@ -2,16 +2,37 @@
 //! bad input is answered in the same shape as every other error.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// JSON body. Malformed JSON → 400 `invalid_json`; well-formed but wrong shape (a missing field,
-/// a string where a number belongs, an unknown field) → 400 `invalid_body`.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// JSON body. Malformed JSON → 400 `invalid_json`; well-formed but wrong shape (not an object, a
+/// missing field, a string where a number belongs, an unknown field) → 400 `invalid_body`.
 pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        // serde would also fill a struct from an array of its fields in order; a request body is
+        // an object with named fields, nothing else.
+        if !value.is_object() {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "the body must be a JSON object, such as {\"tokens\": 100}",
+            ));
+        }
+        serde_json::from_value(value).map(ApiJson).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_body",
+                format!("the JSON body does not fit this request: {e}"),
+            )
+        })
+    }
+}
 
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]

@@ -47,15 +47,27 @@ pub async fn test_db(backend: Backend) -> Option<TestDb> {
     }
 }
 
-/// Starts a server on `db` (a second call on the same db is a second server process sharing it).
+/// Starts a server on `db` with a test clock at `start` (a second call on the same db is a second
+/// server process sharing it).
 pub async fn spawn_on(db: TestDb, start: DateTime<Utc>) -> TestApp {
+    spawn_with(db, start, true).await
+}
+
+/// Like [`spawn_on`], but the server runs as without `--test-clock`: its clock (still manual, for
+/// the test's sake) cannot be moved over HTTP and the advance endpoint does not exist.
+pub async fn spawn_without_test_clock(db: TestDb, start: DateTime<Utc>) -> TestApp {
+    spawn_with(db, start, false).await
+}
+
+async fn spawn_with(db: TestDb, start: DateTime<Utc>, test_clock: bool) -> TestApp {
     let store = db.store().await;
     let clock = Arc::new(ManualClock::new(start));
     let operator_key = new_key(OPERATOR_PREFIX).expect("randomness");
+    let exposed = test_clock.then(|| clock.clone());
     let state = AppState::new(
         store.clone(),
         clock.clone(),
-        Some(clock.clone()),
+        exposed,
         hash_key(&operator_key),
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");

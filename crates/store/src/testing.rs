@@ -60,6 +60,17 @@ impl TestDb {
         })
     }
 
+    /// Another handle on the same database, for a second server. It does not own the database:
+    /// the original handle must outlive it, and drops it.
+    pub fn share(&self) -> TestDb {
+        TestDb {
+            url: self.url.clone(),
+            backend: self.backend,
+            _dir: None,
+            drop_on_exit: None,
+        }
+    }
+
     /// A new, independent connection pool on this database: two of them behave like two server
     /// processes sharing it.
     pub async fn store(&self) -> Store {

@@ -12,6 +12,7 @@ pub async fn app(db: TestDb) -> TestApp {
     spawn_on(db, TEST_START.parse().unwrap()).await
 }
 
+#[derive(Clone)]
 pub struct Http {
     pub client: reqwest::Client,
     pub base: String,
