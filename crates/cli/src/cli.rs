@@ -1,0 +1,172 @@
+//! The command line: what `jeton --help` shows. Each group's own arguments live beside its code
+//! in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands::{admins, clock, ledger, packs, products, teams};
+
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "jeton-data";
+pub const OPERATOR_KEY_FILE: &str = "operator.key";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jeton",
+    version,
+    about = "Jeton: token-based pay-per-use licensing. Run the server, or manage it from here.",
+    after_help = "Every command except `serve` talks to a running server and takes:\n  \
+        --server URL   the server [env: JETON_SERVER] [default: http://127.0.0.1:8080]\n  \
+        --key KEY      an operator or admin API key [env: JETON_KEY]; without one, the operator\n                 \
+        key is read from <--data-dir>/operator.key when that file exists\n                 \
+        [--data-dir env: JETON_DATA_DIR, default: ./jeton-data]\n  \
+        --json         print the server's answer as JSON, for scripts\n\n\
+        Teams are given by id or by exact name. Start with `jeton serve`, then e.g.\n  \
+        jeton products add autocad --name AutoCAD --daily-rate 7\n  \
+        jeton teams create Design\n  \
+        jeton packs buy --team Design 1000\n  \
+        jeton balance --team Design"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the Jeton server (HTTP API and background jobs)
+    Serve(jeton_server::ServeArgs),
+    /// Check that the server answers and reaches its database
+    Health(Conn),
+    /// Manage the product catalogue: add, list, show, update
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Products(Group<products::ProductsCmd>),
+    /// Manage teams: create, list, show, merge
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Teams(Group<teams::TeamsCmd>),
+    /// Record token pack purchases
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Packs(Group<packs::PacksCmd>),
+    /// Show a team's balance and its active packs
+    Balance(Leaf<ledger::BalanceArgs>),
+    /// List a team's token events (the ledger) over a time range
+    Events(Leaf<ledger::EventsArgs>),
+    /// Move tokens from one team to another (they keep their expiry dates)
+    Move(Leaf<ledger::MoveArgs>),
+    /// Check that a team's ledger adds up to its packs (exits 1 when it does not)
+    Audit(Leaf<ledger::AuditArgs>),
+    /// Create team admins and their API keys (operator)
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Admins(Group<admins::AdminsCmd>),
+    /// Move the clock of a server started with --test-clock
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Clock(Group<clock::ClockCmd>),
+}
+
+/// A command group talking to the server: its subcommands plus the connection options.
+#[derive(Debug, Args)]
+pub struct Group<T: Subcommand> {
+    #[command(subcommand)]
+    pub cmd: T,
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+/// A single command talking to the server: its arguments plus the connection options.
+#[derive(Debug, Args)]
+pub struct Leaf<T: Args> {
+    #[command(flatten)]
+    pub args: T,
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+/// How to reach the server, and how to print its answers.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Server options")]
+pub struct Conn {
+    /// URL of the Jeton server
+    #[arg(long, global = true, env = "JETON_SERVER", value_name = "URL", default_value = DEFAULT_SERVER)]
+    pub server: String,
+
+    /// API key (operator or team admin). Without one, the operator key is read from
+    /// <DATA_DIR>/operator.key when that file exists
+    #[arg(
+        long,
+        global = true,
+        env = "JETON_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub key: Option<String>,
+
+    /// The server's data directory, where `jeton serve` wrote operator.key
+    #[arg(long, global = true, env = "JETON_DATA_DIR", value_name = "DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+
+    /// Print the server's answer as JSON (for scripts)
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every command but `serve` takes --server, --key, --data-dir and --json (an argument of
+    /// the same id in a subcommand would silently shadow a global option).
+    #[test]
+    fn every_remote_command_takes_the_connection_options() {
+        fn leaves(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+            let subs: Vec<_> = cmd
+                .get_subcommands()
+                .filter(|s| s.get_name() != "help")
+                .collect();
+            if subs.is_empty() {
+                out.push((path.clone(), cmd.clone()));
+            }
+            for sub in subs {
+                leaves(sub, format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let mut cli = Cli::command();
+        cli.build();
+        let mut all = Vec::new();
+        leaves(&cli, "jeton".into(), &mut all);
+        assert!(all.len() > 10, "{} commands", all.len());
+        for (path, cmd) in all.iter().filter(|(p, _)| p != "jeton serve") {
+            for option in ["server", "key", "data-dir", "json"] {
+                let found = cmd.get_arguments().any(|a| {
+                    a.get_long() == Some(option) && a.get_id() == option.replace('-', "_").as_str()
+                });
+                assert!(found, "`{path}` lacks --{option}");
+            }
+            assert!(cmd.get_about().is_some(), "`{path}` has no one-line help");
+        }
+    }
+
+    #[test]
+    fn connection_options_go_before_or_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "jeton",
+            "products",
+            "--json",
+            "list",
+            "--server",
+            "http://h:1",
+        ])
+        .unwrap();
+        let Command::Products(group) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert!(group.conn.json);
+        assert_eq!(group.conn.server, "http://h:1");
+    }
+}

@@ -1,0 +1,268 @@
+//! `jeton balance`, `events`, `move` and `audit`: a team's tokens and their ledger
+//! (R-PACK-2, R-PACK-5, R-PACK-6, R-REP-1, R-REP-2).
+
+use anyhow::{Result, bail};
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
+use clap::Args;
+use jeton_api::{Audit, Balance, Event, EventsQuery, Move, NewMove};
+
+use super::output::{self, blocks, table};
+use super::{Ctx, teams};
+
+#[derive(Debug, Args)]
+pub struct BalanceArgs {
+    /// The team (id or exact name)
+    #[arg(long, value_name = "TEAM")]
+    pub team: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// The team (id or exact name)
+    #[arg(long, value_name = "TEAM")]
+    pub team: String,
+    /// Start of the range: an RFC 3339 time or a date (that day's start, UTC)
+    /// [default: 90 days before --to]
+    #[arg(long, value_name = "TIME|DATE", value_parser = parse_from)]
+    pub from: Option<DateTime<Utc>>,
+    /// End of the range, exclusive: an RFC 3339 time, or a date (the whole day is included)
+    /// [default: now]
+    #[arg(long, value_name = "TIME|DATE", value_parser = parse_to)]
+    pub to: Option<DateTime<Utc>>,
+    /// At most this many events [server default: 1000]
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    /// The team giving the tokens (id or exact name)
+    #[arg(long, value_name = "TEAM")]
+    pub from: String,
+    /// The team receiving them (id or exact name)
+    #[arg(long, value_name = "TEAM")]
+    pub to: String,
+    /// Whole tokens to move; all or nothing
+    #[arg(allow_negative_numbers = true)]
+    pub tokens: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The team (id or exact name)
+    #[arg(long, value_name = "TEAM")]
+    pub team: String,
+}
+
+pub async fn balance(args: BalanceArgs, ctx: &Ctx) -> Result<()> {
+    let team = teams::resolve(ctx, &args.team).await?;
+    let balance = ctx.client.balance(team).await?;
+    ctx.out.print(&balance, show_balance)
+}
+
+pub async fn events(args: EventsArgs, ctx: &Ctx) -> Result<()> {
+    if let (Some(from), Some(to)) = (args.from, args.to)
+        && from >= to
+    {
+        bail!(
+            "--from ({}) must be before --to ({})",
+            output::time(&from),
+            output::time(&to)
+        );
+    }
+    let team = teams::resolve(ctx, &args.team).await?;
+    let query = EventsQuery {
+        from: args.from,
+        to: args.to,
+        limit: args.limit,
+    };
+    let events = ctx.client.events(team, &query).await?;
+    ctx.out.print(&events, |list| show_events(list, args.limit))
+}
+
+pub async fn move_tokens(args: MoveArgs, ctx: &Ctx) -> Result<()> {
+    let from = teams::resolve(ctx, &args.from).await?;
+    let to_team = teams::resolve(ctx, &args.to).await?;
+    let request = NewMove {
+        to_team,
+        tokens: args.tokens,
+    };
+    let moved = ctx.client.move_tokens(from, &request).await?;
+    ctx.out.print(&moved, show_move)
+}
+
+pub async fn audit(args: AuditArgs, ctx: &Ctx) -> Result<()> {
+    let team = teams::resolve(ctx, &args.team).await?;
+    let audit = ctx.client.audit(team).await?;
+    ctx.out.print(&audit, show_audit)?;
+    if !audit.balanced {
+        bail!("the ledger of team {team} does not add up to its packs");
+    }
+    Ok(())
+}
+
+/// `--from`: an RFC 3339 time, or a date meaning the start of that day (UTC).
+pub fn parse_from(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_time(s, false)
+}
+
+/// `--to`: an RFC 3339 time, or a date meaning the end of that day (UTC), so it is included.
+pub fn parse_to(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_time(s, true)
+}
+
+fn parse_time(s: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let form =
+        "expected an RFC 3339 time such as 2026-03-01T09:00:00Z or a date such as 2026-03-01";
+    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| form.to_string())?;
+    let day = if end_of_day {
+        date.checked_add_days(Days::new(1))
+            .ok_or_else(|| form.to_string())?
+    } else {
+        date
+    };
+    Ok(day.and_time(NaiveTime::MIN).and_utc())
+}
+
+fn show_balance(b: &Balance) -> String {
+    let mut summary = format!(
+        "Team {}: {} of {} available, {} used.",
+        b.team_id,
+        output::tokens(b.available),
+        b.total,
+        b.used
+    );
+    if b.low {
+        summary.push_str(" LOW: less than 20 % is left.");
+    }
+    if b.packs.is_empty() {
+        return blocks([summary, "No active packs.".into()]);
+    }
+    let mut t = table(
+        &["pack", "tokens", "remaining", "expires", "days left"],
+        &[0, 1, 2, 4],
+    );
+    for p in &b.packs {
+        t.add_row(vec![
+            p.id.to_string(),
+            p.tokens.to_string(),
+            p.remaining.to_string(),
+            output::date(&p.expires_at),
+            p.days_to_expiry.to_string(),
+        ]);
+    }
+    blocks([
+        summary,
+        format!("Active packs, in the order they are used:\n{t}"),
+    ])
+}
+
+fn show_events(events: &[Event], limit: Option<u32>) -> String {
+    if events.is_empty() {
+        return "No events in this range.".into();
+    }
+    let mut t = table(&["at", "kind", "amount", "pack", "cause", "actor"], &[2, 3]);
+    for e in events {
+        t.add_row(vec![
+            output::time(&e.at),
+            e.kind.clone(),
+            output::signed(e.amount),
+            e.pack_id.to_string(),
+            e.cause.clone(),
+            e.actor.clone(),
+        ]);
+    }
+    let shown = events.len();
+    let mut footer = format!("{shown} event(s).");
+    if limit.is_some_and(|l| shown >= l as usize) {
+        footer.push_str(" The limit was reached: raise --limit or narrow --from/--to to see more.");
+    }
+    format!("{t}\n{footer}")
+}
+
+fn show_move(m: &Move) -> String {
+    blocks([
+        format!(
+            "Moved {} from team {} to team {} (move {}).",
+            output::tokens(m.tokens),
+            m.from_team,
+            m.to_team,
+            m.id
+        ),
+        teams::moved_packs(&m.packs),
+    ])
+}
+
+fn show_audit(a: &Audit) -> String {
+    if a.balanced {
+        format!(
+            "Team {}: the ledger adds up. Events sum to {}, the packs hold {}.",
+            a.team_id, a.events_sum, a.remaining_sum
+        )
+    } else {
+        format!(
+            "Team {}: the ledger does NOT add up. Events sum to {}, the packs hold {}; \
+             packs that differ: {}.",
+            a.team_id,
+            a.events_sum,
+            a.remaining_sum,
+            if a.mismatched_packs.is_empty() {
+                "none".into()
+            } else {
+                output::ids(&a.mismatched_packs)
+            }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn times_are_rfc3339_or_dates() {
+        assert_eq!(
+            parse_from("2026-03-01T09:30:00+02:00").unwrap(),
+            Utc.with_ymd_and_hms(2026, 3, 1, 7, 30, 0).unwrap()
+        );
+        assert_eq!(
+            parse_from("2026-03-01").unwrap(),
+            Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            parse_to("2026-02-28").unwrap(),
+            Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
+            "a date as the end includes that whole day"
+        );
+        for bad in ["yesterday", "2026-13-01", "01/03/2026", ""] {
+            let err = parse_from(bad).unwrap_err();
+            assert!(
+                err.contains("RFC 3339") && err.contains("2026-03-01"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_full_page_of_events_says_the_limit_was_reached() {
+        let event = Event {
+            id: 1,
+            team_id: 3,
+            kind: "charged".into(),
+            amount: -7,
+            pack_id: 2,
+            at: Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
+            actor: "user:4".into(),
+            cause: "session:9".into(),
+        };
+        let text = show_events(std::slice::from_ref(&event), Some(1));
+        assert!(text.contains("-7") && text.contains("session:9"), "{text}");
+        assert!(text.contains("limit was reached"), "{text}");
+        assert!(!show_events(&[event], None).contains("limit"));
+    }
+}

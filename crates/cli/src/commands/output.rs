@@ -1,0 +1,161 @@
+//! Printing shared by every command: JSON for scripts, tables and lines for people.
+
+use std::io::Write;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+use serde::Serialize;
+
+/// Where answers go, and in which form.
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    pub fn new(json: bool) -> Output {
+        Output { json }
+    }
+
+    /// Prints `value` as pretty JSON with `--json`, else what `human` makes of it.
+    pub fn print<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) -> Result<()> {
+        let text = if self.json {
+            serde_json::to_string_pretty(value)?
+        } else {
+            human(value)
+        };
+        write_stdout(&text)
+    }
+}
+
+/// Writes `text` and a newline to stdout; a closed pipe (`jeton events | head`) is not an error.
+fn write_stdout(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    let written = writeln!(stdout, "{}", text.trim_end_matches('\n')).and_then(|()| stdout.flush());
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// A table with `header`; the columns numbered in `right` (numbers) are right-aligned.
+pub fn table(header: &[&str], right: &[usize]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.to_vec());
+    for &i in right {
+        if let Some(column) = table.column_mut(i) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    table
+}
+
+/// `name: value` lines with the values lined up.
+pub fn fields(rows: &[(&str, String)]) -> String {
+    let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0) + 1;
+    rows.iter()
+        .map(|(name, value)| format!("{:<width$} {value}", format!("{name}:")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Joins blocks (a summary line, a table, …) with blank lines between them.
+pub fn blocks(parts: impl IntoIterator<Item = String>) -> String {
+    parts
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+pub fn time(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+pub fn date(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+/// `+100`, `-7`, `0`.
+pub fn signed(amount: i64) -> String {
+    if amount == 0 {
+        "0".into()
+    } else {
+        format!("{amount:+}")
+    }
+}
+
+/// `1 token`, `5 tokens`.
+pub fn tokens(n: u64) -> String {
+    if n == 1 {
+        "1 token".into()
+    } else {
+        format!("{n} tokens")
+    }
+}
+
+/// `autocad=7, render.cloud=5`, or `-` for none.
+pub fn rates<'a, V: std::fmt::Display + 'a>(
+    rates: impl IntoIterator<Item = (&'a String, &'a V)>,
+) -> String {
+    let joined = rates
+        .into_iter()
+        .map(|(kind, rate)| format!("{kind}={rate}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if joined.is_empty() {
+        "-".into()
+    } else {
+        joined
+    }
+}
+
+/// `3, 4`.
+pub fn ids(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn fields_line_up() {
+        assert_eq!(
+            fields(&[("id", "3".into()), ("name", "Design".into())]),
+            "id:   3\nname: Design"
+        );
+    }
+
+    #[test]
+    fn amounts_times_and_rates_read_well() {
+        assert_eq!(signed(100), "+100");
+        assert_eq!(signed(-7), "-7");
+        assert_eq!(signed(0), "0");
+        assert_eq!(tokens(1), "1 token");
+        assert_eq!(tokens(0), "0 tokens");
+        let t = Utc.with_ymd_and_hms(2026, 3, 1, 9, 5, 0).unwrap();
+        assert_eq!(time(&t), "2026-03-01 09:05:00 UTC");
+        assert_eq!(date(&t), "2026-03-01");
+        let mut r = std::collections::BTreeMap::new();
+        assert_eq!(rates(&r), "-");
+        r.insert("render.cloud".to_string(), 5u64);
+        r.insert("export".to_string(), 1u64);
+        assert_eq!(rates(&r), "export=1, render.cloud=5");
+    }
+
+    #[test]
+    fn tables_hold_their_rows() {
+        let mut t = table(&["id", "tokens"], &[1]);
+        t.add_row(vec!["7".to_string(), "1000".to_string()]);
+        let text = t.to_string();
+        assert!(text.contains("tokens") && text.contains("1000"), "{text}");
+    }
+}

@@ -1,0 +1,194 @@
+//! `jeton teams …`, and turning a `--team` argument (id or name) into a team id.
+
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use jeton_api::{Merge, MergeRequest, MovedPack, NewTeam, Team, TeamStatus};
+
+use super::Ctx;
+use super::output::{self, blocks, fields, table};
+
+#[derive(Debug, Subcommand)]
+pub enum TeamsCmd {
+    /// Create a team
+    Create {
+        /// The team's name, e.g. Design
+        name: String,
+    },
+    /// List the teams you may see
+    List,
+    /// Show one team
+    Show {
+        /// The team's id or exact name
+        team: String,
+    },
+    /// Merge one team into another: its packs, users and history move; it is closed
+    Merge {
+        /// The team to close (id or exact name)
+        #[arg(long, value_name = "TEAM")]
+        from: String,
+        /// The team that receives everything (id or exact name)
+        #[arg(long, value_name = "TEAM")]
+        into: String,
+    },
+}
+
+pub async fn run(cmd: TeamsCmd, ctx: &Ctx) -> Result<()> {
+    match cmd {
+        TeamsCmd::Create { name } => {
+            let team = ctx.client.create_team(&NewTeam { name }).await?;
+            ctx.out
+                .print(&team, |t| format!("Created team {} ({}).", t.id, t.name))
+        }
+        TeamsCmd::List => {
+            let teams = ctx.client.list_teams().await?;
+            ctx.out.print(&teams, |list| list_table(list))
+        }
+        TeamsCmd::Show { team } => {
+            let id = resolve(ctx, &team).await?;
+            let team = ctx.client.team(id).await?;
+            ctx.out.print(&team, describe)
+        }
+        TeamsCmd::Merge { from, into } => {
+            let from = resolve(ctx, &from).await?;
+            let into_team = resolve(ctx, &into).await?;
+            let merge = ctx.client.merge(from, &MergeRequest { into_team }).await?;
+            ctx.out.print(&merge, merged)
+        }
+    }
+}
+
+/// A team id from an id or an exact team name (open teams first when names repeat).
+pub async fn resolve(ctx: &Ctx, team: &str) -> Result<i64> {
+    let team = team.trim();
+    if let Ok(id) = team.parse::<i64>() {
+        return Ok(id);
+    }
+    if team.is_empty() {
+        bail!("the team is empty: give a team id or its exact name");
+    }
+    let teams = ctx.client.list_teams().await?;
+    pick_by_name(&teams, team)
+}
+
+fn pick_by_name(teams: &[Team], name: &str) -> Result<i64> {
+    let named: Vec<&Team> = teams.iter().filter(|t| t.name == name).collect();
+    let open: Vec<&Team> = named
+        .iter()
+        .copied()
+        .filter(|t| t.status == TeamStatus::Open)
+        .collect();
+    match (&named[..], &open[..]) {
+        ([], _) => bail!(
+            "no team is named {name:?}: give a team id or its exact name \
+             (`jeton teams list` shows them)"
+        ),
+        ([only], _) | (_, [only]) => Ok(only.id),
+        _ => {
+            let ids: Vec<i64> = named.iter().map(|t| t.id).collect();
+            bail!(
+                "{} teams are named {name:?} (ids {}): give the id",
+                ids.len(),
+                output::ids(&ids)
+            )
+        }
+    }
+}
+
+fn status(t: &Team) -> String {
+    match (t.status, t.merged_into) {
+        (TeamStatus::Open, _) => "open".into(),
+        (TeamStatus::Closed, Some(into)) => format!("closed (merged into {into})"),
+        (TeamStatus::Closed, None) => "closed".into(),
+    }
+}
+
+fn list_table(teams: &[Team]) -> String {
+    if teams.is_empty() {
+        return "No teams yet: create one with `jeton teams create NAME`.".into();
+    }
+    let mut t = table(&["id", "name", "status", "created"], &[0]);
+    for team in teams {
+        t.add_row(vec![
+            team.id.to_string(),
+            team.name.clone(),
+            status(team),
+            output::date(&team.created_at),
+        ]);
+    }
+    t.to_string()
+}
+
+fn describe(t: &Team) -> String {
+    let mut rows = vec![
+        ("id", t.id.to_string()),
+        ("name", t.name.clone()),
+        ("status", status(t)),
+        ("created", output::time(&t.created_at)),
+    ];
+    if let Some(closed) = &t.closed_at {
+        rows.push(("closed", output::time(closed)));
+    }
+    fields(&rows)
+}
+
+/// The packs a move or merge carried over, as a table.
+pub fn moved_packs(packs: &[MovedPack]) -> String {
+    let mut t = table(&["from pack", "to pack", "tokens", "expires"], &[0, 1, 2]);
+    for p in packs {
+        t.add_row(vec![
+            p.from_pack.to_string(),
+            p.to_pack.to_string(),
+            p.tokens.to_string(),
+            output::date(&p.expires_at),
+        ]);
+    }
+    t.to_string()
+}
+
+fn merged(m: &Merge) -> String {
+    let summary = format!(
+        "Merged team {} into team {}: {} moved in {} pack(s); team {} is closed.",
+        m.from_team,
+        m.into_team,
+        output::tokens(m.tokens),
+        m.packs.len(),
+        m.from_team
+    );
+    if m.packs.is_empty() {
+        summary
+    } else {
+        blocks([summary, moved_packs(&m.packs)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn team(id: i64, name: &str, status: TeamStatus) -> Team {
+        Team {
+            id,
+            name: name.into(),
+            status,
+            created_at: Utc::now(),
+            closed_at: None,
+            merged_into: None,
+        }
+    }
+
+    #[test]
+    fn teams_are_found_by_exact_name_preferring_open_ones() {
+        let teams = [
+            team(1, "Design", TeamStatus::Closed),
+            team(2, "Design", TeamStatus::Open),
+            team(3, "Ops", TeamStatus::Open),
+            team(4, "Ops", TeamStatus::Open),
+        ];
+        assert_eq!(pick_by_name(&teams, "Design").unwrap(), 2);
+        let err = pick_by_name(&teams, "Ops").unwrap_err().to_string();
+        assert!(err.contains("3, 4") && err.contains("give the id"), "{err}");
+        let err = pick_by_name(&teams, "design").unwrap_err().to_string();
+        assert!(err.contains("teams list"), "{err}");
+    }
+}

@@ -1,0 +1,605 @@
+//! End-to-end: the real `jeton` binary against a real server on a fresh database.
+
+use std::path::Path;
+use std::process::Output;
+
+use jeton_server::testing::{TEST_START, TestApp, spawn_app, spawn_without_test_clock, test_db};
+use jeton_store::Backend;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// What one run of `jeton` did.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts success and returns stdout.
+    fn ok(&self) -> &str {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        &self.stdout
+    }
+
+    /// Asserts success and parses stdout as JSON.
+    fn json(&self) -> Value {
+        let out = self.ok();
+        serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+    }
+
+    /// Asserts failure with `code` and a one-line `error: …` on stderr; returns stderr.
+    fn fails(&self, code: i32) -> &str {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit code {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(
+            self.stderr.starts_with("error: "),
+            "stderr should start with `error: `:\n{}",
+            self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        &self.stderr
+    }
+}
+
+/// Runs `jeton` in `cwd` with nothing from the caller's environment that it reads.
+async fn jeton_in(cwd: &Path, args: &[&str]) -> Run {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_jeton"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("JETON_SERVER")
+        .env_remove("JETON_KEY")
+        .env_remove("JETON_DATA_DIR")
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .expect("run the jeton binary");
+    Run::from(output)
+}
+
+/// A server and a scratch directory to run `jeton` in.
+struct Env {
+    app: TestApp,
+    dir: TempDir,
+}
+
+impl Env {
+    async fn start(backend: Backend) -> Option<Env> {
+        Some(Env {
+            app: spawn_app(backend).await?,
+            dir: tempfile::tempdir().expect("temporary directory"),
+        })
+    }
+
+    async fn sqlite() -> Env {
+        Env::start(Backend::Sqlite)
+            .await
+            .expect("SQLite is always available")
+    }
+
+    /// `jeton ARGS --server URL --key OPERATOR_KEY`.
+    async fn run(&self, args: &[&str]) -> Run {
+        let mut all = args.to_vec();
+        all.extend([
+            "--server",
+            &self.app.base_url,
+            "--key",
+            &self.app.operator_key,
+        ]);
+        jeton_in(self.dir.path(), &all).await
+    }
+
+    /// `jeton ARGS --server URL` with no key given.
+    async fn run_without_key(&self, args: &[&str]) -> Run {
+        let mut all = args.to_vec();
+        all.extend(["--server", &self.app.base_url]);
+        jeton_in(self.dir.path(), &all).await
+    }
+}
+
+fn id(v: &Value) -> i64 {
+    v["id"].as_i64().unwrap_or_else(|| panic!("no id in {v}"))
+}
+
+async fn walkthrough(env: Env) {
+    // Catalogue.
+    let out = env
+        .run(&[
+            "products",
+            "add",
+            "autocad",
+            "--name",
+            "AutoCAD",
+            "--daily-rate",
+            "7",
+            "--result-rate",
+            "render.cloud=5",
+            "--idle-aware",
+            "--item",
+            "2027,windows,https://downloads.example.com/autocad-2027.exe",
+        ])
+        .await;
+    let text = out.ok();
+    assert!(
+        text.contains("Added product autocad") && text.contains("render.cloud=5"),
+        "{text}"
+    );
+    let out = env.run(&["products", "list"]).await;
+    let text = out.ok();
+    assert!(
+        text.contains("autocad") && text.contains("AutoCAD"),
+        "{text}"
+    );
+    let products = env.run(&["products", "list", "--json"]).await.json();
+    assert_eq!(products[0]["key"], "autocad");
+    assert_eq!(products[0]["daily_rate"], 7);
+    assert_eq!(products[0]["result_rates"]["render.cloud"], 5);
+    assert_eq!(products[0]["items"][0]["platform"], "windows");
+    let out = env
+        .run(&["products", "update", "autocad", "--daily-rate", "9"])
+        .await;
+    assert!(
+        out.ok().contains("Updated product autocad"),
+        "{}",
+        out.stdout
+    );
+    let detail = env
+        .run(&["products", "show", "autocad", "--json"])
+        .await
+        .json();
+    assert_eq!(detail["daily_rate"], 9);
+    let rates: Vec<i64> = detail["rate_history"]
+        .as_array()
+        .expect("rate history")
+        .iter()
+        .map(|r| r["daily_rate"].as_i64().unwrap())
+        .collect();
+    assert!(
+        rates.contains(&7) && rates.contains(&9),
+        "history keeps both rates: {detail}"
+    );
+    let out = env.run(&["products", "show", "autocad"]).await;
+    assert!(out.ok().contains("Rate history"), "{}", out.stdout);
+
+    // Teams, by id and by name.
+    let design = id(&env
+        .run(&["teams", "create", "Design", "--json"])
+        .await
+        .json());
+    let out = env.run(&["teams", "create", "Ops"]).await;
+    assert!(out.ok().starts_with("Created team "), "{}", out.stdout);
+    let out = env.run(&["teams", "list"]).await;
+    let text = out.ok();
+    assert!(text.contains("Design") && text.contains("Ops"), "{text}");
+    let ops = id(&env.run(&["teams", "show", "Ops", "--json"]).await.json());
+    assert_ne!(design, ops);
+
+    // A purchase repeated with the same idempotency key is one pack.
+    let design_id = design.to_string();
+    let buy = [
+        "packs",
+        "buy",
+        "--team",
+        &design_id,
+        "1000",
+        "--idempotency-key",
+        "order-1",
+        "--json",
+    ];
+    let first = env.run(&buy).await.json();
+    let again = env.run(&buy).await.json();
+    assert_eq!(id(&first), id(&again), "the same key buys one pack");
+    assert_eq!(first["tokens"], 1000);
+    let out = env.run(&["packs", "buy", "--team", "Design", "50"]).await;
+    assert!(out.ok().contains("Pack "), "{}", out.stdout);
+
+    let balance = env
+        .run(&["balance", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(balance["available"], 1050);
+    assert_eq!(balance["packs"].as_array().unwrap().len(), 2, "{balance}");
+    let out = env.run(&["balance", "--team", &design_id]).await;
+    let text = out.ok();
+    assert!(text.contains("1050 tokens of 1050 available"), "{text}");
+    assert!(
+        text.contains("days left") && text.contains("2027-01-05"),
+        "{text}"
+    );
+
+    // Moves keep expiry; the ledger shows both sides.
+    let out = env
+        .run(&["move", "--from", "Design", "--to", "Ops", "300"])
+        .await;
+    let text = out.ok();
+    assert!(text.contains("Moved 300 tokens"), "{text}");
+    let ops_balance = env
+        .run(&["balance", "--team", "Ops", "--json"])
+        .await
+        .json();
+    assert_eq!(ops_balance["available"], 300);
+
+    let events = env
+        .run(&["events", "--team", "Design", "--json"])
+        .await
+        .json();
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"purchased") && kinds.contains(&"moved_out"),
+        "{events}"
+    );
+    let sum: i64 = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(sum, 750, "the events add up to the balance");
+    let out = env
+        .run(&[
+            "events",
+            "--team",
+            "Design",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-05",
+        ])
+        .await;
+    let text = out.ok();
+    assert!(
+        text.contains("purchased") && text.contains("+1000"),
+        "{text}"
+    );
+    assert!(text.contains("-") && text.contains("moved_out"), "{text}");
+    let out = env
+        .run(&["events", "--team", "Design", "--to", "2025-12-31"])
+        .await;
+    assert!(out.ok().contains("No events"), "{}", out.stdout);
+
+    let out = env.run(&["audit", "--team", "Design"]).await;
+    assert!(out.ok().contains("adds up"), "{}", out.stdout);
+
+    // Merge Ops back into Design.
+    let out = env
+        .run(&["teams", "merge", "--from", "Ops", "--into", "Design"])
+        .await;
+    assert!(out.ok().contains("is closed"), "{}", out.stdout);
+    let balance = env
+        .run(&["balance", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(balance["available"], 1050, "nothing lost in the merge");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walkthrough_sqlite() {
+    walkthrough(Env::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walkthrough_postgres() {
+    if let Some(env) = Env::start(Backend::Postgres).await {
+        walkthrough(env).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_refusals_exit_1_with_the_problem_on_stderr() {
+    let env = Env::sqlite().await;
+    let team = id(&env
+        .run(&["teams", "create", "Design", "--json"])
+        .await
+        .json());
+    let team = team.to_string();
+
+    let out = env.run(&["balance", "--team", "999999"]).await;
+    let err = out.fails(1);
+    assert!(
+        err.contains("code not_found") && err.contains("HTTP 404"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+
+    let out = env.run(&["balance", "--team", "Nobody"]).await;
+    let err = out.fails(1);
+    assert!(err.contains("no team is named \"Nobody\""), "{err}");
+
+    for tokens in ["0", "-5"] {
+        let out = env.run(&["packs", "buy", "--team", &team, tokens]).await;
+        let err = out.fails(1);
+        assert!(
+            err.contains("code invalid_tokens") && err.contains("HTTP 400"),
+            "{err}"
+        );
+    }
+    let out = env
+        .run(&["products", "add", "p", "--name", "P", "--daily-rate", "-3"])
+        .await;
+    assert!(
+        out.fails(1).contains("HTTP 4"),
+        "the server says why: {}",
+        out.stderr
+    );
+
+    let out = env
+        .run(&["move", "--from", &team, "--to", &team, "999999"])
+        .await;
+    out.fails(1);
+
+    let out = jeton_in(
+        env.dir.path(),
+        &[
+            "teams",
+            "list",
+            "--server",
+            &env.app.base_url,
+            "--key",
+            "jk_wrong",
+        ],
+    )
+    .await;
+    let err = out.fails(1);
+    assert!(err.contains("HTTP 401") && err.contains("hint:"), "{err}");
+
+    let out = env.run_without_key(&["teams", "list"]).await;
+    let err = out.fails(1);
+    assert!(
+        err.contains("HTTP 401") && err.contains("no API key was given"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_is_named_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = format!("http://127.0.0.1:{port}");
+    let out = jeton_in(dir.path(), &["teams", "list", "--server", &server]).await;
+    let err = out.fails(1);
+    assert!(
+        err.contains(&format!("cannot reach the Jeton server at {server}")),
+        "{err}"
+    );
+    assert!(
+        err.contains("connection refused") && err.contains("jeton serve"),
+        "{err}"
+    );
+
+    let out = jeton_in(dir.path(), &["health", "--server", "localhost:8080"]).await;
+    let err = out.fails(1);
+    assert!(err.contains("http://HOST:PORT"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_local_input_says_the_expected_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "products",
+                "add",
+                "x",
+                "--name",
+                "X",
+                "--daily-rate",
+                "1",
+                "--result-rate",
+                "foo",
+            ],
+            "TYPE=N",
+        ),
+        (
+            &[
+                "products",
+                "add",
+                "x",
+                "--name",
+                "X",
+                "--daily-rate",
+                "1",
+                "--item",
+                "a,b",
+            ],
+            "VERSION,PLATFORM,URL",
+        ),
+        (
+            &["events", "--team", "1", "--from", "yesterday"],
+            "RFC 3339",
+        ),
+        (&["clock", "advance", "5w"], "90s, 15m, 25h, 7d"),
+        (&["packs", "buy", "--team", "1", "many"], "invalid digit"),
+    ];
+    for (args, expected) in cases {
+        let out = jeton_in(dir.path(), args).await;
+        assert_eq!(
+            out.code,
+            Some(2),
+            "{args:?} is a usage error:\n{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(expected), "{args:?}:\n{}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+
+    // Checked here, before any request: no server is needed.
+    let out = jeton_in(
+        dir.path(),
+        &["products", "update", "x", "--server", "http://127.0.0.1:9"],
+    )
+    .await;
+    assert!(out.fails(1).contains("nothing to change"), "{}", out.stderr);
+    let out = jeton_in(
+        dir.path(),
+        &[
+            "events",
+            "--team",
+            "1",
+            "--from",
+            "2026-03-02",
+            "--to",
+            "2026-03-01",
+        ],
+    )
+    .await;
+    assert!(out.fails(1).contains("must be before"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_key_is_read_from_the_data_dir_when_no_key_is_given() {
+    let env = Env::sqlite().await;
+    std::fs::create_dir_all(env.dir.path().join("jeton-data")).unwrap();
+    std::fs::write(
+        env.dir.path().join("jeton-data/operator.key"),
+        format!("{}\n", env.app.operator_key),
+    )
+    .unwrap();
+    let out = env.run_without_key(&["teams", "create", "Design"]).await;
+    out.ok();
+
+    let elsewhere = env.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("operator.key"), &env.app.operator_key).unwrap();
+    let data_dir = elsewhere.to_str().unwrap();
+    let out = env
+        .run_without_key(&["teams", "list", "--data-dir", data_dir])
+        .await;
+    assert!(out.ok().contains("Design"), "{}", out.stdout);
+
+    let out = env
+        .run_without_key(&["teams", "list", "--data-dir", "nowhere"])
+        .await;
+    assert!(
+        out.fails(1).contains("no API key was given"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_get_a_key_that_sees_only_their_teams() {
+    let env = Env::sqlite().await;
+    let design = id(&env
+        .run(&["teams", "create", "Design", "--json"])
+        .await
+        .json());
+    let other = id(&env
+        .run(&["teams", "create", "Other", "--json"])
+        .await
+        .json());
+    let out = env
+        .run(&[
+            "admins",
+            "create",
+            "--email",
+            "ann@example.com",
+            "--name",
+            "Ann Admin",
+            "--team",
+            "Design",
+        ])
+        .await;
+    let text = out.ok();
+    assert!(text.contains("shown only this once"), "{text}");
+    let created = env
+        .run(&[
+            "admins",
+            "create",
+            "--email",
+            "bob@example.com",
+            "--name",
+            "Bob",
+            "--team",
+            &design.to_string(),
+            "--json",
+        ])
+        .await
+        .json();
+    let key = created["api_key"].as_str().expect("api key").to_string();
+    assert!(text.contains("ann@example.com"), "{text}");
+
+    let as_admin = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--server", &env.app.base_url, "--key", &key]);
+        let all: Vec<String> = all.into_iter().map(String::from).collect();
+        let dir = env.dir.path().to_path_buf();
+        async move {
+            let args: Vec<&str> = all.iter().map(String::as_str).collect();
+            jeton_in(&dir, &args).await
+        }
+    };
+    let balance = as_admin(&["balance", "--team", &design.to_string(), "--json"])
+        .await
+        .json();
+    assert_eq!(balance["available"], 0);
+    let out = as_admin(&["balance", "--team", &other.to_string()]).await;
+    assert!(
+        out.fails(1).contains("HTTP 404"),
+        "other teams look absent: {}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_clock_moves_and_health_answers() {
+    let env = Env::sqlite().await;
+    let now = env.run(&["clock", "advance", "25h", "--json"]).await.json();
+    let start: chrono::DateTime<chrono::Utc> = TEST_START.parse().unwrap();
+    let expected = start + chrono::Duration::hours(25);
+    let now: chrono::DateTime<chrono::Utc> = now["now"].as_str().unwrap().parse().unwrap();
+    assert_eq!(now, expected);
+    let out = env.run(&["clock", "advance", "90"]).await;
+    let text = out.ok();
+    assert!(
+        text.contains("by 90 s") && text.contains("2026-01-06 09:01:30 UTC"),
+        "{text}"
+    );
+
+    let health = env.run(&["health", "--json"]).await.json();
+    assert!(health["status"].is_string(), "{health}");
+    let out = env.run_without_key(&["health"]).await;
+    assert!(out.ok().contains(&env.app.base_url), "{}", out.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advancing_a_server_without_test_clock_says_how_to_get_one() {
+    let db = test_db(Backend::Sqlite).await.expect("SQLite");
+    let env = Env {
+        app: spawn_without_test_clock(db, TEST_START.parse().unwrap()).await,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let out = env.run(&["clock", "advance", "1d"]).await;
+    let err = out.fails(1);
+    assert!(
+        err.contains("HTTP 404") && err.contains("jeton serve --test-clock"),
+        "{err}"
+    );
+}
