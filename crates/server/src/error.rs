@@ -108,7 +108,8 @@ fn title(status: StatusCode) -> String {
 
 pub fn problem(status: StatusCode, code: &str, detail: String) -> Response {
     let body = Problem {
-        type_: format!("https://jeton.dev/problems/{code}"),
+        // A URN: an identifier that needs no web page, and no domain of ours to keep.
+        type_: format!("urn:jeton:problem:{code}"),
         title: title(status),
         status: status.as_u16(),
         detail,

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -74,7 +74,9 @@ pub fn app(state: AppState) -> Router {
     }))
     .layer(PropagateRequestIdLayer::x_request_id())
     .layer(
-        TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+        TraceLayer::new_for_http()
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+            .make_span_with(|request: &Request<_>| {
             let id = request
                 .headers()
                 .get("x-request-id")
@@ -135,7 +137,12 @@ fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Logs go to stderr (stdout carries the operator key on first start), coloured only on a terminal.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     // try_init: a second init (tests) is not an error worth stopping for.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
