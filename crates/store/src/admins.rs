@@ -3,7 +3,7 @@ use jeton_core::limits::MAX_TEAMS_PER_ADMIN;
 use jeton_core::{AdminId, DomainError, Email, PersonName, TeamId};
 
 use crate::Store;
-use crate::error::{StoreError, StoreResult, is_unique_violation};
+use crate::error::{StoreError, StoreResult, conflict_on_duplicate};
 use crate::time::{from_db, to_db};
 
 /// A team admin: sees and changes only the teams listed here.
@@ -56,16 +56,7 @@ impl Store {
         .bind(to_db(now))
         .fetch_one(&mut *w.tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict {
-                    code: "duplicate_admin",
-                    detail: format!("an admin with email {email} already exists"),
-                }
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(conflict_on_duplicate("duplicate_admin", || format!("an admin with email {email} already exists")))?;
         for t in &teams {
             sqlx::query("INSERT INTO admin_teams (admin_id, team_id) VALUES ($1, $2)")
                 .bind(id)

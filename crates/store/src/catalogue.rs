@@ -9,7 +9,7 @@ use jeton_core::{DownloadItem, ProductKey, ResultType, Tokens};
 use sqlx::AnyConnection;
 
 use crate::Store;
-use crate::error::{StoreError, StoreResult, is_unique_violation};
+use crate::error::{StoreError, StoreResult, conflict_on_duplicate};
 use crate::time::{from_db, to_db};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,16 +151,9 @@ impl Store {
         .bind(to_db(now))
         .fetch_one(&mut *w.tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict {
-                    code: "duplicate_product",
-                    detail: format!("a product with key {:?} already exists", draft.key.as_str()),
-                }
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(conflict_on_duplicate("duplicate_product", || {
+            format!("a product with key {:?} already exists", draft.key.as_str())
+        }))?;
         write_rates(&mut w.tx, id, &draft.result_rates).await?;
         write_items(&mut w.tx, id, &draft.items).await?;
         record_rates(

@@ -5,7 +5,7 @@ use jeton_core::{TeamId, Tokens};
 
 use crate::Store;
 use crate::error::StoreResult;
-use crate::ledger::{self, lock_team, require_open};
+use crate::ledger;
 
 /// What a charge took, pack by pack, in consumption order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,9 +30,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<ChargeReceipt> {
         let mut w = self.begin_write().await?;
-        let team_row = lock_team(&mut w.tx, team).await?;
-        require_open(&team_row)?;
-        ledger::expire_team(&mut w.tx, team, now).await?;
+        ledger::open_team(&mut w.tx, team, now).await?;
         let draws = ledger::apply_charge(&mut w.tx, team, amount, cause, actor, now).await?;
         w.commit().await?;
         Ok(ChargeReceipt {

@@ -37,8 +37,17 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Whether a database error is a unique-constraint violation (a duplicate key). Works on both
-/// backends: the Any driver passes the driver's own error through.
-pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+/// Maps a unique-constraint violation (a duplicate key) to a `Conflict` with `code`; any other
+/// error passes through. Works on both backends: the Any driver passes the driver's own error on.
+pub(crate) fn conflict_on_duplicate(
+    code: &'static str,
+    detail: impl FnOnce() -> String,
+) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+            code,
+            detail: detail(),
+        },
+        _ => StoreError::Database(e),
+    }
 }

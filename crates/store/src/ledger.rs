@@ -49,6 +49,33 @@ pub(crate) async fn lock_two_teams(
     }
 }
 
+/// Starts a balance change on one team: lock it, check it is open, write what expired by `now`.
+pub(crate) async fn open_team(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    now: DateTime<Utc>,
+) -> StoreResult<TeamRow> {
+    let row = lock_team(conn, team).await?;
+    require_open(&row)?;
+    expire_team(conn, team, now).await?;
+    Ok(row)
+}
+
+/// [`open_team`] for the two teams of a move or merge, locked in id order.
+pub(crate) async fn open_two_teams(
+    conn: &mut AnyConnection,
+    a: TeamId,
+    b: TeamId,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let (ra, rb) = lock_two_teams(conn, a, b).await?;
+    require_open(&ra)?;
+    require_open(&rb)?;
+    expire_team(conn, a, now).await?;
+    expire_team(conn, b, now).await?;
+    Ok(())
+}
+
 pub(crate) fn require_open(team: &TeamRow) -> StoreResult<()> {
     if team.closed_at.is_some() {
         return Err(DomainError::TeamClosed {

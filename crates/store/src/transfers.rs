@@ -9,9 +9,7 @@ use sqlx::AnyConnection;
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
-use crate::ledger::{
-    self, NewEvent, PackRow, check_pack_room, debit_pack, lock_two_teams, require_open,
-};
+use crate::ledger::{self, NewEvent, PackRow, check_pack_room, debit_pack};
 use crate::time::to_db;
 
 /// One pack's part of a move or merge: where it came from, where it went.
@@ -82,11 +80,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<MoveRecord> {
         let mut w = self.begin_write().await?;
-        let (from_row, to_row) = lock_two_teams(&mut w.tx, from, to).await?;
-        require_open(&from_row)?;
-        require_open(&to_row)?;
-        ledger::expire_team(&mut w.tx, from, now).await?;
-        ledger::expire_team(&mut w.tx, to, now).await?;
+        ledger::open_two_teams(&mut w.tx, from, to, now).await?;
 
         let rows = ledger::usable_packs(&mut w.tx, from, now).await?;
         let sources = ledger::states(&rows)?;
@@ -181,11 +175,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<MergeRecord> {
         let mut w = self.begin_write().await?;
-        let (from_row, into_row) = lock_two_teams(&mut w.tx, from, into).await?;
-        require_open(&from_row)?;
-        require_open(&into_row)?;
-        ledger::expire_team(&mut w.tx, from, now).await?;
-        ledger::expire_team(&mut w.tx, into, now).await?;
+        ledger::open_two_teams(&mut w.tx, from, into, now).await?;
 
         let rows: Vec<PackRow> = ledger::usable_packs(&mut w.tx, from, now).await?;
         let receiving = ledger::usable_packs(&mut w.tx, into, now).await?.len();
