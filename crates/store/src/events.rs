@@ -114,20 +114,22 @@ impl Store {
     /// tokens, and every pack's remaining must equal the sum of that pack's events.
     pub async fn audit_team(&self, team: TeamId) -> StoreResult<Audit> {
         self.team(team).await?;
-        let events_sum: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_events WHERE team_id = $1",
-        )
-        .bind(team.0)
-        .fetch_one(self.pool())
-        .await?;
+        // One statement, so one snapshot on both backends: the team's total (the row with pack
+        // id 0; real ids start at 1) and every pack are read as of the same instant, even while
+        // charges commit. Two statements could straddle a charge and report a false mismatch.
         let rows = sqlx::query(
-            "SELECT p.id AS id, p.remaining AS remaining, \
-                    CAST(COALESCE((SELECT SUM(e.amount) FROM ledger_events e WHERE e.pack_id = p.id), 0) AS BIGINT) AS events \
-             FROM packs p WHERE p.team_id = $1 ORDER BY p.id",
+            "SELECT 0 AS id, 0 AS remaining, \
+                    CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS events \
+             FROM ledger_events WHERE team_id = $1 \
+             UNION ALL \
+             SELECT p.id, p.remaining, \
+                    CAST(COALESCE((SELECT SUM(e.amount) FROM ledger_events e WHERE e.pack_id = p.id), 0) AS BIGINT) \
+             FROM packs p WHERE p.team_id = $1",
         )
         .bind(team.0)
         .fetch_all(self.pool())
         .await?;
+        let mut events_sum = 0i64;
         let mut remaining_sum = 0i64;
         let mut mismatched_packs = Vec::new();
         for r in rows {
@@ -136,6 +138,10 @@ impl Store {
                 r.try_get("remaining")?,
                 r.try_get("events")?,
             );
+            if id == 0 {
+                events_sum = events;
+                continue;
+            }
             remaining_sum = remaining_sum
                 .checked_add(remaining)
                 .ok_or_else(|| StoreError::corrupt("remaining sum overflows"))?;

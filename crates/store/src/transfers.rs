@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
-use crate::ledger::{self, NewEvent, PackRow, check_pack_room, debit_pack};
+use crate::ledger::{self, NewEvent, PACK_COLUMNS, PackRow, check_pack_room, debit_pack};
 use crate::time::to_db;
 
 /// One pack's part of a move or merge: where it came from, where it went.
@@ -177,7 +177,16 @@ impl Store {
         let mut w = self.begin_write().await?;
         ledger::open_two_teams(&mut w.tx, from, into, now).await?;
 
-        let rows: Vec<PackRow> = ledger::usable_packs(&mut w.tx, from, now).await?;
+        // Every active pack moves, used-up ones too, so the target's total and used carry the
+        // whole history and the closed team keeps none.
+        let sql = format!(
+            "SELECT {PACK_COLUMNS} FROM packs WHERE team_id = $1 AND expires_at > $2 ORDER BY id"
+        );
+        let rows: Vec<PackRow> = sqlx::query_as(&sql)
+            .bind(from.0)
+            .bind(to_db(now))
+            .fetch_all(&mut *w.tx)
+            .await?;
         let receiving = ledger::usable_packs(&mut w.tx, into, now).await?.len();
         check_pack_room(receiving, rows.len())?;
         let cause = Cause::new(CauseKind::Merge, from);
@@ -185,7 +194,10 @@ impl Store {
         let mut packs = Vec::with_capacity(rows.len());
         for source in ledger::states(&rows)? {
             let done = sqlx::query(
-                "UPDATE packs SET remaining = 0 WHERE id = $1 AND team_id = $2 AND remaining = $3",
+                // The pack leaves whole: what was used of it goes with it (the target's copy keeps
+                // size, use and moved-out counts), so the closed team keeps no total and no use.
+                "UPDATE packs SET remaining = 0, moved_out = tokens \
+                 WHERE id = $1 AND team_id = $2 AND remaining = $3",
             )
             .bind(source.id.0)
             .bind(from.0)
@@ -208,7 +220,13 @@ impl Store {
                 source.moved_out,
             )
             .await?;
-            for (team, pack, credit) in [(from, source.id, false), (into, to_pack, true)] {
+            // A used-up pack moves without events: no token changes hands.
+            let teams = if source.remaining.is_zero() {
+                vec![]
+            } else {
+                vec![(from, source.id, false), (into, to_pack, true)]
+            };
+            for (team, pack, credit) in teams {
                 ledger::insert_event(
                     &mut w.tx,
                     NewEvent {
