@@ -919,7 +919,11 @@ async fn merged_source_summary(db: TestDb) {
         .await
         .unwrap();
     let moved: Vec<u64> = merge.packs.iter().map(|p| p.tokens.get()).collect();
-    assert_eq!(moved, vec![75, 0], "both packs moved; the used-up one with nothing left");
+    assert_eq!(
+        moved,
+        vec![75, 0],
+        "both packs moved; the used-up one with nothing left"
+    );
 
     let target = store.balance(dst, now).await.unwrap().summary;
     assert_eq!(
