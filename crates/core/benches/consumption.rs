@@ -22,7 +22,8 @@ fn run(pack_count: usize) {
     let start: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
     // Enough tokens for every charge, spread over packs bought a day apart, so charges walk
     // from pack to pack as they empty.
-    let per_pack = (CHARGES * RATE).div_ceil(pack_count as u64) + RATE;
+    // Not a multiple of the rate, so that charges regularly span two packs.
+    let per_pack = (CHARGES * RATE).div_ceil(pack_count as u64) + 3;
     let mut packs: Vec<PackState> = (0..pack_count)
         .map(|i| {
             let purchased_at = start + Duration::days(i as i64 % 300);
