@@ -297,3 +297,253 @@ pub struct Health {
     pub database: String,
     pub version: String,
 }
+
+// ---------------------------------------------------------------- people (R-USR, R-ACC)
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// A user token, for product clients and the downloads view (`Authorization: Bearer <token>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserToken {
+    pub token: String,
+    pub user_id: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Assign someone to Flex on a team: `invite` a new person as `Full Name <email>` (R-USR-2), or
+/// name an existing user by `user_id` or `email` (R-USR-1). Exactly one of the three. The
+/// optional product selection (`all` or `products`) is set at the same time (R-ACC-1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Jane Doe <jane@example.com>")]
+    pub invite: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products: Option<Vec<String>>,
+}
+
+/// Several invitations at once: entries one per line or comma-separated (R-USR-2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchAssignRequest {
+    #[schema(example = "Jane Doe <jane@example.com>, John Roe <john@example.com>")]
+    pub entries: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentStatus {
+    /// Invited; the invitation has not been accepted yet.
+    Invited,
+    Active,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Assignment {
+    pub user_id: i64,
+    pub email: String,
+    pub name: String,
+    pub status: AssignmentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_id: Option<i64>,
+}
+
+/// One entry of a batch: its assignment, or why it was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BatchEntry {
+    pub entry: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<Assignment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<EntryError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EntryError {
+    pub code: String,
+    pub detail: String,
+}
+
+/// `"all"`, or the list of product keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum ProductSelection {
+    All(AllProducts),
+    Some(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AllProducts {
+    /// Every product in Flex, including those added later (R-ACC-2).
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FlexUser {
+    pub user_id: i64,
+    pub email: String,
+    pub name: String,
+    pub status: AssignmentStatus,
+    /// The user's own selection (kept while default assignments are on).
+    pub products: ProductSelection,
+    /// What the user may open now: the team's defaults while they are on, else the selection.
+    pub effective_products: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_expires_at: Option<DateTime<Utc>>,
+    pub assigned_at: DateTime<Utc>,
+}
+
+/// A user's product selection: `{"all": true}` or `{"products": [keys]}` (`[]` clears it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetProducts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products: Option<Vec<String>>,
+}
+
+/// Default assignments (R-ACC-3). An empty list turns them off.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetDefaults {
+    pub products: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Defaults {
+    pub team_id: i64,
+    /// On while `products` is not empty.
+    pub enabled: bool,
+    pub products: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// The file line number of the body's first line, when a client sends a large file in parts
+    /// (default 1), so that reasons name lines of the whole file.
+    pub first_line: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ImportResult {
+    pub applied: u64,
+    pub unchanged: u64,
+    pub rejected: Vec<ImportRejection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ImportRejection {
+    pub line: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    Pending,
+    /// Seven days passed; a resend makes a new one.
+    Expired,
+    Accepted,
+    /// A newer invitation replaced it.
+    Superseded,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Invitation {
+    pub id: i64,
+    pub team_id: i64,
+    pub user_id: i64,
+    pub email: String,
+    pub name: String,
+    pub status: InvitationStatus,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// False for invitations made by an import, which sends no email (R-USR-4).
+    pub emailed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitation {
+    pub secret: String,
+    /// The new account's password (8 to 256 characters); for an existing account, its password.
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Accepted {
+    pub user_id: i64,
+    pub team_id: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessKind {
+    Flex,
+    Subscription,
+    Trial,
+}
+
+/// The downloads view (R-ACC-4): a product the user may open, how, and what to install.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MyProduct {
+    pub key: String,
+    pub name: String,
+    pub access: AccessKind,
+    /// The teams through which the user has Flex access to it.
+    pub teams: Vec<i64>,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxQuery {
+    /// pending, sent or failed.
+    pub status: Option<String>,
+    /// Only messages to this address.
+    pub to: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub team_id: i64,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    /// invitation, access_granted, …
+    pub kind: String,
+    /// pending, sent or failed (gave up after many attempts).
+    pub status: String,
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}

@@ -21,6 +21,22 @@ pub enum DomainError {
     InvalidRange { detail: String },
     #[error("{detail}")]
     InvalidIdempotencyKey { detail: String },
+    #[error("{detail}")]
+    InvalidInvitee { detail: String },
+    #[error("{detail}")]
+    InvalidPassword { detail: String },
+    #[error("{detail}")]
+    InvalidImport { detail: String },
+    #[error("{detail}")]
+    InvalidSelection { detail: String },
+    #[error("this invitation has expired (invitations are valid 7 days); ask your administrator to send it again")]
+    InvitationExpired,
+    #[error("a newer invitation was sent for this person; use the link in the latest email")]
+    InvitationSuperseded,
+    #[error("this invitation was already accepted; sign in with your password")]
+    InvitationAccepted,
+    #[error("no product with key {key:?} is in the catalogue")]
+    UnknownProduct { key: String },
     #[error("the team has {available} tokens available, {needed} are needed")]
     InsufficientTokens { needed: Tokens, available: Tokens },
     #[error("team {team} is closed (it was merged into another team)")]
@@ -46,6 +62,14 @@ impl DomainError {
             DomainError::InvalidEmail { .. } => "invalid_email",
             DomainError::InvalidRange { .. } => "invalid_range",
             DomainError::InvalidIdempotencyKey { .. } => "invalid_idempotency_key",
+            DomainError::InvalidInvitee { .. } => "invalid_invitee",
+            DomainError::InvalidPassword { .. } => "invalid_password",
+            DomainError::InvalidImport { .. } => "invalid_import",
+            DomainError::InvalidSelection { .. } => "invalid_selection",
+            DomainError::InvitationExpired => "invitation_expired",
+            DomainError::InvitationSuperseded => "invitation_superseded",
+            DomainError::InvitationAccepted => "invitation_accepted",
+            DomainError::UnknownProduct { .. } => "unknown_product",
             DomainError::InsufficientTokens { .. } => "insufficient_tokens",
             DomainError::TeamClosed { .. } => "team_closed",
             DomainError::SameTeam => "same_team",

@@ -1,25 +1,34 @@
 //! Jeton's domain, free of I/O: every rule of `SPEC.md` that decides something lives here once,
 //! and the store and server only apply what these functions return.
 
+pub mod access;
 pub mod clock;
 pub mod email;
 pub mod error;
 pub mod idempotency;
+pub mod import;
+pub mod invitation;
+pub mod invitee;
 pub mod ids;
 pub mod ledger;
 pub mod limits;
+pub mod mail;
 pub mod pack;
+pub mod password;
 pub mod person;
 pub mod product;
 pub mod team;
 pub mod tokens;
 
+pub use access::ProductAccess;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::Email;
 pub use error::DomainError;
 pub use idempotency::IdempotencyKey;
+pub use invitee::Invitee;
 pub use ids::{AdminId, MoveId, PackId, TeamId};
 pub use ledger::{Actor, Cause, EventKind};
+pub use password::Password;
 pub use pack::{Draw, PackState};
 pub use person::PersonName;
 pub use product::{DownloadItem, ProductDraft, ProductKey, ProductName, ResultType};

@@ -51,6 +51,21 @@ pub struct ServeArgs {
     #[arg(long, env = "JETON_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
 
+    /// SMTP server for outgoing email: smtp://host:port (plain), smtp://host?tls=required
+    /// (STARTTLS) or smtps://host (TLS), with user:password@ when it needs a login. Without it,
+    /// emails wait in the outbox (GET /v1/outbox)
+    #[arg(long, env = "JETON_SMTP_URL", value_name = "URL")]
+    pub smtp_url: Option<String>,
+
+    /// Sender of Jeton's emails [default: Jeton <jeton@localhost>]
+    #[arg(long, env = "JETON_MAIL_FROM", value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
+
+    /// The address people use to reach this server, for links in emails
+    /// [default: http://<listen address>]
+    #[arg(long, env = "JETON_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
     /// TOML file with any of the settings above (keys as the flags, with underscores)
     #[arg(long, env = "JETON_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -76,6 +91,9 @@ struct FileConfig {
     test_clock_start: Option<DateTime<Utc>>,
     job_interval: Option<u64>,
     log_format: Option<LogFormat>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    public_url: Option<String>,
 }
 
 /// Everything the server needs, resolved.
@@ -90,11 +108,22 @@ pub struct Config {
     pub test_clock: Option<DateTime<Utc>>,
     pub job_interval: Duration,
     pub log_format: LogFormat,
+    pub smtp: Option<SmtpSettings>,
+    /// Base of links in emails, without a trailing slash.
+    pub public_url: String,
     /// `JETON_OPERATOR_KEY`; when absent the key lives in `<data_dir>/operator.key`.
     pub operator_key: Option<SecretString>,
 }
 
+/// Where and as whom to send email.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub url: SecretString,
+    pub from: String,
+}
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_MAIL_FROM: &str = "Jeton <jeton@localhost>";
 pub const DEFAULT_DATA_DIR: &str = "jeton-data";
 pub const OPERATOR_KEY_VAR: &str = "JETON_OPERATOR_KEY";
 const MAX_JOB_INTERVAL_SECS: u64 = 3600;
@@ -128,11 +157,32 @@ impl Config {
                 "{OPERATOR_KEY_VAR} must be at least 16 characters: it guards everything"
             );
         }
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
+        let public_url = args
+            .public_url
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"));
+        anyhow::ensure!(
+            public_url.starts_with("http://") || public_url.starts_with("https://"),
+            "public_url must start with http:// or https://, got {public_url:?}"
+        );
+        let mail_from = args
+            .mail_from
+            .or(file.mail_from)
+            .unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned());
+        anyhow::ensure!(
+            mail_from.parse::<lettre::message::Mailbox>().is_ok(),
+            "mail_from must be an address such as \"Jeton <jeton@example.com>\", got {mail_from:?}"
+        );
+        let smtp = args.smtp_url.or(file.smtp_url).map(|url| SmtpSettings {
+            url: SecretString::from(url),
+            from: mail_from,
+        });
         Ok(Config {
-            listen: args
-                .listen
-                .or(file.listen)
-                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address")),
+            listen,
             data_dir: args
                 .data_dir
                 .or(file.data_dir)
@@ -146,6 +196,8 @@ impl Config {
             }),
             job_interval: Duration::from_secs(job_interval),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            smtp,
+            public_url: public_url.trim_end_matches('/').to_owned(),
             operator_key,
         })
     }

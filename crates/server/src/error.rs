@@ -93,8 +93,15 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::InvalidItem { .. }
         | DomainError::InvalidEmail { .. }
         | DomainError::InvalidRange { .. }
-        | DomainError::InvalidIdempotencyKey { .. } => StatusCode::BAD_REQUEST,
-        DomainError::TeamClosed { .. } => StatusCode::CONFLICT,
+        | DomainError::InvalidIdempotencyKey { .. }
+        | DomainError::InvalidInvitee { .. }
+        | DomainError::InvalidPassword { .. }
+        | DomainError::InvalidImport { .. }
+        | DomainError::InvalidSelection { .. } => StatusCode::BAD_REQUEST,
+        DomainError::TeamClosed { .. } | DomainError::InvitationAccepted => StatusCode::CONFLICT,
+        // Gone: the link worked once and never will again (R-USR-3).
+        DomainError::InvitationExpired | DomainError::InvitationSuperseded => StatusCode::GONE,
+        DomainError::UnknownProduct { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         DomainError::InsufficientTokens { .. }
         | DomainError::SameTeam
         | DomainError::TooManyPacks { .. } => StatusCode::UNPROCESSABLE_ENTITY,

@@ -213,7 +213,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => (Arc::new(SystemClock), None),
     };
-    let state = AppState::new(store.clone(), clock, test_clock, hash_key(expose(&key)));
+    let state = AppState::new(
+        store.clone(),
+        clock,
+        test_clock,
+        hash_key(expose(&key)),
+        config.public_url.clone(),
+    );
 
     let listener = TcpListener::bind(config.listen).await.map_err(|e| {
         anyhow::anyhow!(

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use jeton_core::{Clock, ManualClock};
 use jeton_store::Store;
+use tokio::sync::Notify;
 
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
@@ -20,6 +21,10 @@ pub struct Inner {
     pub operator_key_hash: String,
     pub metrics: Arc<Metrics>,
     pub jobs: Jobs,
+    /// Base of links in emails (invitation accept links), without a trailing slash.
+    pub public_url: String,
+    /// Wakes the mail sender when a change has queued an email, so it goes out at once.
+    pub mail_wakeup: Arc<Notify>,
 }
 
 impl AppState {
@@ -28,6 +33,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         test_clock: Option<Arc<ManualClock>>,
         operator_key_hash: String,
+        public_url: String,
     ) -> AppState {
         let metrics = Metrics::new();
         let jobs = Jobs::new(store.clone(), clock.clone(), metrics.clone());
@@ -38,11 +44,18 @@ impl AppState {
             operator_key_hash,
             metrics,
             jobs,
+            public_url,
+            mail_wakeup: Arc::new(Notify::new()),
         }))
     }
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// Call after a change that queued email has committed.
+    pub fn mail_queued(&self) {
+        self.mail_wakeup.notify_one();
     }
 }
 

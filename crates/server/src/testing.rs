@@ -69,6 +69,7 @@ async fn spawn_with(db: TestDb, start: DateTime<Utc>, test_clock: bool) -> TestA
         clock.clone(),
         exposed,
         hash_key(&operator_key),
+        "http://jeton.test".into(),
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
     // Jobs also run at every clock advance; the real-time tick is only a backstop here.

@@ -14,14 +14,18 @@ pub mod charges;
 mod error;
 pub mod events;
 pub mod expiry;
+pub mod flex;
 mod idempotency;
+pub mod invitations;
 mod ledger;
+pub mod outbox;
 pub mod packs;
 pub mod teams;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
 pub mod transfers;
+pub mod users;
 
 pub use backend::{Backend, ConnectOptions, Store, redact as redact_url};
 pub use error::{StoreError, StoreResult};

@@ -251,6 +251,7 @@ impl Store {
                 expires_at: source.expires_at,
             });
         }
+        crate::flex::merge_people(&mut w.tx, from, into, now).await?;
         sqlx::query("UPDATE teams SET closed_at = $1, merged_into = $2 WHERE id = $3")
             .bind(to_db(now))
             .bind(into.0)

@@ -1,0 +1,100 @@
+//! The text of the emails Jeton sends (R-USR-4, R-NOT-2). Pure: the server fills in the facts and
+//! the store puts the message in the outbox in the same transaction as the change.
+
+use chrono::{DateTime, Utc};
+
+/// A message to queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub to: String,
+    pub to_name: String,
+    pub subject: String,
+    pub body: String,
+    pub kind: MailKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    Invitation,
+    AccessGranted,
+}
+
+impl MailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::Invitation => "invitation",
+            MailKind::AccessGranted => "access_granted",
+        }
+    }
+}
+
+fn product_lines(products: &[String]) -> String {
+    if products.is_empty() {
+        "  (none yet: your administrator will choose them)\n".to_owned()
+    } else {
+        products.iter().map(|p| format!("  - {p}\n")).collect()
+    }
+}
+
+/// R-USR-3: the invitation, with the accept link and until when it works.
+pub fn invitation(
+    to: &str,
+    name: &str,
+    team: &str,
+    products: &[String],
+    link: &str,
+    expires_at: DateTime<Utc>,
+) -> Message {
+    Message {
+        to: to.to_owned(),
+        to_name: name.to_owned(),
+        subject: format!("You are invited to use Flex products ({team})"),
+        body: format!(
+            "Hello {name},\n\n\
+             You have been invited to use Flex products on the team \"{team}\":\n{}\n\
+             Accept the invitation and choose your password here:\n\n  {link}\n\n\
+             The link works until {} UTC (7 days). After that, ask your administrator to send it again.\n",
+            product_lines(products),
+            expires_at.format("%Y-%m-%d %H:%M"),
+        ),
+        kind: MailKind::Invitation,
+    }
+}
+
+/// R-USR-4: an individually assigned user hears which products they may use.
+pub fn access_granted(to: &str, name: &str, team: &str, products: &[String]) -> Message {
+    Message {
+        to: to.to_owned(),
+        to_name: name.to_owned(),
+        subject: format!("You have access to Flex products ({team})"),
+        body: format!(
+            "Hello {name},\n\n\
+             You now have access to these Flex products on the team \"{team}\":\n{}\n\
+             Sign in to a product with your Jeton account to start using it.\n",
+            product_lines(products),
+        ),
+        kind: MailKind::AccessGranted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_usr_4_messages_name_the_products() {
+        let m = access_granted("jane@x.com", "Jane", "Design", &["AutoCAD".into(), "Revit".into()]);
+        assert!(m.body.contains("  - AutoCAD\n  - Revit\n"), "{}", m.body);
+        let i = invitation(
+            "jane@x.com",
+            "Jane",
+            "Design",
+            &["AutoCAD".into()],
+            "https://jeton.example.com/invitations/accept?secret=abc",
+            "2026-01-12T08:00:00Z".parse().unwrap(),
+        );
+        assert!(i.body.contains("https://jeton.example.com/invitations/accept?secret=abc"));
+        assert!(i.body.contains("2026-01-12 08:00 UTC"));
+        assert_eq!(i.kind.as_str(), "invitation");
+    }
+}
