@@ -547,3 +547,11 @@ pub struct OutboxMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }
+
+/// `GET /v1/me`: who a user token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    pub user_id: i64,
+    pub email: String,
+    pub name: String,
+}

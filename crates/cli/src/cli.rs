@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{admins, clock, ledger, packs, products, teams};
+use crate::commands::{
+    account, admins, clock, defaults, import, invitations, ledger, outbox, packs, products, teams,
+    users,
+};
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "jeton-data";
@@ -18,15 +21,18 @@ pub const OPERATOR_KEY_FILE: &str = "operator.key";
     about = "Jeton: token-based pay-per-use licensing. Run the server, or manage it from here.",
     after_help = "Every command except `serve` talks to a running server and takes:\n  \
         --server URL   the server [env: JETON_SERVER] [default: http://127.0.0.1:8080]\n  \
-        --key KEY      an operator or admin API key [env: JETON_KEY]; without one, the operator\n                 \
-        key is read from <--data-dir>/operator.key when that file exists\n                 \
+        --key KEY      an operator or admin API key, or a user token for `jeton me`\n                 \
+        [env: JETON_KEY]; without one, the operator key is read from\n                 \
+        <--data-dir>/operator.key when that file exists\n                 \
         [--data-dir env: JETON_DATA_DIR, default: ./jeton-data]\n  \
         --json         print the server's answer as JSON, for scripts\n\n\
         Teams are given by id or by exact name. Start with `jeton serve`, then e.g.\n  \
         jeton products add autocad --name AutoCAD --daily-rate 7\n  \
         jeton teams create Design\n  \
         jeton packs buy --team Design 1000\n  \
-        jeton balance --team Design"
+        jeton balance --team Design\n  \
+        jeton users assign --team Design \"Jane Doe <jane@example.com>\" --products autocad\n  \
+        jeton import people.csv --team Design"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -56,9 +62,27 @@ pub enum Command {
     Move(Leaf<ledger::MoveArgs>),
     /// Check that a team's ledger adds up to its packs (exits 1 when it does not)
     Audit(Leaf<ledger::AuditArgs>),
+    /// Assign and invite a team's Flex users, choose their products, remove them
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Users(Group<users::UsersCmd>),
+    /// Show or set a team's default assignments (products every Flex user gets)
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Defaults(Group<defaults::DefaultsCmd>),
+    /// Import a team's Flex users from a CSV file (name,email[,products])
+    Import(Leaf<import::ImportArgs>),
+    /// List and resend a team's invitations; accept one
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Invitations(Group<invitations::InvitationsCmd>),
     /// Create team admins and their API keys (operator)
     #[command(subcommand_required = true, arg_required_else_help = true)]
     Admins(Group<admins::AdminsCmd>),
+    /// List the emails the server queued and sent (operator)
+    Outbox(Leaf<outbox::OutboxArgs>),
+    /// Sign in as a user and print a user token (for `jeton me`)
+    Login(Leaf<account::LoginArgs>),
+    /// Your own account, with a user token as --key: who you are, your downloads
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Me(Group<account::MeCmd>),
     /// Move the clock of a server started with --test-clock
     #[command(subcommand_required = true, arg_required_else_help = true)]
     Clock(Group<clock::ClockCmd>),
@@ -90,8 +114,8 @@ pub struct Conn {
     #[arg(long, global = true, env = "JETON_SERVER", value_name = "URL", default_value = DEFAULT_SERVER)]
     pub server: String,
 
-    /// API key (operator or team admin). Without one, the operator key is read from
-    /// <DATA_DIR>/operator.key when that file exists
+    /// API key (operator or team admin), or a user token for `jeton me`. Without one, the
+    /// operator key is read from <DATA_DIR>/operator.key when that file exists
     #[arg(
         long,
         global = true,

@@ -63,16 +63,37 @@ impl Run {
 
 /// Runs `jeton` in `cwd` with nothing from the caller's environment that it reads.
 async fn jeton_in(cwd: &Path, args: &[&str]) -> Run {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_jeton"))
+    jeton_with(cwd, args, &[], None).await
+}
+
+/// Like [`jeton_in`], with `env` set and `stdin` written to its standard input.
+async fn jeton_with(cwd: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+    use std::process::Stdio;
+    use tokio::io::AsyncWriteExt;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_jeton"));
+    command
         .args(args)
         .current_dir(cwd)
         .env_remove("JETON_SERVER")
         .env_remove("JETON_KEY")
         .env_remove("JETON_DATA_DIR")
+        .env_remove("JETON_PASSWORD")
         .env("NO_COLOR", "1")
-        .output()
-        .await
-        .expect("run the jeton binary");
+        .envs(env.iter().copied())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("run the jeton binary");
+    if let Some(text) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin");
+        pipe.write_all(text.as_bytes()).await.expect("write stdin");
+        drop(pipe);
+    }
+    let output = child.wait_with_output().await.expect("jeton ends");
     Run::from(output)
 }
 
@@ -106,6 +127,19 @@ impl Env {
             &self.app.operator_key,
         ]);
         jeton_in(self.dir.path(), &all).await
+    }
+
+    /// `jeton ARGS --server URL --key KEY` with `env` set and `stdin` given.
+    async fn run_as(
+        &self,
+        key: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<&str>,
+    ) -> Run {
+        let mut all = args.to_vec();
+        all.extend(["--server", &self.app.base_url, "--key", key]);
+        jeton_with(self.dir.path(), &all, env, stdin).await
     }
 
     /// `jeton ARGS --server URL` with no key given.
@@ -308,6 +342,388 @@ async fn walkthrough_postgres() {
     }
 }
 
+/// The Flex user of `users` whose email is `email`.
+fn user_by_email<'a>(users: &'a Value, email: &str) -> &'a Value {
+    users
+        .as_array()
+        .expect("a list of users")
+        .iter()
+        .find(|u| u["email"] == email)
+        .unwrap_or_else(|| panic!("no {email} in {users}"))
+}
+
+/// The secret of the invitation link in an email body (`…/invitations/accept?secret=…`).
+fn secret_in(body: &str) -> String {
+    let start = body
+        .find("/invitations/accept?secret=")
+        .unwrap_or_else(|| panic!("no accept link in {body}"))
+        + "/invitations/accept?secret=".len();
+    body[start..]
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect()
+}
+
+async fn users_flow(env: Env) {
+    for (key, name) in [("autocad", "AutoCAD"), ("revit", "Revit")] {
+        env.run(&[
+            "products",
+            "add",
+            key,
+            "--name",
+            name,
+            "--daily-rate",
+            "7",
+            "--item",
+            &format!("2027,windows,https://downloads.example.com/{key}.exe"),
+        ])
+        .await
+        .ok();
+    }
+    let team = id(&env
+        .run(&["teams", "create", "Design", "--json"])
+        .await
+        .json());
+
+    // R-USR-2: one invitation.
+    let out = env
+        .run(&[
+            "users",
+            "assign",
+            "Jane Doe <jane@example.com>",
+            "--team",
+            "Design",
+            "--products",
+            "autocad",
+        ])
+        .await;
+    let text = out.ok();
+    assert!(
+        text.contains("Invited Jane Doe <jane@example.com>") && text.contains("7 days"),
+        "{text}"
+    );
+    let out = env.run(&["users", "list", "--team", "Design"]).await;
+    let text = out.ok();
+    assert!(
+        text.contains("jane@example.com") && text.contains("invited") && text.contains("autocad"),
+        "{text}"
+    );
+    assert!(text.contains("2026-01-12"), "the invitation expiry: {text}");
+    let users = env
+        .run(&["users", "list", "--team", "Design", "--json"])
+        .await
+        .json();
+    let jane = user_by_email(&users, "jane@example.com");
+    assert_eq!(jane["status"], "invited");
+    assert_eq!(jane["products"], serde_json::json!(["autocad"]));
+    let jane_id = id(&serde_json::json!({ "id": jane["user_id"] }));
+
+    // Several entries at once: one line each, and exit 1 when one failed.
+    let out = env
+        .run(&[
+            "users",
+            "assign",
+            "--team",
+            "Design",
+            "John Roe <john@example.com>, Nobody Here\njane@example.com",
+        ])
+        .await;
+    let err = out.fails(1);
+    assert!(
+        err.contains("2 of 3 entries could not be assigned"),
+        "{err}"
+    );
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("ok     John Roe <john@example.com>: invited (user "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        lines[1].starts_with("error  Nobody Here: ") && lines[1].contains("invalid_invitee"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        lines[2].starts_with("error  jane@example.com: ") && lines[2].contains("already_"),
+        "{}",
+        out.stdout
+    );
+
+    // R-ACC-3: default assignments replace selections while on.
+    let out = env
+        .run(&["defaults", "set", "autocad,revit", "--team", "Design"])
+        .await;
+    assert!(
+        out.ok().contains("on for team") && out.stdout.contains("autocad, revit"),
+        "{}",
+        out.stdout
+    );
+    let users = env
+        .run(&["users", "list", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(
+        user_by_email(&users, "jane@example.com")["effective_products"],
+        serde_json::json!(["autocad", "revit"])
+    );
+    let defaults = env
+        .run(&["defaults", "show", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(defaults["enabled"], true);
+    let out = env.run(&["defaults", "clear", "--team", "Design"]).await;
+    assert!(out.ok().contains("off for team"), "{}", out.stdout);
+    let users = env
+        .run(&["users", "list", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(
+        user_by_email(&users, "jane@example.com")["effective_products"],
+        serde_json::json!(["autocad"]),
+        "the user's own selection applies again"
+    );
+
+    // R-USR-5: an import in parts, with the file's line numbers.
+    let csv = "name,email,products\n\
+               Ann Bee,ann@example.com,autocad\n\
+               Bob Cee,bob@example.com,*\n\
+               Carl Dee,not-an-email\n\
+               ,nobody@example.com\n\
+               Dan Eff,dan@example.com,autocad;revit\n\
+               Eve Gee,eve@example.com\n";
+    std::fs::write(env.dir.path().join("people.csv"), csv).unwrap();
+    let import = [
+        "import",
+        "people.csv",
+        "--team",
+        "Design",
+        "--chunk-lines",
+        "2",
+    ];
+    let out = env.run(&import).await;
+    let text = out.ok();
+    assert!(
+        text.contains("4 applied, 0 unchanged, 2 lines rejected"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  line 4: ") && text.contains("  line 5: "),
+        "{text}"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "no progress bar off a terminal: {}",
+        out.stderr
+    );
+    let again = env.run(&[&import[..], &["--json"]].concat()).await.json();
+    assert_eq!(again["applied"], 0, "{again}");
+    assert_eq!(
+        again["unchanged"], 4,
+        "re-importing changes nothing: {again}"
+    );
+    let lines: Vec<u64> = again["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![4, 5]);
+    let out = env
+        .run(&["import", "missing.csv", "--team", "Design"])
+        .await;
+    assert!(
+        out.fails(1).contains("cannot read missing.csv"),
+        "{}",
+        out.stderr
+    );
+
+    // Invitations: emailed for an assignment, not for an import.
+    let out = env.run(&["invitations", "list", "--team", "Design"]).await;
+    let text = out.ok();
+    assert!(
+        text.contains("jane@example.com") && text.contains("no (import)"),
+        "{text}"
+    );
+    let invitations = env
+        .run(&["invitations", "list", "--team", "Design", "--json"])
+        .await
+        .json();
+    let ann = invitations
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["email"] == "ann@example.com")
+        .unwrap_or_else(|| panic!("ann is invited: {invitations}"));
+    assert_eq!(ann["emailed"], false);
+    let out = env
+        .run(&[
+            "invitations",
+            "resend",
+            &id(ann).to_string(),
+            "--team",
+            "Design",
+        ])
+        .await;
+    assert!(out.ok().contains("Resent invitation"), "{}", out.stdout);
+
+    // The invitation email waits in the outbox (no SMTP here); its link accepts.
+    let outbox = env
+        .run(&["outbox", "--to", "jane@example.com", "--json"])
+        .await
+        .json();
+    let email = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "invitation")
+        .unwrap_or_else(|| panic!("an invitation to jane: {outbox}"));
+    assert_eq!(email["status"], "pending");
+    let secret = secret_in(email["body"].as_str().unwrap());
+    let out = env.run(&["outbox", "--status", "pending"]).await;
+    assert!(out.ok().contains("jane@example.com"), "{}", out.stdout);
+
+    let password = "correct horse battery";
+    let out = env
+        .run_as(
+            "",
+            &["invitations", "accept", &secret, "--password", password],
+            &[],
+            None,
+        )
+        .await;
+    let err = out.fails(1);
+    assert!(
+        err.contains("visible to other users") && !err.contains(password),
+        "{err}"
+    );
+    let accepted = env
+        .run_as(
+            "",
+            &["invitations", "accept", &secret, "--json"],
+            &[("JETON_PASSWORD", password)],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(accepted["user_id"].as_i64(), Some(jane_id));
+    assert_eq!(accepted["team_id"].as_i64(), Some(team));
+    let out = env
+        .run_as(
+            "",
+            &[
+                "invitations",
+                "accept",
+                &format!("http://jeton.test/invitations/accept?secret={secret}"),
+            ],
+            &[("JETON_PASSWORD", password)],
+            None,
+        )
+        .await;
+    assert!(
+        out.fails(1).contains("HTTP 409"),
+        "accepted once: {}",
+        out.stderr
+    );
+
+    // Signing in gives a user token; the downloads view uses it.
+    let out = env
+        .run_as(
+            "",
+            &["login", "--email", "jane@example.com", "--password-stdin"],
+            &[],
+            Some(&format!("{password}\n")),
+        )
+        .await;
+    let token = out.ok().trim().to_string();
+    assert!(
+        !token.is_empty() && !token.contains(' '),
+        "only the token: {token}"
+    );
+    assert!(out.stderr.contains("Signed in as user"), "{}", out.stderr);
+    let out = env
+        .run_as(
+            "",
+            &["login", "--email", "jane@example.com", "--password-stdin"],
+            &[],
+            Some("wrong password\n"),
+        )
+        .await;
+    assert!(
+        out.fails(1).contains("invalid_credentials"),
+        "{}",
+        out.stderr
+    );
+
+    let me = env
+        .run_as(&token, &["me", "show", "--json"], &[], None)
+        .await
+        .json();
+    assert_eq!(me["email"], "jane@example.com");
+    let out = env.run_as(&token, &["me", "products"], &[], None).await;
+    let text = out.ok();
+    assert!(
+        text.contains("autocad") && text.contains("flex") && text.contains("autocad.exe"),
+        "{text}"
+    );
+    assert!(!text.contains("revit"), "only what she may open: {text}");
+    let out = env.run(&["me", "products"]).await;
+    assert!(
+        out.fails(1).contains("jeton login"),
+        "an operator key is no user token: {}",
+        out.stderr
+    );
+
+    // R-ACC-1/2 and R-USR-6, naming the user by email.
+    let out = env
+        .run(&[
+            "users",
+            "products",
+            "jane@example.com",
+            "--team",
+            "Design",
+            "--all",
+        ])
+        .await;
+    assert!(out.ok().contains("all products"), "{}", out.stdout);
+    let products = env
+        .run_as(&token, &["me", "products", "--json"], &[], None)
+        .await
+        .json();
+    assert_eq!(products.as_array().unwrap().len(), 2, "{products}");
+    let out = env
+        .run(&[
+            "users",
+            "products",
+            "jane@example.com",
+            "--team",
+            "Design",
+            "--clear",
+        ])
+        .await;
+    assert!(out.ok().contains("no products"), "{}", out.stdout);
+    let out = env
+        .run(&["users", "remove", "jane@example.com", "--team", "Design"])
+        .await;
+    assert!(out.ok().contains("Removed user"), "{}", out.stdout);
+    let out = env
+        .run(&["users", "remove", "jane@example.com", "--team", "Design"])
+        .await;
+    assert!(out.fails(1).contains("no Flex user"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_flow_sqlite() {
+    users_flow(Env::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_flow_postgres() {
+    if let Some(env) = Env::start(Backend::Postgres).await {
+        users_flow(env).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_refusals_exit_1_with_the_problem_on_stderr() {
     let env = Env::sqlite().await;
@@ -397,6 +813,21 @@ async fn an_unreachable_server_is_named_with_a_hint() {
     let out = jeton_in(dir.path(), &["health", "--server", "localhost:8080"]).await;
     let err = out.fails(1);
     assert!(err.contains("http://HOST:PORT"), "{err}");
+
+    // An import that cannot send its first part imports nothing, and says so.
+    std::fs::write(dir.path().join("people.csv"), "Ann Bee,ann@example.com\n").unwrap();
+    let out = jeton_in(
+        dir.path(),
+        &["import", "people.csv", "--team", "1", "--server", &server],
+    )
+    .await;
+    let err = out.fails(1);
+    assert!(
+        err.contains("nothing was imported from people.csv into team 1")
+            && err.contains("cannot reach"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -437,6 +868,16 @@ async fn bad_local_input_says_the_expected_form() {
         ),
         (&["clock", "advance", "5w"], "90s, 15m, 25h, 7d"),
         (&["packs", "buy", "--team", "1", "many"], "invalid digit"),
+        (
+            &["import", "people.csv", "--team", "1", "--chunk-lines", "0"],
+            "1..=100000",
+        ),
+        (&["users", "products", "5", "--team", "1"], "--all"),
+        (
+            &["users", "products", "5", "--team", "1", "--all", "--clear"],
+            "cannot be used with",
+        ),
+        (&["outbox", "--status", "lost"], "pending"),
     ];
     for (args, expected) in cases {
         let out = jeton_in(dir.path(), args).await;
@@ -471,6 +912,39 @@ async fn bad_local_input_says_the_expected_form() {
     )
     .await;
     assert!(out.fails(1).contains("must be before"), "{}", out.stderr);
+    let no_server = ["--server", "http://127.0.0.1:9"];
+    let out = jeton_in(
+        dir.path(),
+        &[&["login", "--email", "jane@example.com"][..], &no_server].concat(),
+    )
+    .await;
+    assert!(
+        out.fails(1)
+            .contains("--password-stdin, or set JETON_PASSWORD"),
+        "{}",
+        out.stderr
+    );
+    let out = jeton_in(
+        dir.path(),
+        &[&["import", "empty.csv", "--team", "1"][..], &no_server].concat(),
+    )
+    .await;
+    assert!(
+        out.fails(1).contains("cannot read empty.csv"),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(dir.path().join("empty.csv"), "").unwrap();
+    let out = jeton_in(
+        dir.path(),
+        &[&["import", "empty.csv", "--team", "1"][..], &no_server].concat(),
+    )
+    .await;
+    assert!(
+        out.fails(1).contains("empty.csv is empty"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

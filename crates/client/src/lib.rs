@@ -19,11 +19,15 @@ pub use jeton_api as api;
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::SecondsFormat;
 use jeton_api::{
-    AdminCreated, Audit, Balance, ClockAdvance, ClockNow, Event, EventsQuery, Health,
-    IDEMPOTENCY_KEY_HEADER, Merge, MergeRequest, Move, NewAdmin, NewMove, NewPack, NewProduct,
-    NewTeam, Pack, Problem, Product, ProductChange, ProductDetail, Team,
+    AcceptInvitation, Accepted, AdminCreated, AssignRequest, Assignment, Audit, Balance,
+    BatchAssignRequest, BatchEntry, ClockAdvance, ClockNow, Defaults, Event, EventsQuery, FlexUser,
+    Health, IDEMPOTENCY_KEY_HEADER, ImportQuery, ImportResult, Invitation, Me, Merge, MergeRequest,
+    Move, MyProduct, NewAdmin, NewMove, NewPack, NewProduct, NewTeam, OutboxMessage, OutboxQuery,
+    Pack, Problem, Product, ProductChange, ProductDetail, SetDefaults, SetProducts, Team,
+    TokenRequest, UserToken,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -75,9 +79,6 @@ pub struct Client {
     key: Option<String>,
 }
 
-/// For calls without a request body.
-const NO_BODY: Option<&()> = None;
-
 impl Client {
     /// A client for the server at `base_url` (e.g. `http://127.0.0.1:8080`), sending `key` as
     /// `Authorization: Bearer <key>` when given.
@@ -109,40 +110,35 @@ impl Client {
 
     /// `GET /healthz`: liveness and database reachability.
     pub async fn health(&self) -> Result<Health, ClientError> {
-        self.call(Method::GET, "/healthz", &[], NO_BODY, &[]).await
+        self.call(Request::new(Method::GET, "/healthz".into()))
+            .await
     }
 
     /// `POST /v1/test-clock/advance` (servers started with `--test-clock` only).
     pub async fn advance_clock(&self, seconds: i64) -> Result<ClockNow, ClientError> {
         let body = ClockAdvance { seconds };
-        self.call(
-            Method::POST,
-            "/v1/test-clock/advance",
-            &[],
-            Some(&body),
-            &[],
-        )
-        .await
+        self.call(Request::new(Method::POST, "/v1/test-clock/advance".into()).json(&body)?)
+            .await
     }
 
     // ------------------------------------------------------------ catalogue
 
     /// `POST /v1/products` (operator).
     pub async fn create_product(&self, product: &NewProduct) -> Result<Product, ClientError> {
-        self.call(Method::POST, "/v1/products", &[], Some(product), &[])
+        self.call(Request::new(Method::POST, "/v1/products".into()).json(product)?)
             .await
     }
 
     /// `GET /v1/products`.
     pub async fn list_products(&self) -> Result<Vec<Product>, ClientError> {
-        self.call(Method::GET, "/v1/products", &[], NO_BODY, &[])
+        self.call(Request::new(Method::GET, "/v1/products".into()))
             .await
     }
 
     /// `GET /v1/products/{key}`: the product with its rate history.
     pub async fn product(&self, key: &str) -> Result<ProductDetail, ClientError> {
         let path = format!("/v1/products/{}", path_segment(key));
-        self.call(Method::GET, &path, &[], NO_BODY, &[]).await
+        self.call(Request::new(Method::GET, path)).await
     }
 
     /// `PATCH /v1/products/{key}` (operator): fields left `None` stay as they are.
@@ -152,7 +148,7 @@ impl Client {
         change: &ProductChange,
     ) -> Result<Product, ClientError> {
         let path = format!("/v1/products/{}", path_segment(key));
-        self.call(Method::PATCH, &path, &[], Some(change), &[])
+        self.call(Request::new(Method::PATCH, path).json(change)?)
             .await
     }
 
@@ -160,19 +156,20 @@ impl Client {
 
     /// `POST /v1/teams`.
     pub async fn create_team(&self, team: &NewTeam) -> Result<Team, ClientError> {
-        self.call(Method::POST, "/v1/teams", &[], Some(team), &[])
+        self.call(Request::new(Method::POST, "/v1/teams".into()).json(team)?)
             .await
     }
 
     /// `GET /v1/teams`: the teams the caller may see.
     pub async fn list_teams(&self) -> Result<Vec<Team>, ClientError> {
-        self.call(Method::GET, "/v1/teams", &[], NO_BODY, &[]).await
+        self.call(Request::new(Method::GET, "/v1/teams".into()))
+            .await
     }
 
     /// `GET /v1/teams/{id}`.
     pub async fn team(&self, id: i64) -> Result<Team, ClientError> {
         let path = format!("/v1/teams/{id}");
-        self.call(Method::GET, &path, &[], NO_BODY, &[]).await
+        self.call(Request::new(Method::GET, path)).await
     }
 
     /// `POST /v1/teams/{team}/packs` (operator). With an idempotency key, repeating the call
@@ -184,100 +181,260 @@ impl Client {
         idempotency_key: Option<&str>,
     ) -> Result<Pack, ClientError> {
         let path = format!("/v1/teams/{team}/packs");
-        let headers: Vec<(&str, &str)> = idempotency_key
-            .map(|k| (IDEMPOTENCY_KEY_HEADER, k))
-            .into_iter()
-            .collect();
-        self.call(Method::POST, &path, &[], Some(pack), &headers)
-            .await
+        let mut req = Request::new(Method::POST, path).json(pack)?;
+        if let Some(key) = idempotency_key {
+            req.headers.push((IDEMPOTENCY_KEY_HEADER, key.to_string()));
+        }
+        self.call(req).await
     }
 
     /// `GET /v1/teams/{team}/balance` (R-REP-1).
     pub async fn balance(&self, team: i64) -> Result<Balance, ClientError> {
         let path = format!("/v1/teams/{team}/balance");
-        self.call(Method::GET, &path, &[], NO_BODY, &[]).await
+        self.call(Request::new(Method::GET, path)).await
     }
 
     /// `GET /v1/teams/{team}/events?from&to&limit` (R-REP-2).
     pub async fn events(&self, team: i64, query: &EventsQuery) -> Result<Vec<Event>, ClientError> {
         let path = format!("/v1/teams/{team}/events");
-        self.call(Method::GET, &path, &events_query(query), NO_BODY, &[])
-            .await
+        let mut req = Request::new(Method::GET, path);
+        req.query = events_query(query);
+        self.call(req).await
     }
 
     /// `POST /v1/teams/{team}/moves` (R-PACK-6).
     pub async fn move_tokens(&self, team: i64, request: &NewMove) -> Result<Move, ClientError> {
         let path = format!("/v1/teams/{team}/moves");
-        self.call(Method::POST, &path, &[], Some(request), &[])
+        self.call(Request::new(Method::POST, path).json(request)?)
             .await
     }
 
     /// `POST /v1/teams/{team}/merge` (R-PACK-7): `team` is closed into `request.into_team`.
     pub async fn merge(&self, team: i64, request: &MergeRequest) -> Result<Merge, ClientError> {
         let path = format!("/v1/teams/{team}/merge");
-        self.call(Method::POST, &path, &[], Some(request), &[])
+        self.call(Request::new(Method::POST, path).json(request)?)
             .await
     }
 
     /// `GET /v1/teams/{team}/audit`: the ledger reconciled with the packs.
     pub async fn audit(&self, team: i64) -> Result<Audit, ClientError> {
         let path = format!("/v1/teams/{team}/audit");
-        self.call(Method::GET, &path, &[], NO_BODY, &[]).await
+        self.call(Request::new(Method::GET, path)).await
     }
 
     // ------------------------------------------------------------ admins
 
     /// `POST /v1/admins` (operator). The answer holds the admin's API key, shown only once.
     pub async fn create_admin(&self, admin: &NewAdmin) -> Result<AdminCreated, ClientError> {
-        self.call(Method::POST, "/v1/admins", &[], Some(admin), &[])
+        self.call(Request::new(Method::POST, "/v1/admins".into()).json(admin)?)
             .await
+    }
+
+    // ------------------------------------------------------------ people (R-USR, R-ACC)
+
+    /// `POST /v1/auth/token` (no key needed): signs a user in; the answer's token is their key
+    /// for `/v1/me` and product sessions. A wrong email or password is 401 `invalid_credentials`.
+    pub async fn user_token(&self, request: &TokenRequest) -> Result<UserToken, ClientError> {
+        let req = Request::new(Method::POST, "/v1/auth/token".into())
+            .json(request)?
+            .without_key();
+        self.call(req).await
+    }
+
+    /// `GET /v1/me` (user token): who the token belongs to.
+    pub async fn me(&self) -> Result<Me, ClientError> {
+        self.call(Request::new(Method::GET, "/v1/me".into())).await
+    }
+
+    /// `GET /v1/me/products` (user token): the downloads view (R-ACC-4).
+    pub async fn my_products(&self) -> Result<Vec<MyProduct>, ClientError> {
+        self.call(Request::new(Method::GET, "/v1/me/products".into()))
+            .await
+    }
+
+    /// `POST /v1/teams/{team}/flex/users`: assigns an existing user (by `user_id` or `email`) or
+    /// invites a new one (`invite: "Full Name <email>"`) (R-USR-1, R-USR-2).
+    pub async fn assign(
+        &self,
+        team: i64,
+        request: &AssignRequest,
+    ) -> Result<Assignment, ClientError> {
+        let req =
+            Request::new(Method::POST, format!("/v1/teams/{team}/flex/users")).json(request)?;
+        self.call(req).await
+    }
+
+    /// `POST /v1/teams/{team}/flex/users/batch`: several entries at once, each with its own
+    /// result (a refused entry is an [`BatchEntry::error`], not a failed call).
+    pub async fn assign_batch(
+        &self,
+        team: i64,
+        request: &BatchAssignRequest,
+    ) -> Result<Vec<BatchEntry>, ClientError> {
+        let req = Request::new(Method::POST, format!("/v1/teams/{team}/flex/users/batch"))
+            .json(request)?;
+        self.call(req).await
+    }
+
+    /// `GET /v1/teams/{team}/flex/users`: the team's Flex users with their product access.
+    pub async fn flex_users(&self, team: i64) -> Result<Vec<FlexUser>, ClientError> {
+        self.call(Request::new(
+            Method::GET,
+            format!("/v1/teams/{team}/flex/users"),
+        ))
+        .await
+    }
+
+    /// `DELETE /v1/teams/{team}/flex/users/{user}`: unassigns the user; their history stays
+    /// (R-USR-6).
+    pub async fn unassign(&self, team: i64, user: i64) -> Result<(), ClientError> {
+        let req = Request::new(
+            Method::DELETE,
+            format!("/v1/teams/{team}/flex/users/{user}"),
+        );
+        self.send(req).await.map(drop)
+    }
+
+    /// `PUT /v1/teams/{team}/flex/users/{user}/products`: `{"all": true}`, or `{"products": […]}`
+    /// where `[]` clears the selection (R-ACC-1, R-ACC-2).
+    pub async fn set_user_products(
+        &self,
+        team: i64,
+        user: i64,
+        selection: &SetProducts,
+    ) -> Result<FlexUser, ClientError> {
+        let path = format!("/v1/teams/{team}/flex/users/{user}/products");
+        self.call(Request::new(Method::PUT, path).json(selection)?)
+            .await
+    }
+
+    /// `GET /v1/teams/{team}/flex/defaults` (R-ACC-3).
+    pub async fn defaults(&self, team: i64) -> Result<Defaults, ClientError> {
+        self.call(Request::new(
+            Method::GET,
+            format!("/v1/teams/{team}/flex/defaults"),
+        ))
+        .await
+    }
+
+    /// `PUT /v1/teams/{team}/flex/defaults`: an empty list turns default assignments off.
+    pub async fn set_defaults(
+        &self,
+        team: i64,
+        defaults: &SetDefaults,
+    ) -> Result<Defaults, ClientError> {
+        let path = format!("/v1/teams/{team}/flex/defaults");
+        self.call(Request::new(Method::PUT, path).json(defaults)?)
+            .await
+    }
+
+    /// `POST /v1/teams/{team}/flex/import?first_line=N` with `csv` as a `text/csv` body
+    /// (R-USR-5). For a file sent in parts, `query.first_line` is the file line number of the
+    /// part's first line, so that rejections name lines of the whole file. The server takes at
+    /// most 100,000 lines and 10 MiB per request.
+    pub async fn import_users(
+        &self,
+        team: i64,
+        query: &ImportQuery,
+        csv: Vec<u8>,
+    ) -> Result<ImportResult, ClientError> {
+        let mut req = Request::new(Method::POST, format!("/v1/teams/{team}/flex/import"))
+            .body(CSV_CONTENT_TYPE, csv);
+        if let Some(first_line) = query.first_line {
+            req.query.push(("first_line", first_line.to_string()));
+        }
+        self.call(req).await
+    }
+
+    /// `GET /v1/teams/{team}/invitations`.
+    pub async fn invitations(&self, team: i64) -> Result<Vec<Invitation>, ClientError> {
+        self.call(Request::new(
+            Method::GET,
+            format!("/v1/teams/{team}/invitations"),
+        ))
+        .await
+    }
+
+    /// `POST /v1/teams/{team}/invitations/{id}/resend`: a new secret and a new 7-day window; the
+    /// old link stops working (R-USR-3).
+    pub async fn resend_invitation(&self, team: i64, id: i64) -> Result<Invitation, ClientError> {
+        let path = format!("/v1/teams/{team}/invitations/{id}/resend");
+        self.call(Request::new(Method::POST, path)).await
+    }
+
+    /// `POST /v1/invitations/accept` (no key needed): sets the new account's password (or checks
+    /// an existing account's) and activates the assignment. 410 `invitation_expired` or
+    /// `invitation_superseded` when the link no longer works.
+    pub async fn accept_invitation(
+        &self,
+        request: &AcceptInvitation,
+    ) -> Result<Accepted, ClientError> {
+        let req = Request::new(Method::POST, "/v1/invitations/accept".into())
+            .json(request)?
+            .without_key();
+        self.call(req).await
+    }
+
+    /// `GET /v1/outbox?status&to&limit` (operator): queued and sent emails, newest first.
+    pub async fn outbox(&self, query: &OutboxQuery) -> Result<Vec<OutboxMessage>, ClientError> {
+        let mut req = Request::new(Method::GET, "/v1/outbox".into());
+        req.query = outbox_query(query);
+        self.call(req).await
     }
 
     // ------------------------------------------------------------ plumbing
 
-    /// Sends one request and reads its answer: `T` on success, the server's problem otherwise.
-    async fn call<B, T>(
-        &self,
-        method: Method,
-        path: &str,
-        query: &[(&str, String)],
-        body: Option<&B>,
-        headers: &[(&str, &str)],
-    ) -> Result<T, ClientError>
-    where
-        B: Serialize + ?Sized,
-        T: DeserializeOwned,
-    {
+    /// Sends one request and reads its JSON answer: `T` on success, the server's problem
+    /// otherwise.
+    async fn call<T: DeserializeOwned>(&self, request: Request) -> Result<T, ClientError> {
+        let what = format!("{} {}", request.method, request.path);
+        let bytes = self.send(request).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ClientError::Decode(format!(
+                "unexpected answer to {what} from the Jeton server at {}: {e} \
+                 (is that a Jeton server of a matching version?)",
+                self.base
+            ))
+        })
+    }
+
+    /// Sends one request: the body of a success answer, the server's problem otherwise. Every
+    /// call goes through here.
+    async fn send(&self, request: Request) -> Result<Bytes, ClientError> {
+        let Request {
+            method,
+            path,
+            query,
+            headers,
+            body,
+            with_key,
+        } = request;
         let url = format!("{}{path}", self.base);
-        let mut request = self
+        let mut builder = self
             .http
-            .request(method.clone(), &url)
+            .request(method, &url)
             .header(reqwest::header::ACCEPT, "application/json");
         if !query.is_empty() {
-            request = request.query(query);
+            builder = builder.query(&query);
         }
-        if let Some(key) = &self.key {
-            request = request.bearer_auth(key);
+        if let Some(key) = self.key.as_ref().filter(|_| with_key) {
+            builder = builder.bearer_auth(key);
         }
         for (name, value) in headers {
-            request = request.header(*name, *value);
+            builder = builder.header(name, value);
         }
-        if let Some(body) = body {
-            request = request.json(body);
+        if let Some((content_type, body)) = body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body);
         }
-        let response = request.send().await.map_err(|e| self.transport(&e))?;
+        let response = builder.send().await.map_err(|e| self.transport(&e))?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| self.transport(&e))?;
         if !status.is_success() {
             return Err(ClientError::Api(problem_from_answer(status, &bytes)));
         }
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ClientError::Decode(format!(
-                "unexpected answer to {method} {path} from the Jeton server at {}: {e} \
-                 (is that a Jeton server of a matching version?)",
-                self.base
-            ))
-        })
+        Ok(bytes)
     }
 
     fn transport(&self, error: &reqwest::Error) -> ClientError {
@@ -305,6 +462,58 @@ impl Client {
         })
     }
 }
+
+/// One request to send: what [`Client::send`] needs.
+#[derive(Debug)]
+struct Request {
+    method: Method,
+    path: String,
+    query: Vec<(&'static str, String)>,
+    headers: Vec<(&'static str, String)>,
+    /// Content type and bytes.
+    body: Option<(&'static str, Bytes)>,
+    /// Whether to send the client's key (endpoints that need none do not get it).
+    with_key: bool,
+}
+
+impl Request {
+    fn new(method: Method, path: String) -> Request {
+        Request {
+            method,
+            path,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            with_key: true,
+        }
+    }
+
+    /// `body` as JSON.
+    fn json<B: Serialize + ?Sized>(self, body: &B) -> Result<Request, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| {
+            ClientError::Decode(format!(
+                "cannot write the request to {} as JSON: {e}",
+                self.path
+            ))
+        })?;
+        Ok(self.body(JSON_CONTENT_TYPE, bytes))
+    }
+
+    /// `bytes` as they are, labelled `content_type`.
+    fn body(mut self, content_type: &'static str, bytes: impl Into<Bytes>) -> Request {
+        self.body = Some((content_type, bytes.into()));
+        self
+    }
+
+    /// Sent without the client's key (sign-in, accepting an invitation).
+    fn without_key(mut self) -> Request {
+        self.with_key = false;
+        self
+    }
+}
+
+const JSON_CONTENT_TYPE: &str = "application/json";
+const CSV_CONTENT_TYPE: &str = "text/csv";
 
 fn http_client(timeout: Option<Duration>) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
@@ -373,6 +582,21 @@ fn events_query(query: &EventsQuery) -> Vec<(&'static str, String)> {
     }
     if let Some(to) = &query.to {
         pairs.push(("to", time(to)));
+    }
+    if let Some(limit) = query.limit {
+        pairs.push(("limit", limit.to_string()));
+    }
+    pairs
+}
+
+/// `status`, `to` and `limit`, leaving out those not given.
+fn outbox_query(query: &OutboxQuery) -> Vec<(&'static str, String)> {
+    let mut pairs = Vec::new();
+    if let Some(status) = &query.status {
+        pairs.push(("status", status.clone()));
+    }
+    if let Some(to) = &query.to {
+        pairs.push(("to", to.clone()));
     }
     if let Some(limit) = query.limit {
         pairs.push(("limit", limit.to_string()));
@@ -597,6 +821,128 @@ mod tests {
         assert!(
             !request.to_ascii_lowercase().contains("authorization"),
             "no key, no header"
+        );
+    }
+
+    #[tokio::test]
+    async fn imports_send_the_raw_csv_with_its_first_line() {
+        let (url, seen) = one_answer(
+            "200 OK",
+            "application/json",
+            r#"{"applied":1,"unchanged":0,"rejected":[{"line":502,"reason":"bad"}]}"#,
+        )
+        .await;
+        let csv = b"Jane Doe,jane@example.com,autocad;revit\nAnn,bad\n".to_vec();
+        let result = Client::new(&url, Some("k".into()))
+            .import_users(
+                4,
+                &ImportQuery {
+                    first_line: Some(501),
+                },
+                csv,
+            )
+            .await
+            .unwrap();
+        assert_eq!(result.applied, 1);
+        assert_eq!(result.rejected[0].line, 502);
+        let request = seen.await.unwrap();
+        assert!(
+            request.starts_with("POST /v1/teams/4/flex/import?first_line=501 HTTP/1.1"),
+            "{request}"
+        );
+        assert!(
+            request
+                .to_ascii_lowercase()
+                .contains("content-type: text/csv"),
+            "{request}"
+        );
+        assert!(
+            request.ends_with("\r\n\r\nJane Doe,jane@example.com,autocad;revit\nAnn,bad\n"),
+            "the body is sent as it is: {request}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unassignment_answered_with_204_is_unit() {
+        let (url, seen) = one_answer("204 No Content", "text/plain", "").await;
+        Client::new(&url, Some("k".into()))
+            .unassign(3, 17)
+            .await
+            .unwrap();
+        let request = seen.await.unwrap();
+        assert!(
+            request.starts_with("DELETE /v1/teams/3/flex/users/17 HTTP/1.1"),
+            "{request}"
+        );
+    }
+
+    #[tokio::test]
+    async fn sign_in_and_accepting_an_invitation_send_no_key() {
+        let (url, seen) = one_answer(
+            "200 OK",
+            "application/json",
+            r#"{"token":"ju_abc","user_id":9,"expires_at":"2026-02-04T08:00:00Z"}"#,
+        )
+        .await;
+        let client = Client::new(&url, Some("operator-key".into()));
+        let token = client
+            .user_token(&TokenRequest {
+                email: "jane@example.com".into(),
+                password: "correct horse".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!((token.user_id, token.token.as_str()), (9, "ju_abc"));
+        let request = seen.await.unwrap();
+        assert!(request.starts_with("POST /v1/auth/token "), "{request}");
+        assert!(
+            !request.to_ascii_lowercase().contains("authorization"),
+            "{request}"
+        );
+
+        let (url, seen) = one_answer(
+            "410 Gone",
+            "application/problem+json",
+            r#"{"type":"about:blank","title":"Gone","status":410,"detail":"the invitation expired","code":"invitation_expired"}"#,
+        )
+        .await;
+        let err = Client::new(&url, Some("operator-key".into()))
+            .accept_invitation(&AcceptInvitation {
+                secret: "s3cret".into(),
+                password: "correct horse".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("invitation_expired"));
+        let request = seen.await.unwrap();
+        assert!(
+            request.starts_with("POST /v1/invitations/accept "),
+            "{request}"
+        );
+        assert!(
+            !request.to_ascii_lowercase().contains("authorization"),
+            "{request}"
+        );
+        assert!(
+            request.ends_with(r#"{"secret":"s3cret","password":"correct horse"}"#),
+            "{request}"
+        );
+    }
+
+    #[test]
+    fn outbox_query_leaves_out_what_is_not_given() {
+        assert!(outbox_query(&OutboxQuery::default()).is_empty());
+        let q = OutboxQuery {
+            status: Some("pending".into()),
+            to: None,
+            limit: Some(5),
+        };
+        assert_eq!(
+            outbox_query(&q),
+            vec![
+                ("status", "pending".to_string()),
+                ("limit", "5".to_string())
+            ]
         );
     }
 }

@@ -47,14 +47,20 @@ mod tests {
     fn r_acc_1_a_selection_gives_exactly_those_products() {
         let catalogue = keys(&["autocad", "maya", "revit"]);
         let sel = ProductAccess::Selected(keys(&["autocad", "revit"]));
-        assert_eq!(effective_products(&sel, &keys(&[]), &catalogue), keys(&["autocad", "revit"]));
+        assert_eq!(
+            effective_products(&sel, &keys(&[]), &catalogue),
+            keys(&["autocad", "revit"])
+        );
         assert!(effective_products(&ProductAccess::none(), &keys(&[]), &catalogue).is_empty());
     }
 
     #[test]
     fn r_acc_2_all_includes_products_added_later() {
         let mut catalogue = keys(&["autocad"]);
-        assert_eq!(effective_products(&ProductAccess::All, &keys(&[]), &catalogue), keys(&["autocad"]));
+        assert_eq!(
+            effective_products(&ProductAccess::All, &keys(&[]), &catalogue),
+            keys(&["autocad"])
+        );
         catalogue.insert(ProductKey::parse("maya").unwrap());
         assert_eq!(
             effective_products(&ProductAccess::All, &keys(&[]), &catalogue),
@@ -66,11 +72,21 @@ mod tests {
     fn r_acc_3_defaults_replace_selections_while_on() {
         let catalogue = keys(&["autocad", "maya", "revit"]);
         let defaults = keys(&["maya"]);
-        for sel in [ProductAccess::All, ProductAccess::Selected(keys(&["autocad"])), ProductAccess::none()] {
-            assert_eq!(effective_products(&sel, &defaults, &catalogue), keys(&["maya"]));
+        for sel in [
+            ProductAccess::All,
+            ProductAccess::Selected(keys(&["autocad"])),
+            ProductAccess::none(),
+        ] {
+            assert_eq!(
+                effective_products(&sel, &defaults, &catalogue),
+                keys(&["maya"])
+            );
         }
         // Off again (empty list): the user's own selection applies.
         let sel = ProductAccess::Selected(keys(&["autocad"]));
-        assert_eq!(effective_products(&sel, &keys(&[]), &catalogue), keys(&["autocad"]));
+        assert_eq!(
+            effective_products(&sel, &keys(&[]), &catalogue),
+            keys(&["autocad"])
+        );
     }
 }

@@ -29,7 +29,9 @@ pub enum DomainError {
     InvalidImport { detail: String },
     #[error("{detail}")]
     InvalidSelection { detail: String },
-    #[error("this invitation has expired (invitations are valid 7 days); ask your administrator to send it again")]
+    #[error(
+        "this invitation has expired (invitations are valid 7 days); ask your administrator to send it again"
+    )]
     InvitationExpired,
     #[error("a newer invitation was sent for this person; use the link in the latest email")]
     InvitationSuperseded,

@@ -32,7 +32,10 @@ pub struct Rejection {
 
 /// Parses an import file. `first_line` is the file line number of `data`'s first line, for a
 /// file sent in parts. A header line (`name,email[,products]`) at the top of the file is skipped.
-pub fn parse_csv(data: &[u8], first_line: u64) -> Result<(Vec<ImportRow>, Vec<Rejection>), DomainError> {
+pub fn parse_csv(
+    data: &[u8],
+    first_line: u64,
+) -> Result<(Vec<ImportRow>, Vec<Rejection>), DomainError> {
     let mut rows = Vec::new();
     let mut rejected = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
@@ -41,7 +44,9 @@ pub fn parse_csv(data: &[u8], first_line: u64) -> Result<(Vec<ImportRow>, Vec<Re
     let lines: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
     if lines.len() > MAX_IMPORT_LINES + 1 {
         return Err(DomainError::InvalidImport {
-            detail: format!("an import has at most {MAX_IMPORT_LINES} lines; send the file in parts"),
+            detail: format!(
+                "an import has at most {MAX_IMPORT_LINES} lines; send the file in parts"
+            ),
         });
     }
     for (i, raw) in lines.into_iter().enumerate() {
@@ -87,8 +92,16 @@ fn read_record(line: &[u8]) -> Result<csv::ByteRecord, String> {
         .from_reader(line);
     let mut record = csv::ByteRecord::new();
     match reader.read_byte_record(&mut record) {
-        Ok(true) if !reader.read_byte_record(&mut csv::ByteRecord::new()).unwrap_or(true) => Ok(record),
-        Ok(_) => Err(format!("cannot be read as one CSV line (a quote left open?); {FORM}")),
+        Ok(true)
+            if !reader
+                .read_byte_record(&mut csv::ByteRecord::new())
+                .unwrap_or(true) =>
+        {
+            Ok(record)
+        }
+        Ok(_) => Err(format!(
+            "cannot be read as one CSV line (a quote left open?); {FORM}"
+        )),
         Err(e) => Err(format!("cannot be read as CSV ({e}); {FORM}")),
     }
 }
@@ -98,7 +111,8 @@ fn is_header(record: &csv::ByteRecord) -> bool {
         .iter()
         .map(|f| String::from_utf8_lossy(f).to_ascii_lowercase())
         .collect();
-    fields.first().map(String::as_str) == Some("name") && fields.get(1).map(String::as_str) == Some("email")
+    fields.first().map(String::as_str) == Some("name")
+        && fields.get(1).map(String::as_str) == Some("email")
 }
 
 const FORM: &str = "expected name,email[,products] with products separated by ';' or '*' for all";
@@ -154,7 +168,10 @@ mod tests {
                    \"Doe, Eve\",eve@example.com,maya\n\
                    one field\n";
         let (rows, rejected) = parse_csv(csv.as_bytes(), 1).unwrap();
-        let got: Vec<_> = rows.iter().map(|r| (r.line, r.email.as_str().to_owned())).collect();
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.line, r.email.as_str().to_owned()))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -170,7 +187,11 @@ mod tests {
         let lines: Vec<u64> = rejected.iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![4, 5, 8, 9, 11]);
         assert!(rejected[2].reason.contains("line 2"), "{:?}", rejected[2]);
-        assert!(rejected[4].reason.contains("name,email"), "{:?}", rejected[4]);
+        assert!(
+            rejected[4].reason.contains("name,email"),
+            "{:?}",
+            rejected[4]
+        );
     }
 
     #[test]

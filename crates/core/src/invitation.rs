@@ -66,13 +66,22 @@ mod tests {
     fn r_usr_3_an_invitation_is_valid_seven_days() {
         let sent: DateTime<Utc> = "2026-01-05T08:00:00Z".parse().unwrap();
         let end = expires_at(sent);
-        assert_eq!(end, "2026-01-12T08:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            end,
+            "2026-01-12T08:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
         let state = |now| InvitationState::of(end, None, None, now);
         assert_eq!(state(end - Duration::seconds(1)), InvitationState::Pending);
         assert_eq!(state(end), InvitationState::Expired);
-        assert_eq!(state(end).check_acceptable().unwrap_err().code(), "invitation_expired");
         assert_eq!(
-            InvitationState::of(end, None, Some(sent), sent).check_acceptable().unwrap_err().code(),
+            state(end).check_acceptable().unwrap_err().code(),
+            "invitation_expired"
+        );
+        assert_eq!(
+            InvitationState::of(end, None, Some(sent), sent)
+                .check_acceptable()
+                .unwrap_err()
+                .code(),
             "invitation_superseded"
         );
     }

@@ -47,24 +47,24 @@ impl Invitee {
     }
 }
 
-/// Splits a list of entries given one per line or comma-separated. A comma ends an entry only
-/// after its closing `>`, so names such as `Doe, Jane <jane@example.com>` stay whole. Empty
-/// entries are skipped.
+/// Splits a list of entries given one per line or comma-separated. A comma separates entries
+/// only once the current entry holds an address (an `@`) and outside `< >`, so names such as
+/// `Doe, Jane <jane@example.com>` stay whole while `a@x.com, b@x.com` are two. Empty entries are
+/// skipped.
 pub fn split_entries(text: &str) -> Vec<String> {
     let mut entries = Vec::new();
     for line in text.lines() {
         let mut current = String::new();
-        let mut after_close = false;
+        let mut in_brackets = false;
         for c in line.chars() {
-            if c == ',' && after_close {
-                entries.push(std::mem::take(&mut current));
-                after_close = false;
-                continue;
-            }
-            if c == '>' {
-                after_close = true;
-            } else if !c.is_whitespace() {
-                after_close = false;
+            match c {
+                '<' => in_brackets = true,
+                '>' => in_brackets = false,
+                ',' if !in_brackets && current.contains('@') => {
+                    entries.push(std::mem::take(&mut current));
+                    continue;
+                }
+                _ => {}
             }
             current.push(c);
         }
@@ -73,7 +73,10 @@ pub fn split_entries(text: &str) -> Vec<String> {
     entries
         .into_iter()
         .map(|e| e.trim().to_owned())
-        .filter(|e| !e.is_empty())
+        .filter(|e| {
+            !e.trim_matches(|c: char| c == ',' || c.is_whitespace())
+                .is_empty()
+        })
         .collect()
 }
 
@@ -87,7 +90,13 @@ mod tests {
         let i = Invitee::parse("  Jane Doe <Jane.Doe@Example.com> ").unwrap();
         assert_eq!(i.name.as_str(), "Jane Doe");
         assert_eq!(i.email.as_str(), "Jane.Doe@Example.com");
-        assert_eq!(Invitee::parse("\"Doe, Jane\" <jane@example.com>").unwrap().name.as_str(), "Doe, Jane");
+        assert_eq!(
+            Invitee::parse("\"Doe, Jane\" <jane@example.com>")
+                .unwrap()
+                .name
+                .as_str(),
+            "Doe, Jane"
+        );
         for bad in [
             "",
             "jane@example.com",
@@ -114,8 +123,8 @@ mod tests {
                 "Jane Doe <jane@x.com>",
                 "John Roe <john@x.com>",
                 "Doe, Ann <ann@x.com>",
-                ",",
-                "bob@x.com, carol@x.com",
+                "bob@x.com",
+                "carol@x.com",
             ]
         );
     }

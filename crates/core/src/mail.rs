@@ -83,7 +83,12 @@ mod tests {
 
     #[test]
     fn r_usr_4_messages_name_the_products() {
-        let m = access_granted("jane@x.com", "Jane", "Design", &["AutoCAD".into(), "Revit".into()]);
+        let m = access_granted(
+            "jane@x.com",
+            "Jane",
+            "Design",
+            &["AutoCAD".into(), "Revit".into()],
+        );
         assert!(m.body.contains("  - AutoCAD\n  - Revit\n"), "{}", m.body);
         let i = invitation(
             "jane@x.com",
@@ -93,7 +98,10 @@ mod tests {
             "https://jeton.example.com/invitations/accept?secret=abc",
             "2026-01-12T08:00:00Z".parse().unwrap(),
         );
-        assert!(i.body.contains("https://jeton.example.com/invitations/accept?secret=abc"));
+        assert!(
+            i.body
+                .contains("https://jeton.example.com/invitations/accept?secret=abc")
+        );
         assert!(i.body.contains("2026-01-12 08:00 UTC"));
         assert_eq!(i.kind.as_str(), "invitation");
     }

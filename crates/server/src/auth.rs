@@ -4,17 +4,20 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use jeton_core::TeamId;
 use jeton_core::ledger::Actor;
+use jeton_core::{AdminId, TeamId};
 use jeton_store::admins::Admin;
+use jeton_store::users::User;
 
 use crate::error::ApiError;
-use crate::keys::hash_key;
+use crate::keys::{USER_PREFIX, hash_key};
 use crate::state::AppState;
 
 pub enum Caller {
     Operator,
     Admin(Admin),
+    /// A person signed in with `POST /v1/auth/token`: may use products and see `/v1/me`.
+    User(User),
 }
 
 impl Caller {
@@ -22,6 +25,26 @@ impl Caller {
         match self {
             Caller::Operator => Actor::Operator,
             Caller::Admin(a) => Actor::Admin(a.id),
+            Caller::User(u) => Actor::User(u.id),
+        }
+    }
+
+    pub fn require_user(&self) -> Result<&User, ApiError> {
+        match self {
+            Caller::User(u) => Ok(u),
+            _ => Err(ApiError::Forbidden(
+                "this needs a user token (POST /v1/auth/token), not an operator or admin key"
+                    .into(),
+            )),
+        }
+    }
+
+    /// The admin's id when an admin calls; `None` for the operator.
+    pub fn admin_id(&self) -> Result<Option<AdminId>, ApiError> {
+        match self {
+            Caller::Operator => Ok(None),
+            Caller::Admin(a) => Ok(Some(a.id)),
+            Caller::User(_) => Err(staff_only()),
         }
     }
 
@@ -31,6 +54,7 @@ impl Caller {
             Caller::Admin(_) => Err(ApiError::Forbidden(
                 "only the operator may do this; this key belongs to a team admin".into(),
             )),
+            Caller::User(_) => Err(staff_only()),
         }
     }
 
@@ -40,8 +64,15 @@ impl Caller {
             Caller::Operator => Ok(()),
             Caller::Admin(a) if a.teams.contains(&team) => Ok(()),
             Caller::Admin(_) => Err(ApiError::not_found("team", team)),
+            Caller::User(_) => Err(staff_only()),
         }
     }
+}
+
+fn staff_only() -> ApiError {
+    ApiError::Forbidden(
+        "this needs the operator key or a team admin's key, not a user token".into(),
+    )
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -64,6 +95,14 @@ impl FromRequestParts<AppState> for Caller {
                 "the Authorization header must be: Bearer <api key>",
             ))?;
         let hash = hash_key(key);
+        if key.starts_with(USER_PREFIX) {
+            return match state.store.user_by_token(&hash, state.now()).await? {
+                Some(user) => Ok(Caller::User(user)),
+                None => Err(ApiError::Unauthorized(
+                    "this user token is not valid or has expired; sign in again with POST /v1/auth/token",
+                )),
+            };
+        }
         if hash == state.operator_key_hash {
             return Ok(Caller::Operator);
         }

@@ -24,6 +24,9 @@ pub enum ApiError {
     /// The request itself is malformed: body, path or query.
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
+    /// A fault of the server itself; the caller gets an opaque answer, the log the detail.
+    #[error("{0}")]
+    Internal(String),
     #[error("{detail}")]
     Status {
         status: StatusCode,
@@ -48,7 +51,7 @@ impl ApiError {
     }
 
     /// Status, stable code and the detail shown to the caller.
-    fn parts(&self) -> (StatusCode, &'static str, String) {
+    pub(crate) fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
             ApiError::Domain(e) => (domain_status(e), e.code(), self.to_string()),
             ApiError::Store(StoreError::Domain(e)) => (domain_status(e), e.code(), e.to_string()),
@@ -64,6 +67,11 @@ impl ApiError {
                 (status, code, detail.clone())
             }
             ApiError::Store(StoreError::Database(_) | StoreError::Migration(_)) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server could not complete the request; it has been logged".into(),
+            ),
+            ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "the server could not complete the request; it has been logged".into(),

@@ -9,6 +9,14 @@ use sha2::{Digest, Sha256};
 
 pub const OPERATOR_PREFIX: &str = "jeton_op_";
 pub const ADMIN_PREFIX: &str = "jeton_adm_";
+pub const USER_PREFIX: &str = "jeton_usr_";
+
+/// A new invitation secret for a link, and its digest for the store.
+pub fn new_secret() -> anyhow::Result<jeton_store::flex::Secret> {
+    let secret = new_key("")?;
+    let hash = hash_key(&secret);
+    Ok(jeton_store::flex::Secret { secret, hash })
+}
 
 pub fn new_key(prefix: &str) -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];

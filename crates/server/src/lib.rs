@@ -3,12 +3,15 @@
 
 mod auth;
 pub mod config;
+mod emails;
 mod error;
 mod extract;
 mod jobs;
 mod keys;
+mod mailer;
 mod metrics;
 mod openapi;
+mod passwords;
 mod routes;
 mod serve;
 mod state;

@@ -1,4 +1,4 @@
-//! Prometheus metrics (`GET /metrics`): HTTP traffic by route and status, ledger activity.
+//! Prometheus metrics (`GET /metrics`): HTTP traffic by route and status, ledger activity, email.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -45,6 +45,14 @@ pub struct Metrics {
     pub ledger_tokens: Family<KindLabels, Counter>,
     pub job_runs: Counter,
     pub job_failures: Counter,
+    /// Emails handed to the SMTP server, by kind (R-NOT-2).
+    pub mail_sent: Family<KindLabels, Counter>,
+    /// Failed attempts to send an email (each is retried later, or given up).
+    pub mail_failures: Counter,
+    /// Emails given up on after their last attempt (status `failed` in the outbox).
+    pub mail_given_up: Counter,
+    /// The mail sender could not read or update the outbox.
+    pub mail_errors: Counter,
 }
 
 impl Metrics {
@@ -58,6 +66,10 @@ impl Metrics {
         let ledger_tokens = Family::<KindLabels, Counter>::default();
         let job_runs = Counter::default();
         let job_failures = Counter::default();
+        let mail_sent = Family::<KindLabels, Counter>::default();
+        let mail_failures = Counter::default();
+        let mail_given_up = Counter::default();
+        let mail_errors = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests answered",
@@ -79,6 +91,26 @@ impl Metrics {
             "Background job runs that failed",
             job_failures.clone(),
         );
+        registry.register(
+            "mail_sent",
+            "Emails accepted by the SMTP server, by kind",
+            mail_sent.clone(),
+        );
+        registry.register(
+            "mail_send_failures",
+            "Failed attempts to send an email (retried later unless given up)",
+            mail_failures.clone(),
+        );
+        registry.register(
+            "mail_given_up",
+            "Emails given up on after their last attempt",
+            mail_given_up.clone(),
+        );
+        registry.register(
+            "mail_outbox_errors",
+            "Times the mail sender could not read or update the outbox",
+            mail_errors.clone(),
+        );
         Arc::new(Metrics {
             registry,
             http_requests,
@@ -86,6 +118,10 @@ impl Metrics {
             ledger_tokens,
             job_runs,
             job_failures,
+            mail_sent,
+            mail_failures,
+            mail_given_up,
+            mail_errors,
         })
     }
 

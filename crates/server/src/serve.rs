@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jeton_core::{Clock, ManualClock, SystemClock};
 use jeton_store::{ConnectOptions, Store};
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -21,9 +22,10 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::config::{Config, LogFormat, ServeArgs};
+use crate::config::{Config, LogFormat, ServeArgs, SmtpSettings};
 use crate::error::problem;
 use crate::keys::{expose, hash_key, operator_key};
+use crate::mailer::{self, Mailer};
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::{metrics, routes};
@@ -38,7 +40,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::api(state.test_clock.is_some()))
         .split_for_parts();
     let doc = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
-    api.route(
+    api.merge(routes::invitations::pages())
+    .route(
         "/v1/openapi.json",
         get(move || {
             let doc = doc.clone();
@@ -89,24 +92,59 @@ pub fn app(state: AppState) -> Router {
     .with_state(state)
 }
 
+/// How a server runs besides its state: background work.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Real time between runs of the background jobs (they also run at every test-clock advance).
+    pub job_interval: Duration,
+    /// Where to send email; `None`: emails wait in the outbox.
+    pub smtp: Option<SmtpSettings>,
+    /// Real time between looks at the outbox when nothing woke the mail sender.
+    pub mail_poll: Duration,
+}
+
+impl RunOptions {
+    pub fn new(job_interval: Duration) -> RunOptions {
+        RunOptions {
+            job_interval,
+            smtp: None,
+            mail_poll: mailer::POLL_INTERVAL,
+        }
+    }
+}
+
 /// A server running in the background; [`Running::shutdown`] stops it gracefully.
 pub struct Running {
     pub addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     http: JoinHandle<std::io::Result<()>>,
     jobs: JoinHandle<()>,
+    mailer: Option<JoinHandle<()>>,
 }
 
 impl Running {
-    /// Serves `state` on `listener` and runs the background jobs, until [`Running::shutdown`].
+    /// Serves `state` on `listener` and runs the background jobs (and the mail sender when SMTP
+    /// is configured), until [`Running::shutdown`]. Fails on a listener without an address or
+    /// SMTP settings it cannot use.
     pub fn start(
         state: AppState,
         listener: TcpListener,
-        job_interval: Duration,
-    ) -> std::io::Result<Running> {
+        options: RunOptions,
+    ) -> anyhow::Result<Running> {
         let addr = listener.local_addr()?;
+        let mailer = options
+            .smtp
+            .as_ref()
+            .map(|smtp| Mailer::new(smtp).map(|m| m.poll_every(options.mail_poll)))
+            .transpose()?;
         let (shutdown, stop) = watch::channel(false);
-        let jobs = tokio::spawn(state.jobs.clone().run_forever(job_interval, stop.clone()));
+        let jobs = tokio::spawn(
+            state
+                .jobs
+                .clone()
+                .run_forever(options.job_interval, stop.clone()),
+        );
+        let mailer = mailer.map(|m| tokio::spawn(m.run(state.clone(), stop.clone())));
         let mut stop_http = stop;
         let app = app(state);
         let http = tokio::spawn(async move {
@@ -121,14 +159,19 @@ impl Running {
             shutdown,
             http,
             jobs,
+            mailer,
         })
     }
 
-    /// Stops accepting connections, lets requests in flight finish, stops the jobs.
+    /// Stops accepting connections, lets requests in flight finish, stops the jobs and the mail
+    /// sender (an email being sent is finished and recorded first).
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.http.await??;
         self.jobs.await?;
+        if let Some(mailer) = self.mailer {
+            mailer.await?;
+        }
         Ok(())
     }
 }
@@ -176,6 +219,10 @@ async fn shutdown_signal() {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::resolve(args)?;
     init_tracing(config.log_format);
+    if let Some(smtp) = &config.smtp {
+        // A bad --smtp-url stops the server now rather than every email later.
+        mailer::transport(smtp).map_err(|e| anyhow::anyhow!("--smtp-url: {e}"))?;
+    }
 
     let url = match &config.database_url {
         Some(url) => url.clone(),
@@ -227,7 +274,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             config.listen
         )
     })?;
-    let running = Running::start(state, listener, config.job_interval)?;
+    match &config.smtp {
+        Some(smtp) => tracing::info!(
+            smtp = %jeton_store::redact_url(smtp.url.expose_secret()),
+            from = %smtp.from,
+            "emails are sent over SMTP"
+        ),
+        None => tracing::warn!("no --smtp-url: emails stay in the outbox (GET /v1/outbox)"),
+    }
+    let running = Running::start(
+        state,
+        listener,
+        RunOptions {
+            smtp: config.smtp.clone(),
+            ..RunOptions::new(config.job_interval)
+        },
+    )?;
     tracing::info!(
         addr = %running.addr,
         database = store.backend().name(),

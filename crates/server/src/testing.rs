@@ -1,5 +1,7 @@
 //! `spawn_app`: a real server on a random port over a fresh database, on a manual clock, for
-//! integration tests (feature `testing`).
+//! integration tests (feature `testing`). [`smtp::SmtpSink`]: a real SMTP server to send to.
+
+pub mod smtp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +12,20 @@ use jeton_store::testing::TestDb;
 use jeton_store::{Backend, Store};
 use tokio::net::TcpListener;
 
+use secrecy::SecretString;
+
+use crate::config::{DEFAULT_MAIL_FROM, SmtpSettings};
 use crate::keys::{OPERATOR_PREFIX, hash_key, new_key};
-use crate::serve::Running;
+use crate::serve::{RunOptions, Running};
 use crate::state::AppState;
 
 /// Monday 5 January 2026, 08:00 UTC: where test clocks start.
 pub const TEST_START: &str = "2026-01-05T08:00:00Z";
+/// The public URL of test servers: the base of links in their emails.
+pub const TEST_PUBLIC_URL: &str = "http://jeton.test";
+/// How often a test server's mail sender looks at the outbox when nothing woke it: retries
+/// become due when a test advances the clock, and this is how soon they go out.
+pub const TEST_MAIL_POLL: Duration = Duration::from_millis(100);
 
 pub struct TestApp {
     pub base_url: String,
@@ -59,7 +69,47 @@ pub async fn spawn_without_test_clock(db: TestDb, start: DateTime<Utc>) -> TestA
     spawn_with(db, start, false).await
 }
 
+/// How to start a test server.
+#[derive(Debug, Clone)]
+pub struct SpawnOptions {
+    /// Where its clock starts.
+    pub start: DateTime<Utc>,
+    /// Whether it runs as with `--test-clock` (the advance endpoint exists).
+    pub test_clock: bool,
+    /// `--smtp-url`: where its mail sender delivers; `None`: emails stay in the outbox.
+    pub smtp_url: Option<String>,
+}
+
+impl Default for SpawnOptions {
+    fn default() -> Self {
+        SpawnOptions {
+            start: TEST_START.parse().expect("valid start"),
+            test_clock: true,
+            smtp_url: None,
+        }
+    }
+}
+
 async fn spawn_with(db: TestDb, start: DateTime<Utc>, test_clock: bool) -> TestApp {
+    spawn_with_options(
+        db,
+        SpawnOptions {
+            start,
+            test_clock,
+            smtp_url: None,
+        },
+    )
+    .await
+}
+
+/// Starts a server on `db` as `options` say (a second call on the same db, through
+/// [`TestDb::share`], is a second server process sharing it).
+pub async fn spawn_with_options(db: TestDb, options: SpawnOptions) -> TestApp {
+    let SpawnOptions {
+        start,
+        test_clock,
+        smtp_url,
+    } = options;
     let store = db.store().await;
     let clock = Arc::new(ManualClock::new(start));
     let operator_key = new_key(OPERATOR_PREFIX).expect("randomness");
@@ -69,11 +119,19 @@ async fn spawn_with(db: TestDb, start: DateTime<Utc>, test_clock: bool) -> TestA
         clock.clone(),
         exposed,
         hash_key(&operator_key),
-        "http://jeton.test".into(),
+        TEST_PUBLIC_URL.into(),
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
-    // Jobs also run at every clock advance; the real-time tick is only a backstop here.
-    let running = Running::start(state, listener, Duration::from_secs(3600)).expect("start");
+    let options = RunOptions {
+        // Jobs also run at every clock advance; the real-time tick is only a backstop here.
+        job_interval: Duration::from_secs(3600),
+        smtp: smtp_url.map(|url| SmtpSettings {
+            url: SecretString::from(url),
+            from: DEFAULT_MAIL_FROM.to_owned(),
+        }),
+        mail_poll: TEST_MAIL_POLL,
+    };
+    let running = Running::start(state, listener, options).expect("start");
     TestApp {
         base_url: format!("http://{}", running.addr),
         operator_key,

@@ -118,14 +118,19 @@ impl Catalogue {
     }
 
     fn id(&self, key: &ProductKey) -> StoreResult<i64> {
-        self.0
-            .get(key)
-            .map(|(id, _)| *id)
-            .ok_or_else(|| DomainError::UnknownProduct { key: key.to_string() }.into())
+        self.0.get(key).map(|(id, _)| *id).ok_or_else(|| {
+            DomainError::UnknownProduct {
+                key: key.to_string(),
+            }
+            .into()
+        })
     }
 
     fn key_of(&self, id: i64) -> Option<&ProductKey> {
-        self.0.iter().find(|(_, (pid, _))| *pid == id).map(|(k, _)| k)
+        self.0
+            .iter()
+            .find(|(_, (pid, _))| *pid == id)
+            .map(|(k, _)| k)
     }
 
     pub(crate) fn names(&self, keys: &BTreeSet<ProductKey>) -> Vec<String> {
@@ -145,7 +150,10 @@ impl Catalogue {
     }
 }
 
-pub(crate) async fn team_defaults(conn: &mut AnyConnection, team: TeamId) -> StoreResult<BTreeSet<ProductKey>> {
+pub(crate) async fn team_defaults(
+    conn: &mut AnyConnection,
+    team: TeamId,
+) -> StoreResult<BTreeSet<ProductKey>> {
     let keys: Vec<String> = sqlx::query_scalar(
         "SELECT p.key FROM team_defaults d JOIN products p ON p.id = d.product_id WHERE d.team_id = $1",
     )
@@ -155,12 +163,18 @@ pub(crate) async fn team_defaults(conn: &mut AnyConnection, team: TeamId) -> Sto
     keys.iter().map(|k| Ok(ProductKey::parse(k)?)).collect()
 }
 
-pub(crate) async fn selection(conn: &mut AnyConnection, team: TeamId, user: i64) -> StoreResult<ProductAccess> {
-    let all: Option<i64> = sqlx::query_scalar("SELECT access_all FROM flex_assignments WHERE team_id = $1 AND user_id = $2")
-        .bind(team.0)
-        .bind(user)
-        .fetch_optional(&mut *conn)
-        .await?;
+pub(crate) async fn selection(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    user: i64,
+) -> StoreResult<ProductAccess> {
+    let all: Option<i64> = sqlx::query_scalar(
+        "SELECT access_all FROM flex_assignments WHERE team_id = $1 AND user_id = $2",
+    )
+    .bind(team.0)
+    .bind(user)
+    .fetch_optional(&mut *conn)
+    .await?;
     if all == Some(1) {
         return Ok(ProductAccess::All);
     }
@@ -173,7 +187,9 @@ pub(crate) async fn selection(conn: &mut AnyConnection, team: TeamId, user: i64)
     .fetch_all(&mut *conn)
     .await?;
     Ok(ProductAccess::Selected(
-        keys.iter().map(|k| ProductKey::parse(k)).collect::<Result<_, _>>()?,
+        keys.iter()
+            .map(|k| ProductKey::parse(k))
+            .collect::<Result<_, _>>()?,
     ))
 }
 
@@ -226,19 +242,32 @@ struct AssignmentRow {
     removed_at: Option<i64>,
 }
 
-async fn assignment(conn: &mut AnyConnection, team: TeamId, user: i64) -> StoreResult<Option<AssignmentRow>> {
-    Ok(sqlx::query_as("SELECT status, removed_at FROM flex_assignments WHERE team_id = $1 AND user_id = $2")
-        .bind(team.0)
-        .bind(user)
-        .fetch_optional(&mut *conn)
-        .await?)
+async fn assignment(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    user: i64,
+) -> StoreResult<Option<AssignmentRow>> {
+    Ok(sqlx::query_as(
+        "SELECT status, removed_at FROM flex_assignments WHERE team_id = $1 AND user_id = $2",
+    )
+    .bind(team.0)
+    .bind(user)
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 /// The current (not removed) assignment of a user, or 404.
-async fn current_assignment(conn: &mut AnyConnection, team: TeamId, user: i64) -> StoreResult<AssignmentStatus> {
+async fn current_assignment(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    user: i64,
+) -> StoreResult<AssignmentStatus> {
     match assignment(conn, team, user).await? {
         Some(a) if a.removed_at.is_none() => AssignmentStatus::parse(&a.status),
-        _ => Err(StoreError::not_found("flex user", format!("{user} on team {team}"))),
+        _ => Err(StoreError::not_found(
+            "flex user",
+            format!("{user} on team {team}"),
+        )),
     }
 }
 
@@ -315,9 +344,15 @@ async fn assign_in(
             if !re_assign {
                 let status = AssignmentStatus::parse(&a.status)?;
                 return Err(StoreError::Conflict {
-                    code: if status == AssignmentStatus::Active { "already_assigned" } else { "already_invited" },
+                    code: if status == AssignmentStatus::Active {
+                        "already_assigned"
+                    } else {
+                        "already_invited"
+                    },
                     detail: match status {
-                        AssignmentStatus::Active => format!("{} is already assigned to Flex on this team", user.email),
+                        AssignmentStatus::Active => {
+                            format!("{} is already assigned to Flex on this team", user.email)
+                        }
                         AssignmentStatus::Invited => format!(
                             "{} is already invited to this team; resend the invitation instead",
                             user.email
@@ -419,12 +454,18 @@ impl Store {
         let team_row = lock_team(&mut w.tx, team).await?;
         require_open(&team_row)?;
         let user = match who {
-            Who::Invite(invitee) => find_or_create_user(&mut w.tx, &invitee.email, &invitee.name, now).await?,
+            Who::Invite(invitee) => {
+                find_or_create_user(&mut w.tx, &invitee.email, &invitee.name, now).await?
+            }
             Who::UserId(id) => user_row(&mut w.tx, *id).await?,
-            Who::Email(email) => user_row_by_email(&mut w.tx, email).await?.ok_or_else(|| StoreError::NotFound {
-                what: "user",
-                id: format!("with email {email} (invite them as Full Name <{email}>)"),
-            })?,
+            Who::Email(email) => {
+                user_row_by_email(&mut w.tx, email)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound {
+                        what: "user",
+                        id: format!("with email {email} (invite them as Full Name <{email}>)"),
+                    })?
+            }
         };
         let catalogue = Catalogue::load(&mut w.tx).await?;
         let applied = assign_in(
@@ -453,16 +494,17 @@ impl Store {
         &self,
         team: TeamId,
         rows: &[ImportRow],
-        new_secret: &(dyn Fn() -> Secret + Send + Sync),
+        secrets: &[Secret],
         now: DateTime<Utc>,
     ) -> StoreResult<ImportOutcome> {
+        assert_eq!(rows.len(), secrets.len(), "one secret per import line");
         let mut outcome = ImportOutcome::default();
-        for batch in rows.chunks(IMPORT_BATCH) {
+        for (batch, batch_secrets) in rows.chunks(IMPORT_BATCH).zip(secrets.chunks(IMPORT_BATCH)) {
             let mut w = self.begin_write().await?;
             let team_row = lock_team(&mut w.tx, team).await?;
             require_open(&team_row)?;
             let catalogue = Catalogue::load(&mut w.tx).await?;
-            for row in batch {
+            for (row, secret) in batch.iter().zip(batch_secrets) {
                 if let Some(access) = &row.products
                     && let Err(e) = catalogue.check(access)
                 {
@@ -480,7 +522,7 @@ impl Store {
                     &user,
                     row.products.as_ref(),
                     "import",
-                    &new_secret(),
+                    secret,
                     None,
                     true,
                     now,
@@ -529,7 +571,11 @@ impl Store {
         let status = current_assignment(&mut w.tx, team, user).await?;
         let catalogue = Catalogue::load(&mut w.tx).await?;
         let defaults = team_defaults(&mut w.tx, team).await?;
-        let before = effective_products(&selection(&mut w.tx, team, user).await?, &defaults, &catalogue.keys());
+        let before = effective_products(
+            &selection(&mut w.tx, team, user).await?,
+            &defaults,
+            &catalogue.keys(),
+        );
         write_selection(&mut w.tx, &catalogue, team, user, access, now).await?;
         let after = effective_products(access, &defaults, &catalogue.keys());
         let added: BTreeSet<ProductKey> = after.difference(&before).cloned().collect();
@@ -549,7 +595,11 @@ impl Store {
     }
 
     /// R-ACC-3: sets the team's default assignments (an empty list turns them off). No email.
-    pub async fn set_defaults(&self, team: TeamId, keys: &BTreeSet<ProductKey>) -> StoreResult<BTreeSet<ProductKey>> {
+    pub async fn set_defaults(
+        &self,
+        team: TeamId,
+        keys: &BTreeSet<ProductKey>,
+    ) -> StoreResult<BTreeSet<ProductKey>> {
         let mut w = self.begin_write().await?;
         let team_row = lock_team(&mut w.tx, team).await?;
         require_open(&team_row)?;
@@ -590,7 +640,11 @@ impl Store {
         self.flex_users_where(team, None).await
     }
 
-    async fn flex_users_where(&self, team: TeamId, only: Option<i64>) -> StoreResult<Vec<FlexUser>> {
+    async fn flex_users_where(
+        &self,
+        team: TeamId,
+        only: Option<i64>,
+    ) -> StoreResult<Vec<FlexUser>> {
         let mut conn = self.pool().acquire().await?;
         let rows: Vec<FlexRow> = sqlx::query_as(
             "SELECT u.id, u.email, u.name, u.password_hash, u.created_at, a.status, a.access_all, a.assigned_at \
@@ -651,7 +705,10 @@ impl Store {
 
     /// R-ACC-4: the products a user may open through Flex, with the teams that give them:
     /// every team where the user is active (and which is open), by that team's rules.
-    pub async fn flex_products_of(&self, user: i64) -> StoreResult<BTreeMap<ProductKey, Vec<TeamId>>> {
+    pub async fn flex_products_of(
+        &self,
+        user: i64,
+    ) -> StoreResult<BTreeMap<ProductKey, Vec<TeamId>>> {
         let mut conn = self.pool().acquire().await?;
         let teams: Vec<i64> = sqlx::query_scalar(
             "SELECT a.team_id FROM flex_assignments a JOIN teams t ON t.id = a.team_id \
@@ -677,7 +734,12 @@ impl Store {
 
 /// Moves Flex users and open invitations of a merged team to its target (R-PACK-7), inside the
 /// merge's transaction. A user already assigned on the target keeps the target's assignment.
-pub(crate) async fn merge_people(conn: &mut AnyConnection, from: TeamId, into: TeamId, now: DateTime<Utc>) -> StoreResult<()> {
+pub(crate) async fn merge_people(
+    conn: &mut AnyConnection,
+    from: TeamId,
+    into: TeamId,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let users: Vec<i64> = sqlx::query_scalar(
         "SELECT user_id FROM flex_assignments WHERE team_id = $1 AND removed_at IS NULL ORDER BY user_id",
     )

@@ -6,7 +6,9 @@ use jeton_core::invitation::{InvitationState, expires_at};
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
-use crate::flex::{Compose, MailFacts, Secret, insert_invitation, selection, supersede_invitations, team_defaults};
+use crate::flex::{
+    Compose, MailFacts, Secret, insert_invitation, selection, supersede_invitations, team_defaults,
+};
 use crate::ledger::{lock_team, require_open};
 use crate::outbox::enqueue;
 use crate::time::{from_db, to_db};
@@ -50,7 +52,12 @@ impl InvitationRow {
             user_id: self.user_id,
             email: self.email,
             name: self.name,
-            state: crate::flex::invitation_state(self.expires_at, self.accepted_at, self.superseded_at, now)?,
+            state: crate::flex::invitation_state(
+                self.expires_at,
+                self.accepted_at,
+                self.superseded_at,
+                now,
+            )?,
             created_at: from_db(self.created_at)?,
             expires_at: from_db(self.expires_at)?,
             emailed: self.emailed == 1,
@@ -68,12 +75,19 @@ pub struct Invited {
 
 impl Store {
     /// Open invitations of a team (pending and expired; not accepted or replaced), oldest first.
-    pub async fn invitations(&self, team: TeamId, now: DateTime<Utc>) -> StoreResult<Vec<InvitationRecord>> {
+    pub async fn invitations(
+        &self,
+        team: TeamId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<InvitationRecord>> {
         self.team(team).await?;
         let sql = format!(
             "{INVITATION_SELECT} WHERE i.team_id = $1 AND i.accepted_at IS NULL AND i.superseded_at IS NULL ORDER BY i.id"
         );
-        let rows: Vec<InvitationRow> = sqlx::query_as(&sql).bind(team.0).fetch_all(self.pool()).await?;
+        let rows: Vec<InvitationRow> = sqlx::query_as(&sql)
+            .bind(team.0)
+            .fetch_all(self.pool())
+            .await?;
         rows.into_iter().map(|r| r.record(now)).collect()
     }
 
@@ -135,7 +149,11 @@ impl Store {
     }
 
     /// The invitation with this secret digest, if any.
-    pub async fn invitation_by_secret(&self, secret_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<Invited>> {
+    pub async fn invitation_by_secret(
+        &self,
+        secret_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Invited>> {
         let row = sqlx::query(
             "SELECT i.id, i.team_id, i.user_id, u.email, u.name, i.emailed, i.created_at, i.expires_at, \
              i.accepted_at, i.superseded_at, u.password_hash FROM invitations i JOIN users u ON u.id = i.user_id \
@@ -187,15 +205,18 @@ impl Store {
         if !matches!(removed, Some(None)) {
             return Err(StoreError::Conflict {
                 code: "not_assigned",
-                detail: "this invitation no longer gives access: the administrator removed it".into(),
+                detail: "this invitation no longer gives access: the administrator removed it"
+                    .into(),
             });
         }
         if let Some(hash) = new_password_hash {
-            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash IS NULL")
-                .bind(hash)
-                .bind(current.user_id)
-                .execute(&mut *w.tx)
-                .await?;
+            sqlx::query(
+                "UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash IS NULL",
+            )
+            .bind(hash)
+            .bind(current.user_id)
+            .execute(&mut *w.tx)
+            .await?;
         }
         sqlx::query("UPDATE invitations SET accepted_at = $1 WHERE id = $2")
             .bind(to_db(now))

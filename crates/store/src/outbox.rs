@@ -29,9 +29,13 @@ impl OutboxStatus {
     }
 
     pub fn parse(s: &str) -> Option<OutboxStatus> {
-        [OutboxStatus::Pending, OutboxStatus::Sent, OutboxStatus::Failed]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            OutboxStatus::Pending,
+            OutboxStatus::Sent,
+            OutboxStatus::Failed,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -82,8 +86,9 @@ impl OutboxRow {
             to_name: self.to_name,
             subject: self.subject,
             body: self.body,
-            status: OutboxStatus::parse(&self.status)
-                .ok_or_else(|| crate::StoreError::corrupt(format!("outbox status {:?}", self.status)))?,
+            status: OutboxStatus::parse(&self.status).ok_or_else(|| {
+                crate::StoreError::corrupt(format!("outbox status {:?}", self.status))
+            })?,
             attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
             created_at: from_db(self.created_at)?,
             next_attempt_at: from_db(self.next_attempt_at)?,
@@ -150,9 +155,12 @@ impl Store {
         let mut claimed = Vec::new();
         for id in candidates {
             let mut w = self.begin_write().await?;
+            // Everything the candidate query checked is checked again: between the two, another
+            // sender may have claimed the message, tried it and scheduled its retry.
             let sql = format!(
                 "UPDATE outbox SET claim_token = $1, claimed_until = $2 \
-                 WHERE id = $3 AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= $4) \
+                 WHERE id = $3 AND status = 'pending' AND next_attempt_at <= $4 \
+                 AND (claimed_until IS NULL OR claimed_until <= $4) \
                  RETURNING {OUTBOX_COLUMNS}"
             );
             let row: Option<OutboxRow> = sqlx::query_as(&sql)
@@ -171,7 +179,12 @@ impl Store {
     }
 
     /// Records a delivery. Only the holder of the claim may; returns whether it still held it.
-    pub async fn mark_message_sent(&self, id: i64, claim_token: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+    pub async fn mark_message_sent(
+        &self,
+        id: i64,
+        claim_token: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let mut w = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
@@ -179,6 +192,22 @@ impl Store {
              WHERE id = $2 AND claim_token = $3",
         )
         .bind(to_db(now))
+        .bind(id)
+        .bind(claim_token)
+        .execute(&mut *w.tx)
+        .await?;
+        w.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Hands back a claimed message without an attempt (the sender is stopping, or its claim is
+    /// about to run out): any sender may take it at once. Returns whether it still held the claim.
+    pub async fn release_message(&self, id: i64, claim_token: &str) -> StoreResult<bool> {
+        let mut w = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE outbox SET claim_token = NULL, claimed_until = NULL \
+             WHERE id = $1 AND claim_token = $2 AND status = 'pending'",
+        )
         .bind(id)
         .bind(claim_token)
         .execute(&mut *w.tx)

@@ -50,7 +50,10 @@ pub(crate) async fn user_row(conn: &mut AnyConnection, id: i64) -> StoreResult<U
         .ok_or_else(|| StoreError::not_found("user", id))
 }
 
-pub(crate) async fn user_row_by_email(conn: &mut AnyConnection, email: &Email) -> StoreResult<Option<UserRow>> {
+pub(crate) async fn user_row_by_email(
+    conn: &mut AnyConnection,
+    email: &Email,
+) -> StoreResult<Option<UserRow>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_lower = $1");
     Ok(sqlx::query_as::<_, UserRow>(&sql)
         .bind(email.normalized())
@@ -92,7 +95,10 @@ impl Store {
 
     pub async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
         let mut conn = self.pool().acquire().await?;
-        user_row_by_email(&mut conn, email).await?.map(|r| r.user()).transpose()
+        user_row_by_email(&mut conn, email)
+            .await?
+            .map(|r| r.user())
+            .transpose()
     }
 
     /// The user and the stored password hash, for checking a sign-in.
@@ -123,7 +129,11 @@ impl Store {
     }
 
     /// The user holding an unexpired token with this digest.
-    pub async fn user_by_token(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<User>> {
+    pub async fn user_by_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
         let row: Option<UserRow> = sqlx::query_as(
             "SELECT u.id, u.email, u.name, u.password_hash, u.created_at FROM user_tokens t \
              JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.expires_at > $2",

@@ -1,13 +1,19 @@
 //! What each command does. One module per command group; `output` holds the printing shared by
 //! all of them.
 
+pub mod account;
 pub mod admins;
 pub mod clock;
+pub mod defaults;
+pub mod import;
+pub mod invitations;
 pub mod ledger;
+pub mod outbox;
 pub mod output;
 pub mod packs;
 pub mod products;
 pub mod teams;
+pub mod users;
 
 use std::path::Path;
 
@@ -31,6 +37,13 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Audit(l) => (l.conn, Action::Audit(l.args)),
         Command::Admins(g) => (g.conn, Action::Admins(g.cmd)),
         Command::Clock(g) => (g.conn, Action::Clock(g.cmd)),
+        Command::Users(g) => (g.conn, Action::Users(g.cmd)),
+        Command::Defaults(g) => (g.conn, Action::Defaults(g.cmd)),
+        Command::Import(l) => (l.conn, Action::Import(l.args)),
+        Command::Invitations(g) => (g.conn, Action::Invitations(g.cmd)),
+        Command::Outbox(l) => (l.conn, Action::Outbox(l.args)),
+        Command::Login(l) => (l.conn, Action::Login(l.args)),
+        Command::Me(g) => (g.conn, Action::Me(g.cmd)),
     };
     let ctx = Ctx::new(&conn)?;
     let result = match action {
@@ -44,6 +57,13 @@ pub async fn run(command: Command) -> Result<()> {
         Action::Audit(args) => ledger::audit(args, &ctx).await,
         Action::Admins(cmd) => admins::run(cmd, &ctx).await,
         Action::Clock(cmd) => clock::run(cmd, &ctx).await,
+        Action::Users(cmd) => users::run(cmd, &ctx).await,
+        Action::Defaults(cmd) => defaults::run(cmd, &ctx).await,
+        Action::Import(args) => import::run(args, &ctx).await,
+        Action::Invitations(cmd) => invitations::run(cmd, &ctx).await,
+        Action::Outbox(args) => outbox::run(args, &ctx).await,
+        Action::Login(args) => account::login(args, &ctx).await,
+        Action::Me(cmd) => account::me(cmd, &ctx).await,
     };
     result.map_err(|e| with_hint(e, &ctx.client))
 }
@@ -60,6 +80,13 @@ enum Action {
     Audit(ledger::AuditArgs),
     Admins(admins::AdminsCmd),
     Clock(clock::ClockCmd),
+    Users(users::UsersCmd),
+    Defaults(defaults::DefaultsCmd),
+    Import(import::ImportArgs),
+    Invitations(invitations::InvitationsCmd),
+    Outbox(outbox::OutboxArgs),
+    Login(account::LoginArgs),
+    Me(account::MeCmd),
 }
 
 /// What every command needs: the client and the way to print.

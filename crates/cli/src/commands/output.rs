@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+use jeton_api::{AssignmentStatus, InvitationStatus, ProductSelection};
 use serde::Serialize;
 
 /// Where answers go, and in which form.
@@ -15,6 +16,11 @@ pub struct Output {
 impl Output {
     pub fn new(json: bool) -> Output {
         Output { json }
+    }
+
+    /// Whether answers are printed as JSON (`--json`): then nothing else goes to the terminal.
+    pub fn is_json(&self) -> bool {
+        self.json
     }
 
     /// Prints `value` as pretty JSON with `--json`, else what `human` makes of it.
@@ -121,6 +127,59 @@ pub fn ids(ids: &[i64]) -> String {
         .join(", ")
 }
 
+/// `autocad, revit`, or `-` for none.
+pub fn keys(keys: &[String]) -> String {
+    if keys.is_empty() {
+        "-".into()
+    } else {
+        keys.join(", ")
+    }
+}
+
+/// A user's own product selection: `all` (later products included) or the keys.
+pub fn selection(selection: &ProductSelection) -> String {
+    match selection {
+        ProductSelection::All(_) => "all".into(),
+        ProductSelection::Some(list) => keys(list),
+    }
+}
+
+pub fn assignment_status(status: AssignmentStatus) -> &'static str {
+    match status {
+        AssignmentStatus::Invited => "invited",
+        AssignmentStatus::Active => "active",
+    }
+}
+
+pub fn invitation_status(status: InvitationStatus) -> &'static str {
+    match status {
+        InvitationStatus::Pending => "pending",
+        InvitationStatus::Expired => "expired",
+        InvitationStatus::Accepted => "accepted",
+        InvitationStatus::Superseded => "superseded",
+    }
+}
+
+/// `Jane Doe <jane@example.com>`.
+pub fn person(name: &str, email: &str) -> String {
+    format!("{name} <{email}>")
+}
+
+pub fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+/// Product keys from `a,b` lists (the option may also be repeated): trimmed, empties dropped.
+pub fn key_list(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +208,26 @@ mod tests {
         r.insert("render.cloud".to_string(), 5u64);
         r.insert("export".to_string(), 1u64);
         assert_eq!(rates(&r), "export=1, render.cloud=5");
+    }
+
+    #[test]
+    fn selections_and_key_lists_read_well() {
+        use jeton_api::AllProducts;
+        assert_eq!(selection(&ProductSelection::All(AllProducts::All)), "all");
+        assert_eq!(selection(&ProductSelection::Some(vec![])), "-");
+        assert_eq!(
+            selection(&ProductSelection::Some(vec![
+                "autocad".into(),
+                "revit".into()
+            ])),
+            "autocad, revit"
+        );
+        assert_eq!(
+            key_list(&["autocad, revit".into(), "".into(), "maya".into()]),
+            vec!["autocad", "revit", "maya"]
+        );
+        assert!(key_list(&[" , ".into()]).is_empty());
+        assert_eq!(person("Jane Doe", "jane@x.com"), "Jane Doe <jane@x.com>");
     }
 
     #[test]

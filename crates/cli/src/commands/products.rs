@@ -185,10 +185,6 @@ fn rate_map(rates: Vec<(String, i64)>) -> Result<BTreeMap<String, i64>> {
     Ok(map)
 }
 
-fn yes_no(b: bool) -> &'static str {
-    if b { "yes" } else { "no" }
-}
-
 fn list_table(products: &[Product]) -> String {
     if products.is_empty() {
         return "No products yet: add one with `jeton products add`.".into();
@@ -211,7 +207,7 @@ fn list_table(products: &[Product]) -> String {
             p.name.clone(),
             p.daily_rate.to_string(),
             output::rates(&p.result_rates),
-            yes_no(p.idle_awareness).into(),
+            output::yes_no(p.idle_awareness).into(),
             p.items.len().to_string(),
             output::date(&p.added_at),
         ]);
@@ -226,7 +222,7 @@ fn describe(p: &Product) -> String {
         ("name", p.name.clone()),
         ("daily rate", output::tokens(p.daily_rate)),
         ("result rates", output::rates(&p.result_rates)),
-        ("idle aware", yes_no(p.idle_awareness).into()),
+        ("idle aware", output::yes_no(p.idle_awareness).into()),
         ("added", output::time(&p.added_at)),
         ("updated", output::time(&p.updated_at)),
     ]);

@@ -2,8 +2,12 @@
 //! answers of `jeton_api`.
 
 mod admins;
+mod flex;
+pub mod invitations;
 mod ledger;
+mod me;
 mod ops;
+mod outbox;
 mod products;
 mod teams;
 mod wire;
@@ -18,6 +22,10 @@ pub fn api(test_clock: bool) -> OpenApiRouter<AppState> {
         .merge(teams::router())
         .merge(ledger::router())
         .merge(admins::router())
+        .merge(flex::router())
+        .merge(invitations::router())
+        .merge(me::router())
+        .merge(outbox::router())
         .merge(ops::router());
     if test_clock {
         router = router.merge(ops::test_clock_router());

@@ -84,5 +84,7 @@ async fn advance_clock(
     let now = clock.advance(Duration::seconds(body.seconds));
     tracing::info!(%now, "test clock advanced");
     state.jobs.run_once().await?;
+    // Retries that came due at the new time go out now, not at the next poll.
+    state.mail_queued();
     Ok(Json(ClockNow { now }))
 }

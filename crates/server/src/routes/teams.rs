@@ -31,10 +31,7 @@ async fn create_team(
     ApiJson(body): ApiJson<NewTeam>,
 ) -> ApiResult<(StatusCode, Json<Team>)> {
     let name = TeamName::parse(&body.name)?;
-    let creator = match &caller {
-        Caller::Operator => None,
-        Caller::Admin(a) => Some(a.id),
-    };
+    let creator = caller.admin_id()?;
     let team = state.store.create_team(&name, creator, state.now()).await?;
     Ok((StatusCode::CREATED, Json(wire::team(&team))))
 }
@@ -44,10 +41,7 @@ async fn create_team(
     responses((status = 200, body = Vec<Team>), (status = 401, body = Problem)),
     security(("bearer" = [])))]
 async fn list_teams(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Team>>> {
-    let admin = match &caller {
-        Caller::Operator => None,
-        Caller::Admin(a) => Some(a.id),
-    };
+    let admin = caller.admin_id()?;
     let teams = state.store.list_teams(admin).await?;
     Ok(Json(teams.iter().map(wire::team).collect()))
 }

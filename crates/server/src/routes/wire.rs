@@ -2,7 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use jeton_api as api;
-use jeton_store::{catalogue, events, packs, teams, transfers};
+use std::collections::BTreeSet;
+
+use jeton_core::invitation::InvitationState;
+use jeton_core::{ProductAccess, ProductKey, TeamId};
+use jeton_store::{catalogue, events, flex, invitations, outbox, packs, teams, transfers};
 
 pub fn product(p: &catalogue::Product) -> api::Product {
     api::Product {
@@ -141,5 +145,76 @@ pub fn audit(a: &events::Audit) -> api::Audit {
         remaining_sum: a.remaining_sum,
         balanced: a.is_clean(),
         mismatched_packs: a.mismatched_packs.iter().map(|(p, _, _)| p.0).collect(),
+    }
+}
+
+pub fn assignment_status(s: flex::AssignmentStatus) -> api::AssignmentStatus {
+    match s {
+        flex::AssignmentStatus::Invited => api::AssignmentStatus::Invited,
+        flex::AssignmentStatus::Active => api::AssignmentStatus::Active,
+    }
+}
+
+fn keys<'a>(keys: impl IntoIterator<Item = &'a ProductKey>) -> Vec<String> {
+    keys.into_iter().map(ToString::to_string).collect()
+}
+
+pub fn flex_user(u: &flex::FlexUser) -> api::FlexUser {
+    api::FlexUser {
+        user_id: u.user.id,
+        email: u.user.email.clone(),
+        name: u.user.name.clone(),
+        status: assignment_status(u.status),
+        products: match &u.selection {
+            ProductAccess::All => api::ProductSelection::All(api::AllProducts::All),
+            ProductAccess::Selected(k) => api::ProductSelection::Some(keys(k)),
+        },
+        effective_products: keys(&u.effective),
+        invitation_id: u.invitation.map(|(id, _)| id),
+        invitation_expires_at: u.invitation.map(|(_, at)| at),
+        assigned_at: u.assigned_at,
+    }
+}
+
+pub fn defaults(team: TeamId, k: &BTreeSet<ProductKey>) -> api::Defaults {
+    api::Defaults {
+        team_id: team.0,
+        enabled: !k.is_empty(),
+        products: keys(k),
+    }
+}
+
+pub fn invitation(i: &invitations::InvitationRecord) -> api::Invitation {
+    api::Invitation {
+        id: i.id,
+        team_id: i.team.0,
+        user_id: i.user_id,
+        email: i.email.clone(),
+        name: i.name.clone(),
+        status: match i.state {
+            InvitationState::Pending => api::InvitationStatus::Pending,
+            InvitationState::Expired => api::InvitationStatus::Expired,
+            InvitationState::Accepted => api::InvitationStatus::Accepted,
+            InvitationState::Superseded => api::InvitationStatus::Superseded,
+        },
+        created_at: i.created_at,
+        expires_at: i.expires_at,
+        emailed: i.emailed,
+    }
+}
+
+pub fn outbox_message(m: &outbox::OutboxRecord) -> api::OutboxMessage {
+    api::OutboxMessage {
+        id: m.id,
+        team_id: m.team.0,
+        to: m.to.clone(),
+        subject: m.subject.clone(),
+        body: m.body.clone(),
+        kind: m.kind.clone(),
+        status: m.status.as_str().to_owned(),
+        attempts: m.attempts,
+        created_at: m.created_at,
+        sent_at: m.sent_at,
+        last_error: m.last_error.clone(),
     }
 }

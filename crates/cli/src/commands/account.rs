@@ -1,0 +1,241 @@
+//! `jeton login` and `jeton me …`: a user's own account — signing in for a user token, and the
+//! downloads view (R-ACC-4). Also how every command that needs a password reads it.
+
+use std::io::Read;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use clap::{Args, Subcommand};
+use jeton_api::{AccessKind, Me, MyProduct, TokenRequest};
+use jeton_client::ClientError;
+
+use super::Ctx;
+use super::output::{self, fields, table};
+
+/// The environment variable a password may come from.
+pub const PASSWORD_ENV: &str = "JETON_PASSWORD";
+
+/// How a command gets a password: never from the command line itself.
+#[derive(Debug, Clone, Args)]
+pub struct PasswordArgs {
+    /// Read the password from standard input (a trailing newline is dropped), e.g.
+    /// `printf %s "$PW" | jeton login …`. Without it, the password is read from JETON_PASSWORD
+    #[arg(long)]
+    pub password_stdin: bool,
+
+    /// Refused: a password on the command line is visible to other users of the machine
+    #[arg(long, hide = true, value_name = "PASSWORD")]
+    pub password: Option<String>,
+}
+
+impl PasswordArgs {
+    /// The password from standard input or `JETON_PASSWORD`.
+    pub fn read(&self) -> Result<String> {
+        self.choose(
+            || {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text).map(|_| text)
+            },
+            std::env::var(PASSWORD_ENV).ok(),
+        )
+    }
+
+    fn choose(
+        &self,
+        stdin: impl FnOnce() -> std::io::Result<String>,
+        env: Option<String>,
+    ) -> Result<String> {
+        if self.password.is_some() {
+            bail!(
+                "a password given on the command line is visible to other users of this machine \
+                 (and kept in shell history): pipe it in with --password-stdin, or set \
+                 {PASSWORD_ENV}"
+            );
+        }
+        if self.password_stdin {
+            let text = stdin().context("cannot read the password from standard input")?;
+            let password = text.trim_end_matches(['\n', '\r']);
+            if password.is_empty() {
+                bail!("--password-stdin: standard input holds no password");
+            }
+            return Ok(password.to_string());
+        }
+        match env.filter(|p| !p.is_empty()) {
+            Some(password) => Ok(password),
+            None => bail!(
+                "no password: pipe it in with --password-stdin, or set {PASSWORD_ENV} \
+                 (a password is never taken from the command line)"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Your email address
+    #[arg(long)]
+    pub email: String,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MeCmd {
+    /// Show who the user token given with --key belongs to
+    Show,
+    /// List the products you may download and install, with their downloads
+    Products,
+}
+
+/// `jeton login`: prints the user token alone on stdout (for `$(…)`), what it is on stderr.
+pub async fn login(args: LoginArgs, ctx: &Ctx) -> Result<()> {
+    let password = args.password.read()?;
+    let request = TokenRequest {
+        email: args.email.trim().to_string(),
+        password,
+    };
+    let token = ctx.client.user_token(&request).await.map_err(|e| {
+        if e.code() == Some("invalid_credentials") {
+            anyhow!(
+                "{e}\nhint: check the email and password; a person who was invited signs in \
+                 only after accepting the invitation (`jeton invitations accept`)"
+            )
+        } else {
+            e.into()
+        }
+    })?;
+    if !ctx.out.is_json() {
+        eprintln!(
+            "Signed in as user {}. This token is valid until {}; give it as --key (or \
+             JETON_KEY) to `jeton me products`:",
+            token.user_id,
+            output::time(&token.expires_at)
+        );
+    }
+    ctx.out.print(&token, |t| t.token.clone())
+}
+
+pub async fn me(cmd: MeCmd, ctx: &Ctx) -> Result<()> {
+    match cmd {
+        MeCmd::Show => {
+            let me = ctx.client.me().await.map_err(user_token_hint)?;
+            ctx.out.print(&me, describe)
+        }
+        MeCmd::Products => {
+            let products = ctx.client.my_products().await.map_err(user_token_hint)?;
+            ctx.out.print(&products, |p| downloads(p))
+        }
+    }
+}
+
+/// `/v1/me…` needs a user token: say how to get one when the key is missing or not one.
+fn user_token_hint(e: ClientError) -> anyhow::Error {
+    match e.status() {
+        Some(401 | 403) => anyhow!(
+            "{e}\nhint: give your user token as --key or JETON_KEY; `jeton login --email EMAIL \
+             --password-stdin` prints one"
+        ),
+        _ => e.into(),
+    }
+}
+
+fn describe(me: &Me) -> String {
+    fields(&[
+        ("user", me.user_id.to_string()),
+        ("name", me.name.clone()),
+        ("email", me.email.clone()),
+    ])
+}
+
+fn access(kind: AccessKind) -> &'static str {
+    match kind {
+        AccessKind::Flex => "flex",
+        AccessKind::Subscription => "subscription",
+        AccessKind::Trial => "trial",
+    }
+}
+
+fn downloads(products: &[MyProduct]) -> String {
+    if products.is_empty() {
+        return "No products for you yet: your administrator chooses them.".into();
+    }
+    let mut t = table(&["key", "name", "access", "teams", "downloads"], &[]);
+    for p in products {
+        let items = if p.items.is_empty() {
+            "-".to_string()
+        } else {
+            p.items
+                .iter()
+                .map(|i| format!("{} {}: {}", i.version, i.platform, i.url))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let teams = if p.teams.is_empty() {
+            "-".to_string()
+        } else {
+            output::ids(&p.teams)
+        };
+        t.add_row(vec![
+            p.key.clone(),
+            p.name.clone(),
+            access(p.access).to_string(),
+            teams,
+            items,
+        ]);
+    }
+    t.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(stdin: bool, on_command_line: Option<&str>) -> PasswordArgs {
+        PasswordArgs {
+            password_stdin: stdin,
+            password: on_command_line.map(String::from),
+        }
+    }
+
+    fn no_stdin() -> std::io::Result<String> {
+        panic!("stdin must not be read")
+    }
+
+    #[test]
+    fn passwords_come_from_stdin_or_the_environment() {
+        let from_stdin = args(true, None)
+            .choose(|| Ok("correct horse\r\n".into()), Some("env-pw".into()))
+            .unwrap();
+        assert_eq!(
+            from_stdin, "correct horse",
+            "stdin wins, without its newline"
+        );
+        let from_env = args(false, None)
+            .choose(no_stdin, Some("env pw ".into()))
+            .unwrap();
+        assert_eq!(from_env, "env pw ", "kept as set");
+        let err = args(true, None)
+            .choose(|| Ok("\n".into()), None)
+            .unwrap_err();
+        assert!(err.to_string().contains("no password"), "{err}");
+        let err = args(false, None)
+            .choose(no_stdin, Some(String::new()))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("--password-stdin") && err.to_string().contains(PASSWORD_ENV),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_password_on_the_command_line_is_refused() {
+        let err = args(true, Some("hunter22"))
+            .choose(no_stdin, Some("env".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("visible to other users"), "{err}");
+        assert!(
+            !err.contains("hunter22"),
+            "the password is not repeated: {err}"
+        );
+    }
+}

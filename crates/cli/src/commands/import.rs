@@ -1,0 +1,314 @@
+//! `jeton import`: a CSV file of users, sent in parts with file line numbers (R-USR-5).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use jeton_api::{ImportQuery, ImportRejection, ImportResult};
+
+use super::output::blocks;
+use super::{Ctx, teams};
+
+/// Most lines the server takes in one request.
+pub const MAX_CHUNK_LINES: u32 = 100_000;
+/// Most bytes per request: the server takes 10 MiB; a part stays well below.
+pub const MAX_CHUNK_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The file has one person per line: `name,email[,products]`, with \
+    products separated by `;`, or `*` for all products (later ones included); without products \
+    a user's selection stays as it is. A header line `name,email,products` may come first. Each \
+    line is checked on its own: good lines are applied, bad ones are listed with their line \
+    number and the reason. Importing the same file again changes nothing. Imported people get no \
+    email; new ones get an invitation that `jeton invitations resend` emails.\n\n\
+    Large files are sent in parts of --chunk-lines lines, with a progress bar on stderr (not \
+    with --json or when stderr is not a terminal).\n\n\
+    Exit status: 0 when the whole file was sent, even if some lines were rejected; 1 when the \
+    file could not be read or sent (when that happens part-way, the parts already sent stay \
+    applied and the summary says so; importing the file again is safe).\n\n\
+    Example:\n  jeton import people.csv --team Design"
+)]
+pub struct ImportArgs {
+    /// The CSV file to import
+    #[arg(value_name = "FILE.csv")]
+    pub file: PathBuf,
+    /// The team (id or exact name)
+    #[arg(long, value_name = "TEAM")]
+    pub team: String,
+    /// Lines per request (1 to 100000)
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_CHUNK_LINES)))]
+    pub chunk_lines: u32,
+}
+
+/// A part of the file to send in one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk<'a> {
+    /// The file line number of the part's first line.
+    pub first_line: u64,
+    /// How many lines it holds.
+    pub lines: u64,
+    pub data: &'a [u8],
+}
+
+/// How a file is sent: its parts, and lines refused before sending.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Plan<'a> {
+    pub chunks: Vec<Chunk<'a>>,
+    /// Lines too long to send at all.
+    pub rejected: Vec<ImportRejection>,
+    /// Lines in the file.
+    pub lines: u64,
+}
+
+/// Cuts `data` into parts of at most `max_lines` lines and `max_bytes` bytes, at line ends, so
+/// that every line is numbered as in the file. A header, being the file's first line, is in the
+/// first part only (the server skips it only there). A leading UTF-8 byte-order mark is dropped.
+pub fn plan(data: &[u8], max_lines: u64, max_bytes: usize) -> Plan<'_> {
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let max_lines = max_lines.max(1);
+    let mut plan = Plan::default();
+    // The part being gathered: (start offset, its first line, lines, bytes).
+    let mut open: Option<(usize, u64, u64, usize)> = None;
+    let mut offset = 0;
+    for (i, line) in data.split_inclusive(|b| *b == b'\n').enumerate() {
+        let number = i as u64 + 1;
+        plan.lines = number;
+        if let Some((start, first, lines, bytes)) = open
+            && (lines >= max_lines || bytes + line.len() > max_bytes)
+        {
+            plan.chunks.push(Chunk {
+                first_line: first,
+                lines,
+                data: &data[start..start + bytes],
+            });
+            open = None;
+        }
+        if line.len() > max_bytes {
+            plan.rejected.push(ImportRejection {
+                line: number,
+                reason: format!(
+                    "is longer than {} MiB, too long to send; expected name,email[,products]",
+                    max_bytes / (1024 * 1024)
+                ),
+            });
+        } else {
+            let (start, first, lines, bytes) = open.unwrap_or((offset, number, 0, 0));
+            open = Some((start, first, lines + 1, bytes + line.len()));
+        }
+        offset += line.len();
+    }
+    if let Some((start, first, lines, bytes)) = open {
+        plan.chunks.push(Chunk {
+            first_line: first,
+            lines,
+            data: &data[start..start + bytes],
+        });
+    }
+    plan
+}
+
+pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<()> {
+    let name = args.file.display().to_string();
+    let data = std::fs::read(&args.file).with_context(|| format!("cannot read {name}"))?;
+    let plan = plan(&data, u64::from(args.chunk_lines), MAX_CHUNK_BYTES);
+    if plan.lines == 0 {
+        bail!("{name} is empty: nothing to import");
+    }
+    let team = teams::resolve(ctx, &args.team).await?;
+
+    let bar = progress_bar(plan.lines, ctx.out.is_json());
+    let mut total = ImportResult {
+        rejected: plan.rejected.clone(),
+        ..ImportResult::default()
+    };
+    let mut failure = None;
+    for (i, chunk) in plan.chunks.iter().enumerate() {
+        let query = ImportQuery {
+            first_line: Some(chunk.first_line),
+        };
+        match ctx
+            .client
+            .import_users(team, &query, chunk.data.to_vec())
+            .await
+        {
+            Ok(result) => {
+                total.applied += result.applied;
+                total.unchanged += result.unchanged;
+                total.rejected.extend(result.rejected);
+                bar.inc(chunk.lines);
+            }
+            Err(e) => {
+                failure = Some((i, e));
+                break;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    total.rejected.sort_by_key(|r| r.line);
+
+    match failure {
+        None => ctx.out.print(&total, |t| summary(&name, team, t)),
+        Some((0, e)) => Err(anyhow::Error::new(e)
+            .context(format!("nothing was imported from {name} into team {team}"))),
+        Some((i, e)) => {
+            ctx.out.print(&total, |t| summary(&name, team, t))?;
+            let from = plan.chunks[i].first_line;
+            let to = plan.lines;
+            Err(anyhow!(
+                "lines {from} to {to} of {name} were not sent: {e}\nhint: the lines before them \
+                 were applied; importing the whole file again is safe (applied lines come back \
+                 as unchanged)"
+            ))
+        }
+    }
+}
+
+/// A bar on stderr, for people watching: hidden with `--json` or when stderr is not a terminal.
+fn progress_bar(lines: u64, json: bool) -> ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(lines), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} importing [{bar:40}] {pos}/{len} lines ({elapsed}, {eta} left)",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn summary(name: &str, team: i64, r: &ImportResult) -> String {
+    let rejected = match r.rejected.len() {
+        0 => "no line rejected".to_string(),
+        1 => "1 line rejected".to_string(),
+        n => format!("{n} lines rejected"),
+    };
+    let head = format!(
+        "Imported {name} into team {team}: {} applied, {} unchanged, {rejected}.",
+        r.applied, r.unchanged
+    );
+    if r.rejected.is_empty() {
+        return head;
+    }
+    let lines: Vec<String> = r
+        .rejected
+        .iter()
+        .map(|x| format!("  line {}: {}", x.line, x.reason))
+        .collect();
+    blocks([
+        head,
+        format!(
+            "Rejected (the other lines were applied; fix these and import the file again):\n{}",
+            lines.join("\n")
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(p: &Plan<'_>) -> Vec<(u64, u64, String)> {
+        p.chunks
+            .iter()
+            .map(|c| {
+                (
+                    c.first_line,
+                    c.lines,
+                    String::from_utf8_lossy(c.data).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn r_usr_5_parts_keep_file_line_numbers_and_the_header_only_first() {
+        let file = "name,email,products\nA a,a@x.com\nB b,b@x.com,*\n\nC c,c@x.com\nD d,d@x.com";
+        let p = plan(file.as_bytes(), 2, MAX_CHUNK_BYTES);
+        assert_eq!(p.lines, 6);
+        assert_eq!(
+            parts(&p),
+            vec![
+                (1, 2, "name,email,products\nA a,a@x.com\n".into()),
+                (3, 2, "B b,b@x.com,*\n\n".into()),
+                (5, 2, "C c,c@x.com\nD d,d@x.com".into()),
+            ]
+        );
+        assert!(p.rejected.is_empty());
+        // The parts put together are the file: nothing lost, nothing repeated.
+        let joined: Vec<u8> = p.chunks.iter().flat_map(|c| c.data.to_vec()).collect();
+        assert_eq!(joined, file.as_bytes());
+    }
+
+    #[test]
+    fn one_part_for_a_small_file_and_none_for_an_empty_one() {
+        let p = plan(b"A a,a@x.com\r\nB b,b@x.com\r\n", 1000, MAX_CHUNK_BYTES);
+        assert_eq!(
+            parts(&p),
+            vec![(1, 2, "A a,a@x.com\r\nB b,b@x.com\r\n".into())]
+        );
+        let empty = plan(b"", 1000, MAX_CHUNK_BYTES);
+        assert_eq!(empty.lines, 0);
+        assert!(empty.chunks.is_empty());
+        let p = plan(b"\n\n", 1, MAX_CHUNK_BYTES);
+        assert_eq!(parts(&p), vec![(1, 1, "\n".into()), (2, 1, "\n".into())]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_so_the_header_is_seen() {
+        let p = plan(
+            b"\xEF\xBB\xBFname,email\nA a,a@x.com\n",
+            10,
+            MAX_CHUNK_BYTES,
+        );
+        assert_eq!(parts(&p)[0].2, "name,email\nA a,a@x.com\n");
+    }
+
+    #[test]
+    fn parts_stay_under_the_byte_limit_and_overlong_lines_are_refused_here() {
+        let file = "aaaa\nbbbb\ncccccccccccccccccccc\ndd\n";
+        let p = plan(file.as_bytes(), 1000, 10);
+        assert_eq!(
+            parts(&p),
+            vec![(1, 2, "aaaa\nbbbb\n".into()), (4, 1, "dd\n".into())]
+        );
+        assert_eq!(p.rejected.len(), 1);
+        assert_eq!(p.rejected[0].line, 3);
+        assert!(
+            p.rejected[0].reason.contains("too long"),
+            "{:?}",
+            p.rejected
+        );
+    }
+
+    #[test]
+    fn the_summary_lists_rejections_by_line() {
+        let r = ImportResult {
+            applied: 2,
+            unchanged: 1,
+            rejected: vec![ImportRejection {
+                line: 4,
+                reason: "not-an-email is not an email address".into(),
+            }],
+        };
+        let text = summary("people.csv", 3, &r);
+        assert!(
+            text.starts_with(
+                "Imported people.csv into team 3: 2 applied, 1 unchanged, 1 line rejected."
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  line 4: not-an-email is not an email address"),
+            "{text}"
+        );
+        let clean = summary("people.csv", 3, &ImportResult::default());
+        assert!(clean.ends_with("no line rejected."), "{clean}");
+    }
+}

@@ -1,0 +1,382 @@
+//! Flex users of a team: assigning and inviting (R-USR-1/2/4), product access (R-ACC-1..3),
+//! unassigning (R-USR-6), CSV import (R-USR-5).
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use jeton_api::{
+    AssignRequest, Assignment, BatchAssignRequest, BatchEntry, Defaults, EntryError, FlexUser,
+    ImportQuery, ImportRejection, ImportResult, Problem, SetDefaults, SetProducts,
+};
+use jeton_core::import::parse_csv;
+use jeton_core::invitee::{MAX_ENTRIES, split_entries};
+use jeton_core::{DomainError, Email, Invitee, ProductAccess, ProductKey, TeamId};
+use jeton_store::flex::{Assigned, Secret, Who};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::wire;
+use crate::auth::Caller;
+use crate::emails;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::keys::new_secret;
+use crate::state::AppState;
+
+/// Largest CSV import body; clients send larger files in parts.
+const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(assign, list_users))
+        .routes(routes!(assign_batch))
+        .routes(routes!(unassign))
+        .routes(routes!(set_products))
+        .routes(routes!(get_defaults, set_defaults))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(import))
+                .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+}
+
+fn secret() -> Result<Secret, ApiError> {
+    new_secret().map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+fn product_keys(keys: &[String]) -> Result<BTreeSet<ProductKey>, ApiError> {
+    keys.iter()
+        .map(|k| ProductKey::parse(k).map_err(ApiError::from))
+        .collect()
+}
+
+/// `{"all": true}` or `{"products": [...]}`; neither leaves the selection unset.
+fn selection(
+    all: Option<bool>,
+    products: Option<&Vec<String>>,
+) -> Result<Option<ProductAccess>, ApiError> {
+    match (all, products) {
+        (Some(true), Some(_)) => Err(DomainError::InvalidSelection {
+            detail: "send either \"all\": true or \"products\": [...], not both".into(),
+        }
+        .into()),
+        (Some(true), None) => Ok(Some(ProductAccess::All)),
+        (_, Some(keys)) => Ok(Some(ProductAccess::Selected(product_keys(keys)?))),
+        (_, None) => Ok(None),
+    }
+}
+
+fn assignment(a: &Assigned) -> Assignment {
+    Assignment {
+        user_id: a.user.id,
+        email: a.user.email.clone(),
+        name: a.user.name.clone(),
+        status: wire::assignment_status(a.status),
+        invitation_id: a.invitation_id,
+    }
+}
+
+/// An entry of a batch: `Full Name <email>` invites; a bare email or a user id names an existing
+/// person.
+fn who(entry: &str) -> Result<Who, ApiError> {
+    if entry.contains('<') {
+        return Ok(Who::Invite(Invitee::parse(entry)?));
+    }
+    if let Ok(id) = entry.parse::<i64>() {
+        return Ok(Who::UserId(id));
+    }
+    match Email::parse(entry) {
+        Ok(email) => Ok(Who::Email(email)),
+        // Neither form: say what an invitation looks like.
+        Err(_) => Err(Invitee::parse(entry).err().map_or_else(
+            || ApiError::bad_request("invalid_invitee", "expected Full Name <name@example.com>"),
+            ApiError::from,
+        )),
+    }
+}
+
+async fn do_assign(
+    state: &AppState,
+    team: TeamId,
+    who: &Who,
+    selection: Option<&ProductAccess>,
+) -> Result<Assigned, ApiError> {
+    let public_url = state.public_url.clone();
+    let compose = move |facts: &jeton_store::flex::MailFacts| emails::compose(&public_url, facts);
+    let assigned = state
+        .store
+        .assign(team, who, selection, &secret()?, &compose, state.now())
+        .await?;
+    state.mail_queued();
+    Ok(assigned)
+}
+
+/// R-USR-1/2: assign an existing user (`user_id` or `email`) or invite a new one
+/// (`"invite": "Full Name <email>"`). A person with an account becomes active and gets an "access
+/// granted" email naming the products; anyone else is invited: an email with a link valid 7 days.
+#[utoipa::path(post, path = "/v1/teams/{team}/flex/users", tag = "people", request_body = AssignRequest,
+    params(("team" = i64, Path)),
+    responses((status = 201, body = Assignment), (status = 400, description = "invalid_invitee, invalid_body", body = Problem),
+              (status = 404, body = Problem), (status = 409, description = "already_assigned, already_invited", body = Problem),
+              (status = 422, description = "unknown_product", body = Problem)),
+    security(("bearer" = [])))]
+async fn assign(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+    ApiJson(body): ApiJson<AssignRequest>,
+) -> ApiResult<(StatusCode, Json<Assignment>)> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    let who = match (&body.invite, body.user_id, &body.email) {
+        (Some(invite), None, None) => {
+            if split_entries(invite).len() > 1 {
+                return Err(DomainError::InvalidInvitee {
+                    detail: "one person per request here; send several to /v1/teams/{team}/flex/users/batch".into(),
+                }
+                .into());
+            }
+            Who::Invite(Invitee::parse(invite)?)
+        }
+        (None, Some(id), None) => Who::UserId(id),
+        (None, None, Some(email)) => Who::Email(Email::parse(email)?),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "send exactly one of \"invite\" (Full Name <email>), \"user_id\" or \"email\"",
+            ));
+        }
+    };
+    let selection = selection(body.all, body.products.as_ref())?;
+    let assigned = do_assign(&state, team, &who, selection.as_ref()).await?;
+    Ok((StatusCode::CREATED, Json(assignment(&assigned))))
+}
+
+/// R-USR-2: several people at once, one per line or comma-separated; each entry gets its own
+/// result, and a bad entry does not stop the others.
+#[utoipa::path(post, path = "/v1/teams/{team}/flex/users/batch", tag = "people", request_body = BatchAssignRequest,
+    params(("team" = i64, Path)),
+    responses((status = 200, body = Vec<BatchEntry>), (status = 400, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn assign_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+    ApiJson(body): ApiJson<BatchAssignRequest>,
+) -> ApiResult<Json<Vec<BatchEntry>>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    state.store.team(team).await?;
+    let entries = split_entries(&body.entries);
+    if entries.is_empty() || entries.len() > MAX_ENTRIES {
+        return Err(DomainError::InvalidInvitee {
+            detail: format!("send 1 to {MAX_ENTRIES} entries, one per line or comma-separated, each Full Name <email>"),
+        }
+        .into());
+    }
+    let selection = selection(body.all, body.products.as_ref())?;
+    let mut results = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let outcome = match who(&entry) {
+            Ok(who) => do_assign(&state, team, &who, selection.as_ref()).await,
+            Err(e) => Err(e),
+        };
+        results.push(match outcome {
+            Ok(a) => BatchEntry {
+                entry,
+                assignment: Some(assignment(&a)),
+                error: None,
+            },
+            Err(e) => {
+                let (status, code, detail) = e.parts();
+                if status.is_server_error() {
+                    return Err(e);
+                }
+                BatchEntry {
+                    entry,
+                    assignment: None,
+                    error: Some(EntryError {
+                        code: code.to_owned(),
+                        detail,
+                    }),
+                }
+            }
+        });
+    }
+    Ok(Json(results))
+}
+
+/// The team's Flex users: status, own selection and effective products.
+#[utoipa::path(get, path = "/v1/teams/{team}/flex/users", tag = "people",
+    params(("team" = i64, Path)),
+    responses((status = 200, body = Vec<FlexUser>), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+) -> ApiResult<Json<Vec<FlexUser>>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    let users = state.store.flex_users(team).await?;
+    Ok(Json(users.iter().map(wire::flex_user).collect()))
+}
+
+/// R-USR-6: unassign a user. New sessions stop at once; open invitations stop working; the
+/// history stays.
+#[utoipa::path(delete, path = "/v1/teams/{team}/flex/users/{user}", tag = "people",
+    params(("team" = i64, Path), ("user" = i64, Path)),
+    responses((status = 204), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn unassign(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((team, user)): ApiPath<(i64, i64)>,
+) -> ApiResult<StatusCode> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    state.store.unassign(team, user, state.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// R-ACC-1/2: the products a user may open: `{"all": true}` (stored as "all": later products
+/// included) or `{"products": [keys]}` (`[]` clears). Adding products sends the user an email
+/// naming them.
+#[utoipa::path(put, path = "/v1/teams/{team}/flex/users/{user}/products", tag = "people", request_body = SetProducts,
+    params(("team" = i64, Path), ("user" = i64, Path)),
+    responses((status = 200, body = FlexUser), (status = 400, body = Problem), (status = 404, body = Problem),
+              (status = 422, description = "unknown_product", body = Problem)),
+    security(("bearer" = [])))]
+async fn set_products(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((team, user)): ApiPath<(i64, i64)>,
+    ApiJson(body): ApiJson<SetProducts>,
+) -> ApiResult<Json<FlexUser>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    if body.all == Some(false) && body.products.is_none() {
+        return Err(DomainError::InvalidSelection {
+            detail: "to take away all products send {\"products\": []}".into(),
+        }
+        .into());
+    }
+    let access = selection(body.all, body.products.as_ref())?.ok_or_else(|| {
+        DomainError::InvalidSelection {
+            detail: "send {\"all\": true} or {\"products\": [keys]}".into(),
+        }
+    })?;
+    let public_url = state.public_url.clone();
+    let compose = move |facts: &jeton_store::flex::MailFacts| emails::compose(&public_url, facts);
+    let updated = state
+        .store
+        .set_products(team, user, &access, &compose, state.now())
+        .await?;
+    state.mail_queued();
+    Ok(Json(wire::flex_user(&updated)))
+}
+
+#[utoipa::path(get, path = "/v1/teams/{team}/flex/defaults", tag = "people",
+    params(("team" = i64, Path)),
+    responses((status = 200, body = Defaults), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn get_defaults(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+) -> ApiResult<Json<Defaults>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    let keys = state.store.defaults(team).await?;
+    Ok(Json(wire::defaults(team, &keys)))
+}
+
+/// R-ACC-3: default assignments. While the list is not empty every Flex user of the team gets
+/// exactly these products; products added to the catalogue later are not added; no email is
+/// sent. An empty list turns defaults off and per-user selections apply again.
+#[utoipa::path(put, path = "/v1/teams/{team}/flex/defaults", tag = "people", request_body = SetDefaults,
+    params(("team" = i64, Path)),
+    responses((status = 200, body = Defaults), (status = 400, body = Problem), (status = 404, body = Problem),
+              (status = 422, description = "unknown_product", body = Problem)),
+    security(("bearer" = [])))]
+async fn set_defaults(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+    ApiJson(body): ApiJson<SetDefaults>,
+) -> ApiResult<Json<Defaults>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    let keys = state
+        .store
+        .set_defaults(team, &product_keys(&body.products)?)
+        .await?;
+    Ok(Json(wire::defaults(team, &keys)))
+}
+
+/// R-USR-5: import users from CSV (`name,email[,products]`, products `a;b` or `*`; a header
+/// line is allowed). Each line is checked alone; good lines are applied, bad ones listed with
+/// their line number. Importing the same file again changes nothing. No email is sent.
+#[utoipa::path(post, path = "/v1/teams/{team}/flex/import", tag = "people",
+    request_body(content = String, content_type = "text/csv"),
+    params(("team" = i64, Path), ImportQuery),
+    responses((status = 200, body = ImportResult), (status = 400, body = Problem), (status = 404, body = Problem),
+              (status = 413, body = Problem), (status = 415, body = Problem)),
+    security(("bearer" = [])))]
+async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<ImportQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<ImportResult>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !(content_type.starts_with("text/csv") || content_type.starts_with("text/plain")) {
+        return Err(ApiError::Status {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "unsupported_media_type",
+            detail: "send the file as Content-Type: text/csv".into(),
+        });
+    }
+    let first_line = query.first_line.unwrap_or(1);
+    if first_line == 0 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "first_line counts from 1",
+        ));
+    }
+    state.store.team(team).await?;
+    let (rows, mut rejected) = parse_csv(&body, first_line)?;
+    // One secret per line, made before the transaction: imported people who have no account yet
+    // get an invitation (not emailed; an admin may resend it).
+    let secrets = rows
+        .iter()
+        .map(|_| secret())
+        .collect::<Result<Vec<_>, _>>()?;
+    let outcome = state
+        .store
+        .import_users(team, &rows, &secrets, state.now())
+        .await?;
+    rejected.extend(outcome.rejected);
+    rejected.sort_by_key(|r| r.line);
+    Ok(Json(ImportResult {
+        applied: outcome.applied,
+        unchanged: outcome.unchanged,
+        rejected: rejected
+            .into_iter()
+            .map(|r| ImportRejection {
+                line: r.line,
+                reason: r.reason,
+            })
+            .collect(),
+    }))
+}

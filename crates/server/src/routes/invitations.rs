@@ -1,0 +1,264 @@
+//! R-USR-3: invitations. Admins list and resend them; the invited person accepts through the
+//! link in the email (an HTML page with a form) or through the API.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use jeton_api::{AcceptInvitation, Accepted, Invitation, Problem};
+use jeton_core::invitation::InvitationState;
+use jeton_core::{Password, TeamId};
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::wire;
+use crate::auth::Caller;
+use crate::emails::{self, ACCEPT_PATH};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath};
+use crate::keys::{hash_key, new_secret};
+use crate::passwords;
+use crate::state::AppState;
+
+/// Longer than any secret we make; a longer one names no invitation.
+const MAX_SECRET_LEN: usize = 128;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(resend))
+        .routes(routes!(accept))
+}
+
+/// The pages behind the link in the email (HTML, not part of the JSON API).
+pub fn pages() -> axum::Router<AppState> {
+    axum::Router::new().route(
+        ACCEPT_PATH,
+        axum::routing::get(accept_page).post(accept_form),
+    )
+}
+
+/// Open invitations of the team (pending and expired), with who and until when.
+#[utoipa::path(get, path = "/v1/teams/{team}/invitations", tag = "people",
+    params(("team" = i64, Path)),
+    responses((status = 200, body = Vec<Invitation>), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+) -> ApiResult<Json<Vec<Invitation>>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    let list = state.store.invitations(team, state.now()).await?;
+    Ok(Json(list.iter().map(wire::invitation).collect()))
+}
+
+/// R-USR-3: a new link valid 7 days from now, emailed; the old link stops working.
+#[utoipa::path(post, path = "/v1/teams/{team}/invitations/{id}/resend", tag = "people",
+    params(("team" = i64, Path), ("id" = i64, Path)),
+    responses((status = 200, body = Invitation), (status = 404, body = Problem),
+              (status = 409, description = "invitation_accepted, invitation_superseded", body = Problem)),
+    security(("bearer" = [])))]
+async fn resend(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((team, id)): ApiPath<(i64, i64)>,
+) -> ApiResult<Json<Invitation>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    let secret = new_secret().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let public_url = state.public_url.clone();
+    let compose = move |facts: &jeton_store::flex::MailFacts| emails::compose(&public_url, facts);
+    let invitation = state
+        .store
+        .resend_invitation(team, id, &secret, &compose, state.now())
+        .await?;
+    state.mail_queued();
+    Ok(Json(wire::invitation(&invitation)))
+}
+
+fn no_such_link() -> ApiError {
+    ApiError::not_found("invitation", "for this link")
+}
+
+/// Accepting, shared by the API and the page: a new account chooses its password; a person who
+/// already has an account proves it with theirs.
+async fn accept_secret(
+    state: &AppState,
+    secret: &str,
+    password: &str,
+) -> Result<(i64, TeamId), ApiError> {
+    if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
+        return Err(no_such_link());
+    }
+    let hash = hash_key(secret);
+    let now = state.now();
+    let invited = state
+        .store
+        .invitation_by_secret(&hash, now)
+        .await?
+        .ok_or_else(no_such_link)?;
+    // Refuse a dead link before spending time on hashing.
+    invited.invitation.state.check_acceptable()?;
+    let new_hash = match &invited.password_hash {
+        Some(stored) => {
+            if !passwords::verify(password, Some(stored)).await {
+                return Err(ApiError::Status {
+                    status: StatusCode::UNAUTHORIZED,
+                    code: "invalid_credentials",
+                    detail: format!(
+                        "{} already has an account: enter its password to accept",
+                        invited.invitation.email
+                    ),
+                });
+            }
+            None
+        }
+        None => Some(passwords::hash(&Password::parse(password)?).await?),
+    };
+    Ok(state
+        .store
+        .accept_invitation(&hash, new_hash.as_deref(), now)
+        .await?)
+}
+
+/// Accept an invitation (no authentication: the secret is the proof). After 7 days:
+/// 410 `invitation_expired`; after a resend, the old secret: 410 `invitation_superseded`.
+#[utoipa::path(post, path = "/v1/invitations/accept", tag = "people", request_body = AcceptInvitation,
+    responses((status = 200, body = Accepted), (status = 400, description = "invalid_password", body = Problem),
+              (status = 401, description = "invalid_credentials (existing account)", body = Problem),
+              (status = 404, body = Problem), (status = 409, description = "invitation_accepted", body = Problem),
+              (status = 410, description = "invitation_expired, invitation_superseded", body = Problem)))]
+async fn accept(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<AcceptInvitation>,
+) -> ApiResult<Json<Accepted>> {
+    let (user_id, team) = accept_secret(&state, &body.secret, &body.password).await?;
+    Ok(Json(Accepted {
+        user_id,
+        team_id: team.0,
+    }))
+}
+
+// ---------------------------------------------------------------- the page behind the link
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;\
+    color:#1d2433}label{display:block;margin:1rem 0 .3rem}input{font-size:1rem;padding:.5rem;width:100%;\
+    box-sizing:border-box}button{margin-top:1.2rem;font-size:1rem;padding:.6rem 1.2rem}\
+    .error{color:#a11;background:#fdecec;padding:.7rem;border-radius:4px}";
+
+fn page(title: &str, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — Jeton" }
+                style { (maud::PreEscaped(STYLE)) }
+            }
+            body { main { h1 { (title) } (content) } }
+        }
+    }
+}
+
+fn error_page(e: &ApiError) -> Response {
+    let (status, _, detail) = e.parts();
+    (
+        status,
+        page("This link does not work", html! { p.error { (detail) } }),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct LinkQuery {
+    secret: Option<String>,
+}
+
+async fn accept_page(
+    State(state): State<AppState>,
+    query: axum::extract::Query<LinkQuery>,
+) -> Response {
+    let secret = query.0.secret.unwrap_or_default();
+    if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
+        return error_page(&no_such_link());
+    }
+    let invited = match state
+        .store
+        .invitation_by_secret(&hash_key(&secret), state.now())
+        .await
+    {
+        Ok(Some(i)) => i,
+        Ok(None) => return error_page(&no_such_link()),
+        Err(e) => return error_page(&e.into()),
+    };
+    if invited.invitation.state != InvitationState::Pending {
+        return error_page(
+            &invited
+                .invitation
+                .state
+                .check_acceptable()
+                .err()
+                .map_or_else(no_such_link, Into::into),
+        );
+    }
+    let team = match state.store.team(invited.invitation.team).await {
+        Ok(t) => t.name,
+        Err(e) => return error_page(&e.into()),
+    };
+    let existing = invited.password_hash.is_some();
+    page(
+        "Accept your invitation",
+        html! {
+            p { "Hello " (invited.invitation.name) ", you are invited to use Flex products on the team "
+                strong { (team) } "." }
+            form method="post" action=(ACCEPT_PATH) {
+                input type="hidden" name="secret" value=(secret);
+                @if existing {
+                    p { "You already have an account as " (invited.invitation.email) ". Enter its password to accept." }
+                    label for="password" { "Password" }
+                    input id="password" type="password" name="password" required autocomplete="current-password";
+                } @else {
+                    label for="password" { "Choose a password for " (invited.invitation.email) " (at least 8 characters)" }
+                    input id="password" type="password" name="password" required minlength="8" autocomplete="new-password";
+                    label for="again" { "The same password again" }
+                    input id="again" type="password" name="again" required minlength="8" autocomplete="new-password";
+                }
+                button type="submit" { "Accept the invitation" }
+            }
+            p { "The link works until " (invited.invitation.expires_at.format("%Y-%m-%d %H:%M")) " UTC." }
+        },
+    )
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct AcceptForm {
+    secret: String,
+    password: String,
+    again: Option<String>,
+}
+
+async fn accept_form(State(state): State<AppState>, Form(form): Form<AcceptForm>) -> Response {
+    if let Some(again) = &form.again
+        && *again != form.password
+    {
+        let e = ApiError::bad_request(
+            "invalid_password",
+            "the two passwords differ; go back and type them again",
+        );
+        return error_page(&e);
+    }
+    match accept_secret(&state, &form.secret, &form.password).await {
+        Ok(_) => page(
+            "You are in",
+            html! { p { "Your invitation is accepted. Sign in to your products with your email and password." } },
+        )
+        .into_response(),
+        Err(e) => error_page(&e),
+    }
+}

@@ -1,0 +1,112 @@
+//! Signing in, and what a signed-in user sees: themselves and their downloads (R-ACC-4).
+
+use axum::Json;
+use axum::extract::State;
+use chrono::Duration;
+use jeton_api::{AccessKind, Item, Me, MyProduct, Problem, TokenRequest, UserToken};
+use jeton_core::Email;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::keys::{USER_PREFIX, hash_key, new_key};
+use crate::passwords;
+use crate::state::AppState;
+
+/// How long a user token stays valid.
+const TOKEN_DAYS: i64 = 30;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_in))
+        .routes(routes!(me))
+        .routes(routes!(my_products))
+}
+
+fn bad_credentials() -> ApiError {
+    ApiError::Status {
+        status: axum::http::StatusCode::UNAUTHORIZED,
+        code: "invalid_credentials",
+        detail: "the email or the password is wrong".into(),
+    }
+}
+
+/// Sign in with email and password; the token authenticates product clients and `/v1/me`.
+#[utoipa::path(post, path = "/v1/auth/token", tag = "people", request_body = TokenRequest,
+    responses((status = 200, body = UserToken), (status = 400, body = Problem),
+              (status = 401, description = "invalid_credentials", body = Problem)))]
+async fn sign_in(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<TokenRequest>,
+) -> ApiResult<Json<UserToken>> {
+    let email = Email::parse(&body.email)?;
+    let found = state.store.credentials(&email).await?;
+    let stored = found.as_ref().and_then(|(_, hash)| hash.as_deref());
+    // Always verify (a dummy hash when there is no account), so timing tells nothing.
+    if !passwords::verify(&body.password, stored).await {
+        return Err(bad_credentials());
+    }
+    let (user, _) = found.ok_or_else(bad_credentials)?;
+    let token = new_key(USER_PREFIX).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let now = state.now();
+    let expires_at = now + Duration::days(TOKEN_DAYS);
+    state
+        .store
+        .create_user_token(user.id, &hash_key(&token), now, expires_at)
+        .await?;
+    Ok(Json(UserToken {
+        token,
+        user_id: user.id,
+        expires_at,
+    }))
+}
+
+/// Who this user token belongs to.
+#[utoipa::path(get, path = "/v1/me", tag = "people",
+    responses((status = 200, body = Me), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn me(caller: Caller) -> ApiResult<Json<Me>> {
+    let user = caller.require_user()?;
+    Ok(Json(Me {
+        user_id: user.id,
+        email: user.email.clone(),
+        name: user.name.clone(),
+    }))
+}
+
+/// R-ACC-4, the downloads view: the products this user may open, how, and their installers.
+#[utoipa::path(get, path = "/v1/me/products", tag = "people",
+    responses((status = 200, body = Vec<MyProduct>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn my_products(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<MyProduct>>> {
+    let user = caller.require_user()?;
+    let flex = state.store.flex_products_of(user.id).await?;
+    let catalogue = state.store.list_products().await?;
+    let mine = catalogue
+        .into_iter()
+        .filter_map(|p| {
+            let teams = flex.get(&p.key)?;
+            Some(MyProduct {
+                key: p.key.to_string(),
+                name: p.name,
+                access: AccessKind::Flex,
+                teams: teams.iter().map(|t| t.0).collect(),
+                items: p
+                    .items
+                    .into_iter()
+                    .map(|i| Item {
+                        version: i.version,
+                        platform: i.platform,
+                        url: i.url,
+                    })
+                    .collect(),
+            })
+        })
+        .collect();
+    Ok(Json(mine))
+}
