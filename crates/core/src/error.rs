@@ -39,6 +39,9 @@ pub enum DomainError {
     InvitationAccepted,
     #[error("no product with key {key:?} is in the catalogue")]
     UnknownProduct { key: String },
+    /// R-SES-1: a sign-in refused with a stable reason.
+    #[error("{}", reason.message())]
+    Refused { reason: crate::session::Refusal },
     #[error("the team has {available} tokens available, {needed} are needed")]
     InsufficientTokens { needed: Tokens, available: Tokens },
     #[error("team {team} is closed (it was merged into another team)")]
@@ -72,6 +75,7 @@ impl DomainError {
             DomainError::InvitationSuperseded => "invitation_superseded",
             DomainError::InvitationAccepted => "invitation_accepted",
             DomainError::UnknownProduct { .. } => "unknown_product",
+            DomainError::Refused { reason } => reason.code(),
             DomainError::InsufficientTokens { .. } => "insufficient_tokens",
             DomainError::TeamClosed { .. } => "team_closed",
             DomainError::SameTeam => "same_team",

@@ -17,6 +17,7 @@ pub mod pack;
 pub mod password;
 pub mod person;
 pub mod product;
+pub mod session;
 pub mod team;
 pub mod tokens;
 

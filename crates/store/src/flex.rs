@@ -126,11 +126,9 @@ impl Catalogue {
         })
     }
 
-    fn key_of(&self, id: i64) -> Option<&ProductKey> {
-        self.0
-            .iter()
-            .find(|(_, (pid, _))| *pid == id)
-            .map(|(k, _)| k)
+    /// Product id → key, for reading selections stored by id.
+    fn keys_by_id(&self) -> BTreeMap<i64, ProductKey> {
+        self.0.iter().map(|(k, (id, _))| (*id, k.clone())).collect()
     }
 
     pub(crate) fn names(&self, keys: &BTreeSet<ProductKey>) -> Vec<String> {
@@ -658,6 +656,7 @@ impl Store {
         let catalogue = Catalogue::load(&mut conn).await?;
         let keys = catalogue.keys();
         let defaults = team_defaults(&mut conn, team).await?;
+        let by_id = catalogue.keys_by_id();
         let mut selected: BTreeMap<i64, BTreeSet<ProductKey>> = BTreeMap::new();
         for (user, product) in sqlx::query_as::<_, (i64, i64)>(
             "SELECT user_id, product_id FROM assignment_products WHERE team_id = $1 AND ($2 IS NULL OR user_id = $2)",
@@ -667,7 +666,7 @@ impl Store {
         .fetch_all(&mut *conn)
         .await?
         {
-            if let Some(k) = catalogue.key_of(product) {
+            if let Some(k) = by_id.get(&product) {
                 selected.entry(user).or_default().insert(k.clone());
             }
         }

@@ -1,0 +1,382 @@
+//! The engine on the spec's scenarios, with a manual clock and a tiny in-memory "store".
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::*;
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn t(n: u64) -> Tokens {
+    Tokens::new(n).unwrap()
+}
+
+const FLEX7: Access = Access {
+    kind: AccessKind::Flex,
+    rate: Tokens::ZERO,
+};
+
+fn flex(rate: u64) -> Access {
+    Access {
+        rate: t(rate),
+        ..FLEX7
+    }
+}
+
+/// Applies plans like the store would, and keeps the books.
+struct Sim {
+    usage: Usage,
+    next: i64,
+    charged: u64,
+    refunded: u64,
+    /// (period start, tokens) of every period opened.
+    periods: Vec<(DateTime<Utc>, u64)>,
+}
+
+impl Sim {
+    fn new(idle_aware: bool) -> Sim {
+        Sim {
+            usage: Usage {
+                idle_aware,
+                period: None,
+                sessions: vec![],
+            },
+            next: 1,
+            charged: 0,
+            refunded: 0,
+            periods: vec![],
+        }
+    }
+
+    fn apply(&mut self, plan: &Plan, refunded_tokens: u64) {
+        for p in &plan.open {
+            self.charged += p.tokens.get();
+            self.periods.push((p.started_at, p.tokens.get()));
+        }
+        if plan.refund.is_some() {
+            self.refunded += refunded_tokens;
+        }
+        if let Some(p) = &mut self.usage.period
+            && p.id < 0
+        {
+            p.id = 1000 + self.next;
+            self.next += 1;
+        }
+    }
+
+    fn sign_in(&mut self, access: Access, now: DateTime<Utc>) -> i64 {
+        let before = self.usage.period.as_ref().map_or(0, |p| p.tokens.get());
+        let plan = sign_in(&mut self.usage, access, now);
+        self.apply(&plan, before);
+        let id = self.next;
+        self.next += 1;
+        self.usage.sessions.push(Session {
+            id,
+            started_at: now,
+            last_seen_at: now,
+            last_active_at: now,
+        });
+        id
+    }
+
+    fn beat(&mut self, s: i64, active: bool, access: Access, now: DateTime<Utc>) -> Plan {
+        let plan = heartbeat(&mut self.usage, s, active, access, now).expect("a live session");
+        self.apply(&plan, 0);
+        plan
+    }
+
+    /// Keeps a session in use from `from` to `to`, beating every 5 minutes.
+    fn use_until(&mut self, s: i64, access: Access, from: DateTime<Utc>, to: DateTime<Utc>) {
+        let mut now = from;
+        while now < to {
+            now = (now + Duration::minutes(5)).min(to);
+            self.beat(s, true, access, now);
+        }
+    }
+
+    fn sign_out(&mut self, s: i64, access: Access, now: DateTime<Utc>) -> Plan {
+        let before = self.usage.period.as_ref().map_or(0, |p| p.tokens.get());
+        let plan = sign_out(&mut self.usage, s, access, now).unwrap();
+        self.apply(&plan, before);
+        plan
+    }
+
+    fn net(&self) -> u64 {
+        self.charged - self.refunded
+    }
+}
+
+#[test]
+fn r_ses_2_3_the_canonical_day_charges_14_tokens_over_two_usage_days() {
+    let mut sim = Sim::new(false);
+    let a = flex(7);
+    // Monday 08:00 opens AutoCAD: 7 tokens, period to Tuesday 08:00. Closed at 17:00.
+    let s = sim.sign_in(a, at("2026-01-05T08:00:00Z"));
+    assert_eq!(sim.charged, 7);
+    sim.use_until(s, a, at("2026-01-05T08:00:00Z"), at("2026-01-05T17:00:00Z"));
+    sim.sign_out(s, a, at("2026-01-05T17:00:00Z"));
+    // Tuesday 07:00: Monday's period still runs; nothing charged.
+    let s = sim.sign_in(a, at("2026-01-06T07:00:00Z"));
+    assert_eq!(sim.charged, 7);
+    // In use at 08:00: the next period opens at 08:00 and charges 7.
+    sim.use_until(s, a, at("2026-01-06T07:00:00Z"), at("2026-01-06T17:00:00Z"));
+    sim.sign_out(s, a, at("2026-01-06T17:00:00Z"));
+    assert_eq!(sim.net(), 14);
+    assert_eq!(
+        sim.periods,
+        vec![
+            (at("2026-01-05T08:00:00Z"), 7),
+            (at("2026-01-06T08:00:00Z"), 7)
+        ],
+        "two usage days"
+    );
+    // No more use that week.
+    let p = sweep(&mut sim.usage, Some(a), at("2026-01-11T00:00:00Z"));
+    assert!(p.open.is_empty());
+}
+
+#[test]
+fn r_ses_2_reopening_and_other_versions_within_the_period_charge_nothing() {
+    let mut sim = Sim::new(false);
+    let a = flex(7);
+    let s1 = sim.sign_in(a, at("2026-01-05T08:00:00Z"));
+    sim.use_until(
+        s1,
+        a,
+        at("2026-01-05T08:00:00Z"),
+        at("2026-01-05T08:30:00Z"),
+    );
+    let _s2 = sim.sign_in(a, at("2026-01-05T08:30:00Z")); // a second version, in parallel
+    sim.use_until(
+        s1,
+        a,
+        at("2026-01-05T08:30:00Z"),
+        at("2026-01-05T09:00:00Z"),
+    );
+    sim.sign_out(s1, a, at("2026-01-05T09:00:00Z"));
+    sim.sign_in(a, at("2026-01-05T20:00:00Z"));
+    assert_eq!(sim.charged, 7);
+}
+
+#[test]
+fn r_ses_4_grace_refunds_a_period_closed_within_five_minutes() {
+    let a = flex(7);
+    let mut quick = Sim::new(false);
+    let s = quick.sign_in(a, at("2026-01-05T08:00:00Z"));
+    let plan = quick.sign_out(s, a, at("2026-01-05T08:04:00Z"));
+    assert!(plan.refund.is_some());
+    assert_eq!(quick.net(), 0);
+
+    let mut slow = Sim::new(false);
+    let s = slow.sign_in(a, at("2026-01-05T08:00:00Z"));
+    slow.beat(s, true, a, at("2026-01-05T08:05:00Z"));
+    let plan = slow.sign_out(s, a, at("2026-01-05T08:06:00Z"));
+    assert!(plan.refund.is_none());
+    assert_eq!(slow.net(), 7);
+
+    // Exactly five minutes is still within.
+    let mut edge = Sim::new(false);
+    let s = edge.sign_in(a, at("2026-01-05T08:00:00Z"));
+    assert!(
+        edge.sign_out(s, a, at("2026-01-05T08:05:00Z"))
+            .refund
+            .is_some()
+    );
+}
+
+#[test]
+fn r_ses_4_grace_needs_every_session_of_the_period_to_end_in_time() {
+    let a = flex(7);
+    let mut sim = Sim::new(false);
+    let s1 = sim.sign_in(a, at("2026-01-05T08:00:00Z"));
+    let s2 = sim.sign_in(a, at("2026-01-05T08:01:00Z"));
+    assert!(
+        sim.sign_out(s1, a, at("2026-01-05T08:02:00Z"))
+            .refund
+            .is_none(),
+        "s2 still open"
+    );
+    sim.use_until(
+        s2,
+        a,
+        at("2026-01-05T08:02:00Z"),
+        at("2026-01-05T08:30:00Z"),
+    );
+    assert!(
+        sim.sign_out(s2, a, at("2026-01-05T08:30:00Z"))
+            .refund
+            .is_none()
+    );
+    assert_eq!(sim.net(), 7);
+    // After a refund, new use pays again.
+    let mut again = Sim::new(false);
+    let s = again.sign_in(a, at("2026-01-05T08:00:00Z"));
+    again.sign_out(s, a, at("2026-01-05T08:02:00Z"));
+    again.sign_in(a, at("2026-01-05T09:00:00Z"));
+    assert_eq!(again.net(), 7);
+}
+
+#[test]
+fn r_ses_5_an_idle_product_pays_again_when_use_resumes_not_at_the_period_end() {
+    let a = flex(7);
+    let mut sim = Sim::new(true);
+    let s = sim.sign_in(a, at("2026-01-05T08:00:00Z"));
+    sim.use_until(s, a, at("2026-01-05T08:00:00Z"), at("2026-01-05T10:00:00Z"));
+    // Idle from 10:00: heartbeats continue without activity, through the period's end.
+    let mut now = at("2026-01-05T10:00:00Z");
+    while now < at("2026-01-06T12:00:00Z") {
+        now += Duration::minutes(5);
+        let plan = sim.beat(s, false, a, now);
+        assert!(plan.open.is_empty(), "no period opens while paused ({now})");
+    }
+    assert_eq!(sim.charged, 7);
+    // Active again the next day at 12:00: the second charge happens now.
+    let plan = sim.beat(s, true, a, at("2026-01-06T12:00:00Z"));
+    assert_eq!(plan.open.len(), 1);
+    assert_eq!(plan.open[0].started_at, at("2026-01-06T12:00:00Z"));
+    assert_eq!(plan.open[0].opened, Opened::Resume);
+    assert_eq!(sim.charged, 14);
+}
+
+#[test]
+fn r_ses_5_a_product_without_idle_awareness_rolls_over_while_open() {
+    let a = flex(7);
+    let mut sim = Sim::new(false);
+    let s = sim.sign_in(a, at("2026-01-05T08:00:00Z"));
+    let mut now = at("2026-01-05T08:00:00Z");
+    while now < at("2026-01-06T09:00:00Z") {
+        now += Duration::minutes(5);
+        sim.beat(s, false, a, now);
+    }
+    assert_eq!(sim.periods.last().unwrap().0, at("2026-01-06T08:00:00Z"));
+    assert_eq!(sim.charged, 14);
+}
+
+#[test]
+fn r_ses_6_a_dead_session_is_ended_at_its_last_heartbeat_and_never_charges() {
+    let a = flex(7);
+    let mut sim = Sim::new(false);
+    let s = sim.sign_in(a, at("2026-01-05T08:00:00Z"));
+    sim.use_until(s, a, at("2026-01-05T08:00:00Z"), at("2026-01-05T10:00:00Z"));
+    // The machine crashes after 10:00. The sweep at the next day's 09:00 ends it, charges nothing.
+    let plan = sweep(&mut sim.usage, Some(a), at("2026-01-06T09:00:00Z"));
+    assert_eq!(
+        plan.end,
+        vec![(s, at("2026-01-05T10:00:00Z"), EndReason::LeaseExpired)]
+    );
+    assert!(plan.open.is_empty() && plan.refund.is_none());
+    // A heartbeat from it later is refused.
+    let gone = heartbeat(&mut sim.usage, s, true, a, at("2026-01-06T09:01:00Z")).unwrap_err();
+    assert_eq!(gone.0, SessionGone::Unknown);
+    // Dead before its lease ran out? Not yet at 10:15, dead at 10:15:01.
+    let mut sim = Sim::new(false);
+    let s = sim.sign_in(a, at("2026-01-05T10:00:00Z"));
+    assert!(
+        sweep(&mut sim.usage, Some(a), at("2026-01-05T10:15:00Z"))
+            .end
+            .is_empty()
+    );
+    let gone = heartbeat(&mut sim.usage, s, true, a, at("2026-01-05T10:15:01Z")).unwrap_err();
+    assert_eq!(gone.0, SessionGone::Expired);
+    // A session that dies within the grace window is refunded like a quick sign-out.
+    let mut sim = Sim::new(false);
+    sim.sign_in(a, at("2026-01-05T08:00:00Z"));
+    let plan = sweep(&mut sim.usage, Some(a), at("2026-01-05T09:00:00Z"));
+    assert!(plan.refund.is_some());
+}
+
+#[test]
+fn r_ses_3_the_sweep_charges_at_the_period_end_while_in_use() {
+    let a = flex(7);
+    let mut sim = Sim::new(false);
+    let s = sim.sign_in(a, at("2026-01-05T08:00:00Z"));
+    sim.use_until(s, a, at("2026-01-05T08:00:00Z"), at("2026-01-06T07:55:00Z"));
+    let plan = sweep(&mut sim.usage, Some(a), at("2026-01-06T08:00:00Z"));
+    assert_eq!(plan.open.len(), 1);
+    assert_eq!(plan.open[0].started_at, at("2026-01-06T08:00:00Z"));
+    assert_eq!(plan.open[0].opened, Opened::Rollover);
+}
+
+#[test]
+fn r_pri_1_2_3_subscription_then_trial_then_flex() {
+    let now = at("2026-03-01T10:00:00Z");
+    let sub = Entitlement {
+        kind: AccessKind::Subscription,
+        starts_at: at("2026-01-01T00:00:00Z"),
+        ends_at: at("2027-01-01T00:00:00Z"),
+    };
+    let trial = Entitlement {
+        kind: AccessKind::Trial,
+        starts_at: at("2026-02-20T00:00:00Z"),
+        ends_at: at("2026-03-06T00:00:00Z"),
+    };
+    let ok = FlexStanding::Active {
+        product_allowed: true,
+    };
+    let r = |e: &[Entitlement], f| resolve_access(e, f, false, t(7), now);
+    assert_eq!(
+        r(&[trial, sub], ok).unwrap(),
+        Access {
+            kind: AccessKind::Subscription,
+            rate: t(0)
+        }
+    );
+    assert_eq!(
+        r(&[trial], FlexStanding::NotAssigned).unwrap().kind,
+        AccessKind::Trial
+    );
+    assert_eq!(r(&[], ok).unwrap(), flex(7));
+    let code = |e: &[Entitlement], f| r(e, f).unwrap_err().code();
+    assert_eq!(code(&[], FlexStanding::NotAssigned), "not_assigned");
+    assert_eq!(
+        code(&[], FlexStanding::InvitationPending),
+        "invitation_pending"
+    );
+    assert_eq!(
+        code(
+            &[],
+            FlexStanding::Active {
+                product_allowed: false
+            }
+        ),
+        "product_not_allowed"
+    );
+    let ended = Entitlement {
+        ends_at: now,
+        ..trial
+    };
+    assert_eq!(
+        code(&[ended], FlexStanding::NotAssigned),
+        "not_assigned",
+        "ended at now"
+    );
+    assert_eq!(
+        resolve_access(&[sub], ok, true, t(7), now)
+            .unwrap_err()
+            .code(),
+        "team_closed"
+    );
+}
+
+#[test]
+fn r_pri_2_the_first_sign_in_after_a_trial_ends_pays() {
+    let mut sim = Sim::new(false);
+    let trial = Access::new(AccessKind::Trial, t(7));
+    let s = sim.sign_in(trial, at("2026-01-05T08:00:00Z"));
+    sim.sign_out(s, trial, at("2026-01-05T09:00:00Z"));
+    assert_eq!(sim.charged, 0);
+    // The trial ended at 12:00; the 13:00 sign-in is inside the trial's 24 hours, but pays.
+    sim.sign_in(flex(7), at("2026-01-05T13:00:00Z"));
+    assert_eq!(sim.charged, 7);
+}
+
+#[test]
+fn r_ses_8_results_cost_rate_times_quantity_under_flex_only() {
+    assert_eq!(result_tokens(AccessKind::Flex, t(5), 3).unwrap(), t(15));
+    assert_eq!(
+        result_tokens(AccessKind::Subscription, t(5), 3).unwrap(),
+        t(0)
+    );
+    assert!(result_tokens(AccessKind::Flex, t(1_000_000), u64::MAX / 2).is_err());
+}
