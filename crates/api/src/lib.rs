@@ -555,3 +555,149 @@ pub struct Me {
     pub email: String,
     pub name: String,
 }
+
+// ---------------------------------------------------------------- sessions (R-SES, R-PRI)
+
+/// An account made by the operator directly (no invitation), e.g. for service users or
+/// simulations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserAccount {
+    pub user_id: i64,
+    pub email: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A single-user subscription or a trial of one product, for one identity (R-PRI).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEntitlement {
+    pub product: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Entitlement {
+    pub id: i64,
+    pub user_id: i64,
+    pub product: String,
+    /// subscription or trial.
+    pub kind: AccessKind,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /v1/sessions`: a product client signs its user in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    pub team: i64,
+    pub product: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "2027.1")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "WS-0042")]
+    pub machine: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SessionStarted {
+    pub id: i64,
+    pub access: AccessKind,
+    /// Tokens charged by this sign-in (0 when a running period covers it).
+    pub tokens_charged: u64,
+    pub period_ends_at: DateTime<Utc>,
+    /// Signed offline lease (R-SES-7); verify with `GET /v1/lease-key`.
+    pub lease: String,
+    /// Send a heartbeat at least this often.
+    pub heartbeat_every_seconds: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// Meaningful use since the last heartbeat (idle awareness, R-SES-5).
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HeartbeatAnswer {
+    /// Tokens charged by this heartbeat (a new period opened).
+    pub tokens_charged: u64,
+    pub access: AccessKind,
+    pub period_ends_at: DateTime<Utc>,
+    pub lease: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SignedOut {
+    /// Refunded by the grace rule (R-SES-4): every session of the period ended within 5 minutes.
+    pub tokens_refunded: u64,
+}
+
+/// R-SES-8: a result such as a cloud render; `id` is the client's own id for it (idempotency).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewResult {
+    #[serde(rename = "type")]
+    #[schema(example = "render.cloud")]
+    pub result_type: String,
+    /// 1 to 10,000.
+    pub quantity: i64,
+    #[schema(example = "job-5f2c")]
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResultCharged {
+    pub tokens_charged: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LeaseKey {
+    /// Always `ed25519`.
+    pub algorithm: String,
+    /// The public key, base64url without padding (32 bytes).
+    pub public_key: String,
+}
+
+/// A session as admins see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SessionInfo {
+    pub id: i64,
+    pub team_id: i64,
+    pub user_id: i64,
+    pub product: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// signed_out, lease_expired, insufficient_tokens or access_ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsQuery {
+    /// Only sessions still open (default true).
+    pub open: Option<bool>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<u32>,
+}

@@ -39,6 +39,11 @@ pub enum DomainError {
     InvitationAccepted,
     #[error("no product with key {key:?} is in the catalogue")]
     UnknownProduct { key: String },
+    #[error("the product {product} has no per-result rate for {result_type:?}")]
+    UnknownResultType {
+        product: String,
+        result_type: String,
+    },
     /// R-SES-1: a sign-in refused with a stable reason.
     #[error("{}", reason.message())]
     Refused { reason: crate::session::Refusal },
@@ -76,6 +81,7 @@ impl DomainError {
             DomainError::InvitationAccepted => "invitation_accepted",
             DomainError::UnknownProduct { .. } => "unknown_product",
             DomainError::Refused { reason } => reason.code(),
+            DomainError::UnknownResultType { .. } => "unknown_result_type",
             DomainError::InsufficientTokens { .. } => "insufficient_tokens",
             DomainError::TeamClosed { .. } => "team_closed",
             DomainError::SameTeam => "same_team",

@@ -170,17 +170,20 @@ pub enum CauseKind {
     Merge,
     Expiry,
     Session,
+    /// A usage period's charge or refund (R-SES-2..4).
+    Period,
     Result,
     Adjustment,
 }
 
 impl CauseKind {
-    const ALL: [CauseKind; 7] = [
+    const ALL: [CauseKind; 8] = [
         CauseKind::Purchase,
         CauseKind::Move,
         CauseKind::Merge,
         CauseKind::Expiry,
         CauseKind::Session,
+        CauseKind::Period,
         CauseKind::Result,
         CauseKind::Adjustment,
     ];
@@ -192,6 +195,7 @@ impl CauseKind {
             CauseKind::Merge => "merge",
             CauseKind::Expiry => "expiry",
             CauseKind::Session => "session",
+            CauseKind::Period => "period",
             CauseKind::Result => "result",
             CauseKind::Adjustment => "adjustment",
         }

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod import;
 pub mod invitation;
 pub mod invitee;
+pub mod lease;
 pub mod ledger;
 pub mod limits;
 pub mod mail;

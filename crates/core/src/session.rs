@@ -509,7 +509,7 @@ pub fn heartbeat(
 pub fn sign_out(
     usage: &mut Usage,
     session: i64,
-    access: Access,
+    access: Option<Access>,
     now: DateTime<Utc>,
 ) -> Result<Plan, SessionGone> {
     let mut e = Engine {
@@ -522,8 +522,10 @@ pub fn sign_out(
     e.end_dead(now);
     if e.usage.sessions.iter().any(|s| s.id == session) {
         // Use up to now may have crossed a period end (no heartbeat came since): roll first, so
-        // that the period that was in use is paid.
-        e.roll(access, now);
+        // that the period that was in use is paid. Without access nothing new is paid.
+        if let Some(access) = access {
+            e.roll(access, now);
+        }
         e.end(session, now, EndReason::SignedOut);
     }
     Ok(e.plan)

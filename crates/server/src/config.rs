@@ -66,6 +66,11 @@ pub struct ServeArgs {
     #[arg(long, env = "JETON_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
 
+    /// File holding the Ed25519 key that signs offline leases (created on first start). Servers
+    /// sharing one database must share this file [default: <data-dir>/lease.key]
+    #[arg(long, env = "JETON_LEASE_KEY_FILE", value_name = "FILE")]
+    pub lease_key_file: Option<PathBuf>,
+
     /// TOML file with any of the settings above (keys as the flags, with underscores)
     #[arg(long, env = "JETON_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -94,6 +99,7 @@ struct FileConfig {
     smtp_url: Option<String>,
     mail_from: Option<String>,
     public_url: Option<String>,
+    lease_key_file: Option<PathBuf>,
 }
 
 /// Everything the server needs, resolved.
@@ -111,6 +117,8 @@ pub struct Config {
     pub smtp: Option<SmtpSettings>,
     /// Base of links in emails, without a trailing slash.
     pub public_url: String,
+    /// The offline-lease signing key's file.
+    pub lease_key_file: PathBuf,
     /// `JETON_OPERATOR_KEY`; when absent the key lives in `<data_dir>/operator.key`.
     pub operator_key: Option<SecretString>,
 }
@@ -181,12 +189,18 @@ impl Config {
             url: SecretString::from(url),
             from: mail_from,
         });
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let lease_key_file = args
+            .lease_key_file
+            .or(file.lease_key_file)
+            .unwrap_or_else(|| data_dir.join("lease.key"));
         Ok(Config {
             listen,
-            data_dir: args
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            lease_key_file,
+            data_dir,
             database_url: args.database_url.or(file.database_url),
             max_connections,
             test_clock: test_clock.then(|| {

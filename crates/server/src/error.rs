@@ -66,6 +66,9 @@ impl ApiError {
                 };
                 (status, code, detail.clone())
             }
+            ApiError::Store(StoreError::Gone { code, detail }) => {
+                (StatusCode::GONE, code, detail.clone())
+            }
             ApiError::Store(StoreError::Database(_) | StoreError::Migration(_)) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -109,7 +112,10 @@ fn domain_status(e: &DomainError) -> StatusCode {
         DomainError::TeamClosed { .. } | DomainError::InvitationAccepted => StatusCode::CONFLICT,
         // Gone: the link worked once and never will again (R-USR-3).
         DomainError::InvitationExpired | DomainError::InvitationSuperseded => StatusCode::GONE,
-        DomainError::UnknownProduct { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        DomainError::UnknownProduct { .. }
+        | DomainError::UnknownResultType { .. }
+        // R-SES-1: a sign-in refused by a rule, with its reason code.
+        | DomainError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         DomainError::InsufficientTokens { .. }
         | DomainError::SameTeam
         | DomainError::TooManyPacks { .. } => StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,4 +1,5 @@
-//! Background work on the injected clock: expiring packs (R-PACK-2). Runs every `job_interval`
+//! Background work on the injected clock: expiring packs (R-PACK-2), ending dead sessions and
+//! charging periods that roll over while products are in use (R-SES-3/6). Runs every `job_interval`
 //! of real time, and at once whenever the test clock is advanced, so that tests see the effects
 //! of the time they skip without waiting.
 
@@ -8,6 +9,7 @@ use std::time::Duration;
 use jeton_core::Clock;
 use jeton_store::Store;
 use jeton_store::expiry::ExpirySweep;
+use jeton_store::sessions::SessionSweep;
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
@@ -29,17 +31,32 @@ impl Jobs {
     }
 
     /// One run of every job at the clock's current time.
-    pub async fn run_once(&self) -> jeton_store::StoreResult<ExpirySweep> {
+    pub async fn run_once(&self) -> jeton_store::StoreResult<(ExpirySweep, SessionSweep)> {
         let now = self.clock.now();
         self.metrics.job_runs.inc();
-        let sweep = self.store.expire_due(now).await.inspect_err(|e| {
-            self.metrics.job_failures.inc();
-            tracing::error!(error = %e, "expiry sweep failed; it will run again");
-        })?;
-        if sweep.tokens > 0 {
-            self.metrics.count_tokens("expired", sweep.tokens);
+        let failed = |what: &'static str| {
+            move |e: &jeton_store::StoreError| {
+                self.metrics.job_failures.inc();
+                tracing::error!(error = %e, "{what} failed; it will run again");
+            }
+        };
+        let expiry = self
+            .store
+            .expire_due(now)
+            .await
+            .inspect_err(failed("expiry sweep"))?;
+        if expiry.tokens > 0 {
+            self.metrics.count_tokens("expired", expiry.tokens);
         }
-        Ok(sweep)
+        let sessions = self
+            .store
+            .sweep_sessions(now)
+            .await
+            .inspect_err(failed("session sweep"))?;
+        if sessions.charged > 0 {
+            self.metrics.count_tokens("charged", sessions.charged);
+        }
+        Ok((expiry, sessions))
     }
 
     /// Runs the jobs until `shutdown` turns true.

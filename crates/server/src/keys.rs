@@ -52,8 +52,21 @@ pub fn operator_key(
         Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
     }
     let key = new_key(OPERATOR_PREFIX)?;
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", data_dir.display()))?;
+    write_secret_file(&path, &key)?;
+    println!(
+        "Created the operator key (shown once; also in {}):\n\n    {key}\n",
+        path.display()
+    );
+    Ok(SecretString::from(key))
+}
+
+/// Creates `path` (and its directory) readable by the owner only, holding `secret`. Never
+/// overwrites: a second server starting at the same moment gets an error instead of a new key.
+fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -62,14 +75,46 @@ pub fn operator_key(
         options.mode(0o600);
     }
     let mut file = options
-        .open(&path)
+        .open(path)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-    writeln!(file, "{key}")?;
-    println!(
-        "Created the operator key (shown once; also in {}):\n\n    {key}\n",
-        path.display()
-    );
-    Ok(SecretString::from(key))
+    writeln!(file, "{secret}")?;
+    Ok(())
+}
+
+/// R-SES-7: the key that signs offline leases, from `path` (a 32-byte seed in hex), made there on
+/// first start.
+pub fn lease_key(path: &Path) -> anyhow::Result<ed25519_dalek::SigningKey> {
+    let seed = match std::fs::read_to_string(path) {
+        Ok(text) => text.trim().to_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes)
+                .map_err(|e| anyhow::anyhow!("no randomness for the lease key: {e}"))?;
+            let seed = hex::encode(bytes);
+            write_secret_file(path, &seed)?;
+            tracing::info!(path = %path.display(), "created the offline-lease signing key");
+            seed
+        }
+        Err(e) => anyhow::bail!("cannot read the lease key {}: {e}", path.display()),
+    };
+    let bytes: [u8; 32] = hex::decode(&seed)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} does not hold a lease key (64 hex digits)",
+                path.display()
+            )
+        })?;
+    Ok(jeton_core::lease::signing_key(&bytes))
+}
+
+/// A fresh lease key that lives only in memory (tests).
+pub fn ephemeral_lease_key() -> anyhow::Result<ed25519_dalek::SigningKey> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("no randomness for the lease key: {e}"))?;
+    Ok(jeton_core::lease::signing_key(&bytes))
 }
 
 pub fn expose(key: &SecretString) -> &str {
@@ -107,6 +152,12 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        let lease = lease_key(&dir.join("lease.key")).unwrap();
+        assert_eq!(
+            lease.to_bytes(),
+            lease_key(&dir.join("lease.key")).unwrap().to_bytes(),
+            "kept"
+        );
         let given = SecretString::from("configured-key-1234567".to_owned());
         assert_eq!(
             expose(&operator_key(Some(&given), &dir).unwrap()),

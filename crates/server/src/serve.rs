@@ -24,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::{Config, LogFormat, ServeArgs, SmtpSettings};
 use crate::error::problem;
-use crate::keys::{expose, hash_key, operator_key};
+use crate::keys::{expose, hash_key, lease_key, operator_key};
 use crate::mailer::{self, Mailer};
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
@@ -266,6 +266,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         test_clock,
         hash_key(expose(&key)),
         config.public_url.clone(),
+        lease_key(&config.lease_key_file)?,
     );
 
     let listener = TcpListener::bind(config.listen).await.map_err(|e| {

@@ -2,6 +2,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use ed25519_dalek::SigningKey;
 use jeton_core::{Clock, ManualClock};
 use jeton_store::Store;
 use tokio::sync::Notify;
@@ -25,6 +26,8 @@ pub struct Inner {
     pub public_url: String,
     /// Wakes the mail sender when a change has queued an email, so it goes out at once.
     pub mail_wakeup: Arc<Notify>,
+    /// Signs offline leases (R-SES-7).
+    pub lease_key: Arc<SigningKey>,
 }
 
 impl AppState {
@@ -34,6 +37,7 @@ impl AppState {
         test_clock: Option<Arc<ManualClock>>,
         operator_key_hash: String,
         public_url: String,
+        lease_key: SigningKey,
     ) -> AppState {
         let metrics = Metrics::new();
         let jobs = Jobs::new(store.clone(), clock.clone(), metrics.clone());
@@ -46,6 +50,7 @@ impl AppState {
             jobs,
             public_url,
             mail_wakeup: Arc::new(Notify::new()),
+            lease_key: Arc::new(lease_key),
         }))
     }
 

@@ -34,6 +34,8 @@ pub struct TestApp {
     /// The server's own store (its pool).
     pub store: Store,
     pub db: TestDb,
+    /// The public half of the key that signs this server's offline leases.
+    pub lease_public_key: ed25519_dalek::VerifyingKey,
     running: Option<Running>,
 }
 
@@ -78,6 +80,8 @@ pub struct SpawnOptions {
     pub test_clock: bool,
     /// `--smtp-url`: where its mail sender delivers; `None`: emails stay in the outbox.
     pub smtp_url: Option<String>,
+    /// The offline-lease key's seed; servers sharing a database share it. `None`: a fresh one.
+    pub lease_seed: Option<[u8; 32]>,
 }
 
 impl Default for SpawnOptions {
@@ -86,6 +90,7 @@ impl Default for SpawnOptions {
             start: TEST_START.parse().expect("valid start"),
             test_clock: true,
             smtp_url: None,
+            lease_seed: None,
         }
     }
 }
@@ -97,6 +102,7 @@ async fn spawn_with(db: TestDb, start: DateTime<Utc>, test_clock: bool) -> TestA
             start,
             test_clock,
             smtp_url: None,
+            lease_seed: None,
         },
     )
     .await
@@ -109,7 +115,12 @@ pub async fn spawn_with_options(db: TestDb, options: SpawnOptions) -> TestApp {
         start,
         test_clock,
         smtp_url,
+        lease_seed,
     } = options;
+    let lease_key = match lease_seed {
+        Some(seed) => jeton_core::lease::signing_key(&seed),
+        None => crate::keys::ephemeral_lease_key().expect("randomness"),
+    };
     let store = db.store().await;
     let clock = Arc::new(ManualClock::new(start));
     let operator_key = new_key(OPERATOR_PREFIX).expect("randomness");
@@ -120,6 +131,7 @@ pub async fn spawn_with_options(db: TestDb, options: SpawnOptions) -> TestApp {
         exposed,
         hash_key(&operator_key),
         TEST_PUBLIC_URL.into(),
+        lease_key.clone(),
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
     let options = RunOptions {
@@ -138,6 +150,7 @@ pub async fn spawn_with_options(db: TestDb, options: SpawnOptions) -> TestApp {
         clock,
         store,
         db,
+        lease_public_key: lease_key.verifying_key(),
         running: Some(running),
     }
 }
@@ -147,3 +160,42 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     let db = test_db(backend).await?;
     Some(spawn_on(db, TEST_START.parse().expect("valid start")).await)
 }
+
+impl TestApp {
+    /// A person with an account and a user token, made straight in the store (no argon2 per
+    /// user, no email): for tests that need many users. Their password is `TEST_PASSWORD`.
+    pub async fn user_with_token(&self, email: &str, name: &str) -> (i64, String) {
+        static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+        let hash = HASH
+            .get_or_init(|| async {
+                let password = jeton_core::Password::parse(TEST_PASSWORD).expect("valid password");
+                crate::passwords::hash(&password).await.expect("hash")
+            })
+            .await;
+        let now = jeton_core::Clock::now(&*self.clock);
+        let user = self
+            .store
+            .create_user(
+                &jeton_core::Email::parse(email).expect("valid email"),
+                &jeton_core::PersonName::parse(name).expect("valid name"),
+                hash,
+                now,
+            )
+            .await
+            .expect("create user");
+        let token = new_key(crate::keys::USER_PREFIX).expect("randomness");
+        self.store
+            .create_user_token(
+                user.id,
+                &hash_key(&token),
+                now,
+                now + chrono::Duration::days(365),
+            )
+            .await
+            .expect("token");
+        (user.id, token)
+    }
+}
+
+/// The password of users made by [`TestApp::user_with_token`].
+pub const TEST_PASSWORD: &str = "test-password-1";

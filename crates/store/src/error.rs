@@ -9,6 +9,9 @@ pub enum StoreError {
     /// The request collides with stored state (a duplicate key, a reused idempotency key).
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// The thing existed but is over (an ended session): asking again will not help.
+    #[error("{detail}")]
+    Gone { code: &'static str, detail: String },
     /// A domain rule refused the change; nothing was written.
     #[error(transparent)]
     Domain(#[from] DomainError),

@@ -11,6 +11,7 @@ pub mod admins;
 mod backend;
 pub mod catalogue;
 pub mod charges;
+pub mod entitlements;
 mod error;
 pub mod events;
 pub mod expiry;
@@ -20,6 +21,7 @@ pub mod invitations;
 mod ledger;
 pub mod outbox;
 pub mod packs;
+pub mod sessions;
 pub mod teams;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -97,7 +97,7 @@ impl Sim {
 
     fn sign_out(&mut self, s: i64, access: Access, now: DateTime<Utc>) -> Plan {
         let before = self.usage.period.as_ref().map_or(0, |p| p.tokens.get());
-        let plan = sign_out(&mut self.usage, s, access, now).unwrap();
+        let plan = sign_out(&mut self.usage, s, Some(access), now).unwrap();
         self.apply(&plan, before);
         plan
     }

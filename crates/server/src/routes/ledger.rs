@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 const DEFAULT_EVENTS_DAYS: i64 = 90;
 const DEFAULT_EVENTS_LIMIT: u32 = 1000;
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
     headers
         .get(IDEMPOTENCY_KEY_HEADER)
         .map(|v| {

@@ -5,6 +5,7 @@ use axum::extract::State;
 use chrono::Duration;
 use jeton_api::{AccessKind, Item, Me, MyProduct, Problem, TokenRequest, UserToken};
 use jeton_core::Email;
+use jeton_core::session::AccessKind as Kind;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -76,7 +77,8 @@ async fn me(caller: Caller) -> ApiResult<Json<Me>> {
     }))
 }
 
-/// R-ACC-4, the downloads view: the products this user may open, how, and their installers.
+/// R-ACC-4, the downloads view: the products this user may open (through Flex, a subscription or
+/// a trial), how, and their installers.
 #[utoipa::path(get, path = "/v1/me/products", tag = "people",
     responses((status = 200, body = Vec<MyProduct>), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
@@ -86,16 +88,31 @@ async fn my_products(
 ) -> ApiResult<Json<Vec<MyProduct>>> {
     let user = caller.require_user()?;
     let flex = state.store.flex_products_of(user.id).await?;
+    let entitled = state.store.entitled_products(user.id, state.now()).await?;
     let catalogue = state.store.list_products().await?;
+    // R-PRI-3 order: a subscription, then a trial, then Flex.
+    let best = |key: &jeton_core::ProductKey| -> Option<AccessKind> {
+        let has = |k: Kind| entitled.iter().any(|(p, kind)| p == key && *kind == k);
+        if has(Kind::Subscription) {
+            Some(AccessKind::Subscription)
+        } else if has(Kind::Trial) {
+            Some(AccessKind::Trial)
+        } else {
+            flex.contains_key(key).then_some(AccessKind::Flex)
+        }
+    };
     let mine = catalogue
         .into_iter()
         .filter_map(|p| {
-            let teams = flex.get(&p.key)?;
+            let access = best(&p.key)?;
             Some(MyProduct {
                 key: p.key.to_string(),
                 name: p.name,
-                access: AccessKind::Flex,
-                teams: teams.iter().map(|t| t.0).collect(),
+                access,
+                teams: flex
+                    .get(&p.key)
+                    .map(|t| t.iter().map(|t| t.0).collect())
+                    .unwrap_or_default(),
                 items: p
                     .items
                     .into_iter()

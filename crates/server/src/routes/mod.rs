@@ -9,7 +9,9 @@ mod me;
 mod ops;
 mod outbox;
 mod products;
+mod sessions;
 mod teams;
+mod users;
 mod wire;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -26,6 +28,8 @@ pub fn api(test_clock: bool) -> OpenApiRouter<AppState> {
         .merge(invitations::router())
         .merge(me::router())
         .merge(outbox::router())
+        .merge(sessions::router())
+        .merge(users::router())
         .merge(ops::router());
     if test_clock {
         router = router.merge(ops::test_clock_router());

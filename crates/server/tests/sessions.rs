@@ -1,0 +1,823 @@
+//! Product sessions over real HTTP on both backends (R-SES-*, R-PRI-*): the scenarios,
+//! each on a manual clock.
+
+mod common;
+
+use common::{Http, RawBody, app};
+use jeton_server::testing::{SpawnOptions, TestApp, spawn_with_options};
+use jeton_store::both_backends;
+use jeton_store::testing::TestDb;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+both_backends! {
+    r_ses_2_3_the_canonical_day_charges_14_tokens => canonical_day,
+    r_ses_4_grace_refunds_within_five_minutes_only => grace,
+    r_pri_1_a_subscription_holder_pays_nothing_for_that_product => subscription,
+    r_pri_2_a_trial_is_free_until_it_ends => trial,
+    r_ses_1_the_third_sign_in_is_refused_when_the_balance_is_short => short_balance,
+    r_pack_2_a_pack_expiring_mid_period_is_not_recharged => pack_expiring_mid_period,
+    r_ses_5_an_idle_product_charges_again_when_use_resumes => idle,
+    r_ses_6_a_dead_session_is_ended_and_charges_nothing => dead_session,
+    r_ses_7_the_lease_verifies_offline_with_the_published_key => lease,
+    r_ses_8_results_charge_rate_times_quantity_once_per_id => results,
+    r_ses_2_an_idempotency_key_returns_the_first_answer => idempotent_sign_in,
+    r_ses_1_refusals_have_stable_reasons_and_charge_nothing => refusals,
+    bad_session_input_gets_a_problem_and_charges_nothing => bad_input,
+    r_ses_9_two_servers_50_concurrent_sign_ins_one_charge => one_charge,
+    r_ses_9_two_servers_200_users_race_for_37_sign_ins => race_for_balance,
+}
+
+/// A team with a pack, AutoCAD at 7/day (render.cloud 5 per result), Revit at 10/day, Maya at
+/// 4/day and idle-aware.
+async fn scene(op: &Http, tokens: i64) -> i64 {
+    op.post(
+        "/v1/products",
+        json!({"key": "autocad", "name": "AutoCAD", "daily_rate": 7, "result_rates": {"render.cloud": 5}}),
+    )
+    .await
+    .ok(201);
+    op.product("revit", 10).await;
+    op.post(
+        "/v1/products",
+        json!({"key": "maya", "name": "Maya", "daily_rate": 4, "idle_awareness": true}),
+    )
+    .await
+    .ok(201);
+    let team = op.team("Design").await;
+    if tokens > 0 {
+        op.buy(team, tokens).await;
+    }
+    team
+}
+
+/// A user with an account, assigned to the team with every product; an Http signed in as them.
+async fn user(app: &TestApp, team: i64, n: usize) -> (i64, Http) {
+    let (id, token) = app
+        .user_with_token(&format!("user{n}@example.com"), &format!("User {n}"))
+        .await;
+    Http::new(app)
+        .post(
+            &format!("/v1/teams/{team}/flex/users"),
+            json!({"user_id": id, "all": true}),
+        )
+        .await
+        .ok(201);
+    (id, Http::with_key(app, Some(token)))
+}
+
+async fn sign_in(u: &Http, team: i64, product: &str) -> common::Answer {
+    u.post(
+        "/v1/sessions",
+        json!({"team": team, "product": product, "version": "2027.1"}),
+    )
+    .await
+}
+
+async fn started(u: &Http, team: i64, product: &str) -> (i64, i64) {
+    let a = sign_in(u, team, product).await;
+    let body = a.ok(201);
+    (
+        body["id"].as_i64().unwrap(),
+        body["tokens_charged"].as_i64().unwrap(),
+    )
+}
+
+async fn beat(u: &Http, session: i64, active: bool) -> common::Answer {
+    u.post(
+        &format!("/v1/sessions/{session}/heartbeat"),
+        json!({"active": active}),
+    )
+    .await
+}
+
+async fn sign_out(u: &Http, session: i64) -> i64 {
+    u.send(
+        Method::DELETE,
+        &format!("/v1/sessions/{session}"),
+        None,
+        &[],
+    )
+    .await
+    .ok(200)["tokens_refunded"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Uses a session for `minutes`, moving the clock 5 minutes at a time with a heartbeat after
+/// each step; returns the tokens the heartbeats charged.
+async fn use_for(op: &Http, u: &Http, session: i64, minutes: i64, active: bool) -> i64 {
+    let mut charged = 0;
+    for _ in 0..minutes / 5 {
+        op.advance(300).await;
+        charged += beat(u, session, active).await.ok(200)["tokens_charged"]
+            .as_i64()
+            .unwrap();
+    }
+    charged
+}
+
+async fn charged_events(op: &Http, team: i64) -> Vec<Value> {
+    op.get(&format!(
+        "/v1/teams/{team}/events?from=2000-01-01T00:00:00Z"
+    ))
+    .await
+    .ok(200)
+    .as_array()
+    .unwrap()
+    .iter()
+    .filter(|e| e["kind"] == "charged")
+    .cloned()
+    .collect()
+}
+
+async fn canonical_day(db: TestDb) {
+    let app = app(db).await; // Monday 5 January 2026, 08:00
+    let op = Http::new(&app);
+    let team = scene(&op, 1000).await;
+    let (_, jane) = user(&app, team, 1).await;
+
+    let first = sign_in(&jane, team, "autocad").await;
+    let first = first.ok(201).clone();
+    assert_eq!(first["tokens_charged"], 7);
+    assert_eq!(first["access"], "flex");
+    assert_eq!(first["period_ends_at"], "2026-01-06T08:00:00Z");
+    let s = first["id"].as_i64().unwrap();
+    assert_eq!(
+        use_for(&op, &jane, s, 9 * 60, true).await,
+        0,
+        "Monday 08:00-17:00"
+    );
+    assert_eq!(sign_out(&jane, s).await, 0);
+
+    op.advance(14 * 3600).await; // Tuesday 07:00
+    let (s, charged) = started(&jane, team, "autocad").await;
+    assert_eq!(charged, 0, "Monday's period runs to Tuesday 08:00");
+    // Still in use at 08:00: the next period opens and charges (by a heartbeat or the sweep).
+    use_for(&op, &jane, s, 10 * 60, true).await;
+    assert_eq!(sign_out(&jane, s).await, 0);
+    op.advance(5 * 86_400).await;
+
+    let charges = charged_events(&op, team).await;
+    assert_eq!(charges.len(), 2, "{charges:?}");
+    assert_eq!(
+        charges
+            .iter()
+            .map(|e| e["amount"].as_i64().unwrap())
+            .sum::<i64>(),
+        -14
+    );
+    assert_ne!(
+        charges[0]["cause"], charges[1]["cause"],
+        "two usage periods"
+    );
+    assert_eq!(
+        charges[1]["at"], "2026-01-06T08:00:00Z",
+        "charged as Tuesday's period began"
+    );
+    assert_eq!(op.available(team).await, 1000 - 14);
+    let audit = op.get(&format!("/v1/teams/{team}/audit")).await;
+    assert_eq!(audit.ok(200)["balanced"], true);
+    app.shutdown().await;
+}
+
+async fn grace(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 100).await;
+    let (_, jane) = user(&app, team, 1).await;
+    let (s, charged) = started(&jane, team, "autocad").await;
+    assert_eq!(charged, 7);
+    op.advance(4 * 60).await;
+    assert_eq!(
+        sign_out(&jane, s).await,
+        7,
+        "closed within 4 minutes: refunded"
+    );
+    assert_eq!(op.available(team).await, 100);
+    let events = op.events(team).await;
+    assert_eq!(events.last().unwrap()["kind"], "refunded");
+
+    op.advance(3600).await;
+    let (s, charged) = started(&jane, team, "autocad").await;
+    assert_eq!(charged, 7, "a refunded period covers nothing: new use pays");
+    op.advance(6 * 60).await;
+    beat(&jane, s, true).await.ok(200);
+    assert_eq!(sign_out(&jane, s).await, 0, "6 minutes: kept");
+    assert_eq!(op.available(team).await, 93);
+    app.shutdown().await;
+}
+
+async fn subscription(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 100).await;
+    let (jane_id, jane) = user(&app, team, 1).await;
+    op.post(
+        &format!("/v1/users/{jane_id}/subscriptions"),
+        json!({"product": "autocad", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z"}),
+    )
+    .await
+    .ok(201);
+    let a = sign_in(&jane, team, "autocad").await;
+    assert_eq!(a.ok(201)["access"], "subscription");
+    assert_eq!(a.ok(201)["tokens_charged"], 0);
+    let b = sign_in(&jane, team, "revit").await;
+    assert_eq!(b.ok(201)["access"], "flex");
+    assert_eq!(b.ok(201)["tokens_charged"], 10);
+    assert_eq!(op.available(team).await, 90);
+    // The downloads view says how each product is paid for.
+    let view = jane.get("/v1/me/products").await;
+    let view = view.ok(200).as_array().unwrap().clone();
+    let access = |k: &str| view.iter().find(|p| p["key"] == k).unwrap()["access"].clone();
+    assert_eq!(access("autocad"), "subscription");
+    assert_eq!(access("revit"), "flex");
+    // R-PRI-3: it belongs to Jane's identity, not to someone else on the team.
+    let (_, john) = user(&app, team, 2).await;
+    let c = sign_in(&john, team, "autocad").await;
+    assert_eq!(c.ok(201)["tokens_charged"], 7);
+    // A subscription needs no Flex assignment.
+    let other = op.team("Other").await;
+    let d = sign_in(&jane, other, "autocad").await;
+    assert_eq!(d.ok(201)["access"], "subscription");
+    sign_in(&jane, other, "revit")
+        .await
+        .problem(422, "not_assigned");
+    app.shutdown().await;
+}
+
+async fn trial(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 100).await;
+    let (jane_id, jane) = user(&app, team, 1).await;
+    op.post(
+        &format!("/v1/users/{jane_id}/trials"),
+        json!({"product": "autocad", "starts_at": "2026-01-05T00:00:00Z", "ends_at": "2026-01-05T12:00:00Z"}),
+    )
+    .await
+    .ok(201);
+    let (s, charged) = started(&jane, team, "autocad").await;
+    assert_eq!(charged, 0);
+    op.advance(3600).await;
+    sign_out(&jane, s).await;
+    op.advance(4 * 3600).await; // 13:00: the trial ended at 12:00
+    let a = sign_in(&jane, team, "autocad").await;
+    assert_eq!(a.ok(201)["access"], "flex");
+    assert_eq!(
+        a.ok(201)["tokens_charged"],
+        7,
+        "the first sign-in after the trial pays"
+    );
+    assert_eq!(op.available(team).await, 93);
+    app.shutdown().await;
+}
+
+async fn short_balance(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 20).await;
+    let (_, a) = user(&app, team, 1).await;
+    let (_, b) = user(&app, team, 2).await;
+    let (_, c) = user(&app, team, 3).await;
+    assert_eq!(started(&a, team, "autocad").await.1, 7);
+    assert_eq!(started(&b, team, "autocad").await.1, 7);
+    let refused = sign_in(&c, team, "autocad").await;
+    let detail = refused.problem(422, "insufficient_tokens");
+    assert!(detail.contains('6') && detail.contains('7'), "{detail}");
+    assert_eq!(op.available(team).await, 6, "the refusal charged nothing");
+    let sessions = op.get(&format!("/v1/teams/{team}/sessions")).await;
+    assert_eq!(sessions.ok(200).as_array().unwrap().len(), 2);
+    app.shutdown().await;
+}
+
+async fn pack_expiring_mid_period(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 20).await; // pack 1: 20 tokens, expires 2027-01-05 08:00
+    // Almost a year later, a second pack; then a sign-in 12 hours before pack 1 expires.
+    op.advance(364 * 86_400 + 12 * 3600).await; // 2027-01-04 20:00
+    let p2 = op.buy(team, 100).await;
+    let (_, jane) = user(&app, team, 1).await;
+    let (s, charged) = started(&jane, team, "autocad").await;
+    assert_eq!(charged, 7);
+    assert_eq!(
+        op.available(team).await,
+        13 + 100,
+        "drawn from the pack expiring first"
+    );
+    // Through pack 1's expiry (2027-01-05 08:00): the running period is not charged again.
+    assert_eq!(use_for(&op, &jane, s, 12 * 60 + 30, true).await, 0);
+    assert_eq!(op.available(team).await, 100);
+    // At the period's end (2027-01-05 20:00) the next one is paid by the live pack only.
+    use_for(&op, &jane, s, 12 * 60, true).await;
+    let balance = op.get(&format!("/v1/teams/{team}/balance")).await;
+    assert_eq!(balance.ok(200)["available"], 93);
+    let charges = charged_events(&op, team).await;
+    assert_eq!(charges.len(), 2);
+    assert_eq!(charges[1]["pack_id"], p2["id"]);
+    let expired: Vec<Value> = op
+        .events(team)
+        .await
+        .into_iter()
+        .filter(|e| e["kind"] == "expired")
+        .collect();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0]["amount"], -13);
+    app.shutdown().await;
+}
+
+async fn idle(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 100).await;
+    let (_, jane) = user(&app, team, 1).await;
+    let (s, charged) = started(&jane, team, "maya").await;
+    assert_eq!(charged, 4);
+    use_for(&op, &jane, s, 2 * 60, true).await; // active until 10:00
+    // Idle from 10:00 through the period's end (Tuesday 08:00) until 11:55.
+    assert_eq!(
+        use_for(&op, &jane, s, 25 * 60 + 55, false).await,
+        0,
+        "paused: no period opens"
+    );
+    op.advance(300).await; // Tuesday 12:00
+    let resumed = beat(&jane, s, true).await;
+    assert_eq!(
+        resumed.ok(200)["tokens_charged"],
+        4,
+        "the second charge happens at 12:00"
+    );
+    assert_eq!(resumed.ok(200)["period_ends_at"], "2026-01-07T12:00:00Z");
+    let charges = charged_events(&op, team).await;
+    assert_eq!(charges[1]["at"], "2026-01-06T12:00:00Z");
+    app.shutdown().await;
+}
+
+async fn dead_session(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 100).await;
+    let (_, jane) = user(&app, team, 1).await;
+    let (s, _) = started(&jane, team, "autocad").await;
+    use_for(&op, &jane, s, 60, true).await;
+    // The machine crashes at 09:00. Two days pass; the sweep ends the session, charging nothing.
+    op.advance(2 * 86_400).await;
+    let sessions = op
+        .get(&format!("/v1/teams/{team}/sessions?open=false"))
+        .await;
+    let info = sessions.ok(200)[0].clone();
+    assert_eq!(info["end_reason"], "lease_expired");
+    assert_eq!(
+        info["ended_at"], "2026-01-05T09:00:00Z",
+        "ended at its last heartbeat"
+    );
+    assert_eq!(op.available(team).await, 93);
+    beat(&jane, s, true).await.problem(410, "session_ended");
+    app.shutdown().await;
+}
+
+async fn lease(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 100).await;
+    let (jane_id, jane) = user(&app, team, 1).await;
+    let a = sign_in(&jane, team, "autocad").await;
+    let text = a.ok(201)["lease"].as_str().unwrap().to_owned();
+    let published = Http::with_key(&app, None).get("/v1/lease-key").await;
+    assert_eq!(published.ok(200)["algorithm"], "ed25519");
+    let key =
+        jeton_core::lease::decode_public_key(published.ok(200)["public_key"].as_str().unwrap())
+            .unwrap();
+    assert_eq!(key, app.lease_public_key);
+    let now: chrono::DateTime<chrono::Utc> = "2026-01-05T08:00:00Z".parse().unwrap();
+    let lease = jeton_core::lease::verify(&text, &key, now).unwrap();
+    assert_eq!(
+        (
+            lease.user,
+            lease.team,
+            lease.product.as_str(),
+            lease.access.as_str()
+        ),
+        (jane_id, team, "autocad", "flex")
+    );
+    assert_eq!(lease.valid_until, now + chrono::Duration::hours(24));
+    assert_eq!(lease.period_ends_at, now + chrono::Duration::hours(24));
+    assert!(jeton_core::lease::verify(&text, &key, now + chrono::Duration::hours(24)).is_err());
+    // A heartbeat renews it: 24 hours after this contact.
+    op.advance(600).await;
+    let b = beat(&jane, a.ok(201)["id"].as_i64().unwrap(), true).await;
+    let renewed =
+        jeton_core::lease::verify(b.ok(200)["lease"].as_str().unwrap(), &key, now).unwrap();
+    assert_eq!(
+        renewed.valid_until,
+        now + chrono::Duration::minutes(10) + chrono::Duration::hours(24)
+    );
+    app.shutdown().await;
+}
+
+async fn results(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 100).await;
+    let (_, jane) = user(&app, team, 1).await;
+    let (s, _) = started(&jane, team, "autocad").await;
+    let path = format!("/v1/sessions/{s}/results");
+    let r = jane
+        .post(
+            &path,
+            json!({"type": "render.cloud", "quantity": 3, "id": "job-1"}),
+        )
+        .await;
+    assert_eq!(r.ok(200)["tokens_charged"], 15);
+    let again = jane
+        .post(
+            &path,
+            json!({"type": "render.cloud", "quantity": 3, "id": "job-1"}),
+        )
+        .await;
+    assert_eq!(
+        again.ok(200)["tokens_charged"],
+        15,
+        "the same id: the first answer"
+    );
+    assert_eq!(op.available(team).await, 100 - 7 - 15, "charged once");
+    jane.post(
+        &path,
+        json!({"type": "render.cloud", "quantity": 4, "id": "job-1"}),
+    )
+    .await
+    .problem(422, "idempotency_key_reused");
+    jane.post(
+        &path,
+        json!({"type": "render.local", "quantity": 1, "id": "job-2"}),
+    )
+    .await
+    .problem(422, "unknown_result_type");
+    jane.post(
+        &path,
+        json!({"type": "render.cloud", "quantity": 100, "id": "job-3"}),
+    )
+    .await
+    .problem(422, "insufficient_tokens");
+    assert_eq!(op.available(team).await, 78);
+    app.shutdown().await;
+}
+
+async fn idempotent_sign_in(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 100).await;
+    let (_, jane) = user(&app, team, 1).await;
+    let body = json!({"team": team, "product": "autocad"});
+    let send = |b: Value| {
+        let jane = jane.clone();
+        async move {
+            jane.send(
+                Method::POST,
+                "/v1/sessions",
+                Some(RawBody::Json(b)),
+                &[("Idempotency-Key", "open-1")],
+            )
+            .await
+        }
+    };
+    let first = send(body.clone()).await;
+    op.advance(60).await;
+    let again = send(body.clone()).await;
+    assert_eq!(
+        first.ok(201),
+        again.ok(201),
+        "the first answer, lease and all"
+    );
+    assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(op.available(team).await, 93);
+    send(json!({"team": team, "product": "revit"}))
+        .await
+        .problem(422, "idempotency_key_reused");
+    assert_eq!(op.available(team).await, 93);
+    app.shutdown().await;
+}
+
+async fn refusals(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 100).await;
+    let (jane_id, jane) = user(&app, team, 1).await;
+    sign_in(&jane, team, "photoshop")
+        .await
+        .problem(422, "unknown_product");
+    // Not on the team at all.
+    let (_, outsider) = app.user_with_token("out@example.com", "Out Sider").await;
+    let outsider = Http::with_key(&app, Some(outsider));
+    sign_in(&outsider, team, "autocad")
+        .await
+        .problem(422, "not_assigned");
+    // Invited here (by an import, so still invited), with an account made elsewhere since.
+    op.send(
+        Method::POST,
+        &format!("/v1/teams/{team}/flex/import"),
+        Some(RawBody::Text(
+            "Ann Bee,ann@example.com,*\n".into(),
+            "text/csv",
+        )),
+        &[],
+    )
+    .await
+    .ok(200);
+    let elsewhere = op.team("Elsewhere").await;
+    op.post(
+        &format!("/v1/teams/{elsewhere}/flex/users"),
+        json!({"invite": "Ann Bee <ann@example.com>"}),
+    )
+    .await
+    .ok(201);
+    let mail = op.get("/v1/outbox?to=ann@example.com").await;
+    let body = mail.ok(200)[0]["body"].as_str().unwrap().to_owned();
+    let secret = body[body.find("secret=").unwrap() + 7..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    op.post(
+        "/v1/invitations/accept",
+        json!({"secret": secret, "password": "ann-password-1"}),
+    )
+    .await
+    .ok(200);
+    let token = Http::with_key(&app, None)
+        .post(
+            "/v1/auth/token",
+            json!({"email": "ann@example.com", "password": "ann-password-1"}),
+        )
+        .await
+        .ok(200)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ann = Http::with_key(&app, Some(token));
+    sign_in(&ann, team, "autocad")
+        .await
+        .problem(422, "invitation_pending");
+    sign_in(&ann, elsewhere, "autocad")
+        .await
+        .problem(422, "product_not_allowed");
+    // Product not allowed: Jane limited to Revit.
+    op.send(
+        Method::PUT,
+        &format!("/v1/teams/{team}/flex/users/{jane_id}/products"),
+        Some(RawBody::Json(json!({"products": ["revit"]}))),
+        &[],
+    )
+    .await
+    .ok(200);
+    sign_in(&jane, team, "autocad")
+        .await
+        .problem(422, "product_not_allowed");
+    // Unassigned: refused at once.
+    let removed = op
+        .send(
+            Method::DELETE,
+            &format!("/v1/teams/{team}/flex/users/{jane_id}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(removed.status.as_u16(), 204);
+    sign_in(&jane, team, "revit")
+        .await
+        .problem(422, "not_assigned");
+    // A closed team.
+    let (_, john) = user(&app, team, 2).await;
+    let target = op.team("Target").await;
+    op.post(
+        &format!("/v1/teams/{team}/merge"),
+        json!({"into_team": target}),
+    )
+    .await
+    .ok(200);
+    sign_in(&john, team, "revit")
+        .await
+        .problem(422, "team_closed");
+    sign_in(&john, 999_999, "revit")
+        .await
+        .problem(404, "not_found");
+    assert_eq!(op.available(team).await, 0, "merged away");
+    assert_eq!(op.available(target).await, 100, "nothing was charged");
+    app.shutdown().await;
+}
+
+async fn bad_input(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 100).await;
+    let (_, jane) = user(&app, team, 1).await;
+    let (_, john) = user(&app, team, 2).await;
+    let (s, _) = started(&jane, team, "autocad").await;
+    let before = op.available(team).await;
+    let results = format!("/v1/sessions/{s}/results");
+    john.post(
+        &format!("/v1/sessions/{s}/heartbeat"),
+        json!({"active": true}),
+    )
+    .await
+    .problem(404, "not_found");
+    jane.post("/v1/sessions/999999/heartbeat", json!({"active": true}))
+        .await
+        .problem(404, "not_found");
+    jane.post(
+        &format!("/v1/sessions/{s}/heartbeat"),
+        json!({"active": "yes"}),
+    )
+    .await
+    .problem(400, "invalid_body");
+    jane.post(&format!("/v1/sessions/{s}/heartbeat"), json!({}))
+        .await
+        .problem(400, "invalid_body");
+    john.post(
+        &results,
+        json!({"type": "render.cloud", "quantity": 1, "id": "x"}),
+    )
+    .await
+    .problem(404, "not_found");
+    jane.post(
+        &results,
+        json!({"type": "render.cloud", "quantity": -1, "id": "x"}),
+    )
+    .await
+    .problem(400, "invalid_tokens");
+    jane.post(
+        &results,
+        json!({"type": "render.cloud", "quantity": 0, "id": "x"}),
+    )
+    .await
+    .problem(400, "invalid_tokens");
+    jane.post(
+        &results,
+        json!({"type": "render.cloud", "quantity": 1_000_000_000_000i64, "id": "x"}),
+    )
+    .await
+    .problem(400, "invalid_tokens");
+    jane.post(
+        &results,
+        json!({"type": "render.cloud", "quantity": 1, "id": ""}),
+    )
+    .await
+    .problem(400, "invalid_idempotency_key");
+    jane.post(
+        &results,
+        json!({"type": "Render Cloud", "quantity": 1, "id": "x"}),
+    )
+    .await
+    .problem(400, "invalid_rate");
+    jane.post("/v1/sessions", json!({"team": team}))
+        .await
+        .problem(400, "invalid_body");
+    jane.post("/v1/sessions", json!({"team": "one", "product": "autocad"}))
+        .await
+        .problem(400, "invalid_body");
+    jane.post(
+        "/v1/sessions",
+        json!({"team": team, "product": "autocad", "machine": "x".repeat(500)}),
+    )
+    .await
+    .problem(400, "invalid_name");
+    op.post("/v1/sessions", json!({"team": team, "product": "autocad"}))
+        .await
+        .problem(403, "forbidden");
+    Http::with_key(&app, None)
+        .post("/v1/sessions", json!({"team": team, "product": "autocad"}))
+        .await
+        .problem(401, "unauthorized");
+    john.send(Method::DELETE, &format!("/v1/sessions/{s}"), None, &[])
+        .await
+        .problem(404, "not_found");
+    op.post(
+        "/v1/users/1/subscriptions",
+        json!({"product": "autocad", "starts_at": "2026-02-01T00:00:00Z", "ends_at": "2026-01-01T00:00:00Z"}),
+    )
+    .await
+    .problem(400, "invalid_range");
+    op.post("/v1/users/1/trials", json!({"product": "nope", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2026-02-01T00:00:00Z"}))
+        .await
+        .problem(422, "unknown_product");
+    op.post("/v1/users/999999/trials", json!({"product": "autocad", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2026-02-01T00:00:00Z"}))
+        .await
+        .problem(404, "not_found");
+    assert_eq!(op.available(team).await, before, "nothing charged");
+    // Signing out twice is harmless.
+    assert_eq!(sign_out(&jane, s).await, 7);
+    assert_eq!(sign_out(&jane, s).await, 0);
+    app.shutdown().await;
+}
+
+/// Two servers on one database, sharing their lease key like a real deployment.
+async fn two_servers(db: TestDb) -> (TestApp, TestApp) {
+    let shared = db.share();
+    let options = || SpawnOptions {
+        lease_seed: Some([42u8; 32]),
+        ..SpawnOptions::default()
+    };
+    let one = spawn_with_options(db, options()).await;
+    let two = spawn_with_options(shared, options()).await;
+    (one, two)
+}
+
+async fn one_charge(db: TestDb) {
+    let (one, two) = two_servers(db).await;
+    let op = Http::new(&one);
+    let team = scene(&op, 1000).await;
+    let (_, token) = one.user_with_token("jane@example.com", "Jane").await;
+    op.post(
+        &format!("/v1/teams/{team}/flex/users"),
+        json!({"email": "jane@example.com", "all": true}),
+    )
+    .await
+    .ok(201);
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let app = if i % 2 == 0 { &one } else { &two };
+            let u = Http::with_key(app, Some(token.clone()));
+            tokio::spawn(async move {
+                let a = sign_in(&u, team, "autocad").await;
+                a.ok(201)["tokens_charged"].as_i64().unwrap()
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    assert_eq!(total, 7, "50 concurrent sign-ins, one charge");
+    assert_eq!(op.available(team).await, 993);
+    assert_eq!(charged_events(&op, team).await.len(), 1);
+    let sessions = op
+        .get(&format!("/v1/teams/{team}/sessions?limit=1000"))
+        .await;
+    assert_eq!(sessions.ok(200).as_array().unwrap().len(), 50);
+    one.shutdown().await;
+    two.shutdown().await;
+}
+
+async fn race_for_balance(db: TestDb) {
+    let (one, two) = two_servers(db).await;
+    let op = Http::new(&one);
+    let team = scene(&op, 7 * 37).await;
+    let mut users = Vec::new();
+    let mut csv = String::new();
+    for i in 0..200 {
+        let email = format!("racer{i}@example.com");
+        let (_, token) = one.user_with_token(&email, &format!("Racer {i}")).await;
+        csv.push_str(&format!("Racer {i},{email},*\n"));
+        users.push(token);
+    }
+    let imported = op
+        .send(
+            Method::POST,
+            &format!("/v1/teams/{team}/flex/import"),
+            Some(RawBody::Text(csv, "text/csv")),
+            &[],
+        )
+        .await;
+    assert_eq!(imported.ok(200)["applied"], 200);
+    let tasks: Vec<_> = users
+        .into_iter()
+        .enumerate()
+        .map(|(i, token)| {
+            let app = if i % 2 == 0 { &one } else { &two };
+            let u = Http::with_key(app, Some(token));
+            tokio::spawn(async move {
+                let a = sign_in(&u, team, "autocad").await;
+                match a.status.as_u16() {
+                    201 => Ok(a.body["tokens_charged"].as_i64().unwrap()),
+                    _ => Err(a.body["code"].as_str().unwrap().to_owned()),
+                }
+            })
+        })
+        .collect();
+    let (mut ok, mut charged, mut refused) = (0, 0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(tokens) => {
+                ok += 1;
+                charged += tokens;
+            }
+            Err(code) => {
+                assert_eq!(code, "insufficient_tokens");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((ok, refused, charged), (37, 163, 259));
+    assert_eq!(
+        op.available(team).await,
+        0,
+        "the exact remainder, never negative"
+    );
+    assert_eq!(
+        op.get(&format!("/v1/teams/{team}/audit")).await.ok(200)["balanced"],
+        true
+    );
+    one.shutdown().await;
+    two.shutdown().await;
+}

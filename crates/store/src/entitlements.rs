@@ -1,0 +1,167 @@
+//! R-PRI: subscriptions and trials of one identity, and accounts the operator makes directly.
+
+use chrono::{DateTime, Utc};
+use jeton_core::ledger::Actor;
+use jeton_core::session::{AccessKind, Entitlement as Window};
+use jeton_core::{Email, PersonName, ProductKey};
+use sqlx::AnyConnection;
+
+use crate::Store;
+use crate::error::{StoreResult, conflict_on_duplicate};
+use crate::time::{from_db, to_db};
+use crate::users::{User, user_row};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntitlementRecord {
+    pub id: i64,
+    pub user_id: i64,
+    pub product: ProductKey,
+    pub kind: AccessKind,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The windows of (user, product), for resolving who pays.
+pub(crate) async fn windows(
+    conn: &mut AnyConnection,
+    user: i64,
+    product: i64,
+) -> StoreResult<Vec<Window>> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT kind, starts_at, ends_at FROM entitlements WHERE user_id = $1 AND product_id = $2",
+    )
+    .bind(user)
+    .bind(product)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|(kind, s, e)| {
+            Ok(Window {
+                kind: AccessKind::parse(&kind)?,
+                starts_at: from_db(s)?,
+                ends_at: from_db(e)?,
+            })
+        })
+        .collect()
+}
+
+impl Store {
+    /// Gives a user a subscription or trial of a product from `starts_at` to `ends_at`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_entitlement(
+        &self,
+        user: i64,
+        product: &ProductKey,
+        kind: AccessKind,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<EntitlementRecord> {
+        assert!(kind != AccessKind::Flex, "Flex is not an entitlement");
+        let mut w = self.begin_write().await?;
+        user_row(&mut w.tx, user).await?;
+        let product_id: i64 = sqlx::query_scalar("SELECT id FROM products WHERE key = $1")
+            .bind(product.as_str())
+            .fetch_optional(&mut *w.tx)
+            .await?
+            .ok_or_else(|| jeton_core::DomainError::UnknownProduct {
+                key: product.to_string(),
+            })?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO entitlements (user_id, product_id, kind, starts_at, ends_at, created_at, actor) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(user)
+        .bind(product_id)
+        .bind(kind.as_str())
+        .bind(to_db(starts_at))
+        .bind(to_db(ends_at))
+        .bind(to_db(now))
+        .bind(actor.to_string())
+        .fetch_one(&mut *w.tx)
+        .await?;
+        w.commit().await?;
+        Ok(EntitlementRecord {
+            id,
+            user_id: user,
+            product: product.clone(),
+            kind,
+            starts_at,
+            ends_at,
+            created_at: now,
+        })
+    }
+
+    pub async fn entitlements(&self, user: i64) -> StoreResult<Vec<EntitlementRecord>> {
+        let mut conn = self.pool().acquire().await?;
+        user_row(&mut conn, user).await?;
+        let rows: Vec<(i64, String, String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT e.id, p.key, e.kind, e.starts_at, e.ends_at, e.created_at FROM entitlements e \
+             JOIN products p ON p.id = e.product_id WHERE e.user_id = $1 ORDER BY e.starts_at, e.id",
+        )
+        .bind(user)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.into_iter()
+            .map(|(id, key, kind, s, e, c)| {
+                Ok(EntitlementRecord {
+                    id,
+                    user_id: user,
+                    product: ProductKey::parse(&key)?,
+                    kind: AccessKind::parse(&kind)?,
+                    starts_at: from_db(s)?,
+                    ends_at: from_db(e)?,
+                    created_at: from_db(c)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Products a user holds an active subscription or trial for at `now` (the downloads view).
+    pub async fn entitled_products(
+        &self,
+        user: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<(ProductKey, AccessKind)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT p.key, e.kind FROM entitlements e JOIN products p ON p.id = e.product_id \
+             WHERE e.user_id = $1 AND e.starts_at <= $2 AND e.ends_at > $2",
+        )
+        .bind(user)
+        .bind(to_db(now))
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(k, kind)| Ok((ProductKey::parse(&k)?, AccessKind::parse(&kind)?)))
+            .collect()
+    }
+
+    /// An account with a password, made by the operator (no invitation, no email).
+    pub async fn create_user(
+        &self,
+        email: &Email,
+        name: &PersonName,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<User> {
+        let mut w = self.begin_write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (email, email_lower, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(email.as_str())
+        .bind(email.normalized())
+        .bind(name.as_str())
+        .bind(password_hash)
+        .bind(to_db(now))
+        .fetch_one(&mut *w.tx)
+        .await
+        .map_err(conflict_on_duplicate("duplicate_user", || {
+            format!("a user with email {email} already exists")
+        }))?;
+        let user = user_row(&mut w.tx, id).await?.user()?;
+        w.commit().await?;
+        Ok(user)
+    }
+}

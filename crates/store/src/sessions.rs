@@ -1,0 +1,879 @@
+//! Product sessions (R-SES-1..9): the store side of `jeton_core::session`. Every step locks the
+//! team, loads the usage of (team, user, product), asks the engine for a plan and applies it in
+//! the same transaction: ends sessions, refunds, opens periods and charges them through the one
+//! consumption-order function. The team lock makes concurrent sign-ins of one (user, product),
+//! on any number of servers, open one period and one charge (R-SES-9).
+
+use chrono::{DateTime, Utc};
+use jeton_core::access::effective_products;
+use jeton_core::ledger::{Actor, Cause, CauseKind, EventKind};
+use jeton_core::session::{
+    self, Access, AccessKind, EndReason, FlexStanding, Period, Plan, Refusal, Session, SessionGone,
+    Usage,
+};
+use jeton_core::{DomainError, IdempotencyKey, PackId, ProductKey, ResultType, TeamId, Tokens};
+use sqlx::AnyConnection;
+
+use crate::Store;
+use crate::entitlements::windows;
+use crate::error::{StoreError, StoreResult};
+use crate::flex::{Catalogue, selection, team_defaults};
+use crate::idempotency;
+use crate::ledger::{self, NewEvent, lock_team};
+use crate::teams::TeamRow;
+use crate::time::{from_db, to_db};
+
+/// A product as sessions need it.
+#[derive(sqlx::FromRow)]
+struct ProductRow {
+    id: i64,
+    key: String,
+    daily_rate: i64,
+    idle_awareness: i64,
+}
+
+async fn product_by_key(conn: &mut AnyConnection, key: &str) -> StoreResult<Option<ProductRow>> {
+    Ok(
+        sqlx::query_as("SELECT id, key, daily_rate, idle_awareness FROM products WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+async fn product_by_id(conn: &mut AnyConnection, id: i64) -> StoreResult<ProductRow> {
+    Ok(
+        sqlx::query_as("SELECT id, key, daily_rate, idle_awareness FROM products WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
+/// R-SES-1, R-PRI: who pays for (user, product) on this team now, or why nobody may.
+async fn access_now(
+    conn: &mut AnyConnection,
+    team: &TeamRow,
+    user: i64,
+    product: &ProductRow,
+    now: DateTime<Utc>,
+) -> StoreResult<Result<Access, DomainError>> {
+    let team_id = TeamId(team.id);
+    let windows = windows(conn, user, product.id).await?;
+    let status: Option<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT status, removed_at FROM flex_assignments WHERE team_id = $1 AND user_id = $2",
+    )
+    .bind(team.id)
+    .bind(user)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let standing = match status {
+        Some((s, None)) if s == "active" => {
+            let key = ProductKey::parse(&product.key)?;
+            let catalogue = Catalogue::load(conn).await?;
+            let defaults = team_defaults(conn, team_id).await?;
+            let own = selection(conn, team_id, user).await?;
+            FlexStanding::Active {
+                product_allowed: effective_products(&own, &defaults, &catalogue.keys())
+                    .contains(&key),
+            }
+        }
+        Some((_, None)) => FlexStanding::InvitationPending,
+        _ => FlexStanding::NotAssigned,
+    };
+    Ok(session::resolve_access(
+        &windows,
+        standing,
+        team.closed_at.is_some(),
+        Tokens::from_stored(product.daily_rate)?,
+        now,
+    ))
+}
+
+async fn load_usage(
+    conn: &mut AnyConnection,
+    team: i64,
+    user: i64,
+    product: &ProductRow,
+) -> StoreResult<Usage> {
+    let latest: Option<(i64, String, i64, i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, access, started_at, ends_at, tokens, refunded_at FROM usage_periods \
+         WHERE team_id = $1 AND user_id = $2 AND product_id = $3 ORDER BY started_at DESC LIMIT 1",
+    )
+    .bind(team)
+    .bind(user)
+    .bind(product.id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let period = latest
+        .map(|(id, access, s, e, tokens, refunded)| {
+            Ok::<_, StoreError>(Period {
+                id,
+                access: AccessKind::parse(&access)?,
+                started_at: from_db(s)?,
+                ends_at: from_db(e)?,
+                tokens: Tokens::from_stored(tokens)?,
+                refunded: refunded.is_some(),
+            })
+        })
+        .transpose()?;
+    let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, started_at, last_seen_at, last_active_at FROM sessions \
+         WHERE team_id = $1 AND user_id = $2 AND product_id = $3 AND ended_at IS NULL ORDER BY id",
+    )
+    .bind(team)
+    .bind(user)
+    .bind(product.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let sessions = rows
+        .into_iter()
+        .map(|(id, s, seen, active)| {
+            Ok(Session {
+                id,
+                started_at: from_db(s)?,
+                last_seen_at: from_db(seen)?,
+                last_active_at: from_db(active)?,
+            })
+        })
+        .collect::<StoreResult<_>>()?;
+    Ok(Usage {
+        idle_aware: product.idle_awareness == 1,
+        period,
+        sessions,
+    })
+}
+
+/// What applying a plan did.
+#[derive(Debug, Default)]
+struct Applied {
+    charged: Tokens,
+    refunded: Tokens,
+    /// The id of the last period opened, if any.
+    opened: Option<i64>,
+}
+
+/// Applies an engine plan: ends sessions, refunds, opens and charges periods. A charge the live
+/// packs cannot cover fails with `InsufficientTokens` and the caller's transaction is dropped.
+async fn apply(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    user: i64,
+    product: &ProductRow,
+    plan: &Plan,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<Applied> {
+    let mut applied = Applied::default();
+    for (session, at, reason) in &plan.end {
+        sqlx::query(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
+        )
+        .bind(to_db(*at))
+        .bind(reason.as_str())
+        .bind(*session)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if let Some(period) = plan.refund {
+        applied.refunded = refund_period(conn, team, period, actor, now).await?;
+    }
+    let daily_rate = Tokens::from_stored(product.daily_rate)?;
+    for p in &plan.open {
+        let rate = if p.access == AccessKind::Flex {
+            daily_rate
+        } else {
+            Tokens::ZERO
+        };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO usage_periods (team_id, user_id, product_id, access, opened, started_at, ends_at, rate, tokens, charged_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(team.0)
+        .bind(user)
+        .bind(product.id)
+        .bind(p.access.as_str())
+        .bind(p.opened.as_str())
+        .bind(to_db(p.started_at))
+        .bind(to_db(p.ends_at))
+        .bind(rate.as_i64())
+        .bind(p.tokens.as_i64())
+        .bind(to_db(now))
+        .fetch_one(&mut *conn)
+        .await?;
+        if !p.tokens.is_zero() {
+            let cause = Cause::new(CauseKind::Period, id);
+            ledger::apply_charge(conn, team, p.tokens, &cause, actor, now).await?;
+            applied.charged = applied
+                .charged
+                .checked_add(p.tokens)
+                .ok_or_else(|| StoreError::corrupt("charged tokens overflow"))?;
+        }
+        applied.opened = Some(id);
+    }
+    Ok(applied)
+}
+
+/// R-SES-4: gives a period's charge back to the packs it came from.
+async fn refund_period(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    period: i64,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<Tokens> {
+    let drawn: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT pack_id, amount FROM ledger_events \
+         WHERE team_id = $1 AND kind = 'charged' AND cause_kind = 'period' AND cause_ref = $2 ORDER BY id",
+    )
+    .bind(team.0)
+    .bind(period.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let cause = Cause::new(CauseKind::Period, period);
+    let mut total = Tokens::ZERO;
+    for (pack, amount) in drawn {
+        let tokens = Tokens::from_stored(-amount)?;
+        let done = sqlx::query(
+            "UPDATE packs SET remaining = remaining + $1 WHERE id = $2 AND team_id = $3",
+        )
+        .bind(tokens.as_i64())
+        .bind(pack)
+        .bind(team.0)
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::corrupt(format!(
+                "pack {pack} of a refunded period is gone"
+            )));
+        }
+        ledger::insert_event(
+            conn,
+            NewEvent {
+                team,
+                pack: PackId(pack),
+                kind: EventKind::Refunded,
+                amount: EventKind::Refunded.signed(tokens, true),
+                at: now,
+                actor,
+                cause: &cause,
+            },
+        )
+        .await?;
+        total = total
+            .checked_add(tokens)
+            .ok_or_else(|| StoreError::corrupt("refund overflows"))?;
+    }
+    let expected: i64 = sqlx::query_scalar("SELECT tokens FROM usage_periods WHERE id = $1")
+        .bind(period)
+        .fetch_one(&mut *conn)
+        .await?;
+    if expected != total.as_i64() {
+        return Err(StoreError::corrupt(format!(
+            "period {period} charged {expected} tokens but its ledger shows {total}"
+        )));
+    }
+    sqlx::query("UPDATE usage_periods SET refunded_at = $1 WHERE id = $2")
+        .bind(to_db(now))
+        .bind(period)
+        .execute(&mut *conn)
+        .await?;
+    Ok(total)
+}
+
+/// A session row as the steps need it.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: i64,
+    team_id: i64,
+    user_id: i64,
+    product_id: i64,
+    ended_at: Option<i64>,
+    end_reason: Option<String>,
+}
+
+async fn session_row(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<SessionRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, team_id, user_id, product_id, ended_at, end_reason FROM sessions WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+fn gone(reason: &str) -> StoreError {
+    StoreError::Gone {
+        code: "session_ended",
+        detail: format!("this session has ended ({reason}); sign in again"),
+    }
+}
+
+/// The period the user is in after a step: its id and end.
+async fn current_period(
+    conn: &mut AnyConnection,
+    team: i64,
+    user: i64,
+    product: i64,
+) -> StoreResult<(i64, AccessKind, DateTime<Utc>)> {
+    let (id, access, ends): (i64, String, i64) = sqlx::query_as(
+        "SELECT id, access, ends_at FROM usage_periods WHERE team_id = $1 AND user_id = $2 AND product_id = $3 \
+         ORDER BY started_at DESC LIMIT 1",
+    )
+    .bind(team)
+    .bind(user)
+    .bind(product)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((id, AccessKind::parse(&access)?, from_db(ends)?))
+}
+
+/// A signed-in session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    pub session: i64,
+    pub team: TeamId,
+    pub user: i64,
+    pub product: ProductKey,
+    pub access: AccessKind,
+    pub tokens_charged: Tokens,
+    pub period_ends_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInOutcome {
+    New(SignedIn),
+    /// A retried request: the first answer, as it was given.
+    Replayed(String),
+}
+
+/// A heartbeat taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Beat {
+    pub signed_in: SignedIn,
+}
+
+/// Limits on client-supplied session details.
+const MAX_DETAIL_LEN: usize = 100;
+/// Most results in one report (R-SES-8).
+pub const MAX_RESULT_QUANTITY: u64 = 10_000;
+const SIGN_IN_SCOPE: &str = "sign_in";
+
+fn check_detail(what: &str, value: Option<&str>) -> StoreResult<()> {
+    if let Some(v) = value
+        && (v.chars().count() > MAX_DETAIL_LEN || v.chars().any(char::is_control))
+    {
+        return Err(DomainError::InvalidName {
+            detail: format!(
+                "the {what} is at most {MAX_DETAIL_LEN} characters without line breaks"
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionSweep {
+    pub groups: usize,
+    pub ended: usize,
+    pub charged: u64,
+}
+
+impl Store {
+    /// R-SES-1/2/9: signs a user in to a product on a team. Refused with a stable reason (nothing
+    /// written), or: a covering period charges nothing, otherwise a period opens and charges the
+    /// daily rate. `respond` writes the answer remembered for the idempotency key.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn sign_in(
+        &self,
+        team: TeamId,
+        user: i64,
+        product: &str,
+        version: Option<&str>,
+        machine: Option<&str>,
+        key: Option<&IdempotencyKey>,
+        respond: &(dyn Fn(&SignedIn) -> String + Send + Sync),
+        now: DateTime<Utc>,
+    ) -> StoreResult<SignInOutcome> {
+        check_detail("version", version)?;
+        check_detail("machine", machine)?;
+        let fingerprint = format!(
+            "sign-in of user {user} to {product:?} (version {version:?}, machine {machine:?})"
+        );
+        let mut w = self.begin_write().await?;
+        let team_row = lock_team(&mut w.tx, team).await?;
+        if let Some(key) = key
+            && let Some(first) = idempotency::recall(&mut w.tx, team, SIGN_IN_SCOPE, key).await?
+        {
+            return Ok(SignInOutcome::Replayed(idempotency::replay(
+                first,
+                &fingerprint,
+                key,
+            )?));
+        }
+        let product_row =
+            product_by_key(&mut w.tx, product)
+                .await?
+                .ok_or(DomainError::Refused {
+                    reason: Refusal::UnknownProduct,
+                })?;
+        let access = access_now(&mut w.tx, &team_row, user, &product_row, now).await??;
+        if team_row.closed_at.is_none() {
+            ledger::expire_team(&mut w.tx, team, now).await?;
+        }
+        let mut usage = load_usage(&mut w.tx, team.0, user, &product_row).await?;
+        let plan = session::sign_in(&mut usage, access, now);
+        let applied = apply(
+            &mut w.tx,
+            team,
+            user,
+            &product_row,
+            &plan,
+            Actor::User(user),
+            now,
+        )
+        .await?;
+        let (period, period_access, period_ends_at) =
+            current_period(&mut w.tx, team.0, user, product_row.id).await?;
+        debug_assert!(applied.opened.is_none_or(|id| id == period));
+        let session: i64 = sqlx::query_scalar(
+            "INSERT INTO sessions (team_id, user_id, product_id, period_id, version, machine, started_at, last_seen_at, last_active_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) RETURNING id",
+        )
+        .bind(team.0)
+        .bind(user)
+        .bind(product_row.id)
+        .bind(period)
+        .bind(version)
+        .bind(machine)
+        .bind(to_db(now))
+        .fetch_one(&mut *w.tx)
+        .await?;
+        let signed_in = SignedIn {
+            session,
+            team,
+            user,
+            product: ProductKey::parse(&product_row.key)?,
+            access: period_access,
+            tokens_charged: applied.charged,
+            period_ends_at,
+        };
+        if let Some(key) = key {
+            idempotency::remember(
+                &mut w.tx,
+                team,
+                SIGN_IN_SCOPE,
+                key,
+                &fingerprint,
+                &respond(&signed_in),
+                now,
+            )
+            .await?;
+        }
+        w.commit().await?;
+        Ok(SignInOutcome::New(signed_in))
+    }
+
+    /// R-SES-3/5/6: a heartbeat of `user`'s session. May roll the period over (charging), or
+    /// resume after a pause. When the next period cannot be paid the session is ended and the
+    /// answer is `InsufficientTokens`: the product must stop.
+    pub async fn heartbeat(
+        &self,
+        session: i64,
+        user: i64,
+        active: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Beat> {
+        let row = self.own_session(session, user).await?;
+        let team = TeamId(row.team_id);
+        let mut w = self.begin_write().await?;
+        let team_row = lock_team(&mut w.tx, team).await?;
+        let product = product_by_id(&mut w.tx, row.product_id).await?;
+        let access = access_now(&mut w.tx, &team_row, user, &product, now).await?;
+        if team_row.closed_at.is_none() {
+            ledger::expire_team(&mut w.tx, team, now).await?;
+        }
+        let mut usage = load_usage(&mut w.tx, team.0, user, &product).await?;
+        let result = match access {
+            Ok(access) => session::heartbeat(&mut usage, session, active, access, now),
+            Err(_) => {
+                // Access is gone (unassigned, product taken away): the running period may be used
+                // up, nothing new is paid.
+                let mut plan = session::sweep(&mut usage, None, now);
+                match usage.sessions.iter().any(|s| s.id == session) {
+                    true => Ok(std::mem::take(&mut plan)),
+                    false => Err((SessionGone::Unknown, plan)),
+                }
+            }
+        };
+        let plan = match result {
+            Ok(plan) => plan,
+            Err((why, plan)) => {
+                apply(&mut w.tx, team, user, &product, &plan, Actor::System, now).await?;
+                w.commit().await?;
+                let reason = match why {
+                    SessionGone::Expired => "no heartbeat for 15 minutes",
+                    SessionGone::Unknown => "it was ended by the server",
+                };
+                return Err(gone(reason));
+            }
+        };
+        match apply(
+            &mut w.tx,
+            team,
+            user,
+            &product,
+            &plan,
+            Actor::User(user),
+            now,
+        )
+        .await
+        {
+            Ok(applied) => {
+                sqlx::query(
+                    "UPDATE sessions SET last_seen_at = $1, last_active_at = CASE WHEN $2 = 1 THEN $1 ELSE last_active_at END, \
+                     period_id = COALESCE($3, period_id) WHERE id = $4",
+                )
+                .bind(to_db(now))
+                .bind(i64::from(active))
+                .bind(applied.opened)
+                .bind(session)
+                .execute(&mut *w.tx)
+                .await?;
+                let (_, period_access, period_ends_at) =
+                    current_period(&mut w.tx, team.0, user, product.id).await?;
+                w.commit().await?;
+                Ok(Beat {
+                    signed_in: SignedIn {
+                        session,
+                        team,
+                        user,
+                        product: ProductKey::parse(&product.key)?,
+                        access: period_access,
+                        tokens_charged: applied.charged,
+                        period_ends_at,
+                    },
+                })
+            }
+            Err(StoreError::Domain(e @ DomainError::InsufficientTokens { .. })) => {
+                drop(w);
+                self.end_for_lack_of_tokens(team, &[session], now).await?;
+                Err(e.into())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// R-SES-4: signs a session out. Returns the tokens refunded by the grace rule. Signing out a
+    /// session that already ended answers 0.
+    pub async fn sign_out(
+        &self,
+        session: i64,
+        user: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Tokens> {
+        let row = match self.own_session(session, user).await {
+            Ok(row) => row,
+            Err(StoreError::Gone { .. }) => return Ok(Tokens::ZERO),
+            Err(e) => return Err(e),
+        };
+        let team = TeamId(row.team_id);
+        for pay_rollover in [true, false] {
+            let mut w = self.begin_write().await?;
+            let team_row = lock_team(&mut w.tx, team).await?;
+            let product = product_by_id(&mut w.tx, row.product_id).await?;
+            let access = match pay_rollover {
+                true => access_now(&mut w.tx, &team_row, user, &product, now)
+                    .await?
+                    .ok(),
+                false => None,
+            };
+            let mut usage = load_usage(&mut w.tx, team.0, user, &product).await?;
+            let Ok(plan) = session::sign_out(&mut usage, session, access, now) else {
+                return Ok(Tokens::ZERO);
+            };
+            match apply(
+                &mut w.tx,
+                team,
+                user,
+                &product,
+                &plan,
+                Actor::User(user),
+                now,
+            )
+            .await
+            {
+                Ok(applied) => {
+                    w.commit().await?;
+                    return Ok(applied.refunded);
+                }
+                // Use since the last heartbeat crossed into a period that cannot be paid: end the
+                // session without it.
+                Err(StoreError::Domain(DomainError::InsufficientTokens { .. })) if pay_rollover => {
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::corrupt("sign-out could not be applied"))
+    }
+
+    /// R-SES-8: a per-result charge, idempotent by the client's id within the session.
+    pub async fn report_result(
+        &self,
+        session: i64,
+        user: i64,
+        result_type: &ResultType,
+        quantity: u64,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Tokens, bool)> {
+        if quantity == 0 || quantity > MAX_RESULT_QUANTITY {
+            return Err(DomainError::InvalidTokens {
+                detail: format!("quantity must be 1 to {MAX_RESULT_QUANTITY}, got {quantity}"),
+            }
+            .into());
+        }
+        if client_id.is_empty()
+            || client_id.len() > 255
+            || !client_id.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(DomainError::InvalidIdempotencyKey {
+                detail: "a result id is 1 to 255 visible ASCII characters".into(),
+            }
+            .into());
+        }
+        let row = self.own_session(session, user).await?;
+        let team = TeamId(row.team_id);
+        let mut w = self.begin_write().await?;
+        let team_row = lock_team(&mut w.tx, team).await?;
+        let first: Option<(String, i64, i64)> = sqlx::query_as(
+            "SELECT result_type, quantity, tokens FROM result_charges WHERE session_id = $1 AND client_id = $2",
+        )
+        .bind(session)
+        .bind(client_id)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+        if let Some((kind, q, tokens)) = first {
+            if kind != result_type.as_str() || q != quantity as i64 {
+                return Err(StoreError::Conflict {
+                    code: "idempotency_key_reused",
+                    detail: format!(
+                        "result {client_id:?} was already reported as {q} × {kind}; send a new id for a new result"
+                    ),
+                });
+            }
+            return Ok((Tokens::from_stored(tokens)?, true));
+        }
+        let product = product_by_id(&mut w.tx, row.product_id).await?;
+        let rate: Option<i64> = sqlx::query_scalar(
+            "SELECT rate FROM product_result_rates WHERE product_id = $1 AND result_type = $2",
+        )
+        .bind(product.id)
+        .bind(result_type.as_str())
+        .fetch_optional(&mut *w.tx)
+        .await?;
+        let rate = Tokens::from_stored(rate.ok_or_else(|| DomainError::UnknownResultType {
+            product: product.key.clone(),
+            result_type: result_type.to_string(),
+        })?)?;
+        let usage = load_usage(&mut w.tx, team.0, user, &product).await?;
+        if !usage
+            .sessions
+            .iter()
+            .any(|s| s.id == session && !s.is_dead(now))
+        {
+            return Err(gone("no heartbeat for 15 minutes"));
+        }
+        let access = access_now(&mut w.tx, &team_row, user, &product, now).await??;
+        let tokens = session::result_tokens(access.kind, rate, quantity)?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO result_charges (team_id, user_id, product_id, session_id, client_id, result_type, quantity, rate, tokens, access, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(team.0)
+        .bind(user)
+        .bind(product.id)
+        .bind(session)
+        .bind(client_id)
+        .bind(result_type.as_str())
+        .bind(quantity as i64)
+        .bind(rate.as_i64())
+        .bind(tokens.as_i64())
+        .bind(access.kind.as_str())
+        .bind(to_db(now))
+        .fetch_one(&mut *w.tx)
+        .await?;
+        if !tokens.is_zero() {
+            ledger::expire_team(&mut w.tx, team, now).await?;
+            ledger::apply_charge(
+                &mut w.tx,
+                team,
+                tokens,
+                &Cause::new(CauseKind::Result, id),
+                Actor::User(user),
+                now,
+            )
+            .await?;
+        }
+        w.commit().await?;
+        Ok((tokens, false))
+    }
+
+    /// The background sweep (R-SES-3/6): ends dead sessions and rolls periods over for products
+    /// in use, one (team, user, product) per transaction. Safe on several servers at once.
+    pub async fn sweep_sessions(&self, now: DateTime<Utc>) -> StoreResult<SessionSweep> {
+        let dead_before = to_db(now - session::session_lease());
+        let mut sweep = SessionSweep::default();
+        let groups: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT DISTINCT s.team_id, s.user_id, s.product_id FROM sessions s WHERE s.ended_at IS NULL AND ( \
+                 s.last_seen_at < $1 OR NOT EXISTS (SELECT 1 FROM usage_periods p \
+                     WHERE p.team_id = s.team_id AND p.user_id = s.user_id AND p.product_id = s.product_id \
+                     AND p.refunded_at IS NULL AND p.ends_at > $2)) \
+             ORDER BY s.team_id, s.user_id, s.product_id LIMIT 1000",
+        )
+        .bind(dead_before)
+        .bind(to_db(now))
+        .fetch_all(self.pool())
+        .await?;
+        for (team, user, product) in groups {
+            let team = TeamId(team);
+            let mut w = self.begin_write().await?;
+            let team_row = lock_team(&mut w.tx, team).await?;
+            let product = product_by_id(&mut w.tx, product).await?;
+            let access = access_now(&mut w.tx, &team_row, user, &product, now)
+                .await?
+                .ok();
+            if team_row.closed_at.is_none() {
+                ledger::expire_team(&mut w.tx, team, now).await?;
+            }
+            let mut usage = load_usage(&mut w.tx, team.0, user, &product).await?;
+            let open: Vec<i64> = usage.sessions.iter().map(|s| s.id).collect();
+            let plan = session::sweep(&mut usage, access, now);
+            sweep.groups += 1;
+            match apply(&mut w.tx, team, user, &product, &plan, Actor::System, now).await {
+                Ok(applied) => {
+                    w.commit().await?;
+                    sweep.ended += plan.end.len();
+                    sweep.charged += applied.charged.get();
+                }
+                Err(StoreError::Domain(DomainError::InsufficientTokens { .. })) => {
+                    drop(w);
+                    sweep.ended += self.end_for_lack_of_tokens(team, &open, now).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(sweep)
+    }
+
+    /// R-SES-3: the next period could not be paid: these sessions stop.
+    async fn end_for_lack_of_tokens(
+        &self,
+        team: TeamId,
+        sessions: &[i64],
+        now: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        let mut w = self.begin_write().await?;
+        lock_team(&mut w.tx, team).await?;
+        let mut ended = 0;
+        for s in sessions {
+            let done = sqlx::query(
+                "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND team_id = $4 AND ended_at IS NULL",
+            )
+            .bind(to_db(now))
+            .bind(EndReason::InsufficientTokens.as_str())
+            .bind(*s)
+            .bind(team.0)
+            .execute(&mut *w.tx)
+            .await?;
+            ended += done.rows_affected() as usize;
+        }
+        w.commit().await?;
+        Ok(ended)
+    }
+
+    /// The session if it is `user`'s and still open: 404 for anyone else's, 410 once ended.
+    async fn own_session(&self, session: i64, user: i64) -> StoreResult<SessionRow> {
+        let mut conn = self.pool().acquire().await?;
+        let row = session_row(&mut conn, session)
+            .await?
+            .filter(|r| r.user_id == user)
+            .ok_or_else(|| StoreError::not_found("session", session))?;
+        if row.ended_at.is_some() {
+            return Err(gone(row.end_reason.as_deref().unwrap_or("ended")));
+        }
+        let _ = row.id;
+        Ok(row)
+    }
+
+    /// Sessions of a team, newest first (admins).
+    pub async fn team_sessions(
+        &self,
+        team: TeamId,
+        open_only: bool,
+        limit: usize,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        self.team(team).await?;
+        let rows: Vec<SessionRecordRow> = sqlx::query_as(
+            "SELECT s.id, s.team_id, s.user_id, p.key, s.version, s.machine, s.started_at, s.last_seen_at, s.ended_at, s.end_reason \
+             FROM sessions s JOIN products p ON p.id = s.product_id \
+             WHERE s.team_id = $1 AND ($2 = 0 OR s.ended_at IS NULL) ORDER BY s.id DESC LIMIT $3",
+        )
+        .bind(team.0)
+        .bind(i64::from(open_only))
+        .bind(limit.clamp(1, 1000) as i64)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(SessionRecordRow::record).collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: i64,
+    pub team: TeamId,
+    pub user: i64,
+    pub product: ProductKey,
+    pub version: Option<String>,
+    pub machine: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub end_reason: Option<EndReason>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRecordRow {
+    id: i64,
+    team_id: i64,
+    user_id: i64,
+    key: String,
+    version: Option<String>,
+    machine: Option<String>,
+    started_at: i64,
+    last_seen_at: i64,
+    ended_at: Option<i64>,
+    end_reason: Option<String>,
+}
+
+impl SessionRecordRow {
+    fn record(self) -> StoreResult<SessionRecord> {
+        Ok(SessionRecord {
+            id: self.id,
+            team: TeamId(self.team_id),
+            user: self.user_id,
+            product: ProductKey::parse(&self.key)?,
+            version: self.version,
+            machine: self.machine,
+            started_at: from_db(self.started_at)?,
+            last_seen_at: from_db(self.last_seen_at)?,
+            ended_at: self.ended_at.map(from_db).transpose()?,
+            end_reason: self
+                .end_reason
+                .as_deref()
+                .map(EndReason::parse)
+                .transpose()?,
+        })
+    }
+}
