@@ -153,8 +153,13 @@ async fn canonical_day(db: TestDb) {
     op.advance(14 * 3600).await; // Tuesday 07:00
     let (s, charged) = started(&jane, team, "autocad").await;
     assert_eq!(charged, 0, "Monday's period runs to Tuesday 08:00");
-    // Still in use at 08:00: the next period opens and charges (by a heartbeat or the sweep).
-    use_for(&op, &jane, s, 10 * 60, true).await;
+    // Still in use at 08:00: the next period opens at 08:00 and charges, even when nobody looks
+    // until 08:03 (the period runs from the previous one's end, not from when it was noticed).
+    use_for(&op, &jane, s, 55, true).await;
+    op.advance(8 * 60).await;
+    let b = beat(&jane, s, true).await;
+    assert_eq!(b.ok(200)["period_ends_at"], "2026-01-07T08:00:00Z");
+    use_for(&op, &jane, s, 9 * 60 - 3, true).await;
     assert_eq!(sign_out(&jane, s).await, 0);
     op.advance(5 * 86_400).await;
 
@@ -172,8 +177,8 @@ async fn canonical_day(db: TestDb) {
         "two usage periods"
     );
     assert_eq!(
-        charges[1]["at"], "2026-01-06T08:00:00Z",
-        "charged as Tuesday's period began"
+        charges[1]["at"], "2026-01-06T08:03:00Z",
+        "charged when the sweep saw it"
     );
     assert_eq!(op.available(team).await, 1000 - 14);
     let audit = op.get(&format!("/v1/teams/{team}/audit")).await;
