@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    account, admins, clock, defaults, import, invitations, ledger, outbox, packs, products, teams,
-    users,
+    account, admins, clock, defaults, entitlements, import, invitations, ledger, outbox, packs,
+    product_client, products, sessions, simulate, teams, users,
 };
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
@@ -22,8 +22,8 @@ pub const OPERATOR_KEY_FILE: &str = "operator.key";
     after_help = "Every command except `serve` talks to a running server and takes:\n  \
         --server URL   the server [env: JETON_SERVER] [default: http://127.0.0.1:8080]\n  \
         --key KEY      an operator or admin API key, or a user token for `jeton me`\n                 \
-        [env: JETON_KEY]; without one, the operator key is read from\n                 \
-        <--data-dir>/operator.key when that file exists\n                 \
+        and `jeton client` [env: JETON_KEY]; without one, the operator\n                 \
+        key is read from <--data-dir>/operator.key when that file exists\n                 \
         [--data-dir env: JETON_DATA_DIR, default: ./jeton-data]\n  \
         --json         print the server's answer as JSON, for scripts\n\n\
         Teams are given by id or by exact name. Start with `jeton serve`, then e.g.\n  \
@@ -32,7 +32,8 @@ pub const OPERATOR_KEY_FILE: &str = "operator.key";
         jeton packs buy --team Design 1000\n  \
         jeton balance --team Design\n  \
         jeton users assign --team Design \"Jane Doe <jane@example.com>\" --products autocad\n  \
-        jeton import people.csv --team Design"
+        jeton import people.csv --team Design\n  \
+        jeton client sign-in --team 1 --product autocad --key USER_TOKEN"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -83,6 +84,30 @@ pub enum Command {
     /// Your own account, with a user token as --key: who you are, your downloads
     #[command(subcommand_required = true, arg_required_else_help = true)]
     Me(Group<account::MeCmd>),
+    /// Give a user a single-user subscription to a product: no tokens for it (operator)
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Subscriptions(Group<entitlements::SubscriptionsCmd>),
+    /// Give a user a trial of a product: no tokens for it while it runs (operator)
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Trials(Group<entitlements::TrialsCmd>),
+    /// List a user's subscriptions and trials (operator)
+    Entitlements(Leaf<entitlements::ListArgs>),
+    /// Act as a product with a user token: sign in, heartbeat, results, sign out, leases
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Client(Group<product_client::ClientCmd>),
+    /// List a team's product sessions: open ones, or all
+    Sessions(Leaf<sessions::SessionsArgs>),
+    /// Simulate product use for demos (--days, on a --test-clock server) or load (--load)
+    #[command(
+        after_help = "Needs only the operator key: it creates its own team, products \
+        (keys sim-TEAM-…), a pack and users (sim-TEAM-uN@example.com) — so run it against a test \
+        server, not one with real data. The progress bar goes to stderr; --json prints the \
+        summary as JSON.\n\nExamples:\n  \
+        jeton simulate --load --users 200 --concurrency 16 --duration 20\n  \
+        jeton serve --test-clock --data-dir /tmp/demo &   # then:\n  \
+        jeton simulate --days 5 --users 20 --seed 7 --data-dir /tmp/demo"
+    )]
+    Simulate(Leaf<simulate::SimulateArgs>),
     /// Move the clock of a server started with --test-clock
     #[command(subcommand_required = true, arg_required_else_help = true)]
     Clock(Group<clock::ClockCmd>),
@@ -114,7 +139,8 @@ pub struct Conn {
     #[arg(long, global = true, env = "JETON_SERVER", value_name = "URL", default_value = DEFAULT_SERVER)]
     pub server: String,
 
-    /// API key (operator or team admin), or a user token for `jeton me`. Without one, the
+    /// API key (operator or team admin), or a user token for `jeton me` and `jeton client`.
+    /// Without one, the
     /// operator key is read from <DATA_DIR>/operator.key when that file exists
     #[arg(
         long,

@@ -1077,3 +1077,748 @@ async fn advancing_a_server_without_test_clock_says_how_to_get_one() {
         "{err}"
     );
 }
+
+// ------------------------------------------------------------------ sessions (R-SES, R-PRI)
+
+const PASSWORD: &str = "correct horse battery";
+
+/// `users create` an account with [`PASSWORD`] and returns its id.
+async fn create_user(env: &Env, email: &str, name: &str) -> i64 {
+    let created = env
+        .run_as(
+            &env.app.operator_key,
+            &[
+                "users", "create", "--email", email, "--name", name, "--json",
+            ],
+            &[("JETON_PASSWORD", PASSWORD)],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(created["email"], email, "{created}");
+    created["user_id"].as_i64().expect("user_id")
+}
+
+/// `login` as `email` and returns the user token.
+async fn login(env: &Env, email: &str) -> String {
+    let out = env
+        .run_as(
+            "",
+            &["login", "--email", email, "--password-stdin"],
+            &[],
+            Some(PASSWORD),
+        )
+        .await;
+    out.ok().trim().to_string()
+}
+
+/// The sum of `kind` events' amounts, as a positive number.
+fn ledger_sum(events: &Value, kind: &str) -> u64 {
+    events
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .map(|e| e["amount"].as_i64().unwrap().unsigned_abs())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_ses_a_product_session_from_the_command_line() {
+    let env = Env::sqlite().await;
+    env.run(&[
+        "products",
+        "add",
+        "autocad",
+        "--name",
+        "AutoCAD",
+        "--daily-rate",
+        "7",
+        "--result-rate",
+        "render.cloud=5",
+    ])
+    .await
+    .ok();
+    let team = id(&env
+        .run(&["teams", "create", "Design", "--json"])
+        .await
+        .json());
+    let team_arg = team.to_string();
+    env.run(&["packs", "buy", "--team", "Design", "100"])
+        .await
+        .ok();
+
+    // An account without invitation, then Flex for it.
+    let out = env
+        .run_as(
+            &env.app.operator_key,
+            &[
+                "users",
+                "create",
+                "--email",
+                "jane@example.com",
+                "--name",
+                "Jane Doe",
+            ],
+            &[("JETON_PASSWORD", PASSWORD)],
+            None,
+        )
+        .await;
+    let text = out.ok();
+    assert!(
+        text.starts_with("Created user ") && text.contains("Jane Doe <jane@example.com>"),
+        "{text}"
+    );
+    let out = env
+        .run(&[
+            "users",
+            "create",
+            "--email",
+            "bob@example.com",
+            "--name",
+            "Bob",
+        ])
+        .await;
+    assert!(out.fails(1).contains("no password"), "{}", out.stderr);
+    let jane = env
+        .run(&["users", "list", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(jane, serde_json::json!([]), "not on the team yet");
+    env.run(&[
+        "users",
+        "assign",
+        "--team",
+        "Design",
+        "jane@example.com",
+        "--all",
+    ])
+    .await
+    .ok();
+    let token = login(&env, "jane@example.com").await;
+
+    // Sign in: the human form names everything and ends with the lease.
+    let out = env
+        .run_as(
+            &token,
+            &[
+                "client",
+                "sign-in",
+                "--team",
+                &team_arg,
+                "--product",
+                "autocad",
+                "--version",
+                "2027.1",
+                "--machine",
+                "WS-1",
+            ],
+            &[],
+            None,
+        )
+        .await;
+    let text = out.ok();
+    for part in [
+        "Signed in to autocad on team",
+        "session:",
+        "access:",
+        "flex",
+        "tokens charged:    7",
+        "period ends:",
+        "2026-01-06 08:00:00 UTC",
+        "lease valid until:",
+    ] {
+        assert!(text.contains(part), "{part:?} in:\n{text}");
+    }
+    let lease = text.lines().last().unwrap().to_string();
+    assert!(lease.contains('.') && !lease.contains(' '), "{lease}");
+
+    // Again, as JSON, on the same period: no charge.
+    let started = env
+        .run_as(
+            &token,
+            &[
+                "client",
+                "sign-in",
+                "--team",
+                &team_arg,
+                "--product",
+                "autocad",
+                "--json",
+            ],
+            &[],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(started["tokens_charged"], 0, "{started}");
+    assert_eq!(started["access"], "flex");
+    let session = id(&started);
+    let session_arg = session.to_string();
+    let lease2 = started["lease"].as_str().unwrap().to_string();
+
+    // The lease verifies offline (key from the server, or given), at the server's time.
+    let checked = env
+        .run_without_key(&[
+            "client",
+            "verify-lease",
+            &lease2,
+            "--at",
+            TEST_START,
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(checked["valid"], true);
+    assert_eq!(checked["lease"]["session"].as_i64(), Some(session));
+    assert_eq!(checked["lease"]["team"].as_i64(), Some(team));
+    let key = published_lease_key(&env.app.base_url).await;
+    let public_key = key["public_key"].as_str().unwrap();
+    let out = env
+        .run_as(
+            "",
+            &[
+                "client",
+                "verify-lease",
+                "-",
+                "--public-key",
+                public_key,
+                "--at",
+                "2026-01-06T07:59:59Z",
+            ],
+            &[],
+            Some(&lease2),
+        )
+        .await;
+    let text = out.ok();
+    assert!(
+        text.starts_with("The lease is valid") && text.contains("valid until:"),
+        "{text}"
+    );
+    let out = env
+        .run_without_key(&[
+            "client",
+            "verify-lease",
+            &lease2,
+            "--at",
+            "2026-01-06T08:00:00Z",
+        ])
+        .await;
+    assert!(
+        out.fails(1).contains("does not verify: the lease expired"),
+        "{}",
+        out.stderr
+    );
+    let mut tampered = lease2.clone();
+    tampered.insert(5, 'x');
+    let out = env
+        .run_without_key(&["client", "verify-lease", &tampered, "--at", TEST_START])
+        .await;
+    assert!(out.fails(1).contains("does not verify"), "{}", out.stderr);
+
+    // Heartbeat, result, sign-out.
+    let out = env
+        .run_as(&token, &["client", "heartbeat", &session_arg], &[], None)
+        .await;
+    let text = out.ok();
+    assert!(
+        text.contains(&format!("Heartbeat for session {session}: no charge."))
+            && text.contains("lease valid until:"),
+        "{text}"
+    );
+    let beat = env
+        .run_as(
+            &token,
+            &["client", "heartbeat", &session_arg, "--idle", "--json"],
+            &[],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(beat["tokens_charged"], 0);
+    assert!(beat["lease"].is_string());
+    let out = env
+        .run_as(
+            &token,
+            &[
+                "client",
+                "result",
+                &session_arg,
+                "--type",
+                "render.cloud",
+                "--quantity",
+                "2",
+                "--id",
+                "job-1",
+            ],
+            &[],
+            None,
+        )
+        .await;
+    assert!(
+        out.ok().contains("Result job-1 (2 × render.cloud)")
+            && out.stdout.contains("10 tokens charged"),
+        "{}",
+        out.stdout
+    );
+
+    let open = env
+        .run(&["sessions", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(open.as_array().unwrap().len(), 2, "{open}");
+    let out = env.run(&["sessions", "--team", "Design"]).await;
+    let text = out.ok();
+    assert!(
+        text.contains("WS-1") && text.contains("2027.1") && text.contains("2 open session(s)"),
+        "{text}"
+    );
+
+    let out = env
+        .run_as(&token, &["client", "sign-out", &session_arg], &[], None)
+        .await;
+    assert!(
+        out.ok()
+            .starts_with(&format!("Signed out of session {session}")),
+        "{}",
+        out.stdout
+    );
+    let out = env
+        .run_as(&token, &["client", "heartbeat", &session_arg], &[], None)
+        .await;
+    let err = out.fails(1);
+    assert!(
+        err.contains("sign in again") || err.contains("HTTP 410"),
+        "{err}"
+    );
+    let all = env
+        .run(&["sessions", "--team", "Design", "--all", "--json"])
+        .await
+        .json();
+    let ended = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"].as_i64() == Some(session))
+        .expect("the ended session is listed");
+    assert_eq!(ended["end_reason"], "signed_out");
+    let out = env.run(&["sessions", "--team", "Design", "--all"]).await;
+    assert!(out.ok().contains("signed_out"), "{}", out.stdout);
+
+    // The ledger: 7 for the period, 10 for the renders.
+    let events = env
+        .run(&["events", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(ledger_sum(&events, "charged"), 17, "{events}");
+
+    // Refusals carry the rule's code and a hint; an operator key is no user token.
+    let out = env
+        .run(&[
+            "client",
+            "sign-in",
+            "--team",
+            &team_arg,
+            "--product",
+            "autocad",
+        ])
+        .await;
+    let err = out.fails(1);
+    assert!(err.contains("user token"), "{err}");
+    create_user(&env, "bob@example.com", "Bob Roe").await;
+    let bob = login(&env, "bob@example.com").await;
+    let out = env
+        .run_as(
+            &bob,
+            &[
+                "client",
+                "sign-in",
+                "--team",
+                &team_arg,
+                "--product",
+                "autocad",
+            ],
+            &[],
+            None,
+        )
+        .await;
+    let err = out.fails(1);
+    assert!(
+        err.contains("not_assigned") && err.contains("jeton users assign"),
+        "{err}"
+    );
+}
+
+/// `GET /v1/lease-key`, through the SDK.
+async fn published_lease_key(base_url: &str) -> Value {
+    let client = jeton_client::Client::new(base_url, None);
+    serde_json::to_value(client.lease_key().await.unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_pri_subscriptions_and_trials_from_the_command_line() {
+    let env = Env::sqlite().await;
+    env.run(&[
+        "products",
+        "add",
+        "autocad",
+        "--name",
+        "AutoCAD",
+        "--daily-rate",
+        "7",
+    ])
+    .await
+    .ok();
+    let team = id(&env
+        .run(&["teams", "create", "Design", "--json"])
+        .await
+        .json());
+    env.run(&["packs", "buy", "--team", "Design", "100"])
+        .await
+        .ok();
+    let jane = create_user(&env, "jane@example.com", "Jane Doe").await;
+    let jane_arg = jane.to_string();
+
+    let out = env.run(&["entitlements", &jane_arg]).await;
+    assert!(
+        out.ok().contains("no subscriptions or trials"),
+        "{}",
+        out.stdout
+    );
+    let out = env
+        .run(&[
+            "subscriptions",
+            "add",
+            &jane_arg,
+            "--product",
+            "autocad",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-31",
+        ])
+        .await;
+    let text = out.ok();
+    assert!(
+        text.starts_with("Subscription ") && text.contains("cost no tokens"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2026-02-01 00:00:00 UTC"),
+        "--to DATE includes the day: {text}"
+    );
+    let trial = env
+        .run(&[
+            "trials",
+            "add",
+            &jane_arg,
+            "--product",
+            "autocad",
+            "--from",
+            "2026-02-01T00:00:00Z",
+            "--to",
+            "2026-02-15T00:00:00Z",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(trial["kind"], "trial");
+    assert_eq!(trial["user_id"].as_i64(), Some(jane));
+    let list = env.run(&["entitlements", &jane_arg, "--json"]).await.json();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    let out = env.run(&["entitlements", &jane_arg]).await;
+    let text = out.ok();
+    assert!(
+        text.contains("subscription") && text.contains("trial"),
+        "{text}"
+    );
+
+    // Bad input is refused before anything is sent.
+    let out = env
+        .run(&[
+            "subscriptions",
+            "add",
+            "jane@example.com",
+            "--product",
+            "autocad",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-31",
+        ])
+        .await;
+    assert!(out.fails(2).contains("users list --team"), "{}", out.stderr);
+    let out = env
+        .run(&[
+            "trials",
+            "add",
+            &jane_arg,
+            "--product",
+            "autocad",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-02-01",
+        ])
+        .await;
+    assert!(
+        out.fails(1).contains("must be before --to"),
+        "{}",
+        out.stderr
+    );
+    let out = env
+        .run(&[
+            "subscriptions",
+            "add",
+            "999",
+            "--product",
+            "autocad",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-31",
+        ])
+        .await;
+    assert!(out.fails(1).contains("HTTP 404"), "{}", out.stderr);
+
+    // R-PRI-1: the subscription pays, the team's tokens stay.
+    env.run(&["users", "assign", "--team", "Design", &jane_arg, "--all"])
+        .await
+        .ok();
+    let token = login(&env, "jane@example.com").await;
+    let started = env
+        .run_as(
+            &token,
+            &[
+                "client",
+                "sign-in",
+                "--team",
+                &team.to_string(),
+                "--product",
+                "autocad",
+                "--json",
+            ],
+            &[],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(started["access"], "subscription", "{started}");
+    assert_eq!(started["tokens_charged"], 0);
+    let balance = env
+        .run(&["balance", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(balance["available"], 100);
+}
+
+/// `simulate --days … --json` on `env`; returns the report.
+async fn simulate_days(env: &Env, args: &[&str]) -> Value {
+    let mut all = vec!["simulate", "--json"];
+    all.extend(args);
+    env.run(&all).await.json()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_days_add_up_and_the_ledger_agrees() {
+    let env = Env::sqlite().await;
+    let run = ["--days", "2", "--users", "5", "--seed", "7", "--weekends"];
+    let report = simulate_days(&env, &run).await;
+    assert_eq!(report["mode"], "days");
+    let days = report["days"].as_array().expect("days");
+    assert_eq!(days.len(), 2, "{report}");
+    assert_eq!(
+        days[0]["date"], "2026-01-06",
+        "the first midnight after the server's time"
+    );
+    assert_eq!(days[1]["date"], "2026-01-07");
+    let totals = &report["totals"];
+    for field in [
+        "sign_ins",
+        "heartbeats",
+        "sign_outs",
+        "periods_opened",
+        "tokens_charged",
+        "tokens_refunded",
+        "answered_charged",
+    ] {
+        let sum: u64 = days.iter().map(|d| d[field].as_u64().unwrap()).sum();
+        assert_eq!(totals[field].as_u64(), Some(sum), "{field}: {report}");
+    }
+    let charged = totals["tokens_charged"].as_u64().unwrap();
+    assert!(totals["sign_ins"].as_u64().unwrap() > 0, "{report}");
+    assert!(
+        charged > 0 && totals["periods_opened"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    assert!(
+        totals["answered_charged"].as_u64().unwrap() <= charged,
+        "answers never show more than the ledger"
+    );
+    assert_eq!(
+        totals["sign_ins"], totals["sign_outs"],
+        "every session ends"
+    );
+
+    // The server's ledger agrees, and so does the balance.
+    let team = report["team_id"].as_i64().unwrap().to_string();
+    let events = env
+        .run(&["events", "--team", &team, "--from", "2026-01-01", "--json"])
+        .await
+        .json();
+    assert_eq!(ledger_sum(&events, "charged"), charged, "{events}");
+    assert_eq!(
+        ledger_sum(&events, "refunded"),
+        totals["tokens_refunded"].as_u64().unwrap()
+    );
+    let balance = env
+        .run(&["balance", "--team", &team, "--json"])
+        .await
+        .json();
+    let expected = 1_000_000 - charged + totals["tokens_refunded"].as_u64().unwrap();
+    assert_eq!(balance["available"].as_u64(), Some(expected), "{balance}");
+    assert_eq!(report["balance"].as_u64(), Some(expected));
+    assert_eq!(
+        days[1]["balance"].as_u64(),
+        Some(expected),
+        "the last day ends with the final balance"
+    );
+    let audit = env.run(&["audit", "--team", &team]).await;
+    audit.ok();
+
+    // The same seed plays the same days (--weekends: whatever the dates, every day is a
+    // working day).
+    let again = simulate_days(&env, &run).await;
+    let tallies = |r: &Value| -> Vec<Value> {
+        r["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let mut d = d.clone();
+                for moving in ["day", "date", "weekday"] {
+                    d.as_object_mut().unwrap().remove(moving);
+                }
+                d
+            })
+            .collect()
+    };
+    assert_eq!(tallies(&report), tallies(&again), "{report}\n{again}");
+    assert_ne!(
+        report["team_id"], again["team_id"],
+        "each run has its own team"
+    );
+
+    // The human summary.
+    let out = env
+        .run(&["simulate", "--days", "1", "--users", "3", "--tokens", "5"])
+        .await;
+    let text = out.ok();
+    for part in [
+        "Simulated 1 day(s)",
+        "sign-ins",
+        "periods",
+        "charged",
+        "total",
+        "Tokens charged:",
+    ] {
+        assert!(text.contains(part), "{part:?} in:\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_ses_1_a_simulation_short_of_tokens_counts_its_refusals() {
+    let env = Env::sqlite().await;
+    // 10 tokens: one period of the 7-token product, then refusals.
+    let report = simulate_days(
+        &env,
+        &[
+            "--days",
+            "1",
+            "--users",
+            "6",
+            "--products",
+            "1",
+            "--tokens",
+            "10",
+            "--presence",
+            "1",
+        ],
+    )
+    .await;
+    let day = &report["days"][0];
+    assert_eq!(day["users_present"], 6);
+    assert_eq!(day["sign_ins"], 1, "{report}");
+    assert_eq!(day["refusals"]["insufficient_tokens"], 5, "{report}");
+    assert_eq!(day["tokens_charged"], 7);
+    assert_eq!(day["balance"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_load_reports_rates_and_latencies() {
+    let env = Env::sqlite().await;
+    let report = env
+        .run(&[
+            "simulate",
+            "--load",
+            "--users",
+            "3",
+            "--concurrency",
+            "2",
+            "--duration",
+            "1",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(report["mode"], "load");
+    let sign_ins = report["sign_ins"].as_u64().unwrap();
+    assert!(sign_ins > 0, "{report}");
+    let ops = &report["operations"];
+    assert_eq!(ops["sign_in"]["count"].as_u64(), Some(sign_ins));
+    // Every session that opened got one heartbeat and one sign-out, answered or failed.
+    for op in ["heartbeat", "sign_out"] {
+        let tried = ops[op]["count"].as_u64().unwrap() + ops[op]["errors"].as_u64().unwrap();
+        assert_eq!(tried, sign_ins, "{op}: {report}");
+    }
+    let errors: u64 = report["errors"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    let failed: u64 = ["sign_in", "heartbeat", "sign_out"]
+        .iter()
+        .map(|op| ops[*op]["errors"].as_u64().unwrap())
+        .sum();
+    assert_eq!(errors, failed, "{report}");
+    // The test server runs on a frozen clock: every request lands at the same instant, which
+    // once made a sign-in right after a grace refund collide with the refunded period.
+    assert_eq!(errors, 0, "{report}");
+    let p50 = ops["sign_in"]["p50_ms"].as_f64().unwrap();
+    let p99 = ops["sign_in"]["p99_ms"].as_f64().unwrap();
+    assert!(0.0 < p50 && p50 <= p99, "{report}");
+    assert!(report["sign_ins_per_second"].as_f64().unwrap() > 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_days_need_a_test_clock_and_create_nothing_without_one() {
+    let db = test_db(Backend::Sqlite).await.expect("SQLite");
+    let env = Env {
+        app: spawn_without_test_clock(db, TEST_START.parse().unwrap()).await,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let out = env.run(&["simulate", "--days", "1"]).await;
+    let err = out.fails(1);
+    assert!(err.contains("jeton serve --test-clock"), "{err}");
+    let teams = env.run(&["teams", "list", "--json"]).await.json();
+    assert_eq!(teams, serde_json::json!([]), "nothing was created");
+    let out = env.run(&["simulate"]).await;
+    assert!(
+        out.fails(2).contains("--load"),
+        "a mode is required: {}",
+        out.stderr
+    );
+    let out = env.run(&["simulate", "--load", "--days", "2"]).await;
+    out.fails(2);
+}

@@ -5,6 +5,10 @@
 //! ([`ClientError::Api`]), a server that could not be reached ([`ClientError::Transport`]), or an
 //! answer that is not what the endpoint promises ([`ClientError::Decode`]).
 //!
+//! A desktop product uses the layer above, [`product::ProductClient`]: sign-in with a verified
+//! offline lease, a heartbeat task with an online/offline/stopped status, and the fallback to the
+//! lease while the server cannot be reached ([`lease`], R-SES-7).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), jeton_client::ClientError> {
 //! use jeton_api::{NewPack, NewTeam};
@@ -17,6 +21,12 @@
 
 pub use jeton_api as api;
 
+pub mod lease;
+pub mod product;
+
+pub use lease::{PublicKey, verify_lease};
+pub use product::{ProductClient, SessionHandle, SessionStatus, StopReason};
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -28,6 +38,10 @@ use jeton_api::{
     Move, MyProduct, NewAdmin, NewMove, NewPack, NewProduct, NewTeam, OutboxMessage, OutboxQuery,
     Pack, Problem, Product, ProductChange, ProductDetail, SetDefaults, SetProducts, Team,
     TokenRequest, UserToken,
+};
+use jeton_api::{
+    Entitlement, Heartbeat, HeartbeatAnswer, LeaseKey, NewEntitlement, NewResult, NewUser,
+    ResultCharged, SessionInfo, SessionStarted, SessionsQuery, SignIn, SignedOut, UserAccount,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -104,6 +118,16 @@ impl Client {
     /// Whether calls carry an API key.
     pub fn has_key(&self) -> bool {
         self.key.is_some()
+    }
+
+    /// The same server and connection pool, with another key (e.g. one user token per
+    /// simulated user, without a connection pool each).
+    pub fn with_key(&self, key: Option<String>) -> Client {
+        Client {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            key: key.filter(|k| !k.is_empty()),
+        }
     }
 
     // ------------------------------------------------------------ operations
@@ -382,6 +406,114 @@ impl Client {
         self.call(req).await
     }
 
+    // ------------------------------------------------------------ accounts and entitlements (R-PRI)
+
+    /// `POST /v1/users` (operator): an account with a password, made directly (no invitation).
+    pub async fn create_user(&self, user: &NewUser) -> Result<UserAccount, ClientError> {
+        self.call(Request::new(Method::POST, "/v1/users".into()).json(user)?)
+            .await
+    }
+
+    /// `POST /v1/users/{user}/subscriptions` (operator): a single-user subscription; its
+    /// holder consumes no tokens for the product while it runs (R-PRI-1).
+    pub async fn add_subscription(
+        &self,
+        user: i64,
+        entitlement: &NewEntitlement,
+    ) -> Result<Entitlement, ClientError> {
+        let path = format!("/v1/users/{user}/subscriptions");
+        self.call(Request::new(Method::POST, path).json(entitlement)?)
+            .await
+    }
+
+    /// `POST /v1/users/{user}/trials` (operator): a trial; no tokens while it runs (R-PRI-2).
+    pub async fn add_trial(
+        &self,
+        user: i64,
+        entitlement: &NewEntitlement,
+    ) -> Result<Entitlement, ClientError> {
+        let path = format!("/v1/users/{user}/trials");
+        self.call(Request::new(Method::POST, path).json(entitlement)?)
+            .await
+    }
+
+    /// `GET /v1/users/{user}/entitlements` (operator): the user's subscriptions and trials.
+    pub async fn entitlements(&self, user: i64) -> Result<Vec<Entitlement>, ClientError> {
+        let path = format!("/v1/users/{user}/entitlements");
+        self.call(Request::new(Method::GET, path)).await
+    }
+
+    // ------------------------------------------------------------ sessions (R-SES)
+    //
+    // These are the raw calls. A product should rather use [`product::ProductClient`], which
+    // verifies leases, keeps heartbeating and falls back to the lease while offline.
+
+    /// `POST /v1/sessions` (user token): signs the token's user in to a product (R-SES-1/2). A
+    /// refusal is a 422 problem whose code is `not_assigned`, `invitation_pending`,
+    /// `product_not_allowed`, `unknown_product`, `insufficient_tokens` or `team_closed`. With an
+    /// idempotency key, a retry returns the first answer instead of opening another session.
+    pub async fn sign_in(
+        &self,
+        request: &SignIn,
+        idempotency_key: Option<&str>,
+    ) -> Result<SessionStarted, ClientError> {
+        let mut req = Request::new(Method::POST, "/v1/sessions".into()).json(request)?;
+        if let Some(key) = idempotency_key {
+            req.headers.push((IDEMPOTENCY_KEY_HEADER, key.to_string()));
+        }
+        self.call(req).await
+    }
+
+    /// `POST /v1/sessions/{id}/heartbeat` (user token): keeps the session alive and renews its
+    /// lease. 422 `insufficient_tokens`: the next period could not be paid and the session is
+    /// ended (stop the product); 410 `session_ended`: it was ended (sign in again).
+    pub async fn heartbeat(
+        &self,
+        session: i64,
+        heartbeat: &Heartbeat,
+    ) -> Result<HeartbeatAnswer, ClientError> {
+        let path = format!("/v1/sessions/{session}/heartbeat");
+        self.call(Request::new(Method::POST, path).json(heartbeat)?)
+            .await
+    }
+
+    /// `DELETE /v1/sessions/{id}` (user token): signs out; the answer says what the grace rule
+    /// refunded (R-SES-4).
+    pub async fn sign_out(&self, session: i64) -> Result<SignedOut, ClientError> {
+        let path = format!("/v1/sessions/{session}");
+        self.call(Request::new(Method::DELETE, path)).await
+    }
+
+    /// `POST /v1/sessions/{id}/results` (user token): charges a result (R-SES-8). The result's
+    /// `id` makes it idempotent: sending the same id again charges nothing more.
+    pub async fn report_result(
+        &self,
+        session: i64,
+        result: &NewResult,
+    ) -> Result<ResultCharged, ClientError> {
+        let path = format!("/v1/sessions/{session}/results");
+        self.call(Request::new(Method::POST, path).json(result)?)
+            .await
+    }
+
+    /// `GET /v1/lease-key` (no key needed): the public key that verifies the server's offline
+    /// leases (R-SES-7).
+    pub async fn lease_key(&self) -> Result<LeaseKey, ClientError> {
+        let req = Request::new(Method::GET, "/v1/lease-key".into()).without_key();
+        self.call(req).await
+    }
+
+    /// `GET /v1/teams/{team}/sessions?open&limit`: the team's sessions, newest first.
+    pub async fn sessions(
+        &self,
+        team: i64,
+        query: &SessionsQuery,
+    ) -> Result<Vec<SessionInfo>, ClientError> {
+        let mut req = Request::new(Method::GET, format!("/v1/teams/{team}/sessions"));
+        req.query = sessions_query(query);
+        self.call(req).await
+    }
+
     // ------------------------------------------------------------ plumbing
 
     /// Sends one request and reads its JSON answer: `T` on success, the server's problem
@@ -597,6 +729,18 @@ fn outbox_query(query: &OutboxQuery) -> Vec<(&'static str, String)> {
     }
     if let Some(to) = &query.to {
         pairs.push(("to", to.clone()));
+    }
+    if let Some(limit) = query.limit {
+        pairs.push(("limit", limit.to_string()));
+    }
+    pairs
+}
+
+/// `open` and `limit`, leaving out those not given.
+fn sessions_query(query: &SessionsQuery) -> Vec<(&'static str, String)> {
+    let mut pairs = Vec::new();
+    if let Some(open) = query.open {
+        pairs.push(("open", open.to_string()));
     }
     if let Some(limit) = query.limit {
         pairs.push(("limit", limit.to_string()));
@@ -926,6 +1070,69 @@ mod tests {
         assert!(
             request.ends_with(r#"{"secret":"s3cret","password":"correct horse"}"#),
             "{request}"
+        );
+    }
+
+    #[tokio::test]
+    async fn team_sessions_send_their_query_and_the_lease_key_no_key() {
+        let (url, seen) = one_answer("200 OK", "application/json", "[]").await;
+        let client = Client::new(&url, Some("k".into()));
+        let query = SessionsQuery {
+            open: Some(false),
+            limit: Some(20),
+        };
+        assert!(client.sessions(3, &query).await.unwrap().is_empty());
+        let request = seen.await.unwrap();
+        assert!(
+            request.starts_with("GET /v1/teams/3/sessions?open=false&limit=20 HTTP/1.1"),
+            "{request}"
+        );
+        assert!(sessions_query(&SessionsQuery::default()).is_empty());
+
+        let (url, seen) = one_answer(
+            "200 OK",
+            "application/json",
+            r#"{"algorithm":"ed25519","public_key":"abc"}"#,
+        )
+        .await;
+        let key = Client::new(&url, Some("k".into()))
+            .lease_key()
+            .await
+            .unwrap();
+        assert_eq!(key.public_key, "abc");
+        let request = seen.await.unwrap();
+        assert!(request.starts_with("GET /v1/lease-key "), "{request}");
+        assert!(
+            !request.to_ascii_lowercase().contains("authorization"),
+            "{request}"
+        );
+    }
+
+    #[tokio::test]
+    async fn entitlements_go_to_the_users_path() {
+        let (url, seen) = one_answer(
+            "201 Created",
+            "application/json",
+            r#"{"id":1,"user_id":9,"product":"autocad","kind":"trial","starts_at":"2026-01-01T00:00:00Z","ends_at":"2026-02-01T00:00:00Z","created_at":"2026-01-01T00:00:00Z"}"#,
+        )
+        .await;
+        let request = NewEntitlement {
+            product: "autocad".into(),
+            starts_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            ends_at: Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap(),
+        };
+        let trial = Client::new(&url, Some("k".into()))
+            .add_trial(9, &request)
+            .await
+            .unwrap();
+        assert_eq!(trial.kind, jeton_api::AccessKind::Trial);
+        let seen = seen.await.unwrap();
+        assert!(seen.starts_with("POST /v1/users/9/trials "), "{seen}");
+        assert!(
+            seen.ends_with(
+                r#"{"product":"autocad","starts_at":"2026-01-01T00:00:00Z","ends_at":"2026-02-01T00:00:00Z"}"#
+            ),
+            "{seen}"
         );
     }
 

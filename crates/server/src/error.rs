@@ -67,7 +67,12 @@ impl ApiError {
                 (status, code, detail.clone())
             }
             ApiError::Store(StoreError::Gone { code, detail }) => {
-                (StatusCode::GONE, code, detail.clone())
+                let status = match *code {
+                    // R-SES-3: a session stopped for lack of tokens answers like the refusal.
+                    "insufficient_tokens" => StatusCode::UNPROCESSABLE_ENTITY,
+                    _ => StatusCode::GONE,
+                };
+                (status, code, detail.clone())
             }
             ApiError::Store(StoreError::Database(_) | StoreError::Migration(_)) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

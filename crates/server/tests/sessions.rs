@@ -26,6 +26,44 @@ both_backends! {
     bad_session_input_gets_a_problem_and_charges_nothing => bad_input,
     r_ses_9_two_servers_50_concurrent_sign_ins_one_charge => one_charge,
     r_ses_9_two_servers_200_users_race_for_37_sign_ins => race_for_balance,
+    r_ses_4_a_sign_in_at_the_instant_of_a_refund_pays_again => refund_then_sign_in,
+    r_ses_3_a_session_the_sweep_stopped_is_told_insufficient_tokens => stopped_by_sweep,
+}
+
+async fn refund_then_sign_in(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 100).await;
+    let (_, jane) = user(&app, team, 1).await;
+    let (s, _) = started(&jane, team, "autocad").await;
+    assert_eq!(
+        sign_out(&jane, s).await,
+        7,
+        "refunded at once (the clock did not move)"
+    );
+    let (_, charged) = started(&jane, team, "autocad").await;
+    assert_eq!(charged, 7, "a new period at the same instant");
+    assert_eq!(op.available(team).await, 93);
+    app.shutdown().await;
+}
+
+async fn stopped_by_sweep(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 7).await;
+    let (_, jane) = user(&app, team, 1).await;
+    let (s, _) = started(&jane, team, "autocad").await;
+    use_for(&op, &jane, s, 23 * 60 + 55, true).await; // Tuesday 07:55
+    op.advance(8 * 60).await; // the sweep at 08:03 cannot pay the next period
+    let info = op
+        .get(&format!("/v1/teams/{team}/sessions?open=false"))
+        .await;
+    assert_eq!(info.ok(200)[0]["end_reason"], "insufficient_tokens");
+    beat(&jane, s, true)
+        .await
+        .problem(422, "insufficient_tokens");
+    assert_eq!(op.available(team).await, 0);
+    app.shutdown().await;
 }
 
 /// A team with a pack, AutoCAD at 7/day (render.cloud 5 per result), Revit at 10/day, Maya at

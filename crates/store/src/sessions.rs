@@ -98,7 +98,7 @@ async fn load_usage(
 ) -> StoreResult<Usage> {
     let latest: Option<(i64, String, i64, i64, i64, Option<i64>)> = sqlx::query_as(
         "SELECT id, access, started_at, ends_at, tokens, refunded_at FROM usage_periods \
-         WHERE team_id = $1 AND user_id = $2 AND product_id = $3 ORDER BY started_at DESC LIMIT 1",
+         WHERE team_id = $1 AND user_id = $2 AND product_id = $3 ORDER BY started_at DESC, id DESC LIMIT 1",
     )
     .bind(team)
     .bind(user)
@@ -302,6 +302,15 @@ async fn session_row(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<Se
 }
 
 fn gone(reason: &str) -> StoreError {
+    if reason == EndReason::InsufficientTokens.as_str() {
+        // R-SES-3: the product is told why it must stop.
+        return StoreError::Gone {
+            code: "insufficient_tokens",
+            detail:
+                "this session was stopped: the team's tokens could not pay the next usage period"
+                    .into(),
+        };
+    }
     StoreError::Gone {
         code: "session_ended",
         detail: format!("this session has ended ({reason}); sign in again"),
@@ -317,7 +326,7 @@ async fn current_period(
 ) -> StoreResult<(i64, AccessKind, DateTime<Utc>)> {
     let (id, access, ends): (i64, String, i64) = sqlx::query_as(
         "SELECT id, access, ends_at FROM usage_periods WHERE team_id = $1 AND user_id = $2 AND product_id = $3 \
-         ORDER BY started_at DESC LIMIT 1",
+         ORDER BY started_at DESC, id DESC LIMIT 1",
     )
     .bind(team)
     .bind(user)

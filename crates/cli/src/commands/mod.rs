@@ -5,13 +5,17 @@ pub mod account;
 pub mod admins;
 pub mod clock;
 pub mod defaults;
+pub mod entitlements;
 pub mod import;
 pub mod invitations;
 pub mod ledger;
 pub mod outbox;
 pub mod output;
 pub mod packs;
+pub mod product_client;
 pub mod products;
+pub mod sessions;
+pub mod simulate;
 pub mod teams;
 pub mod users;
 
@@ -44,6 +48,12 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Outbox(l) => (l.conn, Action::Outbox(l.args)),
         Command::Login(l) => (l.conn, Action::Login(l.args)),
         Command::Me(g) => (g.conn, Action::Me(g.cmd)),
+        Command::Subscriptions(g) => (g.conn, Action::Subscriptions(g.cmd)),
+        Command::Trials(g) => (g.conn, Action::Trials(g.cmd)),
+        Command::Entitlements(l) => (l.conn, Action::Entitlements(l.args)),
+        Command::Client(g) => (g.conn, Action::Client(g.cmd)),
+        Command::Sessions(l) => (l.conn, Action::Sessions(l.args)),
+        Command::Simulate(l) => (l.conn, Action::Simulate(l.args)),
     };
     let ctx = Ctx::new(&conn)?;
     let result = match action {
@@ -64,6 +74,12 @@ pub async fn run(command: Command) -> Result<()> {
         Action::Outbox(args) => outbox::run(args, &ctx).await,
         Action::Login(args) => account::login(args, &ctx).await,
         Action::Me(cmd) => account::me(cmd, &ctx).await,
+        Action::Subscriptions(cmd) => entitlements::subscriptions(cmd, &ctx).await,
+        Action::Trials(cmd) => entitlements::trials(cmd, &ctx).await,
+        Action::Entitlements(args) => entitlements::list(args, &ctx).await,
+        Action::Client(cmd) => product_client::run(cmd, &ctx).await,
+        Action::Sessions(args) => sessions::run(args, &ctx).await,
+        Action::Simulate(args) => simulate::run(args, &ctx).await,
     };
     result.map_err(|e| with_hint(e, &ctx.client))
 }
@@ -87,6 +103,12 @@ enum Action {
     Outbox(outbox::OutboxArgs),
     Login(account::LoginArgs),
     Me(account::MeCmd),
+    Subscriptions(entitlements::SubscriptionsCmd),
+    Trials(entitlements::TrialsCmd),
+    Entitlements(entitlements::ListArgs),
+    Client(product_client::ClientCmd),
+    Sessions(sessions::SessionsArgs),
+    Simulate(simulate::SimulateArgs),
 }
 
 /// What every command needs: the client and the way to print.

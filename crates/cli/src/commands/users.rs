@@ -5,11 +5,12 @@
 use anyhow::{Result, bail};
 use clap::{ArgGroup, Args, Subcommand};
 use jeton_api::{
-    AssignRequest, Assignment, AssignmentStatus, BatchAssignRequest, BatchEntry, FlexUser,
-    ProductSelection, SetProducts,
+    AssignRequest, Assignment, AssignmentStatus, BatchAssignRequest, BatchEntry, FlexUser, NewUser,
+    ProductSelection, SetProducts, UserAccount,
 };
 use serde::Serialize;
 
+use super::account::PasswordArgs;
 use super::output::{self, table};
 use super::{Ctx, teams};
 
@@ -38,6 +39,15 @@ pub enum UsersCmd {
     },
     /// Choose the products a user may open: all, a list, or none
     Products(ProductsArgs),
+    /// Create a user account with a password, without an invitation (operator)
+    #[command(
+        after_help = "The account is on no team yet: assign it with `jeton users assign --team \
+        TEAM ID`. The password comes from standard input (--password-stdin) or JETON_PASSWORD, \
+        never from the command line. People are normally invited instead (`jeton users assign \
+        \"Full Name <email>\"`); direct accounts are for service users and simulations.\n\n\
+        Example:\n  printf %s \"$PW\" | jeton users create --email jane@example.com --name \"Jane Doe\" --password-stdin"
+    )]
+    Create(CreateArgs),
     /// Unassign a user from Flex on a team: new sessions stop at once, the history stays
     Remove {
         /// The user's id or email
@@ -67,6 +77,18 @@ pub struct AssignArgs {
     /// All products, including those added later
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The user's email address (unique across the service)
+    #[arg(long)]
+    pub email: String,
+    /// The user's full name
+    #[arg(long)]
+    pub name: String,
+    #[command(flatten)]
+    pub password: PasswordArgs,
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +138,15 @@ pub async fn run(cmd: UsersCmd, ctx: &Ctx) -> Result<()> {
             };
             let updated = ctx.client.set_user_products(team, user, &selection).await?;
             ctx.out.print(&updated, |u| products_set(team, u))
+        }
+        UsersCmd::Create(args) => {
+            let request = NewUser {
+                email: args.email.trim().to_string(),
+                name: args.name.trim().to_string(),
+                password: args.password.read()?,
+            };
+            let account = ctx.client.create_user(&request).await?;
+            ctx.out.print(&account, created)
         }
         UsersCmd::Remove { user, team } => {
             let team = teams::resolve(ctx, &team).await?;
@@ -257,6 +288,17 @@ fn pick_by_email(users: &[FlexUser], team: i64, email: &str) -> Result<i64> {
              (`jeton users list --team {team}` shows them)"
         ),
     }
+}
+
+fn created(a: &UserAccount) -> String {
+    format!(
+        "Created user {}: {}. They sign in with `jeton login --email {}`; give them Flex on a \
+         team with `jeton users assign --team TEAM {}`.",
+        a.user_id,
+        output::person(&a.name, &a.email),
+        a.email,
+        a.user_id
+    )
 }
 
 fn assigned(team: i64, a: &Assignment) -> String {

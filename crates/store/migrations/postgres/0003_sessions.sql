@@ -31,10 +31,13 @@ CREATE TABLE usage_periods (
     tokens      BIGINT NOT NULL CHECK (tokens >= 0),
     charged_at  BIGINT NOT NULL,
     refunded_at BIGINT,
-    CHECK (ends_at > started_at),
-    UNIQUE (team_id, user_id, product_id, started_at)
+    CHECK (ends_at > started_at)
 );
 CREATE INDEX usage_periods_team_start ON usage_periods (team_id, started_at);
+-- R-SES-9, belt and braces beside the team lock: one paid period per start. A refunded period
+-- does not count (new use at the same instant pays again).
+CREATE UNIQUE INDEX usage_periods_one_per_start ON usage_periods (team_id, user_id, product_id, started_at)
+    WHERE refunded_at IS NULL;
 
 -- R-SES-6: sessions of product clients.
 CREATE TABLE sessions (

@@ -1,0 +1,194 @@
+//! What every simulation starts with: its own team, products (`sim-…` keys), a pack, and users
+//! with accounts, Flex on the team for all products, and a user token each.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
+use indicatif::ProgressBar;
+use jeton_api::{AssignRequest, NewPack, NewProduct, NewTeam, NewUser, TokenRequest};
+use jeton_client::Client;
+use serde::Serialize;
+
+/// Product names and daily rates, taken in order.
+const PRODUCTS: [(&str, i64); 10] = [
+    ("cad", 7),
+    ("render", 3),
+    ("viz", 5),
+    ("bim", 10),
+    ("cam", 4),
+    ("cae", 6),
+    ("gis", 2),
+    ("plm", 8),
+    ("pdm", 1),
+    ("mep", 9),
+];
+pub const MAX_PRODUCTS: u32 = PRODUCTS.len() as u32;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimProduct {
+    pub key: String,
+    pub daily_rate: i64,
+}
+
+pub struct SimUser {
+    pub id: i64,
+    pub email: String,
+    /// The operator's client with this user's token.
+    pub client: Client,
+    pub token_expires_at: DateTime<Utc>,
+}
+
+pub struct World {
+    pub team: i64,
+    pub products: Vec<SimProduct>,
+    pub users: Vec<SimUser>,
+    pub pack_tokens: i64,
+    password: String,
+    pub setup_seconds: f64,
+}
+
+/// A password for this run's users: random, never shown (they exist for the simulation only).
+fn password() -> String {
+    let a = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let b = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    format!("sim-{a:016x}{b:016x}")
+}
+
+/// Creates the team, products, pack and `users` users (`concurrency` at a time), counting users
+/// on `bar`.
+pub async fn build(
+    operator: &Client,
+    users: u32,
+    products: u32,
+    tokens: i64,
+    concurrency: u32,
+    seed: u64,
+    bar: &ProgressBar,
+) -> Result<World> {
+    let started = Instant::now();
+    let team = operator
+        .create_team(&NewTeam {
+            name: format!("Simulation (seed {seed})"),
+        })
+        .await
+        .context("creating the simulation's team")?
+        .id;
+    let mut made = Vec::new();
+    for (name, rate) in PRODUCTS.iter().take(products as usize) {
+        let key = format!("sim-{team}-{name}");
+        operator
+            .create_product(&NewProduct {
+                key: key.clone(),
+                name: format!("Simulated {name}"),
+                daily_rate: *rate,
+                result_rates: Default::default(),
+                idle_awareness: false,
+                items: vec![],
+            })
+            .await
+            .with_context(|| format!("creating the simulation's product {key}"))?;
+        made.push(SimProduct {
+            key,
+            daily_rate: *rate,
+        });
+    }
+    operator
+        .buy_pack(team, &NewPack { tokens }, None)
+        .await
+        .context("buying the simulation's pack")?;
+
+    let password = Arc::new(password());
+    let workers = concurrency.clamp(1, users.max(1));
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..workers {
+        let operator = operator.clone();
+        let password = password.clone();
+        let bar = bar.clone();
+        tasks.spawn(async move {
+            let mut mine = Vec::new();
+            for i in (worker..users).step_by(workers as usize) {
+                let user = make_user(&operator, team, i, &password)
+                    .await
+                    .with_context(|| format!("setting up simulated user {i}"))?;
+                mine.push((i, user));
+                bar.inc(1);
+            }
+            anyhow::Ok(mine)
+        });
+    }
+    let mut all = Vec::with_capacity(users as usize);
+    while let Some(done) = tasks.join_next().await {
+        all.extend(done.context("a set-up task failed")??);
+    }
+    all.sort_by_key(|(i, _)| *i);
+    Ok(World {
+        team,
+        products: made,
+        users: all.into_iter().map(|(_, u)| u).collect(),
+        pack_tokens: tokens,
+        password: password.to_string(),
+        setup_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+async fn make_user(operator: &Client, team: i64, i: u32, password: &str) -> Result<SimUser> {
+    let email = format!("sim-{team}-u{i}@example.com");
+    let account = operator
+        .create_user(&NewUser {
+            email: email.clone(),
+            name: format!("Sim User {i}"),
+            password: password.to_string(),
+        })
+        .await?;
+    operator
+        .assign(
+            team,
+            &AssignRequest {
+                user_id: Some(account.user_id),
+                all: Some(true),
+                ..AssignRequest::default()
+            },
+        )
+        .await?;
+    let token = operator
+        .user_token(&TokenRequest {
+            email: email.clone(),
+            password: password.to_string(),
+        })
+        .await?;
+    Ok(SimUser {
+        id: account.user_id,
+        email,
+        client: operator.with_key(Some(token.token)),
+        token_expires_at: token.expires_at,
+    })
+}
+
+impl World {
+    /// Signs the user in again for a fresh token (tokens last 30 days; long simulations outlive
+    /// them).
+    pub async fn renew_token(&mut self, operator: &Client, user: usize) -> Result<()> {
+        let u = &mut self.users[user];
+        let token = operator
+            .user_token(&TokenRequest {
+                email: u.email.clone(),
+                password: self.password.clone(),
+            })
+            .await
+            .with_context(|| format!("renewing the token of simulated user {}", u.id))?;
+        u.client = operator.with_key(Some(token.token));
+        u.token_expires_at = token.expires_at;
+        Ok(())
+    }
+
+    pub fn product_keys(&self) -> Vec<String> {
+        self.products.iter().map(|p| p.key.clone()).collect()
+    }
+}
