@@ -110,6 +110,7 @@ pub fn lease_key(path: &Path) -> anyhow::Result<ed25519_dalek::SigningKey> {
 }
 
 /// A fresh lease key that lives only in memory (tests).
+#[cfg(feature = "testing")]
 pub fn ephemeral_lease_key() -> anyhow::Result<ed25519_dalek::SigningKey> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
