@@ -701,3 +701,196 @@ pub struct SessionsQuery {
     /// At most this many, newest first (default 100, at most 1000).
     pub limit: Option<u32>,
 }
+
+// ---------------------------------------------------------------- reports (R-REP, R-NOT-1)
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    /// past_30_days (default), past_3_months, past_6_months, past_9_months, past_12_months or
+    /// custom (with from and to).
+    pub range: Option<String>,
+    /// First day (YYYY-MM-DD), with range=custom (or alone: implies custom).
+    pub from: Option<chrono::NaiveDate>,
+    /// Last day, included.
+    pub to: Option<chrono::NaiveDate>,
+    /// summary (default), product, user or day.
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UsageRange {
+    pub name: String,
+    /// First day, included.
+    pub from: chrono::NaiveDate,
+    /// Last day, included.
+    pub to: chrono::NaiveDate,
+    pub days: i64,
+}
+
+/// Totals over the range. Usage with 0 tokens (grace, subscription, trial) counts as use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UsageSummary {
+    /// Tokens charged less refunded.
+    pub tokens: i64,
+    pub products: i64,
+    pub users: i64,
+    /// Usage periods (usage days) begun in the range.
+    pub periods: i64,
+    pub results: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProductUsage {
+    pub product: String,
+    pub name: String,
+    pub tokens: i64,
+    pub users: i64,
+    /// Usage days (periods).
+    pub days: i64,
+    pub results: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WeekUsage {
+    /// ISO week, such as 2026-W03.
+    pub week: String,
+    /// Days of that week with use.
+    pub days: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserUsage {
+    /// Omitted when the team shows pseudonyms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    /// The user's name, or their stable pseudonym.
+    pub user: String,
+    /// Omitted when the team shows pseudonyms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub tokens: i64,
+    pub products: i64,
+    pub days: i64,
+    pub weeks: Vec<WeekUsage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DayUsage {
+    pub date: chrono::NaiveDate,
+    pub tokens: i64,
+    pub periods: i64,
+    pub results: i64,
+}
+
+/// R-REP-3. `summary` always; the rows asked for with `by`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UsageReport {
+    pub team_id: i64,
+    pub range: UsageRange,
+    pub pseudonyms: bool,
+    pub summary: UsageSummary,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_product: Option<Vec<ProductUsage>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_user: Option<Vec<UserUsage>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_day: Option<Vec<DayUsage>>,
+}
+
+/// A team's report and alert settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TeamSettings {
+    /// The balance is "low" (and admins are emailed once) below this percentage of the active
+    /// total (default 20).
+    pub low_balance_percent: u8,
+    /// Reports and exports show users as stable pseudonyms instead of names and emails.
+    pub pseudonyms: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamSettingsChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low_balance_percent: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pseudonyms: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PackForecast {
+    pub pack_id: i64,
+    pub expires_at: DateTime<Utc>,
+    pub remaining: u64,
+    /// Used before it expires, at the burn rate.
+    pub used: u64,
+    /// Expiring unused, at the burn rate.
+    pub expiring: u64,
+}
+
+/// At the team's burn rate over the last 30 days: when the balance reaches zero and how many
+/// tokens expire unused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Forecast {
+    pub team_id: i64,
+    pub available: u64,
+    /// Tokens per day (tokens used in the last 30 days / 30).
+    pub daily_burn: f64,
+    /// When the balance reaches zero, by use or by expiry; absent for an empty balance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_zero_at: Option<DateTime<Utc>>,
+    /// True when tokens run out by use, false when the last of them expire.
+    pub runs_out_by_use: bool,
+    pub expiring_unused: u64,
+    pub packs: Vec<PackForecast>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanLine {
+    pub product: String,
+    pub users: i64,
+    pub days_per_month: i64,
+}
+
+/// R-REP-5: a plan of use; with `team`, compared with that team's balance and expiry dates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EstimateRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<i64>,
+    pub plan: Vec<PlanLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EstimateLine {
+    pub product: String,
+    pub daily_rate: u64,
+    pub users: i64,
+    pub days_per_month: i64,
+    pub tokens_per_month: u64,
+    pub tokens_per_year: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EstimateAgainstTeam {
+    pub team_id: i64,
+    pub available: u64,
+    /// Tokens of the balance that would expire before the plan uses them.
+    pub expiring_before_use: u64,
+    /// Tokens to buy to cover a year of the plan (0 when the balance covers it).
+    pub shortfall: u64,
+    /// When the balance would reach zero under the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_zero_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Estimate {
+    pub lines: Vec<EstimateLine>,
+    pub tokens_per_month: u64,
+    pub tokens_per_year: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<EstimateAgainstTeam>,
+}

@@ -17,6 +17,8 @@ pub struct Message {
 pub enum MailKind {
     Invitation,
     AccessGranted,
+    LowBalance,
+    TokensExpiring,
 }
 
 impl MailKind {
@@ -24,6 +26,8 @@ impl MailKind {
         match self {
             MailKind::Invitation => "invitation",
             MailKind::AccessGranted => "access_granted",
+            MailKind::LowBalance => "low_balance",
+            MailKind::TokensExpiring => "tokens_expiring",
         }
     }
 }
@@ -74,6 +78,52 @@ pub fn access_granted(to: &str, name: &str, team: &str, products: &[String]) -> 
             product_lines(products),
         ),
         kind: MailKind::AccessGranted,
+    }
+}
+
+/// R-NOT-1: the team's available tokens fell below its threshold.
+pub fn low_balance(
+    to: &str,
+    name: &str,
+    team: &str,
+    available: u64,
+    total: u64,
+    percent: u8,
+) -> Message {
+    Message {
+        to: to.to_owned(),
+        to_name: name.to_owned(),
+        subject: format!("Tokens are running low ({team})"),
+        body: format!(
+            "Hello {name},\n\n\
+             The team \"{team}\" has {available} tokens available, less than {percent} % of the {total} tokens \
+             of its active packs.\n\n\
+             Buy a new pack, or move tokens from another team, to keep products usable.\n"
+        ),
+        kind: MailKind::LowBalance,
+    }
+}
+
+/// R-NOT-1: a pack expires within `days` days (90, 30 or 7).
+pub fn tokens_expiring(
+    to: &str,
+    name: &str,
+    team: &str,
+    tokens: u64,
+    expires_at: DateTime<Utc>,
+    days: u32,
+) -> Message {
+    Message {
+        to: to.to_owned(),
+        to_name: name.to_owned(),
+        subject: format!("{tokens} tokens expire within {days} days ({team})"),
+        body: format!(
+            "Hello {name},\n\n\
+             {tokens} tokens of the team \"{team}\" expire on {} UTC, within {days} days. Tokens that expire \
+             are lost; they are used before later packs, so use or move them before then.\n",
+            expires_at.format("%Y-%m-%d %H:%M"),
+        ),
+        kind: MailKind::TokensExpiring,
     }
 }
 

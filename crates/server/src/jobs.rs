@@ -1,5 +1,6 @@
 //! Background work on the injected clock: expiring packs (R-PACK-2), ending dead sessions and
-//! charging periods that roll over while products are in use (R-SES-3/6). Runs every `job_interval`
+//! charging periods that roll over while products are in use (R-SES-3/6), warning admins of
+//! packs about to expire (R-NOT-1). Runs every `job_interval`
 //! of real time, and at once whenever the test clock is advanced, so that tests see the effects
 //! of the time they skip without waiting.
 
@@ -53,6 +54,10 @@ impl Jobs {
             .sweep_sessions(now)
             .await
             .inspect_err(failed("session sweep"))?;
+        self.store
+            .warn_expiring(now)
+            .await
+            .inspect_err(failed("expiry warnings"))?;
         if sessions.charged > 0 {
             self.metrics.count_tokens("charged", sessions.charged);
         }

@@ -189,7 +189,7 @@ impl TestApp {
                 user.id,
                 &hash_key(&token),
                 now,
-                now + chrono::Duration::days(365),
+                now + chrono::Duration::days(3650),
             )
             .await
             .expect("token");

@@ -226,6 +226,9 @@ pub(crate) async fn expire_team(
         .fetch_all(&mut *conn)
         .await?;
     let due = due_expiries(&states(&rows)?, now);
+    if due.is_empty() {
+        return Ok(due);
+    }
     let cause = Cause::bare(CauseKind::Expiry);
     for e in &due {
         let done = sqlx::query(
@@ -258,6 +261,7 @@ pub(crate) async fn expire_team(
         )
         .await?;
     }
+    crate::alerts::check_low_balance(conn, team, now).await?;
     Ok(due)
 }
 
@@ -289,5 +293,6 @@ pub(crate) async fn apply_charge(
         )
         .await?;
     }
+    crate::alerts::check_low_balance(conn, team, now).await?;
     Ok(draws)
 }

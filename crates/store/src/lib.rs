@@ -8,6 +8,7 @@
 //! team's row (see `ledger::lock_team`); moves and merges lock their two teams in id order.
 
 pub mod admins;
+pub mod alerts;
 mod backend;
 pub mod catalogue;
 pub mod charges;
@@ -21,11 +22,13 @@ pub mod invitations;
 mod ledger;
 pub mod outbox;
 pub mod packs;
+pub mod reports;
 pub mod sessions;
 pub mod teams;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
+mod usage;
 pub mod transfers;
 pub mod users;
 

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use jeton_core::ledger::{Actor, Cause, CauseKind, EventKind};
 use jeton_core::pack::{
-    BalanceSummary, DEFAULT_LOW_PERCENT, consumption_order, expiry_for, summarize,
+    BalanceSummary, consumption_order, expiry_for, summarize,
 };
 use jeton_core::{IdempotencyKey, PackId, TeamId, Tokens};
 use serde::{Deserialize, Serialize};
@@ -111,6 +111,7 @@ impl Store {
             },
         )
         .await?;
+        crate::alerts::check_low_balance(&mut w.tx, team, now).await?;
         if let Some(key) = key {
             let response = serde_json::to_string(&pack)
                 .map_err(|e| StoreError::corrupt(format!("purchase answer: {e}")))?;
@@ -144,7 +145,8 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
         let states = ledger::states(&rows)?;
-        let summary = summarize(&states, now, DEFAULT_LOW_PERCENT)?;
+        let percent = self.team_settings(team).await?.low_percent;
+        let summary = summarize(&states, now, percent)?;
         let mut packs: Vec<(jeton_core::PackState, Pack)> = states
             .into_iter()
             .zip(rows.iter())
@@ -180,5 +182,19 @@ impl Store {
             w.commit().await?;
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// The team's active packs (not expired at `now`), as the rules see them.
+    pub async fn active_packs(&self, team: TeamId, now: DateTime<Utc>) -> StoreResult<Vec<jeton_core::PackState>> {
+        self.expire_team_if_due(team, now).await?;
+        let sql = format!("SELECT {PACK_COLUMNS} FROM packs WHERE team_id = $1 AND expires_at > $2");
+        let rows = sqlx::query_as::<_, PackRow>(&sql)
+            .bind(team.0)
+            .bind(to_db(now))
+            .fetch_all(self.pool())
+            .await?;
+        ledger::states(&rows)
     }
 }

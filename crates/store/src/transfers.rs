@@ -150,6 +150,8 @@ impl Store {
                 expires_at: source.expires_at,
             });
         }
+        crate::alerts::check_low_balance(&mut w.tx, from, now).await?;
+        crate::alerts::check_low_balance(&mut w.tx, to, now).await?;
         w.commit().await?;
         Ok(MoveRecord {
             id: MoveId(move_id),
@@ -258,6 +260,8 @@ impl Store {
             .bind(from.0)
             .execute(&mut *w.tx)
             .await?;
+        crate::alerts::check_low_balance(&mut w.tx, from, now).await?;
+        crate::alerts::check_low_balance(&mut w.tx, into, now).await?;
         w.commit().await?;
         Ok(MergeRecord {
             from_team: from,

@@ -9,6 +9,7 @@ mod me;
 mod ops;
 mod outbox;
 mod products;
+mod reports;
 mod sessions;
 mod teams;
 mod users;
@@ -30,6 +31,7 @@ pub fn api(test_clock: bool) -> OpenApiRouter<AppState> {
         .merge(outbox::router())
         .merge(sessions::router())
         .merge(users::router())
+        .merge(reports::router())
         .merge(ops::router());
     if test_clock {
         router = router.merge(ops::test_clock_router());

@@ -1,0 +1,313 @@
+//! R-REP-3: the ranges usage reports cover, and the calendar keys aggregates are stored under.
+//!
+//! A range is a set of whole UTC days, first and last included. Named ranges: the past 30 days
+//! (rolling, today included) and the past 3, 6, 9 or 12 months (whole completed calendar months,
+//! the current month excluded); or a custom range of at most 366 days.
+
+use chrono::{Datelike, Duration, Months, NaiveDate};
+
+use crate::error::DomainError;
+
+/// Longest custom range (a leap year).
+pub const MAX_RANGE_DAYS: i64 = 366;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayRange {
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+}
+
+impl DayRange {
+    pub fn days(&self) -> i64 {
+        (self.last - self.first).num_days() + 1
+    }
+
+    pub fn contains(&self, d: NaiveDate) -> bool {
+        self.first <= d && d <= self.last
+    }
+
+    /// The range as whole calendar months inside it, and the days outside those months (at most
+    /// two runs, before and after). Aggregates by month serve the months; by day the rest.
+    pub fn split(&self) -> Split {
+        let first_whole = if self.first.day() == 1 {
+            self.first
+        } else {
+            first_of_next_month(self.first)
+        };
+        let after_last = self.last + Duration::days(1);
+        let end_whole = if after_last.day() == 1 {
+            after_last
+        } else {
+            first_of_month(self.last)
+        };
+        if first_whole >= end_whole {
+            return Split {
+                months: None,
+                days: vec![*self],
+            };
+        }
+        let mut days = Vec::new();
+        if self.first < first_whole {
+            days.push(DayRange {
+                first: self.first,
+                last: first_whole - Duration::days(1),
+            });
+        }
+        if end_whole <= self.last {
+            days.push(DayRange {
+                first: end_whole,
+                last: self.last,
+            });
+        }
+        Split {
+            months: Some((
+                month_key(first_whole),
+                month_key(end_whole - Duration::days(1)),
+            )),
+            days,
+        }
+    }
+}
+
+/// A range cut into whole months (first and last month keys, inclusive) and the remaining days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    pub months: Option<(i64, i64)>,
+    pub days: Vec<DayRange>,
+}
+
+fn first_of_month(d: NaiveDate) -> NaiveDate {
+    d.with_day(1).expect("day 1 exists")
+}
+
+fn first_of_next_month(d: NaiveDate) -> NaiveDate {
+    first_of_month(d)
+        .checked_add_months(Months::new(1))
+        .expect("within chrono's range")
+}
+
+/// Resolves a range name (`past_30_days`, `past_3_months`, `past_6_months`, `past_9_months`,
+/// `past_12_months`, `custom`) against `today`.
+pub fn resolve(
+    name: &str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Result<DayRange, DomainError> {
+    let bad = |detail: String| DomainError::InvalidRange { detail };
+    if name != "custom" && (from.is_some() || to.is_some()) {
+        return Err(bad(format!(
+            "from and to go with range=custom, not with range={name}"
+        )));
+    }
+    let months = |n: u32| {
+        let this_month = first_of_month(today);
+        DayRange {
+            first: this_month
+                .checked_sub_months(Months::new(n))
+                .expect("within chrono's range"),
+            last: this_month - Duration::days(1),
+        }
+    };
+    match name {
+        "past_30_days" => Ok(DayRange {
+            first: today - Duration::days(29),
+            last: today,
+        }),
+        "past_3_months" => Ok(months(3)),
+        "past_6_months" => Ok(months(6)),
+        "past_9_months" => Ok(months(9)),
+        "past_12_months" => Ok(months(12)),
+        "custom" => {
+            let (Some(first), Some(last)) = (from, to) else {
+                return Err(bad(
+                    "range=custom needs from and to (YYYY-MM-DD, both included)".into(),
+                ));
+            };
+            let range = DayRange { first, last };
+            if last < first {
+                return Err(bad(format!("to ({last}) is before from ({first})")));
+            }
+            if range.days() > MAX_RANGE_DAYS {
+                return Err(bad(format!(
+                    "a custom range covers at most {MAX_RANGE_DAYS} days; this one has {}",
+                    range.days()
+                )));
+            }
+            Ok(range)
+        }
+        other => Err(bad(format!(
+            "unknown range {other:?}: use past_30_days, past_3_months, past_6_months, past_9_months, past_12_months or custom"
+        ))),
+    }
+}
+
+/// Days since 1970-01-01.
+pub fn day_key(d: NaiveDate) -> i64 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days()
+}
+
+pub fn day_of_key(key: i64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + Duration::days(key)
+}
+
+/// Months since January 1970: `year * 12 + month - 1`, shifted.
+pub fn month_key(d: NaiveDate) -> i64 {
+    (d.year() as i64 - 1970) * 12 + d.month0() as i64
+}
+
+/// The ISO week as `iso_year * 100 + week` (2026-W01 = 202601).
+pub fn week_key(d: NaiveDate) -> i64 {
+    let w = d.iso_week();
+    w.year() as i64 * 100 + w.week() as i64
+}
+
+/// `2026-W01`.
+pub fn week_label(key: i64) -> String {
+    format!("{}-W{:02}", key / 100, key % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn r_rep_3_named_ranges() {
+        let today = d("2026-03-15");
+        let r = |n| resolve(n, None, None, today).unwrap();
+        assert_eq!(
+            r("past_30_days"),
+            DayRange {
+                first: d("2026-02-14"),
+                last: d("2026-03-15")
+            }
+        );
+        assert_eq!(r("past_30_days").days(), 30);
+        assert_eq!(
+            r("past_3_months"),
+            DayRange {
+                first: d("2025-12-01"),
+                last: d("2026-02-28")
+            }
+        );
+        assert_eq!(r("past_6_months").first, d("2025-09-01"));
+        assert_eq!(r("past_9_months").first, d("2025-06-01"));
+        assert_eq!(
+            r("past_12_months"),
+            DayRange {
+                first: d("2025-03-01"),
+                last: d("2026-02-28")
+            }
+        );
+        // A leap year's February, and the first day of a month (the current month is excluded).
+        let leap = resolve("past_3_months", None, None, d("2028-03-01")).unwrap();
+        assert_eq!(
+            leap,
+            DayRange {
+                first: d("2027-12-01"),
+                last: d("2028-02-29")
+            }
+        );
+        assert_eq!(leap.days(), 31 + 31 + 29);
+    }
+
+    #[test]
+    fn r_rep_3_custom_ranges_are_checked() {
+        let today = d("2026-03-15");
+        let ok = resolve(
+            "custom",
+            Some(d("2026-01-10")),
+            Some(d("2026-01-10")),
+            today,
+        )
+        .unwrap();
+        assert_eq!(ok.days(), 1);
+        for (from, to) in [
+            (None, Some(d("2026-01-01"))),
+            (Some(d("2026-02-01")), Some(d("2026-01-01"))),
+        ] {
+            assert_eq!(
+                resolve("custom", from, to, today).unwrap_err().code(),
+                "invalid_range"
+            );
+        }
+        assert!(
+            resolve(
+                "custom",
+                Some(d("2025-01-01")),
+                Some(d("2026-01-01")),
+                today
+            )
+            .is_ok()
+        );
+        assert!(
+            resolve(
+                "custom",
+                Some(d("2025-01-01")),
+                Some(d("2026-01-02")),
+                today
+            )
+            .is_err()
+        );
+        assert!(resolve("past_30_days", Some(d("2026-01-01")), None, today).is_err());
+        assert!(resolve("yesterday", None, None, today).is_err());
+    }
+
+    #[test]
+    fn ranges_split_into_whole_months_and_edge_days() {
+        let r = DayRange {
+            first: d("2026-01-15"),
+            last: d("2026-04-10"),
+        };
+        let s = r.split();
+        assert_eq!(
+            s.months,
+            Some((month_key(d("2026-02-01")), month_key(d("2026-03-01"))))
+        );
+        assert_eq!(
+            s.days,
+            vec![
+                DayRange {
+                    first: d("2026-01-15"),
+                    last: d("2026-01-31")
+                },
+                DayRange {
+                    first: d("2026-04-01"),
+                    last: d("2026-04-10")
+                },
+            ]
+        );
+        let whole = DayRange {
+            first: d("2025-03-01"),
+            last: d("2026-02-28"),
+        }
+        .split();
+        assert_eq!(whole.days, vec![]);
+        assert_eq!(whole.months.map(|(a, b)| b - a + 1), Some(12));
+        let inside = DayRange {
+            first: d("2026-02-03"),
+            last: d("2026-02-20"),
+        }
+        .split();
+        assert_eq!(inside.months, None);
+        assert_eq!(inside.days.len(), 1);
+    }
+
+    #[test]
+    fn calendar_keys() {
+        assert_eq!(day_key(d("1970-01-02")), 1);
+        assert_eq!(day_of_key(day_key(d("2028-02-29"))), d("2028-02-29"));
+        assert_eq!(month_key(d("1971-02-10")), 13);
+        assert_eq!(week_key(d("2026-01-01")), 202601);
+        assert_eq!(
+            week_key(d("2027-01-01")),
+            202653,
+            "ISO week of the previous year"
+        );
+        assert_eq!(week_label(202601), "2026-W01");
+    }
+}

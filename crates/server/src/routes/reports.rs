@@ -1,0 +1,473 @@
+//! Reports (R-REP-1..5): usage over named ranges, the CSV export, team settings (low-balance
+//! threshold, pseudonyms), the forecast and the estimator.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, Utc};
+use jeton_api::{
+    DayUsage, Estimate, EstimateAgainstTeam, EstimateLine, EstimateRequest, Forecast, PackForecast,
+    Problem, ProductUsage, TeamSettings, TeamSettingsChange, UsageQuery, UsageRange, UsageReport,
+    UsageSummary, UserUsage, WeekUsage,
+};
+use jeton_core::forecast::{PlanLine, estimate, forecast};
+use jeton_core::pseudonym::pseudonym;
+use jeton_core::report::{DayRange, resolve, week_label};
+use jeton_core::{DomainError, ProductKey, TeamId};
+use jeton_store::Store;
+use jeton_store::reports::{TeamSettings as Settings, UsageRow};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::keys::new_key;
+use crate::state::AppState;
+
+/// The burn rate of the forecast: tokens used over this many days.
+const BURN_WINDOW_DAYS: i64 = 30;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(usage))
+        .routes(routes!(usage_csv))
+        .routes(routes!(get_settings, set_settings))
+        .routes(routes!(team_forecast))
+        .routes(routes!(estimate_plan))
+}
+
+fn range(query: &UsageQuery, now: DateTime<Utc>) -> Result<(String, DayRange), ApiError> {
+    let name = match (&query.range, query.from.is_some() || query.to.is_some()) {
+        (Some(r), _) => r.clone(),
+        (None, true) => "custom".to_owned(),
+        (None, false) => "past_30_days".to_owned(),
+    };
+    let range = resolve(&name, query.from, query.to, now.date_naive())?;
+    Ok((name, range))
+}
+
+fn wire_range(name: &str, r: &DayRange) -> UsageRange {
+    UsageRange {
+        name: name.to_owned(),
+        from: r.first,
+        to: r.last,
+        days: r.days(),
+    }
+}
+
+/// Who a row names: the person, or their pseudonym when the team asks for privacy.
+struct Names {
+    salt: Option<String>,
+}
+
+impl Names {
+    fn of(settings: &Settings) -> Names {
+        Names {
+            salt: settings
+                .pseudonyms
+                .then(|| settings.pseudonym_salt.clone().unwrap_or_default()),
+        }
+    }
+
+    /// (id, name, email) as shown.
+    fn show(&self, user: i64, name: &str, email: &str) -> (Option<i64>, String, Option<String>) {
+        match &self.salt {
+            Some(salt) => (None, pseudonym(salt, user), None),
+            None => (Some(user), name.to_owned(), Some(email.to_owned())),
+        }
+    }
+}
+
+/// R-REP-3: usage of a team (and the teams merged into it) over a range: the summary, and rows
+/// by product, user or day. Zero-token use (grace, subscription, trial) counts with 0 tokens.
+#[utoipa::path(get, path = "/v1/teams/{team}/usage", tag = "reports",
+    params(("team" = i64, Path), UsageQuery),
+    responses((status = 200, body = UsageReport), (status = 400, description = "invalid_range", body = Problem),
+              (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn usage(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<UsageQuery>,
+) -> ApiResult<Json<UsageReport>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    let (name, range) = range(&query, state.now())?;
+    let by = query.by.as_deref().unwrap_or("summary");
+    if !["summary", "product", "user", "day"].contains(&by) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "by is summary, product, user or day",
+        ));
+    }
+    let store = &state.store;
+    let teams = store.team_lineage(team).await?;
+    let settings = store.team_settings(team).await?;
+    let summary = store.usage_summary(&teams, &range).await?;
+    let mut report = UsageReport {
+        team_id: team.0,
+        range: wire_range(&name, &range),
+        pseudonyms: settings.pseudonyms,
+        summary: UsageSummary {
+            tokens: summary.totals.tokens,
+            products: summary.products,
+            users: summary.users,
+            periods: summary.totals.periods,
+            results: summary.totals.results,
+        },
+        by_product: None,
+        by_user: None,
+        by_day: None,
+    };
+    match by {
+        "product" => {
+            let rows = store.usage_by_product(&teams, &range).await?;
+            report.by_product = Some(
+                rows.into_iter()
+                    .map(|r| ProductUsage {
+                        product: r.product.to_string(),
+                        name: r.name,
+                        tokens: r.totals.tokens,
+                        users: r.users,
+                        days: r.totals.periods,
+                        results: r.totals.results,
+                    })
+                    .collect(),
+            );
+        }
+        "user" => {
+            let names = Names::of(&settings);
+            let rows = store.usage_by_user(&teams, &range).await?;
+            report.by_user = Some(
+                rows.into_iter()
+                    .map(|r| {
+                        let (user_id, user, email) = names.show(r.user, &r.name, &r.email);
+                        UserUsage {
+                            user_id,
+                            user,
+                            email,
+                            tokens: r.totals.tokens,
+                            products: r.products,
+                            days: r.totals.periods,
+                            weeks: r
+                                .weeks
+                                .iter()
+                                .map(|(w, d)| WeekUsage {
+                                    week: week_label(*w),
+                                    days: *d,
+                                })
+                                .collect(),
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        "day" => {
+            let rows = store.usage_by_day(&teams, &range).await?;
+            report.by_day = Some(
+                rows.into_iter()
+                    .map(|r| DayUsage {
+                        date: r.day,
+                        tokens: r.totals.tokens,
+                        periods: r.totals.periods,
+                        results: r.totals.results,
+                    })
+                    .collect(),
+            );
+        }
+        _ => {}
+    }
+    Ok(Json(report))
+}
+
+const CSV_HEADER: [&str; 10] = [
+    "date",
+    "user",
+    "email",
+    "product",
+    "tokens",
+    "access",
+    "team",
+    "entry",
+    "result_type",
+    "quantity",
+];
+
+fn csv_rows(rows: &[UsageRow], names: &Names, header: bool) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    if header {
+        w.write_record(CSV_HEADER)?;
+    }
+    for r in rows {
+        let (_, user, email) = names.show(r.user, &r.name, &r.email);
+        let (entry, kind, quantity) = match &r.result {
+            None => ("period", String::new(), String::new()),
+            Some((k, q)) => ("result", k.clone(), q.to_string()),
+        };
+        w.write_record([
+            r.at.date_naive().to_string(),
+            user,
+            email.unwrap_or_default(),
+            r.product.clone(),
+            r.tokens.to_string(),
+            r.access.as_str().to_owned(),
+            r.team.clone(),
+            entry.to_owned(),
+            kind,
+            quantity,
+        ])?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}
+
+/// What the export stream has left to read.
+struct Export {
+    store: Store,
+    teams: Vec<TeamId>,
+    range: DayRange,
+    names: Names,
+    cursor: Option<(i64, i64)>,
+    header: bool,
+}
+
+/// R-REP-4: the usage rows as CSV, one per usage period or result charge, with a header. Streamed
+/// page by page, so a year of a large team does not sit in memory.
+#[utoipa::path(get, path = "/v1/teams/{team}/usage.csv", tag = "reports",
+    params(("team" = i64, Path), UsageQuery),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = Problem),
+              (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn usage_csv(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<UsageQuery>,
+) -> ApiResult<Response> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    if query.by.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "the export has one row per use; by does not apply",
+        ));
+    }
+    let (_, range) = range(&query, state.now())?;
+    let export = Export {
+        teams: state.store.team_lineage(team).await?,
+        names: Names::of(&state.store.team_settings(team).await?),
+        store: state.store.clone(),
+        range,
+        cursor: Some((0, 0)),
+        header: true,
+    };
+    let stream = futures_util::stream::unfold(export, |mut e| async move {
+        let cursor = e.cursor?;
+        let page = match e.store.usage_rows(&e.teams, &e.range, cursor).await {
+            Ok(page) => page,
+            Err(err) => {
+                tracing::error!(error = %err, "usage export failed mid-stream");
+                e.cursor = None;
+                return Some((Err(std::io::Error::other("export failed")), e));
+            }
+        };
+        e.cursor = page.last().map(|r| r.cursor);
+        let bytes = csv_rows(&page, &e.names, e.header).map_err(std::io::Error::other);
+        e.header = false;
+        Some((bytes, e))
+    });
+    let filename = format!("usage-{}-{}-{}.csv", team.0, range.first, range.last);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+fn wire_settings(s: &Settings) -> TeamSettings {
+    TeamSettings {
+        low_balance_percent: s.low_percent,
+        pseudonyms: s.pseudonyms,
+    }
+}
+
+#[utoipa::path(get, path = "/v1/teams/{team}/settings", tag = "reports",
+    params(("team" = i64, Path)),
+    responses((status = 200, body = TeamSettings), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn get_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+) -> ApiResult<Json<TeamSettings>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    Ok(Json(wire_settings(&state.store.team_settings(team).await?)))
+}
+
+/// The low-balance threshold (R-NOT-1, percent of the active total; admins are emailed once per
+/// crossing) and the privacy switch (pseudonyms in reports and exports).
+#[utoipa::path(put, path = "/v1/teams/{team}/settings", tag = "reports", request_body = TeamSettingsChange,
+    params(("team" = i64, Path)),
+    responses((status = 200, body = TeamSettings), (status = 400, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn set_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+    ApiJson(body): ApiJson<TeamSettingsChange>,
+) -> ApiResult<Json<TeamSettings>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    let low = body
+        .low_balance_percent
+        .map(|p| {
+            u8::try_from(p)
+                .ok()
+                .filter(|p| (1..=99).contains(p))
+                .ok_or_else(|| DomainError::InvalidRange {
+                    detail: format!("low_balance_percent must be 1 to 99, got {p}"),
+                })
+        })
+        .transpose()?;
+    let salt = new_key("").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let settings = state
+        .store
+        .set_team_settings(team, low, body.pseudonyms, &salt, state.now())
+        .await?;
+    state.mail_queued();
+    Ok(Json(wire_settings(&settings)))
+}
+
+/// Tokens per day used over the last 30 days.
+async fn burn_rate(store: &Store, teams: &[TeamId], today: NaiveDate) -> ApiResult<f64> {
+    let window = DayRange {
+        first: today - chrono::Duration::days(BURN_WINDOW_DAYS - 1),
+        last: today,
+    };
+    Ok(store.tokens_used(teams, &window).await?.get() as f64 / BURN_WINDOW_DAYS as f64)
+}
+
+/// At the team's burn rate over the last 30 days: when the balance reaches zero (by use or by
+/// expiry) and how many tokens expire unused, pack by pack.
+#[utoipa::path(get, path = "/v1/teams/{team}/forecast", tag = "reports",
+    params(("team" = i64, Path)),
+    responses((status = 200, body = Forecast), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn team_forecast(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+) -> ApiResult<Json<Forecast>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    let now = state.now();
+    let teams = state.store.team_lineage(team).await?;
+    let burn = burn_rate(&state.store, &teams, now.date_naive()).await?;
+    let packs = state.store.active_packs(team, now).await?;
+    let f = forecast(&packs, now, burn);
+    Ok(Json(Forecast {
+        team_id: team.0,
+        available: jeton_core::pack::available(&packs, now)?.get(),
+        daily_burn: f.daily_burn,
+        balance_zero_at: f.balance_zero_at,
+        runs_out_by_use: f.runs_out_by_use,
+        expiring_unused: f.expiring_unused.get(),
+        packs: f
+            .packs
+            .iter()
+            .map(|p| PackForecast {
+                pack_id: p.pack.0,
+                expires_at: p.expires_at,
+                remaining: p.remaining.get(),
+                used: p.used.get(),
+                expiring: p.expiring.get(),
+            })
+            .collect(),
+    }))
+}
+
+/// R-REP-5: the tokens a plan needs per month and year (users × days per month × daily rate); with
+/// a team, compared with its balance and the expiry dates of its packs.
+#[utoipa::path(post, path = "/v1/estimate", tag = "reports", request_body = EstimateRequest,
+    responses((status = 200, body = Estimate), (status = 400, body = Problem), (status = 404, body = Problem),
+              (status = 422, description = "unknown_product", body = Problem)),
+    security(("bearer" = [])))]
+async fn estimate_plan(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<EstimateRequest>,
+) -> ApiResult<Json<Estimate>> {
+    caller.admin_id()?;
+    if let Some(team) = body.team {
+        caller.require_team(TeamId(team))?;
+    }
+    let catalogue = state.store.list_products().await?;
+    let mut plan = Vec::with_capacity(body.plan.len());
+    for line in &body.plan {
+        let key = ProductKey::parse(&line.product)?;
+        let product =
+            catalogue
+                .iter()
+                .find(|p| p.key == key)
+                .ok_or_else(|| DomainError::UnknownProduct {
+                    key: key.to_string(),
+                })?;
+        let count = |v: i64, what: &str| {
+            u32::try_from(v).map_err(|_| DomainError::InvalidRange {
+                detail: format!("{what} must be a positive whole number ({key}), got {v}"),
+            })
+        };
+        plan.push(PlanLine {
+            product: key.clone(),
+            daily_rate: product.daily_rate,
+            users: count(line.users, "users")?,
+            days_per_month: count(line.days_per_month, "days per month")?,
+        });
+    }
+    let e = estimate(&plan)?;
+    let team = match body.team {
+        None => None,
+        Some(team) => {
+            let team = TeamId(team);
+            let now = state.now();
+            let packs = state.store.active_packs(team, now).await?;
+            let available = jeton_core::pack::available(&packs, now)?.get();
+            let f = forecast(&packs, now, e.tokens_per_year.get() as f64 / 365.0);
+            let usable = available - f.expiring_unused.get();
+            Some(EstimateAgainstTeam {
+                team_id: team.0,
+                available,
+                expiring_before_use: f.expiring_unused.get(),
+                shortfall: e.tokens_per_year.get().saturating_sub(usable),
+                balance_zero_at: f.balance_zero_at,
+            })
+        }
+    };
+    Ok(Json(Estimate {
+        lines: plan
+            .iter()
+            .zip(&e.lines)
+            .map(|(p, l)| EstimateLine {
+                product: l.product.to_string(),
+                daily_rate: p.daily_rate.get(),
+                users: p.users as i64,
+                days_per_month: p.days_per_month as i64,
+                tokens_per_month: l.tokens_per_month.get(),
+                tokens_per_year: l.tokens_per_year.get(),
+            })
+            .collect(),
+        tokens_per_month: e.tokens_per_month.get(),
+        tokens_per_year: e.tokens_per_year.get(),
+        team,
+    }))
+}

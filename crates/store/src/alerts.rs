@@ -1,0 +1,156 @@
+//! R-NOT-1: emails to a team's admins — when its available tokens fall below its threshold (once
+//! per crossing), and when a pack is 90, 30 and 7 days from expiring (once each). Queued in the
+//! outbox in the same transaction as the change that causes them.
+
+use chrono::{DateTime, Duration, Utc};
+use jeton_core::mail;
+use jeton_core::pack::summarize;
+use jeton_core::{PackId, TeamId, Tokens};
+use sqlx::AnyConnection;
+
+use crate::Store;
+use crate::error::StoreResult;
+use crate::ledger::{self, PACK_COLUMNS, PackRow};
+use crate::outbox::enqueue;
+use crate::time::{from_db, to_db};
+
+/// Days before expiry at which admins are warned.
+pub const EXPIRY_WARNINGS: [i64; 3] = [90, 30, 7];
+
+pub(crate) async fn admins_of(conn: &mut AnyConnection, team: TeamId) -> StoreResult<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT a.email, a.name FROM admins a JOIN admin_teams t ON t.admin_id = a.id WHERE t.team_id = $1 ORDER BY a.id",
+    )
+    .bind(team.0)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// After a balance change: when the team has just become low, email its admins (once: the flag
+/// stays until the balance is above the threshold again); when it is no longer low, re-arm.
+pub(crate) async fn check_low_balance(conn: &mut AnyConnection, team: TeamId, now: DateTime<Utc>) -> StoreResult<()> {
+    let (name, percent, alerted): (String, i64, i64) =
+        sqlx::query_as("SELECT name, low_percent, low_alerted FROM teams WHERE id = $1")
+            .bind(team.0)
+            .fetch_one(&mut *conn)
+            .await?;
+    let sql = format!("SELECT {PACK_COLUMNS} FROM packs WHERE team_id = $1 AND expires_at > $2");
+    let rows: Vec<PackRow> = sqlx::query_as(&sql)
+        .bind(team.0)
+        .bind(to_db(now))
+        .fetch_all(&mut *conn)
+        .await?;
+    let percent = u8::try_from(percent).unwrap_or(20);
+    let summary = summarize(&ledger::states(&rows)?, now, percent)?;
+    match (summary.low, alerted == 1) {
+        (true, false) => {
+            for (email, admin) in admins_of(conn, team).await? {
+                let message = mail::low_balance(
+                    &email,
+                    &admin,
+                    &name,
+                    summary.available.get(),
+                    summary.total.get(),
+                    percent,
+                );
+                enqueue(conn, team, &message, now).await?;
+            }
+            set_alerted(conn, team, true).await
+        }
+        (false, true) => set_alerted(conn, team, false).await,
+        _ => Ok(()),
+    }
+}
+
+async fn set_alerted(conn: &mut AnyConnection, team: TeamId, alerted: bool) -> StoreResult<()> {
+    sqlx::query("UPDATE teams SET low_alerted = $1 WHERE id = $2")
+        .bind(i64::from(alerted))
+        .bind(team.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Whole days from `now` until `t`, rounded up (a pack expiring in 89.5 days is 90 days away).
+fn days_until(now: DateTime<Utc>, t: DateTime<Utc>) -> i64 {
+    let secs = (t - now).num_seconds();
+    (secs + 86_399) / 86_400
+}
+
+/// Most packs looked at in one run of the warning job.
+const WARN_BATCH: i64 = 1000;
+
+impl Store {
+    /// R-NOT-1: warns admins of packs expiring within 90, 30 and 7 days, once per pack and
+    /// threshold. When the clock jumps past several thresholds at once, only the nearest is sent.
+    pub async fn warn_expiring(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT p.id, p.team_id, p.remaining, p.expires_at FROM packs p \
+             WHERE p.remaining > 0 AND p.expires_at > $1 AND p.expires_at <= $2 \
+             AND NOT EXISTS (SELECT 1 FROM expiry_warnings w WHERE w.pack_id = p.id AND w.days = $3) \
+             ORDER BY p.expires_at LIMIT $4",
+        )
+        .bind(to_db(now))
+        .bind(to_db(now + Duration::days(EXPIRY_WARNINGS[0])))
+        .bind(EXPIRY_WARNINGS[EXPIRY_WARNINGS.len() - 1])
+        .bind(WARN_BATCH)
+        .fetch_all(self.pool())
+        .await?;
+        let mut sent = 0;
+        for (pack, team, remaining, expires_at) in rows {
+            let (team, pack) = (TeamId(team), PackId(pack));
+            let expires_at = from_db(expires_at)?;
+            let left = days_until(now, expires_at);
+            let reached: Vec<i64> = EXPIRY_WARNINGS.iter().copied().filter(|t| left <= *t).collect();
+            let Some(nearest) = reached.iter().copied().min() else { continue };
+            let mut w = self.begin_write().await?;
+            let mut fresh = false;
+            for t in &reached {
+                let done = sqlx::query(
+                    "INSERT INTO expiry_warnings (team_id, pack_id, days, sent_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (pack_id, days) DO NOTHING",
+                )
+                .bind(team.0)
+                .bind(pack.0)
+                .bind(*t)
+                .bind(to_db(now))
+                .execute(&mut *w.tx)
+                .await?;
+                fresh |= *t == nearest && done.rows_affected() == 1;
+            }
+            if fresh {
+                let name: String = sqlx::query_scalar("SELECT name FROM teams WHERE id = $1")
+                    .bind(team.0)
+                    .fetch_one(&mut *w.tx)
+                    .await?;
+                for (email, admin) in admins_of(&mut w.tx, team).await? {
+                    let message = mail::tokens_expiring(
+                        &email,
+                        &admin,
+                        &name,
+                        Tokens::from_stored(remaining)?.get(),
+                        expires_at,
+                        nearest as u32,
+                    );
+                    enqueue(&mut w.tx, team, &message, now).await?;
+                }
+                sent += 1;
+            }
+            w.commit().await?;
+        }
+        Ok(sent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_round_up() {
+        let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!(days_until(now, now + Duration::days(90)), 90);
+        assert_eq!(days_until(now, now + Duration::days(90) - Duration::hours(12)), 90);
+        assert_eq!(days_until(now, now + Duration::days(90) + Duration::seconds(1)), 91);
+    }
+}

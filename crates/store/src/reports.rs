@@ -1,0 +1,405 @@
+//! R-REP-1..4: team settings and usage reports, read from the aggregates of `usage.rs` (a few
+//! rows per day or month), over a team and the teams merged into it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use jeton_core::report::{DayRange, day_key, day_of_key};
+use jeton_core::session::AccessKind;
+use jeton_core::{DomainError, ProductKey, TeamId, Tokens};
+
+use crate::Store;
+use crate::error::{StoreError, StoreResult};
+use crate::ledger::lock_team;
+use crate::time::{from_db, to_db};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamSettings {
+    pub low_percent: u8,
+    pub pseudonyms: bool,
+    /// Set once pseudonyms were first switched on.
+    pub pseudonym_salt: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub tokens: i64,
+    pub periods: i64,
+    pub results: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub totals: Totals,
+    pub products: i64,
+    pub users: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ByProduct {
+    pub product: ProductKey,
+    pub name: String,
+    pub totals: Totals,
+    pub users: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ByUser {
+    pub user: i64,
+    pub name: String,
+    pub email: String,
+    pub totals: Totals,
+    pub products: i64,
+    /// Days with use, per ISO week key (`jeton_core::report::week_key`).
+    pub weeks: BTreeMap<i64, i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ByDay {
+    pub day: NaiveDate,
+    pub totals: Totals,
+}
+
+/// One row of the usage export (R-REP-4): a usage period or a result charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    pub at: DateTime<Utc>,
+    pub user: i64,
+    pub name: String,
+    pub email: String,
+    pub product: String,
+    /// Tokens it cost in the end (0 after a grace refund).
+    pub tokens: i64,
+    pub access: AccessKind,
+    pub team: String,
+    /// `None` for a usage period; the result type and quantity for a result.
+    pub result: Option<(String, i64)>,
+    /// Position for paging: (0 period | 1 result, id).
+    pub cursor: (i64, i64),
+}
+
+#[derive(sqlx::FromRow)]
+struct ExportRow {
+    id: i64,
+    at: i64,
+    user_id: i64,
+    name: String,
+    email: String,
+    key: String,
+    tokens: i64,
+    access: String,
+    team: String,
+    result_type: Option<String>,
+    quantity: Option<i64>,
+}
+
+/// Most export rows read per page.
+pub const EXPORT_PAGE: i64 = 5_000;
+
+/// `team_id IN (…)` for a lineage: ids come from the database, never from a request.
+fn in_teams(teams: &[TeamId]) -> String {
+    let ids: Vec<String> = teams.iter().map(|t| t.0.to_string()).collect();
+    format!("team_id IN ({})", ids.join(", "))
+}
+
+/// The month and day bounds of a range for the union queries: unused parts get an empty range.
+fn bounds(range: &DayRange) -> [i64; 6] {
+    let split = range.split();
+    let (m1, m2) = split.months.unwrap_or((1, 0));
+    let day = |i: usize| split.days.get(i).map_or((1, 0), |d| (day_key(d.first), day_key(d.last)));
+    let (a1, a2) = day(0);
+    let (b1, b2) = day(1);
+    [m1, m2, a1, a2, b1, b2]
+}
+
+/// Rows of use (user, product, tokens, periods, results) in the range: whole months from the
+/// monthly aggregate, the edges from the daily one.
+fn use_rows(teams: &[TeamId]) -> String {
+    let t = in_teams(teams);
+    format!(
+        "SELECT user_id, product_id, tokens, periods, results FROM usage_months WHERE {t} AND month BETWEEN $1 AND $2 \
+         UNION ALL \
+         SELECT user_id, product_id, tokens, periods, results FROM usage_days WHERE {t} \
+         AND (day BETWEEN $3 AND $4 OR day BETWEEN $5 AND $6)"
+    )
+}
+
+impl Store {
+    pub async fn team_settings(&self, team: TeamId) -> StoreResult<TeamSettings> {
+        let row: Option<(i64, i64, Option<String>)> =
+            sqlx::query_as("SELECT low_percent, pseudonyms, pseudonym_salt FROM teams WHERE id = $1")
+                .bind(team.0)
+                .fetch_optional(self.pool())
+                .await?;
+        let (low, pseudonyms, salt) = row.ok_or_else(|| StoreError::not_found("team", team))?;
+        Ok(TeamSettings {
+            low_percent: u8::try_from(low).map_err(|_| StoreError::corrupt("low_percent out of range"))?,
+            pseudonyms: pseudonyms == 1,
+            pseudonym_salt: salt,
+        })
+    }
+
+    /// Changes a team's settings. A new threshold is checked at once (it may make the balance
+    /// low now, and admins are then told). `new_salt` is used the first time pseudonyms go on.
+    pub async fn set_team_settings(
+        &self,
+        team: TeamId,
+        low_percent: Option<u8>,
+        pseudonyms: Option<bool>,
+        new_salt: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TeamSettings> {
+        if let Some(p) = low_percent
+            && !(1..=99).contains(&p)
+        {
+            return Err(DomainError::InvalidRange {
+                detail: format!("low_balance_percent must be 1 to 99, got {p}"),
+            }
+            .into());
+        }
+        let mut w = self.begin_write().await?;
+        lock_team(&mut w.tx, team).await?;
+        if let Some(p) = low_percent {
+            sqlx::query("UPDATE teams SET low_percent = $1 WHERE id = $2")
+                .bind(i64::from(p))
+                .bind(team.0)
+                .execute(&mut *w.tx)
+                .await?;
+            crate::alerts::check_low_balance(&mut w.tx, team, now).await?;
+        }
+        if let Some(on) = pseudonyms {
+            sqlx::query(
+                "UPDATE teams SET pseudonyms = $1, pseudonym_salt = COALESCE(pseudonym_salt, $2) WHERE id = $3",
+            )
+            .bind(i64::from(on))
+            .bind(new_salt)
+            .bind(team.0)
+            .execute(&mut *w.tx)
+            .await?;
+        }
+        w.commit().await?;
+        self.team_settings(team).await
+    }
+
+    /// R-REP-3 summary: tokens, periods and results, and how many products and users.
+    pub async fn usage_summary(&self, teams: &[TeamId], range: &DayRange) -> StoreResult<Summary> {
+        let sql = format!(
+            "SELECT CAST(COALESCE(SUM(tokens), 0) AS BIGINT), CAST(COALESCE(SUM(periods), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(results), 0) AS BIGINT) FROM usage_team_days WHERE {} AND day BETWEEN $1 AND $2",
+            in_teams(teams)
+        );
+        let (tokens, periods, results): (i64, i64, i64) = sqlx::query_as(&sql)
+            .bind(day_key(range.first))
+            .bind(day_key(range.last))
+            .fetch_one(self.pool())
+            .await?;
+        let sql = format!(
+            "SELECT CAST(COUNT(DISTINCT product_id) AS BIGINT), CAST(COUNT(DISTINCT user_id) AS BIGINT) FROM ({}) u",
+            use_rows(teams)
+        );
+        let b = bounds(range);
+        let (products, users): (i64, i64) = sqlx::query_as(&sql)
+            .bind(b[0])
+            .bind(b[1])
+            .bind(b[2])
+            .bind(b[3])
+            .bind(b[4])
+            .bind(b[5])
+            .fetch_one(self.pool())
+            .await?;
+        Ok(Summary {
+            totals: Totals {
+                tokens,
+                periods,
+                results,
+            },
+            products,
+            users,
+        })
+    }
+
+    /// R-REP-3 by product: tokens, users, usage days, results.
+    pub async fn usage_by_product(&self, teams: &[TeamId], range: &DayRange) -> StoreResult<Vec<ByProduct>> {
+        let sql = format!(
+            "SELECT p.key, p.name, CAST(SUM(u.tokens) AS BIGINT), CAST(SUM(u.periods) AS BIGINT), \
+             CAST(SUM(u.results) AS BIGINT), CAST(COUNT(DISTINCT u.user_id) AS BIGINT) \
+             FROM ({}) u JOIN products p ON p.id = u.product_id GROUP BY p.key, p.name ORDER BY p.key",
+            use_rows(teams)
+        );
+        let b = bounds(range);
+        let rows: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(&sql)
+            .bind(b[0])
+            .bind(b[1])
+            .bind(b[2])
+            .bind(b[3])
+            .bind(b[4])
+            .bind(b[5])
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter()
+            .map(|(key, name, tokens, periods, results, users)| {
+                Ok(ByProduct {
+                    product: ProductKey::parse(&key)?,
+                    name,
+                    totals: Totals {
+                        tokens,
+                        periods,
+                        results,
+                    },
+                    users,
+                })
+            })
+            .collect()
+    }
+
+    /// R-REP-3 by user: tokens, products, usage days, and days used per ISO week.
+    pub async fn usage_by_user(&self, teams: &[TeamId], range: &DayRange) -> StoreResult<Vec<ByUser>> {
+        let sql = format!(
+            "SELECT us.id, us.name, us.email, CAST(SUM(u.tokens) AS BIGINT), CAST(SUM(u.periods) AS BIGINT), \
+             CAST(SUM(u.results) AS BIGINT), CAST(COUNT(DISTINCT u.product_id) AS BIGINT) \
+             FROM ({}) u JOIN users us ON us.id = u.user_id GROUP BY us.id, us.name, us.email ORDER BY us.id",
+            use_rows(teams)
+        );
+        let b = bounds(range);
+        let rows: Vec<(i64, String, String, i64, i64, i64, i64)> = sqlx::query_as(&sql)
+            .bind(b[0])
+            .bind(b[1])
+            .bind(b[2])
+            .bind(b[3])
+            .bind(b[4])
+            .bind(b[5])
+            .fetch_all(self.pool())
+            .await?;
+        let sql = format!(
+            "SELECT user_id, week, CAST(COUNT(DISTINCT day) AS BIGINT) FROM usage_user_days \
+             WHERE {} AND day BETWEEN $1 AND $2 GROUP BY user_id, week",
+            in_teams(teams)
+        );
+        let weeks: Vec<(i64, i64, i64)> = sqlx::query_as(&sql)
+            .bind(day_key(range.first))
+            .bind(day_key(range.last))
+            .fetch_all(self.pool())
+            .await?;
+        let mut by_user: BTreeMap<i64, BTreeMap<i64, i64>> = BTreeMap::new();
+        for (user, week, days) in weeks {
+            by_user.entry(user).or_default().insert(week, days);
+        }
+        Ok(rows
+            .into_iter()
+            .map(|(user, name, email, tokens, periods, results, products)| ByUser {
+                user,
+                name,
+                email,
+                totals: Totals {
+                    tokens,
+                    periods,
+                    results,
+                },
+                products,
+                weeks: by_user.remove(&user).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// R-REP-3 by day: every day of the range (at most 366), with zeros for days without use.
+    pub async fn usage_by_day(&self, teams: &[TeamId], range: &DayRange) -> StoreResult<Vec<ByDay>> {
+        let sql = format!(
+            "SELECT day, CAST(SUM(tokens) AS BIGINT), CAST(SUM(periods) AS BIGINT), CAST(SUM(results) AS BIGINT) \
+             FROM usage_team_days WHERE {} AND day BETWEEN $1 AND $2 GROUP BY day",
+            in_teams(teams)
+        );
+        let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(&sql)
+            .bind(day_key(range.first))
+            .bind(day_key(range.last))
+            .fetch_all(self.pool())
+            .await?;
+        let mut found: BTreeMap<i64, Totals> = rows
+            .into_iter()
+            .map(|(day, tokens, periods, results)| {
+                (
+                    day,
+                    Totals {
+                        tokens,
+                        periods,
+                        results,
+                    },
+                )
+            })
+            .collect();
+        Ok((day_key(range.first)..=day_key(range.last))
+            .map(|d| ByDay {
+                day: day_of_key(d),
+                totals: found.remove(&d).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Tokens used (charged less refunded) by usage that began in `[from, to)`, for burn rates.
+    pub async fn tokens_used(&self, teams: &[TeamId], range: &DayRange) -> StoreResult<Tokens> {
+        let s = self.usage_summary(teams, range).await?;
+        Ok(Tokens::from_stored(s.totals.tokens)?)
+    }
+
+    /// R-REP-4: a page of usage rows (periods, then results) after `after`, oldest first.
+    pub async fn usage_rows(
+        &self,
+        teams: &[TeamId],
+        range: &DayRange,
+        after: (i64, i64),
+    ) -> StoreResult<Vec<UsageRow>> {
+        let from = to_db(range.first.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+        let to = to_db((range.last + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+        let t = in_teams(teams).replace("team_id", "x.team_id");
+        let queries = [
+            // Usage periods: a grace refund leaves the period with 0 tokens.
+            format!(
+                "SELECT x.id, x.started_at AS at, x.user_id, u.name, u.email, p.key, \
+                 CASE WHEN x.refunded_at IS NULL THEN x.tokens ELSE 0 END AS tokens, x.access, t.name AS team, \
+                 CAST(NULL AS TEXT) AS result_type, CAST(NULL AS BIGINT) AS quantity \
+                 FROM usage_periods x JOIN users u ON u.id = x.user_id JOIN products p ON p.id = x.product_id \
+                 JOIN teams t ON t.id = x.team_id \
+                 WHERE {t} AND x.started_at >= $1 AND x.started_at < $2 AND x.id > $3 ORDER BY x.id LIMIT $4"
+            ),
+            format!(
+                "SELECT x.id, x.at, x.user_id, u.name, u.email, p.key, x.tokens, x.access, t.name AS team, \
+                 x.result_type, x.quantity \
+                 FROM result_charges x JOIN users u ON u.id = x.user_id JOIN products p ON p.id = x.product_id \
+                 JOIN teams t ON t.id = x.team_id \
+                 WHERE {t} AND x.at >= $1 AND x.at < $2 AND x.id > $3 ORDER BY x.id LIMIT $4"
+            ),
+        ];
+        let mut out = Vec::new();
+        for (part, sql) in queries.iter().enumerate() {
+            let part = part as i64;
+            if part < after.0 {
+                continue;
+            }
+            let after_id = if part == after.0 { after.1 } else { 0 };
+            let rows: Vec<ExportRow> = sqlx::query_as(sql)
+                .bind(from)
+                .bind(to)
+                .bind(after_id)
+                .bind(EXPORT_PAGE)
+                .fetch_all(self.pool())
+                .await?;
+            for r in rows {
+                out.push(UsageRow {
+                    at: from_db(r.at)?,
+                    user: r.user_id,
+                    name: r.name,
+                    email: r.email,
+                    product: r.key,
+                    tokens: r.tokens,
+                    access: AccessKind::parse(&r.access)?,
+                    team: r.team,
+                    result: r.result_type.zip(r.quantity),
+                    cursor: (part, r.id),
+                });
+            }
+            if !out.is_empty() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
