@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
     account, admins, clock, defaults, entitlements, import, invitations, ledger, outbox, packs,
-    product_client, products, sessions, simulate, teams, users,
+    planning, product_client, products, reports, sessions, simulate, teams, users,
 };
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
@@ -31,6 +31,8 @@ pub const OPERATOR_KEY_FILE: &str = "operator.key";
         jeton teams create Design\n  \
         jeton packs buy --team Design 1000\n  \
         jeton balance --team Design\n  \
+        jeton report usage --team Design --by product\n  \
+        jeton estimate --team Design --plan autocad:5:8\n  \
         jeton users assign --team Design \"Jane Doe <jane@example.com>\" --products autocad\n  \
         jeton import people.csv --team Design\n  \
         jeton client sign-in --team 1 --product autocad --key USER_TOKEN"
@@ -49,7 +51,7 @@ pub enum Command {
     /// Manage the product catalogue: add, list, show, update
     #[command(subcommand_required = true, arg_required_else_help = true)]
     Products(Group<products::ProductsCmd>),
-    /// Manage teams: create, list, show, merge
+    /// Manage teams: create, list, show, merge, settings
     #[command(subcommand_required = true, arg_required_else_help = true)]
     Teams(Group<teams::TeamsCmd>),
     /// Record token pack purchases
@@ -63,6 +65,13 @@ pub enum Command {
     Move(Leaf<ledger::MoveArgs>),
     /// Check that a team's ledger adds up to its packs (exits 1 when it does not)
     Audit(Leaf<ledger::AuditArgs>),
+    /// Usage reports over a range of days: usage by product, user or day; events; CSV export
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Report(Group<reports::ReportCmd>),
+    /// Estimate the tokens a plan of use needs for a year (and compare it with a team's balance)
+    Estimate(Leaf<planning::EstimateArgs>),
+    /// Forecast a team's balance at its recent burn rate: when it reaches zero, what expires unused
+    Forecast(Leaf<planning::ForecastArgs>),
     /// Assign and invite a team's Flex users, choose their products, remove them
     #[command(subcommand_required = true, arg_required_else_help = true)]
     Users(Group<users::UsersCmd>),

@@ -1822,3 +1822,750 @@ async fn simulated_days_need_a_test_clock_and_create_nothing_without_one() {
     let out = env.run(&["simulate", "--load", "--days", "2"]).await;
     out.fails(2);
 }
+
+// ------------------------------------------------------------------ reports (R-REP, R-NOT-1)
+
+/// `client sign-in` as the holder of `token`; returns the session id and the tokens charged.
+async fn sign_in(env: &Env, token: &str, team: &str, product: &str) -> (String, i64) {
+    let started = env
+        .run_as(
+            token,
+            &[
+                "client",
+                "sign-in",
+                "--team",
+                team,
+                "--product",
+                product,
+                "--json",
+            ],
+            &[],
+            None,
+        )
+        .await
+        .json();
+    (
+        id(&started).to_string(),
+        started["tokens_charged"].as_i64().expect("tokens_charged"),
+    )
+}
+
+async fn sign_out(env: &Env, token: &str, session: &str) {
+    env.run_as(token, &["client", "sign-out", session], &[], None)
+        .await
+        .ok();
+}
+
+/// The CSV at `path`: its header and its rows, as the `csv` crate reads them.
+fn read_csv(text: &str) -> (Vec<String>, Vec<csv::StringRecord>) {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .expect("a header line")
+        .iter()
+        .map(String::from)
+        .collect();
+    let rows = reader
+        .records()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_else(|e| panic!("not CSV ({e}):\n{text}"));
+    (header, rows)
+}
+
+/// The sum of the `column` of `rows` under `header`.
+fn column_sum(header: &[String], rows: &[csv::StringRecord], column: &str) -> i64 {
+    let i = header
+        .iter()
+        .position(|h| h == column)
+        .unwrap_or_else(|| panic!("no {column} column in {header:?}"));
+    rows.iter()
+        .map(|r| r[i].parse::<i64>().expect("a whole number"))
+        .sum()
+}
+
+/// Two users use two products over two days: 27 tokens charged, 7 refunded by the grace rule.
+/// Returns the team id.
+async fn usage_over_two_days(env: &Env) -> String {
+    env.run(&[
+        "products",
+        "add",
+        "autocad",
+        "--name",
+        "AutoCAD",
+        "--daily-rate",
+        "7",
+        "--result-rate",
+        "render.cloud=5",
+    ])
+    .await
+    .ok();
+    env.run(&[
+        "products",
+        "add",
+        "revit",
+        "--name",
+        "Revit",
+        "--daily-rate",
+        "3",
+    ])
+    .await
+    .ok();
+    let team = id(&env
+        .run(&["teams", "create", "Design", "--json"])
+        .await
+        .json())
+    .to_string();
+    env.run(&["packs", "buy", "--team", "Design", "1000"])
+        .await
+        .ok();
+    for (email, name) in [
+        ("jane@example.com", "Jane Doe"),
+        ("bob@example.com", "Bob Roe"),
+    ] {
+        create_user(env, email, name).await;
+        env.run(&["users", "assign", "--team", "Design", email, "--all"])
+            .await
+            .ok();
+    }
+    let jane = login(env, "jane@example.com").await;
+    let bob = login(env, "bob@example.com").await;
+
+    // Monday: Jane renders twice (10) and signs out at once (her 7 come back: grace); Bob
+    // uses Revit for 10 minutes (3).
+    let (s1, charged) = sign_in(env, &jane, &team, "autocad").await;
+    assert_eq!(charged, 7);
+    env.run_as(
+        &jane,
+        &[
+            "client",
+            "result",
+            &s1,
+            "--type",
+            "render.cloud",
+            "--quantity",
+            "2",
+            "--id",
+            "job-1",
+        ],
+        &[],
+        None,
+    )
+    .await
+    .ok();
+    sign_out(env, &jane, &s1).await;
+    let (s2, charged) = sign_in(env, &bob, &team, "revit").await;
+    assert_eq!(charged, 3);
+    env.run(&["clock", "advance", "10m"]).await.ok();
+    sign_out(env, &bob, &s2).await;
+
+    // Tuesday: Jane again, for 10 minutes (7).
+    env.run(&["clock", "advance", "1d"]).await.ok();
+    let (s3, charged) = sign_in(env, &jane, &team, "autocad").await;
+    assert_eq!(charged, 7);
+    env.run(&["clock", "advance", "10m"]).await.ok();
+    sign_out(env, &jane, &s3).await;
+    team
+}
+
+async fn reports_flow(env: Env) {
+    let team = usage_over_two_days(&env).await;
+    let dir = env.dir.path();
+
+    // The ledger: 27 charged, 7 refunded, over the default 90 days.
+    let events = env
+        .run(&["report", "events", "--team", "Design", "--json"])
+        .await
+        .json();
+    let charged = ledger_sum(&events, "charged");
+    let refunded = ledger_sum(&events, "refunded");
+    assert_eq!((charged, refunded), (27, 7), "{events}");
+    let used = (charged - refunded) as i64;
+    let out = env.run(&["report", "events", "--team", "Design"]).await;
+    let text = out.ok();
+    assert!(
+        text.contains("the last 90 days")
+            && text.contains("charged -27")
+            && text.contains("refunded +7"),
+        "{text}"
+    );
+    // Days become RFC 3339 bounds: Tuesday alone holds one charge.
+    let tuesday = env
+        .run(&[
+            "report",
+            "events",
+            "--team",
+            "Design",
+            "--from",
+            "2026-01-06",
+            "--to",
+            "2026-01-06",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(tuesday.as_array().unwrap().len(), 1, "{tuesday}");
+    assert_eq!(tuesday[0]["amount"], -7);
+    let monday = env
+        .run(&[
+            "report",
+            "events",
+            "--team",
+            "Design",
+            "--from",
+            "2026-01-05",
+            "--to",
+            "2026-01-05",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(ledger_sum(&monday, "purchased"), 1000, "{monday}");
+    assert_eq!(ledger_sum(&monday, "charged"), 20, "{monday}");
+    // A named range is resolved on the server's calendar; --csv writes the events too.
+    let out = env
+        .run(&[
+            "report",
+            "events",
+            "--team",
+            "Design",
+            "--range",
+            "30d",
+            "--csv",
+            "events.csv",
+        ])
+        .await;
+    assert!(
+        out.ok().contains("Wrote 6 rows to events.csv"),
+        "{}",
+        out.stdout
+    );
+    let (header, rows) = read_csv(&std::fs::read_to_string(dir.join("events.csv")).unwrap());
+    assert_eq!(
+        header,
+        ["id", "at", "kind", "amount", "pack", "cause", "actor"]
+    );
+    assert_eq!(rows.len(), 6);
+    assert_eq!(column_sum(&header, &rows, "amount"), 1000 - used);
+
+    // By product: the refunded period counts as a usage day with 0 tokens.
+    let report = env
+        .run(&[
+            "report", "usage", "--team", "Design", "--by", "product", "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(report["range"]["name"], "past_30_days");
+    assert_eq!(report["range"]["from"], "2025-12-08");
+    assert_eq!(report["range"]["to"], "2026-01-06");
+    assert_eq!(report["summary"]["tokens"], used);
+    assert_eq!(report["summary"]["products"], 2);
+    assert_eq!(report["summary"]["users"], 2);
+    assert_eq!(report["summary"]["periods"], 3);
+    assert_eq!(report["summary"]["results"], 1);
+    let products = report["by_product"].as_array().expect("by_product");
+    let product = |key: &str| {
+        products
+            .iter()
+            .find(|p| p["product"] == key)
+            .unwrap_or_else(|| panic!("{key} in {report}"))
+    };
+    let autocad = product("autocad");
+    assert_eq!(
+        (
+            &autocad["tokens"],
+            &autocad["users"],
+            &autocad["days"],
+            &autocad["results"]
+        ),
+        (
+            &Value::from(17),
+            &Value::from(1),
+            &Value::from(2),
+            &Value::from(1)
+        ),
+        "{report}"
+    );
+    let revit = product("revit");
+    assert_eq!(
+        (
+            &revit["tokens"],
+            &revit["users"],
+            &revit["days"],
+            &revit["results"]
+        ),
+        (
+            &Value::from(3),
+            &Value::from(1),
+            &Value::from(1),
+            &Value::from(0)
+        ),
+        "{report}"
+    );
+    let out = env
+        .run(&[
+            "report",
+            "usage",
+            "--team",
+            "Design",
+            "--by",
+            "product",
+            "--csv",
+            "products.csv",
+        ])
+        .await;
+    let text = out.ok();
+    for part in [
+        "Usage of team",
+        "past 30 days: 2025-12-08 to 2026-01-06 (30 days).",
+        "tokens used: 20",
+        "AutoCAD",
+        "Wrote 2 rows to products.csv.",
+    ] {
+        assert!(text.contains(part), "{part:?} in:\n{text}");
+    }
+    let (header, rows) = read_csv(&std::fs::read_to_string(dir.join("products.csv")).unwrap());
+    assert_eq!(
+        header,
+        ["product", "name", "tokens", "users", "days", "results"]
+    );
+    assert_eq!(column_sum(&header, &rows, "tokens"), used);
+
+    // By user and by day, readable.
+    let out = env
+        .run(&["report", "usage", "--team", "Design", "--by", "user"])
+        .await;
+    let text = out.ok();
+    assert!(
+        text.contains("Jane Doe") && text.contains("jane@example.com") && text.contains("W02:2"),
+        "{text}"
+    );
+    let out = env
+        .run(&[
+            "report",
+            "usage",
+            "--team",
+            "Design",
+            "--from",
+            "2026-01-05",
+            "--to",
+            "2026-01-06",
+            "--by",
+            "day",
+        ])
+        .await;
+    let text = out.ok();
+    assert!(
+        text.contains("custom range: 2026-01-05 to 2026-01-06 (2 days).")
+            && text.contains("2026-01-06")
+            && text.contains('█'),
+        "{text}"
+    );
+    let days = env
+        .run(&[
+            "report",
+            "usage",
+            "--team",
+            "Design",
+            "--range",
+            "custom",
+            "--from",
+            "2026-01-05",
+            "--to",
+            "2026-01-06",
+            "--by",
+            "day",
+            "--json",
+        ])
+        .await
+        .json();
+    let days = days["by_day"].as_array().expect("by_day");
+    let tokens_on = |day: &str| {
+        days.iter()
+            .filter(|d| d["date"] == day)
+            .map(|d| d["tokens"].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    assert_eq!((tokens_on("2026-01-05"), tokens_on("2026-01-06")), (13, 7));
+    // Named months before this one hold nothing yet; a bad range is the server's 400.
+    let empty = env
+        .run(&[
+            "report", "usage", "--team", "Design", "--range", "3m", "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(empty["range"]["from"], "2025-10-01");
+    assert_eq!(empty["range"]["to"], "2025-12-31");
+    assert_eq!(empty["summary"]["tokens"], 0);
+    let out = env
+        .run(&[
+            "report",
+            "usage",
+            "--team",
+            "Design",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2026-01-06",
+        ])
+        .await;
+    assert!(out.fails(1).contains("invalid_range"), "{}", out.stderr);
+
+    // The export: one row per period or result; its tokens add up to the ledger.
+    let out = env
+        .run(&["report", "export", "--team", "Design", "--json"])
+        .await
+        .json();
+    let name = format!("usage-{team}-2025-12-08-2026-01-06.csv");
+    assert_eq!(out["file"], name.as_str(), "{out}");
+    assert_eq!(out["rows"], 4, "{out}");
+    let text = std::fs::read_to_string(dir.join(&name)).unwrap();
+    let (header, rows) = read_csv(&text);
+    assert_eq!(
+        header,
+        [
+            "date",
+            "user",
+            "email",
+            "product",
+            "tokens",
+            "access",
+            "team",
+            "entry",
+            "result_type",
+            "quantity"
+        ]
+    );
+    assert_eq!(rows.len(), 4, "{text}");
+    assert_eq!(column_sum(&header, &rows, "tokens"), used, "{text}");
+    assert!(
+        rows.iter()
+            .any(|r| &r[7] == "result" && &r[8] == "render.cloud" && &r[9] == "2" && &r[4] == "10"),
+        "{text}"
+    );
+    assert!(text.contains("jane@example.com"), "{text}");
+    let out = env
+        .run(&[
+            "report",
+            "export",
+            "--team",
+            "Design",
+            "--from",
+            "2026-01-06",
+            "--to",
+            "2026-01-06",
+            "--output",
+            "-",
+        ])
+        .await;
+    let (header, rows) = read_csv(out.ok());
+    assert_eq!(rows.len(), 1, "{}", out.stdout);
+    assert_eq!(column_sum(&header, &rows, "tokens"), 7);
+    let out = env
+        .run(&[
+            "report",
+            "export",
+            "--team",
+            "Design",
+            "--range",
+            "past_30_days",
+            "--output",
+            "mine.csv",
+        ])
+        .await;
+    assert!(
+        out.ok().contains("Wrote 4 usage rows of team")
+            && out
+                .stdout
+                .contains("(2025-12-08 to 2026-01-06) to mine.csv"),
+        "{}",
+        out.stdout
+    );
+
+    // R-REP-5: users × days × rate, per month and × 12 a year.
+    let estimate = env
+        .run(&[
+            "estimate",
+            "--plan",
+            "autocad:5:8",
+            "--plan",
+            "revit:2:10",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(estimate["lines"][0]["daily_rate"], 7);
+    assert_eq!(estimate["lines"][0]["tokens_per_month"], 5 * 8 * 7);
+    assert_eq!(estimate["lines"][0]["tokens_per_year"], 5 * 8 * 7 * 12);
+    assert_eq!(estimate["lines"][1]["tokens_per_year"], 2 * 10 * 3 * 12);
+    assert_eq!(estimate["tokens_per_month"], 280 + 60);
+    assert_eq!(estimate["tokens_per_year"], (280 + 60) * 12);
+    assert!(estimate.get("team").is_none(), "{estimate}");
+    let estimate = env
+        .run(&[
+            "estimate",
+            "--team",
+            "Design",
+            "--plan",
+            "autocad:5:8",
+            "--plan",
+            "revit:2:10",
+            "--json",
+        ])
+        .await
+        .json();
+    let against = &estimate["team"];
+    assert_eq!(against["team_id"].as_i64().unwrap().to_string(), team);
+    assert_eq!(against["available"], 1000 - used);
+    assert_eq!(
+        against["expiring_before_use"], 0,
+        "the plan uses the balance long before it expires"
+    );
+    assert_eq!(against["shortfall"], 4080 - (1000 - used));
+    assert!(against["balance_zero_at"].is_string(), "{estimate}");
+    let out = env
+        .run(&["estimate", "--team", "Design", "--plan", "autocad:5:8"])
+        .await;
+    let text = out.ok();
+    for part in [
+        "The plan needs 280 tokens a month, 3360 tokens a year.",
+        "Against team",
+        "980 tokens",
+        "2380 tokens",
+    ] {
+        assert!(text.contains(part), "{part:?} in:\n{text}");
+    }
+    let out = env.run(&["estimate", "--plan", "maya:1:1"]).await;
+    assert!(out.fails(1).contains("unknown_product"), "{}", out.stderr);
+
+    // The forecast: 20 tokens in the last 30 days is too slow to use the pack before it expires.
+    let forecast = env
+        .run(&["forecast", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(forecast["team_id"].as_i64().unwrap().to_string(), team);
+    assert_eq!(forecast["available"], 1000 - used);
+    let burn = forecast["daily_burn"].as_f64().unwrap();
+    assert!((burn - used as f64 / 30.0).abs() < 1e-9, "{forecast}");
+    assert_eq!(forecast["runs_out_by_use"], false);
+    let packs = forecast["packs"].as_array().expect("packs");
+    assert_eq!(packs.len(), 1, "{forecast}");
+    assert_eq!(packs[0]["remaining"], 1000 - used);
+    assert_eq!(
+        packs[0]["used"].as_u64().unwrap() + packs[0]["expiring"].as_u64().unwrap(),
+        (1000 - used) as u64
+    );
+    assert_eq!(forecast["expiring_unused"], packs[0]["expiring"]);
+    assert_eq!(forecast["balance_zero_at"], packs[0]["expires_at"]);
+    assert_eq!(packs[0]["expires_at"], "2027-01-05T08:00:00Z");
+    let out = env.run(&["forecast", "--team", "Design"]).await;
+    let text = out.ok();
+    assert!(
+        text.contains("burn rate 0.67 tokens a day")
+            && text.contains("reaches zero on 2027-01-05, when the last tokens expire")
+            && text.contains("expire unused"),
+        "{text}"
+    );
+
+    // Settings: the defaults, a change, and the same when read back.
+    let settings = env
+        .run(&["teams", "settings", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(
+        settings,
+        serde_json::json!({"low_balance_percent": 20, "pseudonyms": false})
+    );
+    let changed = env
+        .run(&[
+            "teams",
+            "settings",
+            "Design",
+            "--low-balance-percent",
+            "30",
+            "--pseudonyms",
+            "on",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(
+        changed,
+        serde_json::json!({"low_balance_percent": 30, "pseudonyms": true})
+    );
+    let out = env.run(&["teams", "settings", "Design"]).await;
+    let text = out.ok();
+    assert!(
+        text.starts_with("Settings of team")
+            && text.contains("below 30 %")
+            && text.contains("on: "),
+        "{text}"
+    );
+    let out = env
+        .run(&["teams", "settings", "Design", "--pseudonyms", "off"])
+        .await;
+    let text = out.ok();
+    assert!(
+        text.starts_with("Updated the settings of team") && text.contains("below 30 %"),
+        "only what was given changes: {text}"
+    );
+    env.run(&["teams", "settings", "Design", "--pseudonyms", "on"])
+        .await
+        .ok();
+
+    // Pseudonyms hide names and emails in reports and the export; the figures stay.
+    let report = env
+        .run(&[
+            "report", "usage", "--team", "Design", "--by", "user", "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(report["pseudonyms"], true);
+    let users = report["by_user"].as_array().expect("by_user");
+    assert_eq!(users.len(), 2, "{report}");
+    for u in users {
+        assert!(u["user"].as_str().unwrap().starts_with("person-"), "{u}");
+        assert!(
+            u.get("email").is_none() && u.get("user_id").is_none(),
+            "{u}"
+        );
+    }
+    let tokens: Vec<i64> = users
+        .iter()
+        .map(|u| u["tokens"].as_i64().unwrap())
+        .collect();
+    assert_eq!(tokens.iter().sum::<i64>(), used);
+    let raw = report.to_string();
+    assert!(
+        !raw.contains("Jane") && !raw.contains("example.com"),
+        "{raw}"
+    );
+    let out = env
+        .run(&["report", "usage", "--team", "Design", "--by", "user"])
+        .await;
+    let text = out.ok();
+    assert!(
+        text.contains("pseudonyms") && !text.contains("Jane"),
+        "{text}"
+    );
+    let out = env
+        .run(&["report", "export", "--team", "Design", "--output", "-"])
+        .await;
+    let text = out.ok();
+    assert!(
+        !text.contains("Jane") && !text.contains("Bob") && !text.contains("example.com"),
+        "{text}"
+    );
+    let (header, rows) = read_csv(text);
+    assert_eq!(rows.len(), 4);
+    assert!(
+        rows.iter()
+            .all(|r| r[1].starts_with("person-") && r[2].is_empty()),
+        "{text}"
+    );
+    assert_eq!(column_sum(&header, &rows, "tokens"), used);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_rep_reports_from_the_command_line_sqlite() {
+    reports_flow(Env::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_rep_reports_from_the_command_line_postgres() {
+    if let Some(env) = Env::start(Backend::Postgres).await {
+        reports_flow(env).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_report_input_says_the_expected_form() {
+    let dir = tempfile::tempdir().unwrap();
+    // Usage errors (exit 2), from the argument parser.
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["report", "usage", "--team", "1", "--from", "2026-02-30"],
+            "YYYY-MM-DD",
+        ),
+        (
+            &["report", "events", "--team", "1", "--to", "01/03/2026"],
+            "YYYY-MM-DD",
+        ),
+        (
+            &["report", "usage", "--team", "1", "--range", "yesterday"],
+            "past_30_days",
+        ),
+        (
+            &["report", "usage", "--team", "1", "--by", "week"],
+            "product",
+        ),
+        (
+            &["estimate", "--plan", "autocad:5"],
+            "PRODUCT:USERS:DAYS_PER_MONTH",
+        ),
+        (&["estimate", "--plan", "autocad:5:32"], "days 1 to 31"),
+        (&["estimate"], "--plan"),
+        (
+            &["teams", "settings", "1", "--low-balance-percent", "150"],
+            "1..=99",
+        ),
+        (
+            &["teams", "settings", "1", "--pseudonyms", "maybe"],
+            "expected on or off",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = jeton_in(dir.path(), args).await;
+        assert_eq!(
+            out.code,
+            Some(2),
+            "{args:?} is a usage error:\n{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(expected), "{args:?}:\n{}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+    // Checked before any request (exit 1): no server is needed.
+    let no_server = ["--server", "http://127.0.0.1:9"];
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["report", "usage", "--team", "1", "--from", "2026-01-01"],
+            "both --from and --to",
+        ),
+        (
+            &[
+                "report",
+                "export",
+                "--team",
+                "1",
+                "--from",
+                "2026-02-01",
+                "--to",
+                "2026-01-01",
+            ],
+            "is after --to",
+        ),
+        (
+            &[
+                "report",
+                "usage",
+                "--team",
+                "1",
+                "--range",
+                "3m",
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-01-31",
+            ],
+            "not with --range past_3_months",
+        ),
+        (
+            &["report", "events", "--team", "1", "--range", "custom"],
+            "--range custom needs --from and --to",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = jeton_in(dir.path(), &[args, &no_server[..]].concat()).await;
+        assert!(out.fails(1).contains(expected), "{args:?}:\n{}", out.stderr);
+    }
+}

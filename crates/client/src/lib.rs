@@ -43,6 +43,9 @@ use jeton_api::{
     Entitlement, Heartbeat, HeartbeatAnswer, LeaseKey, NewEntitlement, NewResult, NewUser,
     ResultCharged, SessionInfo, SessionStarted, SessionsQuery, SignIn, SignedOut, UserAccount,
 };
+use jeton_api::{
+    Estimate, EstimateRequest, Forecast, TeamSettings, TeamSettingsChange, UsageQuery, UsageReport,
+};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -514,6 +517,59 @@ impl Client {
         self.call(req).await
     }
 
+    // ------------------------------------------------------------ reports (R-REP, R-NOT-1)
+
+    /// `GET /v1/teams/{team}/usage?range&from&to&by` (R-REP-3): the summary, and the rows
+    /// `query.by` asks for. A bad range is 400 `invalid_range`.
+    pub async fn usage(&self, team: i64, query: &UsageQuery) -> Result<UsageReport, ClientError> {
+        let mut req = Request::new(Method::GET, format!("/v1/teams/{team}/usage"));
+        req.query = usage_query(query);
+        self.call(req).await
+    }
+
+    /// `GET /v1/teams/{team}/usage.csv?range&from&to` (R-REP-4): the usage rows as CSV text,
+    /// header line first, as the server wrote them (`query.by` is not sent).
+    pub async fn usage_csv(&self, team: i64, query: &UsageQuery) -> Result<String, ClientError> {
+        let mut req = Request::new(Method::GET, format!("/v1/teams/{team}/usage.csv"))
+            .accept(CSV_CONTENT_TYPE);
+        req.query = usage_query(&UsageQuery {
+            by: None,
+            ..query.clone()
+        });
+        self.text(req).await
+    }
+
+    /// `GET /v1/teams/{team}/settings`: the low-balance threshold and the pseudonym switch.
+    pub async fn team_settings(&self, team: i64) -> Result<TeamSettings, ClientError> {
+        let path = format!("/v1/teams/{team}/settings");
+        self.call(Request::new(Method::GET, path)).await
+    }
+
+    /// `PUT /v1/teams/{team}/settings`: fields left `None` stay as they are.
+    pub async fn set_team_settings(
+        &self,
+        team: i64,
+        change: &TeamSettingsChange,
+    ) -> Result<TeamSettings, ClientError> {
+        let path = format!("/v1/teams/{team}/settings");
+        self.call(Request::new(Method::PUT, path).json(change)?)
+            .await
+    }
+
+    /// `GET /v1/teams/{team}/forecast`: at the last 30 days' burn rate, when the balance reaches
+    /// zero and what expires unused.
+    pub async fn forecast(&self, team: i64) -> Result<Forecast, ClientError> {
+        let path = format!("/v1/teams/{team}/forecast");
+        self.call(Request::new(Method::GET, path)).await
+    }
+
+    /// `POST /v1/estimate` (R-REP-5): the tokens a plan needs per month and year; with
+    /// `request.team`, compared with that team's balance.
+    pub async fn estimate(&self, request: &EstimateRequest) -> Result<Estimate, ClientError> {
+        self.call(Request::new(Method::POST, "/v1/estimate".into()).json(request)?)
+            .await
+    }
+
     // ------------------------------------------------------------ plumbing
 
     /// Sends one request and reads its JSON answer: `T` on success, the server's problem
@@ -530,6 +586,18 @@ impl Client {
         })
     }
 
+    /// Sends one request and reads its answer as text (CSV): the server's problem otherwise.
+    async fn text(&self, request: Request) -> Result<String, ClientError> {
+        let what = format!("{} {}", request.method, request.path);
+        let bytes = self.send(request).await?;
+        String::from_utf8(bytes.to_vec()).map_err(|e| {
+            ClientError::Decode(format!(
+                "unexpected answer to {what} from the Jeton server at {}: not UTF-8 text ({e})",
+                self.base
+            ))
+        })
+    }
+
     /// Sends one request: the body of a success answer, the server's problem otherwise. Every
     /// call goes through here.
     async fn send(&self, request: Request) -> Result<Bytes, ClientError> {
@@ -540,12 +608,13 @@ impl Client {
             headers,
             body,
             with_key,
+            accept,
         } = request;
         let url = format!("{}{path}", self.base);
         let mut builder = self
             .http
             .request(method, &url)
-            .header(reqwest::header::ACCEPT, "application/json");
+            .header(reqwest::header::ACCEPT, accept);
         if !query.is_empty() {
             builder = builder.query(&query);
         }
@@ -606,6 +675,8 @@ struct Request {
     body: Option<(&'static str, Bytes)>,
     /// Whether to send the client's key (endpoints that need none do not get it).
     with_key: bool,
+    /// The `Accept` header: JSON, or CSV for exports.
+    accept: &'static str,
 }
 
 impl Request {
@@ -617,7 +688,14 @@ impl Request {
             headers: Vec::new(),
             body: None,
             with_key: true,
+            accept: JSON_CONTENT_TYPE,
         }
+    }
+
+    /// Asks for an answer of `content_type` instead of JSON (an error answer is still a problem).
+    fn accept(mut self, content_type: &'static str) -> Request {
+        self.accept = content_type;
+        self
     }
 
     /// `body` as JSON.
@@ -717,6 +795,24 @@ fn events_query(query: &EventsQuery) -> Vec<(&'static str, String)> {
     }
     if let Some(limit) = query.limit {
         pairs.push(("limit", limit.to_string()));
+    }
+    pairs
+}
+
+/// `range`, `from`, `to` (YYYY-MM-DD) and `by`, leaving out those not given.
+fn usage_query(query: &UsageQuery) -> Vec<(&'static str, String)> {
+    let mut pairs = Vec::new();
+    if let Some(range) = &query.range {
+        pairs.push(("range", range.clone()));
+    }
+    if let Some(from) = &query.from {
+        pairs.push(("from", from.format("%Y-%m-%d").to_string()));
+    }
+    if let Some(to) = &query.to {
+        pairs.push(("to", to.format("%Y-%m-%d").to_string()));
+    }
+    if let Some(by) = &query.by {
+        pairs.push(("by", by.clone()));
     }
     pairs
 }
@@ -1132,6 +1228,157 @@ mod tests {
             seen.ends_with(
                 r#"{"product":"autocad","starts_at":"2026-01-01T00:00:00Z","ends_at":"2026-02-01T00:00:00Z"}"#
             ),
+            "{seen}"
+        );
+    }
+
+    #[test]
+    fn usage_query_leaves_out_what_is_not_given_and_sends_days() {
+        assert!(usage_query(&UsageQuery::default()).is_empty());
+        let q = UsageQuery {
+            range: Some("custom".into()),
+            from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1),
+            to: chrono::NaiveDate::from_ymd_opt(2026, 1, 31),
+            by: Some("day".into()),
+        };
+        assert_eq!(
+            usage_query(&q),
+            vec![
+                ("range", "custom".to_string()),
+                ("from", "2026-01-01".to_string()),
+                ("to", "2026-01-31".to_string()),
+                ("by", "day".to_string()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn usage_reports_send_their_query() {
+        let (url, seen) = one_answer(
+            "200 OK",
+            "application/json",
+            r#"{"team_id":3,"range":{"name":"past_3_months","from":"2025-10-01","to":"2025-12-31","days":92},"pseudonyms":false,"summary":{"tokens":14,"products":1,"users":2,"periods":2,"results":0},"by_product":[{"product":"autocad","name":"AutoCAD","tokens":14,"users":2,"days":2,"results":0}]}"#,
+        )
+        .await;
+        let query = UsageQuery {
+            range: Some("past_3_months".into()),
+            by: Some("product".into()),
+            ..UsageQuery::default()
+        };
+        let report = Client::new(&url, Some("k".into()))
+            .usage(3, &query)
+            .await
+            .unwrap();
+        assert_eq!(report.range.days, 92);
+        assert_eq!(report.by_product.unwrap()[0].tokens, 14);
+        assert!(report.by_user.is_none());
+        let request = seen.await.unwrap();
+        assert!(
+            request.starts_with("GET /v1/teams/3/usage?range=past_3_months&by=product HTTP/1.1"),
+            "{request}"
+        );
+        assert!(
+            request
+                .to_ascii_lowercase()
+                .contains("accept: application/json"),
+            "{request}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_usage_export_asks_for_csv_and_returns_it_as_sent() {
+        let csv = "date,user,email,product,tokens,access,team,entry,result_type,quantity\n\
+                   2026-01-05,Jane Doe,jane@example.com,autocad,7,flex,3,period,,\n";
+        let (url, seen) = one_answer("200 OK", "text/csv; charset=utf-8", csv).await;
+        let query = UsageQuery {
+            from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1),
+            to: chrono::NaiveDate::from_ymd_opt(2026, 1, 31),
+            by: Some("user".into()),
+            ..UsageQuery::default()
+        };
+        let text = Client::new(&url, Some("k".into()))
+            .usage_csv(3, &query)
+            .await
+            .unwrap();
+        assert_eq!(text, csv);
+        let request = seen.await.unwrap();
+        assert!(
+            request.starts_with("GET /v1/teams/3/usage.csv?from=2026-01-01&to=2026-01-31 HTTP/1.1"),
+            "`by` is not sent: {request}"
+        );
+        assert!(
+            request.to_ascii_lowercase().contains("accept: text/csv"),
+            "{request}"
+        );
+
+        let (url, _seen) = one_answer(
+            "400 Bad Request",
+            "application/problem+json",
+            r#"{"type":"about:blank","title":"Bad Request","status":400,"detail":"unknown range","code":"invalid_range"}"#,
+        )
+        .await;
+        let err = Client::new(&url, None)
+            .usage_csv(3, &UsageQuery::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some("invalid_range"),
+            "errors are still problems"
+        );
+    }
+
+    #[tokio::test]
+    async fn settings_are_changed_with_a_put_of_the_given_fields() {
+        let (url, seen) = one_answer(
+            "200 OK",
+            "application/json",
+            r#"{"low_balance_percent":20,"pseudonyms":true}"#,
+        )
+        .await;
+        let change = TeamSettingsChange {
+            low_balance_percent: None,
+            pseudonyms: Some(true),
+        };
+        let settings = Client::new(&url, Some("k".into()))
+            .set_team_settings(4, &change)
+            .await
+            .unwrap();
+        assert!(settings.pseudonyms);
+        let request = seen.await.unwrap();
+        assert!(
+            request.starts_with("PUT /v1/teams/4/settings HTTP/1.1"),
+            "{request}"
+        );
+        assert!(request.ends_with(r#"{"pseudonyms":true}"#), "{request}");
+    }
+
+    #[tokio::test]
+    async fn estimates_post_the_plan() {
+        let (url, seen) = one_answer(
+            "200 OK",
+            "application/json",
+            r#"{"lines":[{"product":"autocad","daily_rate":7,"users":5,"days_per_month":8,"tokens_per_month":280,"tokens_per_year":3360}],"tokens_per_month":280,"tokens_per_year":3360}"#,
+        )
+        .await;
+        let request = EstimateRequest {
+            team: None,
+            plan: vec![jeton_api::PlanLine {
+                product: "autocad".into(),
+                users: 5,
+                days_per_month: 8,
+            }],
+        };
+        let estimate = Client::new(&url, Some("k".into()))
+            .estimate(&request)
+            .await
+            .unwrap();
+        assert_eq!(estimate.tokens_per_year, 3360);
+        assert!(estimate.team.is_none());
+        let seen = seen.await.unwrap();
+        assert!(seen.starts_with("POST /v1/estimate HTTP/1.1"), "{seen}");
+        assert!(
+            seen.ends_with(r#"{"plan":[{"product":"autocad","users":5,"days_per_month":8}]}"#),
             "{seen}"
         );
     }

@@ -161,7 +161,7 @@ fn show_balance(b: &Balance) -> String {
     ])
 }
 
-fn show_events(events: &[Event], limit: Option<u32>) -> String {
+pub fn show_events(events: &[Event], limit: Option<u32>) -> String {
     if events.is_empty() {
         return "No events in this range.".into();
     }

@@ -12,8 +12,10 @@ pub mod ledger;
 pub mod outbox;
 pub mod output;
 pub mod packs;
+pub mod planning;
 pub mod product_client;
 pub mod products;
+pub mod reports;
 pub mod sessions;
 pub mod simulate;
 pub mod teams;
@@ -39,6 +41,9 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Events(l) => (l.conn, Action::Events(l.args)),
         Command::Move(l) => (l.conn, Action::Move(l.args)),
         Command::Audit(l) => (l.conn, Action::Audit(l.args)),
+        Command::Report(g) => (g.conn, Action::Report(g.cmd)),
+        Command::Estimate(l) => (l.conn, Action::Estimate(l.args)),
+        Command::Forecast(l) => (l.conn, Action::Forecast(l.args)),
         Command::Admins(g) => (g.conn, Action::Admins(g.cmd)),
         Command::Clock(g) => (g.conn, Action::Clock(g.cmd)),
         Command::Users(g) => (g.conn, Action::Users(g.cmd)),
@@ -65,6 +70,9 @@ pub async fn run(command: Command) -> Result<()> {
         Action::Events(args) => ledger::events(args, &ctx).await,
         Action::Move(args) => ledger::move_tokens(args, &ctx).await,
         Action::Audit(args) => ledger::audit(args, &ctx).await,
+        Action::Report(cmd) => reports::run(cmd, &ctx).await,
+        Action::Estimate(args) => planning::estimate(args, &ctx).await,
+        Action::Forecast(args) => planning::forecast(args, &ctx).await,
         Action::Admins(cmd) => admins::run(cmd, &ctx).await,
         Action::Clock(cmd) => clock::run(cmd, &ctx).await,
         Action::Users(cmd) => users::run(cmd, &ctx).await,
@@ -94,6 +102,9 @@ enum Action {
     Events(ledger::EventsArgs),
     Move(ledger::MoveArgs),
     Audit(ledger::AuditArgs),
+    Report(reports::ReportCmd),
+    Estimate(planning::EstimateArgs),
+    Forecast(planning::ForecastArgs),
     Admins(admins::AdminsCmd),
     Clock(clock::ClockCmd),
     Users(users::UsersCmd),

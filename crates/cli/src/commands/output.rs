@@ -44,6 +44,15 @@ fn write_stdout(text: &str) -> Result<()> {
     }
 }
 
+/// Writes `bytes` to stdout as they are (a CSV file); a closed pipe is not an error.
+pub fn write_raw(bytes: &[u8]) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 /// A table with `header`; the columns numbered in `right` (numbers) are right-aligned.
 pub fn table(header: &[&str], right: &[usize]) -> Table {
     let mut table = Table::new();

@@ -2,7 +2,9 @@
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
-use jeton_api::{Merge, MergeRequest, MovedPack, NewTeam, Team, TeamStatus};
+use jeton_api::{
+    Merge, MergeRequest, MovedPack, NewTeam, Team, TeamSettings, TeamSettingsChange, TeamStatus,
+};
 
 use super::Ctx;
 use super::output::{self, blocks, fields, table};
@@ -30,6 +32,27 @@ pub enum TeamsCmd {
         #[arg(long, value_name = "TEAM")]
         into: String,
     },
+    /// Show a team's report and alert settings; change them with the options
+    Settings {
+        /// The team's id or exact name
+        team: String,
+        /// Email the team's admins when the balance falls below this percentage of the
+        /// active total (1 to 99; a new team has 20)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..=99))]
+        low_balance_percent: Option<i64>,
+        /// Show users in reports and exports as stable pseudonyms instead of names and emails
+        #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+        pseudonyms: Option<bool>,
+    },
+}
+
+/// `on`/`off` (also yes/no, true/false).
+pub fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" => Ok(true),
+        "off" | "no" | "false" => Ok(false),
+        _ => Err("expected on or off".into()),
+    }
 }
 
 pub async fn run(cmd: TeamsCmd, ctx: &Ctx) -> Result<()> {
@@ -53,6 +76,23 @@ pub async fn run(cmd: TeamsCmd, ctx: &Ctx) -> Result<()> {
             let into_team = resolve(ctx, &into).await?;
             let merge = ctx.client.merge(from, &MergeRequest { into_team }).await?;
             ctx.out.print(&merge, merged)
+        }
+        TeamsCmd::Settings {
+            team,
+            low_balance_percent,
+            pseudonyms,
+        } => {
+            let id = resolve(ctx, &team).await?;
+            let change = TeamSettingsChange {
+                low_balance_percent,
+                pseudonyms,
+            };
+            if change == TeamSettingsChange::default() {
+                let settings = ctx.client.team_settings(id).await?;
+                return ctx.out.print(&settings, |s| show_settings(id, s, false));
+            }
+            let settings = ctx.client.set_team_settings(id, &change).await?;
+            ctx.out.print(&settings, |s| show_settings(id, s, true))
         }
     }
 }
@@ -131,6 +171,30 @@ fn describe(t: &Team) -> String {
     fields(&rows)
 }
 
+fn show_settings(team: i64, s: &TeamSettings, changed: bool) -> String {
+    let head = if changed {
+        format!("Updated the settings of team {team}:")
+    } else {
+        format!("Settings of team {team}:")
+    };
+    let pseudonyms = if s.pseudonyms {
+        "on: reports and exports show users as pseudonyms"
+    } else {
+        "off: reports and exports show names and emails"
+    };
+    let rows = fields(&[
+        (
+            "low balance",
+            format!(
+                "below {} % of the active total (admins are emailed once per crossing)",
+                s.low_balance_percent
+            ),
+        ),
+        ("pseudonyms", pseudonyms.to_string()),
+    ]);
+    format!("{head}\n{rows}")
+}
+
 /// The packs a move or merge carried over, as a table.
 pub fn moved_packs(packs: &[MovedPack]) -> String {
     let mut t = table(&["from pack", "to pack", "tokens", "expires"], &[0, 1, 2]);
@@ -175,6 +239,34 @@ mod tests {
             closed_at: None,
             merged_into: None,
         }
+    }
+
+    #[test]
+    fn switches_are_on_or_off() {
+        for on in ["on", "ON", "yes", "true"] {
+            assert_eq!(parse_on_off(on), Ok(true), "{on}");
+        }
+        for off in ["off", " Off ", "no", "false"] {
+            assert_eq!(parse_on_off(off), Ok(false), "{off}");
+        }
+        assert_eq!(parse_on_off("maybe").unwrap_err(), "expected on or off");
+        let text = show_settings(
+            3,
+            &TeamSettings {
+                low_balance_percent: 30,
+                pseudonyms: true,
+            },
+            true,
+        );
+        assert!(
+            text.starts_with("Updated the settings of team 3:"),
+            "{text}"
+        );
+        assert!(
+            text.contains("below 30 %")
+                && text.contains("on: reports and exports show users as pseudonyms"),
+            "{text}"
+        );
     }
 
     #[test]
