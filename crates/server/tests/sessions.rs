@@ -221,6 +221,21 @@ async fn canonical_day(db: TestDb) {
     assert_eq!(op.available(team).await, 1000 - 14);
     let audit = op.get(&format!("/v1/teams/{team}/audit")).await;
     assert_eq!(audit.ok(200)["balanced"], true);
+    // The week's report: two usage days of AutoCAD, 14 tokens.
+    let week = op
+        .get(&format!(
+            "/v1/teams/{team}/usage?from=2026-01-05&to=2026-01-11&by=product"
+        ))
+        .await;
+    let row = week.ok(200)["by_product"][0].clone();
+    assert_eq!(
+        (
+            row["product"].as_str(),
+            row["days"].as_i64(),
+            row["tokens"].as_i64()
+        ),
+        (Some("autocad"), Some(2), Some(14))
+    );
     app.shutdown().await;
 }
 
