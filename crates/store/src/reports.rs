@@ -106,7 +106,12 @@ fn in_teams(teams: &[TeamId]) -> String {
 fn bounds(range: &DayRange) -> [i64; 6] {
     let split = range.split();
     let (m1, m2) = split.months.unwrap_or((1, 0));
-    let day = |i: usize| split.days.get(i).map_or((1, 0), |d| (day_key(d.first), day_key(d.last)));
+    let day = |i: usize| {
+        split
+            .days
+            .get(i)
+            .map_or((1, 0), |d| (day_key(d.first), day_key(d.last)))
+    };
     let (a1, a2) = day(0);
     let (b1, b2) = day(1);
     [m1, m2, a1, a2, b1, b2]
@@ -126,14 +131,16 @@ fn use_rows(teams: &[TeamId]) -> String {
 
 impl Store {
     pub async fn team_settings(&self, team: TeamId) -> StoreResult<TeamSettings> {
-        let row: Option<(i64, i64, Option<String>)> =
-            sqlx::query_as("SELECT low_percent, pseudonyms, pseudonym_salt FROM teams WHERE id = $1")
-                .bind(team.0)
-                .fetch_optional(self.pool())
-                .await?;
+        let row: Option<(i64, i64, Option<String>)> = sqlx::query_as(
+            "SELECT low_percent, pseudonyms, pseudonym_salt FROM teams WHERE id = $1",
+        )
+        .bind(team.0)
+        .fetch_optional(self.pool())
+        .await?;
         let (low, pseudonyms, salt) = row.ok_or_else(|| StoreError::not_found("team", team))?;
         Ok(TeamSettings {
-            low_percent: u8::try_from(low).map_err(|_| StoreError::corrupt("low_percent out of range"))?,
+            low_percent: u8::try_from(low)
+                .map_err(|_| StoreError::corrupt("low_percent out of range"))?,
             pseudonyms: pseudonyms == 1,
             pseudonym_salt: salt,
         })
@@ -197,16 +204,11 @@ impl Store {
             "SELECT CAST(COUNT(DISTINCT product_id) AS BIGINT), CAST(COUNT(DISTINCT user_id) AS BIGINT) FROM ({}) u",
             use_rows(teams)
         );
-        let b = bounds(range);
-        let (products, users): (i64, i64) = sqlx::query_as(&sql)
-            .bind(b[0])
-            .bind(b[1])
-            .bind(b[2])
-            .bind(b[3])
-            .bind(b[4])
-            .bind(b[5])
-            .fetch_one(self.pool())
-            .await?;
+        let mut query = sqlx::query_as(&sql);
+        for bound in bounds(range) {
+            query = query.bind(bound);
+        }
+        let (products, users): (i64, i64) = query.fetch_one(self.pool()).await?;
         Ok(Summary {
             totals: Totals {
                 tokens,
@@ -219,23 +221,22 @@ impl Store {
     }
 
     /// R-REP-3 by product: tokens, users, usage days, results.
-    pub async fn usage_by_product(&self, teams: &[TeamId], range: &DayRange) -> StoreResult<Vec<ByProduct>> {
+    pub async fn usage_by_product(
+        &self,
+        teams: &[TeamId],
+        range: &DayRange,
+    ) -> StoreResult<Vec<ByProduct>> {
         let sql = format!(
             "SELECT p.key, p.name, CAST(SUM(u.tokens) AS BIGINT), CAST(SUM(u.periods) AS BIGINT), \
              CAST(SUM(u.results) AS BIGINT), CAST(COUNT(DISTINCT u.user_id) AS BIGINT) \
              FROM ({}) u JOIN products p ON p.id = u.product_id GROUP BY p.key, p.name ORDER BY p.key",
             use_rows(teams)
         );
-        let b = bounds(range);
-        let rows: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(&sql)
-            .bind(b[0])
-            .bind(b[1])
-            .bind(b[2])
-            .bind(b[3])
-            .bind(b[4])
-            .bind(b[5])
-            .fetch_all(self.pool())
-            .await?;
+        let mut query = sqlx::query_as(&sql);
+        for bound in bounds(range) {
+            query = query.bind(bound);
+        }
+        let rows: Vec<(String, String, i64, i64, i64, i64)> = query.fetch_all(self.pool()).await?;
         rows.into_iter()
             .map(|(key, name, tokens, periods, results, users)| {
                 Ok(ByProduct {
@@ -253,23 +254,23 @@ impl Store {
     }
 
     /// R-REP-3 by user: tokens, products, usage days, and days used per ISO week.
-    pub async fn usage_by_user(&self, teams: &[TeamId], range: &DayRange) -> StoreResult<Vec<ByUser>> {
+    pub async fn usage_by_user(
+        &self,
+        teams: &[TeamId],
+        range: &DayRange,
+    ) -> StoreResult<Vec<ByUser>> {
         let sql = format!(
             "SELECT us.id, us.name, us.email, CAST(SUM(u.tokens) AS BIGINT), CAST(SUM(u.periods) AS BIGINT), \
              CAST(SUM(u.results) AS BIGINT), CAST(COUNT(DISTINCT u.product_id) AS BIGINT) \
              FROM ({}) u JOIN users us ON us.id = u.user_id GROUP BY us.id, us.name, us.email ORDER BY us.id",
             use_rows(teams)
         );
-        let b = bounds(range);
-        let rows: Vec<(i64, String, String, i64, i64, i64, i64)> = sqlx::query_as(&sql)
-            .bind(b[0])
-            .bind(b[1])
-            .bind(b[2])
-            .bind(b[3])
-            .bind(b[4])
-            .bind(b[5])
-            .fetch_all(self.pool())
-            .await?;
+        let mut query = sqlx::query_as(&sql);
+        for bound in bounds(range) {
+            query = query.bind(bound);
+        }
+        let rows: Vec<(i64, String, String, i64, i64, i64, i64)> =
+            query.fetch_all(self.pool()).await?;
         let sql = format!(
             "SELECT user_id, week, CAST(COUNT(DISTINCT day) AS BIGINT) FROM usage_user_days \
              WHERE {} AND day BETWEEN $1 AND $2 GROUP BY user_id, week",
@@ -286,23 +287,29 @@ impl Store {
         }
         Ok(rows
             .into_iter()
-            .map(|(user, name, email, tokens, periods, results, products)| ByUser {
-                user,
-                name,
-                email,
-                totals: Totals {
-                    tokens,
-                    periods,
-                    results,
+            .map(
+                |(user, name, email, tokens, periods, results, products)| ByUser {
+                    user,
+                    name,
+                    email,
+                    totals: Totals {
+                        tokens,
+                        periods,
+                        results,
+                    },
+                    products,
+                    weeks: by_user.remove(&user).unwrap_or_default(),
                 },
-                products,
-                weeks: by_user.remove(&user).unwrap_or_default(),
-            })
+            )
             .collect())
     }
 
     /// R-REP-3 by day: every day of the range (at most 366), with zeros for days without use.
-    pub async fn usage_by_day(&self, teams: &[TeamId], range: &DayRange) -> StoreResult<Vec<ByDay>> {
+    pub async fn usage_by_day(
+        &self,
+        teams: &[TeamId],
+        range: &DayRange,
+    ) -> StoreResult<Vec<ByDay>> {
         let sql = format!(
             "SELECT day, CAST(SUM(tokens) AS BIGINT), CAST(SUM(periods) AS BIGINT), CAST(SUM(results) AS BIGINT) \
              FROM usage_team_days WHERE {} AND day BETWEEN $1 AND $2 GROUP BY day",
@@ -347,8 +354,19 @@ impl Store {
         range: &DayRange,
         after: (i64, i64),
     ) -> StoreResult<Vec<UsageRow>> {
-        let from = to_db(range.first.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
-        let to = to_db((range.last + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+        let from = to_db(
+            range
+                .first
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight")
+                .and_utc(),
+        );
+        let to = to_db(
+            (range.last + chrono::Duration::days(1))
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight")
+                .and_utc(),
+        );
         let t = in_teams(teams).replace("team_id", "x.team_id");
         let queries = [
             // Usage periods: a grace refund leaves the period with 0 tokens.
