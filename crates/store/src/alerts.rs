@@ -17,7 +17,10 @@ use crate::time::{from_db, to_db};
 /// Days before expiry at which admins are warned.
 pub const EXPIRY_WARNINGS: [i64; 3] = [90, 30, 7];
 
-pub(crate) async fn admins_of(conn: &mut AnyConnection, team: TeamId) -> StoreResult<Vec<(String, String)>> {
+pub(crate) async fn admins_of(
+    conn: &mut AnyConnection,
+    team: TeamId,
+) -> StoreResult<Vec<(String, String)>> {
     Ok(sqlx::query_as(
         "SELECT a.email, a.name FROM admins a JOIN admin_teams t ON t.admin_id = a.id WHERE t.team_id = $1 ORDER BY a.id",
     )
@@ -28,7 +31,11 @@ pub(crate) async fn admins_of(conn: &mut AnyConnection, team: TeamId) -> StoreRe
 
 /// After a balance change: when the team has just become low, email its admins (once: the flag
 /// stays until the balance is above the threshold again); when it is no longer low, re-arm.
-pub(crate) async fn check_low_balance(conn: &mut AnyConnection, team: TeamId, now: DateTime<Utc>) -> StoreResult<()> {
+pub(crate) async fn check_low_balance(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let (name, percent, alerted): (String, i64, i64) =
         sqlx::query_as("SELECT name, low_percent, low_alerted FROM teams WHERE id = $1")
             .bind(team.0)
@@ -101,8 +108,14 @@ impl Store {
             let (team, pack) = (TeamId(team), PackId(pack));
             let expires_at = from_db(expires_at)?;
             let left = days_until(now, expires_at);
-            let reached: Vec<i64> = EXPIRY_WARNINGS.iter().copied().filter(|t| left <= *t).collect();
-            let Some(nearest) = reached.iter().copied().min() else { continue };
+            let reached: Vec<i64> = EXPIRY_WARNINGS
+                .iter()
+                .copied()
+                .filter(|t| left <= *t)
+                .collect();
+            let Some(nearest) = reached.iter().copied().min() else {
+                continue;
+            };
             let mut w = self.begin_write().await?;
             let mut fresh = false;
             for t in &reached {
@@ -150,7 +163,13 @@ mod tests {
     fn days_round_up() {
         let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
         assert_eq!(days_until(now, now + Duration::days(90)), 90);
-        assert_eq!(days_until(now, now + Duration::days(90) - Duration::hours(12)), 90);
-        assert_eq!(days_until(now, now + Duration::days(90) + Duration::seconds(1)), 91);
+        assert_eq!(
+            days_until(now, now + Duration::days(90) - Duration::hours(12)),
+            90
+        );
+        assert_eq!(
+            days_until(now, now + Duration::days(90) + Duration::seconds(1)),
+            91
+        );
     }
 }

@@ -28,8 +28,8 @@ pub mod teams;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
-mod usage;
 pub mod transfers;
+mod usage;
 pub mod users;
 
 pub use backend::{Backend, ConnectOptions, Store, redact as redact_url};

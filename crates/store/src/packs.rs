@@ -1,8 +1,6 @@
 use chrono::{DateTime, Utc};
 use jeton_core::ledger::{Actor, Cause, CauseKind, EventKind};
-use jeton_core::pack::{
-    BalanceSummary, consumption_order, expiry_for, summarize,
-};
+use jeton_core::pack::{BalanceSummary, consumption_order, expiry_for, summarize};
 use jeton_core::{IdempotencyKey, PackId, TeamId, Tokens};
 use serde::{Deserialize, Serialize};
 
@@ -187,9 +185,14 @@ impl Store {
 
 impl Store {
     /// The team's active packs (not expired at `now`), as the rules see them.
-    pub async fn active_packs(&self, team: TeamId, now: DateTime<Utc>) -> StoreResult<Vec<jeton_core::PackState>> {
+    pub async fn active_packs(
+        &self,
+        team: TeamId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<jeton_core::PackState>> {
         self.expire_team_if_due(team, now).await?;
-        let sql = format!("SELECT {PACK_COLUMNS} FROM packs WHERE team_id = $1 AND expires_at > $2");
+        let sql =
+            format!("SELECT {PACK_COLUMNS} FROM packs WHERE team_id = $1 AND expires_at > $2");
         let rows = sqlx::query_as::<_, PackRow>(&sql)
             .bind(team.0)
             .bind(to_db(now))

@@ -202,7 +202,15 @@ async fn apply(
         .bind(to_db(now))
         .fetch_one(&mut *conn)
         .await?;
-        usage::record(conn, team, user, product.id, p.started_at, usage::Use::Period(p.tokens)).await?;
+        usage::record(
+            conn,
+            team,
+            user,
+            product.id,
+            p.started_at,
+            usage::Use::Period(p.tokens),
+        )
+        .await?;
         if !p.tokens.is_zero() {
             let cause = Cause::new(CauseKind::Period, id);
             ledger::apply_charge(conn, team, p.tokens, &cause, actor, now).await?;
@@ -266,11 +274,12 @@ async fn refund_period(
             .checked_add(tokens)
             .ok_or_else(|| StoreError::corrupt("refund overflows"))?;
     }
-    let (expected, user, product, started_at): (i64, i64, i64, i64) =
-        sqlx::query_as("SELECT tokens, user_id, product_id, started_at FROM usage_periods WHERE id = $1")
-            .bind(period)
-            .fetch_one(&mut *conn)
-            .await?;
+    let (expected, user, product, started_at): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT tokens, user_id, product_id, started_at FROM usage_periods WHERE id = $1",
+    )
+    .bind(period)
+    .fetch_one(&mut *conn)
+    .await?;
     usage::record_refund(conn, team, user, product, from_db(started_at)?, total).await?;
     if expected != total.as_i64() {
         return Err(StoreError::corrupt(format!(
@@ -718,7 +727,15 @@ impl Store {
         .bind(to_db(now))
         .fetch_one(&mut *w.tx)
         .await?;
-        usage::record(&mut w.tx, team, user, product.id, now, usage::Use::Result(tokens)).await?;
+        usage::record(
+            &mut w.tx,
+            team,
+            user,
+            product.id,
+            now,
+            usage::Use::Result(tokens),
+        )
+        .await?;
         if !tokens.is_zero() {
             ledger::expire_team(&mut w.tx, team, now).await?;
             ledger::apply_charge(

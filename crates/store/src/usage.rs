@@ -30,7 +30,10 @@ pub(crate) async fn record(
         Use::Period(t) => (t.as_i64(), 1i64, 0i64),
         Use::Result(t) => (t.as_i64(), 0, 1),
     };
-    for (table, key_col, key) in [("usage_days", "day", day_key(date)), ("usage_months", "month", month_key(date))] {
+    for (table, key_col, key) in [
+        ("usage_days", "day", day_key(date)),
+        ("usage_months", "month", month_key(date)),
+    ] {
         let sql = format!(
             "INSERT INTO {table} (team_id, {key_col}, user_id, product_id, tokens, periods, results) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -86,7 +89,10 @@ pub(crate) async fn record_refund(
     tokens: Tokens,
 ) -> StoreResult<()> {
     let date = period_start.date_naive();
-    for (table, key_col, key) in [("usage_days", "day", day_key(date)), ("usage_months", "month", month_key(date))] {
+    for (table, key_col, key) in [
+        ("usage_days", "day", day_key(date)),
+        ("usage_months", "month", month_key(date)),
+    ] {
         let sql = format!(
             "UPDATE {table} SET tokens = tokens - $1 \
              WHERE team_id = $2 AND {key_col} = $3 AND user_id = $4 AND product_id = $5 AND tokens >= $1"
@@ -100,7 +106,9 @@ pub(crate) async fn record_refund(
             .execute(&mut *conn)
             .await?;
         if done.rows_affected() != 1 {
-            return Err(StoreError::corrupt(format!("no {table} row holds the refunded period's tokens")));
+            return Err(StoreError::corrupt(format!(
+                "no {table} row holds the refunded period's tokens"
+            )));
         }
     }
     let done = sqlx::query(
@@ -112,7 +120,9 @@ pub(crate) async fn record_refund(
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() != 1 {
-        return Err(StoreError::corrupt("no usage_team_days row holds the refunded period's tokens"));
+        return Err(StoreError::corrupt(
+            "no usage_team_days row holds the refunded period's tokens",
+        ));
     }
     Ok(())
 }
