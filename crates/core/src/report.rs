@@ -156,6 +156,26 @@ pub fn month_key(d: NaiveDate) -> i64 {
     (d.year() as i64 - 1970) * 12 + d.month0() as i64
 }
 
+/// The first day of a month key.
+pub fn month_of_key(key: i64) -> NaiveDate {
+    let (year, month0) = (1970 + key.div_euclid(12), key.rem_euclid(12));
+    NaiveDate::from_ymd_opt(year as i32, month0 as u32 + 1, 1).expect("a valid month")
+}
+
+/// The bit of a day within its month's mask of days (bit 0 = the 1st).
+pub fn day_bit(d: NaiveDate) -> i64 {
+    1i64 << (d.day0() as i64)
+}
+
+/// The days of a month whose bits are set in `mask`.
+pub fn days_of_mask(month: i64, mask: i64) -> impl Iterator<Item = NaiveDate> {
+    let first = month_of_key(month);
+    (0..31i64)
+        .filter(move |bit| mask & (1 << bit) != 0)
+        .map(move |bit| first + Duration::days(bit))
+        .filter(move |d| d.month() == first.month())
+}
+
 /// The ISO week as `iso_year * 100 + week` (2026-W01 = 202601).
 pub fn week_key(d: NaiveDate) -> i64 {
     let w = d.iso_week();
@@ -302,6 +322,12 @@ mod tests {
         assert_eq!(day_key(d("1970-01-02")), 1);
         assert_eq!(day_of_key(day_key(d("2028-02-29"))), d("2028-02-29"));
         assert_eq!(month_key(d("1971-02-10")), 13);
+        assert_eq!(month_of_key(month_key(d("2028-02-29"))), d("2028-02-01"));
+        let mask = day_bit(d("2028-02-01")) | day_bit(d("2028-02-29"));
+        assert_eq!(
+            days_of_mask(month_key(d("2028-02-10")), mask).collect::<Vec<_>>(),
+            vec![d("2028-02-01"), d("2028-02-29")]
+        );
         assert_eq!(week_key(d("2026-01-01")), 202601);
         assert_eq!(
             week_key(d("2027-01-01")),

@@ -102,11 +102,11 @@ async fn run_backend(db: &TestDb, spec: &SyntheticUsage, runs: usize) {
     let load = load_synthetic_usage(&store, team, spec)
         .await
         .expect("load synthetic usage");
-    let [days, months, user_days, team_days] = load.aggregate_rows;
+    let [days, months, user_months, team_days] = load.aggregate_rows;
     println!(
         "{name:<8} loaded in {:.1} s: {} periods ({} refunded), {} results in {} sessions, \
          {} tokens; aggregates: {days} usage_days, {months} usage_months, \
-         {user_days} usage_user_days, {team_days} usage_team_days rows{}",
+         {user_months} usage_user_months, {team_days} usage_team_days rows{}",
         started.elapsed().as_secs_f64(),
         load.periods,
         load.refunded,
@@ -173,7 +173,7 @@ async fn run_backend(db: &TestDb, spec: &SyntheticUsage, runs: usize) {
             name,
             "usage_rows (page 1)",
             runs,
-            || store.usage_rows(&teams, &range, (0, 0)),
+            || store.usage_rows(&teams, &range, jeton_store::reports::FIRST_PAGE),
             Vec::len,
         )
         .await;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use jeton_core::report::{DayRange, day_key, day_of_key};
+use jeton_core::report::{DayRange, day_key, day_of_key, days_of_mask, month_key, week_key};
 use jeton_core::session::AccessKind;
 use jeton_core::{DomainError, ProductKey, TeamId, Tokens};
 
@@ -74,8 +74,8 @@ pub struct UsageRow {
     pub team: String,
     /// `None` for a usage period; the result type and quantity for a result.
     pub result: Option<(String, i64)>,
-    /// Position for paging: (0 period | 1 result, id).
-    pub cursor: (i64, i64),
+    /// Position for paging: (0 period | 1 result, time, id).
+    pub cursor: Cursor,
 }
 
 #[derive(sqlx::FromRow)]
@@ -92,6 +92,13 @@ struct ExportRow {
     result_type: Option<String>,
     quantity: Option<i64>,
 }
+
+/// Where an export page starts: the part (0 periods, 1 results), then time and id of the last row
+/// read. Paging in time order follows the `(team_id, started_at)` and `(team_id, at)` indexes.
+pub type Cursor = (i64, i64, i64);
+
+/// The start of an export.
+pub const FIRST_PAGE: Cursor = (0, i64::MIN, 0);
 
 /// Most export rows read per page.
 pub const EXPORT_PAGE: i64 = 5_000;
@@ -115,6 +122,23 @@ fn bounds(range: &DayRange) -> [i64; 6] {
     let (a1, a2) = day(0);
     let (b1, b2) = day(1);
     [m1, m2, a1, a2, b1, b2]
+}
+
+/// (user id, name, email, tokens, periods, results, products) as the by-user query returns it.
+type UserTotalsRow = (i64, String, String, i64, i64, i64, i64);
+
+/// Use grouped by `key` (product or user): totals, and how many distinct `other`s (users or
+/// products). Grouping first by (key, other) and then by key keeps the distinct count a plain
+/// count of a small set, which both databases do fast; the caller joins the names afterwards.
+fn grouped(teams: &[TeamId], key: &str, other: &str) -> String {
+    format!(
+        "SELECT id, CAST(SUM(t) AS BIGINT) AS tokens, CAST(SUM(n) AS BIGINT) AS periods, \
+         CAST(SUM(r) AS BIGINT) AS results, CAST(COUNT(*) AS BIGINT) AS others FROM ( \
+             SELECT {key} AS id, {other}, SUM(tokens) AS t, SUM(periods) AS n, SUM(results) AS r \
+             FROM ({}) u GROUP BY {key}, {other}) g \
+         GROUP BY id",
+        use_rows(teams)
+    )
 }
 
 /// Rows of use (user, product, tokens, periods, results) in the range: whole months from the
@@ -227,10 +251,9 @@ impl Store {
         range: &DayRange,
     ) -> StoreResult<Vec<ByProduct>> {
         let sql = format!(
-            "SELECT p.key, p.name, CAST(SUM(u.tokens) AS BIGINT), CAST(SUM(u.periods) AS BIGINT), \
-             CAST(SUM(u.results) AS BIGINT), CAST(COUNT(DISTINCT u.user_id) AS BIGINT) \
-             FROM ({}) u JOIN products p ON p.id = u.product_id GROUP BY p.key, p.name ORDER BY p.key",
-            use_rows(teams)
+            "SELECT p.key, p.name, a.tokens, a.periods, a.results, a.others FROM ({}) a \
+             JOIN products p ON p.id = a.id ORDER BY p.key",
+            grouped(teams, "product_id", "user_id")
         );
         let mut query = sqlx::query_as(&sql);
         for bound in bounds(range) {
@@ -260,30 +283,41 @@ impl Store {
         range: &DayRange,
     ) -> StoreResult<Vec<ByUser>> {
         let sql = format!(
-            "SELECT us.id, us.name, us.email, CAST(SUM(u.tokens) AS BIGINT), CAST(SUM(u.periods) AS BIGINT), \
-             CAST(SUM(u.results) AS BIGINT), CAST(COUNT(DISTINCT u.product_id) AS BIGINT) \
-             FROM ({}) u JOIN users us ON us.id = u.user_id GROUP BY us.id, us.name, us.email ORDER BY us.id",
-            use_rows(teams)
+            "SELECT us.id, us.name, us.email, a.tokens, a.periods, a.results, a.others FROM ({}) a \
+             JOIN users us ON us.id = a.id ORDER BY us.id",
+            grouped(teams, "user_id", "product_id")
         );
         let mut query = sqlx::query_as(&sql);
         for bound in bounds(range) {
             query = query.bind(bound);
         }
-        let rows: Vec<(i64, String, String, i64, i64, i64, i64)> =
-            query.fetch_all(self.pool()).await?;
-        let sql = format!(
-            "SELECT user_id, week, CAST(COUNT(DISTINCT day) AS BIGINT) FROM usage_user_days \
-             WHERE {} AND day BETWEEN $1 AND $2 GROUP BY user_id, week",
+        // Days used per ISO week, from the monthly masks of days (OR-ed across merged teams, so a
+        // day counts once), keeping only the range's days. Read beside the totals, on another
+        // connection: the two queries do not depend on each other.
+        let (first, last) = (month_key(range.first), month_key(range.last));
+        let mask_sql = format!(
+            "SELECT user_id, month, days FROM usage_user_months WHERE {} AND month BETWEEN $1 AND $2",
             in_teams(teams)
         );
-        let weeks: Vec<(i64, i64, i64)> = sqlx::query_as(&sql)
-            .bind(day_key(range.first))
-            .bind(day_key(range.last))
-            .fetch_all(self.pool())
-            .await?;
+        let masks = sqlx::query_as(&mask_sql)
+            .bind(first)
+            .bind(last)
+            .fetch_all(self.pool());
+        let (rows, masks): (Vec<UserTotalsRow>, Vec<(i64, i64, i64)>) =
+            tokio::try_join!(query.fetch_all(self.pool()), masks)?;
+        let mut merged: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+        for (user, month, days) in masks {
+            *merged.entry((user, month)).or_default() |= days;
+        }
         let mut by_user: BTreeMap<i64, BTreeMap<i64, i64>> = BTreeMap::new();
-        for (user, week, days) in weeks {
-            by_user.entry(user).or_default().insert(week, days);
+        for ((user, month), mask) in merged {
+            for day in days_of_mask(month, mask).filter(|d| range.contains(*d)) {
+                *by_user
+                    .entry(user)
+                    .or_default()
+                    .entry(week_key(day))
+                    .or_default() += 1;
+            }
         }
         Ok(rows
             .into_iter()
@@ -352,7 +386,7 @@ impl Store {
         &self,
         teams: &[TeamId],
         range: &DayRange,
-        after: (i64, i64),
+        after: Cursor,
     ) -> StoreResult<Vec<UsageRow>> {
         let from = to_db(
             range
@@ -376,14 +410,16 @@ impl Store {
                  CAST(NULL AS TEXT) AS result_type, CAST(NULL AS BIGINT) AS quantity \
                  FROM usage_periods x JOIN users u ON u.id = x.user_id JOIN products p ON p.id = x.product_id \
                  JOIN teams t ON t.id = x.team_id \
-                 WHERE {t} AND x.started_at >= $1 AND x.started_at < $2 AND x.id > $3 ORDER BY x.id LIMIT $4"
+                 WHERE {t} AND x.started_at >= $1 AND x.started_at < $2 \
+                 AND (x.started_at > $3 OR (x.started_at = $3 AND x.id > $4)) ORDER BY x.started_at, x.id LIMIT $5"
             ),
             format!(
                 "SELECT x.id, x.at, x.user_id, u.name, u.email, p.key, x.tokens, x.access, t.name AS team, \
                  x.result_type, x.quantity \
                  FROM result_charges x JOIN users u ON u.id = x.user_id JOIN products p ON p.id = x.product_id \
                  JOIN teams t ON t.id = x.team_id \
-                 WHERE {t} AND x.at >= $1 AND x.at < $2 AND x.id > $3 ORDER BY x.id LIMIT $4"
+                 WHERE {t} AND x.at >= $1 AND x.at < $2 \
+                 AND (x.at > $3 OR (x.at = $3 AND x.id > $4)) ORDER BY x.at, x.id LIMIT $5"
             ),
         ];
         let mut out = Vec::new();
@@ -392,10 +428,15 @@ impl Store {
             if part < after.0 {
                 continue;
             }
-            let after_id = if part == after.0 { after.1 } else { 0 };
+            let (after_at, after_id) = if part == after.0 {
+                (after.1, after.2)
+            } else {
+                (i64::MIN, 0)
+            };
             let rows: Vec<ExportRow> = sqlx::query_as(sql)
                 .bind(from)
                 .bind(to)
+                .bind(after_at)
                 .bind(after_id)
                 .bind(EXPORT_PAGE)
                 .fetch_all(self.pool())
@@ -411,7 +452,7 @@ impl Store {
                     access: AccessKind::parse(&r.access)?,
                     team: r.team,
                     result: r.result_type.zip(r.quantity),
-                    cursor: (part, r.id),
+                    cursor: (part, r.at, r.id),
                 });
             }
             if !out.is_empty() {

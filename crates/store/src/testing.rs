@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use jeton_core::TeamId;
-use jeton_core::report::{day_key, month_key, week_key};
+use jeton_core::report::{day_bit, day_key, month_key};
 use jeton_core::session::{self, AccessKind};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Connection, Executor, Row};
@@ -210,7 +210,7 @@ pub struct SyntheticLoad {
     pub sessions: usize,
     /// Tokens used in the end: periods less refunds, plus results.
     pub tokens: i64,
-    /// Rows written to `usage_days`, `usage_months`, `usage_user_days` and `usage_team_days`.
+    /// Rows written to `usage_days`, `usage_months`, `usage_user_months` and `usage_team_days`.
     pub aggregate_rows: [usize; 4],
 }
 
@@ -418,8 +418,8 @@ pub async fn load_synthetic_usage(
     days.sort_unstable();
     let mut months: Vec<_> = agg.months.iter().collect();
     months.sort_unstable();
-    let mut user_days: Vec<_> = agg.user_days.iter().collect();
-    user_days.sort_unstable();
+    let mut user_months: Vec<_> = agg.user_months.iter().collect();
+    user_months.sort_unstable();
     let mut team_days: Vec<_> = agg.team_days.iter().collect();
     team_days.sort_unstable();
     for (table, key_col, rows) in [
@@ -442,11 +442,11 @@ pub async fn load_synthetic_usage(
     }
     insert_rows(
         store,
-        "INSERT INTO usage_user_days (team_id, day, user_id, week)",
+        "INSERT INTO usage_user_months (team_id, month, user_id, days)",
         4,
         "",
-        &user_days,
-        |q, ((day, user), week)| q.bind(team.0).bind(*day).bind(*user).bind(**week),
+        &user_months,
+        |q, ((month, user), days)| q.bind(team.0).bind(*month).bind(*user).bind(**days),
     )
     .await?;
     insert_rows(
@@ -468,7 +468,7 @@ pub async fn load_synthetic_usage(
             "result_charges",
             "usage_days",
             "usage_months",
-            "usage_user_days",
+            "usage_user_months",
             "usage_team_days",
         ] {
             sqlx::query(&format!("VACUUM (ANALYZE) {table}"))
@@ -492,7 +492,7 @@ pub async fn load_synthetic_usage(
         aggregate_rows: [
             agg.days.len(),
             agg.months.len(),
-            agg.user_days.len(),
+            agg.user_months.len(),
             agg.team_days.len(),
         ],
     })
@@ -848,13 +848,13 @@ fn synthetic_plan(
 }
 
 /// The report aggregates of a plan, as `usage::record` and `usage::record_refund` keep them:
-/// (tokens, periods, results) by (day | month, user, product), days with use by (day, user) with
-/// the ISO week, and (tokens, periods, results) by day.
+/// (tokens, periods, results) by (day | month, user, product), the mask of days with use by
+/// (month, user), and (tokens, periods, results) by day.
 #[derive(Default)]
 struct Aggregates {
     days: HashMap<(i64, i64, i64), [i64; 3]>,
     months: HashMap<(i64, i64, i64), [i64; 3]>,
-    user_days: HashMap<(i64, i64), i64>,
+    user_months: HashMap<(i64, i64), i64>,
     team_days: HashMap<i64, [i64; 3]>,
 }
 
@@ -888,9 +888,7 @@ impl Aggregates {
             .or_default());
         sum(self.team_days.entry(day_key(date)).or_default());
         if add[1] > 0 {
-            self.user_days
-                .entry((day_key(date), user))
-                .or_insert(week_key(date));
+            *self.user_months.entry((month_key(date), user)).or_default() |= day_bit(date);
         }
     }
 }
@@ -1002,8 +1000,8 @@ mod tests {
              WHERE team_id = $1 ORDER BY day, user_id, product_id",
             "SELECT month, user_id, product_id, tokens, periods, results FROM usage_months \
              WHERE team_id = $1 ORDER BY month, user_id, product_id",
-            "SELECT day, user_id, week, CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT) \
-             FROM usage_user_days WHERE team_id = $1 ORDER BY day, user_id",
+            "SELECT month, user_id, days, CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT) \
+             FROM usage_user_months WHERE team_id = $1 ORDER BY month, user_id",
             "SELECT day, CAST(0 AS BIGINT), CAST(0 AS BIGINT), tokens, periods, results \
              FROM usage_team_days WHERE team_id = $1 ORDER BY day",
         ];
@@ -1053,7 +1051,13 @@ mod tests {
         .expect("days used")
         .into_iter()
         .collect();
-        let user_days: BTreeSet<(i64, i64)> = bulk_rows[2].iter().map(|r| (r.0, r.1)).collect();
+        let user_days: BTreeSet<(i64, i64)> = bulk_rows[2]
+            .iter()
+            .flat_map(|r| {
+                jeton_core::report::days_of_mask(r.0, r.2)
+                    .map(move |d| (jeton_core::report::day_key(d), r.1))
+            })
+            .collect();
         assert_eq!(used, user_days);
 
         // The reports read them.

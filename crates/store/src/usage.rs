@@ -1,7 +1,7 @@
 //! R-REP-3 aggregates, kept in the same transaction as the charge, refund or result they count.
 
 use chrono::{DateTime, Utc};
-use jeton_core::report::{day_key, month_key, week_key};
+use jeton_core::report::{day_bit, day_key, month_key};
 use jeton_core::{TeamId, Tokens};
 use sqlx::AnyConnection;
 
@@ -66,13 +66,13 @@ pub(crate) async fn record(
     .await?;
     if periods > 0 {
         sqlx::query(
-            "INSERT INTO usage_user_days (team_id, day, user_id, week) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (team_id, day, user_id) DO NOTHING",
+            "INSERT INTO usage_user_months (team_id, month, user_id, days) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (team_id, month, user_id) DO UPDATE SET days = usage_user_months.days | excluded.days",
         )
         .bind(team.0)
-        .bind(day_key(date))
+        .bind(month_key(date))
         .bind(user)
-        .bind(week_key(date))
+        .bind(day_bit(date))
         .execute(&mut *conn)
         .await?;
     }

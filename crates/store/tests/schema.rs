@@ -40,3 +40,96 @@ async fn sqlite_and_postgres_migrations_build_the_same_tables_and_columns() {
     );
     assert_eq!(sqlite_schema, pg_schema);
 }
+
+/// Version 5 replaced version 4's one row per user and day with one mask per user and month. A
+/// database that ran version 4 keeps the days it recorded, month ends and leap days included.
+async fn upgrade_from_version_4_keeps_the_days_used(db: TestDb) {
+    let folder = match db.backend {
+        jeton_store::Backend::Sqlite => "sqlite",
+        jeton_store::Backend::Postgres => "postgres",
+    };
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(folder);
+    let v4 = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "0005" {
+            std::fs::copy(&path, v4.path().join(name)).unwrap();
+        }
+    }
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::migrate::Migrator::new(v4.path().to_path_buf())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO teams (name, created_at) VALUES ('T', 0)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let day = |s: &str| {
+        let d: chrono::NaiveDate = s.parse().unwrap();
+        jeton_core::report::day_key(d)
+    };
+    for (d, user) in [
+        ("2028-02-01", 7),
+        ("2028-02-29", 7),
+        ("2026-12-31", 7),
+        ("2027-01-01", 7),
+        ("2027-01-01", 8),
+    ] {
+        sqlx::query(
+            "INSERT INTO usage_user_days (team_id, day, user_id, week) VALUES (1, $1, $2, 0)",
+        )
+        .bind(day(d))
+        .bind(user as i64)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+
+    db.store().await; // runs the remaining migrations
+
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT user_id, month, days FROM usage_user_months ORDER BY user_id, month",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let month = |s: &str| jeton_core::report::month_key(s.parse().unwrap());
+    let days = |list: &[&str]| -> i64 {
+        list.iter()
+            .map(|s| jeton_core::report::day_bit(s.parse().unwrap()))
+            .fold(0, |a, b| a | b)
+    };
+    assert_eq!(
+        rows,
+        vec![
+            (7, month("2026-12-01"), days(&["2026-12-31"])),
+            (7, month("2027-01-01"), days(&["2027-01-01"])),
+            (7, month("2028-02-01"), days(&["2028-02-01", "2028-02-29"])),
+            (8, month("2027-01-01"), days(&["2027-01-01"])),
+        ]
+    );
+    let old = sqlx::query("SELECT * FROM usage_user_days")
+        .fetch_all(&pool)
+        .await;
+    assert!(old.is_err(), "version 5 drops the per-day table");
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_upgrade_from_version_4_keeps_the_days_used() {
+    upgrade_from_version_4_keeps_the_days_used(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_upgrade_from_version_4_keeps_the_days_used() {
+    if let Some(db) = TestDb::postgres().await {
+        upgrade_from_version_4_keeps_the_days_used(db).await;
+    }
+}

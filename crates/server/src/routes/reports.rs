@@ -17,7 +17,7 @@ use jeton_core::pseudonym::pseudonym;
 use jeton_core::report::{DayRange, resolve, week_label};
 use jeton_core::{DomainError, ProductKey, TeamId};
 use jeton_store::Store;
-use jeton_store::reports::{TeamSettings as Settings, UsageRow};
+use jeton_store::reports::{Cursor, FIRST_PAGE, TeamSettings as Settings, UsageRow};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -230,7 +230,7 @@ struct Export {
     teams: Vec<TeamId>,
     range: DayRange,
     names: Names,
-    cursor: Option<(i64, i64)>,
+    cursor: Option<Cursor>,
     header: bool,
 }
 
@@ -261,7 +261,7 @@ async fn usage_csv(
         names: Names::of(&state.store.team_settings(team).await?),
         store: state.store.clone(),
         range,
-        cursor: Some((0, 0)),
+        cursor: Some(FIRST_PAGE),
         header: true,
     };
     let stream = futures_util::stream::unfold(export, |mut e| async move {
