@@ -86,7 +86,7 @@ pub enum Command {
     /// Create team admins and their API keys (operator)
     #[command(subcommand_required = true, arg_required_else_help = true)]
     Admins(Group<admins::AdminsCmd>),
-    /// List the emails the server queued and sent (operator)
+    /// List the emails the server queued, sent or gave up on, and send failed ones again (operator)
     Outbox(Leaf<outbox::OutboxArgs>),
     /// Sign in as a user and print a user token (for `jeton me`)
     Login(Leaf<account::LoginArgs>),

@@ -582,6 +582,21 @@ async fn users_flow(env: Env) {
     let secret = secret_in(email["body"].as_str().unwrap());
     let out = env.run(&["outbox", "--status", "pending"]).await;
     assert!(out.ok().contains("jane@example.com"), "{}", out.stdout);
+    // Only a message the sender gave up on can be sent again; the CLI says which ones can.
+    let out = env
+        .run(&["outbox", "retry", &email["id"].to_string()])
+        .await;
+    let err = out.fails(1);
+    assert!(
+        err.contains("only failed messages") && err.contains("jeton outbox --status failed"),
+        "{err}"
+    );
+    let err = env
+        .run(&["outbox", "retry", "999999"])
+        .await
+        .fails(1)
+        .to_owned();
+    assert!(err.contains("not found"), "{err}");
 
     let password = "correct horse battery";
     let out = env
@@ -878,6 +893,11 @@ async fn bad_local_input_says_the_expected_form() {
             "cannot be used with",
         ),
         (&["outbox", "--status", "lost"], "pending"),
+        (&["outbox", "retry", "x"], "invalid digit"),
+        (
+            &["outbox", "retry", "1", "--status", "sent"],
+            "unexpected argument",
+        ),
     ];
     for (args, expected) in cases {
         let out = jeton_in(dir.path(), args).await;

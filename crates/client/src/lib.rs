@@ -409,6 +409,13 @@ impl Client {
         self.call(req).await
     }
 
+    /// `POST /v1/outbox/{id}/retry` (operator): queues a `failed` email again. 409
+    /// `message_not_failed` when it is pending or sent.
+    pub async fn retry_outbox_message(&self, id: i64) -> Result<OutboxMessage, ClientError> {
+        let path = format!("/v1/outbox/{id}/retry");
+        self.call(Request::new(Method::POST, path)).await
+    }
+
     // ------------------------------------------------------------ accounts and entitlements (R-PRI)
 
     /// `POST /v1/users` (operator): an account with a password, made directly (no invitation).

@@ -24,6 +24,7 @@ both_backends! {
     r_not_2_smtp_outage_and_restart_lose_no_email_and_send_none_twice => outage_and_restart,
     r_not_2_two_servers_one_outbox_each_email_sent_once => two_servers_one_outbox,
     r_not_2_claims_of_a_crashed_sender_run_out_and_the_email_goes_once => crashed_sender,
+    r_not_2_an_email_given_up_on_is_sent_again_by_the_operator_once => retry_failed,
 }
 
 /// Real time allowed for emails to arrive (they normally take milliseconds).
@@ -480,6 +481,87 @@ async fn crashed_sender(db: TestDb) {
     sink.wait_for(people.len(), WAIT).await;
     let outbox = wait_all_sent(&http, people.len()).await;
     exactly_once(&sink.messages(), &outbox, &people);
+    app.shutdown().await;
+    drop(db);
+}
+
+async fn retry_failed(db: TestDb) {
+    let Some(mut sink) = SmtpSink::start_temp().await else {
+        return;
+    };
+    let app = mail_app(db.share(), &sink).await;
+    let http = Http::new(&app);
+    http.product("autocad", 5).await;
+    let team = http.team("Design").await;
+
+    // The relay is down for good: the sender tries, backs off on the clock, and gives up.
+    sink.stop();
+    http.post(
+        &format!("/v1/teams/{team}/flex/users"),
+        json!({"invite": "Jane Doe <jane@example.com>", "products": ["autocad"]}),
+    )
+    .await
+    .ok(201);
+    let mut attempts = 0;
+    let failed = loop {
+        let [m] = &wait_outbox(&http, 1, "attempted again", |m| {
+            m["status"] == "failed" || m["attempts"].as_u64() > Some(attempts)
+        })
+        .await[..] else {
+            unreachable!()
+        };
+        if m["status"] == "failed" {
+            break m.clone();
+        }
+        attempts = m["attempts"].as_u64().unwrap();
+        assert!(attempts < 100, "the sender never gives up: {m}");
+        http.advance(3600).await;
+    };
+    assert_eq!(failed["attempts"], 20, "{failed}");
+    assert!(failed["last_error"].is_string(), "{failed}");
+    let id = failed["id"].as_i64().unwrap();
+
+    // Nothing happens to a failed message on its own. (Less than the invitation's 7 days have
+    // passed, so its link still works when it finally arrives.)
+    http.advance(2 * 86_400).await;
+    assert_eq!(outbox(&http).await, vec![failed.clone()]);
+
+    // What cannot be retried is refused and changes nothing.
+    http.post("/v1/outbox/999999/retry", json!({}))
+        .await
+        .problem(404, "not_found");
+    http.post("/v1/outbox/x/retry", json!({}))
+        .await
+        .problem(400, "invalid_path");
+    let admin = http.admin_of(team).await;
+    admin
+        .post(&format!("/v1/outbox/{id}/retry"), json!({}))
+        .await
+        .problem(403, "forbidden");
+    assert_eq!(outbox(&http).await, vec![failed.clone()]);
+
+    // The relay is fixed; the operator sends it again: queued at once, with a fresh count.
+    sink.restart().await;
+    let queued = http
+        .post(&format!("/v1/outbox/{id}/retry"), json!({}))
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(queued["status"], "pending", "{queued}");
+    assert_eq!(queued["attempts"], 0, "{queued}");
+    sink.wait_for(1, WAIT).await;
+    let outbox = wait_all_sent(&http, 1).await;
+    exactly_once(&sink.messages(), &outbox, &["jane@example.com".into()]);
+    let (_, secret) = accept_link(&sink.messages()[0]);
+    accept(&app, &secret).await.ok(200);
+
+    // A sent message is never queued twice.
+    http.post(&format!("/v1/outbox/{id}/retry"), json!({}))
+        .await
+        .problem(409, "message_not_failed");
+    http.advance(86_400).await;
+    assert_eq!(wait_all_sent(&http, 1).await, outbox);
+    assert_eq!(sink.messages().len(), 1);
     app.shutdown().await;
     drop(db);
 }

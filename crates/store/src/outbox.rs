@@ -8,7 +8,7 @@ use jeton_core::mail::Message;
 use sqlx::AnyConnection;
 
 use crate::Store;
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::time::{from_db, to_db};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,5 +265,47 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
         rows.into_iter().map(OutboxRow::record).collect()
+    }
+    /// Puts a message the sender gave up on back in the queue, due at `now`, with a fresh count
+    /// of attempts (the operator fixed the cause: the address, the relay). Its last error stays
+    /// until the next attempt. Only `failed` messages: a pending one is already queued and a sent
+    /// one must not go twice.
+    pub async fn retry_failed_message(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<OutboxRecord> {
+        let mut w = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, \
+             claim_token = NULL, claimed_until = NULL WHERE id = $2 AND status = 'failed'",
+        )
+        .bind(to_db(now))
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
+        let row: Option<OutboxRow> = sqlx::query_as(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::NotFound {
+                what: "message",
+                id: id.to_string(),
+            });
+        };
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict {
+                code: "message_not_failed",
+                detail: format!(
+                    "message {id} is {}: only failed messages can be retried",
+                    row.status
+                ),
+            });
+        }
+        w.commit().await?;
+        row.record()
     }
 }

@@ -1,14 +1,18 @@
-//! `jeton outbox`: the emails the server queued, sent or gave up on (R-NOT-2; operator).
+//! `jeton outbox`: the emails the server queued, sent or gave up on (R-NOT-2; operator), and
+//! `jeton outbox retry ID` to send one it gave up on again.
 
-use anyhow::Result;
-use clap::Args;
+use anyhow::{Result, anyhow};
+use clap::{Args, Subcommand};
 use jeton_api::{OutboxMessage, OutboxQuery};
 
 use super::Ctx;
 use super::output::{self, table};
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct OutboxArgs {
+    #[command(subcommand)]
+    pub cmd: Option<OutboxCmd>,
     /// Only messages in this state
     #[arg(long, value_parser = ["pending", "sent", "failed"])]
     pub status: Option<String>,
@@ -20,7 +24,36 @@ pub struct OutboxArgs {
     pub limit: Option<u32>,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum OutboxCmd {
+    /// Send a failed email again, once its cause is fixed (it is queued at once, with a fresh
+    /// count of attempts)
+    Retry {
+        /// The message's id (`jeton outbox --status failed` lists them)
+        #[arg(value_name = "ID")]
+        id: i64,
+    },
+}
+
 pub async fn run(args: OutboxArgs, ctx: &Ctx) -> Result<()> {
+    if let Some(OutboxCmd::Retry { id }) = args.cmd {
+        let message = ctx
+            .client
+            .retry_outbox_message(id)
+            .await
+            .map_err(|e| match e.code() {
+                Some("message_not_failed") => anyhow!(
+                    "{e}\nhint: `jeton outbox --status failed` lists the messages that can be retried"
+                ),
+                _ => e.into(),
+            })?;
+        return ctx.out.print(&message, |m| {
+            format!(
+                "Message {} to {} is queued again; `jeton outbox --to {}` shows when it is sent.",
+                m.id, m.to, m.to
+            )
+        });
+    }
     let query = OutboxQuery {
         status: args.status,
         to: args.to,

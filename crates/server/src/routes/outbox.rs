@@ -10,11 +10,13 @@ use utoipa_axum::routes;
 use super::wire;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list))
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(retry))
 }
 
 /// Emails, newest first (operator). Without `--smtp-url` they stay `pending` here.
@@ -52,4 +54,26 @@ async fn list(
         })
         .await?;
     Ok(Json(messages.iter().map(wire::outbox_message).collect()))
+}
+
+/// Sends a `failed` email again (operator): back in the queue at once, with a fresh count of
+/// attempts, once the cause is fixed (a wrong address, a relay that refused it). 409
+/// `message_not_failed` for a message that is pending or sent: those must not be queued twice.
+/// The message goes as it was written: an invitation whose 7 days have run out meanwhile is
+/// better resent (`POST /v1/teams/{team}/invitations/{id}/resend`), which makes a new link.
+#[utoipa::path(post, path = "/v1/outbox/{id}/retry", tag = "operations",
+    params(("id" = i64, Path, description = "The message's id (`GET /v1/outbox`)")),
+    responses((status = 200, body = OutboxMessage), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<OutboxMessage>> {
+    caller.require_operator()?;
+    let message = state.store.retry_failed_message(id, state.now()).await?;
+    tracing::info!(message = id, kind = %message.kind, "failed email queued again");
+    state.mail_queued();
+    Ok(Json(wire::outbox_message(&message)))
 }

@@ -154,6 +154,23 @@ impl Http {
             .clone()
     }
 
+    /// A new admin of `team` (created with this caller's operator key), as a client.
+    pub async fn admin_of(&self, team: i64) -> Http {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let created = self
+            .post(
+                "/v1/admins",
+                json!({"email": format!("admin{n}@example.com"), "name": "An Admin", "teams": [team]}),
+            )
+            .await;
+        Http {
+            client: self.client.clone(),
+            base: self.base.clone(),
+            key: Some(created.ok(201)["api_key"].as_str().unwrap().to_owned()),
+        }
+    }
+
     pub async fn advance(&self, seconds: i64) -> Value {
         self.post("/v1/test-clock/advance", json!({"seconds": seconds}))
             .await
