@@ -22,6 +22,7 @@ pub mod product;
 pub mod pseudonym;
 pub mod report;
 pub mod session;
+pub mod sign_in;
 pub mod team;
 pub mod tokens;
 

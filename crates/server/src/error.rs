@@ -33,6 +33,13 @@ pub enum ApiError {
         code: &'static str,
         detail: String,
     },
+    /// Refused for now; may be tried again after `retry_after` seconds (a `Retry-After` header).
+    #[error("{detail}")]
+    TooManyRequests {
+        code: &'static str,
+        detail: String,
+        retry_after: u64,
+    },
 }
 
 impl ApiError {
@@ -96,6 +103,9 @@ impl ApiError {
                 code,
                 detail,
             } => (*status, code, detail.clone()),
+            ApiError::TooManyRequests { code, detail, .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, code, detail.clone())
+            }
         }
     }
 }
@@ -161,7 +171,13 @@ impl IntoResponse for ApiError {
             // The caller gets an opaque message; the log gets the whole cause chain.
             tracing::error!(error = ?self, code, "request failed");
         }
-        problem(status, code, detail)
+        let mut response = problem(status, code, detail);
+        if let ApiError::TooManyRequests { retry_after, .. } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        response
     }
 }
 

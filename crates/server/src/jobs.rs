@@ -1,6 +1,7 @@
 //! Background work on the injected clock: expiring packs (R-PACK-2), ending dead sessions and
 //! charging periods that roll over while products are in use (R-SES-3/6), warning admins of
-//! packs about to expire (R-NOT-1). Runs every `job_interval`
+//! packs about to expire (R-NOT-1), forgetting sign-in attempts whose window has passed. Runs
+//! every `job_interval`
 //! of real time, and at once whenever the test clock is advanced, so that tests see the effects
 //! of the time they skip without waiting.
 
@@ -58,6 +59,10 @@ impl Jobs {
             .warn_expiring(now)
             .await
             .inspect_err(failed("expiry warnings"))?;
+        self.store
+            .forget_stale_sign_in_attempts(now)
+            .await
+            .inspect_err(failed("sign-in attempts clean-up"))?;
         if sessions.charged > 0 {
             self.metrics.count_tokens("charged", sessions.charged);
         }

@@ -23,6 +23,7 @@ both_backends! {
     r_acc_4_the_downloads_view_lists_allowed_products_with_items => acc_4,
     admins_cannot_touch_people_of_other_teams => admin_scope,
     bad_people_input_gets_a_problem_and_changes_nothing => bad_input,
+    password_guessing_is_refused_per_address_for_a_while => guessing,
     r_pack_7_a_merge_moves_users_assignments_and_open_invitations => merge_people,
 }
 
@@ -1073,5 +1074,64 @@ async fn merge_people(db: TestDb) {
     assert_eq!(done.ok(200)["team_id"], target);
     let source_users = op.get(&format!("/v1/teams/{source}/flex/users")).await;
     assert!(source_users.ok(200).as_array().unwrap().is_empty());
+    app.shutdown().await;
+}
+
+/// `jeton_core::sign_in`: 10 attempts per address in 15 minutes, then 429 for 15 minutes, even
+/// with the right password; addresses without an account are treated alike; a success starts
+/// afresh.
+async fn guessing(db: TestDb) {
+    let app = app(db).await;
+    let (jane_id, _) = app.user_with_token("jane@example.com", "Jane Doe").await;
+    app.user_with_token("john@example.com", "John Doe").await;
+    let anon = Http::with_key(&app, None);
+    let sign_in = |email: &'static str, password: &'static str| {
+        let anon = anon.clone();
+        async move {
+            anon.post(
+                "/v1/auth/token",
+                json!({"email": email, "password": password}),
+            )
+            .await
+        }
+    };
+    let right = jeton_server::testing::TEST_PASSWORD;
+    for email in ["jane@example.com", "ghost@example.com"] {
+        for _ in 0..10 {
+            sign_in(email, "wrong-password")
+                .await
+                .problem(401, "invalid_credentials");
+        }
+        let refused = sign_in(email, right).await;
+        let detail = refused.problem(429, "too_many_sign_in_attempts");
+        assert!(detail.contains("try again in 15 minutes"), "{detail}");
+        assert_eq!(refused.headers["retry-after"], "900", "{refused:?}");
+    }
+    // The address is what counts, in any case; other people sign in as usual.
+    sign_in("JANE@example.com", right)
+        .await
+        .problem(429, "too_many_sign_in_attempts");
+    assert!(sign_in("john@example.com", right).await.ok(200)["token"].is_string());
+
+    // Five minutes later the wait is shorter; fifteen minutes after the last counted attempt,
+    // the right password works again.
+    app.clock.advance(chrono::Duration::minutes(5));
+    let refused = sign_in("jane@example.com", right).await;
+    assert_eq!(refused.headers["retry-after"], "600", "{refused:?}");
+    app.clock.advance(chrono::Duration::minutes(10));
+    assert_eq!(
+        sign_in("jane@example.com", right).await.ok(200)["user_id"],
+        jane_id
+    );
+
+    // A success starts afresh: nine mistakes and the right password, again and again.
+    for _ in 0..3 {
+        for _ in 0..9 {
+            sign_in("jane@example.com", "wrong-password")
+                .await
+                .problem(401, "invalid_credentials");
+        }
+        sign_in("jane@example.com", right).await.ok(200);
+    }
     app.shutdown().await;
 }

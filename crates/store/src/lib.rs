@@ -24,6 +24,7 @@ pub mod outbox;
 pub mod packs;
 pub mod reports;
 pub mod sessions;
+pub mod sign_in;
 pub mod teams;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -6,6 +6,7 @@ use chrono::Duration;
 use jeton_api::{AccessKind, Item, Me, MyProduct, Problem, TokenRequest, UserToken};
 use jeton_core::Email;
 use jeton_core::session::AccessKind as Kind;
+use jeton_core::sign_in::{self, MAX_ATTEMPTS, Verdict};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -35,14 +36,32 @@ fn bad_credentials() -> ApiError {
 }
 
 /// Sign in with email and password; the token authenticates product clients and `/v1/me`.
+/// An address gets 10 attempts in 15 minutes; after that, 429 with `Retry-After` for 15 minutes
+/// (`jeton_core::sign_in`).
 #[utoipa::path(post, path = "/v1/auth/token", tag = "people", request_body = TokenRequest,
     responses((status = 200, body = UserToken), (status = 400, body = Problem),
-              (status = 401, description = "invalid_credentials", body = Problem)))]
+              (status = 401, description = "invalid_credentials", body = Problem),
+              (status = 429, description = "too_many_sign_in_attempts", body = Problem)))]
 async fn sign_in(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> ApiResult<Json<UserToken>> {
     let email = Email::parse(&body.email)?;
+    let now = state.now();
+    // Counted before the password is checked, so that parallel guesses are counted too.
+    if let Verdict::Locked { until } = state.store.sign_in_attempt(&email, now).await? {
+        let wait = (until - now).num_seconds().max(1);
+        return Err(ApiError::TooManyRequests {
+            code: "too_many_sign_in_attempts",
+            detail: format!(
+                "too many sign-in attempts for this address ({MAX_ATTEMPTS} within {} minutes); \
+                 try again in {} minutes",
+                sign_in::WINDOW.num_minutes(),
+                (wait + 59) / 60
+            ),
+            retry_after: wait as u64,
+        });
+    }
     let found = state.store.credentials(&email).await?;
     let stored = found.as_ref().and_then(|(_, hash)| hash.as_deref());
     // Always verify (a dummy hash when there is no account), so timing tells nothing.
@@ -50,8 +69,8 @@ async fn sign_in(
         return Err(bad_credentials());
     }
     let (user, _) = found.ok_or_else(bad_credentials)?;
+    state.store.clear_sign_in_attempts(&email).await?;
     let token = new_key(USER_PREFIX).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let now = state.now();
     let expires_at = now + Duration::days(TOKEN_DAYS);
     state
         .store
