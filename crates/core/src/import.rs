@@ -30,6 +30,11 @@ pub struct Rejection {
     pub reason: String,
 }
 
+/// The reason a line is refused when its address came earlier in the file, on line `first`.
+pub fn repeated(email: &Email, first: u64) -> String {
+    format!("{email} is already on line {first}")
+}
+
 /// Parses an import file. `first_line` is the file line number of `data`'s first line, for a
 /// file sent in parts. A header line (`name,email[,products]`) at the top of the file is skipped.
 pub fn parse_csv(
@@ -71,7 +76,7 @@ pub fn parse_csv(
                 if let Some(first) = seen.get(&key) {
                     rejected.push(Rejection {
                         line,
-                        reason: format!("{} is already on line {first}", row.email),
+                        reason: repeated(&row.email, *first),
                     });
                 } else {
                     seen.insert(key, line);

@@ -1,5 +1,6 @@
 //! `jeton import`: a CSV file of users, sent in parts with file line numbers (R-USR-5).
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jeton_api::{ImportQuery, ImportRejection, ImportResult};
+use jeton_core::import;
 
 use super::output::blocks;
 use super::{Ctx, teams};
@@ -112,6 +114,47 @@ pub fn plan(data: &[u8], max_lines: u64, max_bytes: usize) -> Plan<'_> {
     plan
 }
 
+/// The part as sent: lines whose address an earlier part already had are blanked (the server
+/// skips blank lines, so numbers stay those of the file) and refused here, with the reason the
+/// server gives for a repeat within one part. The outcome of an import so does not depend on
+/// where the file was cut. `seen` maps addresses (normalised) to their first line.
+pub fn without_repeats(
+    chunk: &Chunk<'_>,
+    seen: &mut HashMap<String, u64>,
+) -> (Vec<u8>, Vec<ImportRejection>) {
+    let mut data = Vec::with_capacity(chunk.data.len());
+    let mut rejected = Vec::new();
+    for (i, line) in chunk.data.split_inclusive(|b| *b == b'\n').enumerate() {
+        let number = chunk.first_line + i as u64;
+        // Each line on its own, as the server reads it; a bad line is the server's to refuse.
+        let email = match import::parse_csv(line, number) {
+            Ok((rows, _)) => rows.into_iter().next().map(|row| row.email),
+            Err(_) => None,
+        };
+        if let Some(email) = email {
+            match seen.get(&email.normalized()) {
+                Some(&first) if first < chunk.first_line => {
+                    if line.ends_with(b"\n") {
+                        data.push(b'\n');
+                    }
+                    rejected.push(ImportRejection {
+                        line: number,
+                        reason: import::repeated(&email, first),
+                    });
+                    continue;
+                }
+                // A repeat within this part: the server refuses it.
+                Some(_) => {}
+                None => {
+                    seen.insert(email.normalized(), number);
+                }
+            }
+        }
+        data.extend_from_slice(line);
+    }
+    (data, rejected)
+}
+
 pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<()> {
     let name = args.file.display().to_string();
     let data = std::fs::read(&args.file).with_context(|| format!("cannot read {name}"))?;
@@ -127,19 +170,18 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<()> {
         ..ImportResult::default()
     };
     let mut failure = None;
+    let mut seen = HashMap::new();
     for (i, chunk) in plan.chunks.iter().enumerate() {
         let query = ImportQuery {
             first_line: Some(chunk.first_line),
         };
-        match ctx
-            .client
-            .import_users(team, &query, chunk.data.to_vec())
-            .await
-        {
+        let (data, repeats) = without_repeats(chunk, &mut seen);
+        match ctx.client.import_users(team, &query, data).await {
             Ok(result) => {
                 total.applied += result.applied;
                 total.unchanged += result.unchanged;
                 total.rejected.extend(result.rejected);
+                total.rejected.extend(repeats);
                 bar.inc(chunk.lines);
             }
             Err(e) => {
@@ -285,6 +327,72 @@ mod tests {
             "{:?}",
             p.rejected
         );
+    }
+
+    /// What the server would make of the file sent in parts of `max_lines`: the rows applied
+    /// (line, email) and the rejections (line, reason), both in line order.
+    type Outcome = (Vec<(u64, String)>, Vec<(u64, String)>);
+
+    fn sent_in_parts(file: &[u8], max_lines: u64) -> Outcome {
+        let p = plan(file, max_lines, MAX_CHUNK_BYTES);
+        let mut seen = HashMap::new();
+        let (mut rows, mut rejected) = (Vec::new(), Vec::new());
+        for chunk in &p.chunks {
+            let (data, repeats) = without_repeats(chunk, &mut seen);
+            let (r, x) = import::parse_csv(&data, chunk.first_line).unwrap();
+            rows.extend(r.into_iter().map(|r| (r.line, r.email.to_string())));
+            rejected.extend(x.into_iter().map(|x| (x.line, x.reason)));
+            rejected.extend(repeats.into_iter().map(|x| (x.line, x.reason)));
+        }
+        rejected.sort();
+        (rows, rejected)
+    }
+
+    #[test]
+    fn r_usr_5_a_repeated_address_is_refused_wherever_the_file_is_cut() {
+        let file =
+            b"name,email\nA a,a@x.com\nB b,b@x.com\nA again,A@X.com\nC c,c@x.com\nB b,b@x.com";
+        let whole = sent_in_parts(file, 1000);
+        assert_eq!(
+            whole.1,
+            vec![
+                (4, "A@X.com is already on line 2".to_string()),
+                (6, "b@x.com is already on line 3".to_string())
+            ]
+        );
+        for max_lines in 1..=6 {
+            assert_eq!(
+                sent_in_parts(file, max_lines),
+                whole,
+                "parts of {max_lines}"
+            );
+        }
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// However a file is cut into parts, the same lines are applied and the same lines are
+        /// refused for the same reasons as when it is sent whole.
+        #[test]
+        fn r_usr_5_parts_give_the_outcome_of_the_whole_file(
+            lines in prop::collection::vec(
+                prop_oneof![
+                    (0u8..6).prop_map(|i| format!("Person {i},p{i}@x.com")),
+                    (0u8..6).prop_map(|i| format!("Other {i},P{i}@X.COM,*")),
+                    Just("no email here".to_string()),
+                    Just(String::new()),
+                ],
+                0..40,
+            ),
+            max_lines in 1u64..12,
+        ) {
+            let file = lines.join("\n");
+            prop_assert_eq!(
+                sent_in_parts(file.as_bytes(), max_lines),
+                sent_in_parts(file.as_bytes(), 100_000)
+            );
+        }
     }
 
     #[test]
