@@ -260,7 +260,8 @@ impl Client {
     // ------------------------------------------------------------ people (R-USR, R-ACC)
 
     /// `POST /v1/auth/token` (no key needed): signs a user in; the answer's token is their key
-    /// for `/v1/me` and product sessions. A wrong email or password is 401 `invalid_credentials`.
+    /// for `/v1/me` and product sessions. A wrong email or password is 401 `invalid_credentials`;
+    /// after 10 attempts for one address in 15 minutes, 429 `too_many_sign_in_attempts`.
     pub async fn user_token(&self, request: &TokenRequest) -> Result<UserToken, ClientError> {
         let req = Request::new(Method::POST, "/v1/auth/token".into())
             .json(request)?
