@@ -548,6 +548,12 @@ pub struct OutboxMessage {
     pub last_error: Option<String>,
 }
 
+/// `POST /v1/outbox/failed/retry`: how many failed emails were queued again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Requeued {
+    pub queued: u64,
+}
+
 /// `GET /v1/me`: who a user token belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Me {

@@ -597,6 +597,8 @@ async fn users_flow(env: Env) {
         .fails(1)
         .to_owned();
     assert!(err.contains("not found"), "{err}");
+    let out = env.run(&["outbox", "retry", "--all-failed"]).await;
+    assert!(out.ok().contains("No failed messages"), "{}", out.stdout);
 
     let password = "correct horse battery";
     let out = env
@@ -894,6 +896,11 @@ async fn bad_local_input_says_the_expected_form() {
         ),
         (&["outbox", "--status", "lost"], "pending"),
         (&["outbox", "retry", "x"], "invalid digit"),
+        (&["outbox", "retry"], "required"),
+        (
+            &["outbox", "retry", "1", "--all-failed"],
+            "cannot be used with",
+        ),
         (
             &["outbox", "retry", "1", "--status", "sent"],
             "unexpected argument",

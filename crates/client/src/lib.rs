@@ -36,7 +36,7 @@ use jeton_api::{
     BatchAssignRequest, BatchEntry, ClockAdvance, ClockNow, Defaults, Event, EventsQuery, FlexUser,
     Health, IDEMPOTENCY_KEY_HEADER, ImportQuery, ImportResult, Invitation, Me, Merge, MergeRequest,
     Move, MyProduct, NewAdmin, NewMove, NewPack, NewProduct, NewTeam, OutboxMessage, OutboxQuery,
-    Pack, Problem, Product, ProductChange, ProductDetail, SetDefaults, SetProducts, Team,
+    Pack, Problem, Product, ProductChange, ProductDetail, Requeued, SetDefaults, SetProducts, Team,
     TokenRequest, UserToken,
 };
 use jeton_api::{
@@ -414,6 +414,12 @@ impl Client {
     /// `message_not_failed` when it is pending or sent.
     pub async fn retry_outbox_message(&self, id: i64) -> Result<OutboxMessage, ClientError> {
         let path = format!("/v1/outbox/{id}/retry");
+        self.call(Request::new(Method::POST, path)).await
+    }
+
+    /// `POST /v1/outbox/failed/retry` (operator): queues every `failed` email again.
+    pub async fn retry_failed_outbox_messages(&self) -> Result<Requeued, ClientError> {
+        let path = "/v1/outbox/failed/retry".to_string();
         self.call(Request::new(Method::POST, path)).await
     }
 

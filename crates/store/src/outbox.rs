@@ -308,4 +308,19 @@ impl Store {
         w.commit().await?;
         row.record()
     }
+
+    /// Puts every message the sender gave up on back in the queue (after a long outage of the
+    /// relay), as [`Store::retry_failed_message`] does for one; returns how many.
+    pub async fn retry_all_failed_messages(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let mut w = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, \
+             claim_token = NULL, claimed_until = NULL WHERE status = 'failed'",
+        )
+        .bind(to_db(now))
+        .execute(&mut *w.tx)
+        .await?;
+        w.commit().await?;
+        Ok(done.rows_affected())
+    }
 }

@@ -30,13 +30,28 @@ pub enum OutboxCmd {
     /// count of attempts)
     Retry {
         /// The message's id (`jeton outbox --status failed` lists them)
-        #[arg(value_name = "ID")]
-        id: i64,
+        #[arg(value_name = "ID", required_unless_present = "all_failed")]
+        id: Option<i64>,
+        /// Every failed message (after an outage of the relay longer than the sender tries)
+        #[arg(long, conflicts_with = "id")]
+        all_failed: bool,
     },
 }
 
 pub async fn run(args: OutboxArgs, ctx: &Ctx) -> Result<()> {
-    if let Some(OutboxCmd::Retry { id }) = args.cmd {
+    if let Some(OutboxCmd::Retry {
+        all_failed: true, ..
+    }) = args.cmd
+    {
+        let requeued = ctx.client.retry_failed_outbox_messages().await?;
+        return ctx.out.print(&requeued, |r| match r.queued {
+            0 => "No failed messages: nothing to send again.".to_string(),
+            n => format!(
+                "{n} failed message(s) queued again; `jeton outbox --status pending` lists them."
+            ),
+        });
+    }
+    if let Some(OutboxCmd::Retry { id: Some(id), .. }) = args.cmd {
         let message = ctx
             .client
             .retry_outbox_message(id)

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use jeton_api::{OutboxMessage, OutboxQuery, Problem};
+use jeton_api::{OutboxMessage, OutboxQuery, Problem, Requeued};
 use jeton_store::outbox::{OutboxFilter, OutboxStatus};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,6 +17,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(retry))
+        .routes(routes!(retry_all_failed))
 }
 
 /// Emails, newest first (operator). Without `--smtp-url` they stay `pending` here.
@@ -76,4 +77,22 @@ async fn retry(
     tracing::info!(message = id, kind = %message.kind, "failed email queued again");
     state.mail_queued();
     Ok(Json(wire::outbox_message(&message)))
+}
+
+/// Sends every `failed` email again (operator), after the relay was down longer than the sender
+/// keeps trying (about 13 hours). Invitations among them carry their links as they were.
+#[utoipa::path(post, path = "/v1/outbox/failed/retry", tag = "operations",
+    responses((status = 200, body = Requeued), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn retry_all_failed(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Requeued>> {
+    caller.require_operator()?;
+    let queued = state.store.retry_all_failed_messages(state.now()).await?;
+    tracing::info!(queued, "failed emails queued again");
+    if queued > 0 {
+        state.mail_queued();
+    }
+    Ok(Json(Requeued { queued }))
 }
