@@ -266,6 +266,7 @@ impl Store {
             .await?;
         rows.into_iter().map(OutboxRow::record).collect()
     }
+
     /// Puts a message the sender gave up on back in the queue, due at `now`, with a fresh count
     /// of attempts (the operator fixed the cause: the address, the relay). Its last error stays
     /// until the next attempt. Only `failed` messages: a pending one is already queued and a sent
