@@ -773,17 +773,7 @@ async fn admin_scope(db: TestDb) {
     let a = scene(&op).await;
     let b = op.team("B").await;
     invite(&op, b, "Bob Bee <bob@example.com>", json!(null)).await;
-    let key = op
-        .post(
-            "/v1/admins",
-            json!({"email": "ann@example.com", "name": "Ann", "teams": [a]}),
-        )
-        .await
-        .ok(201)["api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let ann = Http::with_key(&app, Some(key));
+    let ann = op.admin_of(a).await;
     invite(&ann, a, "Jane Doe <jane@example.com>", json!(["autocad"])).await;
     assert_eq!(
         ann.get(&format!("/v1/teams/{a}/flex/users"))

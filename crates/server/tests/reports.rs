@@ -48,17 +48,7 @@ async fn scene(op: &Http, tokens: i64) -> i64 {
 }
 
 async fn user(app: &TestApp, team: i64, n: usize) -> Http {
-    let (id, token) = app
-        .user_with_token(&format!("user{n}@example.com"), &format!("User {n}"))
-        .await;
-    Http::new(app)
-        .post(
-            &format!("/v1/teams/{team}/flex/users"),
-            json!({"user_id": id, "all": true}),
-        )
-        .await
-        .ok(201);
-    Http::with_key(app, Some(token))
+    Http::new(app).flex_user(app, team, n).await.1
 }
 
 /// Moves the test clock to `when` (RFC 3339), which must not be in its past.
@@ -689,17 +679,7 @@ async fn bad_input(db: TestDb) {
     )
     .await
     .problem(400, "invalid_range");
-    let key = op
-        .post(
-            "/v1/admins",
-            json!({"email": "ann@example.com", "name": "Ann", "teams": [team]}),
-        )
-        .await
-        .ok(201)["api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let ann = Http::with_key(&app, Some(key));
+    let ann = op.admin_of(team).await;
     ann.get(&format!("/v1/teams/{team}/usage")).await.ok(200);
     for path in ["usage", "usage.csv", "settings", "forecast"] {
         ann.get(&format!("/v1/teams/{other}/{path}"))

@@ -91,17 +91,7 @@ async fn scene(op: &Http, tokens: i64) -> i64 {
 
 /// A user with an account, assigned to the team with every product; an Http signed in as them.
 async fn user(app: &TestApp, team: i64, n: usize) -> (i64, Http) {
-    let (id, token) = app
-        .user_with_token(&format!("user{n}@example.com"), &format!("User {n}"))
-        .await;
-    Http::new(app)
-        .post(
-            &format!("/v1/teams/{team}/flex/users"),
-            json!({"user_id": id, "all": true}),
-        )
-        .await
-        .ok(201);
-    (id, Http::with_key(app, Some(token)))
+    Http::new(app).flex_user(app, team, n).await
 }
 
 async fn sign_in(u: &Http, team: i64, product: &str) -> common::Answer {

@@ -154,6 +154,21 @@ impl Http {
             .clone()
     }
 
+    /// A new user with an account (password `TEST_PASSWORD`), assigned to Flex on `team` with
+    /// every product by this operator; their id and an Http signed in as them.
+    pub async fn flex_user(&self, app: &TestApp, team: i64, n: usize) -> (i64, Http) {
+        let (id, token) = app
+            .user_with_token(&format!("user{n}@example.com"), &format!("User {n}"))
+            .await;
+        self.post(
+            &format!("/v1/teams/{team}/flex/users"),
+            json!({"user_id": id, "all": true}),
+        )
+        .await
+        .ok(201);
+        (id, Http::with_key(app, Some(token)))
+    }
+
     /// A new admin of `team` (created with this caller's operator key), as a client.
     pub async fn admin_of(&self, team: i64) -> Http {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
