@@ -21,6 +21,7 @@ pub mod person;
 pub mod product;
 pub mod pseudonym;
 pub mod report;
+pub mod rng;
 pub mod session;
 pub mod sign_in;
 pub mod team;

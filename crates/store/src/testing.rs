@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use jeton_core::TeamId;
 use jeton_core::report::{day_bit, day_key, month_key};
+use jeton_core::rng::Rng;
 use jeton_core::session::{self, AccessKind};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Connection, Executor, Row};
@@ -578,36 +579,13 @@ fn at_day(d: NaiveDate) -> DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
 }
 
-/// SplitMix64: small, fast, and the same on every platform.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// An index drawn with the weights whose running sums are `cumulative`.
-    fn pick(&mut self, cumulative: &[f64]) -> usize {
-        let total = cumulative.last().copied().unwrap_or(0.0);
-        let x = self.unit() * total;
-        cumulative
-            .partition_point(|&c| c <= x)
-            .min(cumulative.len() - 1)
-    }
+/// An index drawn with the weights whose running sums are `cumulative`.
+fn pick(rng: &mut Rng, cumulative: &[f64]) -> usize {
+    let total = cumulative.last().copied().unwrap_or(0.0);
+    let x = rng.unit() * total;
+    cumulative
+        .partition_point(|&c| c <= x)
+        .min(cumulative.len() - 1)
 }
 
 fn running_sums(weights: impl IntoIterator<Item = f64>) -> Vec<f64> {
@@ -631,7 +609,7 @@ struct SyntheticProduct {
 }
 
 fn synthetic_products(spec: &SyntheticUsage) -> Vec<SyntheticProduct> {
-    let mut rng = Rng(spec.seed ^ 0x7072_6f64_7563_7473);
+    let mut rng = Rng::new(spec.seed ^ 0x7072_6f64_7563_7473);
     (0..spec.products)
         .map(|k| SyntheticProduct {
             key: format!("{}-p{k:02}", spec.prefix),
@@ -683,7 +661,7 @@ fn synthetic_plan(
     products: &[i64],
     users: &[i64],
 ) -> Plan {
-    let mut rng = Rng(spec.seed);
+    let mut rng = Rng::new(spec.seed);
     let days = spec.days as usize;
     let popularity = running_sums((0..products.len()).map(|k| 1.0 / ((k + 1) as f64).powf(0.8)));
     let day_weight: Vec<f64> = (0..days)
@@ -708,7 +686,7 @@ fn synthetic_plan(
             let size = (5 + rng.below(4) as usize).min(products.len());
             let mut set = Vec::with_capacity(size);
             while set.len() < size {
-                let k = rng.pick(&popularity);
+                let k = pick(&mut rng, &popularity);
                 if !set.contains(&k) {
                     set.push(k);
                 }
@@ -763,7 +741,7 @@ fn synthetic_plan(
         for _ in 0..target {
             let mut slot = None;
             for _ in 0..1_000 {
-                let candidate = (rng.pick(&weights), rng.pick(&person.preference));
+                let candidate = (pick(&mut rng, &weights), pick(&mut rng, &person.preference));
                 if !used.contains(&candidate) {
                     slot = Some(candidate);
                     break;

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use jeton_core::ledger::{Actor, Cause, CauseKind};
+use jeton_core::rng::Rng;
 use jeton_core::{DomainError, TeamId, TeamName, Tokens};
 use jeton_store::testing::TestDb;
 use jeton_store::transfers::MoveRecord;
@@ -78,32 +79,20 @@ both_backends_4_workers! {
     r_pack_5_an_audit_taken_while_charges_run_reconciles => audit_under_load,
 }
 
-/// SplitMix64: a small deterministic generator, so that a failing run can be repeated with the
-/// seed it prints (`JETON_TEST_SEED`).
-struct Rng(u64);
+/// A deterministic generator, so that a failing run can be repeated with the seed it prints
+/// (`JETON_TEST_SEED`).
+fn rng_from_env() -> Rng {
+    let seed = std::env::var("JETON_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| Utc::now().timestamp_micros() as u64);
+    println!("JETON_TEST_SEED={seed}");
+    Rng::new(seed)
+}
 
-impl Rng {
-    fn from_env() -> Rng {
-        let seed = std::env::var("JETON_TEST_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| Utc::now().timestamp_micros() as u64);
-        println!("JETON_TEST_SEED={seed}");
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
+/// Uniform in `lo..=hi`.
+fn range(rng: &mut Rng, lo: u64, hi: u64) -> u64 {
+    lo + rng.below(hi - lo + 1)
 }
 
 async fn new_team(store: &Store, name: &str, now: DateTime<Utc>) -> TeamId {
@@ -208,25 +197,25 @@ async fn charges_and_moves(db: TestDb) {
 
     // Charges asking for 10 % more than exists, so that some are refused; a move for every three
     // charges, between random teams in both directions (lock order matters).
-    let mut rng = Rng::from_env();
+    let mut rng = rng_from_env();
     let mut ops: Vec<Vec<Op>> = vec![Vec::new(); TASKS];
     let mut demand = 0;
     let mut n = 0usize;
     while demand < supply + supply / 10 {
-        let op = if rng.range(0, 3) == 0 {
-            let from = rng.range(0, 2) as usize;
-            let to = (from + rng.range(1, 2) as usize) % 3;
+        let op = if range(&mut rng, 0, 3) == 0 {
+            let from = range(&mut rng, 0, 2) as usize;
+            let to = (from + range(&mut rng, 1, 2) as usize) % 3;
             Op::Move {
                 from,
                 to,
-                amount: rng.range(1, 300),
+                amount: range(&mut rng, 1, 300),
             }
         } else {
-            let amount = rng.range(1, 50);
+            let amount = range(&mut rng, 1, 50);
             demand += amount;
             Op::Charge {
                 id: format!("c{n}"),
-                team: rng.range(0, 2) as usize,
+                team: range(&mut rng, 0, 2) as usize,
                 amount,
             }
         };

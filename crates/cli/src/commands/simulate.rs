@@ -4,7 +4,6 @@
 
 mod days;
 mod load;
-mod rng;
 mod setup;
 mod stats;
 

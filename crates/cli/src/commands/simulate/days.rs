@@ -13,9 +13,9 @@ use jeton_api::{Event, EventsQuery, Heartbeat, SignIn};
 use jeton_client::{Client, ClientError};
 use serde::Serialize;
 
-use super::rng::Rng;
 use super::setup::{SimProduct, World};
 use super::stats::{self, Counts};
+use jeton_core::rng::Rng;
 
 const MINUTES_PER_DAY: u32 = 24 * 60;
 /// Most events one ledger request returns (the server's upper limit).

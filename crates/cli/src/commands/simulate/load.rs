@@ -11,9 +11,9 @@ use jeton_api::{Heartbeat, SignIn};
 use jeton_client::ClientError;
 use serde::Serialize;
 
-use super::rng::Rng;
 use super::setup::World;
 use super::stats::{self, Counts, Latency, Samples};
+use jeton_core::rng::Rng;
 
 #[derive(Debug, Serialize)]
 pub struct LoadReport {

@@ -1,5 +1,7 @@
 //! A small deterministic random number generator (SplitMix64): the same seed gives the same
 //! simulation on every platform and every version, which a library generator does not promise.
+//! Not for secrets. Used by `jeton simulate`, the synthetic usage of the report benchmark and the
+//! randomised concurrency tests, so that a run can be repeated from its seed.
 
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
