@@ -40,31 +40,26 @@ pub enum Verdict {
 
 /// Counts a new attempt at `now` on top of what was recorded.
 pub fn attempt(recorded: Option<Attempts>, now: DateTime<Utc>) -> Verdict {
-    let current = recorded.filter(|a| match a.locked_until {
-        Some(until) => now < until,
-        None => now < a.since + WINDOW,
-    });
-    match current {
-        Some(Attempts {
-            locked_until: Some(until),
-            ..
-        }) => Verdict::Locked { until },
-        Some(a) => {
-            let count = a.count + 1;
-            debug_assert!(count <= MAX_ATTEMPTS, "a full window is locked: {a:?}");
-            Verdict::Check(Attempts {
-                count,
-                since: a.since,
-                // The last allowed attempt is still checked; the next one waits.
-                locked_until: (count >= MAX_ATTEMPTS).then_some(now + LOCK),
-            })
-        }
-        None => Verdict::Check(Attempts {
-            count: 1,
-            since: now,
-            locked_until: (MAX_ATTEMPTS <= 1).then_some(now + LOCK),
-        }),
+    let current = recorded.filter(|a| !is_stale(a, now));
+    if let Some(Attempts {
+        locked_until: Some(until),
+        ..
+    }) = current
+    {
+        return Verdict::Locked { until };
     }
+    // A stale or missing record starts a new window at this attempt.
+    let (count, since) = current.map_or((1, now), |a| (a.count + 1, a.since));
+    debug_assert!(
+        count <= MAX_ATTEMPTS,
+        "a full window is locked: {current:?}"
+    );
+    Verdict::Check(Attempts {
+        count,
+        since,
+        // The last allowed attempt is still checked; the next one waits.
+        locked_until: (count >= MAX_ATTEMPTS).then_some(now + LOCK),
+    })
 }
 
 /// Whether a record still matters at `now`; the rest can be deleted.

@@ -16,19 +16,14 @@ impl Store {
         let mut w = self.begin_write().await?;
         // Creates the row or, when it exists, locks it (PostgreSQL takes the row lock for the
         // conflicting update) until this transaction ends.
-        sqlx::query(
+        let (count, since, locked_until): (i64, i64, Option<i64>) = sqlx::query_as(
             "INSERT INTO sign_in_attempts (email_lower, attempts, since, locked_until) \
              VALUES ($1, 0, $2, NULL) \
-             ON CONFLICT (email_lower) DO UPDATE SET attempts = sign_in_attempts.attempts",
+             ON CONFLICT (email_lower) DO UPDATE SET attempts = sign_in_attempts.attempts \
+             RETURNING attempts, since, locked_until",
         )
         .bind(email.normalized())
         .bind(to_db(now))
-        .execute(&mut *w.tx)
-        .await?;
-        let (count, since, locked_until): (i64, i64, Option<i64>) = sqlx::query_as(
-            "SELECT attempts, since, locked_until FROM sign_in_attempts WHERE email_lower = $1",
-        )
-        .bind(email.normalized())
         .fetch_one(&mut *w.tx)
         .await?;
         let recorded = Attempts {
