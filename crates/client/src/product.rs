@@ -489,7 +489,7 @@ impl SessionHandle {
         let every = u64::try_from(started.heartbeat_every_seconds)
             .ok()
             .filter(|s| *s > 0)
-            .unwrap_or(300);
+            .unwrap_or(jeton_core::session::HEARTBEAT_EVERY_SECONDS as u64);
         let recorded = Recorded {
             lease_text: started.lease,
             access: started.access,

@@ -91,6 +91,8 @@ pub fn forecast(packs: &[PackState], now: DateTime<Utc>, daily_burn: f64) -> For
 
 /// Most planned users of one product, and most lines in one plan.
 pub const MAX_PLANNED_USERS: u32 = 1_000_000;
+/// Most planned days of use in a month.
+pub const MAX_DAYS_PER_MONTH: u32 = 31;
 pub const MAX_PLAN_LINES: usize = 500;
 
 /// One line of a plan: so many users of a product, so many days a month.
@@ -132,9 +134,9 @@ pub fn estimate(plan: &[PlanLine]) -> Result<Estimate, DomainError> {
                 l.product
             )));
         }
-        if l.days_per_month == 0 || l.days_per_month > 31 {
+        if l.days_per_month == 0 || l.days_per_month > MAX_DAYS_PER_MONTH {
             return Err(bad(format!(
-                "days per month must be 1 to 31 ({})",
+                "days per month must be 1 to {MAX_DAYS_PER_MONTH} ({})",
                 l.product
             )));
         }

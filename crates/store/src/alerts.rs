@@ -47,7 +47,7 @@ pub(crate) async fn check_low_balance(
         .bind(to_db(now))
         .fetch_all(&mut *conn)
         .await?;
-    let percent = u8::try_from(percent).unwrap_or(20);
+    let percent = u8::try_from(percent).unwrap_or(jeton_core::pack::DEFAULT_LOW_PERCENT);
     let summary = summarize(&ledger::states(&rows)?, now, percent)?;
     match (summary.low, alerted == 1) {
         (true, false) => {

@@ -15,7 +15,7 @@ use super::output::blocks;
 use super::{Ctx, teams};
 
 /// Most lines the server takes in one request.
-pub const MAX_CHUNK_LINES: u32 = 100_000;
+pub const MAX_CHUNK_LINES: u32 = import::MAX_IMPORT_LINES as u32;
 /// Most bytes per request: the server takes 10 MiB; a part stays well below.
 pub const MAX_CHUNK_BYTES: usize = 8 * 1024 * 1024;
 

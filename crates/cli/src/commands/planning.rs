@@ -4,6 +4,7 @@
 use anyhow::Result;
 use clap::Args;
 use jeton_api::{Estimate, EstimateRequest, Forecast, PlanLine};
+use jeton_core::forecast;
 
 use super::output::{self, blocks, fields, table};
 use super::{Ctx, teams};
@@ -31,9 +32,9 @@ pub struct ForecastArgs {
     pub team: String,
 }
 
-/// Most planned users of one product, and most days a month.
-const MAX_USERS: i64 = 1_000_000;
-const MAX_DAYS: i64 = 31;
+/// Most planned users of one product, and most days a month (the estimator's own limits).
+const MAX_USERS: i64 = forecast::MAX_PLANNED_USERS as i64;
+const MAX_DAYS: i64 = forecast::MAX_DAYS_PER_MONTH as i64;
 
 const PLAN_FORM: &str = "expected PRODUCT:USERS:DAYS_PER_MONTH, such as autocad:5:8 \
     (5 users, 8 days a month each; users 1 to 1000000, days 1 to 31)";

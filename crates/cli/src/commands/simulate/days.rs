@@ -19,7 +19,7 @@ use jeton_core::rng::Rng;
 
 const MINUTES_PER_DAY: u32 = 24 * 60;
 /// Most events one ledger request returns (the server's upper limit).
-const EVENTS_LIMIT: u32 = 10_000;
+const EVENTS_LIMIT: u32 = jeton_core::limits::MAX_EVENTS_PER_PAGE as u32;
 
 pub struct DaysOptions {
     pub days: u32,
