@@ -118,6 +118,16 @@ pub enum FlexStanding {
     },
 }
 
+/// R-PRI-3: how a user pays for a product, when `held` says which of a subscription and a trial
+/// they hold for it now and `flex` whether Flex lets them open it: a subscription, then a trial,
+/// then Flex; `None` when none applies.
+pub fn preferred_access(held: impl Fn(AccessKind) -> bool, flex: bool) -> Option<AccessKind> {
+    [AccessKind::Subscription, AccessKind::Trial]
+        .into_iter()
+        .find(|kind| held(*kind))
+        .or(flex.then_some(AccessKind::Flex))
+}
+
 /// R-SES-1 and R-PRI-1..3: who pays for this sign-in, or why it is refused. A subscription, then a
 /// trial, of this very identity; then Flex on the team.
 pub fn resolve_access(
@@ -132,13 +142,13 @@ pub fn resolve_access(
             reason: Refusal::TeamClosed,
         });
     }
-    for kind in [AccessKind::Subscription, AccessKind::Trial] {
-        if entitlements
+    let held = |kind| {
+        entitlements
             .iter()
             .any(|e| e.kind == kind && e.is_active(now))
-        {
-            return Ok(Access::new(kind, daily_rate));
-        }
+    };
+    if let Some(kind) = preferred_access(held, false) {
+        return Ok(Access::new(kind, daily_rate));
     }
     let refusal = match flex {
         FlexStanding::NotAssigned => Refusal::NotAssigned,

@@ -380,3 +380,14 @@ fn r_ses_8_results_cost_rate_times_quantity_under_flex_only() {
     );
     assert!(result_tokens(AccessKind::Flex, t(1_000_000), u64::MAX / 2).is_err());
 }
+
+#[test]
+fn r_pri_3_a_subscription_wins_over_a_trial_and_a_trial_over_flex() {
+    let all = |_| true;
+    let none = |_| false;
+    let trial = |k| k == AccessKind::Trial;
+    assert_eq!(preferred_access(all, true), Some(AccessKind::Subscription));
+    assert_eq!(preferred_access(trial, true), Some(AccessKind::Trial));
+    assert_eq!(preferred_access(none, true), Some(AccessKind::Flex));
+    assert_eq!(preferred_access(none, false), None);
+}

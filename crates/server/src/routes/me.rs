@@ -3,13 +3,14 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::Duration;
-use jeton_api::{AccessKind, Item, Me, MyProduct, Problem, TokenRequest, UserToken};
+use jeton_api::{Me, MyProduct, Problem, TokenRequest, UserToken};
 use jeton_core::Email;
-use jeton_core::session::AccessKind as Kind;
+use jeton_core::session::preferred_access;
 use jeton_core::sign_in::{self, MAX_ATTEMPTS, Verdict};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::wire;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
@@ -109,16 +110,9 @@ async fn my_products(
     let flex = state.store.flex_products_of(user.id).await?;
     let entitled = state.store.entitled_products(user.id, state.now()).await?;
     let catalogue = state.store.list_products().await?;
-    // R-PRI-3 order: a subscription, then a trial, then Flex.
-    let best = |key: &jeton_core::ProductKey| -> Option<AccessKind> {
-        let has = |k: Kind| entitled.iter().any(|(p, kind)| p == key && *kind == k);
-        if has(Kind::Subscription) {
-            Some(AccessKind::Subscription)
-        } else if has(Kind::Trial) {
-            Some(AccessKind::Trial)
-        } else {
-            flex.contains_key(key).then_some(AccessKind::Flex)
-        }
+    let best = |key: &jeton_core::ProductKey| {
+        let held = |k| entitled.iter().any(|(p, kind)| p == key && *kind == k);
+        preferred_access(held, flex.contains_key(key)).map(wire::access)
     };
     let mine = catalogue
         .into_iter()
@@ -132,15 +126,7 @@ async fn my_products(
                     .get(&p.key)
                     .map(|t| t.iter().map(|t| t.0).collect())
                     .unwrap_or_default(),
-                items: p
-                    .items
-                    .into_iter()
-                    .map(|i| Item {
-                        version: i.version,
-                        platform: i.platform,
-                        url: i.url,
-                    })
-                    .collect(),
+                items: p.items.iter().map(wire::item).collect(),
             })
         })
         .collect();

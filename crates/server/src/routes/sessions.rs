@@ -8,17 +8,18 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use jeton_api::{
-    AccessKind as ApiAccess, Heartbeat, HeartbeatAnswer, LeaseKey, NewResult, Problem,
-    ResultCharged, SessionInfo, SessionStarted, SessionsQuery, SignIn, SignedOut,
+    Heartbeat, HeartbeatAnswer, LeaseKey, NewResult, Problem, ResultCharged, SessionInfo,
+    SessionStarted, SessionsQuery, SignIn, SignedOut,
 };
 use jeton_core::lease::{LEASE_VERSION, Lease, encode_public_key, sign};
-use jeton_core::session::{AccessKind, HEARTBEAT_EVERY_SECONDS, offline_lease};
+use jeton_core::session::{HEARTBEAT_EVERY_SECONDS, offline_lease};
 use jeton_core::{ResultType, TeamId};
 use jeton_store::sessions::{SignInOutcome, SignedIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ledger::idempotency_key;
+use super::wire;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -32,14 +33,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(report_result))
         .routes(routes!(lease_key))
         .routes(routes!(team_sessions))
-}
-
-pub fn access(kind: AccessKind) -> ApiAccess {
-    match kind {
-        AccessKind::Flex => ApiAccess::Flex,
-        AccessKind::Subscription => ApiAccess::Subscription,
-        AccessKind::Trial => ApiAccess::Trial,
-    }
 }
 
 /// R-SES-7: a lease valid 24 hours from this contact.
@@ -63,7 +56,7 @@ fn lease(state: &AppState, s: &SignedIn, now: DateTime<Utc>) -> String {
 fn started(state: &AppState, s: &SignedIn, now: DateTime<Utc>) -> SessionStarted {
     SessionStarted {
         id: s.session,
-        access: access(s.access),
+        access: wire::access(s.access),
         tokens_charged: s.tokens_charged.get(),
         period_ends_at: s.period_ends_at,
         lease: lease(state, s, now),
@@ -157,7 +150,7 @@ async fn heartbeat(
     }
     Ok(Json(HeartbeatAnswer {
         tokens_charged: s.tokens_charged.get(),
-        access: access(s.access),
+        access: wire::access(s.access),
         period_ends_at: s.period_ends_at,
         lease: lease(&state, &s, now),
     }))

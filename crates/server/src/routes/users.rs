@@ -10,7 +10,7 @@ use jeton_store::entitlements::EntitlementRecord;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::sessions::access;
+use super::wire::access;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath};

@@ -19,17 +19,26 @@ pub fn product(p: &catalogue::Product) -> api::Product {
             .map(|(k, v)| (k.to_string(), v.get()))
             .collect(),
         idle_awareness: p.idle_awareness,
-        items: p
-            .items
-            .iter()
-            .map(|i| api::Item {
-                version: i.version.clone(),
-                platform: i.platform.clone(),
-                url: i.url.clone(),
-            })
-            .collect(),
+        items: p.items.iter().map(item).collect(),
         added_at: p.added_at,
         updated_at: p.updated_at,
+    }
+}
+
+pub fn item(i: &jeton_core::DownloadItem) -> api::Item {
+    api::Item {
+        version: i.version.clone(),
+        platform: i.platform.clone(),
+        url: i.url.clone(),
+    }
+}
+
+pub fn access(kind: jeton_core::session::AccessKind) -> api::AccessKind {
+    use jeton_core::session::AccessKind;
+    match kind {
+        AccessKind::Flex => api::AccessKind::Flex,
+        AccessKind::Subscription => api::AccessKind::Subscription,
+        AccessKind::Trial => api::AccessKind::Trial,
     }
 }
 
