@@ -34,6 +34,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 const DEFAULT_EVENTS_DAYS: i64 = 90;
 const DEFAULT_EVENTS_LIMIT: u32 = 1000;
 
+/// Tells the caller that this answer is the stored first answer of its `Idempotency-Key`.
+pub(super) fn mark_replayed(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert("Idempotent-Replayed", HeaderValue::from_static("true"));
+}
+
 pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
     headers
         .get(IDEMPOTENCY_KEY_HEADER)
@@ -81,9 +88,7 @@ async fn buy_pack(
     }
     let mut response = (StatusCode::CREATED, Json(wire::pack(&purchase.pack))).into_response();
     if purchase.replayed {
-        response
-            .headers_mut()
-            .insert("Idempotent-Replayed", HeaderValue::from_static("true"));
+        mark_replayed(&mut response);
     }
     Ok(response)
 }

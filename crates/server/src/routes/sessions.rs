@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use jeton_api::{
@@ -18,7 +18,7 @@ use jeton_store::sessions::{SignInOutcome, SignedIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ledger::idempotency_key;
+use super::ledger::{idempotency_key, mark_replayed};
 use super::wire;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -85,8 +85,14 @@ async fn sign_in(
     let user = caller.require_user()?;
     let key = idempotency_key(&headers)?;
     let now = state.now();
-    let respond =
-        |s: &SignedIn| serde_json::to_string(&started(&state, s, now)).unwrap_or_default();
+    // The answer (with its signed lease) is made once: the store keeps it for replays when there
+    // is an idempotency key, and the same text is sent now.
+    let answer = std::sync::OnceLock::new();
+    let respond = |s: &SignedIn| {
+        answer
+            .get_or_init(|| serde_json::to_string(&started(&state, s, now)).unwrap_or_default())
+            .clone()
+    };
     let outcome = state
         .store
         .sign_in(
@@ -107,20 +113,27 @@ async fn sign_in(
                     .metrics
                     .count_tokens("charged", s.tokens_charged.get());
             }
-            (StatusCode::CREATED, Json(started(&state, &s, now))).into_response()
+            match answer.into_inner() {
+                Some(json) => json_created(json),
+                None => (StatusCode::CREATED, Json(started(&state, &s, now))).into_response(),
+            }
         }
         SignInOutcome::Replayed(json) => {
-            let mut r = (
-                StatusCode::CREATED,
-                [("content-type", "application/json")],
-                json,
-            )
-                .into_response();
-            r.headers_mut()
-                .insert("Idempotent-Replayed", HeaderValue::from_static("true"));
+            let mut r = json_created(json);
+            mark_replayed(&mut r);
             r
         }
     })
+}
+
+/// 201 with a JSON text made earlier.
+fn json_created(json: String) -> Response {
+    (
+        StatusCode::CREATED,
+        [("content-type", "application/json")],
+        json,
+    )
+        .into_response()
 }
 
 /// R-SES-3/5/6: keep a session alive. `active` says whether the product was really used since the
