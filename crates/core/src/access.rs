@@ -35,6 +35,16 @@ pub fn effective_products(
     }
 }
 
+/// Whether a Flex user may open `product`, a product of the catalogue: [`effective_products`]
+/// asked about one product, without the rest of the catalogue.
+pub fn allows(
+    selection: &ProductAccess,
+    defaults: &BTreeSet<ProductKey>,
+    product: &ProductKey,
+) -> bool {
+    effective_products(selection, defaults, &BTreeSet::from([product.clone()])).contains(product)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +98,27 @@ mod tests {
             effective_products(&sel, &keys(&[]), &catalogue),
             keys(&["autocad"])
         );
+    }
+
+    #[test]
+    fn allows_answers_like_the_effective_set_for_each_product_of_the_catalogue() {
+        let catalogue = keys(&["autocad", "maya", "revit"]);
+        let selections = [
+            ProductAccess::All,
+            ProductAccess::none(),
+            ProductAccess::Selected(keys(&["maya"])),
+        ];
+        for defaults in [keys(&[]), keys(&["revit"]), keys(&["autocad", "maya"])] {
+            for selection in &selections {
+                let effective = effective_products(selection, &defaults, &catalogue);
+                for product in &catalogue {
+                    assert_eq!(
+                        allows(selection, &defaults, product),
+                        effective.contains(product),
+                        "{selection:?}, defaults {defaults:?}, {product}"
+                    );
+                }
+            }
+        }
     }
 }

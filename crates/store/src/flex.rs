@@ -173,7 +173,17 @@ pub(crate) async fn selection(
     .bind(user)
     .fetch_optional(&mut *conn)
     .await?;
-    if all == Some(1) {
+    selected_products(conn, team, user, all == Some(1)).await
+}
+
+/// A user's own selection when the assignment's `access_all` flag is already at hand.
+pub(crate) async fn selected_products(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    user: i64,
+    access_all: bool,
+) -> StoreResult<ProductAccess> {
+    if access_all {
         return Ok(ProductAccess::All);
     }
     let keys: Vec<String> = sqlx::query_scalar(
@@ -235,18 +245,19 @@ struct FlexRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct AssignmentRow {
-    status: String,
-    removed_at: Option<i64>,
+pub(crate) struct AssignmentRow {
+    pub status: String,
+    pub removed_at: Option<i64>,
+    pub access_all: i64,
 }
 
-async fn assignment(
+pub(crate) async fn assignment(
     conn: &mut AnyConnection,
     team: TeamId,
     user: i64,
 ) -> StoreResult<Option<AssignmentRow>> {
     Ok(sqlx::query_as(
-        "SELECT status, removed_at FROM flex_assignments WHERE team_id = $1 AND user_id = $2",
+        "SELECT status, removed_at, access_all FROM flex_assignments WHERE team_id = $1 AND user_id = $2",
     )
     .bind(team.0)
     .bind(user)

@@ -5,7 +5,7 @@
 //! on any number of servers, open one period and one charge (R-SES-9).
 
 use chrono::{DateTime, Utc};
-use jeton_core::access::effective_products;
+use jeton_core::access;
 use jeton_core::ledger::{Actor, Cause, CauseKind, EventKind};
 use jeton_core::session::{
     self, Access, AccessKind, EndReason, FlexStanding, Period, Plan, Refusal, Session, SessionGone,
@@ -17,7 +17,7 @@ use sqlx::AnyConnection;
 use crate::Store;
 use crate::entitlements::windows;
 use crate::error::{StoreError, StoreResult};
-use crate::flex::{Catalogue, selection, team_defaults};
+use crate::flex::{assignment, selected_products, team_defaults};
 use crate::idempotency;
 use crate::ledger::{self, NewEvent, lock_team};
 use crate::teams::TeamRow;
@@ -61,25 +61,16 @@ async fn access_now(
 ) -> StoreResult<Result<Access, DomainError>> {
     let team_id = TeamId(team.id);
     let windows = windows(conn, user, product.id).await?;
-    let status: Option<(String, Option<i64>)> = sqlx::query_as(
-        "SELECT status, removed_at FROM flex_assignments WHERE team_id = $1 AND user_id = $2",
-    )
-    .bind(team.id)
-    .bind(user)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let standing = match status {
-        Some((s, None)) if s == "active" => {
+    let standing = match assignment(conn, team_id, user).await? {
+        Some(a) if a.removed_at.is_none() && a.status == "active" => {
             let key = ProductKey::parse(&product.key)?;
-            let catalogue = Catalogue::load(conn).await?;
             let defaults = team_defaults(conn, team_id).await?;
-            let own = selection(conn, team_id, user).await?;
+            let own = selected_products(conn, team_id, user, a.access_all == 1).await?;
             FlexStanding::Active {
-                product_allowed: effective_products(&own, &defaults, &catalogue.keys())
-                    .contains(&key),
+                product_allowed: access::allows(&own, &defaults, &key),
             }
         }
-        Some((_, None)) => FlexStanding::InvitationPending,
+        Some(a) if a.removed_at.is_none() => FlexStanding::InvitationPending,
         _ => FlexStanding::NotAssigned,
     };
     Ok(session::resolve_access(
@@ -332,22 +323,22 @@ fn gone(reason: &str) -> StoreError {
 }
 
 /// The period the user is in after a step: its id and end.
-async fn current_period(
-    conn: &mut AnyConnection,
-    team: i64,
-    user: i64,
-    product: i64,
+/// The period the user is in once `applied` is written: the engine's latest, with the id the
+/// store gave it when this step opened it (the engine knows planned periods by negative ids).
+fn current_period(
+    usage: &Usage,
+    applied: &Applied,
 ) -> StoreResult<(i64, AccessKind, DateTime<Utc>)> {
-    let (id, access, ends): (i64, String, i64) = sqlx::query_as(
-        "SELECT id, access, ends_at FROM usage_periods WHERE team_id = $1 AND user_id = $2 AND product_id = $3 \
-         ORDER BY started_at DESC, id DESC LIMIT 1",
-    )
-    .bind(team)
-    .bind(user)
-    .bind(product)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((id, AccessKind::parse(&access)?, from_db(ends)?))
+    let p = usage
+        .period
+        .as_ref()
+        .ok_or_else(|| StoreError::corrupt("no usage period after a sign-in or heartbeat"))?;
+    let id = match applied.opened {
+        Some(id) if p.id < 0 => id,
+        _ if p.id >= 0 => p.id,
+        _ => return Err(StoreError::corrupt("a planned period was not written")),
+    };
+    Ok((id, p.access, p.ends_at))
 }
 
 /// A signed-in session.
@@ -456,9 +447,7 @@ impl Store {
             now,
         )
         .await?;
-        let (period, period_access, period_ends_at) =
-            current_period(&mut w.tx, team.0, user, product_row.id).await?;
-        debug_assert!(applied.opened.is_none_or(|id| id == period));
+        let (period, period_access, period_ends_at) = current_period(&usage, &applied)?;
         let session: i64 = sqlx::query_scalar(
             "INSERT INTO sessions (team_id, user_id, product_id, period_id, version, machine, started_at, last_seen_at, last_active_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) RETURNING id",
@@ -563,8 +552,7 @@ impl Store {
                 .bind(session)
                 .execute(&mut *w.tx)
                 .await?;
-                let (_, period_access, period_ends_at) =
-                    current_period(&mut w.tx, team.0, user, product.id).await?;
+                let (_, period_access, period_ends_at) = current_period(&usage, &applied)?;
                 w.commit().await?;
                 Ok(Beat {
                     signed_in: SignedIn {
