@@ -184,6 +184,31 @@ pub fn is_low(available: Tokens, total: Tokens, percent: u8) -> bool {
     !total.is_zero() && (available.get() as u128) * 100 < (total.get() as u128) * (percent as u128)
 }
 
+/// Days before a pack's expiry at which the team's admins are warned (R-NOT-1), farthest first.
+pub const EXPIRY_WARNING_DAYS: [i64; 3] = [90, 30, 7];
+
+/// Whole days from `now` until `t`, rounded up (a pack expiring in 89.5 days is 90 days away).
+pub fn days_until(now: DateTime<Utc>, t: DateTime<Utc>) -> i64 {
+    let secs = (t - now).num_seconds();
+    (secs + 86_399) / 86_400
+}
+
+/// R-NOT-1: the expiry warnings a pack expiring at `expires_at` has reached at `now`, and the
+/// nearest of them, the one to send; `None` before the first. Each is sent once; when the clock
+/// jumps past several at once, only the nearest is sent and the others count as done.
+pub fn expiry_warnings_reached(
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Option<(Vec<i64>, i64)> {
+    let left = days_until(now, expires_at);
+    let reached: Vec<i64> = EXPIRY_WARNING_DAYS
+        .into_iter()
+        .filter(|days| left <= *days)
+        .collect();
+    let nearest = reached.iter().copied().min()?;
+    Some((reached, nearest))
+}
+
 fn sum(mut items: impl Iterator<Item = Tokens>) -> Result<Tokens, DomainError> {
     items.try_fold(Tokens::ZERO, |acc, t| {
         acc.checked_add(t).ok_or_else(overflow)

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use jeton_core::mail;
-use jeton_core::pack::summarize;
+use jeton_core::pack::{EXPIRY_WARNING_DAYS, expiry_warnings_reached, summarize};
 use jeton_core::{PackId, TeamId, Tokens};
 use sqlx::AnyConnection;
 
@@ -13,9 +13,6 @@ use crate::error::StoreResult;
 use crate::ledger::{self, PACK_COLUMNS, PackRow};
 use crate::outbox::enqueue;
 use crate::time::{from_db, to_db};
-
-/// Days before expiry at which admins are warned.
-pub const EXPIRY_WARNINGS: [i64; 3] = [90, 30, 7];
 
 pub(crate) async fn admins_of(
     conn: &mut AnyConnection,
@@ -78,12 +75,6 @@ async fn set_alerted(conn: &mut AnyConnection, team: TeamId, alerted: bool) -> S
     Ok(())
 }
 
-/// Whole days from `now` until `t`, rounded up (a pack expiring in 89.5 days is 90 days away).
-fn days_until(now: DateTime<Utc>, t: DateTime<Utc>) -> i64 {
-    let secs = (t - now).num_seconds();
-    (secs + 86_399) / 86_400
-}
-
 /// Most packs looked at in one run of the warning job.
 const WARN_BATCH: i64 = 1000;
 
@@ -98,8 +89,8 @@ impl Store {
              ORDER BY p.expires_at LIMIT $4",
         )
         .bind(to_db(now))
-        .bind(to_db(now + Duration::days(EXPIRY_WARNINGS[0])))
-        .bind(EXPIRY_WARNINGS[EXPIRY_WARNINGS.len() - 1])
+        .bind(to_db(now + Duration::days(EXPIRY_WARNING_DAYS[0])))
+        .bind(EXPIRY_WARNING_DAYS[EXPIRY_WARNING_DAYS.len() - 1])
         .bind(WARN_BATCH)
         .fetch_all(self.pool())
         .await?;
@@ -107,13 +98,7 @@ impl Store {
         for (pack, team, remaining, expires_at) in rows {
             let (team, pack) = (TeamId(team), PackId(pack));
             let expires_at = from_db(expires_at)?;
-            let left = days_until(now, expires_at);
-            let reached: Vec<i64> = EXPIRY_WARNINGS
-                .iter()
-                .copied()
-                .filter(|t| left <= *t)
-                .collect();
-            let Some(nearest) = reached.iter().copied().min() else {
+            let Some((reached, nearest)) = expiry_warnings_reached(now, expires_at) else {
                 continue;
             };
             let mut w = self.begin_write().await?;
@@ -152,24 +137,5 @@ impl Store {
             w.commit().await?;
         }
         Ok(sent)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn days_round_up() {
-        let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
-        assert_eq!(days_until(now, now + Duration::days(90)), 90);
-        assert_eq!(
-            days_until(now, now + Duration::days(90) - Duration::hours(12)),
-            90
-        );
-        assert_eq!(
-            days_until(now, now + Duration::days(90) + Duration::seconds(1)),
-            91
-        );
     }
 }

@@ -232,3 +232,35 @@ proptest! {
         prop_assert_eq!(expires.time(), purchased.time());
     }
 }
+
+#[test]
+fn days_until_expiry_round_up() {
+    let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    assert_eq!(days_until(now, now + Duration::days(90)), 90);
+    assert_eq!(
+        days_until(now, now + Duration::days(90) - Duration::hours(12)),
+        90
+    );
+    assert_eq!(
+        days_until(now, now + Duration::days(90) + Duration::seconds(1)),
+        91
+    );
+}
+
+#[test]
+fn r_not_1_expiry_warnings_reached_and_the_nearest_to_send() {
+    let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    let at = |days: i64| now + Duration::days(days);
+    assert_eq!(expiry_warnings_reached(now, at(91)), None);
+    assert_eq!(expiry_warnings_reached(now, at(90)), Some((vec![90], 90)));
+    assert_eq!(expiry_warnings_reached(now, at(31)), Some((vec![90], 90)));
+    assert_eq!(
+        expiry_warnings_reached(now, at(30)),
+        Some((vec![90, 30], 30))
+    );
+    // A clock that jumps past all three sends only the nearest.
+    assert_eq!(
+        expiry_warnings_reached(now, at(2)),
+        Some((vec![90, 30, 7], 7))
+    );
+}
