@@ -10,7 +10,7 @@ use sqlx::AnyConnection;
 
 use crate::Store;
 use crate::error::StoreResult;
-use crate::ledger::{self, PACK_COLUMNS, PackRow};
+use crate::ledger;
 use crate::outbox::enqueue;
 use crate::time::{from_db, to_db};
 
@@ -38,12 +38,7 @@ pub(crate) async fn check_low_balance(
             .bind(team.0)
             .fetch_one(&mut *conn)
             .await?;
-    let sql = format!("SELECT {PACK_COLUMNS} FROM packs WHERE team_id = $1 AND expires_at > $2");
-    let rows: Vec<PackRow> = sqlx::query_as(&sql)
-        .bind(team.0)
-        .bind(to_db(now))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = ledger::active_pack_rows(conn, team, now).await?;
     let percent = u8::try_from(percent).unwrap_or(jeton_core::pack::DEFAULT_LOW_PERCENT);
     let summary = summarize(&ledger::states(&rows)?, now, percent)?;
     match (summary.low, alerted == 1) {

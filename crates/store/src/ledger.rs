@@ -119,6 +119,22 @@ pub(crate) fn states(rows: &[PackRow]) -> StoreResult<Vec<PackState>> {
 
 /// Packs that can pay at `now`. Bounded: a team may not hold more than
 /// `MAX_LIVE_PACKS_PER_TEAM` live packs, so one charge does bounded work.
+/// The team's active packs (not expired at `now`), used-up ones included, oldest first.
+pub(crate) async fn active_pack_rows(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<PackRow>> {
+    let sql = format!(
+        "SELECT {PACK_COLUMNS} FROM packs WHERE team_id = $1 AND expires_at > $2 ORDER BY id"
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(team.0)
+        .bind(to_db(now))
+        .fetch_all(&mut *conn)
+        .await?)
+}
+
 pub(crate) async fn usable_packs(
     conn: &mut AnyConnection,
     team: TeamId,

@@ -135,13 +135,7 @@ impl Store {
     /// the last sweep get their `expired` events first, so the ledger agrees with what is shown.
     pub async fn balance(&self, team: TeamId, now: DateTime<Utc>) -> StoreResult<Balance> {
         self.expire_team_if_due(team, now).await?;
-        let sql =
-            format!("SELECT {PACK_COLUMNS} FROM packs WHERE team_id = $1 AND expires_at > $2");
-        let rows = sqlx::query_as::<_, PackRow>(&sql)
-            .bind(team.0)
-            .bind(to_db(now))
-            .fetch_all(self.pool())
-            .await?;
+        let rows = ledger::active_pack_rows(&mut *self.pool().acquire().await?, team, now).await?;
         let states = ledger::states(&rows)?;
         let percent = self.team_settings(team).await?.low_percent;
         let summary = summarize(&states, now, percent)?;
@@ -191,13 +185,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<jeton_core::PackState>> {
         self.expire_team_if_due(team, now).await?;
-        let sql =
-            format!("SELECT {PACK_COLUMNS} FROM packs WHERE team_id = $1 AND expires_at > $2");
-        let rows = sqlx::query_as::<_, PackRow>(&sql)
-            .bind(team.0)
-            .bind(to_db(now))
-            .fetch_all(self.pool())
-            .await?;
+        let rows = ledger::active_pack_rows(&mut *self.pool().acquire().await?, team, now).await?;
         ledger::states(&rows)
     }
 }

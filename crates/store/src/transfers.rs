@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
-use crate::ledger::{self, NewEvent, PACK_COLUMNS, PackRow, check_pack_room, debit_pack};
+use crate::ledger::{self, NewEvent, check_pack_room, debit_pack};
 use crate::time::to_db;
 
 /// One pack's part of a move or merge: where it came from, where it went.
@@ -181,14 +181,7 @@ impl Store {
 
         // Every active pack moves, used-up ones too, so the target's total and used carry the
         // whole history and the closed team keeps none.
-        let sql = format!(
-            "SELECT {PACK_COLUMNS} FROM packs WHERE team_id = $1 AND expires_at > $2 ORDER BY id"
-        );
-        let rows: Vec<PackRow> = sqlx::query_as(&sql)
-            .bind(from.0)
-            .bind(to_db(now))
-            .fetch_all(&mut *w.tx)
-            .await?;
+        let rows = ledger::active_pack_rows(&mut w.tx, from, now).await?;
         let receiving = ledger::usable_packs(&mut w.tx, into, now).await?.len();
         check_pack_room(receiving, rows.len())?;
         let cause = Cause::new(CauseKind::Merge, from);
