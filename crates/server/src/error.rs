@@ -42,6 +42,9 @@ pub enum ApiError {
     },
 }
 
+/// What the caller of a request that failed inside the server is told; the log has the cause.
+pub const INTERNAL_DETAIL: &str = "the server could not complete the request; it has been logged";
+
 impl ApiError {
     pub fn not_found(what: &'static str, id: impl ToString) -> ApiError {
         ApiError::NotFound {
@@ -81,15 +84,11 @@ impl ApiError {
                 };
                 (status, code, detail.clone())
             }
-            ApiError::Store(StoreError::Database(_) | StoreError::Migration(_)) => (
+            ApiError::Store(StoreError::Database(_) | StoreError::Migration(_))
+            | ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
-                "the server could not complete the request; it has been logged".into(),
-            ),
-            ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the server could not complete the request; it has been logged".into(),
+                INTERNAL_DETAIL.into(),
             ),
             ApiError::Unauthorized(detail) => {
                 (StatusCode::UNAUTHORIZED, "unauthorized", (*detail).into())

@@ -23,7 +23,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::{Config, LogFormat, ServeArgs, SmtpSettings};
-use crate::error::problem;
+use crate::error::{INTERNAL_DETAIL, problem};
 use crate::keys::{expose, hash_key, lease_key, operator_key};
 use crate::mailer::{self, Mailer};
 use crate::openapi::ApiDoc;
@@ -71,7 +71,7 @@ pub fn app(state: AppState) -> Router {
         problem(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            "the server could not complete the request; it has been logged".into(),
+            INTERNAL_DETAIL.into(),
         )
         .into_response()
     }))
