@@ -7,8 +7,8 @@ use anyhow::{Context as _, Result, anyhow};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use jeton_api::{Heartbeat, HeartbeatAnswer, NewResult, SessionStarted, SignIn};
-use jeton_client::ClientError;
 use jeton_client::lease::{self, Lease, PublicKey};
+use jeton_client::{ClientError, ProductClient};
 use serde::Serialize;
 
 use super::ledger::parse_from;
@@ -271,15 +271,8 @@ async fn verify(args: VerifyArgs, ctx: &Ctx) -> Result<()> {
         Some(key) => PublicKey::parse(key).map_err(|e| {
             anyhow!("--public-key: {e}; expected the key as GET /v1/lease-key publishes it")
         })?,
-        None => {
-            let published = ctx.client.lease_key().await?;
-            PublicKey::parse(&published.public_key).map_err(|e| {
-                anyhow!(
-                    "the lease key published by {} is unusable: {e}",
-                    ctx.client.base_url()
-                )
-            })?
-        }
+        // The SDK's fetch: it also checks the key's algorithm.
+        None => ProductClient::new(ctx.client.clone()).public_key().await?,
     };
     let now = args.at.unwrap_or_else(Utc::now);
     let lease = key
