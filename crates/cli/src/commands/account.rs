@@ -5,11 +5,11 @@ use std::io::Read;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{Args, Subcommand};
-use jeton_api::{AccessKind, Me, MyProduct, TokenRequest};
+use jeton_api::{Me, MyProduct, TokenRequest};
 use jeton_client::ClientError;
 
-use super::Ctx;
 use super::output::{self, fields, table};
+use super::{Ctx, entitlements};
 
 /// The environment variable a password may come from.
 pub const PASSWORD_ENV: &str = "JETON_PASSWORD";
@@ -146,14 +146,6 @@ fn describe(me: &Me) -> String {
     ])
 }
 
-fn access(kind: AccessKind) -> &'static str {
-    match kind {
-        AccessKind::Flex => "flex",
-        AccessKind::Subscription => "subscription",
-        AccessKind::Trial => "trial",
-    }
-}
-
 fn downloads(products: &[MyProduct]) -> String {
     if products.is_empty() {
         return "No products for you yet: your administrator chooses them.".into();
@@ -177,7 +169,7 @@ fn downloads(products: &[MyProduct]) -> String {
         t.add_row(vec![
             p.key.clone(),
             p.name.clone(),
-            access(p.access).to_string(),
+            entitlements::kind(p.access).to_string(),
             teams,
             items,
         ]);
