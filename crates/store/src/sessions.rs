@@ -289,7 +289,6 @@ async fn refund_period(
 /// A session row as the steps need it.
 #[derive(sqlx::FromRow)]
 struct SessionRow {
-    id: i64,
     team_id: i64,
     user_id: i64,
     product_id: i64,
@@ -299,7 +298,7 @@ struct SessionRow {
 
 async fn session_row(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<SessionRow>> {
     Ok(sqlx::query_as(
-        "SELECT id, team_id, user_id, product_id, ended_at, end_reason FROM sessions WHERE id = $1",
+        "SELECT team_id, user_id, product_id, ended_at, end_reason FROM sessions WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -511,10 +510,11 @@ impl Store {
             Err(_) => {
                 // Access is gone (unassigned, product taken away): the running period may be used
                 // up, nothing new is paid.
-                let mut plan = session::sweep(&mut usage, None, now);
-                match usage.sessions.iter().any(|s| s.id == session) {
-                    true => Ok(std::mem::take(&mut plan)),
-                    false => Err((SessionGone::Unknown, plan)),
+                let plan = session::sweep(&mut usage, None, now);
+                if usage.sessions.iter().any(|s| s.id == session) {
+                    Ok(plan)
+                } else {
+                    Err((SessionGone::Unknown, plan))
                 }
             }
         };
@@ -823,7 +823,6 @@ impl Store {
         if row.ended_at.is_some() {
             return Err(gone(row.end_reason.as_deref().unwrap_or("ended")));
         }
-        let _ = row.id;
         Ok(row)
     }
 
