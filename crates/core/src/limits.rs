@@ -29,5 +29,8 @@ pub const MAX_LIVE_PACKS_PER_TEAM: usize = 10_000;
 /// Most teams one admin key may be scoped to.
 pub const MAX_TEAMS_PER_ADMIN: usize = 1_000;
 
+/// Most rows one listing of sessions or emails returns.
+pub const MAX_LIST_PAGE: usize = 1_000;
+
 /// Most events one listing returns.
 pub const MAX_EVENTS_PER_PAGE: usize = 10_000;

@@ -261,7 +261,7 @@ impl Store {
         let rows: Vec<OutboxRow> = sqlx::query_as(&sql)
             .bind(filter.status.map(|s| s.as_str()))
             .bind(filter.to.as_ref().map(|t| t.to_lowercase()))
-            .bind(filter.limit.clamp(1, 1000) as i64)
+            .bind(filter.limit.clamp(1, jeton_core::limits::MAX_LIST_PAGE) as i64)
             .fetch_all(self.pool())
             .await?;
         rows.into_iter().map(OutboxRow::record).collect()

@@ -841,7 +841,7 @@ impl Store {
         )
         .bind(team.0)
         .bind(i64::from(open_only))
-        .bind(limit.clamp(1, 1000) as i64)
+        .bind(limit.clamp(1, jeton_core::limits::MAX_LIST_PAGE) as i64)
         .fetch_all(self.pool())
         .await?;
         rows.into_iter().map(SessionRecordRow::record).collect()

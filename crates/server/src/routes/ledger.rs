@@ -137,17 +137,8 @@ async fn events(
         }
         .into());
     }
-    let limit = query.limit.unwrap_or(DEFAULT_EVENTS_LIMIT);
-    if limit == 0 || limit as usize > MAX_EVENTS_PER_PAGE {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("limit must be 1 to {MAX_EVENTS_PER_PAGE}, got {limit}"),
-        ));
-    }
-    let events = state
-        .store
-        .events(team, from, to, limit as usize, now)
-        .await?;
+    let limit = super::page_limit(query.limit, DEFAULT_EVENTS_LIMIT, MAX_EVENTS_PER_PAGE)?;
+    let events = state.store.events(team, from, to, limit, now).await?;
     Ok(Json(events.iter().map(wire::event).collect()))
 }
 

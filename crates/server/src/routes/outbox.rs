@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
+use jeton_core::limits::MAX_LIST_PAGE;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -39,19 +40,13 @@ async fn list(
             })
         })
         .transpose()?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("limit must be 1 to 1000, got {limit}"),
-        ));
-    }
+    let limit = super::page_limit(query.limit, 100, MAX_LIST_PAGE)?;
     let messages = state
         .store
         .outbox(&OutboxFilter {
             status,
             to: query.to,
-            limit: limit as usize,
+            limit,
         })
         .await?;
     Ok(Json(messages.iter().map(wire::outbox_message).collect()))

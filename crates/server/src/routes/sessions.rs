@@ -21,9 +21,10 @@ use utoipa_axum::routes;
 use super::ledger::{idempotency_key, mark_replayed};
 use super::wire;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
+use jeton_core::limits::MAX_LIST_PAGE;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -244,16 +245,10 @@ async fn team_sessions(
 ) -> ApiResult<Json<Vec<SessionInfo>>> {
     let team = TeamId(team);
     caller.require_team(team)?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("limit must be 1 to 1000, got {limit}"),
-        ));
-    }
+    let limit = super::page_limit(query.limit, 100, MAX_LIST_PAGE)?;
     let sessions = state
         .store
-        .team_sessions(team, query.open.unwrap_or(true), limit as usize)
+        .team_sessions(team, query.open.unwrap_or(true), limit)
         .await?;
     Ok(Json(
         sessions
