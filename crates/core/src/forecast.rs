@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::DomainError;
-use crate::pack::{PackState, consumption_order};
+use crate::pack::{PackState, usable_in_order};
 use crate::product::ProductKey;
 use crate::tokens::Tokens;
 
@@ -42,8 +42,7 @@ pub fn forecast(packs: &[PackState], now: DateTime<Utc>, daily_burn: f64) -> For
     } else {
         0.0
     };
-    let mut usable: Vec<&PackState> = packs.iter().filter(|p| p.is_usable(now)).collect();
-    usable.sort_by(|a, b| consumption_order(a, b));
+    let usable = usable_in_order(packs, now);
     let days_until = |t: DateTime<Utc>| (t - now).num_seconds() as f64 / 86_400.0;
     // `clock` is the time (days from now) up to which consumption has used the earlier packs.
     let mut clock = 0.0f64;

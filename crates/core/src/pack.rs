@@ -65,6 +65,13 @@ pub struct Draw {
     pub tokens: Tokens,
 }
 
+/// The packs a charge may draw from at `now`, in the order it draws them (R-PACK-3).
+pub fn usable_in_order(packs: &[PackState], now: DateTime<Utc>) -> Vec<&PackState> {
+    let mut usable: Vec<&PackState> = packs.iter().filter(|p| p.is_usable(now)).collect();
+    usable.sort_by(|a, b| consumption_order(a, b));
+    usable
+}
+
 /// The packs that pay `amount` at `now`, in consumption order. A charge may span packs; expired
 /// packs never pay (R-PACK-2); the balance never goes below zero (R-PACK-4): when the usable
 /// tokens do not cover `amount`, nothing is drawn and the answer is `InsufficientTokens`.
@@ -78,7 +85,7 @@ pub fn plan_draw(
             limit: MAX_LIVE_PACKS_PER_TEAM,
         });
     }
-    let mut usable: Vec<&PackState> = packs.iter().filter(|p| p.is_usable(now)).collect();
+    let usable = usable_in_order(packs, now);
     let available = sum(usable.iter().map(|p| p.remaining))?;
     if available < amount {
         return Err(DomainError::InsufficientTokens {
@@ -86,7 +93,6 @@ pub fn plan_draw(
             available,
         });
     }
-    usable.sort_by(|a, b| consumption_order(a, b));
 
     let mut draws = Vec::new();
     let mut left = amount;
