@@ -572,10 +572,9 @@ pub fn result_tokens(
     rate: Tokens,
     quantity: u64,
 ) -> Result<Tokens, DomainError> {
-    if access != AccessKind::Flex {
-        return Ok(Tokens::ZERO);
-    }
-    rate.checked_mul(quantity)
+    Access::new(access, rate)
+        .rate
+        .checked_mul(quantity)
         .ok_or_else(|| DomainError::InvalidTokens {
             detail: format!("{quantity} results at {rate} tokens each is more than can be charged"),
         })

@@ -172,11 +172,8 @@ async fn apply(
     }
     let daily_rate = Tokens::from_stored(product.daily_rate)?;
     for p in &plan.open {
-        let rate = if p.access == AccessKind::Flex {
-            daily_rate
-        } else {
-            Tokens::ZERO
-        };
+        // The rate this access pays per period (R-PRI: nothing under a subscription or trial).
+        let rate = Access::new(p.access, daily_rate).rate;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO usage_periods (team_id, user_id, product_id, access, opened, started_at, ends_at, rate, tokens, charged_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
