@@ -5,9 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
+use chrono::{DateTime, Utc};
 use jeton_api::{AcceptInvitation, Accepted, Invitation, Problem};
-use jeton_core::invitation::InvitationState;
 use jeton_core::{Password, TeamId};
+use jeton_store::invitations::Invited;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -84,6 +85,26 @@ fn no_such_link() -> ApiError {
     ApiError::not_found("invitation", "for this link")
 }
 
+/// The invitation a link's secret names, with the secret's digest, if it can still be accepted;
+/// otherwise the answer for a dead or unknown link. Shared by the page and accepting.
+async fn open_invitation(
+    state: &AppState,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<(String, Invited)> {
+    if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
+        return Err(no_such_link());
+    }
+    let hash = hash_key(secret);
+    let invited = state
+        .store
+        .invitation_by_secret(&hash, now)
+        .await?
+        .ok_or_else(no_such_link)?;
+    invited.invitation.state.check_acceptable()?;
+    Ok((hash, invited))
+}
+
 /// Accepting, shared by the API and the page: a new account chooses its password; a person who
 /// already has an account proves it with theirs.
 async fn accept_secret(
@@ -91,18 +112,9 @@ async fn accept_secret(
     secret: &str,
     password: &str,
 ) -> Result<(i64, TeamId), ApiError> {
-    if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
-        return Err(no_such_link());
-    }
-    let hash = hash_key(secret);
     let now = state.now();
-    let invited = state
-        .store
-        .invitation_by_secret(&hash, now)
-        .await?
-        .ok_or_else(no_such_link)?;
-    // Refuse a dead link before spending time on hashing.
-    invited.invitation.state.check_acceptable()?;
+    // A dead link is refused before any time is spent on hashing.
+    let (hash, invited) = open_invitation(state, secret, now).await?;
     let new_hash = match &invited.password_hash {
         Some(stored) => {
             if !passwords::verify(password, Some(stored)).await {
@@ -184,28 +196,10 @@ async fn accept_page(
     query: axum::extract::Query<LinkQuery>,
 ) -> Response {
     let secret = query.0.secret.unwrap_or_default();
-    if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
-        return error_page(&no_such_link());
-    }
-    let invited = match state
-        .store
-        .invitation_by_secret(&hash_key(&secret), state.now())
-        .await
-    {
-        Ok(Some(i)) => i,
-        Ok(None) => return error_page(&no_such_link()),
-        Err(e) => return error_page(&e.into()),
+    let invited = match open_invitation(&state, &secret, state.now()).await {
+        Ok((_, invited)) => invited,
+        Err(e) => return error_page(&e),
     };
-    if invited.invitation.state != InvitationState::Pending {
-        return error_page(
-            &invited
-                .invitation
-                .state
-                .check_acceptable()
-                .err()
-                .map_or_else(no_such_link, Into::into),
-        );
-    }
     let team = match state.store.team(invited.invitation.team).await {
         Ok(t) => t.name,
         Err(e) => return error_page(&e.into()),
