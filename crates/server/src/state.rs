@@ -58,6 +58,11 @@ impl AppState {
         self.clock.now()
     }
 
+    /// The email a people change queues, with links to this server's public address.
+    pub fn compose_mail(&self, facts: &jeton_store::flex::MailFacts) -> jeton_core::mail::Message {
+        crate::emails::compose(&self.public_url, facts)
+    }
+
     /// Call after a change that queued email has committed.
     pub fn mail_queued(&self) {
         self.mail_wakeup.notify_one();

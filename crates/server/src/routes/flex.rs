@@ -20,7 +20,6 @@ use utoipa_axum::routes;
 
 use super::wire;
 use crate::auth::Caller;
-use crate::emails;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::keys::new_secret;
@@ -44,7 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 fn secret() -> Result<Secret, ApiError> {
-    new_secret().map_err(|e| ApiError::Internal(e.to_string()))
+    Ok(new_secret()?)
 }
 
 fn product_keys(keys: &[String]) -> Result<BTreeSet<ProductKey>, ApiError> {
@@ -104,8 +103,7 @@ async fn do_assign(
     who: &Who,
     selection: Option<&ProductAccess>,
 ) -> Result<Assigned, ApiError> {
-    let public_url = state.public_url.clone();
-    let compose = move |facts: &jeton_store::flex::MailFacts| emails::compose(&public_url, facts);
+    let compose = |facts: &jeton_store::flex::MailFacts| state.compose_mail(facts);
     let assigned = state
         .store
         .assign(team, who, selection, &secret()?, &compose, state.now())
@@ -269,8 +267,7 @@ async fn set_products(
             detail: "send {\"all\": true} or {\"products\": [keys]}".into(),
         }
     })?;
-    let public_url = state.public_url.clone();
-    let compose = move |facts: &jeton_store::flex::MailFacts| emails::compose(&public_url, facts);
+    let compose = |facts: &jeton_store::flex::MailFacts| state.compose_mail(facts);
     let updated = state
         .store
         .set_products(team, user, &access, &compose, state.now())

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use super::wire;
 use crate::auth::Caller;
-use crate::emails::{self, ACCEPT_PATH};
+use crate::emails::ACCEPT_PATH;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
 use crate::keys::{hash_key, new_secret};
@@ -70,9 +70,8 @@ async fn resend(
 ) -> ApiResult<Json<Invitation>> {
     let team = TeamId(team);
     caller.require_team(team)?;
-    let secret = new_secret().map_err(|e| ApiError::Internal(e.to_string()))?;
-    let public_url = state.public_url.clone();
-    let compose = move |facts: &jeton_store::flex::MailFacts| emails::compose(&public_url, facts);
+    let secret = new_secret()?;
+    let compose = |facts: &jeton_store::flex::MailFacts| state.compose_mail(facts);
     let invitation = state
         .store
         .resend_invitation(team, id, &secret, &compose, state.now())

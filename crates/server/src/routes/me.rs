@@ -71,7 +71,7 @@ async fn sign_in(
     }
     let (user, _) = found.ok_or_else(bad_credentials)?;
     state.store.clear_sign_in_attempts(&email).await?;
-    let token = new_key(USER_PREFIX).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let token = new_key(USER_PREFIX)?;
     let expires_at = now + Duration::days(TOKEN_DAYS);
     state
         .store

@@ -339,7 +339,7 @@ async fn set_settings(
                 })
         })
         .transpose()?;
-    let salt = new_key("").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let salt = new_key("")?;
     let settings = state
         .store
         .set_team_settings(team, low, body.pseudonyms, &salt, state.now())
