@@ -82,9 +82,17 @@ async fn two_servers(db: TestDb) {
         30_000 + 500,
         "moves conserve tokens and the retried purchase counted once"
     );
-    let purchases = h1
-        .events(teams[0])
+    // Every event of the team: the moves write hundreds (one per pack drawn), more than the
+    // default page of 1,000 on some interleavings.
+    let events = h1
+        .get(&format!("/v1/teams/{}/events?limit=10000", teams[0]))
         .await
+        .ok(200)
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(events.len() < 10_000, "one page holds them all");
+    let purchases = events
         .into_iter()
         .filter(|e| e["kind"] == "purchased")
         .count();
