@@ -7,7 +7,8 @@ use jeton_core::invitation::{InvitationState, expires_at};
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::flex::{
-    Compose, MailFacts, Secret, insert_invitation, selection, supersede_invitations, team_defaults,
+    Compose, MailFacts, Secret, assignment, insert_invitation, selection, supersede_invitations,
+    team_defaults,
 };
 use crate::ledger::{lock_team, require_open};
 use crate::outbox::enqueue;
@@ -195,14 +196,8 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("invitation", "with this secret"))?;
         let current = current.record(now)?;
         current.state.check_acceptable()?;
-        let removed: Option<Option<i64>> = sqlx::query_scalar(
-            "SELECT removed_at FROM flex_assignments WHERE team_id = $1 AND user_id = $2",
-        )
-        .bind(team.0)
-        .bind(current.user_id)
-        .fetch_optional(&mut *w.tx)
-        .await?;
-        if !matches!(removed, Some(None)) {
+        let assigned = assignment(&mut w.tx, team, current.user_id).await?;
+        if assigned.is_none_or(|a| a.removed_at.is_some()) {
             return Err(StoreError::Conflict {
                 code: "not_assigned",
                 detail: "this invitation no longer gives access: the administrator removed it"
