@@ -3,15 +3,14 @@
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
 use jeton_api::{ImportQuery, ImportRejection, ImportResult};
 use jeton_core::import;
 
-use super::output::blocks;
+use super::output::{self, blocks};
 use super::{Ctx, teams};
 
 /// Most lines the server takes in one request.
@@ -164,7 +163,11 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<()> {
     }
     let team = teams::resolve(ctx, &args.team).await?;
 
-    let bar = progress_bar(plan.lines, ctx.out.is_json());
+    let bar = output::progress_bar(
+        !ctx.out.is_json() && std::io::stderr().is_terminal(),
+        plan.lines,
+        "{spinner} importing [{bar:40}] {pos}/{len} lines ({elapsed}, {eta} left)",
+    );
     let mut total = ImportResult {
         rejected: plan.rejected.clone(),
         ..ImportResult::default()
@@ -208,21 +211,6 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<()> {
             ))
         }
     }
-}
-
-/// A bar on stderr, for people watching: hidden with `--json` or when stderr is not a terminal.
-fn progress_bar(lines: u64, json: bool) -> ProgressBar {
-    if json || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(lines), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} importing [{bar:40}] {pos}/{len} lines ({elapsed}, {eta} left)",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }
 
 fn summary(name: &str, team: i64, r: &ImportResult) -> String {

@@ -189,6 +189,20 @@ pub fn key_list(values: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// A bar on stderr for people watching (`show`: not with `--json`, and only on a terminal).
+pub fn progress_bar(show: bool, len: u64, template: &str) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,10 +12,9 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::{ArgGroup, Args};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Ctx;
-use super::output::{self, blocks, table};
+use super::output::{self, blocks, progress_bar, table};
 use days::{DaysOptions, DaysReport};
 use load::LoadReport;
 
@@ -144,19 +143,6 @@ pub async fn run(args: SimulateArgs, ctx: &Ctx) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// A bar on stderr for people watching; hidden for scripts.
-fn progress_bar(show: bool, len: u64, template: &str) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }
 
 fn ms(v: f64) -> String {
