@@ -361,23 +361,27 @@ fn show_usage(r: &UsageReport) -> String {
 
 const NO_USAGE: &str = "No usage in this range.";
 
+const PRODUCT_COLUMNS: [&str; 6] = ["product", "name", "tokens", "users", "days", "results"];
+
+/// One product's line, in the table and in the CSV.
+fn product_row(p: &ProductUsage) -> Vec<String> {
+    vec![
+        p.product.clone(),
+        p.name.clone(),
+        p.tokens.to_string(),
+        p.users.to_string(),
+        p.days.to_string(),
+        p.results.to_string(),
+    ]
+}
+
 fn by_product(list: &[ProductUsage]) -> String {
     if list.is_empty() {
         return NO_USAGE.into();
     }
-    let mut t = table(
-        &["product", "name", "tokens", "users", "days", "results"],
-        &[2, 3, 4, 5],
-    );
+    let mut t = table(&PRODUCT_COLUMNS, &[2, 3, 4, 5]);
     for p in list {
-        t.add_row(vec![
-            p.product.clone(),
-            p.name.clone(),
-            p.tokens.to_string(),
-            p.users.to_string(),
-            p.days.to_string(),
-            p.results.to_string(),
-        ]);
+        t.add_row(product_row(p));
     }
     t.to_string()
 }
@@ -454,36 +458,31 @@ fn by_day(list: &[DayUsage]) -> String {
         &[1, 2, 3],
     );
     for d in list {
-        t.add_row(vec![
-            d.date.to_string(),
-            d.tokens.to_string(),
-            d.periods.to_string(),
-            d.results.to_string(),
-            bar(d.tokens, max),
-        ]);
+        let mut row = day_row(d);
+        row.push(bar(d.tokens, max));
+        t.add_row(row);
     }
     t.to_string()
+}
+
+const DAY_COLUMNS: [&str; 4] = ["date", "tokens", "periods", "results"];
+
+/// One day's line, in the table (which adds the bar) and in the CSV.
+fn day_row(d: &DayUsage) -> Vec<String> {
+    vec![
+        d.date.to_string(),
+        d.tokens.to_string(),
+        d.periods.to_string(),
+        d.results.to_string(),
+    ]
 }
 
 /// The rows a usage report shows, for `--csv`: its header and rows.
 fn usage_rows(r: &UsageReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
     if let Some(list) = &r.by_product {
-        let rows = list
-            .iter()
-            .map(|p| {
-                vec![
-                    p.product.clone(),
-                    p.name.clone(),
-                    p.tokens.to_string(),
-                    p.users.to_string(),
-                    p.days.to_string(),
-                    p.results.to_string(),
-                ]
-            })
-            .collect();
         (
-            vec!["product", "name", "tokens", "users", "days", "results"],
-            rows,
+            PRODUCT_COLUMNS.to_vec(),
+            list.iter().map(product_row).collect(),
         )
     } else if let Some(list) = &r.by_user {
         let rows = list
@@ -511,18 +510,7 @@ fn usage_rows(r: &UsageReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
             rows,
         )
     } else if let Some(list) = &r.by_day {
-        let rows = list
-            .iter()
-            .map(|d| {
-                vec![
-                    d.date.to_string(),
-                    d.tokens.to_string(),
-                    d.periods.to_string(),
-                    d.results.to_string(),
-                ]
-            })
-            .collect();
-        (vec!["date", "tokens", "periods", "results"], rows)
+        (DAY_COLUMNS.to_vec(), list.iter().map(day_row).collect())
     } else {
         let s = &r.summary;
         let row = vec![
