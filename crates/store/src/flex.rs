@@ -176,6 +176,19 @@ pub(crate) async fn selection(
     selected_products(conn, team, user, all == Some(1)).await
 }
 
+/// What a Flex user of `team` may open now (R-ACC-1..3): their selection or the team's defaults,
+/// within the catalogue.
+pub(crate) async fn effective_of(
+    conn: &mut AnyConnection,
+    catalogue: &Catalogue,
+    team: TeamId,
+    user: i64,
+) -> StoreResult<BTreeSet<ProductKey>> {
+    let defaults = team_defaults(conn, team).await?;
+    let own = selection(conn, team, user).await?;
+    Ok(effective_products(&own, &defaults, &catalogue.keys()))
+}
+
 /// A user's own selection when the assignment's `access_all` flag is already at hand.
 pub(crate) async fn selected_products(
     conn: &mut AnyConnection,
@@ -729,12 +742,9 @@ impl Store {
         .fetch_all(&mut *conn)
         .await?;
         let catalogue = Catalogue::load(&mut conn).await?;
-        let keys = catalogue.keys();
         let mut products: BTreeMap<ProductKey, Vec<TeamId>> = BTreeMap::new();
         for team in teams.into_iter().map(TeamId) {
-            let defaults = team_defaults(&mut conn, team).await?;
-            let own = selection(&mut conn, team, user).await?;
-            for k in effective_products(&own, &defaults, &keys) {
+            for k in effective_of(&mut conn, &catalogue, team, user).await? {
                 products.entry(k).or_default().push(team);
             }
         }

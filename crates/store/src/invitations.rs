@@ -7,8 +7,7 @@ use jeton_core::invitation::{InvitationState, expires_at};
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::flex::{
-    Compose, MailFacts, Secret, assignment, insert_invitation, selection, supersede_invitations,
-    team_defaults,
+    Compose, MailFacts, Secret, assignment, effective_of, insert_invitation, supersede_invitations,
 };
 use crate::ledger::{lock_team, require_open};
 use crate::outbox::enqueue;
@@ -131,9 +130,7 @@ impl Store {
         supersede_invitations(&mut w.tx, team, old.user_id, now).await?;
         let id = insert_invitation(&mut w.tx, team, old.user_id, &secret.hash, true, now).await?;
         let catalogue = crate::flex::Catalogue::load(&mut w.tx).await?;
-        let own = selection(&mut w.tx, team, old.user_id).await?;
-        let defaults = team_defaults(&mut w.tx, team).await?;
-        let effective = jeton_core::access::effective_products(&own, &defaults, &catalogue.keys());
+        let effective = effective_of(&mut w.tx, &catalogue, team, old.user_id).await?;
         let user = user_row(&mut w.tx, old.user_id).await?;
         let facts = MailFacts {
             to: user.email.clone(),
