@@ -164,7 +164,14 @@ impl Store {
             Some(gate) => Some(gate.clone().lock_owned().await),
             None => None,
         };
-        let tx = self.pool.begin().await?;
+        // BEGIN IMMEDIATE takes SQLite's write lock at the start, waiting through busy_timeout if
+        // another process holds it. A deferred transaction that reads first and writes later
+        // cannot wait: if another connection committed in between, its upgrade fails at once
+        // with "database is locked" (SQLITE_BUSY_SNAPSHOT), whatever the busy timeout.
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         Ok(WriteTx { tx, _gate: gate })
     }
 
