@@ -40,6 +40,10 @@ pub enum ApiError {
         detail: String,
         retry_after: u64,
     },
+    /// The server is at a bound it keeps to protect itself (password hashing slots): 503, try
+    /// again after `retry_after` seconds.
+    #[error("{detail}")]
+    Busy { detail: String, retry_after: u64 },
 }
 
 /// What the caller of a request that failed inside the server is told; the log has the cause.
@@ -105,6 +109,9 @@ impl ApiError {
             ApiError::TooManyRequests { code, detail, .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, code, detail.clone())
             }
+            ApiError::Busy { detail, .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "busy", detail.clone())
+            }
         }
     }
 }
@@ -166,12 +173,15 @@ pub fn problem(status: StatusCode, code: &str, detail: String) -> Response {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, detail) = self.parts();
-        if status.is_server_error() {
+        // A busy answer is the server protecting itself, not a fault: no error line per refusal.
+        if status.is_server_error() && !matches!(self, ApiError::Busy { .. }) {
             // The caller gets an opaque message; the log gets the whole cause chain.
             tracing::error!(error = ?self, code, "request failed");
         }
         let mut response = problem(status, code, detail);
-        if let ApiError::TooManyRequests { retry_after, .. } = self {
+        if let ApiError::TooManyRequests { retry_after, .. } | ApiError::Busy { retry_after, .. } =
+            self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));

@@ -9,6 +9,7 @@ use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -53,6 +54,9 @@ pub struct Metrics {
     pub mail_given_up: Counter,
     /// The mail sender could not read or update the outbox.
     pub mail_errors: Counter,
+    /// Password hashes running now, and the most that ever ran at once (bounded by the slots).
+    pub password_hashes: Gauge,
+    pub password_hashes_peak: Gauge,
 }
 
 impl Metrics {
@@ -70,6 +74,18 @@ impl Metrics {
         let mail_failures = Counter::default();
         let mail_given_up = Counter::default();
         let mail_errors = Counter::default();
+        let password_hashes = Gauge::default();
+        let password_hashes_peak = Gauge::default();
+        registry.register(
+            "password_hashes",
+            "Password hashes (argon2) running now",
+            password_hashes.clone(),
+        );
+        registry.register(
+            "password_hashes_peak",
+            "The most password hashes that ran at once since the server started",
+            password_hashes_peak.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests answered",
@@ -122,6 +138,8 @@ impl Metrics {
             mail_failures,
             mail_given_up,
             mail_errors,
+            password_hashes,
+            password_hashes_peak,
         })
     }
 

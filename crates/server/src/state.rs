@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
+use crate::passwords::Passwords;
 
 /// What every handler and job shares. Cheap to clone.
 #[derive(Clone)]
@@ -28,6 +29,8 @@ pub struct Inner {
     pub mail_wakeup: Arc<Notify>,
     /// Signs offline leases (R-SES-7).
     pub lease_key: Arc<SigningKey>,
+    /// The bounded slots every password hash and check runs in.
+    pub passwords: Passwords,
 }
 
 impl AppState {
@@ -46,6 +49,7 @@ impl AppState {
             clock,
             test_clock,
             operator_key_hash,
+            passwords: Passwords::per_core(&metrics),
             metrics,
             jobs,
             public_url,

@@ -169,7 +169,13 @@ impl TestApp {
         let hash = HASH
             .get_or_init(|| async {
                 let password = jeton_core::Password::parse(TEST_PASSWORD).expect("valid password");
-                crate::passwords::hash(&password).await.expect("hash")
+                crate::passwords::Passwords::new(1, &crate::metrics::Metrics::new())
+                    .slot()
+                    .await
+                    .expect("a free slot")
+                    .hash(&password)
+                    .await
+                    .expect("hash")
             })
             .await;
         let now = jeton_core::Clock::now(&*self.clock);

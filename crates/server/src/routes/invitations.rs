@@ -20,7 +20,6 @@ use crate::emails::ACCEPT_PATH;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
 use crate::keys::{hash_key, new_secret};
-use crate::passwords;
 use crate::state::AppState;
 
 /// Longer than any secret we make; a longer one names no invitation.
@@ -114,9 +113,10 @@ async fn accept_secret(
     let now = state.now();
     // A dead link is refused before any time is spent on hashing.
     let (hash, invited) = open_invitation(state, secret, now).await?;
+    let slot = state.passwords.slot().await?;
     let new_hash = match &invited.password_hash {
         Some(stored) => {
-            if !passwords::verify(password, Some(stored)).await {
+            if !slot.verify(password, Some(stored)).await {
                 return Err(ApiError::Status {
                     status: StatusCode::UNAUTHORIZED,
                     code: "invalid_credentials",
@@ -128,7 +128,7 @@ async fn accept_secret(
             }
             None
         }
-        None => Some(passwords::hash(&Password::parse(password)?).await?),
+        None => Some(slot.hash(&Password::parse(password)?).await?),
     };
     Ok(state
         .store

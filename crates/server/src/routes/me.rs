@@ -15,7 +15,6 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::keys::{USER_PREFIX, hash_key, new_key};
-use crate::passwords;
 use crate::state::AppState;
 
 /// How long a user token stays valid.
@@ -49,6 +48,9 @@ async fn sign_in(
 ) -> ApiResult<Json<UserToken>> {
     let email = Email::parse(&body.email)?;
     let now = state.now();
+    // A hashing slot first: a request turned away as busy has not used one of the address's
+    // attempts.
+    let slot = state.passwords.slot().await?;
     // Counted before the password is checked, so that parallel guesses are counted too.
     if let Verdict::Locked { until } = state.store.sign_in_attempt(&email, now).await? {
         let wait = (until - now).num_seconds().max(1);
@@ -66,7 +68,7 @@ async fn sign_in(
     let found = state.store.credentials(&email).await?;
     let stored = found.as_ref().and_then(|(_, hash)| hash.as_deref());
     // Always verify (a dummy hash when there is no account), so timing tells nothing.
-    if !passwords::verify(&body.password, stored).await {
+    if !slot.verify(&body.password, stored).await {
         return Err(bad_credentials());
     }
     let (user, _) = found.ok_or_else(bad_credentials)?;

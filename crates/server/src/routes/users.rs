@@ -14,7 +14,6 @@ use super::wire::access;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath};
-use crate::passwords;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -39,7 +38,8 @@ async fn create_user(
     caller.require_operator()?;
     let email = Email::parse(&body.email)?;
     let name = PersonName::parse(&body.name)?;
-    let hash = passwords::hash(&Password::parse(&body.password)?).await?;
+    let password = Password::parse(&body.password)?;
+    let hash = state.passwords.slot().await?.hash(&password).await?;
     let user = state
         .store
         .create_user(&email, &name, &hash, state.now())
