@@ -325,7 +325,11 @@ async fn operations(db: TestDb) {
     let http = Http::new(&app);
     let team = http.team("T").await;
     http.buy(team, 5).await;
-    let metrics = anon.get("/metrics").await;
+    // The figures are the business's: not for anyone who can reach the port.
+    anon.get("/metrics").await.problem(401, "unauthorized");
+    let admin = http.admin_of(team).await;
+    admin.get("/metrics").await.problem(403, "forbidden");
+    let metrics = http.get("/metrics").await;
     let text = metrics.ok(200).as_str().unwrap();
     assert!(text.contains("jeton_http_requests_total{method=\"POST\",route=\"/v1/teams/{team}/packs\",status=\"201\"} 1"), "{text}");
     assert!(
