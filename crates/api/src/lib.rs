@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+pub mod bounds;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -179,8 +181,10 @@ pub struct Balance {
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Start of the range (inclusive). Default: 90 days before `to`.
+    #[serde(default, deserialize_with = "bounds::de_opt_time")]
     pub from: Option<DateTime<Utc>>,
     /// End of the range (exclusive). Default: now.
+    #[serde(default, deserialize_with = "bounds::de_opt_time")]
     pub to: Option<DateTime<Utc>>,
     /// At most this many events (default 1000, at most 10000).
     pub limit: Option<u32>,
@@ -587,7 +591,9 @@ pub struct UserAccount {
 #[serde(deny_unknown_fields)]
 pub struct NewEntitlement {
     pub product: String,
+    #[serde(deserialize_with = "bounds::de_time")]
     pub starts_at: DateTime<Utc>,
+    #[serde(deserialize_with = "bounds::de_time")]
     pub ends_at: DateTime<Utc>,
 }
 
@@ -718,8 +724,10 @@ pub struct UsageQuery {
     /// custom (with from and to).
     pub range: Option<String>,
     /// First day (YYYY-MM-DD), with range=custom (or alone: implies custom).
+    #[serde(default, deserialize_with = "bounds::de_opt_day")]
     pub from: Option<chrono::NaiveDate>,
     /// Last day, included.
+    #[serde(default, deserialize_with = "bounds::de_opt_day")]
     pub to: Option<chrono::NaiveDate>,
     /// summary (default), product, user or day.
     pub by: Option<String>,

@@ -1,0 +1,100 @@
+//! The range of times and days a request may carry: 1970-01-01 to 9999-12-31 (UTC).
+//!
+//! chrono reads years from -262143 to +262142, and the arithmetic the rules do on a time (a
+//! 90-day default window, the end of a day, a 24-hour period) overflows near those ends. Bounding
+//! every time at the parse layer answers such input with a clear 400 before any rule sees it.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Deserializer};
+
+/// The first day a request may name.
+pub const EARLIEST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
+/// The last day a request may name.
+pub const LATEST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
+
+/// The day, if it is within [`EARLIEST_DAY`]..=[`LATEST_DAY`].
+pub fn day(d: NaiveDate) -> Result<NaiveDate, String> {
+    if (EARLIEST_DAY..=LATEST_DAY).contains(&d) {
+        Ok(d)
+    } else {
+        Err(format!(
+            "dates must be from {EARLIEST_DAY} to {LATEST_DAY}, got {d}"
+        ))
+    }
+}
+
+/// The time, if its day is within [`EARLIEST_DAY`]..=[`LATEST_DAY`].
+pub fn time(t: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    day(t.date_naive()).map(|_| t).map_err(|_| {
+        format!(
+            "times must be from {EARLIEST_DAY}T00:00:00Z to {LATEST_DAY}T23:59:59Z, got {}",
+            t.to_rfc3339()
+        )
+    })
+}
+
+/// serde `deserialize_with` for a bounded time.
+pub fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    time(DateTime::<Utc>::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+/// serde `deserialize_with` for an optional bounded time.
+pub fn de_opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    Option::<DateTime<Utc>>::deserialize(d)?
+        .map(time)
+        .transpose()
+        .map_err(serde::de::Error::custom)
+}
+
+/// serde `deserialize_with` for an optional bounded day.
+pub fn de_opt_day<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    Option::<NaiveDate>::deserialize(d)?
+        .map(day)
+        .transpose()
+        .map_err(serde::de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Q {
+        #[serde(default, deserialize_with = "de_opt_time")]
+        to: Option<DateTime<Utc>>,
+        #[serde(default, deserialize_with = "de_opt_day")]
+        from: Option<NaiveDate>,
+    }
+
+    fn parse(json: &str) -> Result<Q, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn times_and_days_outside_1970_to_9999_are_refused_with_the_range() {
+        for bad in [
+            r#"{"to": "-262143-01-01T00:00:00Z"}"#,
+            r#"{"to": "1969-12-31T23:59:59Z"}"#,
+            r#"{"to": "+10000-01-01T00:00:00Z"}"#,
+            r#"{"from": "+262142-12-01"}"#,
+            r#"{"from": "1969-12-31"}"#,
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert!(
+                err.contains("1970-01-01") && err.contains("9999-12-31"),
+                "{bad}: {err}"
+            );
+        }
+        let q = parse(r#"{"to": "9999-12-31T23:59:59Z", "from": "1970-01-01"}"#).unwrap();
+        assert_eq!(q.from, Some(EARLIEST_DAY));
+        assert_eq!(q.to.map(|t| t.date_naive()), Some(LATEST_DAY));
+        let q = parse("{}").unwrap();
+        assert!(q.to.is_none() && q.from.is_none());
+    }
+}
