@@ -2,8 +2,9 @@
 //! bad input is answered in the same shape as every other error.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -25,6 +26,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "the body must be a JSON object, such as {\"tokens\": 100}",
             ));
         }
+        if let Some((field, c)) = control_in_json(&value, "") {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                control_detail(&field, c),
+            ));
+        }
         serde_json::from_value(value).map(ApiJson).map_err(|e| {
             ApiError::bad_request(
                 "invalid_body",
@@ -38,9 +45,70 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
 
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+/// Query string. Besides the shape, every value is checked for control characters (see
+/// [`control`]), so that a NUL never reaches a database (PostgreSQL refuses it in text with a
+/// server error, SQLite stores it) and the two backends answer alike.
 pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)?;
+        for (name, value) in &pairs {
+            if let Some(c) = control(name).or_else(|| control(value)) {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    control_detail(name, c),
+                ));
+            }
+        }
+        let Query(query) = Query::<T>::try_from_uri(&parts.uri)?;
+        Ok(ApiQuery(query))
+    }
+}
+
+/// The first control character in `s`, other than tab, line feed and carriage return (which
+/// multi-line text such as a list of invitees may hold). No name, address, key or search of
+/// this API has a use for the others, and NUL in particular is stored differently, or refused
+/// with a server error, by the two backends.
+pub fn control(s: &str) -> Option<char> {
+    s.chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+fn control_detail(field: &str, c: char) -> String {
+    format!(
+        "{} must not contain control characters; found U+{:04X}",
+        if field.is_empty() { "the text" } else { field },
+        c as u32
+    )
+}
+
+/// The first string in a JSON value (keys included) with a control character: the field's path
+/// and the character.
+fn control_in_json(value: &serde_json::Value, at: &str) -> Option<(String, char)> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => control(s).map(|c| (at.to_owned(), c)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| control_in_json(v, &format!("{at}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(k, v)| {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            match control(k) {
+                Some(c) => Some((path, c)),
+                None => control_in_json(v, &path),
+            }
+        }),
+        _ => None,
+    }
+}
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> ApiError {
