@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::StreamExt;
 use jeton_api::{
     DayUsage, Estimate, EstimateAgainstTeam, EstimateLine, EstimateRequest, Forecast, PackForecast,
     Problem, ProductUsage, TeamSettings, TeamSettingsChange, UsageQuery, UsageRange, UsageReport,
@@ -197,6 +198,17 @@ const CSV_HEADER: [&str; 10] = [
     "quantity",
 ];
 
+/// A text cell a spreadsheet will not run: one starting with `=`, `+`, `-`, `@` (or a tab or
+/// carriage return) is read as a formula by Excel and LibreOffice, so it gets a leading `'`,
+/// which they show as text (OWASP's advice for CSV injection). Names and team names are typed
+/// by people, some of whom are not friendly.
+fn inert(cell: String) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell,
+    }
+}
+
 fn csv_rows(rows: &[UsageRow], names: &Names, header: bool) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     if header {
@@ -210,14 +222,14 @@ fn csv_rows(rows: &[UsageRow], names: &Names, header: bool) -> Result<Vec<u8>, c
         };
         w.write_record([
             r.at.date_naive().to_string(),
-            user,
-            email.unwrap_or_default(),
-            r.product.clone(),
+            inert(user),
+            inert(email.unwrap_or_default()),
+            inert(r.product.clone()),
             r.tokens.to_string(),
             r.access.as_str().to_owned(),
-            r.team.clone(),
+            inert(r.team.clone()),
             entry.to_owned(),
-            kind,
+            inert(kind),
             quantity,
         ])?;
     }
@@ -232,6 +244,30 @@ struct Export {
     names: Names,
     cursor: Option<Cursor>,
     header: bool,
+}
+
+impl Export {
+    /// The next page of rows (empty at the end). Read in a task of its own, so that even a panic
+    /// in the store becomes an error here, logged and answered, instead of a dropped connection.
+    async fn next_page(&mut self) -> ApiResult<Vec<UsageRow>> {
+        let Some(cursor) = self.cursor else {
+            return Ok(Vec::new());
+        };
+        let (store, teams, range) = (self.store.clone(), self.teams.clone(), self.range);
+        let page = tokio::spawn(async move { store.usage_rows(&teams, &range, cursor).await })
+            .await
+            .map_err(|e| ApiError::Internal(format!("usage export page: {e}")))??;
+        self.cursor = page.last().map(|r| r.cursor);
+        Ok(page)
+    }
+
+    /// The page as CSV (with the header the first time).
+    fn csv(&mut self, page: &[UsageRow]) -> ApiResult<Vec<u8>> {
+        let bytes = csv_rows(page, &self.names, self.header)
+            .map_err(|e| ApiError::Internal(format!("usage export CSV: {e}")))?;
+        self.header = false;
+        Ok(bytes)
+    }
 }
 
 /// R-REP-4: the usage rows as CSV, one per usage period or result charge, with a header. Streamed
@@ -256,7 +292,7 @@ async fn usage_csv(
         ));
     }
     let (_, range) = range(&query, state.now())?;
-    let export = Export {
+    let mut export = Export {
         teams: state.store.team_lineage(team).await?,
         names: Names::of(&state.store.team_settings(team).await?),
         store: state.store.clone(),
@@ -264,21 +300,27 @@ async fn usage_csv(
         cursor: Some(FIRST_PAGE),
         header: true,
     };
-    let stream = futures_util::stream::unfold(export, |mut e| async move {
-        let cursor = e.cursor?;
-        let page = match e.store.usage_rows(&e.teams, &e.range, cursor).await {
-            Ok(page) => page,
-            Err(err) => {
-                tracing::error!(error = %err, "usage export failed mid-stream");
-                e.cursor = None;
-                return Some((Err(std::io::Error::other("export failed")), e));
-            }
+    // The first page is read before answering, so that a failure there is a proper problem
+    // answer rather than a 200 whose body breaks off.
+    let first = export.next_page().await?;
+    let first = export.csv(&first)?;
+    let rest = futures_util::stream::unfold(export, |mut e| async move {
+        e.cursor?;
+        let bytes = match e.next_page().await {
+            Ok(page) => e.csv(&page),
+            Err(err) => Err(err),
         };
-        e.cursor = page.last().map(|r| r.cursor);
-        let bytes = csv_rows(&page, &e.names, e.header).map_err(std::io::Error::other);
-        e.header = false;
+        let bytes = bytes.map_err(|err| {
+            // The status line is sent: all that is left is to end the body early, which the
+            // client sees as an incomplete transfer rather than a short but complete file.
+            tracing::error!(error = %err, "usage export failed mid-stream; the body is cut short");
+            e.cursor = None;
+            std::io::Error::other("export failed")
+        });
         Some((bytes, e))
     });
+    let stream =
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(rest);
     let filename = format!("usage-{}-{}-{}.csv", team.0, range.first, range.last);
     Ok((
         [
@@ -470,4 +512,19 @@ async fn estimate_plan(
         tokens_per_year: e.tokens_per_year.get(),
         team,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert;
+
+    #[test]
+    fn cells_that_a_spreadsheet_would_run_are_made_text() {
+        for formula in ["=1+1", "+1", "-2+3", "@SUM(A1)", "\t=x", "\r=x"] {
+            assert_eq!(inert(formula.into()), format!("'{formula}"));
+        }
+        for plain in ["Jane Doe", "jane@example.com", "a=b", "", "'quoted"] {
+            assert_eq!(inert(plain.into()), plain);
+        }
+    }
 }
