@@ -127,9 +127,54 @@ pub fn tokens_expiring(
     }
 }
 
+/// What a link's secret is replaced with where people may read a message after it was written.
+pub const HIDDEN: &str = "(hidden)";
+
+/// The body with every link secret (`secret=…`, up to the next blank, `&` or `>`) replaced by
+/// [`HIDDEN`]. A secret is as good as the password it lets someone choose: it goes to the
+/// addressee and nowhere else, so the operator's view of the outbox shows bodies through this,
+/// and a sent message keeps only this.
+pub fn without_secrets(body: &str) -> String {
+    const KEY: &str = "secret=";
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = rest.find(KEY) {
+        let (before, after) = rest.split_at(at + KEY.len());
+        out.push_str(before);
+        let end = after
+            .find(|c: char| c.is_whitespace() || c == '&' || c == '>')
+            .unwrap_or(after.len());
+        if end > 0 {
+            out.push_str(HIDDEN);
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_hidden_and_nothing_else_changes() {
+        let body = "Accept:\n  https://j.example/invitations/accept?secret=abc-DEF_1\n\
+                    or <https://j.example/x?secret=zz&lang=en>\nsecret= alone\n";
+        assert_eq!(
+            without_secrets(body),
+            "Accept:\n  https://j.example/invitations/accept?secret=(hidden)\n\
+             or <https://j.example/x?secret=(hidden)&lang=en>\nsecret= alone\n"
+        );
+        assert_eq!(without_secrets("no link"), "no link");
+        assert_eq!(without_secrets("?secret=abc"), "?secret=(hidden)");
+        let hidden = without_secrets(body);
+        assert_eq!(
+            without_secrets(&hidden),
+            hidden,
+            "hiding twice changes nothing"
+        );
+    }
 
     #[test]
     fn r_usr_4_messages_name_the_products() {

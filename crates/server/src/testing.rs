@@ -82,6 +82,8 @@ pub struct SpawnOptions {
     pub smtp_url: Option<String>,
     /// The offline-lease key's seed; servers sharing a database share it. `None`: a fresh one.
     pub lease_seed: Option<[u8; 32]>,
+    /// How long a connection may take to send a request's head.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for SpawnOptions {
@@ -91,6 +93,7 @@ impl Default for SpawnOptions {
             test_clock: true,
             smtp_url: None,
             lease_seed: None,
+            header_read_timeout: crate::serve::HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -101,8 +104,7 @@ async fn spawn_with(db: TestDb, start: DateTime<Utc>, test_clock: bool) -> TestA
         SpawnOptions {
             start,
             test_clock,
-            smtp_url: None,
-            lease_seed: None,
+            ..SpawnOptions::default()
         },
     )
     .await
@@ -116,6 +118,7 @@ pub async fn spawn_with_options(db: TestDb, options: SpawnOptions) -> TestApp {
         test_clock,
         smtp_url,
         lease_seed,
+        header_read_timeout,
     } = options;
     let lease_key = match lease_seed {
         Some(seed) => jeton_core::lease::signing_key(&seed),
@@ -142,6 +145,7 @@ pub async fn spawn_with_options(db: TestDb, options: SpawnOptions) -> TestApp {
             from: DEFAULT_MAIL_FROM.to_owned(),
         }),
         mail_poll: TEST_MAIL_POLL,
+        header_read_timeout,
     };
     let running = Running::start(state, listener, options).expect("start");
     TestApp {
@@ -162,6 +166,35 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 }
 
 impl TestApp {
+    /// The secret of the newest invitation email to `email` that is still waiting to go out, read
+    /// from the store: the API never shows link secrets (a test has no mailbox without SMTP).
+    pub async fn invitation_secret(&self, email: &str) -> String {
+        let mails = self
+            .store
+            .outbox(&jeton_store::outbox::OutboxFilter {
+                status: None,
+                to: Some(email.to_owned()),
+                limit: 1000,
+            })
+            .await
+            .expect("read the outbox");
+        let mail = mails
+            .iter()
+            .find(|m| m.kind == "invitation")
+            .unwrap_or_else(|| panic!("an invitation email to {email}"));
+        let start = mail.body.find("secret=").expect("a link with a secret") + "secret=".len();
+        let secret = mail.body[start..]
+            .split_whitespace()
+            .next()
+            .unwrap_or_default();
+        assert_ne!(
+            secret,
+            jeton_core::mail::HIDDEN,
+            "the email was sent already"
+        );
+        secret.to_owned()
+    }
+
     /// A person with an account and a user token, made straight in the store (no argon2 per
     /// user, no email): for tests that need many users. Their password is `TEST_PASSWORD`.
     pub async fn user_with_token(&self, email: &str, name: &str) -> (i64, String) {

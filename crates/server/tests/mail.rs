@@ -207,10 +207,29 @@ async fn invitation_over_smtp(db: TestDb) {
     assert_eq!(sent[0]["to"], "jane@example.com");
     assert_eq!(sent[0]["attempts"], 1);
     assert_eq!(sent[0]["subject"], mail.subject.as_str());
-    // What arrives, decoded, is exactly the text in the outbox.
+    // What arrives, decoded, is the text in the outbox, whose link secret went to Jane only:
+    // the operator's view hides it, and once sent the stored body no longer holds it.
+    let (_, secret) = accept_link(mail);
     assert_eq!(
         sent[0]["body"].as_str().unwrap().trim_end(),
-        mail.body.trim_end()
+        mail.body
+            .replace(&secret, jeton_core::mail::HIDDEN)
+            .trim_end()
+    );
+    let stored = app
+        .store
+        .outbox(&jeton_store::outbox::OutboxFilter {
+            status: None,
+            to: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert!(!stored[0].body.contains(&secret), "{:?}", stored[0]);
+    assert!(
+        stored[0].body.contains("secret=(hidden)"),
+        "{:?}",
+        stored[0]
     );
     assert_eq!(
         mail.message_id,

@@ -179,6 +179,7 @@ impl Store {
     }
 
     /// Records a delivery. Only the holder of the claim may; returns whether it still held it.
+    /// The stored body keeps no link secret once it has reached the addressee.
     pub async fn mark_message_sent(
         &self,
         id: i64,
@@ -186,14 +187,24 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let mut w = self.begin_write().await?;
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body FROM outbox WHERE id = $1 AND claim_token = $2")
+                .bind(id)
+                .bind(claim_token)
+                .fetch_optional(&mut *w.tx)
+                .await?;
+        let Some(body) = body else {
+            return Ok(false);
+        };
         let done = sqlx::query(
             "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
-             claim_token = NULL, claimed_until = NULL, last_error = NULL \
+             claim_token = NULL, claimed_until = NULL, last_error = NULL, body = $4 \
              WHERE id = $2 AND claim_token = $3",
         )
         .bind(to_db(now))
         .bind(id)
         .bind(claim_token)
+        .bind(jeton_core::mail::without_secrets(&body))
         .execute(&mut *w.tx)
         .await?;
         w.commit().await?;

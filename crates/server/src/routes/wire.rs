@@ -218,7 +218,8 @@ pub fn outbox_message(m: &outbox::OutboxRecord) -> api::OutboxMessage {
         team_id: m.team.0,
         to: m.to.clone(),
         subject: m.subject.clone(),
-        body: m.body.clone(),
+        // Links' secrets are the addressee's alone, not the operator's.
+        body: jeton_core::mail::without_secrets(&m.body),
         kind: m.kind.clone(),
         status: m.status.as_str().to_owned(),
         attempts: m.attempts,
