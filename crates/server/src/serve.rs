@@ -33,6 +33,11 @@ use crate::{metrics, routes};
 /// Largest request body: every JSON request of this API is far smaller.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A connection that has not sent a whole request head this long after it was opened (or after
+/// its last answer) is closed: otherwise a client that opens connections and trickles a header
+/// holds each one for ever. Longer than any client's pause between requests on a kept-alive
+/// connection needs to be.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole HTTP app for a state.
 pub fn app(state: AppState) -> Router {
@@ -101,6 +106,9 @@ pub struct RunOptions {
     pub smtp: Option<SmtpSettings>,
     /// Real time between looks at the outbox when nothing woke the mail sender.
     pub mail_poll: Duration,
+    /// Longest wait for a request's head ([`HEADER_READ_TIMEOUT`]); also how long an idle
+    /// keep-alive connection is kept.
+    pub header_read_timeout: Duration,
 }
 
 impl RunOptions {
@@ -109,6 +117,7 @@ impl RunOptions {
             job_interval,
             smtp: None,
             mail_poll: mailer::POLL_INTERVAL,
+            header_read_timeout: HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -145,15 +154,12 @@ impl Running {
                 .run_forever(options.job_interval, stop.clone()),
         );
         let mailer = mailer.map(|m| tokio::spawn(m.run(state.clone(), stop.clone())));
-        let mut stop_http = stop;
-        let app = app(state);
-        let http = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_http.wait_for(|stopped| *stopped).await;
-                })
-                .await
-        });
+        let http = tokio::spawn(serve_http(
+            listener,
+            app(state),
+            options.header_read_timeout,
+            stop,
+        ));
         Ok(Running {
             addr,
             shutdown,
@@ -174,6 +180,56 @@ impl Running {
         }
         Ok(())
     }
+}
+
+/// Serves HTTP/1.1 on `listener` until `stop`, then lets the requests in flight finish. Like
+/// `axum::serve`, with a timeout on reading each request's head, which axum's own loop does not
+/// set.
+async fn serve_http(
+    listener: TcpListener,
+    app: Router,
+    header_read_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let graceful = GracefulShutdown::new();
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, say: not a reason to stop serving the others.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+            },
+            () = stopped(&mut stop) => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http1.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// When the stop signal is given (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
 fn init_tracing(format: LogFormat) {
@@ -214,6 +270,38 @@ async fn shutdown_signal() {
     }
 }
 
+/// The URL of the embedded database in `data_dir`, making the directory and an empty database
+/// file readable by the owner only when they do not exist yet. The database holds everyone's
+/// names, addresses, password hashes and pending invitation links: as private as the key files
+/// beside it. SQLite gives its WAL and shared-memory files the database file's mode.
+fn embedded_database(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let cannot = |what: &std::path::Path, e: std::io::Error| {
+        anyhow::anyhow!("cannot create {}: {e}", what.display())
+    };
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        dir.mode(0o700);
+    }
+    dir.create(data_dir).map_err(|e| cannot(data_dir, e))?;
+    let file = data_dir.join(Store::SQLITE_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(&file) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(cannot(&file, e)),
+    }
+    Ok(Store::sqlite_url(data_dir))
+}
+
 /// `jeton serve`: resolve the configuration, open the database (running its migrations), make or
 /// read the operator key, serve until Ctrl-C or SIGTERM, then shut down gracefully.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -226,15 +314,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let url = match &config.database_url {
         Some(url) => url.clone(),
-        None => {
-            std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot create the data directory {}: {e}",
-                    config.data_dir.display()
-                )
-            })?;
-            Store::sqlite_url(&config.data_dir)
-        }
+        None => embedded_database(&config.data_dir)?,
     };
     let store = Store::connect(
         &url,
@@ -304,4 +384,38 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn the_embedded_database_and_its_directory_are_the_owners_only() {
+        let dir = std::env::temp_dir().join(format!("jeton-private-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let data = dir.join("data");
+        let url = embedded_database(&data).unwrap();
+        let store = Store::connect(&url, ConnectOptions::default())
+            .await
+            .unwrap();
+        store.ping().await.unwrap();
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("jeton.db")), 0o600);
+        assert_eq!(
+            mode(&data.join("jeton.db-wal")),
+            0o600,
+            "the WAL follows the database"
+        );
+        store.close().await;
+        // A second start keeps the file (and what is in it).
+        assert_eq!(embedded_database(&data).unwrap(), url);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

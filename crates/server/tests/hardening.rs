@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Http, RawBody, app};
-use jeton_server::testing::{TEST_START, spawn_on};
+use jeton_server::testing::{SpawnOptions, TEST_START, spawn_on, spawn_with_options};
 use jeton_store::both_backends;
 use jeton_store::testing::TestDb;
 use reqwest::Method;
@@ -17,6 +17,7 @@ both_backends! {
     names_that_show_nothing_or_turn_text_around_are_refused => deceptive_names,
     csv_cells_never_open_as_spreadsheet_formulas => csv_formulas,
     concurrent_writes_through_every_kind_of_endpoint_never_fail_with_5xx => concurrent_writes,
+    a_client_that_never_finishes_its_headers_is_disconnected => slow_headers,
 }
 
 fn metric(text: &str, name: &str) -> i64 {
@@ -387,4 +388,47 @@ async fn concurrent_writes(db: TestDb) {
     }
     one.shutdown().await;
     two.shutdown().await;
+}
+
+/// A connection that trickles a request head and never ends it is closed by the server once the
+/// header read timeout has passed (here 300 ms, to keep the test short); requests that are
+/// complete are served as usual meanwhile.
+async fn slow_headers(db: TestDb) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = spawn_with_options(
+        db,
+        SpawnOptions {
+            header_read_timeout: std::time::Duration::from_millis(300),
+            ..SpawnOptions::default()
+        },
+    )
+    .await;
+    let addr = app.base_url.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1")
+        .await
+        .unwrap();
+    let opened = std::time::Instant::now();
+    // Meanwhile a whole request on another connection is answered.
+    Http::with_key(&app, None).get("/healthz").await.ok(200);
+    // Waits for the server's move, not for time: the read ends when the server closes (a 408
+    // answer may come first). The outer bound only keeps a broken server from hanging the test.
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        slow.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(
+        matches!(read, Ok(Ok(_)) | Ok(Err(_))),
+        "the server kept a connection with an unfinished head open for 20 s"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    assert!(opened.elapsed() >= std::time::Duration::from_millis(250));
+    app.shutdown().await;
 }

@@ -146,9 +146,15 @@ impl Store {
         })
     }
 
+    /// The embedded database's file name in a data directory.
+    pub const SQLITE_FILE: &str = "jeton.db";
+
     /// The URL of the embedded database in a data directory.
     pub fn sqlite_url(data_dir: &std::path::Path) -> String {
-        format!("sqlite://{}?mode=rwc", data_dir.join("jeton.db").display())
+        format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join(Self::SQLITE_FILE).display()
+        )
     }
 
     pub fn backend(&self) -> Backend {
