@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 use jeton_core::ledger::Actor;
 use jeton_core::{AdminId, TeamId};
 use jeton_store::admins::Admin;
+use jeton_store::flex::IdScope;
 use jeton_store::users::User;
 
 use crate::error::ApiError;
@@ -54,6 +55,16 @@ impl Caller {
             Caller::Admin(_) => Err(ApiError::Forbidden(
                 "only the operator may do this; this key belongs to a team admin".into(),
             )),
+            Caller::User(_) => Err(staff_only()),
+        }
+    }
+
+    /// Whose people this caller may name by id (R-AUTH-4): the operator anyone, an admin only
+    /// people of their own teams.
+    pub fn id_scope(&self) -> Result<IdScope, ApiError> {
+        match self {
+            Caller::Operator => Ok(IdScope::Anyone),
+            Caller::Admin(a) => Ok(IdScope::AdminOf(a.id)),
             Caller::User(_) => Err(staff_only()),
         }
     }
