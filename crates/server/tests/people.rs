@@ -1038,6 +1038,11 @@ async fn auth_4_endpoints(db: TestDb) {
         ),
         (Method::POST, "/v1/users/{id}/trials".into(), Some(period)),
         (Method::GET, "/v1/users/{id}/entitlements".into(), None),
+        (
+            Method::POST,
+            "/v1/users/{id}/sign-out-everywhere".into(),
+            None,
+        ),
     ];
     for (method, path, body) in &requests {
         let send = |id: i64| {
