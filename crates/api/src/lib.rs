@@ -281,6 +281,38 @@ pub struct AdminCreated {
     pub api_key: String,
 }
 
+/// Whether an admin's key works (R-AUTH-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    Active,
+    /// Refused (401 `key_revoked`) until a rotation issues a new key.
+    Revoked,
+}
+
+/// A team admin as the operator sees them: never the key or its digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AdminInfo {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub teams: Vec<i64>,
+    pub created_at: DateTime<Utc>,
+    pub key_status: KeyStatus,
+    /// When the current key was issued: at creation or at the last rotation.
+    pub key_created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A rotated admin key: the admin, and their new key, shown this once (only its hash is
+/// stored). The previous key no longer works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AdminKey {
+    pub admin: AdminInfo,
+    pub api_key: String,
+}
+
 // ---------------------------------------------------------------- operations
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -317,6 +349,14 @@ pub struct UserToken {
     pub token: String,
     pub user_id: i64,
     pub expires_at: DateTime<Utc>,
+}
+
+/// Signing out everywhere (R-AUTH-1): how many of the user's tokens were ended (those still
+/// valid; expired ones are removed too). Every one of them is refused from now on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokensEnded {
+    pub user_id: i64,
+    pub ended: u64,
 }
 
 /// Assign someone to Flex on a team: `invite` a new person as `Full Name <email>` (R-USR-2), or

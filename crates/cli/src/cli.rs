@@ -21,10 +21,10 @@ pub const OPERATOR_KEY_FILE: &str = "operator.key";
     about = "Jeton: token-based pay-per-use licensing. Run the server, or manage it from here.",
     after_help = "Every command except `serve` talks to a running server and takes:\n  \
         --server URL   the server [env: JETON_SERVER] [default: http://127.0.0.1:8080]\n  \
-        --key KEY      an operator or admin API key, or a user token for `jeton me`\n                 \
-        and `jeton client` [env: JETON_KEY]; without one, the operator\n                 \
-        key is read from <--data-dir>/operator.key when that file exists\n                 \
-        [--data-dir env: JETON_DATA_DIR, default: ./jeton-data]\n  \
+        --key KEY      an operator or admin API key, or a user token for `jeton me`,\n                 \
+        `jeton logout` and `jeton client` [env: JETON_KEY]; without one, the\n                 \
+        operator key is read from <--data-dir>/operator.key when that file\n                 \
+        exists [--data-dir env: JETON_DATA_DIR, default: ./jeton-data]\n  \
         --json         print the server's answer as JSON, for scripts\n\n\
         Teams are given by id or by exact name. Start with `jeton serve`, then e.g.\n  \
         jeton products add autocad --name AutoCAD --daily-rate 7\n  \
@@ -83,13 +83,15 @@ pub enum Command {
     /// List and resend a team's invitations; accept one
     #[command(subcommand_required = true, arg_required_else_help = true)]
     Invitations(Group<invitations::InvitationsCmd>),
-    /// Create team admins and their API keys (operator)
+    /// Create and list team admins; revoke or rotate their API keys (operator)
     #[command(subcommand_required = true, arg_required_else_help = true)]
     Admins(Group<admins::AdminsCmd>),
     /// List the emails the server queued, sent or gave up on, and send failed ones again (operator)
     Outbox(Leaf<outbox::OutboxArgs>),
     /// Sign in as a user and print a user token (for `jeton me`)
     Login(Leaf<account::LoginArgs>),
+    /// Sign out: end the user token given with --key (--everywhere: all of your tokens)
+    Logout(Leaf<account::LogoutArgs>),
     /// Your own account, with a user token as --key: who you are, your downloads
     #[command(subcommand_required = true, arg_required_else_help = true)]
     Me(Group<account::MeCmd>),
@@ -148,9 +150,9 @@ pub struct Conn {
     #[arg(long, global = true, env = "JETON_SERVER", value_name = "URL", default_value = DEFAULT_SERVER)]
     pub server: String,
 
-    /// API key (operator or team admin), or a user token for `jeton me` and `jeton client`.
-    /// Without one, the
-    /// operator key is read from <DATA_DIR>/operator.key when that file exists
+    /// API key (operator or team admin), or a user token for `jeton me`, `jeton logout` and
+    /// `jeton client`. Without one, the operator key is read from <DATA_DIR>/operator.key when
+    /// that file exists
     #[arg(
         long,
         global = true,

@@ -1064,6 +1064,152 @@ async fn admins_get_a_key_that_sees_only_their_teams() {
     );
 }
 
+/// `jeton admins list|revoke|rotate` (R-AUTH-1): the operator sees every admin's key state, never
+/// a key; a revoked key is refused; a rotated key replaces the old one.
+async fn admin_keys(env: Env) {
+    env.run(&["teams", "create", "Design"]).await.ok();
+    env.run(&["teams", "create", "Ops"]).await.ok();
+    let create = |email: &'static str, team: &'static str| {
+        let env = &env;
+        async move {
+            let created = env
+                .run(&[
+                    "admins", "create", "--email", email, "--name", "An Admin", "--team", team,
+                    "--json",
+                ])
+                .await
+                .json();
+            (
+                id(&created),
+                created["api_key"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    let (ann, ann_key) = create("ann@example.com", "Design").await;
+    let (_, bob_key) = create("bob@example.com", "Ops").await;
+
+    let out = env.run(&["admins", "list"]).await;
+    let text = out.ok();
+    assert!(
+        text.contains("ann@example.com") && text.contains("bob@example.com"),
+        "{text}"
+    );
+    assert!(
+        text.contains("active since 2026-01-05 08:00:00 UTC"),
+        "{text}"
+    );
+    let list = env.run(&["admins", "list", "--json"]).await;
+    assert!(!list.stdout.contains(&ann_key), "{}", list.stdout);
+    let list = list.json();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    assert_eq!(list[0]["key_status"], "active");
+    assert!(list[0].get("api_key").is_none(), "{list}");
+
+    // Revoked, by email: the key is refused, with a hint that says what happened.
+    let out = env.run(&["admins", "revoke", "ann@example.com"]).await;
+    let text = out.ok();
+    assert!(
+        text.contains(&format!("admin {ann}")) && text.contains("refused from now on"),
+        "{text}"
+    );
+    let out = env
+        .run_as(&ann_key, &["balance", "--team", "Design"], &[], None)
+        .await;
+    let err = out.fails(1);
+    assert!(
+        err.contains("HTTP 401")
+            && err.contains("key_revoked")
+            && err.contains("jeton admins rotate"),
+        "{err}"
+    );
+    let list = env.run(&["admins", "list", "--json"]).await.json();
+    assert_eq!(list[0]["key_status"], "revoked");
+    assert_eq!(list[0]["key_revoked_at"], "2026-01-05T08:00:00Z");
+    assert_eq!(list[1]["key_status"], "active", "bob keeps his key");
+    let text = env.run(&["admins", "list"]).await.ok().to_string();
+    assert!(text.contains("revoked 2026-01-05 08:00:00 UTC"), "{text}");
+
+    // Rotated, by id: a new key, printed once; the old key stays refused.
+    let out = env.run(&["admins", "rotate", &ann.to_string()]).await;
+    let text = out.ok();
+    assert!(text.contains("shown only this once"), "{text}");
+    let new_key = text
+        .split_whitespace()
+        .find(|w| w.starts_with("jeton_adm_"))
+        .expect("the new key")
+        .to_string();
+    assert_ne!(new_key, ann_key);
+    let balance = env
+        .run_as(
+            &new_key,
+            &["balance", "--team", "Design", "--json"],
+            &[],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(balance["available"], 0);
+    env.run_as(&ann_key, &["balance", "--team", "Design"], &[], None)
+        .await
+        .fails(1);
+    let rotated = env
+        .run(&["admins", "rotate", &ann.to_string(), "--json"])
+        .await
+        .json();
+    assert_eq!(rotated["admin"]["key_status"], "active");
+    let newest = rotated["api_key"].as_str().unwrap();
+    assert_ne!(newest, new_key);
+    let out = env
+        .run_as(&new_key, &["balance", "--team", "Design"], &[], None)
+        .await;
+    assert!(out.fails(1).contains("HTTP 401"), "{}", out.stderr);
+
+    // Only the operator.
+    for args in [
+        &["admins", "list"][..],
+        &["admins", "revoke", &ann.to_string()][..],
+        &["admins", "rotate", &ann.to_string()][..],
+    ] {
+        let out = env.run_as(&bob_key, args, &[], None).await;
+        assert!(
+            out.fails(1).contains("HTTP 403"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    env.run_as(newest, &["balance", "--team", "Design"], &[], None)
+        .await
+        .ok();
+    // Unknown admins, and arguments that name none.
+    let out = env.run(&["admins", "revoke", "987654"]).await;
+    assert!(out.fails(1).contains("HTTP 404"), "{}", out.stderr);
+    let out = env.run(&["admins", "rotate", "nobody@example.com"]).await;
+    assert!(
+        out.fails(1)
+            .contains("no admin has the email nobody@example.com"),
+        "{}",
+        out.stderr
+    );
+    let out = env.run(&["admins", "revoke", "Ann"]).await;
+    assert!(
+        out.fails(1).contains("neither an admin id nor an email"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_auth_1_admin_keys_from_the_command_line_sqlite() {
+    admin_keys(Env::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_auth_1_admin_keys_from_the_command_line_postgres() {
+    if let Some(env) = Env::start(Backend::Postgres).await {
+        admin_keys(env).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_test_clock_moves_and_health_answers() {
     let env = Env::sqlite().await;
@@ -1132,6 +1278,58 @@ async fn login(env: &Env, email: &str) -> String {
         )
         .await;
     out.ok().trim().to_string()
+}
+
+/// `jeton logout` ends the token given with --key; `--everywhere` every token of the user; the
+/// operator's `jeton users sign-out-everywhere` does the same for anyone (R-AUTH-1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_auth_1_logout_here_and_everywhere_from_the_command_line() {
+    let env = Env::sqlite().await;
+    let jane = create_user(&env, "jane@example.com", "Jane Doe").await;
+    create_user(&env, "bob@example.com", "Bob Bee").await;
+    let first = login(&env, "jane@example.com").await;
+    let second = login(&env, "jane@example.com").await;
+    let third = login(&env, "jane@example.com").await;
+    let bob = login(&env, "bob@example.com").await;
+    let me = |token: String| {
+        let env = &env;
+        async move { env.run_as(&token, &["me", "show"], &[], None).await }
+    };
+
+    let out = env.run_as(&first, &["logout"], &[], None).await;
+    assert!(out.ok().contains("Signed out"), "{}", out.stdout);
+    let out = me(first.clone()).await;
+    assert!(out.fails(1).contains("HTTP 401"), "{}", out.stderr);
+    assert!(me(second.clone()).await.ok().contains("jane@example.com"));
+
+    let ended = env
+        .run_as(&second, &["logout", "--everywhere", "--json"], &[], None)
+        .await
+        .json();
+    assert_eq!(ended["user_id"], jane);
+    assert_eq!(ended["ended"], 2, "the second and third tokens");
+    for token in [&first, &second, &third] {
+        let out = me(token.clone()).await;
+        assert!(out.fails(1).contains("HTTP 401"), "{}", out.stderr);
+    }
+    assert!(me(bob.clone()).await.ok().contains("bob@example.com"));
+
+    // The operator, for a user; an operator key is not a user's to log out.
+    let fourth = login(&env, "jane@example.com").await;
+    let out = env
+        .run(&["users", "sign-out-everywhere", &jane.to_string()])
+        .await;
+    assert!(out.ok().contains("1 token ended"), "{}", out.stdout);
+    assert!(me(fourth).await.fails(1).contains("HTTP 401"));
+    assert!(me(bob).await.ok().contains("bob@example.com"));
+    let out = env.run(&["logout"]).await;
+    assert!(
+        out.fails(1).contains("HTTP 403") && out.stderr.contains("user token"),
+        "{}",
+        out.stderr
+    );
+    let out = env.run(&["users", "sign-out-everywhere", "987654"]).await;
+    assert!(out.fails(1).contains("HTTP 404"), "{}", out.stderr);
 }
 
 /// The sum of `kind` events' amounts, as a positive number.

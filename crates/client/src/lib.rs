@@ -32,12 +32,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::SecondsFormat;
 use jeton_api::{
-    AcceptInvitation, Accepted, AdminCreated, AssignRequest, Assignment, Audit, Balance,
-    BatchAssignRequest, BatchEntry, ClockAdvance, ClockNow, Defaults, Event, EventsQuery, FlexUser,
-    Health, IDEMPOTENCY_KEY_HEADER, ImportQuery, ImportResult, Invitation, Me, Merge, MergeRequest,
-    Move, MyProduct, NewAdmin, NewMove, NewPack, NewProduct, NewTeam, OutboxMessage, OutboxQuery,
-    Pack, Problem, Product, ProductChange, ProductDetail, Requeued, SetDefaults, SetProducts, Team,
-    TokenRequest, UserToken,
+    AcceptInvitation, Accepted, AdminCreated, AdminInfo, AdminKey, AssignRequest, Assignment,
+    Audit, Balance, BatchAssignRequest, BatchEntry, ClockAdvance, ClockNow, Defaults, Event,
+    EventsQuery, FlexUser, Health, IDEMPOTENCY_KEY_HEADER, ImportQuery, ImportResult, Invitation,
+    Me, Merge, MergeRequest, Move, MyProduct, NewAdmin, NewMove, NewPack, NewProduct, NewTeam,
+    OutboxMessage, OutboxQuery, Pack, Problem, Product, ProductChange, ProductDetail, Requeued,
+    SetDefaults, SetProducts, Team, TokenRequest, TokensEnded, UserToken,
 };
 use jeton_api::{
     Entitlement, Heartbeat, HeartbeatAnswer, LeaseKey, NewEntitlement, NewResult, NewUser,
@@ -257,6 +257,26 @@ impl Client {
             .await
     }
 
+    /// `GET /v1/admins` (operator): every admin with their teams and key state, never a key.
+    pub async fn admins(&self) -> Result<Vec<AdminInfo>, ClientError> {
+        self.call(Request::new(Method::GET, "/v1/admins".into()))
+            .await
+    }
+
+    /// `POST /v1/admins/{id}/revoke` (operator): the admin's key is refused from now on (401
+    /// `key_revoked`) until [`Client::rotate_admin_key`] issues a new one (R-AUTH-1).
+    pub async fn revoke_admin_key(&self, admin: i64) -> Result<AdminInfo, ClientError> {
+        let path = format!("/v1/admins/{admin}/revoke");
+        self.call(Request::new(Method::POST, path)).await
+    }
+
+    /// `POST /v1/admins/{id}/rotate` (operator): a new key for the admin, shown only in this
+    /// answer; the old one is refused from now on (R-AUTH-1).
+    pub async fn rotate_admin_key(&self, admin: i64) -> Result<AdminKey, ClientError> {
+        let path = format!("/v1/admins/{admin}/rotate");
+        self.call(Request::new(Method::POST, path)).await
+    }
+
     // ------------------------------------------------------------ people (R-USR, R-ACC)
 
     /// `POST /v1/auth/token` (no key needed): signs a user in; the answer's token is their key
@@ -267,6 +287,30 @@ impl Client {
             .json(request)?
             .without_key();
         self.call(req).await
+    }
+
+    /// `POST /v1/me/sign-out` (user token): ends this client's token; the user's other tokens
+    /// keep working (R-AUTH-1).
+    pub async fn sign_out_token(&self) -> Result<(), ClientError> {
+        self.send(Request::new(Method::POST, "/v1/me/sign-out".into()))
+            .await
+            .map(drop)
+    }
+
+    /// `POST /v1/me/sign-out-everywhere` (user token): ends every token of this user, this
+    /// client's included (R-AUTH-1).
+    pub async fn sign_out_everywhere(&self) -> Result<TokensEnded, ClientError> {
+        self.call(Request::new(
+            Method::POST,
+            "/v1/me/sign-out-everywhere".into(),
+        ))
+        .await
+    }
+
+    /// `POST /v1/users/{id}/sign-out-everywhere` (operator): ends every token of that user.
+    pub async fn sign_out_user_everywhere(&self, user: i64) -> Result<TokensEnded, ClientError> {
+        let path = format!("/v1/users/{user}/sign-out-everywhere");
+        self.call(Request::new(Method::POST, path)).await
     }
 
     /// `GET /v1/me` (user token): who the token belongs to.

@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 use jeton_core::ledger::Actor;
 use jeton_core::{AdminId, TeamId};
 use jeton_store::admins::Admin;
+use jeton_store::flex::IdScope;
 use jeton_store::users::User;
 
 use crate::error::ApiError;
@@ -58,6 +59,16 @@ impl Caller {
         }
     }
 
+    /// Whose people this caller may name by id (R-AUTH-4): the operator anyone, an admin only
+    /// people of their own teams.
+    pub fn id_scope(&self) -> Result<IdScope, ApiError> {
+        match self {
+            Caller::Operator => Ok(IdScope::Anyone),
+            Caller::Admin(a) => Ok(IdScope::AdminOf(a.id)),
+            Caller::User(_) => Err(staff_only()),
+        }
+    }
+
     /// The team must be one the caller manages; otherwise it does not exist for them.
     pub fn require_team(&self, team: TeamId) -> Result<(), ApiError> {
         match self {
@@ -75,40 +86,67 @@ fn staff_only() -> ApiError {
     )
 }
 
+/// The bearer key of a request, as sent (trimmed); 401 when there is none.
+fn bearer_key(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized(
+            "send the header Authorization: Bearer <api key>",
+        ))?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or(ApiError::Unauthorized(
+            "the Authorization header must be: Bearer <api key>",
+        ))
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized(
-                "send the header Authorization: Bearer <api key>",
-            ))?;
-        let key = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or(ApiError::Unauthorized(
-                "the Authorization header must be: Bearer <api key>",
-            ))?;
+        let key = bearer_key(parts)?;
         let hash = hash_key(key);
         if key.starts_with(USER_PREFIX) {
             return match state.store.user_by_token(&hash, state.now()).await? {
                 Some(user) => Ok(Caller::User(user)),
                 None => Err(ApiError::Unauthorized(
-                    "this user token is not valid or has expired; sign in again with POST /v1/auth/token",
+                    "this user token is not valid, has expired or was signed out; sign in again with POST /v1/auth/token",
                 )),
             };
         }
         if hash == state.operator_key_hash {
             return Ok(Caller::Operator);
         }
+        // Looked up on every request (no cache), so a revoked or rotated key is refused at once
+        // on every server (R-AUTH-1).
         match state.store.admin_by_key_hash(&hash).await? {
+            Some(admin) if admin.key_revoked_at.is_some() => Err(ApiError::KeyRevoked(
+                "this API key was revoked by the operator; ask them for a new one \
+                 (`jeton admins rotate`)"
+                    .into(),
+            )),
             Some(admin) => Ok(Caller::Admin(admin)),
             None => Err(ApiError::Unauthorized("this API key is not valid")),
         }
+    }
+}
+
+/// The digest of the user token a request carries, for signing out of this token alone. Use it
+/// beside [`Caller`], which checks that the token is valid.
+pub struct CurrentKeyHash(pub String);
+
+impl FromRequestParts<AppState> for CurrentKeyHash {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<CurrentKeyHash, ApiError> {
+        Ok(CurrentKeyHash(hash_key(bearer_key(parts)?)))
     }
 }

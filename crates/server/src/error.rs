@@ -16,6 +16,10 @@ pub enum ApiError {
     /// No key, or a key that is not valid.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// A team admin's key that the operator revoked (R-AUTH-1): refused like any invalid key,
+    /// with its own code so that the holder knows to ask for a new one rather than retype it.
+    #[error("{0}")]
+    KeyRevoked(String),
     /// A valid key that may not do this (an admin calling an operator-only endpoint).
     #[error("{0}")]
     Forbidden(String),
@@ -96,6 +100,9 @@ impl ApiError {
             ),
             ApiError::Unauthorized(detail) => {
                 (StatusCode::UNAUTHORIZED, "unauthorized", (*detail).into())
+            }
+            ApiError::KeyRevoked(detail) => {
+                (StatusCode::UNAUTHORIZED, "key_revoked", detail.clone())
             }
             ApiError::Forbidden(detail) => (StatusCode::FORBIDDEN, "forbidden", detail.clone()),
             ApiError::BadRequest { code, detail } => {

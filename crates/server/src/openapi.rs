@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
         (name = "catalogue", description = "Products and their rates (R-CAT)"),
         (name = "teams", description = "Teams, merges (R-PACK-7)"),
         (name = "tokens", description = "Packs, balance, ledger events, moves (R-PACK)"),
-        (name = "admins", description = "Team admins and their keys"),
+        (name = "admins", description = "Team admins and their keys: listing, revoking, rotating (R-AUTH-1)"),
         (name = "operations", description = "Health, metrics, test clock"),
     )
 )]
@@ -33,7 +33,7 @@ impl Modify for BearerKeys {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "The operator key, a team admin's key, or (later) a user token",
+                        "The operator key, a team admin's key, or a user token (POST /v1/auth/token)",
                     ))
                     .build(),
             ),

@@ -22,6 +22,8 @@ both_backends! {
     r_acc_3_defaults_replace_selections_without_email => acc_3,
     r_acc_4_the_downloads_view_lists_allowed_products_with_items => acc_4,
     admins_cannot_touch_people_of_other_teams => admin_scope,
+    r_auth_4_admins_name_by_id_only_people_of_their_teams => auth_4_ids,
+    r_auth_4_no_admin_endpoint_taking_a_user_id_tells_about_other_teams => auth_4_endpoints,
     bad_people_input_gets_a_problem_and_changes_nothing => bad_input,
     password_guessing_is_refused_per_address_for_a_while => guessing,
     r_pack_7_a_merge_moves_users_assignments_and_open_invitations => merge_people,
@@ -809,6 +811,274 @@ async fn admin_scope(db: TestDb) {
         op.get(&format!("/v1/teams/{b}/flex/users")).await.body,
         before
     );
+    app.shutdown().await;
+}
+
+/// `detail` with the first number equal to `id` (the id the request named, which the messages
+/// give before any other number) written `ID`.
+fn without_id(detail: &str, id: i64) -> String {
+    let id = id.to_string();
+    let mut start = None;
+    for (i, c) in detail.char_indices().chain([(detail.len(), ' ')]) {
+        match (c.is_ascii_digit(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                if detail[s..i] == id {
+                    return format!("{}ID{}", &detail[..s], &detail[i..]);
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    detail.to_owned()
+}
+
+/// Asserts that `a` (about id `id_a`) and `b` (about `id_b`) are the same answer: status, code
+/// and detail, once the id each one names is set aside.
+#[track_caller]
+fn same_answer(a: &common::Answer, id_a: i64, b: &common::Answer, id_b: i64) {
+    let code = a.body["code"].as_str().expect("a problem").to_owned();
+    let detail_a = a.problem(a.status.as_u16(), &code);
+    let detail_b = b.problem(a.status.as_u16(), &code);
+    assert_eq!(
+        without_id(&detail_a, id_a),
+        without_id(&detail_b, id_b),
+        "the details differ beyond the id: {a:?} / {b:?}"
+    );
+}
+
+/// An id no user has.
+const NOBODY: i64 = 987_654;
+
+/// Two teams: Design (Ann is its admin, with Lab) and B. Bob is only invited on B, Carol is only
+/// an active user on B. Returns (design, lab, b, bob, carol, ann).
+async fn two_teams(app: &jeton_server::testing::TestApp) -> (i64, i64, i64, i64, i64, Http) {
+    let op = Http::new(app);
+    let design = scene(&op).await;
+    let lab = op.team("Lab").await;
+    let b = op.team("B").await;
+    let bob = invite(&op, b, "Bob Bee <bob@example.com>", json!(null)).await["user_id"]
+        .as_i64()
+        .unwrap();
+    let (carol, _) = app.user_with_token("carol@example.com", "Carol Sea").await;
+    op.post(
+        &format!("/v1/teams/{b}/flex/users"),
+        json!({"user_id": carol, "all": true}),
+    )
+    .await
+    .ok(201);
+    let key = op
+        .post(
+            "/v1/admins",
+            json!({"email": "ann@example.com", "name": "Ann Admin", "teams": [design, lab]}),
+        )
+        .await
+        .ok(201)["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (design, lab, b, bob, carol, Http::with_key(app, Some(key)))
+}
+
+/// No answer an admin gets names a person of another team.
+#[track_caller]
+fn tells_no_address(answer: &common::Answer) {
+    let text = answer.body.to_string();
+    for address in [
+        "bob@example.com",
+        "carol@example.com",
+        "Bob Bee",
+        "Carol Sea",
+    ] {
+        assert!(!text.contains(address), "{address} leaked: {text}");
+    }
+}
+
+async fn auth_4_ids(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let (design, lab, b, bob, carol, ann) = two_teams(&app).await;
+    let users = format!("/v1/teams/{design}/flex/users");
+    let snapshot = || async {
+        json!({
+            "design": op.get(&format!("/v1/teams/{design}/flex/users")).await.body,
+            "b": op.get(&format!("/v1/teams/{b}/flex/users")).await.body,
+            "invitations": op.get(&format!("/v1/teams/{design}/invitations")).await.body,
+            "outbox": outbox(&op).await,
+        })
+    };
+    let before = snapshot().await;
+
+    // One by one: someone only on another team is answered like nobody, whatever their state.
+    let nobody = ann
+        .post(&users, json!({"user_id": NOBODY, "all": true}))
+        .await;
+    let detail = nobody.problem(404, "not_found");
+    assert!(detail.contains(&NOBODY.to_string()), "{detail}");
+    for other in [bob, carol] {
+        let answer = ann
+            .post(&users, json!({"user_id": other, "all": true}))
+            .await;
+        same_answer(&nobody, NOBODY, &answer, other);
+        tells_no_address(&answer);
+        // With a selection that would be refused too: the id is still what is answered first.
+        let answer = ann
+            .post(&users, json!({"user_id": other, "products": ["nope"]}))
+            .await;
+        same_answer(&nobody, NOBODY, &answer, other);
+    }
+
+    // In a batch, entry by entry.
+    let batch = ann
+        .post(
+            &format!("{users}/batch"),
+            json!({"entries": format!("{NOBODY}\n{bob}\n{carol}"), "all": true}),
+        )
+        .await;
+    tells_no_address(&batch);
+    let results = batch.ok(200).as_array().unwrap().clone();
+    assert_eq!(results.len(), 3);
+    for (result, id) in results.iter().zip([NOBODY, bob, carol]) {
+        assert!(result.get("assignment").is_none(), "{result}");
+        assert_eq!(result["error"]["code"], "not_found", "{result}");
+        assert_eq!(
+            without_id(result["error"]["detail"].as_str().unwrap(), id),
+            without_id(results[0]["error"]["detail"].as_str().unwrap(), NOBODY),
+        );
+    }
+    assert_eq!(snapshot().await, before, "nothing changed, no email queued");
+
+    // People Ann can see: invited on Lab, and once assigned on Design but removed since.
+    let dan = ann
+        .post(
+            &format!("/v1/teams/{lab}/flex/users"),
+            json!({"invite": "Dan Dee <dan@example.com>"}),
+        )
+        .await
+        .ok(201)["user_id"]
+        .as_i64()
+        .unwrap();
+    let eve = ann
+        .post(&users, json!({"invite": "Eve Eff <eve@example.com>"}))
+        .await
+        .ok(201)["user_id"]
+        .as_i64()
+        .unwrap();
+    ann.send(Method::DELETE, &format!("{users}/{eve}"), None, &[])
+        .await
+        .ok(204);
+    let a = ann.post(&users, json!({"user_id": dan, "all": true})).await;
+    assert_eq!(a.ok(201)["email"], "dan@example.com");
+    let a = ann
+        .post(
+            &format!("{users}/batch"),
+            json!({"entries": eve.to_string()}),
+        )
+        .await;
+    assert_eq!(a.ok(200)[0]["assignment"]["email"], "eve@example.com");
+    // By email, anyone with an account: the admin already knows the address.
+    let a = ann
+        .post(
+            &format!("/v1/teams/{lab}/flex/users"),
+            json!({"email": "carol@example.com"}),
+        )
+        .await;
+    assert_eq!(a.ok(201)["user_id"], carol);
+
+    // The operator names anyone by id.
+    let a = op.post(&users, json!({"user_id": bob, "all": true})).await;
+    assert_eq!(a.ok(201)["email"], "bob@example.com");
+    app.shutdown().await;
+}
+
+async fn auth_4_endpoints(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let (design, _lab, b, bob, carol, ann) = two_teams(&app).await;
+    let bob_invitation = op.get(&format!("/v1/teams/{b}/invitations")).await.ok(200)[0]["id"]
+        .as_i64()
+        .unwrap();
+    let before = json!({
+        "b": op.get(&format!("/v1/teams/{b}/flex/users")).await.body,
+        "invitations": op.get(&format!("/v1/teams/{b}/invitations")).await.body,
+        "outbox": outbox(&op).await,
+    });
+    let period = json!({"product": "autocad", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2026-02-01T00:00:00Z"});
+    // Each request names a user (or an invitation) by id; `{id}` is replaced.
+    let requests: Vec<(Method, String, Option<Value>)> = vec![
+        (
+            Method::DELETE,
+            format!("/v1/teams/{design}/flex/users/{{id}}"),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("/v1/teams/{design}/flex/users/{{id}}/products"),
+            Some(json!({"all": true})),
+        ),
+        (
+            Method::POST,
+            "/v1/users/{id}/subscriptions".into(),
+            Some(period.clone()),
+        ),
+        (Method::POST, "/v1/users/{id}/trials".into(), Some(period)),
+        (Method::GET, "/v1/users/{id}/entitlements".into(), None),
+        (
+            Method::POST,
+            "/v1/users/{id}/sign-out-everywhere".into(),
+            None,
+        ),
+    ];
+    for (method, path, body) in &requests {
+        let send = |id: i64| {
+            let path = path.replace("{id}", &id.to_string());
+            let body = body.clone().map(RawBody::Json);
+            let ann = ann.clone();
+            let method = method.clone();
+            async move { ann.send(method, &path, body, &[]).await }
+        };
+        let nobody = send(NOBODY).await;
+        assert!(
+            nobody.status.is_client_error(),
+            "{method} {path}: {nobody:?}"
+        );
+        for other in [bob, carol] {
+            let answer = send(other).await;
+            same_answer(&nobody, NOBODY, &answer, other);
+            tells_no_address(&answer);
+        }
+    }
+    // An invitation of another team, resent through the admin's own team.
+    let nobody = ann
+        .post(
+            &format!("/v1/teams/{design}/invitations/{NOBODY}/resend"),
+            json!({}),
+        )
+        .await;
+    let answer = ann
+        .post(
+            &format!("/v1/teams/{design}/invitations/{bob_invitation}/resend"),
+            json!({}),
+        )
+        .await;
+    nobody.problem(404, "not_found");
+    same_answer(&nobody, NOBODY, &answer, bob_invitation);
+    tells_no_address(&answer);
+    // The team's lists hold only its own people.
+    for path in [
+        format!("/v1/teams/{design}/flex/users"),
+        format!("/v1/teams/{design}/invitations"),
+        format!("/v1/teams/{design}/sessions?open=false"),
+    ] {
+        tells_no_address(&ann.get(&path).await);
+    }
+    let after = json!({
+        "b": op.get(&format!("/v1/teams/{b}/flex/users")).await.body,
+        "invitations": op.get(&format!("/v1/teams/{b}/invitations")).await.body,
+        "outbox": outbox(&op).await,
+    });
+    assert_eq!(after, before, "nothing changed");
     app.shutdown().await;
 }
 

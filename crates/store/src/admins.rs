@@ -1,6 +1,10 @@
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use jeton_core::limits::MAX_TEAMS_PER_ADMIN;
 use jeton_core::{AdminId, DomainError, Email, PersonName, TeamId};
+
+use sqlx::AnyConnection;
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult, conflict_on_duplicate};
@@ -14,6 +18,57 @@ pub struct Admin {
     pub name: String,
     pub teams: Vec<TeamId>,
     pub created_at: DateTime<Utc>,
+    /// When the current key was issued: at creation or at the last rotation.
+    pub key_created_at: DateTime<Utc>,
+    /// Set when the key was revoked (R-AUTH-1): from then on it is refused.
+    pub key_revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AdminRow {
+    id: i64,
+    email: String,
+    name: String,
+    created_at: i64,
+    key_created_at: i64,
+    key_revoked_at: Option<i64>,
+}
+
+const ADMIN_COLUMNS: &str = "id, email, name, created_at, key_created_at, key_revoked_at";
+
+impl AdminRow {
+    fn admin(self, teams: Vec<TeamId>) -> StoreResult<Admin> {
+        Ok(Admin {
+            id: AdminId(self.id),
+            email: self.email,
+            name: self.name,
+            teams,
+            created_at: from_db(self.created_at)?,
+            key_created_at: from_db(self.key_created_at)?,
+            key_revoked_at: self.key_revoked_at.map(from_db).transpose()?,
+        })
+    }
+}
+
+async fn admin_teams(conn: &mut AnyConnection, admin: i64) -> StoreResult<Vec<TeamId>> {
+    let teams: Vec<i64> =
+        sqlx::query_scalar("SELECT team_id FROM admin_teams WHERE admin_id = $1 ORDER BY team_id")
+            .bind(admin)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(teams.into_iter().map(TeamId).collect())
+}
+
+/// The admin `id` with its teams, or 404.
+async fn admin_in(conn: &mut AnyConnection, id: AdminId) -> StoreResult<Admin> {
+    let sql = format!("SELECT {ADMIN_COLUMNS} FROM admins WHERE id = $1");
+    let row: AdminRow = sqlx::query_as(&sql)
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::not_found("admin", id))?;
+    let teams = admin_teams(conn, row.id).await?;
+    row.admin(teams)
 }
 
 impl Store {
@@ -47,7 +102,7 @@ impl Store {
             }
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO admins (email, email_lower, name, key_hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO admins (email, email_lower, name, key_hash, created_at, key_created_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
         )
         .bind(email.as_str())
         .bind(email.normalized())
@@ -71,31 +126,86 @@ impl Store {
             name: name.as_str().to_owned(),
             teams,
             created_at: now,
+            key_created_at: now,
+            key_revoked_at: None,
         })
     }
 
-    /// The admin holding the key with this SHA-256 digest, with the teams it manages now.
+    /// The admin whose current key has this SHA-256 digest, with the teams it manages now, revoked
+    /// or not: the caller refuses a revoked key, and can say why.
     pub async fn admin_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<Admin>> {
-        let row: Option<(i64, String, String, i64)> =
-            sqlx::query_as("SELECT id, email, name, created_at FROM admins WHERE key_hash = $1")
-                .bind(key_hash)
-                .fetch_optional(self.pool())
-                .await?;
-        let Some((id, email, name, created_at)) = row else {
+        let mut conn = self.pool().acquire().await?;
+        let sql = format!("SELECT {ADMIN_COLUMNS} FROM admins WHERE key_hash = $1");
+        let row: Option<AdminRow> = sqlx::query_as(&sql)
+            .bind(key_hash)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(row) = row else {
             return Ok(None);
         };
-        let teams: Vec<i64> = sqlx::query_scalar(
-            "SELECT team_id FROM admin_teams WHERE admin_id = $1 ORDER BY team_id",
+        let teams = admin_teams(&mut conn, row.id).await?;
+        row.admin(teams).map(Some)
+    }
+
+    /// Every admin with their teams and key state, by id. Never the key or its digest.
+    pub async fn admins(&self) -> StoreResult<Vec<Admin>> {
+        let mut conn = self.pool().acquire().await?;
+        let sql = format!("SELECT {ADMIN_COLUMNS} FROM admins ORDER BY id");
+        let rows: Vec<AdminRow> = sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
+        let mut teams: BTreeMap<i64, Vec<TeamId>> = BTreeMap::new();
+        let pairs: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT admin_id, team_id FROM admin_teams ORDER BY admin_id, team_id")
+                .fetch_all(&mut *conn)
+                .await?;
+        for (admin, team) in pairs {
+            teams.entry(admin).or_default().push(TeamId(team));
+        }
+        rows.into_iter()
+            .map(|r| {
+                let t = teams.remove(&r.id).unwrap_or_default();
+                r.admin(t)
+            })
+            .collect()
+    }
+
+    /// R-AUTH-1: revokes the admin's key; it is refused from the next request on. Revoking a
+    /// revoked key changes nothing (it keeps the time of the first revocation), so a retried
+    /// call is harmless.
+    pub async fn revoke_admin_key(&self, id: AdminId, now: DateTime<Utc>) -> StoreResult<Admin> {
+        let mut w = self.begin_write().await?;
+        admin_in(&mut w.tx, id).await?;
+        sqlx::query(
+            "UPDATE admins SET key_revoked_at = $1 WHERE id = $2 AND key_revoked_at IS NULL",
         )
-        .bind(id)
-        .fetch_all(self.pool())
+        .bind(to_db(now))
+        .bind(id.0)
+        .execute(&mut *w.tx)
         .await?;
-        Ok(Some(Admin {
-            id: AdminId(id),
-            email,
-            name,
-            teams: teams.into_iter().map(TeamId).collect(),
-            created_at: from_db(created_at)?,
-        }))
+        let admin = admin_in(&mut w.tx, id).await?;
+        w.commit().await?;
+        Ok(admin)
+    }
+
+    /// R-AUTH-1: gives the admin a new key (`key_hash`, the digest of a fresh key); the old one is
+    /// refused from the next request on. Also how a revoked admin gets a working key again.
+    pub async fn rotate_admin_key(
+        &self,
+        id: AdminId,
+        key_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Admin> {
+        let mut w = self.begin_write().await?;
+        admin_in(&mut w.tx, id).await?;
+        sqlx::query(
+            "UPDATE admins SET key_hash = $1, key_created_at = $2, key_revoked_at = NULL WHERE id = $3",
+        )
+        .bind(key_hash)
+        .bind(to_db(now))
+        .bind(id.0)
+        .execute(&mut *w.tx)
+        .await?;
+        let admin = admin_in(&mut w.tx, id).await?;
+        w.commit().await?;
+        Ok(admin)
     }
 }

@@ -7,7 +7,7 @@ use jeton_core::access::{ProductAccess, effective_products};
 use jeton_core::import::{ImportRow, Rejection};
 use jeton_core::invitation::{InvitationState, expires_at};
 use jeton_core::mail::Message;
-use jeton_core::{DomainError, Email, Invitee, ProductKey, TeamId};
+use jeton_core::{AdminId, DomainError, Email, Invitee, ProductKey, TeamId};
 use sqlx::AnyConnection;
 
 use crate::Store;
@@ -49,6 +49,43 @@ pub enum Who {
     /// An existing identity.
     UserId(i64),
     Email(Email),
+}
+
+/// Whose identities a caller may name by id (R-AUTH-4). Emails are not limited: whoever types
+/// an address already knows it, and an id is a number anyone can count through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdScope {
+    /// The operator: any identity.
+    Anyone,
+    /// A team admin: only people they can already see, that is people assigned (now or once) or
+    /// invited on one of their teams. Any other id is answered exactly like one that does not
+    /// exist, so that ids tell nothing about people outside the admin's teams.
+    AdminOf(AdminId),
+}
+
+/// The identity `id`, if `scope` may name it; otherwise the same `not found` as for an id
+/// nobody has.
+pub(crate) async fn user_row_in_scope(
+    conn: &mut AnyConnection,
+    id: i64,
+    scope: IdScope,
+) -> StoreResult<UserRow> {
+    if let IdScope::AdminOf(admin) = scope {
+        let seen: Option<i64> = sqlx::query_scalar(
+            "SELECT t.team_id FROM admin_teams t WHERE t.admin_id = $1 AND ( \
+               EXISTS (SELECT 1 FROM flex_assignments a WHERE a.team_id = t.team_id AND a.user_id = $2) \
+               OR EXISTS (SELECT 1 FROM invitations i WHERE i.team_id = t.team_id AND i.user_id = $2)) \
+             LIMIT 1",
+        )
+        .bind(admin.0)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if seen.is_none() {
+            return Err(StoreError::not_found("user", id));
+        }
+    }
+    user_row(conn, id).await
 }
 
 /// The facts an email about an assignment states; the server turns them into text.
@@ -462,11 +499,14 @@ const IMPORT_BATCH: usize = 500;
 
 impl Store {
     /// R-USR-1/2: assigns a person to Flex on a team, with an optional product selection, and
-    /// queues the invitation or "access granted" email written by `compose`.
+    /// queues the invitation or "access granted" email written by `compose`. A [`Who::UserId`]
+    /// must be one `scope` may name (R-AUTH-4).
+    #[allow(clippy::too_many_arguments)]
     pub async fn assign(
         &self,
         team: TeamId,
         who: &Who,
+        scope: IdScope,
         selection: Option<&ProductAccess>,
         secret: &Secret,
         compose: Compose<'_>,
@@ -479,7 +519,7 @@ impl Store {
             Who::Invite(invitee) => {
                 find_or_create_user(&mut w.tx, &invitee.email, &invitee.name, now).await?
             }
-            Who::UserId(id) => user_row(&mut w.tx, *id).await?,
+            Who::UserId(id) => user_row_in_scope(&mut w.tx, *id, scope).await?,
             Who::Email(email) => {
                 user_row_by_email(&mut w.tx, email)
                     .await?

@@ -144,4 +144,37 @@ impl Store {
         .await?;
         row.map(|r| r.user()).transpose()
     }
+
+    /// R-AUTH-1: ends one sign-in token (signing out on this device); false when no token has
+    /// this digest.
+    pub async fn end_user_token(&self, token_hash: &str) -> StoreResult<bool> {
+        let mut w = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM user_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&mut *w.tx)
+            .await?
+            .rows_affected();
+        w.commit().await?;
+        Ok(done > 0)
+    }
+
+    /// R-AUTH-1, signing out everywhere: ends every token of `user` (404 for an id nobody has).
+    /// Tokens are looked up on every request, so each is refused from the next request on, on
+    /// every server. Answers how many were still valid at `now` (expired ones go too).
+    pub async fn end_user_tokens(&self, user: i64, now: DateTime<Utc>) -> StoreResult<u64> {
+        let mut w = self.begin_write().await?;
+        user_row(&mut w.tx, user).await?;
+        let live = sqlx::query("DELETE FROM user_tokens WHERE user_id = $1 AND expires_at > $2")
+            .bind(user)
+            .bind(to_db(now))
+            .execute(&mut *w.tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM user_tokens WHERE user_id = $1")
+            .bind(user)
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await?;
+        Ok(live)
+    }
 }

@@ -41,9 +41,9 @@ async fn sqlite_and_postgres_migrations_build_the_same_tables_and_columns() {
     assert_eq!(sqlite_schema, pg_schema);
 }
 
-/// Version 5 replaced version 4's one row per user and day with one mask per user and month. A
-/// database that ran version 4 keeps the days it recorded, month ends and leap days included.
-async fn upgrade_from_version_4_keeps_the_days_used(db: TestDb) {
+/// A pool on `db` after the backend's migrations numbered below `below` (e.g. "0005"), as a
+/// database of that older version would be.
+async fn migrated_below(db: &TestDb, below: &str) -> sqlx::AnyPool {
     let folder = match db.backend {
         jeton_store::Backend::Sqlite => "sqlite",
         jeton_store::Backend::Postgres => "postgres",
@@ -51,22 +51,29 @@ async fn upgrade_from_version_4_keeps_the_days_used(db: TestDb) {
     let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("migrations")
         .join(folder);
-    let v4 = tempfile::tempdir().unwrap();
+    let old = tempfile::tempdir().unwrap();
     for entry in std::fs::read_dir(&source).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        if name.as_str() < "0005" {
-            std::fs::copy(&path, v4.path().join(name)).unwrap();
+        if name.as_str() < below {
+            std::fs::copy(&path, old.path().join(name)).unwrap();
         }
     }
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
-    sqlx::migrate::Migrator::new(v4.path().to_path_buf())
+    sqlx::migrate::Migrator::new(old.path().to_path_buf())
         .await
         .unwrap()
         .run(&pool)
         .await
         .unwrap();
+    pool
+}
+
+/// Version 5 replaced version 4's one row per user and day with one mask per user and month. A
+/// database that ran version 4 keeps the days it recorded, month ends and leap days included.
+async fn upgrade_from_version_4_keeps_the_days_used(db: TestDb) {
+    let pool = migrated_below(&db, "0005").await;
     sqlx::query("INSERT INTO teams (name, created_at) VALUES ('T', 0)")
         .execute(&pool)
         .await
@@ -131,5 +138,49 @@ async fn sqlite_upgrade_from_version_4_keeps_the_days_used() {
 async fn postgres_upgrade_from_version_4_keeps_the_days_used() {
     if let Some(db) = TestDb::postgres().await {
         upgrade_from_version_4_keeps_the_days_used(db).await;
+    }
+}
+
+/// Version 7 made admin keys revocable (R-AUTH-1). An admin made before keeps a working key,
+/// issued when the admin was made, and not revoked.
+async fn upgrade_from_version_6_keeps_admin_keys_working(db: TestDb) {
+    let pool = migrated_below(&db, "0007").await;
+    sqlx::query("INSERT INTO teams (name, created_at) VALUES ('T', 0)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO admins (email, email_lower, name, key_hash, created_at) \
+         VALUES ('Ann@example.com', 'ann@example.com', 'Ann', 'digest-of-ann', 1767600000000000)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO admin_teams (admin_id, team_id) VALUES (1, 1)")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let store = db.store().await; // runs the remaining migrations
+    let ann = store
+        .admin_by_key_hash("digest-of-ann")
+        .await
+        .unwrap()
+        .expect("the key still names the admin");
+    assert_eq!(ann.key_created_at, ann.created_at);
+    assert_eq!(ann.key_revoked_at, None);
+    assert_eq!(ann.teams, vec![jeton_core::TeamId(1)]);
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_upgrade_from_version_6_keeps_admin_keys_working() {
+    upgrade_from_version_6_keeps_admin_keys_working(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_upgrade_from_version_6_keeps_admin_keys_working() {
+    if let Some(db) = TestDb::postgres().await {
+        upgrade_from_version_6_keeps_admin_keys_working(db).await;
     }
 }

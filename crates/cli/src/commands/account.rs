@@ -1,11 +1,12 @@
-//! `jeton login` and `jeton me …`: a user's own account — signing in for a user token, and the
-//! downloads view (R-ACC-4). Also how every command that needs a password reads it.
+//! `jeton login`, `jeton logout` and `jeton me …`: a user's own account — signing in for a user
+//! token, signing out of it or of all of them (R-AUTH-1), and the downloads view (R-ACC-4). Also
+//! how every command that needs a password reads it.
 
 use std::io::Read;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{Args, Subcommand};
-use jeton_api::{Me, MyProduct, TokenRequest};
+use jeton_api::{Me, MyProduct, TokenRequest, TokensEnded};
 use jeton_client::ClientError;
 
 use super::output::{self, fields, table};
@@ -78,6 +79,13 @@ pub struct LoginArgs {
     pub password: PasswordArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// End every token of yours, on every device, not only this one
+    #[arg(long)]
+    pub everywhere: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum MeCmd {
     /// Show who the user token given with --key belongs to
@@ -112,6 +120,45 @@ pub async fn login(args: LoginArgs, ctx: &Ctx) -> Result<()> {
         );
     }
     ctx.out.print(&token, |t| t.token.clone())
+}
+
+/// `jeton logout`: ends the user token given with --key, or with `--everywhere` all of the
+/// user's tokens. Either way the token is refused from now on.
+pub async fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<()> {
+    if args.everywhere {
+        let ended = ctx
+            .client
+            .sign_out_everywhere()
+            .await
+            .map_err(user_token_hint)?;
+        return ctx.out.print(&ended, signed_out_everywhere);
+    }
+    ctx.client.sign_out_token().await.map_err(user_token_hint)?;
+    let done = LoggedOut { signed_out: true };
+    ctx.out.print(&done, |_| {
+        "Signed out: this token no longer works. Your other tokens still do \
+         (`jeton logout --everywhere` ends them all)."
+            .into()
+    })
+}
+
+/// What `logout --json` prints (the server answers 204, no body).
+#[derive(Debug, serde::Serialize)]
+struct LoggedOut {
+    signed_out: bool,
+}
+
+/// The line for a user signed out everywhere, by themselves or by the operator.
+pub fn signed_out_everywhere(ended: &TokensEnded) -> String {
+    let tokens = match ended.ended {
+        1 => "1 token".to_string(),
+        n => format!("{n} tokens"),
+    };
+    format!(
+        "Signed user {} out everywhere: {tokens} ended; each is refused from now on. \
+         Signing in again with the password gives a new one.",
+        ended.user_id
+    )
 }
 
 pub async fn me(cmd: MeCmd, ctx: &Ctx) -> Result<()> {

@@ -52,6 +52,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Invitations(g) => (g.conn, Action::Invitations(g.cmd)),
         Command::Outbox(l) => (l.conn, Action::Outbox(l.args)),
         Command::Login(l) => (l.conn, Action::Login(l.args)),
+        Command::Logout(l) => (l.conn, Action::Logout(l.args)),
         Command::Me(g) => (g.conn, Action::Me(g.cmd)),
         Command::Subscriptions(g) => (g.conn, Action::Subscriptions(g.cmd)),
         Command::Trials(g) => (g.conn, Action::Trials(g.cmd)),
@@ -81,6 +82,7 @@ pub async fn run(command: Command) -> Result<()> {
         Action::Invitations(cmd) => invitations::run(cmd, &ctx).await,
         Action::Outbox(args) => outbox::run(args, &ctx).await,
         Action::Login(args) => account::login(args, &ctx).await,
+        Action::Logout(args) => account::logout(args, &ctx).await,
         Action::Me(cmd) => account::me(cmd, &ctx).await,
         Action::Subscriptions(cmd) => entitlements::subscriptions(cmd, &ctx).await,
         Action::Trials(cmd) => entitlements::trials(cmd, &ctx).await,
@@ -113,6 +115,7 @@ enum Action {
     Invitations(invitations::InvitationsCmd),
     Outbox(outbox::OutboxArgs),
     Login(account::LoginArgs),
+    Logout(account::LogoutArgs),
     Me(account::MeCmd),
     Subscriptions(entitlements::SubscriptionsCmd),
     Trials(entitlements::TrialsCmd),
@@ -163,10 +166,14 @@ pub fn resolve_key(given: Option<String>, data_dir: &Path) -> Result<Option<Stri
 
 /// Adds what to do next to errors whose cause is likely on this side.
 fn with_hint(error: anyhow::Error, client: &Client) -> anyhow::Error {
-    let hint = match error
-        .downcast_ref::<ClientError>()
-        .and_then(ClientError::status)
-    {
+    let client_error = error.downcast_ref::<ClientError>();
+    if client_error.and_then(ClientError::code) == Some("key_revoked") {
+        return anyhow!(
+            "{error:#}\nhint: the operator revoked this admin key; they can issue a new one with \
+             `jeton admins rotate`"
+        );
+    }
+    let hint = match client_error.and_then(ClientError::status) {
         Some(401) if !client.has_key() => {
             "no API key was given: use --key or JETON_KEY, or run where <--data-dir>/operator.key \
              exists (the server writes it there on first start)"

@@ -10,7 +10,7 @@ use jeton_api::{
 };
 use serde::Serialize;
 
-use super::account::PasswordArgs;
+use super::account::{self, PasswordArgs};
 use super::output::{self, table};
 use super::{Ctx, teams};
 
@@ -48,6 +48,16 @@ pub enum UsersCmd {
         Example:\n  printf %s \"$PW\" | jeton users create --email jane@example.com --name \"Jane Doe\" --password-stdin"
     )]
     Create(CreateArgs),
+    /// Sign a user out everywhere: every token of theirs stops working now (operator)
+    #[command(
+        after_help = "They sign in again with their password. `jeton users list --team TEAM` \
+        shows user ids.\n\nExample:\n  jeton users sign-out-everywhere 42"
+    )]
+    SignOutEverywhere {
+        /// The user's id
+        #[arg(value_name = "USER_ID")]
+        user: i64,
+    },
     /// Unassign a user from Flex on a team: new sessions stop at once, the history stays
     Remove {
         /// The user's id or email
@@ -147,6 +157,10 @@ pub async fn run(cmd: UsersCmd, ctx: &Ctx) -> Result<()> {
             };
             let account = ctx.client.create_user(&request).await?;
             ctx.out.print(&account, created)
+        }
+        UsersCmd::SignOutEverywhere { user } => {
+            let ended = ctx.client.sign_out_user_everywhere(user).await?;
+            ctx.out.print(&ended, account::signed_out_everywhere)
         }
         UsersCmd::Remove { user, team } => {
             let team = teams::resolve(ctx, &team).await?;

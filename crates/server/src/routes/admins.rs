@@ -1,21 +1,51 @@
-//! Team admins (operator only): each gets a key that sees and changes only its teams.
+//! Team admins (operator only): each gets a key that sees and changes only its teams. The
+//! operator lists them, and revokes or rotates their keys (R-AUTH-1).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use jeton_api::{AdminCreated, NewAdmin, Problem};
-use jeton_core::{Email, PersonName, TeamId};
+use jeton_api::{AdminCreated, AdminInfo, AdminKey, KeyStatus, NewAdmin, Problem};
+use jeton_core::{AdminId, Email, PersonName, TeamId};
+use jeton_store::admins::Admin;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath};
 use crate::keys::{ADMIN_PREFIX, hash_key, new_key};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_admin))
+    OpenApiRouter::new()
+        .routes(routes!(create_admin, list_admins))
+        .routes(routes!(revoke_key))
+        .routes(routes!(rotate_key))
+}
+
+fn new_admin_key() -> Result<String, ApiError> {
+    new_key(ADMIN_PREFIX).map_err(|e| ApiError::Status {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "no_randomness",
+        detail: e.to_string(),
+    })
+}
+
+fn info(admin: &Admin) -> AdminInfo {
+    AdminInfo {
+        id: admin.id.0,
+        email: admin.email.clone(),
+        name: admin.name.clone(),
+        teams: admin.teams.iter().map(|t| t.0).collect(),
+        created_at: admin.created_at,
+        key_status: if admin.key_revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else {
+            KeyStatus::Active
+        },
+        key_created_at: admin.key_created_at,
+        key_revoked_at: admin.key_revoked_at,
+    }
 }
 
 /// Create a team admin (operator). The answer holds the admin's API key, shown this once.
@@ -39,11 +69,7 @@ async fn create_admin(
         ));
     }
     let teams: Vec<TeamId> = body.teams.iter().copied().map(TeamId).collect();
-    let key = new_key(ADMIN_PREFIX).map_err(|e| ApiError::Status {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "no_randomness",
-        detail: e.to_string(),
-    })?;
+    let key = new_admin_key()?;
     let admin = state
         .store
         .create_admin(&email, &name, &teams, &hash_key(&key), state.now())
@@ -58,4 +84,62 @@ async fn create_admin(
             api_key: key,
         }),
     ))
+}
+
+/// Every team admin with their teams and whether their key works (operator). Never a key.
+#[utoipa::path(get, path = "/v1/admins", tag = "admins",
+    responses((status = 200, body = Vec<AdminInfo>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn list_admins(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<AdminInfo>>> {
+    caller.require_operator()?;
+    let admins = state.store.admins().await?;
+    Ok(Json(admins.iter().map(info).collect()))
+}
+
+/// R-AUTH-1: revoke an admin's key (operator). It is refused (401 `key_revoked`) from the next
+/// request on, on every server; rotating gives the admin a new one. Revoking a revoked key
+/// changes nothing.
+#[utoipa::path(post, path = "/v1/admins/{admin}/revoke", tag = "admins",
+    params(("admin" = i64, Path)),
+    responses((status = 200, body = AdminInfo), (status = 400, description = "invalid_path", body = Problem),
+              (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn revoke_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(admin): ApiPath<i64>,
+) -> ApiResult<Json<AdminInfo>> {
+    caller.require_operator()?;
+    let admin = state
+        .store
+        .revoke_admin_key(AdminId(admin), state.now())
+        .await?;
+    Ok(Json(info(&admin)))
+}
+
+/// R-AUTH-1: rotate an admin's key (operator): a new key, shown this once; the old one is refused
+/// from the next request on. A revoked admin works again with the new key.
+#[utoipa::path(post, path = "/v1/admins/{admin}/rotate", tag = "admins",
+    params(("admin" = i64, Path)),
+    responses((status = 200, body = AdminKey), (status = 400, description = "invalid_path", body = Problem),
+              (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn rotate_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(admin): ApiPath<i64>,
+) -> ApiResult<Json<AdminKey>> {
+    caller.require_operator()?;
+    let key = new_admin_key()?;
+    let admin = state
+        .store
+        .rotate_admin_key(AdminId(admin), &hash_key(&key), state.now())
+        .await?;
+    Ok(Json(AdminKey {
+        admin: info(&admin),
+        api_key: key,
+    }))
 }

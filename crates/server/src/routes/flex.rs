@@ -14,7 +14,7 @@ use jeton_api::{
 use jeton_core::import::parse_csv;
 use jeton_core::invitee::{MAX_ENTRIES, split_entries};
 use jeton_core::{DomainError, Email, Invitee, ProductAccess, ProductKey, TeamId};
-use jeton_store::flex::{Assigned, Secret, Who};
+use jeton_store::flex::{Assigned, IdScope, Secret, Who};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -101,12 +101,21 @@ async fn do_assign(
     state: &AppState,
     team: TeamId,
     who: &Who,
+    scope: IdScope,
     selection: Option<&ProductAccess>,
 ) -> Result<Assigned, ApiError> {
     let compose = |facts: &jeton_store::flex::MailFacts| state.compose_mail(facts);
     let assigned = state
         .store
-        .assign(team, who, selection, &secret()?, &compose, state.now())
+        .assign(
+            team,
+            who,
+            scope,
+            selection,
+            &secret()?,
+            &compose,
+            state.now(),
+        )
         .await?;
     state.mail_queued();
     Ok(assigned)
@@ -115,6 +124,9 @@ async fn do_assign(
 /// R-USR-1/2: assign an existing user (`user_id` or `email`) or invite a new one
 /// (`"invite": "Full Name <email>"`). A person with an account becomes active and gets an "access
 /// granted" email naming the products; anyone else is invited: an email with a link valid 7 days.
+/// A team admin may give the `user_id` only of someone assigned (now or once) or invited on one of
+/// their teams; any other id is 404 exactly like an id nobody has (R-AUTH-4). Emails are not
+/// limited.
 #[utoipa::path(post, path = "/v1/teams/{team}/flex/users", tag = "people", request_body = AssignRequest,
     params(("team" = i64, Path)),
     responses((status = 201, body = Assignment), (status = 400, description = "invalid_invitee, invalid_body", body = Problem),
@@ -149,12 +161,12 @@ async fn assign(
         }
     };
     let selection = selection(body.all, body.products.as_ref())?;
-    let assigned = do_assign(&state, team, &who, selection.as_ref()).await?;
+    let assigned = do_assign(&state, team, &who, caller.id_scope()?, selection.as_ref()).await?;
     Ok((StatusCode::CREATED, Json(assignment(&assigned))))
 }
 
 /// R-USR-2: several people at once, one per line or comma-separated; each entry gets its own
-/// result, and a bad entry does not stop the others.
+/// result, and a bad entry does not stop the others. Ids follow the rule of the single form.
 #[utoipa::path(post, path = "/v1/teams/{team}/flex/users/batch", tag = "people", request_body = BatchAssignRequest,
     params(("team" = i64, Path)),
     responses((status = 200, body = Vec<BatchEntry>), (status = 400, body = Problem), (status = 404, body = Problem)),
@@ -176,10 +188,11 @@ async fn assign_batch(
         .into());
     }
     let selection = selection(body.all, body.products.as_ref())?;
+    let scope = caller.id_scope()?;
     let mut results = Vec::with_capacity(entries.len());
     for entry in entries {
         let outcome = match who(&entry) {
-            Ok(who) => do_assign(&state, team, &who, selection.as_ref()).await,
+            Ok(who) => do_assign(&state, team, &who, scope, selection.as_ref()).await,
             Err(e) => Err(e),
         };
         results.push(match outcome {

@@ -1,9 +1,10 @@
-//! Signing in, and what a signed-in user sees: themselves and their downloads (R-ACC-4).
+//! Signing in and out, and what a signed-in user sees: themselves and their downloads (R-ACC-4).
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use chrono::Duration;
-use jeton_api::{Me, MyProduct, Problem, TokenRequest, UserToken};
+use jeton_api::{Me, MyProduct, Problem, TokenRequest, TokensEnded, UserToken};
 use jeton_core::Email;
 use jeton_core::session::preferred_access;
 use jeton_core::sign_in::{self, MAX_ATTEMPTS, Verdict};
@@ -11,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::wire;
-use crate::auth::Caller;
+use crate::auth::{Caller, CurrentKeyHash};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::keys::{USER_PREFIX, hash_key, new_key};
@@ -25,6 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_in))
         .routes(routes!(me))
         .routes(routes!(my_products))
+        .routes(routes!(sign_out))
+        .routes(routes!(sign_out_everywhere))
 }
 
 fn bad_credentials() -> ApiError {
@@ -83,6 +86,39 @@ async fn sign_in(
         token,
         user_id: user.id,
         expires_at,
+    }))
+}
+
+/// R-AUTH-1: sign out here: ends the user token this request carries (it answers 401 from now
+/// on); the user's other tokens keep working.
+#[utoipa::path(post, path = "/v1/me/sign-out", tag = "people",
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn sign_out(
+    State(state): State<AppState>,
+    caller: Caller,
+    CurrentKeyHash(hash): CurrentKeyHash,
+) -> ApiResult<StatusCode> {
+    caller.require_user()?;
+    state.store.end_user_token(&hash).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// R-AUTH-1: sign out everywhere: ends every token of this user, this one included; each answers
+/// 401 from now on, on every server. Product sessions opened with them stop at their next
+/// heartbeat; offline leases already given stay valid until they run out.
+#[utoipa::path(post, path = "/v1/me/sign-out-everywhere", tag = "people",
+    responses((status = 200, body = TokensEnded), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<TokensEnded>> {
+    let user = caller.require_user()?;
+    let ended = state.store.end_user_tokens(user.id, state.now()).await?;
+    Ok(Json(TokensEnded {
+        user_id: user.id,
+        ended,
     }))
 }
 

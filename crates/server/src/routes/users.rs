@@ -1,9 +1,10 @@
-//! Accounts made by the operator directly, and subscriptions and trials (R-PRI).
+//! Accounts made by the operator directly, subscriptions and trials (R-PRI), and signing a user
+//! out everywhere (R-AUTH-1).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use jeton_api::{Entitlement, NewEntitlement, NewUser, Problem, UserAccount};
+use jeton_api::{Entitlement, NewEntitlement, NewUser, Problem, TokensEnded, UserAccount};
 use jeton_core::session::AccessKind;
 use jeton_core::{DomainError, Email, Password, PersonName, ProductKey};
 use jeton_store::entitlements::EntitlementRecord;
@@ -22,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(add_subscription))
         .routes(routes!(add_trial))
         .routes(routes!(list_entitlements))
+        .routes(routes!(sign_out_everywhere))
 }
 
 /// Create an account with a password (operator): no invitation, no email. For service users,
@@ -143,4 +145,25 @@ async fn list_entitlements(
     caller.require_operator()?;
     let list = state.store.entitlements(user).await?;
     Ok(Json(list.iter().map(wire).collect()))
+}
+
+/// R-AUTH-1: sign a user out everywhere (operator): every token of theirs answers 401 from now
+/// on, on every server; they sign in again with their password.
+#[utoipa::path(post, path = "/v1/users/{user}/sign-out-everywhere", tag = "people",
+    params(("user" = i64, Path)),
+    responses((status = 200, body = TokensEnded), (status = 400, description = "invalid_path", body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(user): ApiPath<i64>,
+) -> ApiResult<Json<TokensEnded>> {
+    // Before the id is looked up: an admin learns nothing about who exists (R-AUTH-4).
+    caller.require_operator()?;
+    let ended = state.store.end_user_tokens(user, state.now()).await?;
+    Ok(Json(TokensEnded {
+        user_id: user,
+        ended,
+    }))
 }
