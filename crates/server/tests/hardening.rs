@@ -18,6 +18,7 @@ both_backends! {
     csv_cells_never_open_as_spreadsheet_formulas => csv_formulas,
     concurrent_writes_through_every_kind_of_endpoint_never_fail_with_5xx => concurrent_writes,
     a_client_that_never_finishes_its_headers_is_disconnected => slow_headers,
+    idempotency_keys_are_each_users_own_and_conflicts_quote_nobody_else => idempotency_privacy,
 }
 
 fn metric(text: &str, name: &str) -> i64 {
@@ -430,5 +431,49 @@ async fn slow_headers(db: TestDb) {
         "{answer}"
     );
     assert!(opened.elapsed() >= std::time::Duration::from_millis(250));
+    app.shutdown().await;
+}
+
+async fn idempotency_privacy(db: TestDb) {
+    let app = app(db).await;
+    let http = Http::new(&app);
+    let team = http.team("Design").await;
+    http.product("cad", 7).await;
+    http.product("secretproject", 5).await;
+    http.buy(team, 100).await;
+    let (_, jane) = http.flex_user(&app, team, 1).await;
+    let (_, john) = http.flex_user(&app, team, 2).await;
+    let open = |who: &Http, product: &str| {
+        let who = who.clone();
+        let body = json!({"team": team, "product": product, "machine": "WS-SECRET-42"});
+        async move {
+            who.send(
+                Method::POST,
+                "/v1/sessions",
+                Some(RawBody::Json(body)),
+                &[("Idempotency-Key", "launch-1")],
+            )
+            .await
+        }
+    };
+    let jane_session = open(&jane, "secretproject").await.ok(201).clone();
+    // John picks the same key: his own sign-in, not a conflict and never Jane's answer.
+    let john_session = open(&john, "cad").await;
+    let john_session = john_session.ok(201).clone();
+    assert!(john_session["id"].is_i64());
+    assert_ne!(john_session["id"], jane_session["id"]);
+    assert_eq!(http.available(team).await, 100 - 5 - 7);
+    // His own key reused for something else: refused, quoting his request only.
+    let detail = open(&john, "secretproject")
+        .await
+        .problem(422, "idempotency_key_reused");
+    assert!(detail.contains("\"secretproject\""), "{detail}");
+    let jane_detail = open(&jane, "cad")
+        .await
+        .problem(422, "idempotency_key_reused");
+    assert!(
+        jane_detail.contains("\"cad\"") && !jane_detail.contains("secretproject"),
+        "the conflict tells Jane about her request, not about the one remembered: {jane_detail}"
+    );
     app.shutdown().await;
 }

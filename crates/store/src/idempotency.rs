@@ -45,9 +45,11 @@ pub(crate) fn replay(
     if remembered.fingerprint != fingerprint {
         return Err(StoreError::Conflict {
             code: "idempotency_key_reused",
+            // Says what this request is, never what the remembered one was: that may be
+            // someone else's business.
             detail: format!(
-                "Idempotency-Key {key:?} was already used for a different request ({}); send a new key for a new request",
-                remembered.fingerprint
+                "Idempotency-Key {key:?} was already used for a different request than this {fingerprint}; \
+                 send a new key for a new request"
             ),
         });
     }

@@ -410,10 +410,12 @@ impl Store {
         let fingerprint = format!(
             "sign-in of user {user} to {product:?} (version {version:?}, machine {machine:?})"
         );
+        // Each user's keys are their own: two people who happen to pick the same key never meet.
+        let scope = format!("{SIGN_IN_SCOPE}:{user}");
         let mut w = self.begin_write().await?;
         let team_row = lock_team(&mut w.tx, team).await?;
         if let Some(key) = key
-            && let Some(first) = idempotency::recall(&mut w.tx, team, SIGN_IN_SCOPE, key).await?
+            && let Some(first) = idempotency::recall(&mut w.tx, team, &scope, key).await?
         {
             return Ok(SignInOutcome::Replayed(idempotency::replay(
                 first,
@@ -470,7 +472,7 @@ impl Store {
             idempotency::remember(
                 &mut w.tx,
                 team,
-                SIGN_IN_SCOPE,
+                &scope,
                 key,
                 &fingerprint,
                 &respond(&signed_in),
