@@ -45,6 +45,44 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
 
+/// A URL-encoded form (the pages' plain HTML forms). A browser sends every field of the form,
+/// so a rejection means another client: it gets a 400 problem+json `invalid_form`, like every bad
+/// request, instead of axum's plain-text 422. Values are checked for control characters.
+pub struct ApiForm<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiForm<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let invalid = |detail: String| ApiError::bad_request("invalid_form", detail);
+        let is_form = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(ApiError::Status {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code: "unsupported_media_type",
+                detail: "send the form as Content-Type: application/x-www-form-urlencoded".into(),
+            });
+        }
+        let body = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| invalid(format!("the form cannot be read: {}", r.body_text())))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+            .map_err(|e| invalid(format!("the form cannot be read: {e}")))?;
+        for (name, value) in &pairs {
+            if let Some(c) = control(name).or_else(|| control(value)) {
+                return Err(invalid(control_detail(name, c)));
+            }
+        }
+        serde_urlencoded::from_bytes(&body)
+            .map(ApiForm)
+            .map_err(|e| invalid(format!("the form does not fit this page: {e}")))
+    }
+}
+
 /// Query string. Besides the shape, every value is checked for control characters (see
 /// [`control`]), so that a NUL never reaches a database (PostgreSQL refuses it in text with a
 /// server error, SQLite stores it) and the two backends answer alike.

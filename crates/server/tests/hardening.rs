@@ -19,6 +19,7 @@ both_backends! {
     concurrent_writes_through_every_kind_of_endpoint_never_fail_with_5xx => concurrent_writes,
     a_client_that_never_finishes_its_headers_is_disconnected => slow_headers,
     idempotency_keys_are_each_users_own_and_conflicts_quote_nobody_else => idempotency_privacy,
+    a_form_that_a_browser_would_not_send_is_a_problem_not_plain_text => bad_forms,
 }
 
 fn metric(text: &str, name: &str) -> i64 {
@@ -475,5 +476,37 @@ async fn idempotency_privacy(db: TestDb) {
         jane_detail.contains("\"cad\"") && !jane_detail.contains("secretproject"),
         "the conflict tells Jane about her request, not about the one remembered: {jane_detail}"
     );
+    app.shutdown().await;
+}
+
+async fn bad_forms(db: TestDb) {
+    let app = app(db).await;
+    let anon = Http::with_key(&app, None);
+    let form = "application/x-www-form-urlencoded";
+    for (body, needle) in [
+        ("secret=abc", "password"),
+        ("secret=abc&password=a%00b", "U+0000"),
+        ("password=a-good-password", "secret"),
+    ] {
+        let a = anon
+            .send(
+                Method::POST,
+                "/invitations/accept",
+                Some(RawBody::Text(body.into(), form)),
+                &[],
+            )
+            .await;
+        let detail = a.problem(400, "invalid_form");
+        assert!(detail.contains(needle), "{body}: {detail}");
+    }
+    let a = anon
+        .send(
+            Method::POST,
+            "/invitations/accept",
+            Some(RawBody::Text("{}".into(), "application/json")),
+            &[],
+        )
+        .await;
+    a.problem(415, "unsupported_media_type");
     app.shutdown().await;
 }

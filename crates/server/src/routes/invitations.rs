@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::{Form, Json};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use jeton_api::{AcceptInvitation, Accepted, Invitation, Problem};
 use jeton_core::{Password, TeamId};
@@ -18,7 +18,7 @@ use super::wire;
 use crate::auth::Caller;
 use crate::emails::ACCEPT_PATH;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiForm, ApiJson, ApiPath};
 use crate::keys::{hash_key, new_secret};
 use crate::state::AppState;
 
@@ -236,7 +236,10 @@ struct AcceptForm {
     again: Option<String>,
 }
 
-async fn accept_form(State(state): State<AppState>, Form(form): Form<AcceptForm>) -> Response {
+async fn accept_form(
+    State(state): State<AppState>,
+    ApiForm(form): ApiForm<AcceptForm>,
+) -> Response {
     if let Some(again) = &form.again
         && *again != form.password
     {
