@@ -463,7 +463,15 @@ pub fn sign_in(usage: &mut Usage, access: Access, now: DateTime<Utc>) -> Plan {
     };
     e.end_dead(now);
     e.roll(access, now);
-    if !e.covered(access.kind, now) {
+    // One period starts at one instant (R-SES-9): a period that opened at this very instant, of
+    // whatever access, covers a sign-in at the same instant. Otherwise a trial or subscription
+    // that starts exactly when a paid period did would open a second period beside it.
+    let opened_now = e
+        .usage
+        .period
+        .as_ref()
+        .is_some_and(|p| p.runs_at(now) && p.started_at == now);
+    if !e.covered(access.kind, now) && !opened_now {
         e.open(access, now, Opened::SignIn);
     }
     e.plan

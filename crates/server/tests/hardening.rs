@@ -20,6 +20,7 @@ both_backends! {
     a_client_that_never_finishes_its_headers_is_disconnected => slow_headers,
     idempotency_keys_are_each_users_own_and_conflicts_quote_nobody_else => idempotency_privacy,
     a_form_that_a_browser_would_not_send_is_a_problem_not_plain_text => bad_forms,
+    a_trial_starting_at_the_instant_of_a_sign_in_takes_over_cleanly => trial_at_sign_in,
 }
 
 fn metric(text: &str, name: &str) -> i64 {
@@ -508,5 +509,49 @@ async fn bad_forms(db: TestDb) {
         )
         .await;
     a.problem(415, "unsupported_media_type");
+    app.shutdown().await;
+}
+
+/// A trial that starts at the very instant a paid sign-in opened its period (the test clock makes
+/// the instant exact): the next steps of that session and new sign-ins at that same instant are
+/// answered, not a 500.
+async fn trial_at_sign_in(db: TestDb) {
+    let app = app(db).await;
+    let http = Http::new(&app);
+    let team = http.team("Design").await;
+    http.product("cad", 7).await;
+    http.buy(team, 100).await;
+    let (jane_id, jane) = http.flex_user(&app, team, 1).await;
+    let first = jane
+        .post("/v1/sessions", json!({"team": team, "product": "cad"}))
+        .await;
+    let session = first.ok(201)["id"].as_i64().unwrap();
+    assert_eq!(first.body["tokens_charged"], 7);
+    let now = jeton_core::Clock::now(&*app.clock).to_rfc3339();
+    for kind in ["trials", "subscriptions"] {
+        http.post(
+            &format!("/v1/users/{jane_id}/{kind}"),
+            json!({"product": "cad", "starts_at": now, "ends_at": "2026-03-01T00:00:00Z"}),
+        )
+        .await
+        .ok(201);
+        let again = jane
+            .post("/v1/sessions", json!({"team": team, "product": "cad"}))
+            .await;
+        assert_eq!(again.status.as_u16(), 201, "{kind}: {again:?}");
+        assert_eq!(again.body["tokens_charged"], 0, "{kind}: {again:?}");
+        let beat = jane
+            .post(
+                &format!("/v1/sessions/{session}/heartbeat"),
+                json!({"active": true}),
+            )
+            .await;
+        assert_eq!(beat.status.as_u16(), 200, "{kind}: {beat:?}");
+    }
+    assert_eq!(
+        http.available(team).await,
+        93,
+        "the Flex period stays paid once"
+    );
     app.shutdown().await;
 }

@@ -372,6 +372,22 @@ fn r_pri_2_the_first_sign_in_after_a_trial_ends_pays() {
 }
 
 #[test]
+fn r_ses_9_a_trial_starting_at_the_instant_of_a_paid_period_opens_no_second_period() {
+    let mut sim = Sim::new(false);
+    let start = at("2026-01-05T08:00:00Z");
+    sim.sign_in(flex(7), start);
+    // The trial begins at this very instant: the period opened now covers the instant.
+    let trial = Access::new(AccessKind::Trial, t(7));
+    sim.sign_in(trial, start);
+    assert_eq!(sim.periods, vec![(start, 7)], "one period per instant");
+    // A moment later the trial is not covered by the Flex period: it opens its own, free.
+    let later = start + Duration::seconds(1);
+    sim.sign_in(trial, later);
+    assert_eq!(sim.periods, vec![(start, 7), (later, 0)]);
+    assert_eq!(sim.net(), 7);
+}
+
+#[test]
 fn r_ses_8_results_cost_rate_times_quantity_under_flex_only() {
     assert_eq!(result_tokens(AccessKind::Flex, t(5), 3).unwrap(), t(15));
     assert_eq!(

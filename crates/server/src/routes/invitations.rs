@@ -1,10 +1,10 @@
 //! R-USR-3: invitations. Admins list and resend them; the invited person accepts through the
 //! link in the email (an HTML page with a form) or through the API.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::{DateTime, Utc};
 use jeton_api::{AcceptInvitation, Accepted, Invitation, Problem};
 use jeton_core::{Password, TeamId};
