@@ -55,6 +55,8 @@ pub enum DomainError {
     SameTeam,
     #[error("the team already holds {limit} live packs; use up or move tokens first")]
     TooManyPacks { limit: usize },
+    #[error("this admin already manages {limit} teams, the most one admin may")]
+    TooManyTeams { limit: usize },
     /// Stored data breaks an invariant the ledger keeps. Never caused by a request; reported as a
     /// server error and logged.
     #[error("ledger invariant broken: {detail}")]
@@ -86,6 +88,7 @@ impl DomainError {
             DomainError::TeamClosed { .. } => "team_closed",
             DomainError::SameTeam => "same_team",
             DomainError::TooManyPacks { .. } => "too_many_packs",
+            DomainError::TooManyTeams { .. } => "too_many_teams",
             DomainError::Corrupt { .. } => "ledger_corrupt",
         }
     }

@@ -146,7 +146,8 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         DomainError::InsufficientTokens { .. }
         | DomainError::SameTeam
-        | DomainError::TooManyPacks { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        | DomainError::TooManyPacks { .. }
+        | DomainError::TooManyTeams { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         DomainError::Corrupt { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

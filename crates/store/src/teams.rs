@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
-use jeton_core::{AdminId, TeamId, TeamName};
+use jeton_core::limits::MAX_TEAMS_PER_ADMIN;
+use jeton_core::{AdminId, DomainError, TeamId, TeamName};
 use serde::{Deserialize, Serialize};
 
 use crate::Store;
@@ -48,6 +49,25 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<Team> {
         let mut w = self.begin_write().await?;
+        if let Some(admin) = creator {
+            // The admin's row is locked (a no-op update) so that two teams created at once by
+            // one admin are counted one after the other.
+            sqlx::query("UPDATE admins SET email = email WHERE id = $1")
+                .bind(admin.0)
+                .execute(&mut *w.tx)
+                .await?;
+            let managed: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM admin_teams WHERE admin_id = $1")
+                    .bind(admin.0)
+                    .fetch_one(&mut *w.tx)
+                    .await?;
+            if managed as usize >= MAX_TEAMS_PER_ADMIN {
+                return Err(DomainError::TooManyTeams {
+                    limit: MAX_TEAMS_PER_ADMIN,
+                }
+                .into());
+            }
+        }
         let sql = format!(
             "INSERT INTO teams (name, created_at) VALUES ($1, $2) RETURNING {TEAM_COLUMNS}"
         );
