@@ -154,17 +154,17 @@ fn api_rows() -> Vec<Row> {
     const STAFF_OF_TEAM: [u16; 5] = [401, 200, 200, 404, 403];
     const OPERATOR_ONLY: [u16; 5] = [401, 200, 403, 403, 403];
     const USER_ONLY: [u16; 5] = [401, 403, 403, 403, 200];
-    const ANY_KEY: [u16; 5] = [401, 200, 200, 200, 200];
+    const STAFF: [u16; 5] = [401, 200, 200, 200, 403];
     const ANYONE: [u16; 5] = [200, 200, 200, 200, 200];
     vec![
-        // The catalogue: the operator writes it, any key reads it.
+        // The catalogue: the operator writes it, staff read it; a user has GET /v1/me/products.
         row("POST",   "/v1/products",                                [401, 201, 403, 403, 403], Nothing, |_, m| Req::json(json!({"key": format!("new{}", m.n), "name": "New", "daily_rate": 1}))),
-        row("GET",    "/v1/products",                                ANY_KEY,                   Nothing, |_, _| Req::none()),
-        row("GET",    "/v1/products/{key}",                          ANY_KEY,                   Nothing, |_, _| Req::none()),
+        row("GET",    "/v1/products",                                STAFF,                     Nothing, |_, _| Req::none()),
+        row("GET",    "/v1/products/{key}",                          STAFF,                     Nothing, |_, _| Req::none()),
         row("PATCH",  "/v1/products/{key}",                          OPERATOR_ONLY,             Nothing, |_, _| Req::json(json!({"name": "CAD"}))),
         // Teams: staff create and list (each admin their own); one team is its admins' only.
         row("POST",   "/v1/teams",                                   [401, 201, 201, 201, 403], Nothing, |_, m| Req::json(json!({"name": format!("Team {}", m.n)}))),
-        row("GET",    "/v1/teams",                                   [401, 200, 200, 200, 403], Nothing, |_, _| Req::none()),
+        row("GET",    "/v1/teams",                                   STAFF,                     Nothing, |_, _| Req::none()),
         row("GET",    "/v1/teams/{team}",                            STAFF_OF_TEAM,             Nothing, |_, _| Req::none()),
         row("POST",   "/v1/teams/{team}/merge",                      STAFF_OF_TEAM,             Teams,   |_, m| Req::json(json!({"into_team": m.into_team})).with("team", m.team)),
         // Tokens: purchases are the operator's; the rest is the team's.
