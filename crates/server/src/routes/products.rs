@@ -86,28 +86,32 @@ async fn create_product(
     Ok((StatusCode::CREATED, Json(wire::product(&product))))
 }
 
-/// The catalogue.
+/// The catalogue (operator and team admins). A user token is refused: a user sees the products
+/// they may open, with their downloads, at `GET /v1/me/products` (R-ACC-4).
 #[utoipa::path(get, path = "/v1/products", tag = "catalogue",
-    responses((status = 200, body = Vec<Product>), (status = 401, body = Problem)),
+    responses((status = 200, body = Vec<Product>), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 async fn list_products(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
 ) -> ApiResult<Json<Vec<Product>>> {
+    caller.admin_id()?;
     let products = state.store.list_products().await?;
     Ok(Json(products.iter().map(wire::product).collect()))
 }
 
-/// One product with its rate history.
+/// One product with its rate history (operator and team admins, as the catalogue).
 #[utoipa::path(get, path = "/v1/products/{key}", tag = "catalogue",
     params(("key" = String, Path, description = "product key")),
-    responses((status = 200, body = ProductDetail), (status = 404, body = Problem)),
+    responses((status = 200, body = ProductDetail), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn get_product(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiPath(raw): ApiPath<String>,
 ) -> ApiResult<Json<ProductDetail>> {
+    // Before the key is looked at: which products exist is not a user's to probe.
+    caller.admin_id()?;
     let key = key(&raw)?;
     let product = state.store.product(&key).await?;
     let history = state.store.rate_history(&key).await?;
