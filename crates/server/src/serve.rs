@@ -30,8 +30,9 @@ use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::{metrics, routes};
 
-/// Largest request body: every JSON request of this API is far smaller.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest request body: every JSON request of this API is far smaller. (CSV imports take
+/// more: `routes::flex`.)
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole HTTP app for a state.
@@ -64,6 +65,7 @@ pub fn app(state: AppState) -> Router {
         )
     })
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(axum::middleware::map_response(too_large_as_problem))
     .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
     .layer(CatchPanicLayer::custom(|_panic| -> Response {
         // A panic is a bug; the caller gets an opaque answer and the log the details.
@@ -90,6 +92,28 @@ pub fn app(state: AppState) -> Router {
     )
     .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
     .with_state(state)
+}
+
+/// Every 413 is problem+json: the extractors axum answers it from on its own (form bodies,
+/// say) write plain text, and the client must get the stable code wherever the limit is hit.
+/// Handlers that know their own limit (imports) answer with it; the rest have the general one.
+async fn too_large_as_problem(response: Response) -> Response {
+    let is_problem = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == jeton_api::PROBLEM_CONTENT_TYPE.as_bytes());
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE || is_problem {
+        return response;
+    }
+    problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!(
+            "the request body is larger than {} KiB, the most this endpoint takes",
+            MAX_BODY_BYTES / 1024
+        ),
+    )
+    .into_response()
 }
 
 /// How a server runs besides its state: background work.
