@@ -460,6 +460,53 @@ async fn assign_in(
 /// single writer is never held for long.
 const IMPORT_BATCH: usize = 500;
 
+/// What one import line did (R-USR-5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LineApplied {
+    /// A new assignment, or a changed selection.
+    Applied,
+    /// Already so: importing the same line again changes nothing.
+    Unchanged,
+    /// Refused with this reason (a product not in the catalogue); nothing was written.
+    Refused(String),
+}
+
+/// R-USR-5: applies one good line of an import inside the caller's transaction, which holds the
+/// team's lock (the team open) and the catalogue. No email is queued: a new person gets an
+/// invitation an admin may resend. A line naming unknown products is refused on its own.
+pub(crate) async fn import_line(
+    conn: &mut AnyConnection,
+    catalogue: &Catalogue,
+    team: &TeamRow,
+    row: &ImportRow,
+    secret: &Secret,
+    now: DateTime<Utc>,
+) -> StoreResult<LineApplied> {
+    if let Some(access) = &row.products
+        && let Err(e) = catalogue.check(access)
+    {
+        return Ok(LineApplied::Refused(e.to_string()));
+    }
+    let user = find_or_create_user(conn, &row.email, &row.name, now).await?;
+    let applied = assign_in(
+        conn,
+        catalogue,
+        team,
+        &user,
+        row.products.as_ref(),
+        "import",
+        secret,
+        None,
+        true,
+        now,
+    )
+    .await?;
+    Ok(match applied {
+        Applied::Unchanged => LineApplied::Unchanged,
+        Applied::New(_) | Applied::SelectionChanged => LineApplied::Applied,
+    })
+}
+
 impl Store {
     /// R-USR-1/2: assigns a person to Flex on a team, with an optional product selection, and
     /// queues the invitation or "access granted" email written by `compose`.
