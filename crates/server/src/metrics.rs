@@ -53,6 +53,12 @@ pub struct Metrics {
     pub mail_given_up: Counter,
     /// The mail sender could not read or update the outbox.
     pub mail_errors: Counter,
+    /// Import lines this process's worker applied, by outcome (R-USR-5).
+    pub import_lines: Family<KindLabels, Counter>,
+    /// Imports this process stopped as failed (their team was closed, say).
+    pub import_failures: Counter,
+    /// Times the import worker could not read or update an import (it tries again).
+    pub import_errors: Counter,
 }
 
 impl Metrics {
@@ -70,6 +76,9 @@ impl Metrics {
         let mail_failures = Counter::default();
         let mail_given_up = Counter::default();
         let mail_errors = Counter::default();
+        let import_lines = Family::<KindLabels, Counter>::default();
+        let import_failures = Counter::default();
+        let import_errors = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests answered",
@@ -111,6 +120,21 @@ impl Metrics {
             "Times the mail sender could not read or update the outbox",
             mail_errors.clone(),
         );
+        registry.register(
+            "import_lines",
+            "Import lines this process's worker applied, by outcome",
+            import_lines.clone(),
+        );
+        registry.register(
+            "import_failures",
+            "Imports stopped as failed",
+            import_failures.clone(),
+        );
+        registry.register(
+            "import_errors",
+            "Times the import worker could not read or update an import",
+            import_errors.clone(),
+        );
         Arc::new(Metrics {
             registry,
             http_requests,
@@ -122,6 +146,9 @@ impl Metrics {
             mail_failures,
             mail_given_up,
             mail_errors,
+            import_lines,
+            import_failures,
+            import_errors,
         })
     }
 
@@ -131,6 +158,14 @@ impl Metrics {
                 kind: kind.to_owned(),
             })
             .inc_by(tokens);
+    }
+
+    pub fn count_import_lines(&self, outcome: &str, lines: u64) {
+        self.import_lines
+            .get_or_create(&KindLabels {
+                kind: outcome.to_owned(),
+            })
+            .inc_by(lines);
     }
 
     pub fn render(&self) -> String {

@@ -28,7 +28,7 @@ use crate::keys::{expose, hash_key, lease_key, operator_key};
 use crate::mailer::{self, Mailer};
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
-use crate::{metrics, routes};
+use crate::{imports, metrics, routes};
 
 /// Largest request body: every JSON request of this API is far smaller. (CSV imports take
 /// more: `routes::flex`.)
@@ -125,6 +125,9 @@ pub struct RunOptions {
     pub smtp: Option<SmtpSettings>,
     /// Real time between looks at the outbox when nothing woke the mail sender.
     pub mail_poll: Duration,
+    /// Whether the import worker runs in the background (always, but in tests that play a
+    /// server which died: they drive its imports by hand).
+    pub import_worker: bool,
 }
 
 impl RunOptions {
@@ -133,6 +136,7 @@ impl RunOptions {
             job_interval,
             smtp: None,
             mail_poll: mailer::POLL_INTERVAL,
+            import_worker: true,
         }
     }
 }
@@ -143,6 +147,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     http: JoinHandle<std::io::Result<()>>,
     jobs: JoinHandle<()>,
+    importer: Option<JoinHandle<()>>,
     mailer: Option<JoinHandle<()>>,
 }
 
@@ -168,6 +173,14 @@ impl Running {
                 .clone()
                 .run_forever(options.job_interval, stop.clone()),
         );
+        let importer = options.import_worker.then(|| {
+            tokio::spawn(
+                state
+                    .importer
+                    .clone()
+                    .run(imports::POLL_INTERVAL, stop.clone()),
+            )
+        });
         let mailer = mailer.map(|m| tokio::spawn(m.run(state.clone(), stop.clone())));
         let mut stop_http = stop;
         let app = app(state);
@@ -183,16 +196,21 @@ impl Running {
             shutdown,
             http,
             jobs,
+            importer,
             mailer,
         })
     }
 
-    /// Stops accepting connections, lets requests in flight finish, stops the jobs and the mail
-    /// sender (an email being sent is finished and recorded first).
+    /// Stops accepting connections, lets requests in flight finish, stops the jobs, the import
+    /// worker (a chunk being applied is finished first; unfinished imports are handed back) and
+    /// the mail sender (an email being sent is finished and recorded first).
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.http.await??;
         self.jobs.await?;
+        if let Some(importer) = self.importer {
+            importer.await?;
+        }
         if let Some(mailer) = self.mailer {
             mailer.await?;
         }
@@ -291,7 +309,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         hash_key(expose(&key)),
         config.public_url.clone(),
         lease_key(&config.lease_key_file)?,
-    );
+    )?;
 
     let listener = TcpListener::bind(config.listen).await.map_err(|e| {
         anyhow::anyhow!(
