@@ -13,6 +13,10 @@ use crate::product::ProductKey;
 /// Most lines in one import request (a client sends a larger file in parts).
 pub const MAX_IMPORT_LINES: usize = 100_000;
 
+/// Largest file line number a part of a file may start at: more lines than any file has, and
+/// line numbers stay exact as BIGINTs.
+pub const MAX_FIRST_LINE: u64 = 1_000_000_000_000;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportRow {
     /// Line number in the file (1-based).
@@ -57,7 +61,7 @@ pub fn parse_csv(
         });
     }
     for (i, raw) in lines.into_iter().enumerate() {
-        let line = first_line + i as u64;
+        let line = first_line.saturating_add(i as u64);
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;

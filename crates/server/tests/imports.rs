@@ -21,7 +21,7 @@ both_backends! {
     r_usr_5_an_import_of_a_team_merged_meanwhile_fails_with_the_code => merged_meanwhile,
     admins_see_only_their_own_teams_imports => scope,
     bad_import_queries_get_a_problem => bad_queries,
-    bodies_over_the_limit_are_problem_json_everywhere => too_large,
+    bodies_over_the_limit_are_problem_json_naming_the_limit => too_large,
 }
 
 async fn scene(op: &Http) -> i64 {
@@ -220,8 +220,9 @@ async fn dead_server(db: TestDb) {
         Some(1 + IMPORT_CHUNK_LINES as u64),
         "the line refused when the file was read, and one chunk: {waiting}"
     );
-    // Once the lease has passed, the second server takes over (the clock advance runs it).
+    // Once the lease has passed, the second server takes over.
     op.advance(IMPORT_LEASE.num_seconds()).await;
+    second.run_imports().await;
     let done = op.get(&path).await.ok(200).clone();
     let applied = (N - refused_lines(N).len()) as u64;
     assert_eq!(done["status"], "done", "{done}");
@@ -401,6 +402,16 @@ async fn bad_queries(db: TestDb) {
     for schema in ["ImportJob", "ImportDetail", "ImportLine"] {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
+
+    // A part of a file cannot start past any line number a file has.
+    op.send(
+        Method::POST,
+        &format!("/v1/teams/{team}/flex/import?first_line=18446744073709551615"),
+        Some(RawBody::Text("Eve,eve@example.com\n".into(), "text/csv")),
+        &[],
+    )
+    .await
+    .problem(400, "invalid_query");
 
     let closed = op.team("Closed").await;
     op.post(
