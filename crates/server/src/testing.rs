@@ -96,7 +96,7 @@ pub struct SpawnOptions {
     /// The offline-lease key's seed; servers sharing a database share it. `None`: a fresh one.
     pub lease_seed: Option<[u8; 32]>,
     /// Whether the import worker runs in the background; without it imports wait for
-    /// [`TestApp::run_imports`] or a clock advance (a test playing a server that dies mid-import).
+    /// [`TestApp::run_imports`] (a test playing a server that dies mid-import).
     pub import_worker: bool,
 }
 
