@@ -4,8 +4,10 @@
 #
 #     bench/import.sh [LINES]
 #
-# Each backend gets a fresh database. The second import of the same file shows the idempotent
-# path (every line unchanged).
+# The command sends the file (in parts only beyond 100,000 lines), waits while the server applies
+# it in the background, and reads the outcome: the time is the whole import. Each backend gets a
+# fresh database. The second import of the same file shows the idempotent path (every line
+# unchanged).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LINES=${1:-10000}

@@ -490,6 +490,8 @@ pub struct ImportQuery {
     pub first_line: Option<u64>,
 }
 
+/// The outcome of a whole file as `jeton import` reports it (and prints with `--json`): the
+/// counts of all its parts, and every refused line with its reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ImportResult {
     pub applied: u64,
@@ -501,6 +503,128 @@ pub struct ImportResult {
 pub struct ImportRejection {
     pub line: u64,
     pub reason: String,
+}
+
+/// Where an import stands (R-USR-5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStatus {
+    /// Stored; no line applied yet.
+    Queued,
+    /// Lines are being applied (after a restart of the server, they will be again).
+    Running,
+    /// Every line has its outcome.
+    Done,
+    /// Stopped for good (see `error`): lines with an outcome were applied as it says, the others
+    /// were not applied.
+    Failed,
+}
+
+impl ImportStatus {
+    /// Done or failed: nothing will change any more.
+    pub fn is_over(self) -> bool {
+        matches!(self, ImportStatus::Done | ImportStatus::Failed)
+    }
+}
+
+/// What became of one line of an import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportLineOutcome {
+    /// A new assignment, or a changed product selection.
+    Applied,
+    /// Already so: the line had been imported before.
+    Unchanged,
+    /// Not applied; `reason` says why.
+    Refused,
+}
+
+impl ImportLineOutcome {
+    /// The name on the wire (`?outcome=…`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportLineOutcome::Applied => "applied",
+            ImportLineOutcome::Unchanged => "unchanged",
+            ImportLineOutcome::Refused => "refused",
+        }
+    }
+}
+
+/// Why an import stopped: a stable code and what it means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ImportFailure {
+    #[schema(example = "team_closed")]
+    pub code: String,
+    pub detail: String,
+}
+
+/// An import (R-USR-5): the file is stored when it is sent, and a background worker applies its
+/// lines in chunks. Progress is `done` of `total` lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ImportJob {
+    pub id: i64,
+    pub team_id: i64,
+    pub status: ImportStatus,
+    /// Lines of the file that get an outcome (blank lines and the header get none).
+    pub total: u64,
+    /// Lines that have their outcome so far: `applied + unchanged + refused`.
+    pub done: u64,
+    pub applied: u64,
+    pub unchanged: u64,
+    pub refused: u64,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why a failed import stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ImportFailure>,
+}
+
+/// One line's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ImportLine {
+    /// The line number in the file.
+    pub line: u64,
+    pub outcome: ImportLineOutcome,
+    /// Why a refused line was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// An import and one page of its lines' outcomes (`GET …/flex/imports/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ImportDetail {
+    #[serde(flatten)]
+    pub job: ImportJob,
+    /// Outcomes of the lines after `after`, in line order; lines still waiting have none yet.
+    pub outcomes: Vec<ImportLine>,
+    /// More outcomes follow: ask again with `after` set to this line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<u64>,
+}
+
+/// Which outcomes of an import to show.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ImportOutcomesQuery {
+    /// Only lines after this line number (default 0: from the start).
+    pub after: Option<u64>,
+    /// Most outcomes in the page (0 to 10000, default 1000; 0 gives the counts alone).
+    pub limit: Option<u32>,
+    /// Only outcomes of this kind.
+    #[param(inline)]
+    pub outcome: Option<ImportLineOutcome>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ImportsQuery {
+    /// Most imports listed, newest first (1 to 1000, default 20).
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

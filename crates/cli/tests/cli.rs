@@ -517,6 +517,95 @@ async fn users_flow(env: Env) {
         .map(|r| r["line"].as_u64().unwrap())
         .collect();
     assert_eq!(lines, vec![4, 5]);
+    // Each part was an import of its own, all done; the parts of lines 3-4 and 5-6 each hold
+    // one refused line, which their status shows.
+    let imports = env
+        .run(&["import", "list", "--team", "Design", "--json"])
+        .await
+        .json();
+    let imports = imports.as_array().unwrap();
+    assert_eq!(imports.len(), 8, "two imports of four parts: {imports:?}");
+    assert!(imports.iter().all(|i| i["status"] == "done"), "{imports:?}");
+    let text = env.run(&["import", "list", "--team", "Design"]).await;
+    assert!(text.ok().contains("done"), "{}", text.stdout);
+    let mut statuses = String::new();
+    for part in imports.iter().take(4).filter(|i| i["refused"] == 1) {
+        let part = id(part).to_string();
+        let out = env
+            .run(&["import", "status", &part, "--team", "Design"])
+            .await;
+        let text = out.ok();
+        assert!(text.contains("done: every line has its outcome"), "{text}");
+        assert!(text.contains("2/2 lines (100%)"), "{text}");
+        statuses.push_str(text);
+    }
+    assert!(
+        statuses.contains("  line 4: refused (") && statuses.contains("  line 5: refused ("),
+        "{statuses}"
+    );
+    // Without waiting: the ids, and where to follow them; the status tells the rest.
+    let out = env
+        .run(&["import", "people.csv", "--team", "Design", "--no-wait"])
+        .await;
+    let text = out.ok();
+    assert!(
+        text.contains("the server applies it in the background")
+            && text.contains("Follow it with: jeton import status"),
+        "{text}"
+    );
+    let queued = env
+        .run(&[
+            "import",
+            "people.csv",
+            "--team",
+            "Design",
+            "--no-wait",
+            "--json",
+        ])
+        .await
+        .json();
+    let queued_id = id(&queued["imports"][0]).to_string();
+    assert_eq!(queued["imports"][0]["total"], 6, "{queued}");
+    env.app.run_imports().await;
+    let status = env
+        .run(&[
+            "import",
+            "status",
+            &queued_id,
+            "--team",
+            "Design",
+            "--all-lines",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(status["status"], "done", "{status}");
+    assert_eq!(status["unchanged"], 4, "{status}");
+    let outcomes: Vec<(u64, &str)> = status["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["line"].as_u64().unwrap(), o["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (2, "unchanged"),
+            (3, "unchanged"),
+            (4, "refused"),
+            (5, "refused"),
+            (6, "unchanged"),
+            (7, "unchanged")
+        ]
+    );
+    let out = env
+        .run(&["import", "status", "999999", "--team", "Design"])
+        .await;
+    assert!(
+        out.fails(1).contains("import 999999 not found"),
+        "{}",
+        out.stderr
+    );
     let out = env
         .run(&["import", "missing.csv", "--team", "Design"])
         .await;
@@ -883,6 +972,14 @@ async fn bad_local_input_says_the_expected_form() {
         (
             &["import", "people.csv", "--team", "1", "--chunk-lines", "0"],
             "1..=100000",
+        ),
+        (&["import", "people.csv"], "--team"),
+        (&["import", "--team", "1"], "FILE.csv"),
+        (&["import", "status", "x", "--team", "1"], "invalid digit"),
+        (&["import", "status", "3"], "--team"),
+        (
+            &["import", "list", "--team", "1", "--no-wait"],
+            "unexpected argument",
         ),
         (&["users", "products", "5", "--team", "1"], "--all"),
         (

@@ -34,10 +34,11 @@ use chrono::SecondsFormat;
 use jeton_api::{
     AcceptInvitation, Accepted, AdminCreated, AdminInfo, AdminKey, AssignRequest, Assignment,
     Audit, Balance, BatchAssignRequest, BatchEntry, ClockAdvance, ClockNow, Defaults, Event,
-    EventsQuery, FlexUser, Health, IDEMPOTENCY_KEY_HEADER, ImportQuery, ImportResult, Invitation,
-    Me, Merge, MergeRequest, Move, MyProduct, NewAdmin, NewMove, NewPack, NewProduct, NewTeam,
-    OutboxMessage, OutboxQuery, Pack, Problem, Product, ProductChange, ProductDetail, Requeued,
-    SetDefaults, SetProducts, Team, TokenRequest, TokensEnded, UserToken,
+    EventsQuery, FlexUser, Health, IDEMPOTENCY_KEY_HEADER, ImportDetail, ImportJob, ImportLine,
+    ImportLineOutcome, ImportOutcomesQuery, ImportQuery, ImportsQuery, Invitation, Me, Merge,
+    MergeRequest, Move, MyProduct, NewAdmin, NewMove, NewPack, NewProduct, NewTeam, OutboxMessage,
+    OutboxQuery, Pack, Problem, Product, ProductChange, ProductDetail, Requeued, SetDefaults,
+    SetProducts, Team, TokenRequest, TokensEnded, UserToken,
 };
 use jeton_api::{
     Entitlement, Heartbeat, HeartbeatAnswer, LeaseKey, NewEntitlement, NewResult, NewUser,
@@ -401,19 +402,78 @@ impl Client {
     }
 
     /// `POST /v1/teams/{team}/flex/import?first_line=N` with `csv` as a `text/csv` body
-    /// (R-USR-5). For a file sent in parts, `query.first_line` is the file line number of the
-    /// part's first line, so that rejections name lines of the whole file. The server takes at
-    /// most 100,000 lines and 10 MiB per request.
+    /// (R-USR-5): the server stores the file as an import and answers at once (`202 Accepted`);
+    /// its lines are applied in the background. Follow it with [`Client::import_job`]. For a
+    /// file sent in parts, `query.first_line` is the file line number of the part's first line,
+    /// so that outcomes name lines of the whole file. The server takes at most 100,000 lines and
+    /// 10 MiB per request (`413 body_too_large`).
     pub async fn import_users(
         &self,
         team: i64,
         query: &ImportQuery,
         csv: Vec<u8>,
-    ) -> Result<ImportResult, ClientError> {
+    ) -> Result<ImportJob, ClientError> {
         let mut req = Request::new(Method::POST, format!("/v1/teams/{team}/flex/import"))
             .body(CSV_CONTENT_TYPE, csv);
         if let Some(first_line) = query.first_line {
             req.query.push(("first_line", first_line.to_string()));
+        }
+        self.call(req).await
+    }
+
+    /// `GET /v1/teams/{team}/flex/imports/{id}`: an import's status, progress and counts, and a
+    /// page of its lines' outcomes (`query.limit = Some(0)`: the counts alone).
+    pub async fn import_job(
+        &self,
+        team: i64,
+        id: i64,
+        query: &ImportOutcomesQuery,
+    ) -> Result<ImportDetail, ClientError> {
+        let mut req = Request::new(Method::GET, format!("/v1/teams/{team}/flex/imports/{id}"));
+        req.query = import_outcomes_query(query);
+        self.call(req).await
+    }
+
+    /// Every outcome of an import so far (of kind `only`, when given), in line order: the pages
+    /// of [`Client::import_job`] one after another.
+    pub async fn import_outcomes(
+        &self,
+        team: i64,
+        id: i64,
+        only: Option<ImportLineOutcome>,
+    ) -> Result<Vec<ImportLine>, ClientError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let query = ImportOutcomesQuery {
+                after,
+                limit: Some(MAX_IMPORT_OUTCOMES_PAGE),
+                outcome: only,
+            };
+            let page = self.import_job(team, id, &query).await?;
+            all.extend(page.outcomes);
+            match page.next_after {
+                // A server that names a line it already gave would loop for ever.
+                Some(next) if after.is_none_or(|a| next > a) => after = Some(next),
+                Some(next) => {
+                    return Err(ClientError::Decode(format!(
+                        "the server gave the outcomes after line {next} twice"
+                    )));
+                }
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// `GET /v1/teams/{team}/flex/imports`: a team's imports, newest first.
+    pub async fn import_jobs(
+        &self,
+        team: i64,
+        query: &ImportsQuery,
+    ) -> Result<Vec<ImportJob>, ClientError> {
+        let mut req = Request::new(Method::GET, format!("/v1/teams/{team}/flex/imports"));
+        if let Some(limit) = query.limit {
+            req.query.push(("limit", limit.to_string()));
         }
         self.call(req).await
     }
@@ -903,6 +963,23 @@ fn sessions_query(query: &SessionsQuery) -> Vec<(&'static str, String)> {
 }
 
 /// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
+/// Outcomes per page asked for by [`Client::import_outcomes`]: the most the server gives.
+const MAX_IMPORT_OUTCOMES_PAGE: u32 = 10_000;
+
+fn import_outcomes_query(query: &ImportOutcomesQuery) -> Vec<(&'static str, String)> {
+    let mut q = Vec::new();
+    if let Some(after) = query.after {
+        q.push(("after", after.to_string()));
+    }
+    if let Some(limit) = query.limit {
+        q.push(("limit", limit.to_string()));
+    }
+    if let Some(outcome) = query.outcome {
+        q.push(("outcome", outcome.as_str().to_owned()));
+    }
+    q
+}
+
 fn path_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for byte in segment.bytes() {
@@ -1125,13 +1202,14 @@ mod tests {
     #[tokio::test]
     async fn imports_send_the_raw_csv_with_its_first_line() {
         let (url, seen) = one_answer(
-            "200 OK",
+            "202 Accepted",
             "application/json",
-            r#"{"applied":1,"unchanged":0,"rejected":[{"line":502,"reason":"bad"}]}"#,
+            r#"{"id":9,"team_id":4,"status":"queued","total":2,"done":1,"applied":0,
+                "unchanged":0,"refused":1,"created_at":"2026-01-05T08:00:00Z"}"#,
         )
         .await;
         let csv = b"Jane Doe,jane@example.com,autocad;revit\nAnn,bad\n".to_vec();
-        let result = Client::new(&url, Some("k".into()))
+        let job = Client::new(&url, Some("k".into()))
             .import_users(
                 4,
                 &ImportQuery {
@@ -1141,8 +1219,8 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(result.applied, 1);
-        assert_eq!(result.rejected[0].line, 502);
+        assert_eq!((job.id, job.status), (9, jeton_api::ImportStatus::Queued));
+        assert_eq!((job.done, job.total), (1, 2));
         let request = seen.await.unwrap();
         assert!(
             request.starts_with("POST /v1/teams/4/flex/import?first_line=501 HTTP/1.1"),
@@ -1157,6 +1235,40 @@ mod tests {
         assert!(
             request.ends_with("\r\n\r\nJane Doe,jane@example.com,autocad;revit\nAnn,bad\n"),
             "the body is sent as it is: {request}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_import_is_followed_with_its_outcome_query() {
+        let (url, seen) = one_answer(
+            "200 OK",
+            "application/json",
+            r#"{"id":9,"team_id":4,"status":"done","total":2,"done":2,"applied":1,
+                "unchanged":0,"refused":1,"created_at":"2026-01-05T08:00:00Z",
+                "outcomes":[{"line":502,"outcome":"refused","reason":"bad"}],"next_after":502}"#,
+        )
+        .await;
+        let detail = Client::new(&url, Some("k".into()))
+            .import_job(
+                4,
+                9,
+                &ImportOutcomesQuery {
+                    after: Some(501),
+                    limit: Some(1),
+                    outcome: Some(ImportLineOutcome::Refused),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(detail.job.status, jeton_api::ImportStatus::Done);
+        assert_eq!(detail.outcomes[0].reason.as_deref(), Some("bad"));
+        assert_eq!(detail.next_after, Some(502));
+        let request = seen.await.unwrap();
+        assert!(
+            request.starts_with(
+                "GET /v1/teams/4/flex/imports/9?after=501&limit=1&outcome=refused HTTP/1.1"
+            ),
+            "{request}"
         );
     }
 

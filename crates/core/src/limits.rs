@@ -34,3 +34,11 @@ pub const MAX_LIST_PAGE: usize = 1_000;
 
 /// Most events one listing returns.
 pub const MAX_EVENTS_PER_PAGE: usize = 10_000;
+
+/// Most imports one team may have queued or running at once. Each holds up to
+/// `import::MAX_IMPORT_LINES` lines waiting in the database; a client sending a large file in
+/// parts queues one import per part.
+pub const MAX_OPEN_IMPORTS_PER_TEAM: usize = 20;
+
+/// Most line outcomes one page of an import's status returns.
+pub const MAX_IMPORT_OUTCOMES_PER_PAGE: usize = 10_000;

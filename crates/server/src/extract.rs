@@ -168,7 +168,10 @@ impl From<JsonRejection> for ApiError {
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::Status {
                 status: StatusCode::PAYLOAD_TOO_LARGE,
                 code: "body_too_large",
-                detail: "the request body is larger than this endpoint accepts".into(),
+                detail: format!(
+                    "the request body is larger than {} KiB, the most this endpoint takes",
+                    crate::serve::MAX_BODY_BYTES / 1024
+                ),
             },
             other => ApiError::bad_request("invalid_body", other.body_text()),
         }

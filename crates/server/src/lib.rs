@@ -6,6 +6,7 @@ pub mod config;
 mod emails;
 mod error;
 mod extract;
+mod imports;
 mod jobs;
 mod keys;
 mod mailer;

@@ -57,6 +57,12 @@ pub struct Metrics {
     /// Password hashes running now, and the most that ever ran at once (bounded by the slots).
     pub password_hashes: Gauge,
     pub password_hashes_peak: Gauge,
+    /// Import lines this process's worker applied, by outcome (R-USR-5).
+    pub import_lines: Family<KindLabels, Counter>,
+    /// Imports this process stopped as failed (their team was closed, say).
+    pub import_failures: Counter,
+    /// Times the import worker could not read or update an import (it tries again).
+    pub import_errors: Counter,
 }
 
 impl Metrics {
@@ -86,6 +92,9 @@ impl Metrics {
             "The most password hashes that ran at once since the server started",
             password_hashes_peak.clone(),
         );
+        let import_lines = Family::<KindLabels, Counter>::default();
+        let import_failures = Counter::default();
+        let import_errors = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests answered",
@@ -127,6 +136,21 @@ impl Metrics {
             "Times the mail sender could not read or update the outbox",
             mail_errors.clone(),
         );
+        registry.register(
+            "import_lines",
+            "Import lines this process's worker applied, by outcome",
+            import_lines.clone(),
+        );
+        registry.register(
+            "import_failures",
+            "Imports stopped as failed",
+            import_failures.clone(),
+        );
+        registry.register(
+            "import_errors",
+            "Times the import worker could not read or update an import",
+            import_errors.clone(),
+        );
         Arc::new(Metrics {
             registry,
             http_requests,
@@ -140,6 +164,9 @@ impl Metrics {
             mail_errors,
             password_hashes,
             password_hashes_peak,
+            import_lines,
+            import_failures,
+            import_errors,
         })
     }
 
@@ -149,6 +176,14 @@ impl Metrics {
                 kind: kind.to_owned(),
             })
             .inc_by(tokens);
+    }
+
+    pub fn count_import_lines(&self, outcome: &str, lines: u64) {
+        self.import_lines
+            .get_or_create(&KindLabels {
+                kind: outcome.to_owned(),
+            })
+            .inc_by(lines);
     }
 
     pub fn render(&self) -> String {

@@ -28,10 +28,11 @@ use crate::keys::{expose, hash_key, lease_key, operator_key};
 use crate::mailer::{self, Mailer};
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
-use crate::{metrics, routes};
+use crate::{imports, metrics, routes};
 
-/// Largest request body: every JSON request of this API is far smaller.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest request body: every JSON request of this API is far smaller. (CSV imports take
+/// more: `routes::flex`.)
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A connection that has not sent a whole request head this long after it was opened (or after
 /// its last answer) is closed: otherwise a client that opens connections and trickles a header
@@ -69,6 +70,7 @@ pub fn app(state: AppState) -> Router {
         )
     })
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(axum::middleware::map_response(too_large_as_problem))
     .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
     .layer(CatchPanicLayer::custom(|_panic| -> Response {
         // A panic is a bug; the caller gets an opaque answer and the log the details.
@@ -97,6 +99,28 @@ pub fn app(state: AppState) -> Router {
     .with_state(state)
 }
 
+/// Every 413 is problem+json: the extractors axum answers it from on its own (form bodies,
+/// say) write plain text, and the client must get the stable code wherever the limit is hit.
+/// Handlers that know their own limit (imports) answer with it; the rest have the general one.
+async fn too_large_as_problem(response: Response) -> Response {
+    let is_problem = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == jeton_api::PROBLEM_CONTENT_TYPE.as_bytes());
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE || is_problem {
+        return response;
+    }
+    problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!(
+            "the request body is larger than {} KiB, the most this endpoint takes",
+            MAX_BODY_BYTES / 1024
+        ),
+    )
+    .into_response()
+}
+
 /// How a server runs besides its state: background work.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -109,6 +133,9 @@ pub struct RunOptions {
     /// Longest wait for a request's head ([`HEADER_READ_TIMEOUT`]); also how long an idle
     /// keep-alive connection is kept.
     pub header_read_timeout: Duration,
+    /// Whether the import worker runs in the background (always, but in tests that play a
+    /// server which died: they drive its imports by hand).
+    pub import_worker: bool,
 }
 
 impl RunOptions {
@@ -118,6 +145,7 @@ impl RunOptions {
             smtp: None,
             mail_poll: mailer::POLL_INTERVAL,
             header_read_timeout: HEADER_READ_TIMEOUT,
+            import_worker: true,
         }
     }
 }
@@ -128,6 +156,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     http: JoinHandle<std::io::Result<()>>,
     jobs: JoinHandle<()>,
+    importer: Option<JoinHandle<()>>,
     mailer: Option<JoinHandle<()>>,
 }
 
@@ -153,6 +182,14 @@ impl Running {
                 .clone()
                 .run_forever(options.job_interval, stop.clone()),
         );
+        let importer = options.import_worker.then(|| {
+            tokio::spawn(
+                state
+                    .importer
+                    .clone()
+                    .run(imports::POLL_INTERVAL, stop.clone()),
+            )
+        });
         let mailer = mailer.map(|m| tokio::spawn(m.run(state.clone(), stop.clone())));
         let http = tokio::spawn(serve_http(
             listener,
@@ -165,16 +202,21 @@ impl Running {
             shutdown,
             http,
             jobs,
+            importer,
             mailer,
         })
     }
 
-    /// Stops accepting connections, lets requests in flight finish, stops the jobs and the mail
-    /// sender (an email being sent is finished and recorded first).
+    /// Stops accepting connections, lets requests in flight finish, stops the jobs, the import
+    /// worker (a chunk being applied is finished first; unfinished imports are handed back) and
+    /// the mail sender (an email being sent is finished and recorded first).
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.http.await??;
         self.jobs.await?;
+        if let Some(importer) = self.importer {
+            importer.await?;
+        }
         if let Some(mailer) = self.mailer {
             mailer.await?;
         }
@@ -347,7 +389,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         hash_key(expose(&key)),
         config.public_url.clone(),
         lease_key(&config.lease_key_file)?,
-    );
+    )?;
 
     let listener = TcpListener::bind(config.listen).await.map_err(|e| {
         anyhow::anyhow!(

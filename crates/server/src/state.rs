@@ -7,6 +7,7 @@ use jeton_core::{Clock, ManualClock};
 use jeton_store::Store;
 use tokio::sync::Notify;
 
+use crate::imports::Importer;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
@@ -23,6 +24,8 @@ pub struct Inner {
     pub operator_key_hash: String,
     pub metrics: Arc<Metrics>,
     pub jobs: Jobs,
+    /// Applies queued CSV imports in the background (R-USR-5).
+    pub importer: Importer,
     /// Base of links in emails (invitation accept links), without a trailing slash.
     pub public_url: String,
     /// Wakes the mail sender when a change has queued an email, so it goes out at once.
@@ -41,10 +44,11 @@ impl AppState {
         operator_key_hash: String,
         public_url: String,
         lease_key: SigningKey,
-    ) -> AppState {
+    ) -> anyhow::Result<AppState> {
         let metrics = Metrics::new();
         let jobs = Jobs::new(store.clone(), clock.clone(), metrics.clone());
-        AppState(Arc::new(Inner {
+        let importer = Importer::new(store.clone(), clock.clone(), metrics.clone())?;
+        Ok(AppState(Arc::new(Inner {
             store,
             clock,
             test_clock,
@@ -52,10 +56,11 @@ impl AppState {
             passwords: Passwords::per_core(&metrics),
             metrics,
             jobs,
+            importer,
             public_url,
             mail_wakeup: Arc::new(Notify::new()),
             lease_key: Arc::new(lease_key),
-        }))
+        })))
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -27,6 +27,11 @@ pub const TEST_PUBLIC_URL: &str = "http://jeton.test";
 /// become due when a test advances the clock, and this is how soon they go out.
 pub const TEST_MAIL_POLL: Duration = Duration::from_millis(100);
 
+/// How long a server's claim on an import keeps other servers away (on the clock).
+pub const IMPORT_LEASE: chrono::Duration = crate::imports::LEASE;
+/// Lines the import worker applies per transaction.
+pub const IMPORT_CHUNK_LINES: usize = crate::imports::CHUNK_LINES;
+
 pub struct TestApp {
     pub base_url: String,
     pub operator_key: String,
@@ -36,12 +41,20 @@ pub struct TestApp {
     pub db: TestDb,
     /// The public half of the key that signs this server's offline leases.
     pub lease_public_key: ed25519_dalek::VerifyingKey,
+    importer: crate::imports::Importer,
     running: Option<Running>,
 }
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// Applies every import this server may take now, to the end, before returning: tests
+    /// wait for the import worker this way instead of polling. (The background worker runs as
+    /// well; the two share the server's claim, and chunks of one import never overlap.)
+    pub async fn run_imports(&self) -> usize {
+        self.importer.drain(None).await.expect("imports run")
     }
 
     pub async fn shutdown(mut self) {
@@ -84,6 +97,9 @@ pub struct SpawnOptions {
     pub lease_seed: Option<[u8; 32]>,
     /// How long a connection may take to send a request's head.
     pub header_read_timeout: Duration,
+    /// Whether the import worker runs in the background; without it imports wait for
+    /// [`TestApp::run_imports`] (a test playing a server that dies mid-import).
+    pub import_worker: bool,
 }
 
 impl Default for SpawnOptions {
@@ -94,6 +110,7 @@ impl Default for SpawnOptions {
             smtp_url: None,
             lease_seed: None,
             header_read_timeout: crate::serve::HEADER_READ_TIMEOUT,
+            import_worker: true,
         }
     }
 }
@@ -119,6 +136,7 @@ pub async fn spawn_with_options(db: TestDb, options: SpawnOptions) -> TestApp {
         smtp_url,
         lease_seed,
         header_read_timeout,
+        import_worker,
     } = options;
     let lease_key = match lease_seed {
         Some(seed) => jeton_core::lease::signing_key(&seed),
@@ -135,7 +153,9 @@ pub async fn spawn_with_options(db: TestDb, options: SpawnOptions) -> TestApp {
         hash_key(&operator_key),
         TEST_PUBLIC_URL.into(),
         lease_key.clone(),
-    );
+    )
+    .expect("state");
+    let importer = state.importer.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
     let options = RunOptions {
         // Jobs also run at every clock advance; the real-time tick is only a backstop here.
@@ -146,6 +166,7 @@ pub async fn spawn_with_options(db: TestDb, options: SpawnOptions) -> TestApp {
         }),
         mail_poll: TEST_MAIL_POLL,
         header_read_timeout,
+        import_worker,
     };
     let running = Running::start(state, listener, options).expect("start");
     TestApp {
@@ -155,6 +176,7 @@ pub async fn spawn_with_options(db: TestDb, options: SpawnOptions) -> TestApp {
         store,
         db,
         lease_public_key: lease_key.verifying_key(),
+        importer,
         running: Some(running),
     }
 }

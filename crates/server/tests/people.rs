@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Http, RawBody, app};
+use common::{Http, RawBody, app, refused};
 use jeton_store::both_backends;
 use jeton_store::testing::TestDb;
 use reqwest::Method;
@@ -354,17 +354,14 @@ async fn usr_4(db: TestDb) {
 
     // Imports send nothing, for new and existing people alike.
     let import = op
-        .send(
-            Method::POST,
-            &format!("/v1/teams/{ops}/flex/import"),
-            Some(RawBody::Text(
-                "Bob Bee,bob@example.com,autocad\nJane Doe,jane@example.com,*\n".into(),
-                "text/csv",
-            )),
-            &[],
+        .import(
+            &app,
+            ops,
+            "Bob Bee,bob@example.com,autocad\nJane Doe,jane@example.com,*\n",
+            "",
         )
         .await;
-    assert_eq!(import.ok(200)["applied"], 2);
+    assert_eq!(import["applied"], 2);
     assert_eq!(outbox(&op).await.len(), 2, "no email for imported users");
     app.shutdown().await;
 }
@@ -381,35 +378,16 @@ async fn usr_5(db: TestDb) {
                Carl Dee,carl@example.com\n\
                Dan Eff,dan@example.com,autocad;photoshop\n\
                Jane Twice,JANE@example.com,maya\n";
-    let send = |text: &'static str| {
-        let op = op.clone();
-        async move {
-            op.send(
-                Method::POST,
-                &format!("/v1/teams/{team}/flex/import"),
-                Some(RawBody::Text(text.into(), "text/csv")),
-                &[],
-            )
-            .await
-        }
-    };
-    let first = send(csv).await;
-    let r = first.ok(200);
+    let first = op.import(&app, team, csv, "").await;
     assert_eq!(
-        (r["applied"].as_u64(), r["unchanged"].as_u64()),
+        (first["applied"].as_u64(), first["unchanged"].as_u64()),
         (Some(3), Some(0))
     );
-    let rejected: Vec<(u64, String)> = r["rejected"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| {
-            (
-                x["line"].as_u64().unwrap(),
-                x["reason"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    assert_eq!(
+        (first["refused"].as_u64(), first["total"].as_u64()),
+        (Some(4), Some(7))
+    );
+    let rejected = refused(&first);
     assert_eq!(
         rejected.iter().map(|r| r.0).collect::<Vec<_>>(),
         vec![4, 5, 7, 8]
@@ -418,6 +396,25 @@ async fn usr_5(db: TestDb) {
     assert!(rejected[1].1.contains("not-an-email"), "{rejected:?}");
     assert!(rejected[2].1.contains("photoshop"), "{rejected:?}");
     assert!(rejected[3].1.contains("line 2"), "{rejected:?}");
+    // Every line that is not blank or the header has its outcome, in line order.
+    let lines: Vec<(u64, &str)> = first["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["line"].as_u64().unwrap(), o["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            (2, "applied"),
+            (3, "applied"),
+            (4, "refused"),
+            (5, "refused"),
+            (6, "applied"),
+            (7, "refused"),
+            (8, "refused")
+        ]
+    );
 
     let users = op.get(&format!("/v1/teams/{team}/flex/users")).await;
     let users = users.ok(200).as_array().unwrap().clone();
@@ -432,12 +429,9 @@ async fn usr_5(db: TestDb) {
 
     // The same file again changes nothing.
     let before = op.get(&format!("/v1/teams/{team}/flex/users")).await.body;
-    let again = send(csv).await;
+    let again = op.import(&app, team, csv, "").await;
     assert_eq!(
-        (
-            again.ok(200)["applied"].as_u64(),
-            again.ok(200)["unchanged"].as_u64()
-        ),
+        (again["applied"].as_u64(), again["unchanged"].as_u64()),
         (Some(0), Some(3))
     );
     assert_eq!(
@@ -448,14 +442,9 @@ async fn usr_5(db: TestDb) {
 
     // A file in parts keeps the file's line numbers.
     let part = op
-        .send(
-            Method::POST,
-            &format!("/v1/teams/{team}/flex/import?first_line=1001"),
-            Some(RawBody::Text("Eve,broken\n".into(), "text/csv")),
-            &[],
-        )
+        .import(&app, team, "Eve,broken\n", "?first_line=1001")
         .await;
-    assert_eq!(part.ok(200)["rejected"][0]["line"], 1001);
+    assert_eq!(refused(&part)[0].0, 1001);
     app.shutdown().await;
 }
 

@@ -562,17 +562,8 @@ async fn refusals(db: TestDb) {
         .await
         .problem(422, "not_assigned");
     // Invited here (by an import, so still invited), with an account made elsewhere since.
-    op.send(
-        Method::POST,
-        &format!("/v1/teams/{team}/flex/import"),
-        Some(RawBody::Text(
-            "Ann Bee,ann@example.com,*\n".into(),
-            "text/csv",
-        )),
-        &[],
-    )
-    .await
-    .ok(200);
+    op.import(&app, team, "Ann Bee,ann@example.com,*\n", "")
+        .await;
     let elsewhere = op.team("Elsewhere").await;
     op.post(
         &format!("/v1/teams/{elsewhere}/flex/users"),
@@ -819,15 +810,8 @@ async fn race_for_balance(db: TestDb) {
         csv.push_str(&format!("Racer {i},{email},*\n"));
         users.push(token);
     }
-    let imported = op
-        .send(
-            Method::POST,
-            &format!("/v1/teams/{team}/flex/import"),
-            Some(RawBody::Text(csv, "text/csv")),
-            &[],
-        )
-        .await;
-    assert_eq!(imported.ok(200)["applied"], 200);
+    let imported = op.import(&one, team, &csv, "").await;
+    assert_eq!(imported["applied"], 200);
     let tasks: Vec<_> = users
         .into_iter()
         .enumerate()

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use jeton_core::access::{ProductAccess, effective_products};
-use jeton_core::import::{ImportRow, Rejection};
+use jeton_core::import::ImportRow;
 use jeton_core::invitation::{InvitationState, expires_at};
 use jeton_core::mail::Message;
 use jeton_core::{AdminId, DomainError, Email, Invitee, ProductKey, TeamId};
@@ -127,13 +127,6 @@ pub struct FlexUser {
     pub assigned_at: DateTime<Utc>,
     /// The open invitation (pending or expired), if any.
     pub invitation: Option<(i64, DateTime<Utc>)>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ImportOutcome {
-    pub applied: u64,
-    pub unchanged: u64,
-    pub rejected: Vec<Rejection>,
 }
 
 /// The catalogue as access rules need it: key → (id, name).
@@ -493,9 +486,52 @@ async fn assign_in(
     }))
 }
 
-/// Most import lines applied in one transaction: large imports commit in steps, so that SQLite's
-/// single writer is never held for long.
-const IMPORT_BATCH: usize = 500;
+/// What one import line did (R-USR-5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LineApplied {
+    /// A new assignment, or a changed selection.
+    Applied,
+    /// Already so: importing the same line again changes nothing.
+    Unchanged,
+    /// Refused with this reason (a product not in the catalogue); nothing was written.
+    Refused(String),
+}
+
+/// R-USR-5: applies one good line of an import inside the caller's transaction, which holds the
+/// team's lock (the team open) and the catalogue. No email is queued: a new person gets an
+/// invitation an admin may resend. A line naming unknown products is refused on its own.
+pub(crate) async fn import_line(
+    conn: &mut AnyConnection,
+    catalogue: &Catalogue,
+    team: &TeamRow,
+    row: &ImportRow,
+    secret: &Secret,
+    now: DateTime<Utc>,
+) -> StoreResult<LineApplied> {
+    if let Some(access) = &row.products
+        && let Err(e) = catalogue.check(access)
+    {
+        return Ok(LineApplied::Refused(e.to_string()));
+    }
+    let user = find_or_create_user(conn, &row.email, &row.name, now).await?;
+    let applied = assign_in(
+        conn,
+        catalogue,
+        team,
+        &user,
+        row.products.as_ref(),
+        "import",
+        secret,
+        None,
+        true,
+        now,
+    )
+    .await?;
+    Ok(match applied {
+        Applied::Unchanged => LineApplied::Unchanged,
+        Applied::New(_) | Applied::SelectionChanged => LineApplied::Applied,
+    })
+}
 
 impl Store {
     /// R-USR-1/2: assigns a person to Flex on a team, with an optional product selection, and
@@ -548,57 +584,6 @@ impl Store {
             Applied::New(a) => Ok(a),
             _ => Err(StoreError::corrupt("a new assignment was not created")),
         }
-    }
-
-    /// R-USR-5: applies the good lines of an import; no email is sent. Lines naming unknown
-    /// products are rejected on their own. Re-importing the same lines changes nothing.
-    pub async fn import_users(
-        &self,
-        team: TeamId,
-        rows: &[ImportRow],
-        secrets: &[Secret],
-        now: DateTime<Utc>,
-    ) -> StoreResult<ImportOutcome> {
-        assert_eq!(rows.len(), secrets.len(), "one secret per import line");
-        let mut outcome = ImportOutcome::default();
-        for (batch, batch_secrets) in rows.chunks(IMPORT_BATCH).zip(secrets.chunks(IMPORT_BATCH)) {
-            let mut w = self.begin_write().await?;
-            let team_row = lock_team(&mut w.tx, team).await?;
-            require_open(&team_row)?;
-            let catalogue = Catalogue::load(&mut w.tx).await?;
-            for (row, secret) in batch.iter().zip(batch_secrets) {
-                if let Some(access) = &row.products
-                    && let Err(e) = catalogue.check(access)
-                {
-                    outcome.rejected.push(Rejection {
-                        line: row.line,
-                        reason: e.to_string(),
-                    });
-                    continue;
-                }
-                let user = find_or_create_user(&mut w.tx, &row.email, &row.name, now).await?;
-                let applied = assign_in(
-                    &mut w.tx,
-                    &catalogue,
-                    &team_row,
-                    &user,
-                    row.products.as_ref(),
-                    "import",
-                    secret,
-                    None,
-                    true,
-                    now,
-                )
-                .await?;
-                match applied {
-                    Applied::Unchanged => outcome.unchanged += 1,
-                    Applied::New(_) | Applied::SelectionChanged => outcome.applied += 1,
-                }
-            }
-            w.commit().await?;
-        }
-        outcome.rejected.sort_by_key(|r| r.line);
-        Ok(outcome)
     }
 
     /// R-USR-6: unassigns a user: new sessions stop at once, open invitations die, the history

@@ -18,6 +18,7 @@ pub mod events;
 pub mod expiry;
 pub mod flex;
 mod idempotency;
+pub mod imports;
 pub mod invitations;
 mod ledger;
 pub mod outbox;

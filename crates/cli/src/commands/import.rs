@@ -1,49 +1,99 @@
-//! `jeton import`: a CSV file of users, sent in parts with file line numbers (R-USR-5).
+//! `jeton import`: a CSV file of users (R-USR-5). The server stores the file as an import and
+//! applies it in the background; this command sends it (in parts when it is larger than one
+//! request takes, with file line numbers), shows a progress bar while the server works, and
+//! prints the summary. `jeton import status` and `jeton import list` follow imports later.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use clap::Args;
+use clap::{Args, Subcommand};
+use serde::Serialize;
 
-use jeton_api::{ImportQuery, ImportRejection, ImportResult};
+use jeton_api::{
+    ImportDetail, ImportJob, ImportLine, ImportLineOutcome, ImportOutcomesQuery, ImportQuery,
+    ImportRejection, ImportResult, ImportStatus, ImportsQuery,
+};
+use jeton_client::ClientError;
 use jeton_core::import;
 
-use super::output::{self, blocks};
+use super::output::{self, blocks, table};
 use super::{Ctx, teams};
 
 /// Most lines the server takes in one request.
 pub const MAX_CHUNK_LINES: u32 = import::MAX_IMPORT_LINES as u32;
 /// Most bytes per request: the server takes 10 MiB; a part stays well below.
 pub const MAX_CHUNK_BYTES: usize = 8 * 1024 * 1024;
+/// How often (real time) the command asks the server how its imports are doing.
+const POLL: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Args)]
 #[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
     after_help = "The file has one person per line: `name,email[,products]`, with \
     products separated by `;`, or `*` for all products (later ones included); without products \
     a user's selection stays as it is. A header line `name,email,products` may come first. Each \
     line is checked on its own: good lines are applied, bad ones are listed with their line \
     number and the reason. Importing the same file again changes nothing. Imported people get no \
     email; new ones get an invitation that `jeton invitations resend` emails.\n\n\
-    Large files are sent in parts of --chunk-lines lines, with a progress bar on stderr (not \
-    with --json or when stderr is not a terminal).\n\n\
-    Exit status: 0 when the whole file was sent, even if some lines were rejected; 1 when the \
-    file could not be read or sent (when that happens part-way, the parts already sent stay \
-    applied and the summary says so; importing the file again is safe).\n\n\
-    Example:\n  jeton import people.csv --team Design"
+    The server stores the file as an import (files larger than one request takes are sent in \
+    parts of --chunk-lines lines, one import each) and applies it in the background; this \
+    command waits with a progress bar on stderr (not with --json or when stderr is not a \
+    terminal) and prints the summary. With --no-wait it prints the import ids and returns; \
+    `jeton import status ID --team TEAM` shows an import's progress and outcome at any time, \
+    also after this command was stopped.\n\n\
+    Exit status: 0 when the whole file was applied, even if some lines were rejected; 1 when the \
+    file could not be read, sent or applied (the summary says what was applied; importing the \
+    file again is safe).\n\n\
+    Examples:\n  jeton import people.csv --team Design\n  \
+    jeton import people.csv --team Design --no-wait\n  \
+    jeton import status 12 --team Design\n  \
+    jeton import list --team Design"
 )]
 pub struct ImportArgs {
+    #[command(subcommand)]
+    pub cmd: Option<ImportCmd>,
     /// The CSV file to import
-    #[arg(value_name = "FILE.csv")]
-    pub file: PathBuf,
+    #[arg(value_name = "FILE.csv", required = true)]
+    pub file: Option<PathBuf>,
     /// The team (id or exact name)
-    #[arg(long, value_name = "TEAM")]
-    pub team: String,
-    /// Lines per request (1 to 100000)
-    #[arg(long, value_name = "N", default_value_t = 1000,
+    #[arg(long, value_name = "TEAM", required = true)]
+    pub team: Option<String>,
+    /// Most lines per request (1 to 100000); larger files are sent in parts
+    #[arg(long, value_name = "N", default_value_t = MAX_CHUNK_LINES,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_CHUNK_LINES)))]
     pub chunk_lines: u32,
+    /// Print the import ids once the file is sent, without waiting for it to be applied
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCmd {
+    /// Show an import: its state, progress, counts and refused lines
+    Status {
+        /// The import's id (printed by `jeton import --no-wait`, listed by `jeton import list`)
+        #[arg(value_name = "ID")]
+        id: i64,
+        /// The team (id or exact name)
+        #[arg(long, value_name = "TEAM")]
+        team: String,
+        /// List every line's outcome (applied, unchanged, refused), not only refused lines
+        #[arg(long)]
+        all_lines: bool,
+    },
+    /// List a team's imports, newest first
+    List {
+        /// The team (id or exact name)
+        #[arg(long, value_name = "TEAM")]
+        team: String,
+        /// At most this many [server default: 20, at most 1000]
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+    },
 }
 
 /// A part of the file to send in one request.
@@ -155,22 +205,34 @@ pub fn without_repeats(
 }
 
 pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<()> {
-    let name = args.file.display().to_string();
-    let data = std::fs::read(&args.file).with_context(|| format!("cannot read {name}"))?;
+    match args.cmd {
+        Some(ImportCmd::Status {
+            id,
+            team,
+            all_lines,
+        }) => return status(ctx, id, &team, all_lines).await,
+        Some(ImportCmd::List { team, limit }) => return list(ctx, &team, limit).await,
+        None => {}
+    }
+    let (Some(file), Some(team_arg)) = (args.file, args.team) else {
+        bail!("give the file and --team (or a subcommand: status, list)");
+    };
+    let name = file.display().to_string();
+    let data = std::fs::read(&file).with_context(|| format!("cannot read {name}"))?;
     let plan = plan(&data, u64::from(args.chunk_lines), MAX_CHUNK_BYTES);
     if plan.lines == 0 {
         bail!("{name} is empty: nothing to import");
     }
-    let team = teams::resolve(ctx, &args.team).await?;
+    let team = teams::resolve(ctx, &team_arg).await?;
 
     let bar = output::progress_bar(
         !ctx.out.is_json() && std::io::stderr().is_terminal(),
         plan.lines,
         "{spinner} importing [{bar:40}] {pos}/{len} lines ({elapsed}, {eta} left)",
     );
-    let mut total = ImportResult {
+    let mut sent = Sent {
         rejected: plan.rejected.clone(),
-        ..ImportResult::default()
+        ..Sent::default()
     };
     let mut failure = None;
     let mut seen = HashMap::new();
@@ -179,38 +241,311 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<()> {
             first_line: Some(chunk.first_line),
         };
         let (data, repeats) = without_repeats(chunk, &mut seen);
-        match ctx.client.import_users(team, &query, data).await {
-            Ok(result) => {
-                total.applied += result.applied;
-                total.unchanged += result.unchanged;
-                total.rejected.extend(result.rejected);
-                total.rejected.extend(repeats);
-                bar.inc(chunk.lines);
-            }
-            Err(e) => {
-                failure = Some((i, e));
-                break;
+        loop {
+            match ctx.client.import_users(team, &query, data.clone()).await {
+                Ok(job) => {
+                    bar.println(format!(
+                        "import {} queued (`jeton import status {} --team {team_arg}` follows it)",
+                        job.id, job.id
+                    ));
+                    sent.imports.push(job);
+                    sent.rejected.extend(repeats);
+                    break;
+                }
+                // The team has as many imports waiting as it may: once one of ours is over,
+                // there is room for the next part.
+                Err(e)
+                    if e.code() == Some("too_many_imports")
+                        && !args.no_wait
+                        && sent.imports.iter().any(|j| !j.status.is_over()) =>
+                {
+                    if let Err(e) = wait(ctx, team, &mut sent.imports, &bar, true).await {
+                        failure = Some((i, e));
+                        break;
+                    }
+                }
+                Err(e) => {
+                    failure = Some((i, e));
+                    break;
+                }
             }
         }
+        if failure.is_some() {
+            break;
+        }
     }
+    if sent.imports.is_empty() {
+        bar.finish_and_clear();
+        if let Some((_, e)) = failure {
+            return Err(anyhow::Error::new(e)
+                .context(format!("nothing was imported from {name} into team {team}")));
+        }
+        // Every line was refused here (too long to send).
+        return ctx.out.print(
+            &ImportResult {
+                rejected: sent.rejected,
+                ..ImportResult::default()
+            },
+            |t| summary(&name, team, t),
+        );
+    }
+    let not_sent = |failure: Option<(usize, ClientError)>| match failure {
+        None => Ok(()),
+        Some((i, e)) => Err(anyhow!(
+            "lines {} to {} of {name} were not sent: {e}\nhint: the lines before them were \
+             sent and are applied; importing the whole file again is safe (applied lines come \
+             back as unchanged)",
+            plan.chunks[i].first_line,
+            plan.lines
+        )),
+    };
+    if args.no_wait {
+        bar.finish_and_clear();
+        sent.rejected.sort_by_key(|r| r.line);
+        ctx.out
+            .print(&sent, |s| queued(&name, team, &team_arg, s))?;
+        return not_sent(failure);
+    }
+    // Whatever was sent is applied by the server; wait for it, then say what happened.
+    let waited = wait(ctx, team, &mut sent.imports, &bar, false).await;
     bar.finish_and_clear();
-    total.rejected.sort_by_key(|r| r.line);
-
-    match failure {
-        None => ctx.out.print(&total, |t| summary(&name, team, t)),
-        Some((0, e)) => Err(anyhow::Error::new(e)
-            .context(format!("nothing was imported from {name} into team {team}"))),
-        Some((i, e)) => {
-            ctx.out.print(&total, |t| summary(&name, team, t))?;
-            let from = plan.chunks[i].first_line;
-            let to = plan.lines;
-            Err(anyhow!(
-                "lines {from} to {to} of {name} were not sent: {e}\nhint: the lines before them \
-                 were applied; importing the whole file again is safe (applied lines come back \
-                 as unchanged)"
-            ))
-        }
+    if let Err(e) = waited {
+        let ids: Vec<i64> = sent.imports.iter().map(|j| j.id).collect();
+        return Err(anyhow::Error::new(e).context(format!(
+            "lost track of import(s) {} of {name}; the server goes on applying them\n\
+             hint: `jeton import status ID --team {team_arg}` shows what was applied",
+            output::ids(&ids)
+        )));
     }
+    let mut total = ImportResult {
+        rejected: sent.rejected,
+        ..ImportResult::default()
+    };
+    for job in &sent.imports {
+        total.applied += job.applied;
+        total.unchanged += job.unchanged;
+        let refused = ctx
+            .client
+            .import_outcomes(team, job.id, Some(ImportLineOutcome::Refused))
+            .await?;
+        total.rejected.extend(refused.into_iter().map(rejection));
+    }
+    total.rejected.sort_by_key(|r| r.line);
+    ctx.out.print(&total, |t| summary(&name, team, t))?;
+
+    if let Some(job) = sent
+        .imports
+        .iter()
+        .find(|j| j.status == ImportStatus::Failed)
+    {
+        let why = job.error.as_ref().map_or_else(
+            || "no reason given".to_owned(),
+            |e| format!("{} ({})", e.detail, e.code),
+        );
+        bail!(
+            "import {} stopped: {why}; {} of its {} lines were not applied\n\
+             hint: `jeton import status {} --team {team_arg}` lists what was",
+            job.id,
+            job.total - job.done,
+            job.total,
+            job.id
+        );
+    }
+    not_sent(failure)
+}
+
+/// What was sent of a file: its imports, and the lines refused here (too long to send, or an
+/// address an earlier part had).
+#[derive(Debug, Default, Serialize)]
+struct Sent {
+    imports: Vec<ImportJob>,
+    rejected: Vec<ImportRejection>,
+}
+
+fn rejection(line: ImportLine) -> ImportRejection {
+    ImportRejection {
+        line: line.line,
+        reason: line.reason.unwrap_or_default(),
+    }
+}
+
+/// Follows `imports` until all are over (or, with `any`, until one more is), moving the bar.
+async fn wait(
+    ctx: &Ctx,
+    team: i64,
+    imports: &mut [ImportJob],
+    bar: &indicatif::ProgressBar,
+    any: bool,
+) -> Result<(), ClientError> {
+    let counts_only = ImportOutcomesQuery {
+        limit: Some(0),
+        ..ImportOutcomesQuery::default()
+    };
+    let open_before = imports.iter().filter(|j| !j.status.is_over()).count();
+    loop {
+        for job in imports.iter_mut().filter(|j| !j.status.is_over()) {
+            *job = ctx.client.import_job(team, job.id, &counts_only).await?.job;
+        }
+        let (done, total) = progress(imports);
+        bar.set_length(total);
+        bar.set_position(done);
+        let open = imports.iter().filter(|j| !j.status.is_over()).count();
+        if open == 0 || (any && open < open_before) {
+            return Ok(());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Lines with an outcome, and lines in all, over several imports.
+pub fn progress(imports: &[ImportJob]) -> (u64, u64) {
+    imports
+        .iter()
+        .fold((0, 0), |(done, total), j| (done + j.done, total + j.total))
+}
+
+fn queued(name: &str, team: i64, team_arg: &str, sent: &Sent) -> String {
+    let lines: Vec<String> = sent
+        .imports
+        .iter()
+        .map(|j| {
+            format!(
+                "  import {}: {} lines, {}",
+                j.id,
+                j.total,
+                output::import_status(j.status)
+            )
+        })
+        .collect();
+    let mut parts = vec![format!(
+        "Sent {name} to team {team}; the server applies it in the background:\n{}",
+        lines.join("\n")
+    )];
+    if !sent.rejected.is_empty() {
+        let refused: Vec<String> = sent
+            .rejected
+            .iter()
+            .map(|x| format!("  line {}: {}", x.line, x.reason))
+            .collect();
+        parts.push(format!("Rejected here, not sent:\n{}", refused.join("\n")));
+    }
+    let first = sent.imports.first().map_or(0, |j| j.id);
+    parts.push(format!(
+        "Follow it with: jeton import status {first} --team {team_arg}"
+    ));
+    blocks(parts)
+}
+
+/// `jeton import status`.
+async fn status(ctx: &Ctx, id: i64, team: &str, all_lines: bool) -> Result<()> {
+    let team = teams::resolve(ctx, team).await?;
+    let counts_only = ImportOutcomesQuery {
+        limit: Some(0),
+        ..ImportOutcomesQuery::default()
+    };
+    let only = (!all_lines).then_some(ImportLineOutcome::Refused);
+    // Outcomes first: the counts read after them cover at least every outcome listed.
+    let outcomes = ctx.client.import_outcomes(team, id, only).await?;
+    let mut detail = ctx.client.import_job(team, id, &counts_only).await?;
+    detail.outcomes = outcomes;
+    ctx.out.print(&detail, |d| status_text(d, all_lines))
+}
+
+pub fn status_text(d: &ImportDetail, all_lines: bool) -> String {
+    let j = &d.job;
+    let state = match j.status {
+        ImportStatus::Queued => "queued: no line applied yet".to_owned(),
+        ImportStatus::Running => format!(
+            "running: {} of {} lines done; the others are not applied yet",
+            j.done, j.total
+        ),
+        ImportStatus::Done => "done: every line has its outcome".to_owned(),
+        ImportStatus::Failed => format!(
+            "failed: {}; lines without an outcome ({} of {}) were not applied",
+            j.error.as_ref().map_or_else(
+                || "no reason given".to_owned(),
+                |e| format!("{} ({})", e.detail, e.code)
+            ),
+            j.total - j.done,
+            j.total
+        ),
+    };
+    // An import with no line to apply is complete.
+    let percent = (j.done * 100).checked_div(j.total).unwrap_or(100);
+    let mut rows = vec![
+        ("state", state),
+        (
+            "progress",
+            format!("{}/{} lines ({percent}%)", j.done, j.total),
+        ),
+        ("applied", j.applied.to_string()),
+        ("unchanged", j.unchanged.to_string()),
+        ("refused", j.refused.to_string()),
+        ("queued", output::time(&j.created_at)),
+    ];
+    if let Some(t) = &j.started_at {
+        rows.push(("started", output::time(t)));
+    }
+    if let Some(t) = &j.finished_at {
+        rows.push(("finished", output::time(t)));
+    }
+    let head = format!(
+        "Import {} into team {}:\n{}",
+        j.id,
+        j.team_id,
+        output::fields(&rows)
+    );
+    let lines: Vec<String> = d
+        .outcomes
+        .iter()
+        .map(|l| match &l.reason {
+            Some(reason) => format!("  line {}: {} ({reason})", l.line, l.outcome.as_str()),
+            None => format!("  line {}: {}", l.line, l.outcome.as_str()),
+        })
+        .collect();
+    if lines.is_empty() {
+        return head;
+    }
+    let title = if all_lines { "Lines" } else { "Refused lines" };
+    blocks([head, format!("{title}:\n{}", lines.join("\n"))])
+}
+
+/// `jeton import list`.
+async fn list(ctx: &Ctx, team: &str, limit: Option<u32>) -> Result<()> {
+    let team = teams::resolve(ctx, team).await?;
+    let jobs = ctx
+        .client
+        .import_jobs(team, &ImportsQuery { limit })
+        .await?;
+    ctx.out.print(&jobs, |jobs| {
+        if jobs.is_empty() {
+            return format!("Team {team} has no imports.");
+        }
+        let mut t = table(
+            &[
+                "id",
+                "state",
+                "progress",
+                "applied",
+                "unchanged",
+                "refused",
+                "queued",
+            ],
+            &[0, 3, 4, 5],
+        );
+        for j in jobs {
+            t.add_row(vec![
+                j.id.to_string(),
+                output::import_status(j.status).to_owned(),
+                format!("{}/{}", j.done, j.total),
+                j.applied.to_string(),
+                j.unchanged.to_string(),
+                j.refused.to_string(),
+                output::time(&j.created_at),
+            ]);
+        }
+        t.to_string()
+    })
 }
 
 fn summary(name: &str, team: i64, r: &ImportResult) -> String {
@@ -381,6 +716,78 @@ mod tests {
                 sent_in_parts(file.as_bytes(), 100_000)
             );
         }
+    }
+
+    fn job(id: i64, status: ImportStatus, done: u64, total: u64) -> ImportJob {
+        ImportJob {
+            id,
+            team_id: 3,
+            status,
+            total,
+            done,
+            applied: done,
+            unchanged: 0,
+            refused: 0,
+            created_at: "2026-01-05T08:00:00Z".parse().unwrap(),
+            started_at: None,
+            finished_at: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn progress_adds_up_the_parts() {
+        let parts = [
+            job(1, ImportStatus::Done, 100_000, 100_000),
+            job(2, ImportStatus::Running, 500, 20_000),
+            job(3, ImportStatus::Queued, 0, 7),
+        ];
+        assert_eq!(progress(&parts), (100_500, 120_007));
+        assert_eq!(progress(&[]), (0, 0));
+    }
+
+    #[test]
+    fn the_status_says_what_was_applied_and_what_was_not() {
+        let mut detail = ImportDetail {
+            job: job(7, ImportStatus::Running, 500, 2_000),
+            outcomes: vec![ImportLine {
+                line: 12,
+                outcome: ImportLineOutcome::Refused,
+                reason: Some("photoshop is not a product".into()),
+            }],
+            next_after: None,
+        };
+        let text = status_text(&detail, false);
+        assert!(text.starts_with("Import 7 into team 3:"), "{text}");
+        assert!(
+            text.contains("running: 500 of 2000 lines done; the others are not applied yet"),
+            "{text}"
+        );
+        assert!(text.contains("500/2000 lines (25%)"), "{text}");
+        assert!(
+            text.contains("Refused lines:\n  line 12: refused (photoshop is not a product)"),
+            "{text}"
+        );
+        detail.job.status = ImportStatus::Failed;
+        detail.job.error = Some(jeton_api::ImportFailure {
+            code: "team_closed".into(),
+            detail: "team 3 is closed".into(),
+        });
+        let text = status_text(&detail, false);
+        assert!(
+            text.contains(
+                "failed: team 3 is closed (team_closed); lines without an outcome (1500 of 2000) \
+                 were not applied"
+            ),
+            "{text}"
+        );
+        detail.outcomes.clear();
+        detail.job = job(8, ImportStatus::Done, 0, 0);
+        let text = status_text(&detail, true);
+        assert!(
+            text.contains("0/0 lines (100%)") && !text.contains("Lines:"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
-use jeton_api::{AssignmentStatus, InvitationStatus, ProductSelection};
+use jeton_api::{AssignmentStatus, ImportStatus, InvitationStatus, ProductSelection};
 use serde::Serialize;
 
 /// Where answers go, and in which form.
@@ -157,6 +157,15 @@ pub fn assignment_status(status: AssignmentStatus) -> &'static str {
     match status {
         AssignmentStatus::Invited => "invited",
         AssignmentStatus::Active => "active",
+    }
+}
+
+pub fn import_status(status: ImportStatus) -> &'static str {
+    match status {
+        ImportStatus::Queued => "queued",
+        ImportStatus::Running => "running",
+        ImportStatus::Done => "done",
+        ImportStatus::Failed => "failed",
     }
 }
 

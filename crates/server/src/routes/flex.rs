@@ -1,18 +1,21 @@
 //! Flex users of a team: assigning and inviting (R-USR-1/2/4), product access (R-ACC-1..3),
-//! unassigning (R-USR-6), CSV import (R-USR-5).
+//! unassigning (R-USR-6), CSV imports (R-USR-5: queued here, applied by `crate::imports`).
 
 use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use jeton_api::{
     AssignRequest, Assignment, BatchAssignRequest, BatchEntry, Defaults, EntryError, FlexUser,
-    ImportQuery, ImportRejection, ImportResult, Problem, SetDefaults, SetProducts,
+    ImportDetail, ImportJob, ImportOutcomesQuery, ImportQuery, ImportsQuery, Problem, SetDefaults,
+    SetProducts,
 };
-use jeton_core::import::parse_csv;
+use jeton_core::import::{MAX_FIRST_LINE, MAX_IMPORT_LINES, parse_csv};
 use jeton_core::invitee::{MAX_ENTRIES, split_entries};
+use jeton_core::limits::{MAX_IMPORT_OUTCOMES_PER_PAGE, MAX_LIST_PAGE};
 use jeton_core::{DomainError, Email, Invitee, ProductAccess, ProductKey, TeamId};
 use jeton_store::flex::{Assigned, IdScope, Secret, Who};
 use utoipa_axum::router::OpenApiRouter;
@@ -25,7 +28,8 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::keys::new_secret;
 use crate::state::AppState;
 
-/// Largest CSV import body; clients send larger files in parts.
+/// Largest CSV import body; clients send larger files in parts. (10 MiB holds 100,000 lines of
+/// about 100 bytes, `MAX_IMPORT_LINES`.)
 const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -35,6 +39,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(unassign))
         .routes(routes!(set_products))
         .routes(routes!(get_defaults, set_defaults))
+        .routes(routes!(list_imports))
+        .routes(routes!(import_status))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(import))
@@ -328,13 +334,19 @@ async fn set_defaults(
 }
 
 /// R-USR-5: import users from CSV (`name,email[,products]`, products `a;b` or `*`; a header
-/// line is allowed). Each line is checked alone; good lines are applied, bad ones listed with
-/// their line number. Importing the same file again changes nothing. No email is sent.
+/// line is allowed). The file is stored as an import and answered at once with `202 Accepted`
+/// and its `Location`; a background worker applies it in chunks. Each line is checked alone:
+/// good lines are applied, bad ones get their line number and reason in the import's outcomes
+/// (`GET …/flex/imports/{id}`). Importing the same file again changes nothing. No email is sent.
+/// At most 100,000 lines and 10 MiB per request (`413 body_too_large`); larger files are sent in
+/// parts with `first_line`.
 #[utoipa::path(post, path = "/v1/teams/{team}/flex/import", tag = "people",
     request_body(content = String, content_type = "text/csv"),
     params(("team" = i64, Path), ImportQuery),
-    responses((status = 200, body = ImportResult), (status = 400, body = Problem), (status = 404, body = Problem),
-              (status = 413, body = Problem), (status = 415, body = Problem)),
+    responses((status = 202, body = ImportJob, headers(("Location" = String, description = "the import: GET it to follow its progress"))),
+              (status = 400, description = "invalid_import, invalid_query", body = Problem), (status = 404, body = Problem),
+              (status = 409, description = "team_closed, too_many_imports", body = Problem),
+              (status = 413, description = "body_too_large", body = Problem), (status = 415, body = Problem)),
     security(("bearer" = [])))]
 async fn import(
     State(state): State<AppState>,
@@ -342,8 +354,10 @@ async fn import(
     ApiPath(team): ApiPath<i64>,
     ApiQuery(query): ApiQuery<ImportQuery>,
     headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Json<ImportResult>> {
+    // Taken as a `Result` so that a body over the limit is answered here, as problem+json naming
+    // the limit, and only after the caller was found allowed to import into the team.
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, [(HeaderName, String); 1], Json<ImportJob>)> {
     let team = TeamId(team);
     caller.require_team(team)?;
     let content_type = headers
@@ -358,35 +372,116 @@ async fn import(
         });
     }
     let first_line = query.first_line.unwrap_or(1);
-    if first_line == 0 {
+    if !(1..=MAX_FIRST_LINE).contains(&first_line) {
         return Err(ApiError::bad_request(
             "invalid_query",
-            "first_line counts from 1",
+            format!("first_line counts from 1, up to {MAX_FIRST_LINE}, got {first_line}"),
         ));
     }
     state.store.team(team).await?;
-    let (rows, mut rejected) = parse_csv(&body, first_line)?;
-    // One secret per line, made before the transaction: imported people who have no account yet
-    // get an invitation (not emailed; an admin may resend it).
-    let secrets = rows
-        .iter()
-        .map(|_| secret())
-        .collect::<Result<Vec<_>, _>>()?;
-    let outcome = state
+    let body = body.map_err(body_rejection)?;
+    let (rows, rejected) = parse_csv(&body, first_line)?;
+    let job = state
         .store
-        .import_users(team, &rows, &secrets, state.now())
+        .queue_import(team, &rows, &rejected, state.now())
         .await?;
-    rejected.extend(outcome.rejected);
-    rejected.sort_by_key(|r| r.line);
-    Ok(Json(ImportResult {
-        applied: outcome.applied,
-        unchanged: outcome.unchanged,
-        rejected: rejected
-            .into_iter()
-            .map(|r| ImportRejection {
-                line: r.line,
-                reason: r.reason,
-            })
-            .collect(),
+    state.importer.queued();
+    let location = format!("/v1/teams/{team}/flex/imports/{}", job.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(wire::import_job(&job)),
+    ))
+}
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::Status {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "body_too_large",
+            detail: format!(
+                "the file is larger than {} MiB, the most one import request takes; \
+                 `jeton import` sends larger files in parts (or send parts of at most {} lines \
+                 with ?first_line=N, the file line number of each part's first line)",
+                MAX_IMPORT_BYTES / (1024 * 1024),
+                MAX_IMPORT_LINES
+            ),
+        };
+    }
+    ApiError::bad_request(
+        "invalid_body",
+        format!("the file could not be read: {}", rejection.body_text()),
+    )
+}
+
+/// A team's imports, newest first: status, progress and counts.
+#[utoipa::path(get, path = "/v1/teams/{team}/flex/imports", tag = "people",
+    params(("team" = i64, Path), ImportsQuery),
+    responses((status = 200, body = Vec<ImportJob>), (status = 400, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn list_imports(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<ImportsQuery>,
+) -> ApiResult<Json<Vec<ImportJob>>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    let limit = super::page_limit(query.limit, 20, MAX_LIST_PAGE)?;
+    state.store.team(team).await?;
+    let jobs = state.store.import_jobs(team, limit).await?;
+    Ok(Json(jobs.iter().map(wire::import_job).collect()))
+}
+
+/// An import: status (`queued`, `running`, `done`, `failed`), progress (`done` of `total`
+/// lines), counts, and a page of its lines' outcomes in line order (`applied`, `unchanged`, or
+/// `refused` with the reason), after line `after`; `next_after` is there when more follow.
+/// A client that gave up waiting can tell from here exactly what was applied.
+#[utoipa::path(get, path = "/v1/teams/{team}/flex/imports/{id}", tag = "people",
+    params(("team" = i64, Path), ("id" = i64, Path), ImportOutcomesQuery),
+    responses((status = 200, body = ImportDetail), (status = 400, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn import_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((team, id)): ApiPath<(i64, i64)>,
+    ApiQuery(query): ApiQuery<ImportOutcomesQuery>,
+) -> ApiResult<Json<ImportDetail>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    let limit = query.limit.unwrap_or(1000) as usize;
+    if limit > MAX_IMPORT_OUTCOMES_PER_PAGE {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be 0 to {MAX_IMPORT_OUTCOMES_PER_PAGE}, got {limit}"),
+        ));
+    }
+    // Outcomes before the import: its counts then include every outcome listed. One more than
+    // asked for tells whether another page follows.
+    let mut outcomes = if limit == 0 {
+        Vec::new()
+    } else {
+        state
+            .store
+            .import_outcomes(
+                team,
+                id,
+                query.after.unwrap_or(0),
+                limit + 1,
+                query.outcome.map(wire::line_outcome),
+            )
+            .await?
+    };
+    let job = state.store.import_job(team, id).await?;
+    let next_after = if outcomes.len() > limit {
+        outcomes.truncate(limit);
+        outcomes.last().map(|l| l.line)
+    } else {
+        None
+    };
+    Ok(Json(ImportDetail {
+        job: wire::import_job(&job),
+        outcomes: outcomes.iter().map(wire::import_line).collect(),
+        next_after,
     }))
 }

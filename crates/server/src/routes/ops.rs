@@ -63,7 +63,8 @@ async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<imp
 }
 
 /// Move the test clock forward (operator; `--test-clock` only). Background jobs (expiry) run at
-/// the new time before the answer, so their effects are visible at once.
+/// the new time before the answer, so their effects are visible at once; the import worker is
+/// woken.
 #[utoipa::path(post, path = "/v1/test-clock/advance", tag = "operations", request_body = ClockAdvance,
     responses((status = 200, body = ClockNow), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
@@ -89,6 +90,9 @@ async fn advance_clock(
     let now = clock.advance(Duration::seconds(body.seconds));
     tracing::info!(%now, "test clock advanced");
     state.jobs.run_once().await?;
+    // Imports whose claim ran out at the new time (a dead server's) may be taken over now. The
+    // worker is only woken: an import can take longer than a request may.
+    state.importer.queued();
     // Retries that came due at the new time go out now, not at the next poll.
     state.mail_queued();
     Ok(Json(ClockNow { now }))

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use jeton_core::invitation::InvitationState;
 use jeton_core::{ProductAccess, ProductKey, TeamId};
-use jeton_store::{catalogue, events, flex, invitations, outbox, packs, teams, transfers};
+use jeton_store::{catalogue, events, flex, imports, invitations, outbox, packs, teams, transfers};
 
 pub fn product(p: &catalogue::Product) -> api::Product {
     api::Product {
@@ -226,5 +226,50 @@ pub fn outbox_message(m: &outbox::OutboxRecord) -> api::OutboxMessage {
         created_at: m.created_at,
         sent_at: m.sent_at,
         last_error: m.last_error.clone(),
+    }
+}
+
+pub fn import_job(j: &imports::ImportJob) -> api::ImportJob {
+    api::ImportJob {
+        id: j.id,
+        team_id: j.team.0,
+        status: match j.status {
+            imports::ImportStatus::Queued => api::ImportStatus::Queued,
+            imports::ImportStatus::Running => api::ImportStatus::Running,
+            imports::ImportStatus::Done => api::ImportStatus::Done,
+            imports::ImportStatus::Failed => api::ImportStatus::Failed,
+        },
+        total: j.total,
+        done: j.done,
+        applied: j.applied,
+        unchanged: j.unchanged,
+        refused: j.refused,
+        created_at: j.created_at,
+        started_at: j.started_at,
+        finished_at: j.finished_at,
+        error: j.error.as_ref().map(|(code, detail)| api::ImportFailure {
+            code: code.clone(),
+            detail: detail.clone(),
+        }),
+    }
+}
+
+pub fn import_line(l: &imports::ImportLine) -> api::ImportLine {
+    api::ImportLine {
+        line: l.line,
+        outcome: match l.outcome {
+            imports::LineOutcome::Applied => api::ImportLineOutcome::Applied,
+            imports::LineOutcome::Unchanged => api::ImportLineOutcome::Unchanged,
+            imports::LineOutcome::Refused => api::ImportLineOutcome::Refused,
+        },
+        reason: l.reason.clone(),
+    }
+}
+
+pub fn line_outcome(o: api::ImportLineOutcome) -> imports::LineOutcome {
+    match o {
+        api::ImportLineOutcome::Applied => imports::LineOutcome::Applied,
+        api::ImportLineOutcome::Unchanged => imports::LineOutcome::Unchanged,
+        api::ImportLineOutcome::Refused => imports::LineOutcome::Refused,
     }
 }

@@ -186,12 +186,65 @@ impl Http {
         }
     }
 
+    /// POSTs `csv` as an import into `team` (`query` is `?first_line=N` or empty): asserts the
+    /// `202 Accepted` with the import's `Location`, and returns the queued import.
+    pub async fn queue_import(&self, team: i64, csv: &str, query: &str) -> Value {
+        let answer = self
+            .send(
+                Method::POST,
+                &format!("/v1/teams/{team}/flex/import{query}"),
+                Some(RawBody::Text(csv.to_owned(), "text/csv")),
+                &[],
+            )
+            .await;
+        let job = answer.ok(202).clone();
+        let id = job["id"].as_i64().unwrap();
+        assert_eq!(
+            answer.headers["location"],
+            format!("/v1/teams/{team}/flex/imports/{id}").as_str()
+        );
+        assert_eq!(job["team_id"], team);
+        job
+    }
+
+    /// Imports `csv` into `team` and lets the server's worker finish it (driven from here, no
+    /// waiting on time): the finished import with every outcome, which must be `done`.
+    pub async fn import(&self, app: &TestApp, team: i64, csv: &str, query: &str) -> Value {
+        let job = self.queue_import(team, csv, query).await;
+        app.run_imports().await;
+        let id = job["id"].as_i64().unwrap();
+        let done = self
+            .get(&format!("/v1/teams/{team}/flex/imports/{id}?limit=10000"))
+            .await
+            .ok(200)
+            .clone();
+        assert_eq!(done["status"], "done", "{done}");
+        assert_eq!(done["done"], done["total"], "{done}");
+        done
+    }
+
     pub async fn advance(&self, seconds: i64) -> Value {
         self.post("/v1/test-clock/advance", json!({"seconds": seconds}))
             .await
             .ok(200)
             .clone()
     }
+}
+
+/// The refused lines of an import's outcomes: (line, reason).
+pub fn refused(import: &Value) -> Vec<(u64, String)> {
+    import["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["outcome"] == "refused")
+        .map(|o| {
+            (
+                o["line"].as_u64().unwrap(),
+                o["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
 }
 
 pub enum RawBody {
