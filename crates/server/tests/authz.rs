@@ -186,7 +186,9 @@ fn api_rows() -> Vec<Row> {
         row("PUT",    "/v1/teams/{team}/flex/users/{user}/products", STAFF_OF_TEAM,             Nothing, |_, _| Req::json(json!({"all": true}))),
         row("GET",    "/v1/teams/{team}/flex/defaults",              STAFF_OF_TEAM,             Nothing, |_, _| Req::none()),
         row("PUT",    "/v1/teams/{team}/flex/defaults",              STAFF_OF_TEAM,             Nothing, |_, _| Req::json(json!({"products": []}))),
-        row("POST",   "/v1/teams/{team}/flex/import",                STAFF_OF_TEAM,             Nothing, |_, m| Req::text(format!("Imported Person,imported{}@example.com\n", m.n), "text/csv")),
+        row("POST",   "/v1/teams/{team}/flex/import",                [401, 202, 202, 404, 403], Nothing, |_, m| Req::text(format!("Imported Person,imported{}@example.com\n", m.n), "text/csv")),
+        row("GET",    "/v1/teams/{team}/flex/imports",               STAFF_OF_TEAM,             Nothing, |_, _| Req::none()),
+        row("GET",    "/v1/teams/{team}/flex/imports/{id}",          STAFF_OF_TEAM,             Nothing, |s, _| Req::none().with("id", s.import)),
         row("GET",    "/v1/teams/{team}/invitations",                STAFF_OF_TEAM,             Nothing, |_, _| Req::none()),
         row("POST",   "/v1/teams/{team}/invitations/{id}/resend",    STAFF_OF_TEAM,             Invitation, |_, m| Req::none().with("id", m.invitation)),
         // The secret of the link is the proof; a key, whoever's, changes nothing.
@@ -261,6 +263,8 @@ struct Scene {
     user: i64,
     user_email: String,
     session: i64,
+    /// An import of team A's.
+    import: i64,
     next: AtomicUsize,
 }
 
@@ -316,6 +320,20 @@ async fn scene(db: TestDb) -> Scene {
     op.post(&format!("/v1/users/{user}/trials"), entitlement())
         .await
         .ok(201);
+    let import = op
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/teams/{team_a}/flex/import"),
+            Some(RawBody::Text(
+                "Ida Import,ida@example.com\n".into(),
+                "text/csv",
+            )),
+            &[],
+        )
+        .await
+        .ok(202)["id"]
+        .as_i64()
+        .unwrap();
     let nobody = Http::with_key(&app, None);
     Scene {
         callers: [nobody, op, admin_a, admin_b, user_http],
@@ -325,6 +343,7 @@ async fn scene(db: TestDb) -> Scene {
         user,
         user_email: "user1@example.com".into(),
         session,
+        import,
         next: AtomicUsize::new(0),
     }
 }
