@@ -69,7 +69,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiForm<T> {
         }
         let body = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|r| invalid(format!("the form cannot be read: {}", r.body_text())))?;
+            .map_err(|r| {
+                if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large()
+                } else {
+                    invalid(format!("the form cannot be read: {}", r.body_text()))
+                }
+            })?;
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
             .map_err(|e| invalid(format!("the form cannot be read: {e}")))?;
         for (name, value) in &pairs {
@@ -165,16 +171,20 @@ impl From<JsonRejection> for ApiError {
                 detail: "send the body as JSON with the header Content-Type: application/json"
                     .into(),
             },
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::Status {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: "body_too_large",
-                detail: format!(
-                    "the request body is larger than {} KiB, the most this endpoint takes",
-                    crate::serve::MAX_BODY_BYTES / 1024
-                ),
-            },
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(),
             other => ApiError::bad_request("invalid_body", other.body_text()),
         }
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::Status {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "body_too_large",
+        detail: format!(
+            "the request body is larger than {} KiB, the most this endpoint takes",
+            crate::serve::MAX_BODY_BYTES / 1024
+        ),
     }
 }
 
