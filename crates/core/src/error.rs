@@ -1,5 +1,5 @@
 use crate::ids::TeamId;
-use crate::tokens::Tokens;
+use crate::refusal::Refusal;
 
 /// Everything a domain rule can refuse. Each variant has a stable `code` (the `code` field of the
 /// problem+json answer and what the CLI prints); the HTTP status is chosen in one place, the server.
@@ -46,9 +46,9 @@ pub enum DomainError {
     },
     /// R-SES-1: a sign-in refused with a stable reason.
     #[error("{}", reason.message())]
-    Refused { reason: crate::session::Refusal },
+    Refused { reason: Refusal },
     #[error("the team has {available} tokens available, {needed} are needed")]
-    InsufficientTokens { needed: Tokens, available: Tokens },
+    InsufficientTokens { needed: u64, available: u64 },
     #[error("team {team} is closed (it was merged into another team)")]
     TeamClosed { team: TeamId },
     #[error("a team cannot move tokens to itself or merge into itself")]

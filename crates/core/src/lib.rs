@@ -20,6 +20,7 @@ pub mod password;
 pub mod person;
 pub mod product;
 pub mod pseudonym;
+pub mod refusal;
 pub mod report;
 pub mod rng;
 pub mod session;

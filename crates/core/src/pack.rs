@@ -89,8 +89,8 @@ pub fn plan_draw(
     let available = sum(usable.iter().map(|p| p.remaining))?;
     if available < amount {
         return Err(DomainError::InsufficientTokens {
-            needed: amount,
-            available,
+            needed: amount.get(),
+            available: available.get(),
         });
     }
 

@@ -8,6 +8,7 @@
 //! Usage periods belong to (team, user, product): the team pays and the team is the unit of
 //! scale, so two teams never share one period.
 
+pub use crate::refusal::Refusal;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::DomainError;
@@ -161,42 +162,6 @@ pub fn resolve_access(
         } => return Ok(Access::new(AccessKind::Flex, daily_rate)),
     };
     Err(DomainError::Refused { reason: refusal })
-}
-
-/// The stable reasons a sign-in is refused (R-SES-1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    NotAssigned,
-    InvitationPending,
-    ProductNotAllowed,
-    UnknownProduct,
-    TeamClosed,
-}
-
-impl Refusal {
-    pub fn code(self) -> &'static str {
-        match self {
-            Refusal::NotAssigned => "not_assigned",
-            Refusal::InvitationPending => "invitation_pending",
-            Refusal::ProductNotAllowed => "product_not_allowed",
-            Refusal::UnknownProduct => "unknown_product",
-            Refusal::TeamClosed => "team_closed",
-        }
-    }
-
-    pub fn message(self) -> &'static str {
-        match self {
-            Refusal::NotAssigned => {
-                "you are not assigned to Flex on this team; ask its administrator"
-            }
-            Refusal::InvitationPending => {
-                "accept your invitation (see your email) before signing in"
-            }
-            Refusal::ProductNotAllowed => "your administrator has not given you this product",
-            Refusal::UnknownProduct => "no such product in the catalogue",
-            Refusal::TeamClosed => "this team was merged into another; sign in with that team",
-        }
-    }
 }
 
 /// The latest usage period of (team, user, product).

@@ -215,8 +215,8 @@ mod tests {
     #[test]
     fn rule_refusals_are_422_and_bad_values_400() {
         let e = ApiError::from(DomainError::InsufficientTokens {
-            needed: Tokens::new(7).unwrap(),
-            available: Tokens::new(6).unwrap(),
+            needed: 7,
+            available: 6,
         });
         assert_eq!(e.parts().0, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(e.parts().1, "insufficient_tokens");

@@ -9,6 +9,10 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
+/// Largest request body: every JSON request of this API is far smaller. (CSV imports take
+/// more: `routes::flex`.)
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// JSON body. Malformed JSON → 400 `invalid_json`; well-formed but wrong shape (not an object, a
 /// missing field, a string where a number belongs, an unknown field) → 400 `invalid_body`.
 pub struct ApiJson<T>(pub T);
@@ -183,7 +187,7 @@ fn too_large() -> ApiError {
         code: "body_too_large",
         detail: format!(
             "the request body is larger than {} KiB, the most this endpoint takes",
-            crate::serve::MAX_BODY_BYTES / 1024
+            MAX_BODY_BYTES / 1024
         ),
     }
 }

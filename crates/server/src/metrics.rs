@@ -13,8 +13,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::state::AppState;
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
     method: String,
@@ -196,7 +194,7 @@ impl Metrics {
 
 /// Middleware: counts and times every request under its route pattern (never the raw path, so
 /// ids do not explode the label space).
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
     let route = request
@@ -205,8 +203,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    state
-        .metrics
+    metrics
         .http_requests
         .get_or_create(&HttpLabels {
             method: method.clone(),
@@ -214,8 +211,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
             status,
         })
         .inc();
-    state
-        .metrics
+    metrics
         .http_seconds
         .get_or_create(&RouteLabels { method, route })
         .observe(started.elapsed().as_secs_f64());

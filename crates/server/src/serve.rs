@@ -24,15 +24,13 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::{Config, LogFormat, ServeArgs, SmtpSettings};
 use crate::error::{INTERNAL_DETAIL, problem};
+use crate::extract::MAX_BODY_BYTES;
 use crate::keys::{expose, hash_key, lease_key, operator_key};
 use crate::mailer::{self, Mailer};
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::{imports, metrics, routes};
 
-/// Largest request body: every JSON request of this API is far smaller. (CSV imports take
-/// more: `routes::flex`.)
-pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A connection that has not sent a whole request head this long after it was opened (or after
 /// its last answer) is closed: otherwise a client that opens connections and trickles a header
@@ -54,7 +52,7 @@ pub fn app(state: AppState) -> Router {
             async move { ([("content-type", "application/json")], doc.as_str().to_owned()) }
         }),
     )
-    .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+    .route_layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
     .fallback(|| async {
         problem(
             StatusCode::NOT_FOUND,

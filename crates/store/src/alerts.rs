@@ -10,8 +10,8 @@ use sqlx::AnyConnection;
 
 use crate::Store;
 use crate::error::StoreResult;
-use crate::ledger;
 use crate::outbox::enqueue;
+use crate::pack_rows;
 use crate::time::{from_db, to_db};
 
 pub(crate) async fn admins_of(
@@ -38,9 +38,9 @@ pub(crate) async fn check_low_balance(
             .bind(team.0)
             .fetch_one(&mut *conn)
             .await?;
-    let rows = ledger::active_pack_rows(conn, team, now).await?;
+    let rows = pack_rows::active_pack_rows(conn, team, now).await?;
     let percent = u8::try_from(percent).unwrap_or(jeton_core::pack::DEFAULT_LOW_PERCENT);
-    let summary = summarize(&ledger::states(&rows)?, now, percent)?;
+    let summary = summarize(&pack_rows::states(&rows)?, now, percent)?;
     match (summary.low, alerted == 1) {
         (true, false) => {
             for (email, admin) in admins_of(conn, team).await? {

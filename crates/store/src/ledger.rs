@@ -6,12 +6,13 @@ use chrono::{DateTime, Utc};
 use jeton_core::ledger::{Actor, Cause, CauseKind, EventKind};
 use jeton_core::limits::MAX_LIVE_PACKS_PER_TEAM;
 use jeton_core::pack::{Draw, Expiry, due_expiries};
-use jeton_core::{DomainError, PackId, PackState, TeamId, Tokens};
+use jeton_core::{DomainError, PackId, TeamId, Tokens};
 use sqlx::AnyConnection;
 
 use crate::error::{StoreError, StoreResult};
+pub(crate) use crate::pack_rows::{PACK_COLUMNS, PackRow, active_pack_rows, states};
 use crate::teams::TeamRow;
-use crate::time::{from_db, to_db};
+use crate::time::to_db;
 
 /// Locks a team's row for the rest of the transaction and returns it. Every transaction that
 /// changes a balance starts here: on PostgreSQL the row lock makes concurrent changes to one team
@@ -86,55 +87,8 @@ pub(crate) fn require_open(team: &TeamRow) -> StoreResult<()> {
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct PackRow {
-    pub id: i64,
-    pub team_id: i64,
-    pub tokens: i64,
-    pub remaining: i64,
-    pub moved_out: i64,
-    pub purchased_at: i64,
-    pub expires_at: i64,
-}
-
-pub(crate) const PACK_COLUMNS: &str =
-    "id, team_id, tokens, remaining, moved_out, purchased_at, expires_at";
-
-impl PackRow {
-    pub(crate) fn state(&self) -> StoreResult<PackState> {
-        Ok(PackState {
-            id: PackId(self.id),
-            tokens: Tokens::from_stored(self.tokens)?,
-            remaining: Tokens::from_stored(self.remaining)?,
-            moved_out: Tokens::from_stored(self.moved_out)?,
-            purchased_at: from_db(self.purchased_at)?,
-            expires_at: from_db(self.expires_at)?,
-        })
-    }
-}
-
-pub(crate) fn states(rows: &[PackRow]) -> StoreResult<Vec<PackState>> {
-    rows.iter().map(PackRow::state).collect()
-}
-
 /// Packs that can pay at `now`. Bounded: a team may not hold more than
 /// `MAX_LIVE_PACKS_PER_TEAM` live packs, so one charge does bounded work.
-/// The team's active packs (not expired at `now`), used-up ones included, oldest first.
-pub(crate) async fn active_pack_rows(
-    conn: &mut AnyConnection,
-    team: TeamId,
-    now: DateTime<Utc>,
-) -> StoreResult<Vec<PackRow>> {
-    let sql = format!(
-        "SELECT {PACK_COLUMNS} FROM packs WHERE team_id = $1 AND expires_at > $2 ORDER BY id"
-    );
-    Ok(sqlx::query_as(&sql)
-        .bind(team.0)
-        .bind(to_db(now))
-        .fetch_all(&mut *conn)
-        .await?)
-}
-
 pub(crate) async fn usable_packs(
     conn: &mut AnyConnection,
     team: TeamId,

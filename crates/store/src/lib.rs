@@ -22,6 +22,7 @@ pub mod imports;
 pub mod invitations;
 mod ledger;
 pub mod outbox;
+mod pack_rows;
 pub mod packs;
 pub mod reports;
 pub mod sessions;

@@ -322,7 +322,7 @@ async fn no_overdraft(db: TestDb) {
         .unwrap_err();
     match err {
         StoreError::Domain(DomainError::InsufficientTokens { needed, available }) => {
-            assert_eq!((needed, available), (t(7), t(6)));
+            assert_eq!((needed, available), (7, 6));
         }
         other => panic!("{other:?}"),
     }

@@ -527,8 +527,8 @@ async fn run_case(store: &Store, raw: &AnyPool, start_offset: i64, ops: &[Op]) {
                         Err(available) => check_refused(
                             r.map(|_| ()),
                             DomainError::InsufficientTokens {
-                                needed: t(*amount),
-                                available: t(available),
+                                needed: *amount,
+                                available,
                             },
                             &ctx,
                         ),
@@ -579,8 +579,8 @@ async fn run_case(store: &Store, raw: &AnyPool, start_offset: i64, ops: &[Op]) {
                         Err(available) => check_refused(
                             r.map(|_| ()),
                             DomainError::InsufficientTokens {
-                                needed: t(*amount),
-                                available: t(available),
+                                needed: *amount,
+                                available,
                             },
                             &ctx,
                         ),
