@@ -1,4 +1,5 @@
 //! End-to-end: the real `jeton` binary against a real server on a fresh database.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 use std::path::Path;
 use std::process::Output;

@@ -12,6 +12,7 @@
 //!
 //! The server runs on a test clock frozen at the same instant both times, so every sign-in falls
 //! in the first usage period of its (user, product): one charge each, whatever the timing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

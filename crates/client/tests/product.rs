@@ -1,5 +1,6 @@
 //! The product layer against the real server (`spawn_app`), sharing the server's manual clock:
 //! sign-in, heartbeats, the offline fallback when the server is gone, and the stops.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 use std::sync::Arc;
 use std::time::Duration;

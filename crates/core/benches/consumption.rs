@@ -1,6 +1,7 @@
 //! `cargo bench -p jeton-core --bench consumption`: 100,000 charges through `plan_draw`, the one
 //! consumption-order function, applied to in-memory packs. Prints figures; asserts only that the
 //! ledger arithmetic came out exact.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 use std::hint::black_box;
 use std::time::Instant;

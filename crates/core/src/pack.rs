@@ -105,9 +105,8 @@ pub fn plan_draw(
             pack: pack.id,
             tokens: take,
         });
-        left = left
-            .checked_sub(take)
-            .expect("take is at most what is left");
+        // take is at most what is left.
+        left = left.checked_sub(take).unwrap_or(Tokens::ZERO);
     }
     assert!(left.is_zero(), "available covered the amount");
     debug_assert_eq!(sum(draws.iter().map(|d| d.tokens)), Ok(amount));

@@ -76,16 +76,25 @@ pub struct Split {
     pub days: Vec<DayRange>,
 }
 
+#[allow(clippy::expect_used, reason = "every month has a 1st")]
 fn first_of_month(d: NaiveDate) -> NaiveDate {
     d.with_day(1).expect("day 1 exists")
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "request days are bounded to 9999 (jeton_api::bounds), far inside chrono's range"
+)]
 fn first_of_next_month(d: NaiveDate) -> NaiveDate {
     first_of_month(d)
         .checked_add_months(Months::new(1))
         .expect("within chrono's range")
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "today is the clock's, far inside chrono's range"
+)]
 /// Resolves a range name (`past_30_days`, `past_3_months`, `past_6_months`, `past_9_months`,
 /// `past_12_months`, `custom`) against `today`.
 pub fn resolve(
@@ -142,13 +151,20 @@ pub fn resolve(
     }
 }
 
+/// 1970-01-01, where day keys count from.
+const EPOCH: NaiveDate = match NaiveDate::from_epoch_days(0) {
+    Some(d) => d,
+    // Never taken: day 0 exists (computed when compiling).
+    None => NaiveDate::MIN,
+};
+
 /// Days since 1970-01-01.
 pub fn day_key(d: NaiveDate) -> i64 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days()
+    (d - EPOCH).num_days()
 }
 
 pub fn day_of_key(key: i64) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + Duration::days(key)
+    EPOCH + Duration::days(key)
 }
 
 /// Months since January 1970: `year * 12 + month - 1`, shifted.
@@ -157,6 +173,10 @@ pub fn month_key(d: NaiveDate) -> i64 {
 }
 
 /// The first day of a month key.
+#[allow(
+    clippy::expect_used,
+    reason = "month0 + 1 is 1 to 12 and keys come from stored days"
+)]
 pub fn month_of_key(key: i64) -> NaiveDate {
     let (year, month0) = (1970 + key.div_euclid(12), key.rem_euclid(12));
     NaiveDate::from_ymd_opt(year as i32, month0 as u32 + 1, 1).expect("a valid month")

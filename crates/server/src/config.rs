@@ -130,7 +130,8 @@ pub struct SmtpSettings {
     pub from: String,
 }
 
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_LISTEN: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
 pub const DEFAULT_MAIL_FROM: &str = "Jeton <jeton@localhost>";
 pub const DEFAULT_DATA_DIR: &str = "jeton-data";
 pub const OPERATOR_KEY_VAR: &str = "JETON_OPERATOR_KEY";
@@ -165,10 +166,7 @@ impl Config {
                 "{OPERATOR_KEY_VAR} must be at least 16 characters: it guards everything"
             );
         }
-        let listen = args
-            .listen
-            .or(file.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
+        let listen = args.listen.or(file.listen).unwrap_or(DEFAULT_LISTEN);
         let public_url = args
             .public_url
             .or(file.public_url)

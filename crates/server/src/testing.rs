@@ -1,5 +1,6 @@
 //! `spawn_app`: a real server on a random port over a fresh database, on a manual clock, for
 //! integration tests (feature `testing`). [`smtp::SmtpSink`]: a real SMTP server to send to.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 pub mod smtp;
 

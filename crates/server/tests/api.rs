@@ -1,4 +1,5 @@
 //! The API core of shared/API.md over real HTTP, on both backends.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 mod common;
 

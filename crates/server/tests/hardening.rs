@@ -1,5 +1,6 @@
 //! What a hostile or unlucky client found, kept found: each test here failed before its fix.
 //! Over real HTTP, on both backends.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 mod common;
 

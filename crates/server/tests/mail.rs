@@ -5,6 +5,7 @@
 //!
 //! The sink is a real network peer: waiting for it polls with a real-time timeout. Retries are
 //! scheduled on the injected clock, which the tests move.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 mod common;
 

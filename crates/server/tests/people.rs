@@ -1,6 +1,7 @@
 //! People: assignment, invitations, product access, import, the downloads view (R-USR-*, R-ACC-*),
 //! over real HTTP on both backends. Emails are checked in the outbox here (no SMTP configured);
 //! tests/mail.rs checks delivery over a real SMTP server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Reports, alerts, forecast and estimate over real HTTP on both backends (R-REP-*, R-NOT-1).
 //! The same fixtures must give the same figures on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 mod common;
 

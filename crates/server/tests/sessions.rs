@@ -1,5 +1,6 @@
 //! Product sessions over real HTTP on both backends (R-SES-*, R-PRI-*): the scenarios,
 //! each on a manual clock.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! `jeton serve` refuses SMTP settings it cannot use before it starts anything. (Its own test
 //! binary: `jeton_server::run` installs the global log subscriber.)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 use std::time::Duration;
 

@@ -11,6 +11,7 @@
 //! concurrent (8 tasks on 8 teams: throughput when teams do not contend). Prints figures; the only
 //! assertions are about exactness: every team's ledger reconciles and holds exactly what was
 //! bought less what was charged.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,7 +38,10 @@ fn main() {
     assert!(charges >= CONCURRENT_TEAMS, "{COUNT_VAR} is too small");
     if let Ok(url) = std::env::var(BENCH_URL_VAR) {
         // SAFETY: no other thread exists yet (the runtime is built below).
-        unsafe { std::env::set_var(DATABASE_URL_VAR, url) };
+        #[allow(unsafe_code, reason = "set before any thread of the bench starts")]
+        unsafe {
+            std::env::set_var(DATABASE_URL_VAR, url)
+        };
     }
     // `cargo bench` passes `--bench`; nothing else is understood.
     let rt = tokio::runtime::Builder::new_multi_thread()

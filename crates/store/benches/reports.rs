@@ -15,6 +15,7 @@
 //! the past 30 days on 2025-12-20 (read from the daily ones), with the first page of the export:
 //! one warm-up, then `JETON_BENCH_RUNS` runs (default 5); min / median / max are printed.
 //! The goal is under 200 ms each. Assertions are about correctness only, never speed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -47,7 +48,10 @@ fn main() {
     let runs = env_number(RUNS_VAR, 5).max(1);
     if let Ok(url) = std::env::var(BENCH_URL_VAR) {
         // SAFETY: no other thread exists yet (the runtime is built below).
-        unsafe { std::env::set_var(DATABASE_URL_VAR, url) };
+        #[allow(unsafe_code, reason = "set before any thread of the bench starts")]
+        unsafe {
+            std::env::set_var(DATABASE_URL_VAR, url)
+        };
     }
     let spec = SyntheticUsage::year(periods);
     println!(

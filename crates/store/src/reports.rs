@@ -388,17 +388,10 @@ impl Store {
         range: &DayRange,
         after: Cursor,
     ) -> StoreResult<Vec<UsageRow>> {
-        let from = to_db(
-            range
-                .first
-                .and_hms_opt(0, 0, 0)
-                .expect("midnight")
-                .and_utc(),
-        );
+        let from = to_db(range.first.and_time(chrono::NaiveTime::MIN).and_utc());
         let to = to_db(
             (range.last + chrono::Duration::days(1))
-                .and_hms_opt(0, 0, 0)
-                .expect("midnight")
+                .and_time(chrono::NaiveTime::MIN)
                 .and_utc(),
         );
         let t = in_teams(teams).replace("team_id", "x.team_id");

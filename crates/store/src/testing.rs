@@ -3,6 +3,7 @@
 //! SQLite: a file in a temporary directory. PostgreSQL: a new database created next to the one
 //! `JETON_TEST_DATABASE_URL` names, dropped again when the [`TestDb`] is dropped. Without that
 //! variable the PostgreSQL variants of tests print that they were skipped.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};

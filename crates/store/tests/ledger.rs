@@ -1,4 +1,5 @@
 //! The store's conformance suite for the ledger (R-CAT-*, R-PACK-*), run on both backends.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 use chrono::{DateTime, Duration, Utc};
 use jeton_core::ledger::{Actor, Cause, CauseKind, EventKind};

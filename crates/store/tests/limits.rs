@@ -1,4 +1,5 @@
 //! Limits that bound what one caller can make, on both backends, under concurrency.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 use chrono::{DateTime, Utc};
 use jeton_core::limits::MAX_TEAMS_PER_ADMIN;

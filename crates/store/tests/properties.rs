@@ -9,6 +9,7 @@
 //! One database per backend is shared by all cases; each case works on three fresh teams and
 //! first expires whatever earlier cases left, so cases cannot see each other (the expiry sweep is
 //! global). Number of cases per backend: `PROPTEST_CASES` (default 24).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,6 @@
 //! The two migration folders describe one schema: the same tables with the same columns on
 //! SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 use jeton_store::testing::{DATABASE_URL_VAR, TestDb};
 

@@ -1,6 +1,6 @@
 //! Raw HTTP helpers for the server's integration tests: requests go over a real socket and
 //! answers are checked as JSON, so these tests pin the wire contract itself.
-
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 #![allow(dead_code)] // each test binary uses a different part
 
 use jeton_server::testing::{TEST_START, TestApp, spawn_on};
