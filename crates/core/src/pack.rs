@@ -15,6 +15,37 @@ use crate::tokens::Tokens;
 /// Percentage of the active total below which a balance is "low" (R-REP-1, R-NOT-1 default).
 pub const DEFAULT_LOW_PERCENT: u8 = 20;
 
+/// R-REP-1, R-NOT-1: the share of its active total under which a team's balance is low, 1 to 99
+/// percent (a team setting). The one place that says what a valid threshold is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LowPercent(u8);
+
+impl LowPercent {
+    pub const DEFAULT: LowPercent = LowPercent(DEFAULT_LOW_PERCENT);
+
+    /// A threshold someone typed.
+    pub fn parse(percent: i64) -> Result<LowPercent, DomainError> {
+        u8::try_from(percent)
+            .ok()
+            .filter(|p| (1..=99).contains(p))
+            .map(LowPercent)
+            .ok_or_else(|| DomainError::InvalidRange {
+                detail: format!("low_balance_percent must be 1 to 99, got {percent}"),
+            })
+    }
+
+    /// A stored threshold: out of range is a broken invariant, not the caller's fault.
+    pub fn from_stored(percent: i64) -> Result<LowPercent, DomainError> {
+        LowPercent::parse(percent).map_err(|_| DomainError::Corrupt {
+            detail: format!("stored low_percent {percent} is not 1 to 99"),
+        })
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
 /// A pack as the rules see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackState {
@@ -159,7 +190,7 @@ pub struct BalanceSummary {
 pub fn summarize(
     packs: &[PackState],
     now: DateTime<Utc>,
-    low_percent: u8,
+    low_percent: LowPercent,
 ) -> Result<BalanceSummary, DomainError> {
     let active: Vec<&PackState> = packs.iter().filter(|p| p.is_active(now)).collect();
     let available = sum(active.iter().map(|p| p.remaining))?;
@@ -179,7 +210,7 @@ pub fn summarize(
         available,
         used,
         total,
-        low: is_low(available, total, low_percent),
+        low: is_low(available, total, low_percent.get()),
     })
 }
 

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use jeton_core::mail;
-use jeton_core::pack::{EXPIRY_WARNING_DAYS, expiry_warnings_reached, summarize};
+use jeton_core::pack::{EXPIRY_WARNING_DAYS, LowPercent, expiry_warnings_reached, summarize};
 use jeton_core::{PackId, TeamId, Tokens};
 use sqlx::AnyConnection;
 
@@ -39,7 +39,7 @@ pub(crate) async fn check_low_balance(
             .fetch_one(&mut *conn)
             .await?;
     let rows = pack_rows::active_pack_rows(conn, team, now).await?;
-    let percent = u8::try_from(percent).unwrap_or(jeton_core::pack::DEFAULT_LOW_PERCENT);
+    let percent = LowPercent::from_stored(percent)?;
     let summary = summarize(&pack_rows::states(&rows)?, now, percent)?;
     match (summary.low, alerted == 1) {
         (true, false) => {
@@ -50,7 +50,7 @@ pub(crate) async fn check_low_balance(
                     &name,
                     summary.available.get(),
                     summary.total.get(),
-                    percent,
+                    percent.get(),
                 );
                 enqueue(conn, team, &message, now).await?;
             }

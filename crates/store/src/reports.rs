@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use jeton_core::pack::LowPercent;
 use jeton_core::report::{DayRange, day_key, day_of_key, days_of_mask, month_key, week_key};
 use jeton_core::session::AccessKind;
-use jeton_core::{DomainError, ProductKey, TeamId, Tokens};
+use jeton_core::{ProductKey, TeamId, Tokens};
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
@@ -15,7 +16,7 @@ use crate::time::{from_db, to_db};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamSettings {
-    pub low_percent: u8,
+    pub low_percent: LowPercent,
     pub pseudonyms: bool,
     /// Set once pseudonyms were first switched on.
     pub pseudonym_salt: Option<String>,
@@ -163,8 +164,7 @@ impl Store {
         .await?;
         let (low, pseudonyms, salt) = row.ok_or_else(|| StoreError::not_found("team", team))?;
         Ok(TeamSettings {
-            low_percent: u8::try_from(low)
-                .map_err(|_| StoreError::corrupt("low_percent out of range"))?,
+            low_percent: LowPercent::from_stored(low)?,
             pseudonyms: pseudonyms == 1,
             pseudonym_salt: salt,
         })
@@ -175,24 +175,16 @@ impl Store {
     pub async fn set_team_settings(
         &self,
         team: TeamId,
-        low_percent: Option<u8>,
+        low_percent: Option<LowPercent>,
         pseudonyms: Option<bool>,
         new_salt: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<TeamSettings> {
-        if let Some(p) = low_percent
-            && !(1..=99).contains(&p)
-        {
-            return Err(DomainError::InvalidRange {
-                detail: format!("low_balance_percent must be 1 to 99, got {p}"),
-            }
-            .into());
-        }
         let mut w = self.begin_write().await?;
         lock_team(&mut w.tx, team).await?;
         if let Some(p) = low_percent {
             sqlx::query("UPDATE teams SET low_percent = $1 WHERE id = $2")
-                .bind(i64::from(p))
+                .bind(i64::from(p.get()))
                 .bind(team.0)
                 .execute(&mut *w.tx)
                 .await?;

@@ -153,7 +153,7 @@ fn r_rep_1_balance_counts_only_active_packs() {
         moved,
         pack(3, 20, 20, "2026-03-01T00:00:00Z"),
     ];
-    let b = summarize(&packs, now, DEFAULT_LOW_PERCENT).unwrap();
+    let b = summarize(&packs, now, LowPercent::DEFAULT).unwrap();
     assert_eq!((b.available, b.used, b.total), (t(60), t(10), t(70)));
     assert!(!b.low);
     assert!(is_low(t(19), t(100), 20));
@@ -263,4 +263,20 @@ fn r_not_1_expiry_warnings_reached_and_the_nearest_to_send() {
         expiry_warnings_reached(now, at(2)),
         Some((vec![90, 30, 7], 7))
     );
+}
+
+#[test]
+fn r_rep_1_the_low_balance_threshold_is_1_to_99_percent() {
+    assert_eq!(LowPercent::parse(1).unwrap().get(), 1);
+    assert_eq!(LowPercent::parse(99).unwrap().get(), 99);
+    for bad in [0, 100, -1, 256, i64::MAX] {
+        let e = LowPercent::parse(bad).unwrap_err();
+        assert_eq!(e.code(), "invalid_range");
+        assert!(e.to_string().contains(&format!("got {bad}")), "{e}");
+        assert_eq!(
+            LowPercent::from_stored(bad).unwrap_err().code(),
+            "ledger_corrupt"
+        );
+    }
+    assert_eq!(LowPercent::DEFAULT.get(), 20);
 }

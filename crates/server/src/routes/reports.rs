@@ -14,6 +14,7 @@ use jeton_api::{
     UsageSummary, UserUsage, WeekUsage,
 };
 use jeton_core::forecast::{PlanLine, estimate, forecast};
+use jeton_core::pack::LowPercent;
 use jeton_core::pseudonym::pseudonym;
 use jeton_core::report::{DayRange, resolve, week_label};
 use jeton_core::{DomainError, ProductKey, TeamId};
@@ -337,7 +338,7 @@ async fn usage_csv(
 
 fn wire_settings(s: &Settings) -> TeamSettings {
     TeamSettings {
-        low_balance_percent: s.low_percent,
+        low_balance_percent: s.low_percent.get(),
         pseudonyms: s.pseudonyms,
     }
 }
@@ -372,14 +373,7 @@ async fn set_settings(
     caller.require_team(team)?;
     let low = body
         .low_balance_percent
-        .map(|p| {
-            u8::try_from(p)
-                .ok()
-                .filter(|p| (1..=99).contains(p))
-                .ok_or_else(|| DomainError::InvalidRange {
-                    detail: format!("low_balance_percent must be 1 to 99, got {p}"),
-                })
-        })
+        .map(LowPercent::parse)
         .transpose()?;
     let salt = new_key("")?;
     let settings = state
