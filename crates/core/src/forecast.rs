@@ -159,6 +159,41 @@ pub fn estimate(plan: &[PlanLine]) -> Result<Estimate, DomainError> {
     })
 }
 
+/// R-REP-5 against a team: what its packs cover of a year of the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgainstTeam {
+    /// Tokens available now.
+    pub available: u64,
+    /// Of those, tokens that would expire before the plan's use reached them.
+    pub expiring_before_use: u64,
+    /// Tokens the team must still buy for a year of the plan.
+    pub shortfall: u64,
+    /// When the balance reaches zero at the plan's daily burn.
+    pub balance_zero_at: Option<DateTime<Utc>>,
+}
+
+/// Holds a year of `plan` (see [`estimate`]) against a team's packs: the plan's daily burn is a
+/// year's tokens over 365 days, consumed in R-PACK-3 order, and what would expire unused does not
+/// count towards the year.
+pub fn against_team(
+    plan: &Estimate,
+    packs: &[PackState],
+    now: DateTime<Utc>,
+) -> Result<AgainstTeam, DomainError> {
+    let available = crate::pack::available(packs, now)?.get();
+    let year = plan.tokens_per_year.get();
+    let f = forecast(packs, now, year as f64 / 365.0);
+    let expiring = f.expiring_unused.get();
+    // What expires unused is part of what is available, never more.
+    let usable = available.saturating_sub(expiring);
+    Ok(AgainstTeam {
+        available,
+        expiring_before_use: expiring,
+        shortfall: year.saturating_sub(usable),
+        balance_zero_at: f.balance_zero_at,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +277,31 @@ mod tests {
             assert_eq!(estimate(&[bad]).unwrap_err().code(), "invalid_range");
         }
         assert!(estimate(&[]).is_err());
+    }
+
+    #[test]
+    fn r_rep_5_a_plan_against_a_team_counts_what_would_expire_as_missing() {
+        let now = at("2026-01-01T00:00:00Z");
+        // 2 users × 10 days × 7 tokens: 140 a month, 1680 a year, 4.6 a day.
+        let plan = estimate(&[PlanLine {
+            product: ProductKey::parse("cad").unwrap(),
+            daily_rate: Tokens::new(7).unwrap(),
+            users: 2,
+            days_per_month: 10,
+        }])
+        .unwrap();
+        assert_eq!(plan.tokens_per_year.get(), 1680);
+        // 1000 tokens expiring in 100 days: at 4.6 a day only 460 are used before, 540 expire.
+        let packs = [pack(1, 1000, "2025-04-11T00:00:00Z")];
+        let a = against_team(&plan, &packs, now).unwrap();
+        assert_eq!((a.available, a.expiring_before_use), (1000, 540));
+        assert_eq!(a.shortfall, 1680 - 460);
+        // A team that holds more than a year of the plan is short of nothing.
+        let rich = [pack(2, 5000, "2026-01-01T00:00:00Z")];
+        let a = against_team(&plan, &rich, now).unwrap();
+        assert_eq!(
+            (a.available, a.expiring_before_use, a.shortfall),
+            (5000, 5000 - 1680, 0)
+        );
     }
 }

@@ -13,7 +13,7 @@ use jeton_api::{
     Problem, ProductUsage, TeamSettings, TeamSettingsChange, UsageQuery, UsageRange, UsageReport,
     UsageSummary, UserUsage, WeekUsage,
 };
-use jeton_core::forecast::{PlanLine, estimate, forecast};
+use jeton_core::forecast::{PlanLine, against_team, estimate, forecast};
 use jeton_core::pack::LowPercent;
 use jeton_core::pseudonym::pseudonym;
 use jeton_core::report::{DayRange, resolve, week_label};
@@ -477,15 +477,13 @@ async fn estimate_plan(
             let team = TeamId(team);
             let now = state.now();
             let packs = state.store.active_packs(team, now).await?;
-            let available = jeton_core::pack::available(&packs, now)?.get();
-            let f = forecast(&packs, now, e.tokens_per_year.get() as f64 / 365.0);
-            let usable = available - f.expiring_unused.get();
+            let a = against_team(&e, &packs, now)?;
             Some(EstimateAgainstTeam {
                 team_id: team.0,
-                available,
-                expiring_before_use: f.expiring_unused.get(),
-                shortfall: e.tokens_per_year.get().saturating_sub(usable),
-                balance_zero_at: f.balance_zero_at,
+                available: a.available,
+                expiring_before_use: a.expiring_before_use,
+                shortfall: a.shortfall,
+                balance_zero_at: a.balance_zero_at,
             })
         }
     };
