@@ -57,6 +57,10 @@ pub enum DomainError {
     TooManyPacks { limit: usize },
     #[error("this admin already manages {limit} teams, the most one admin may")]
     TooManyTeams { limit: usize },
+    #[error("{email} is already assigned to Flex on this team")]
+    AlreadyAssigned { email: String },
+    #[error("{email} is already invited to this team; resend the invitation instead")]
+    AlreadyInvited { email: String },
     /// Stored data breaks an invariant the ledger keeps. Never caused by a request; reported as a
     /// server error and logged.
     #[error("ledger invariant broken: {detail}")]
@@ -89,6 +93,8 @@ impl DomainError {
             DomainError::SameTeam => "same_team",
             DomainError::TooManyPacks { .. } => "too_many_packs",
             DomainError::TooManyTeams { .. } => "too_many_teams",
+            DomainError::AlreadyAssigned { .. } => "already_assigned",
+            DomainError::AlreadyInvited { .. } => "already_invited",
             DomainError::Corrupt { .. } => "ledger_corrupt",
         }
     }

@@ -2,6 +2,7 @@
 //! and the store and server only apply what these functions return.
 
 pub mod access;
+pub mod assignment;
 pub mod clock;
 pub mod email;
 pub mod error;

@@ -137,7 +137,10 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::InvalidPassword { .. }
         | DomainError::InvalidImport { .. }
         | DomainError::InvalidSelection { .. } => StatusCode::BAD_REQUEST,
-        DomainError::TeamClosed { .. } | DomainError::InvitationAccepted => StatusCode::CONFLICT,
+        DomainError::TeamClosed { .. }
+        | DomainError::InvitationAccepted
+        | DomainError::AlreadyAssigned { .. }
+        | DomainError::AlreadyInvited { .. } => StatusCode::CONFLICT,
         // Gone: the link worked once and never will again (R-USR-3).
         DomainError::InvitationExpired | DomainError::InvitationSuperseded => StatusCode::GONE,
         DomainError::UnknownProduct { .. }

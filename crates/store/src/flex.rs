@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use jeton_core::access::{ProductAccess, effective_products};
+use jeton_core::assignment::{Arrival, AssignPlan, Standing, plan_assign};
 use jeton_core::import::ImportRow;
 use jeton_core::invitation::{InvitationState, expires_at};
 use jeton_core::mail::Message;
@@ -18,27 +19,11 @@ use crate::teams::TeamRow;
 use crate::time::{from_db, to_db};
 use crate::users::{User, UserRow, find_or_create_user, user_row, user_row_by_email};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AssignmentStatus {
-    Invited,
-    Active,
-}
+pub use jeton_core::assignment::AssignmentStatus;
 
-impl AssignmentStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            AssignmentStatus::Invited => "invited",
-            AssignmentStatus::Active => "active",
-        }
-    }
-
-    fn parse(s: &str) -> StoreResult<AssignmentStatus> {
-        match s {
-            "invited" => Ok(AssignmentStatus::Invited),
-            "active" => Ok(AssignmentStatus::Active),
-            _ => Err(StoreError::corrupt(format!("assignment status {s:?}"))),
-        }
-    }
+fn status_of(s: &str) -> StoreResult<AssignmentStatus> {
+    AssignmentStatus::parse(s)
+        .ok_or_else(|| StoreError::corrupt(format!("assignment status {s:?}")))
 }
 
 /// Whom to assign (R-USR-1/2).
@@ -315,7 +300,7 @@ async fn current_assignment(
     user: i64,
 ) -> StoreResult<AssignmentStatus> {
     match assignment(conn, team, user).await? {
-        Some(a) if a.removed_at.is_none() => AssignmentStatus::parse(&a.status),
+        Some(a) if a.removed_at.is_none() => status_of(&a.status),
         _ => Err(StoreError::not_found(
             "flex user",
             format!("{user} on team {team}"),
@@ -391,27 +376,20 @@ async fn assign_in(
     if let Some(s) = selection_in {
         catalogue.check(s)?;
     }
-    match assignment(conn, team_id, user.id).await? {
-        Some(a) if a.removed_at.is_none() => {
-            if !re_assign {
-                let status = AssignmentStatus::parse(&a.status)?;
-                return Err(StoreError::Conflict {
-                    code: if status == AssignmentStatus::Active {
-                        "already_assigned"
-                    } else {
-                        "already_invited"
-                    },
-                    detail: match status {
-                        AssignmentStatus::Active => {
-                            format!("{} is already assigned to Flex on this team", user.email)
-                        }
-                        AssignmentStatus::Invited => format!(
-                            "{} is already invited to this team; resend the invitation instead",
-                            user.email
-                        ),
-                    },
-                });
-            }
+    let current = assignment(conn, team_id, user.id).await?;
+    let standing = match &current {
+        None => Standing::Never,
+        Some(a) if a.removed_at.is_some() => Standing::Removed,
+        Some(a) => Standing::Current(status_of(&a.status)?),
+    };
+    let arrival = if re_assign {
+        Arrival::Import
+    } else {
+        Arrival::Individual
+    };
+    let has_account = user.password_hash.is_some();
+    let status = match plan_assign(standing, has_account, arrival, &user.email)? {
+        AssignPlan::KeepAssignment => {
             // An import line for someone already assigned changes at most their selection.
             return match selection_in {
                 Some(s) if *s != selection(conn, team_id, user.id).await? => {
@@ -421,43 +399,33 @@ async fn assign_in(
                 _ => Ok(Applied::Unchanged),
             };
         }
-        Some(_) => {
-            sqlx::query(
-                "UPDATE flex_assignments SET status = $1, source = $2, assigned_at = $3, updated_at = $3, removed_at = NULL \
-                 WHERE team_id = $4 AND user_id = $5",
-            )
-            .bind("invited")
-            .bind(source)
-            .bind(to_db(now))
-            .bind(team.id)
-            .bind(user.id)
-            .execute(&mut *conn)
-            .await?;
-        }
-        None => {
-            sqlx::query(
-                "INSERT INTO flex_assignments (team_id, user_id, status, source, assigned_at, updated_at) \
-                 VALUES ($1, $2, 'invited', $3, $4, $4)",
-            )
-            .bind(team.id)
-            .bind(user.id)
-            .bind(source)
-            .bind(to_db(now))
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    let status = if user.password_hash.is_some() {
-        AssignmentStatus::Active
-    } else {
-        AssignmentStatus::Invited
+        AssignPlan::Assign { status } => status,
     };
-    sqlx::query("UPDATE flex_assignments SET status = $1 WHERE team_id = $2 AND user_id = $3")
+    if standing == Standing::Never {
+        sqlx::query(
+            "INSERT INTO flex_assignments (team_id, user_id, status, source, assigned_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(team.id)
+        .bind(user.id)
         .bind(status.as_str())
+        .bind(source)
+        .bind(to_db(now))
+        .execute(&mut *conn)
+        .await?;
+    } else {
+        sqlx::query(
+            "UPDATE flex_assignments SET status = $1, source = $2, assigned_at = $3, updated_at = $3, removed_at = NULL \
+             WHERE team_id = $4 AND user_id = $5",
+        )
+        .bind(status.as_str())
+        .bind(source)
+        .bind(to_db(now))
         .bind(team.id)
         .bind(user.id)
         .execute(&mut *conn)
         .await?;
+    }
     let access = selection_in.cloned().unwrap_or_else(ProductAccess::none);
     write_selection(conn, catalogue, team_id, user.id, &access, now).await?;
 
@@ -741,7 +709,7 @@ impl Store {
                 let effective = effective_products(&selection, &defaults, &keys);
                 Ok(FlexUser {
                     user: r.user.user()?,
-                    status: AssignmentStatus::parse(&r.status)?,
+                    status: status_of(&r.status)?,
                     selection,
                     effective,
                     assigned_at: from_db(r.assigned_at)?,
