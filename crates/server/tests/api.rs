@@ -369,7 +369,8 @@ async fn operations(db: TestDb) {
 
 /// Every error answer the document lists is `application/problem+json` (what the server sends),
 /// and every operation lists the errors that shared code gives: 401 wherever a key is needed,
-/// 400 wherever a path, query or JSON body is parsed, 413 and 415 wherever a JSON body is read. `.ci/fuzz` checks the answers themselves.
+/// 403 wherever a key of the wrong kind is refused, 400 wherever a path, query or JSON body is
+/// parsed, 413 and 415 wherever a JSON body is read. `.ci/fuzz` checks the answers themselves.
 async fn openapi_errors(db: TestDb) {
     let app = app(db).await;
     let doc = Http::with_key(&app, None).get("/v1/openapi.json").await;
@@ -397,6 +398,10 @@ async fn openapi_errors(db: TestDb) {
             let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
             if secured {
                 assert!(has("401"), "{name} lacks 401");
+                // Any key may read the catalogue; every other operation refuses some kind.
+                if !(method == "get" && path.starts_with("/v1/products")) {
+                    assert!(has("403"), "{name} lacks 403");
+                }
             }
             let parameters = op["parameters"].as_array().cloned().unwrap_or_default();
             let parsed = parameters
