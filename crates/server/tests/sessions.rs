@@ -580,13 +580,7 @@ async fn refusals(db: TestDb) {
     )
     .await
     .ok(201);
-    let mail = op.get("/v1/outbox?to=ann@example.com").await;
-    let body = mail.ok(200)[0]["body"].as_str().unwrap().to_owned();
-    let secret = body[body.find("secret=").unwrap() + 7..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let secret = app.invitation_secret("ann@example.com").await;
     op.post(
         "/v1/invitations/accept",
         json!({"secret": secret, "password": "ann-password-1"}),
