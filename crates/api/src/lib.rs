@@ -490,6 +490,7 @@ pub struct Defaults {
 pub struct ImportQuery {
     /// The file line number of the body's first line, when a client sends a large file in parts
     /// (default 1), so that reasons name lines of the whole file.
+    #[param(minimum = 1, maximum = 1_000_000_000)]
     pub first_line: Option<u64>,
 }
 

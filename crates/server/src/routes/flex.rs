@@ -11,7 +11,7 @@ use jeton_api::{
     AssignRequest, Assignment, BatchAssignRequest, BatchEntry, Defaults, EntryError, FlexUser,
     ImportQuery, ImportRejection, ImportResult, Problem, SetDefaults, SetProducts,
 };
-use jeton_core::import::parse_csv;
+use jeton_core::import::{MAX_FIRST_LINE, parse_csv};
 use jeton_core::invitee::{MAX_ENTRIES, split_entries};
 use jeton_core::{DomainError, Email, Invitee, ProductAccess, ProductKey, TeamId};
 use jeton_store::flex::{Assigned, IdScope, Secret, Who};
@@ -373,10 +373,10 @@ async fn import(
         });
     }
     let first_line = query.first_line.unwrap_or(1);
-    if first_line == 0 {
+    if !(1..=MAX_FIRST_LINE).contains(&first_line) {
         return Err(ApiError::bad_request(
             "invalid_query",
-            "first_line counts from 1",
+            format!("first_line counts from 1, up to {MAX_FIRST_LINE}; got {first_line}"),
         ));
     }
     state.store.team(team).await?;
