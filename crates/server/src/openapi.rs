@@ -2,6 +2,7 @@
 //! wire types' schemas, then [`complete`]d with what shared code answers; served at
 //! `GET /v1/openapi.json`.
 
+use axum::http::StatusCode;
 use jeton_api::PROBLEM_CONTENT_TYPE;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::Response;
@@ -54,7 +55,9 @@ impl Modify for BearerKeys {
 ///   operation they apply to, unless its annotation already describes that status: 401 from the
 ///   [`crate::auth::Caller`] extractor (operations with `security`), 400 from
 ///   [`crate::extract`]'s path, query and JSON body extractors, 413 and 415 from the JSON body
-///   extractor and the body limit.
+///   extractor and the body limit;
+/// * an answer annotated without a description gets its status' reason phrase: OpenAPI 3.1
+///   requires one, and utoipa leaves the field out when it is empty.
 pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
     for item in doc.paths.paths.values_mut() {
         let operations = [
@@ -66,9 +69,16 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
         ];
         for operation in operations.into_iter().flatten() {
             add_shared_answers(operation);
-            for response in operation.responses.responses.values_mut() {
+            for (status, response) in operation.responses.responses.iter_mut() {
                 if let RefOr::T(response) = response {
                     declare_problem_content_type(response);
+                    if response.description.is_empty() {
+                        response.description = StatusCode::from_bytes(status.as_bytes())
+                            .ok()
+                            .and_then(|s| s.canonical_reason())
+                            .unwrap_or("Answer")
+                            .to_owned();
+                    }
                 }
             }
         }

@@ -367,10 +367,11 @@ async fn operations(db: TestDb) {
     app.shutdown().await;
 }
 
-/// Every error answer the document lists is `application/problem+json` (what the server sends),
-/// and every operation lists the errors that shared code gives: 401 wherever a key is needed,
-/// 403 wherever a key of the wrong kind is refused, 400 wherever a path, query or JSON body is
-/// parsed, 413 and 415 wherever a JSON body is read. `.ci/fuzz` checks the answers themselves.
+/// Every answer the document lists has a description, every error answer is
+/// `application/problem+json` (what the server sends), and every operation lists the errors that
+/// shared code gives: 401 wherever a key is needed, 403 wherever a key of the wrong kind is
+/// refused, 400 wherever a path, query or JSON body is parsed, 413 and 415 wherever a JSON body
+/// is read. `.ci/fuzz` checks the answers themselves.
 async fn openapi_errors(db: TestDb) {
     let app = app(db).await;
     let doc = Http::with_key(&app, None).get("/v1/openapi.json").await;
@@ -381,6 +382,13 @@ async fn openapi_errors(db: TestDb) {
             let name = format!("{method} {path}");
             let responses = op["responses"].as_object().unwrap();
             for (status, response) in responses {
+                // Required by OpenAPI 3.1.
+                assert!(
+                    response["description"]
+                        .as_str()
+                        .is_some_and(|d| !d.is_empty()),
+                    "{name} {status} has no description"
+                );
                 if status.starts_with('4') || status.starts_with('5') {
                     let types: Vec<_> = response["content"]
                         .as_object()
