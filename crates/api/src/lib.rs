@@ -49,7 +49,7 @@ pub struct NewProduct {
     #[schema(example = "AutoCAD")]
     pub name: String,
     /// Tokens per 24-hour usage period (0 is allowed).
-    #[schema(example = 7)]
+    #[schema(example = 7, minimum = 0, maximum = 1_000_000)]
     pub daily_rate: i64,
     /// Tokens per reported result, by result type.
     #[serde(default)]
@@ -67,6 +67,7 @@ pub struct ProductChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub daily_rate: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_rates: Option<BTreeMap<String, i64>>,
@@ -139,7 +140,7 @@ pub struct Team {
 #[serde(deny_unknown_fields)]
 pub struct NewPack {
     /// Whole tokens, 1 to 1,000,000,000.
-    #[schema(example = 1000)]
+    #[schema(example = 1000, minimum = 1, maximum = 1_000_000_000)]
     pub tokens: i64,
 }
 
@@ -213,6 +214,7 @@ pub struct Event {
 #[serde(deny_unknown_fields)]
 pub struct NewMove {
     pub to_team: i64,
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub tokens: i64,
 }
 
@@ -319,6 +321,7 @@ pub struct AdminKey {
 #[serde(deny_unknown_fields)]
 pub struct ClockAdvance {
     /// Seconds to move the test clock forward (1 to 10 years' worth).
+    #[schema(minimum = 1, maximum = 316_224_000)]
     pub seconds: i64,
 }
 
@@ -487,6 +490,7 @@ pub struct Defaults {
 pub struct ImportQuery {
     /// The file line number of the body's first line, when a client sends a large file in parts
     /// (default 1), so that reasons name lines of the whole file.
+    #[param(minimum = 1, maximum = 1_000_000_000)]
     pub first_line: Option<u64>,
 }
 
@@ -830,6 +834,7 @@ pub struct NewResult {
     #[schema(example = "render.cloud")]
     pub result_type: String,
     /// 1 to 10,000.
+    #[schema(minimum = 1, maximum = 10_000)]
     pub quantity: i64,
     #[schema(example = "job-5f2c")]
     pub id: String,
@@ -991,6 +996,7 @@ pub struct TeamSettings {
 #[serde(deny_unknown_fields)]
 pub struct TeamSettingsChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 99)]
     pub low_balance_percent: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pseudonyms: Option<bool>,
@@ -1028,7 +1034,9 @@ pub struct Forecast {
 #[serde(deny_unknown_fields)]
 pub struct PlanLine {
     pub product: String,
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub users: i64,
+    #[schema(minimum = 1, maximum = 31)]
     pub days_per_month: i64,
 }
 

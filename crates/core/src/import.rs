@@ -12,10 +12,9 @@ use crate::product::ProductKey;
 
 /// Most lines in one import request (a client sends a larger file in parts).
 pub const MAX_IMPORT_LINES: usize = 100_000;
-
 /// Largest file line number a part of a file may start at: more lines than any file has, and
 /// line numbers stay exact as BIGINTs.
-pub const MAX_FIRST_LINE: u64 = 1_000_000_000_000;
+pub const MAX_FIRST_LINE: u64 = 1_000_000_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportRow {
@@ -39,12 +38,18 @@ pub fn repeated(email: &Email, first: u64) -> String {
     format!("{email} is already on line {first}")
 }
 
-/// Parses an import file. `first_line` is the file line number of `data`'s first line, for a
-/// file sent in parts. A header line (`name,email[,products]`) at the top of the file is skipped.
+/// Parses an import file. `first_line` is the file line number of `data`'s first line (1 to
+/// [`MAX_FIRST_LINE`]), for a file sent in parts. A header line (`name,email[,products]`) at the
+/// top of the file is skipped.
 pub fn parse_csv(
     data: &[u8],
     first_line: u64,
 ) -> Result<(Vec<ImportRow>, Vec<Rejection>), DomainError> {
+    if !(1..=MAX_FIRST_LINE).contains(&first_line) {
+        return Err(DomainError::InvalidImport {
+            detail: format!("first_line must be 1 to {MAX_FIRST_LINE}, got {first_line}"),
+        });
+    }
     let mut rows = Vec::new();
     let mut rejected = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
@@ -207,6 +212,16 @@ pub fn products_field(access: &ProductAccess) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_first_line_out_of_range_is_refused_not_overflowed() {
+        for first in [0, MAX_FIRST_LINE + 1, u64::MAX] {
+            let e = parse_csv(b"A,a@example.com\nB,b@example.com", first).unwrap_err();
+            assert_eq!(e.code(), "invalid_import", "{first}");
+        }
+        let (rows, _) = parse_csv(b"A,a@example.com\nB,b@example.com", MAX_FIRST_LINE).unwrap();
+        assert_eq!(rows[1].line, MAX_FIRST_LINE + 1);
+    }
 
     #[test]
     fn r_usr_5_each_line_is_checked_alone_with_its_line_number() {

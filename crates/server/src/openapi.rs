@@ -1,7 +1,13 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations and the
-//! wire types' schemas; served at `GET /v1/openapi.json`.
+//! wire types' schemas, then [`complete`]d with what shared code answers; served at
+//! `GET /v1/openapi.json`.
 
+use axum::http::StatusCode;
+use jeton_api::PROBLEM_CONTENT_TYPE;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::response::Response;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -38,5 +44,139 @@ impl Modify for BearerKeys {
                     .build(),
             ),
         );
+    }
+}
+
+/// Completes the document of the whole router (annotations describe what each handler answers):
+///
+/// * every `Problem` answer is declared as `application/problem+json`, the content type that
+///   [`crate::error::problem`] sends, instead of the `application/json` utoipa assumes;
+/// * answers that come from shared code rather than from the handler are added to every
+///   operation they apply to, unless its annotation already describes that status: 401 from the
+///   [`crate::auth::Caller`] extractor (operations with `security`), 400 from
+///   [`crate::extract`]'s path, query and JSON body extractors, 413 and 415 from the JSON body
+///   extractor and the body limit;
+/// * an answer annotated without a description gets its status' reason phrase: OpenAPI 3.1
+///   requires one, and utoipa leaves the field out when it is empty.
+pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            add_shared_answers(operation);
+            for (status, response) in operation.responses.responses.iter_mut() {
+                if let RefOr::T(response) = response {
+                    declare_problem_content_type(response);
+                    if response.description.is_empty() {
+                        response.description = StatusCode::from_bytes(status.as_bytes())
+                            .ok()
+                            .and_then(|s| s.canonical_reason())
+                            .unwrap_or("Answer")
+                            .to_owned();
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn add_shared_answers(operation: &mut Operation) {
+    let secured = operation
+        .security
+        .as_ref()
+        .is_some_and(|requirements| !requirements.is_empty());
+    let has_parameter = |location: ParameterIn| {
+        operation
+            .parameters
+            .iter()
+            .flatten()
+            .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == location))
+    };
+    let (path, query) = (
+        has_parameter(ParameterIn::Path),
+        has_parameter(ParameterIn::Query),
+    );
+    let json_body = matches!(&operation.request_body, Some(RefOr::T(body))
+        if body.content.contains_key("application/json"));
+    let mut bad_request = Vec::new();
+    if path {
+        bad_request.push("`invalid_path`");
+    }
+    if query {
+        bad_request.push("`invalid_query`");
+    }
+    if json_body {
+        bad_request.extend(["`invalid_json`", "`invalid_body`"]);
+    }
+    let mut add = |status: &str, description: String| {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::T(problem_response(description)));
+    };
+    if secured {
+        add(
+            "401",
+            "no key, a key that is not valid (`unauthorized`) or one that was revoked \
+             (`key_revoked`)"
+                .into(),
+        );
+    }
+    if !bad_request.is_empty() {
+        add(
+            "400",
+            format!("the request is malformed: {}", bad_request.join(", ")),
+        );
+    }
+    if json_body {
+        add(
+            "413",
+            "the body is larger than this endpoint accepts (`body_too_large`)".into(),
+        );
+        add(
+            "415",
+            "the body is not sent as `Content-Type: application/json` \
+             (`unsupported_media_type`)"
+                .into(),
+        );
+    }
+}
+
+fn problem_response(description: String) -> Response {
+    let mut response = Response::new(description);
+    response.content.insert(
+        PROBLEM_CONTENT_TYPE.to_owned(),
+        RefOr::T(Content::new(Some(Ref::from_schema_name("Problem")))),
+    );
+    response
+}
+
+/// An answer whose body is a `Problem` is `application/problem+json`.
+fn declare_problem_content_type(response: &mut Response) {
+    let is_problem = |content: &RefOr<Content>| {
+        matches!(content, RefOr::T(Content { schema: Some(RefOr::Ref(r)), .. })
+            if r.ref_location == "#/components/schemas/Problem")
+    };
+    if response
+        .content
+        .get("application/json")
+        .is_some_and(is_problem)
+    {
+        response.content = std::mem::take(&mut response.content)
+            .into_iter()
+            .map(|(media_type, content)| {
+                if media_type == "application/json" {
+                    (PROBLEM_CONTENT_TYPE.to_owned(), content)
+                } else {
+                    (media_type, content)
+                }
+            })
+            .collect();
     }
 }

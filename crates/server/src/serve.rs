@@ -27,7 +27,7 @@ use crate::error::{INTERNAL_DETAIL, problem};
 use crate::extract::MAX_BODY_BYTES;
 use crate::keys::{expose, hash_key, lease_key, operator_key};
 use crate::mailer::{self, Mailer};
-use crate::openapi::ApiDoc;
+use crate::openapi::{self, ApiDoc};
 use crate::state::AppState;
 use crate::{imports, metrics, routes};
 
@@ -40,9 +40,10 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole HTTP app for a state.
 pub fn app(state: AppState) -> Router {
-    let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::api(state.test_clock.is_some()))
         .split_for_parts();
+    openapi::complete(&mut doc);
     let doc = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
     api.merge(routes::invitations::pages())
     .route(

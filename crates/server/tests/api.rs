@@ -15,6 +15,7 @@ both_backends! {
     purchase_idempotency_key_over_http => idempotency,
     r_pack_2_test_clock_advance_expires_packs => test_clock_expiry,
     health_metrics_and_openapi => operations,
+    openapi_describes_the_error_answers => openapi_errors,
 }
 
 async fn walkthrough(db: TestDb) {
@@ -364,5 +365,69 @@ async fn operations(db: TestDb) {
         assert!(paths.contains_key(p), "openapi.json lacks {p}");
     }
     assert!(doc.body["components"]["schemas"]["Problem"].is_object());
+    app.shutdown().await;
+}
+
+/// Every answer the document lists has a description, every error answer is
+/// `application/problem+json` (what the server sends), and every operation lists the errors that
+/// shared code gives: 401 wherever a key is needed, 403 wherever a key of the wrong kind is
+/// refused, 400 wherever a path, query or JSON body is parsed, 413 and 415 wherever a JSON body
+/// is read. `.ci/fuzz` checks the answers themselves.
+async fn openapi_errors(db: TestDb) {
+    let app = app(db).await;
+    let doc = Http::with_key(&app, None).get("/v1/openapi.json").await;
+    let doc = doc.ok(200).clone();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let name = format!("{method} {path}");
+            let responses = op["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                // Required by OpenAPI 3.1.
+                assert!(
+                    response["description"]
+                        .as_str()
+                        .is_some_and(|d| !d.is_empty()),
+                    "{name} {status} has no description"
+                );
+                if status.starts_with('4') || status.starts_with('5') {
+                    let types: Vec<_> = response["content"]
+                        .as_object()
+                        .map(|c| c.keys().map(String::as_str).collect())
+                        .unwrap_or_default();
+                    assert_eq!(types, ["application/problem+json"], "{name} {status}");
+                    assert_eq!(
+                        response["content"]["application/problem+json"]["schema"]["$ref"],
+                        "#/components/schemas/Problem",
+                        "{name} {status}"
+                    );
+                }
+            }
+            let has = |status: &str| responses.contains_key(status);
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            if secured {
+                assert!(has("401"), "{name} lacks 401");
+                // Any key may read the catalogue; every other operation refuses some kind.
+                if !(method == "get" && path.starts_with("/v1/products")) {
+                    assert!(has("403"), "{name} lacks 403");
+                }
+            }
+            let parameters = op["parameters"].as_array().cloned().unwrap_or_default();
+            let parsed = parameters
+                .iter()
+                .any(|p| p["in"] == "path" || p["in"] == "query");
+            let json_body = op["requestBody"]["content"]
+                .get("application/json")
+                .is_some();
+            if parsed || json_body {
+                assert!(has("400"), "{name} lacks 400");
+            }
+            if json_body {
+                assert!(has("413") && has("415"), "{name} lacks 413 or 415");
+            }
+            operations += 1;
+        }
+    }
+    assert!(operations > 50, "{operations} operations");
     app.shutdown().await;
 }

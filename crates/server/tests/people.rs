@@ -1201,6 +1201,14 @@ async fn bad_input(db: TestDb) {
             400,
             "invalid_query",
         ),
+        // Line numbers past the largest integer: this answered 500 (an overflow) before.
+        (
+            Method::POST,
+            format!("/v1/teams/{team}/flex/import?first_line=18446744073709551615"),
+            RawBody::Text("A,a@example.com\nB,b@example.com".into(), "text/csv"),
+            400,
+            "invalid_query",
+        ),
         (
             Method::POST,
             format!("/v1/teams/{team}/invitations/999999/resend"),

@@ -29,6 +29,65 @@ both_backends! {
     r_ses_9_two_servers_200_users_race_for_37_sign_ins => race_for_balance,
     r_ses_4_a_sign_in_at_the_instant_of_a_refund_pays_again => refund_then_sign_in,
     r_ses_3_a_session_the_sweep_stopped_is_told_insufficient_tokens => stopped_by_sweep,
+    r_pack_7_r_ses_4_a_refund_after_a_merge_goes_where_the_packs_went => refund_after_merge,
+}
+
+/// A session on a team that is then merged (R-PACK-7) may use up its period; a grace refund
+/// (R-SES-4) goes back to the packs the charge came from, which belong to the target team now.
+/// It used to fail the packs' check (a merged-away pack has nothing left to take a refund):
+/// sign-out answered 500, and the sweep failed at every run (found by `.ci/fuzz`).
+async fn refund_after_merge(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let design = scene(&op, 100).await;
+    let ops = op.team("Ops").await;
+    op.buy(ops, 50).await;
+    let render = op.team("Render").await;
+    let (_, jane) = user(&app, design, 1).await;
+    let (_, sam) = user(&app, design, 2).await;
+    let (jane_session, _) = started(&jane, design, "autocad").await;
+    let (sam_session, _) = started(&sam, design, "revit").await;
+    assert_eq!(op.available(design).await, 83);
+    op.post(
+        &format!("/v1/teams/{design}/merge"),
+        json!({"into_team": ops}),
+    )
+    .await
+    .ok(200);
+    assert_eq!(op.available(ops).await, 133);
+
+    // Jane signs out within five minutes: her 7 tokens go back, to Ops.
+    assert_eq!(sign_out(&jane, jane_session).await, 7);
+    assert_eq!(op.available(ops).await, 140);
+    // Ops is merged on into Render. Sam's session dies without a heartbeat; the sweep ends it at
+    // its sign-in, within the grace, and his 10 tokens go back to Render.
+    op.post(
+        &format!("/v1/teams/{ops}/merge"),
+        json!({"into_team": render}),
+    )
+    .await
+    .ok(200);
+    op.advance(20 * 60).await;
+    beat(&sam, sam_session, true)
+        .await
+        .problem(410, "session_ended");
+    assert_eq!(op.available(render).await, 150);
+    let refunds: Vec<_> = op
+        .events(render)
+        .await
+        .into_iter()
+        .filter(|e| e["kind"] == "refunded")
+        .map(|e| (e["team_id"].clone(), e["amount"].clone()))
+        .collect();
+    assert_eq!(
+        refunds,
+        [(json!(ops), json!(7)), (json!(render), json!(10))]
+    );
+    for team in [design, ops, render] {
+        let audit = op.get(&format!("/v1/teams/{team}/audit")).await;
+        assert_eq!(audit.ok(200)["balanced"], true, "team {team}: {audit:?}");
+    }
+    app.shutdown().await;
 }
 
 async fn refund_then_sign_in(db: TestDb) {

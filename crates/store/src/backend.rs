@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, ConnectOptions as _, Connection, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions as _, Connection, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::{StoreError, StoreResult};
@@ -99,6 +99,25 @@ impl WriteTx {
     }
 }
 
+/// Whether an SQLite connection that comes back to the pool may be used again.
+///
+/// On some errors (a full disk, an I/O error) SQLite rolls the whole transaction back by itself.
+/// Dropping the `Transaction` then queues a `ROLLBACK` that fails ("no transaction is active"),
+/// and sqlx still counts the connection as inside a transaction: every later `BEGIN` on it
+/// fails, so the server would answer 500 to writes long after the disk had room again. Such a
+/// connection is closed instead (the pool opens a new one).
+async fn usable_after_release(conn: &mut AnyConnection) -> Result<bool, sqlx::Error> {
+    // Runs what dropping a transaction queued (its rollback) before looking.
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!(
+            "closing a database connection left inside a transaction that SQLite had ended"
+        );
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 impl Store {
     /// Connects, prepares the database (WAL for SQLite) and runs the backend's migrations.
     /// Several processes may start at once on PostgreSQL: the migrator takes an advisory lock.
@@ -120,16 +139,19 @@ impl Store {
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout);
         if backend == Backend::Sqlite {
-            pool_options = pool_options.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    // FULL: a committed purchase or charge survives a power cut, not only a crash.
-                    conn.execute(
-                        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
-                    )
-                    .await?;
-                    Ok(())
+            pool_options = pool_options
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        // FULL: a committed purchase or charge survives a power cut, not only a
+                        // crash.
+                        conn.execute(
+                            "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                        Ok(())
+                    })
                 })
-            });
+                .after_release(|conn, _meta| Box::pin(usable_after_release(conn)));
         }
         let pool = pool_options.connect_with(connect_options).await?;
 

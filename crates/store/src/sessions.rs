@@ -212,7 +212,63 @@ async fn apply(
     Ok(applied)
 }
 
-/// R-SES-4: gives a period's charge back to the packs it came from.
+/// The team a merged team's packs went to in the end (R-PACK-7: merges can follow one another);
+/// `None` for a team that was not merged.
+async fn merge_heir(conn: &mut AnyConnection, team: TeamId) -> StoreResult<Option<TeamId>> {
+    let mut heir = None;
+    let mut at = team;
+    // A chain ends: a team is merged only into an open team, and merging closes it for good.
+    loop {
+        let next: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT merged_into FROM teams WHERE id = $1")
+                .bind(at.0)
+                .fetch_optional(&mut *conn)
+                .await?;
+        match next.flatten() {
+            Some(next) => {
+                heir = Some(TeamId(next));
+                at = TeamId(next);
+            }
+            None => return Ok(heir),
+        }
+    }
+}
+
+/// Locks a session's team for a step that may refund. A session may outlive a merge of its team
+/// (its period may be used up) and a grace refund then goes where the charged packs are now, on
+/// the team's [`merge_heir`]: that team is locked too, the two in id order like every change of
+/// two teams, so that no two transactions can wait on each other.
+async fn lock_session_team(conn: &mut AnyConnection, team: TeamId) -> StoreResult<TeamRow> {
+    match merge_heir(conn, team).await? {
+        None => lock_team(conn, team).await,
+        Some(heir) => Ok(ledger::lock_two_teams(conn, team, heir).await?.0),
+    }
+}
+
+/// Where the tokens of a pack are now: the pack itself, or, after merges of its team, the pack
+/// that took them over (a merged pack leaves whole, `origin_pack_id` pointing back at it).
+async fn pack_home(
+    conn: &mut AnyConnection,
+    pack: i64,
+    team: TeamId,
+) -> StoreResult<(i64, TeamId)> {
+    let mut home = (pack, team);
+    loop {
+        let next: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT id, team_id FROM packs WHERE origin = 'merge' AND origin_pack_id = $1",
+        )
+        .bind(home.0)
+        .fetch_optional(&mut *conn)
+        .await?;
+        match next {
+            Some((id, team)) => home = (id, TeamId(team)),
+            None => return Ok(home),
+        }
+    }
+}
+
+/// R-SES-4: gives a period's charge back to the packs it came from; after a merge of the team,
+/// to the packs that took them over, on the team they went to.
 async fn refund_period(
     conn: &mut AnyConnection,
     team: TeamId,
@@ -228,16 +284,31 @@ async fn refund_period(
     .bind(period.to_string())
     .fetch_all(&mut *conn)
     .await?;
+    let merged = merge_heir(conn, team).await?.is_some();
     let cause = Cause::new(CauseKind::Period, period);
     let mut total = Tokens::ZERO;
+    let mut heirs = Vec::new();
     for (pack, amount) in drawn {
         let tokens = Tokens::from_stored(-amount)?;
+        let (pack, home) = match merged {
+            true => pack_home(conn, pack, team).await?,
+            false => (pack, team),
+        };
+        if home != team && !heirs.contains(&home) {
+            // Locked already by `lock_session_team`, unless the heir was merged on in between:
+            // then this takes the lock of the team the packs went to last.
+            let row = lock_team(conn, home).await?;
+            if row.closed_at.is_none() {
+                ledger::expire_team(conn, home, now).await?;
+            }
+            heirs.push(home);
+        }
         let done = sqlx::query(
             "UPDATE packs SET remaining = remaining + $1 WHERE id = $2 AND team_id = $3",
         )
         .bind(tokens.as_i64())
         .bind(pack)
-        .bind(team.0)
+        .bind(home.0)
         .execute(&mut *conn)
         .await?;
         if done.rows_affected() != 1 {
@@ -248,7 +319,7 @@ async fn refund_period(
         ledger::insert_event(
             conn,
             NewEvent {
-                team,
+                team: home,
                 pack: PackId(pack),
                 kind: EventKind::Refunded,
                 amount: EventKind::Refunded.signed(tokens, true),
@@ -261,6 +332,9 @@ async fn refund_period(
         total = total
             .checked_add(tokens)
             .ok_or_else(|| StoreError::corrupt("refund overflows"))?;
+    }
+    for heir in heirs {
+        crate::alerts::check_low_balance(conn, heir, now).await?;
     }
     let (expected, user, product, started_at): (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT tokens, user_id, product_id, started_at FROM usage_periods WHERE id = $1",
@@ -497,7 +571,7 @@ impl Store {
         let row = self.own_session(session, user).await?;
         let team = TeamId(row.team_id);
         let mut w = self.begin_write().await?;
-        let team_row = lock_team(&mut w.tx, team).await?;
+        let team_row = lock_session_team(&mut w.tx, team).await?;
         let product = product_by_id(&mut w.tx, row.product_id).await?;
         let access = access_now(&mut w.tx, &team_row, user, &product, now).await?;
         if team_row.closed_at.is_none() {
@@ -590,7 +664,7 @@ impl Store {
         let team = TeamId(row.team_id);
         for pay_rollover in [true, false] {
             let mut w = self.begin_write().await?;
-            let team_row = lock_team(&mut w.tx, team).await?;
+            let team_row = lock_session_team(&mut w.tx, team).await?;
             let product = product_by_id(&mut w.tx, row.product_id).await?;
             let access = match pay_rollover {
                 true => access_now(&mut w.tx, &team_row, user, &product, now)
@@ -758,7 +832,7 @@ impl Store {
         for (team, user, product) in groups {
             let team = TeamId(team);
             let mut w = self.begin_write().await?;
-            let team_row = lock_team(&mut w.tx, team).await?;
+            let team_row = lock_session_team(&mut w.tx, team).await?;
             let product = product_by_id(&mut w.tx, product).await?;
             let access = access_now(&mut w.tx, &team_row, user, &product, now)
                 .await?

@@ -136,6 +136,7 @@ async fn do_assign(
 #[utoipa::path(post, path = "/v1/teams/{team}/flex/users", tag = "people", request_body = AssignRequest,
     params(("team" = i64, Path)),
     responses((status = 201, body = Assignment), (status = 400, description = "invalid_invitee, invalid_body", body = Problem),
+              (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem), (status = 409, description = "already_assigned, already_invited", body = Problem),
               (status = 422, description = "unknown_product", body = Problem)),
     security(("bearer" = [])))]
@@ -175,7 +176,9 @@ async fn assign(
 /// result, and a bad entry does not stop the others. Ids follow the rule of the single form.
 #[utoipa::path(post, path = "/v1/teams/{team}/flex/users/batch", tag = "people", request_body = BatchAssignRequest,
     params(("team" = i64, Path)),
-    responses((status = 200, body = Vec<BatchEntry>), (status = 400, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<BatchEntry>), (status = 400, body = Problem),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn assign_batch(
     State(state): State<AppState>,
@@ -229,7 +232,9 @@ async fn assign_batch(
 /// The team's Flex users: status, own selection and effective products.
 #[utoipa::path(get, path = "/v1/teams/{team}/flex/users", tag = "people",
     params(("team" = i64, Path)),
-    responses((status = 200, body = Vec<FlexUser>), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<FlexUser>),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn list_users(
     State(state): State<AppState>,
@@ -246,7 +251,9 @@ async fn list_users(
 /// history stays.
 #[utoipa::path(delete, path = "/v1/teams/{team}/flex/users/{user}", tag = "people",
     params(("team" = i64, Path), ("user" = i64, Path)),
-    responses((status = 204), (status = 404, body = Problem)),
+    responses((status = 204),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn unassign(
     State(state): State<AppState>,
@@ -264,8 +271,10 @@ async fn unassign(
 /// naming them.
 #[utoipa::path(put, path = "/v1/teams/{team}/flex/users/{user}/products", tag = "people", request_body = SetProducts,
     params(("team" = i64, Path), ("user" = i64, Path)),
-    responses((status = 200, body = FlexUser), (status = 400, body = Problem), (status = 404, body = Problem),
-              (status = 422, description = "unknown_product", body = Problem)),
+    responses((status = 200, body = FlexUser), (status = 400, body = Problem),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem),
+              (status = 409, description = "team_closed", body = Problem), (status = 422, description = "unknown_product", body = Problem)),
     security(("bearer" = [])))]
 async fn set_products(
     State(state): State<AppState>,
@@ -297,7 +306,9 @@ async fn set_products(
 
 #[utoipa::path(get, path = "/v1/teams/{team}/flex/defaults", tag = "people",
     params(("team" = i64, Path)),
-    responses((status = 200, body = Defaults), (status = 404, body = Problem)),
+    responses((status = 200, body = Defaults),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn get_defaults(
     State(state): State<AppState>,
@@ -315,8 +326,10 @@ async fn get_defaults(
 /// sent. An empty list turns defaults off and per-user selections apply again.
 #[utoipa::path(put, path = "/v1/teams/{team}/flex/defaults", tag = "people", request_body = SetDefaults,
     params(("team" = i64, Path)),
-    responses((status = 200, body = Defaults), (status = 400, body = Problem), (status = 404, body = Problem),
-              (status = 422, description = "unknown_product", body = Problem)),
+    responses((status = 200, body = Defaults), (status = 400, body = Problem),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem),
+              (status = 409, description = "team_closed", body = Problem), (status = 422, description = "unknown_product", body = Problem)),
     security(("bearer" = [])))]
 async fn set_defaults(
     State(state): State<AppState>,
@@ -344,7 +357,8 @@ async fn set_defaults(
     request_body(content = String, content_type = "text/csv"),
     params(("team" = i64, Path), ImportQuery),
     responses((status = 202, body = ImportJob, headers(("Location" = String, description = "the import: GET it to follow its progress"))),
-              (status = 400, description = "invalid_import, invalid_query", body = Problem), (status = 404, body = Problem),
+              (status = 400, description = "invalid_import, invalid_query", body = Problem), (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem),
               (status = 409, description = "team_closed, too_many_imports", body = Problem),
               (status = 413, description = "body_too_large", body = Problem), (status = 415, body = Problem)),
     security(("bearer" = [])))]

@@ -43,7 +43,9 @@ pub fn pages() -> axum::Router<AppState> {
 /// Open invitations of the team (pending and expired), with who and until when.
 #[utoipa::path(get, path = "/v1/teams/{team}/invitations", tag = "people",
     params(("team" = i64, Path)),
-    responses((status = 200, body = Vec<Invitation>), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<Invitation>),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
@@ -59,7 +61,9 @@ async fn list(
 /// R-USR-3: a new link valid 7 days from now, emailed; the old link stops working.
 #[utoipa::path(post, path = "/v1/teams/{team}/invitations/{id}/resend", tag = "people",
     params(("team" = i64, Path), ("id" = i64, Path)),
-    responses((status = 200, body = Invitation), (status = 404, body = Problem),
+    responses((status = 200, body = Invitation),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem),
               (status = 409, description = "invitation_accepted, invitation_superseded", body = Problem)),
     security(("bearer" = [])))]
 async fn resend(

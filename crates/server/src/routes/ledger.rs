@@ -59,7 +59,9 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyK
 /// nothing more (the answer then carries `Idempotent-Replayed: true`).
 #[utoipa::path(post, path = "/v1/teams/{team}/packs", tag = "tokens", request_body = NewPack,
     params(("team" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
-    responses((status = 201, body = Pack), (status = 400, body = Problem), (status = 404, body = Problem),
+    responses((status = 201, body = Pack), (status = 400, body = Problem),
+              (status = 403, description = "refused to admin keys and user tokens", body = Problem),
+              (status = 404, body = Problem),
               (status = 409, description = "team_closed", body = Problem),
               (status = 422, description = "idempotency_key_reused", body = Problem)),
     security(("bearer" = [])))]
@@ -97,7 +99,9 @@ async fn buy_pack(
 /// they will be used.
 #[utoipa::path(get, path = "/v1/teams/{team}/balance", tag = "tokens",
     params(("team" = i64, Path)),
-    responses((status = 200, body = Balance), (status = 404, body = Problem)),
+    responses((status = 200, body = Balance),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn balance(
     State(state): State<AppState>,
@@ -115,7 +119,9 @@ async fn balance(
 /// now), oldest first; includes the history of teams merged into this one.
 #[utoipa::path(get, path = "/v1/teams/{team}/events", tag = "tokens",
     params(("team" = i64, Path), EventsQuery),
-    responses((status = 200, body = Vec<Event>), (status = 400, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<Event>), (status = 400, body = Problem),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn events(
     State(state): State<AppState>,
@@ -146,7 +152,9 @@ async fn events(
 /// order and keep their expiry. All or nothing.
 #[utoipa::path(post, path = "/v1/teams/{team}/moves", tag = "tokens", request_body = NewMove,
     params(("team" = i64, Path, description = "the team giving the tokens")),
-    responses((status = 201, body = Move), (status = 400, body = Problem), (status = 404, body = Problem),
+    responses((status = 201, body = Move), (status = 400, body = Problem),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem),
               (status = 409, description = "team_closed", body = Problem),
               (status = 422, description = "insufficient_tokens or same_team", body = Problem)),
     security(("bearer" = [])))]
@@ -171,7 +179,9 @@ async fn move_tokens(
 /// Reconcile the team's ledger: its events must add up to its packs, in total and pack by pack.
 #[utoipa::path(get, path = "/v1/teams/{team}/audit", tag = "tokens",
     params(("team" = i64, Path)),
-    responses((status = 200, body = Audit), (status = 404, body = Problem)),
+    responses((status = 200, body = Audit),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn audit(
     State(state): State<AppState>,

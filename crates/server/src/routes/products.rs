@@ -124,7 +124,9 @@ async fn get_product(
 /// Change a product (operator). New rates apply to charges made from now on (R-CAT-3).
 #[utoipa::path(patch, path = "/v1/products/{key}", tag = "catalogue", request_body = ProductChange,
     params(("key" = String, Path, description = "product key")),
-    responses((status = 200, body = Product), (status = 400, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Product), (status = 400, body = Problem),
+              (status = 403, description = "refused to admin keys and user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn update_product(
     State(state): State<AppState>,

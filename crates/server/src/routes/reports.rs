@@ -88,6 +88,7 @@ impl Names {
 #[utoipa::path(get, path = "/v1/teams/{team}/usage", tag = "reports",
     params(("team" = i64, Path), UsageQuery),
     responses((status = 200, body = UsageReport), (status = 400, description = "invalid_range", body = Problem),
+              (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn usage(
@@ -276,6 +277,7 @@ impl Export {
 #[utoipa::path(get, path = "/v1/teams/{team}/usage.csv", tag = "reports",
     params(("team" = i64, Path), UsageQuery),
     responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = Problem),
+              (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn usage_csv(
@@ -345,7 +347,9 @@ fn wire_settings(s: &Settings) -> TeamSettings {
 
 #[utoipa::path(get, path = "/v1/teams/{team}/settings", tag = "reports",
     params(("team" = i64, Path)),
-    responses((status = 200, body = TeamSettings), (status = 404, body = Problem)),
+    responses((status = 200, body = TeamSettings),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn get_settings(
     State(state): State<AppState>,
@@ -361,7 +365,9 @@ async fn get_settings(
 /// crossing) and the privacy switch (pseudonyms in reports and exports).
 #[utoipa::path(put, path = "/v1/teams/{team}/settings", tag = "reports", request_body = TeamSettingsChange,
     params(("team" = i64, Path)),
-    responses((status = 200, body = TeamSettings), (status = 400, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = TeamSettings), (status = 400, body = Problem),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn set_settings(
     State(state): State<AppState>,
@@ -397,7 +403,9 @@ async fn burn_rate(store: &Store, teams: &[TeamId], today: NaiveDate) -> ApiResu
 /// expiry) and how many tokens expire unused, pack by pack.
 #[utoipa::path(get, path = "/v1/teams/{team}/forecast", tag = "reports",
     params(("team" = i64, Path)),
-    responses((status = 200, body = Forecast), (status = 404, body = Problem)),
+    responses((status = 200, body = Forecast),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn team_forecast(
     State(state): State<AppState>,
@@ -435,7 +443,9 @@ async fn team_forecast(
 /// R-REP-5: the tokens a plan needs per month and year (users × days per month × daily rate); with
 /// a team, compared with its balance and the expiry dates of its packs.
 #[utoipa::path(post, path = "/v1/estimate", tag = "reports", request_body = EstimateRequest,
-    responses((status = 200, body = Estimate), (status = 400, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = Estimate), (status = 400, body = Problem),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem),
               (status = 422, description = "unknown_product", body = Problem)),
     security(("bearer" = [])))]
 async fn estimate_plan(

@@ -74,6 +74,7 @@ fn started(state: &AppState, s: &SignedIn, now: DateTime<Utc>) -> SessionStarted
 #[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = SignIn,
     params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
     responses((status = 201, body = SessionStarted), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, description = "refused to operator and admin keys", body = Problem),
               (status = 404, description = "no such team", body = Problem),
               (status = 422, description = "refused: see `code`", body = Problem)),
     security(("bearer" = [])))]
@@ -143,7 +144,9 @@ fn json_created(json: String) -> Response {
 /// `session_ended` for a session the server ended.
 #[utoipa::path(post, path = "/v1/sessions/{id}/heartbeat", tag = "sessions", request_body = Heartbeat,
     params(("id" = i64, Path)),
-    responses((status = 200, body = HeartbeatAnswer), (status = 404, body = Problem),
+    responses((status = 200, body = HeartbeatAnswer),
+              (status = 403, description = "refused to operator and admin keys", body = Problem),
+              (status = 404, body = Problem),
               (status = 410, description = "session_ended", body = Problem),
               (status = 422, description = "insufficient_tokens", body = Problem)),
     security(("bearer" = [])))]
@@ -174,7 +177,9 @@ async fn heartbeat(
 /// the charge is refunded.
 #[utoipa::path(delete, path = "/v1/sessions/{id}", tag = "sessions",
     params(("id" = i64, Path)),
-    responses((status = 200, body = SignedOut), (status = 404, body = Problem)),
+    responses((status = 200, body = SignedOut),
+              (status = 403, description = "refused to operator and admin keys", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn sign_out(
     State(state): State<AppState>,
@@ -195,7 +200,9 @@ async fn sign_out(
 /// the client's `id` within the session.
 #[utoipa::path(post, path = "/v1/sessions/{id}/results", tag = "sessions", request_body = NewResult,
     params(("id" = i64, Path)),
-    responses((status = 200, body = ResultCharged), (status = 400, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = ResultCharged), (status = 400, body = Problem),
+              (status = 403, description = "refused to operator and admin keys", body = Problem),
+              (status = 404, body = Problem),
               (status = 410, description = "session_ended", body = Problem),
               (status = 422, description = "insufficient_tokens, unknown_result_type, idempotency_key_reused", body = Problem)),
     security(("bearer" = [])))]
@@ -235,7 +242,9 @@ async fn lease_key(State(state): State<AppState>) -> Json<LeaseKey> {
 /// A team's sessions, newest first (operator or admin): open ones by default.
 #[utoipa::path(get, path = "/v1/teams/{team}/sessions", tag = "sessions",
     params(("team" = i64, Path), SessionsQuery),
-    responses((status = 200, body = Vec<SessionInfo>), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<SessionInfo>),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn team_sessions(
     State(state): State<AppState>,

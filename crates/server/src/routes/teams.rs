@@ -23,7 +23,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Create a team. An admin who creates a team manages it.
 #[utoipa::path(post, path = "/v1/teams", tag = "teams", request_body = NewTeam,
-    responses((status = 201, body = Team), (status = 400, body = Problem), (status = 401, body = Problem)),
+    responses((status = 201, body = Team), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, description = "refused to user tokens", body = Problem)),
     security(("bearer" = [])))]
 async fn create_team(
     State(state): State<AppState>,
@@ -38,7 +39,8 @@ async fn create_team(
 
 /// The teams the caller manages (all of them for the operator), closed ones included.
 #[utoipa::path(get, path = "/v1/teams", tag = "teams",
-    responses((status = 200, body = Vec<Team>), (status = 401, body = Problem)),
+    responses((status = 200, body = Vec<Team>), (status = 401, body = Problem),
+              (status = 403, description = "refused to user tokens", body = Problem)),
     security(("bearer" = [])))]
 async fn list_teams(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Team>>> {
     let admin = caller.admin_id()?;
@@ -48,7 +50,9 @@ async fn list_teams(State(state): State<AppState>, caller: Caller) -> ApiResult<
 
 #[utoipa::path(get, path = "/v1/teams/{team}", tag = "teams",
     params(("team" = i64, Path)),
-    responses((status = 200, body = Team), (status = 404, body = Problem)),
+    responses((status = 200, body = Team),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn get_team(
     State(state): State<AppState>,
@@ -64,7 +68,9 @@ async fn get_team(
 /// `into_team`; this team is closed. The caller must manage both.
 #[utoipa::path(post, path = "/v1/teams/{team}/merge", tag = "teams", request_body = MergeRequest,
     params(("team" = i64, Path, description = "the team that is merged and closed")),
-    responses((status = 200, body = Merge), (status = 404, body = Problem),
+    responses((status = 200, body = Merge),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem),
               (status = 409, description = "team_closed", body = Problem),
               (status = 422, description = "same_team", body = Problem)),
     security(("bearer" = [])))]

@@ -106,7 +106,9 @@ async fn add(
 /// runs.
 #[utoipa::path(post, path = "/v1/users/{user}/subscriptions", tag = "people", request_body = NewEntitlement,
     params(("user" = i64, Path)),
-    responses((status = 201, body = Entitlement), (status = 400, body = Problem), (status = 404, body = Problem),
+    responses((status = 201, body = Entitlement), (status = 400, body = Problem),
+              (status = 403, description = "refused to admin keys and user tokens", body = Problem),
+              (status = 404, body = Problem),
               (status = 422, description = "unknown_product", body = Problem)),
     security(("bearer" = [])))]
 async fn add_subscription(
@@ -121,7 +123,9 @@ async fn add_subscription(
 /// R-PRI-2: a trial: no tokens while it runs; the first sign-in after it ends pays.
 #[utoipa::path(post, path = "/v1/users/{user}/trials", tag = "people", request_body = NewEntitlement,
     params(("user" = i64, Path)),
-    responses((status = 201, body = Entitlement), (status = 400, body = Problem), (status = 404, body = Problem),
+    responses((status = 201, body = Entitlement), (status = 400, body = Problem),
+              (status = 403, description = "refused to admin keys and user tokens", body = Problem),
+              (status = 404, body = Problem),
               (status = 422, description = "unknown_product", body = Problem)),
     security(("bearer" = [])))]
 async fn add_trial(
@@ -135,7 +139,9 @@ async fn add_trial(
 
 #[utoipa::path(get, path = "/v1/users/{user}/entitlements", tag = "people",
     params(("user" = i64, Path)),
-    responses((status = 200, body = Vec<Entitlement>), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<Entitlement>),
+              (status = 403, description = "refused to admin keys and user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn list_entitlements(
     State(state): State<AppState>,
