@@ -184,3 +184,107 @@ async fn postgres_upgrade_from_version_6_keeps_admin_keys_working() {
         upgrade_from_version_6_keeps_admin_keys_working(db).await;
     }
 }
+
+/// Version 9 made `sign_in_attempts.email_lower` NOT NULL on SQLite as well (PostgreSQL had it
+/// from the primary key), by rebuilding the table. Attempts counted before the upgrade still
+/// count, a lock still holds, and a row without an address is refused from then on.
+async fn upgrade_from_version_8_keeps_sign_in_attempts(db: TestDb) {
+    use jeton_core::sign_in::{Attempts, Verdict};
+
+    let pool = migrated_below(&db, "0009").await;
+    let t0: chrono::DateTime<chrono::Utc> = "2026-03-02T08:00:00Z".parse().unwrap();
+    let micros = |t: chrono::DateTime<chrono::Utc>| t.timestamp_micros();
+    let lock_end = t0 + chrono::Duration::minutes(15);
+    for (email, attempts, locked_until) in [
+        ("ann@example.com", 3, None),
+        ("bob@example.com", 10, Some(micros(lock_end))),
+    ] {
+        sqlx::query(
+            "INSERT INTO sign_in_attempts (email_lower, attempts, since, locked_until) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(email)
+        .bind(attempts as i64)
+        .bind(micros(t0))
+        .bind(locked_until)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    if db.backend == jeton_store::Backend::Sqlite {
+        // The drift itself: version 8 on SQLite took a row without an address. The rebuild
+        // leaves it behind (nothing could ever look it up).
+        sqlx::query(
+            "INSERT INTO sign_in_attempts (email_lower, attempts, since) VALUES (NULL, 1, 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+
+    let store = db.store().await; // runs the remaining migrations
+    let rows: Vec<(String, i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT email_lower, attempts, since, locked_until FROM sign_in_attempts \
+         ORDER BY email_lower",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        [
+            ("ann@example.com".to_string(), 3, micros(t0), None),
+            (
+                "bob@example.com".to_string(),
+                10,
+                micros(t0),
+                Some(micros(lock_end))
+            ),
+        ]
+    );
+    let now = t0 + chrono::Duration::minutes(1);
+    let email = |s: &str| jeton_core::Email::parse(s).unwrap();
+    assert_eq!(
+        store
+            .sign_in_attempt(&email("ann@example.com"), now)
+            .await
+            .unwrap(),
+        Verdict::Check(Attempts {
+            count: 4,
+            since: t0,
+            locked_until: None
+        }),
+        "the attempts before the upgrade count"
+    );
+    assert_eq!(
+        store
+            .sign_in_attempt(&email("bob@example.com"), now)
+            .await
+            .unwrap(),
+        Verdict::Locked { until: lock_end }
+    );
+    let refused = sqlx::query(
+        "INSERT INTO sign_in_attempts (email_lower, attempts, since) VALUES (NULL, 1, 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap_err();
+    assert_eq!(
+        refused.as_database_error().map(|e| e.kind()),
+        Some(sqlx::error::ErrorKind::NotNullViolation),
+        "{refused}"
+    );
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_upgrade_from_version_8_keeps_sign_in_attempts() {
+    upgrade_from_version_8_keeps_sign_in_attempts(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_upgrade_from_version_8_keeps_sign_in_attempts() {
+    if let Some(db) = TestDb::postgres().await {
+        upgrade_from_version_8_keeps_sign_in_attempts(db).await;
+    }
+}
