@@ -24,6 +24,8 @@ mod ledger;
 pub mod outbox;
 pub mod packs;
 pub mod reports;
+#[cfg(feature = "testing")]
+pub mod schema;
 pub mod sessions;
 pub mod sign_in;
 pub mod teams;
