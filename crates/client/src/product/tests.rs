@@ -154,6 +154,15 @@ fn product(fake: &Fake) -> (ProductClient, Arc<ManualClock>) {
     (product, clock)
 }
 
+/// `error` is what the client says when `fake` hung up on it (a transport error, not an answer).
+fn assert_hung_up(fake: &Fake, error: &str) {
+    let prefix = format!("the request to the Jeton server at {} failed: ", fake.url);
+    assert!(
+        error.starts_with(&prefix) && error.len() > prefix.len(),
+        "{error}"
+    );
+}
+
 fn online_until(t: DateTime<Utc>) -> SessionStatus {
     SessionStatus::Online {
         valid_until: t + Span::hours(24),
@@ -242,7 +251,7 @@ async fn r_ses_7_offline_the_lease_carries_the_session_until_valid_until_then_it
     };
     assert_eq!(valid_until, t0 + Span::hours(24), "the sign-in's lease");
     assert_eq!(since, t0 + Span::minutes(5));
-    assert!(!error.is_empty());
+    assert_hung_up(&fake, &error);
 
     // Still offline 23 hours on: since stays the first failure.
     clock.advance(Span::hours(23));
@@ -449,7 +458,8 @@ async fn sign_out_and_results() {
     assert!(requests[3].starts_with("DELETE /v1/sessions/42 "));
 }
 
-/// Waits (a few seconds at most) until the status satisfies `f`.
+/// Waits until the status satisfies `f`: for the event, not for a time. The bound only keeps a
+/// broken loop from hanging the test.
 async fn until(
     watch: &mut watch::Receiver<SessionStatus>,
     what: &str,
@@ -462,7 +472,31 @@ async fn until(
     found.unwrap_or_else(|| panic!("never {what}; the status is {:?}", *watch.borrow()))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The heartbeat loops' period in these tests: long enough that a heartbeat in flight (whose
+/// deadline is one period) never runs out of time on a slow machine.
+const EVERY: Duration = Duration::from_secs(3600);
+
+/// Brings the heartbeat loop's next tick: tokio's clock jumps one period while it is paused, then
+/// runs on. Only the wait for the tick is skipped; the heartbeat then goes over a real socket.
+/// Needs a current-thread runtime (`#[tokio::test]`).
+async fn next_tick() {
+    tokio::time::pause();
+    tokio::time::advance(EVERY).await;
+    tokio::time::resume();
+}
+
+/// Waits for the loop's task to end by itself (it is not stopped); the bound only keeps a loop
+/// that never ends from hanging the test.
+async fn ended_by_itself(heartbeats: &mut HeartbeatLoop) {
+    let task = heartbeats.task.take().expect("the loop's task");
+    let ended = tokio::time::timeout(Duration::from_secs(10), task).await;
+    assert!(
+        matches!(ended, Ok(Ok(()))),
+        "the loop's task did not end by itself: {ended:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_heartbeat_loop_goes_online_offline_then_stops_when_the_lease_runs_out() {
     let t0 = start();
     let t1 = t0 + Span::minutes(5);
@@ -473,18 +507,35 @@ async fn the_heartbeat_loop_goes_online_offline_then_stops_when_the_lease_runs_o
     let mut watch = session.watch();
     clock.set(t1);
     session.set_active(false);
-    let heartbeats = session.spawn_heartbeats(Duration::from_millis(20));
+    let mut heartbeats = session.spawn_heartbeats(EVERY);
+    assert_eq!(
+        fake.requests().len(),
+        2,
+        "no heartbeat before the first tick"
+    );
 
+    next_tick().await;
     let online = until(&mut watch, "renewed", |s| *s == online_until(t1)).await;
     assert_eq!(online, online_until(t1));
+    assert_eq!(fake.requests().len(), 3, "one heartbeat per tick");
+
+    next_tick().await;
     let offline = until(&mut watch, "offline", |s| s.name() == "offline").await;
-    assert!(
-        matches!(offline, SessionStatus::Offline { valid_until, .. } if valid_until == t1 + Span::hours(24)),
-        "{offline:?}"
-    );
+    let SessionStatus::Offline {
+        valid_until,
+        since,
+        error,
+    } = offline
+    else {
+        unreachable!("waited for offline");
+    };
+    assert_eq!((valid_until, since), (t1 + Span::hours(24), t1));
+    assert_hung_up(&fake, &error);
     assert!(!heartbeats.is_finished(), "offline, the loop goes on");
 
+    // The lease runs out: at the next tick the loop finds the session stopped, and ends.
     clock.set(t1 + Span::hours(24));
+    next_tick().await;
     let stopped = until(&mut watch, "stopped", |s| !s.is_usable()).await;
     assert_eq!(
         stopped,
@@ -494,29 +545,38 @@ async fn the_heartbeat_loop_goes_online_offline_then_stops_when_the_lease_runs_o
             }
         }
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !heartbeats.is_finished() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert!(heartbeats.is_finished(), "a stopped session ends the loop");
+    ended_by_itself(&mut heartbeats).await;
     assert_eq!(heartbeats.stop().await, stopped);
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 4, "a stopped session sends nothing more");
     assert!(
-        fake.requests()[2].ends_with(r#"{"active":false}"#),
-        "the loop reports set_active"
+        requests[2].ends_with(r#"{"active":false}"#),
+        "the loop reports set_active: {}",
+        requests[2]
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_stopped_loop_sends_nothing_more_and_the_session_stays_open() {
     let t0 = start();
     let fake = fake(vec![lease_key(), started(t0, 7)]).await;
     let (product, _clock) = product(&fake);
     let session = product.sign_in(1, "autocad", None, None).await.unwrap();
-    let heartbeats = session.spawn_heartbeats(Duration::from_secs(3600));
+    let heartbeats = session.spawn_heartbeats(EVERY);
     let status = heartbeats.stop().await;
     assert_eq!(status, online_until(t0));
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(fake.requests().len(), 2, "no heartbeat was sent");
+    // Nothing is left that could send: the loop's task held the only other handle on the
+    // session, and `stop` waited for the task to end.
+    assert_eq!(
+        Arc::strong_count(&session.inner),
+        1,
+        "the loop's task still holds the session"
+    );
+    // Not even once its tick is due.
+    next_tick().await;
+    tokio::task::yield_now().await;
+    assert_eq!(fake.request_lines().len(), 2, "no heartbeat was sent");
+    assert_eq!(session.status(), online_until(t0), "the session stays open");
 }
 
 #[test]
