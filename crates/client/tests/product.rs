@@ -140,7 +140,21 @@ async fn r_ses_7_the_sdk_works_on_its_lease_when_the_server_is_gone_and_stops_at
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The heartbeat loop's period here: long enough that a heartbeat in flight (whose deadline is
+/// one period) never runs out of time on a slow machine.
+const EVERY: Duration = Duration::from_secs(3600);
+
+/// Brings the heartbeat loop's next tick: tokio's clock jumps one period while it is paused, then
+/// runs on, so the loop beats when the test says instead of every few milliseconds of real time.
+/// Needs a current-thread runtime. The server's own periodic jobs share that clock and may run
+/// once too; they work on the server's manual clock, which this does not move.
+async fn next_tick() {
+    tokio::time::pause();
+    tokio::time::advance(EVERY).await;
+    tokio::time::resume();
+}
+
+#[tokio::test]
 async fn the_heartbeat_loop_reports_online_then_offline_then_stopped() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     let (team, _user, client) = setup(&app, 100).await;
@@ -151,10 +165,11 @@ async fn the_heartbeat_loop_reports_online_then_offline_then_stopped() {
         .unwrap();
     let t0 = clock.now();
     let mut watch = session.watch();
-    let heartbeats = session.spawn_heartbeats(Duration::from_millis(20));
+    let heartbeats = session.spawn_heartbeats(EVERY);
 
-    // Online: the loop's heartbeats renew the lease as the clock moves.
+    // Online: the loop's heartbeat renews the lease at the server's time.
     let t1 = clock.advance(Span::minutes(5));
+    next_tick().await;
     let renewed = SessionStatus::Online {
         valid_until: t1 + Span::hours(24),
     };
@@ -162,10 +177,12 @@ async fn the_heartbeat_loop_reports_online_then_offline_then_stopped() {
     assert_ne!(t0, t1);
 
     app.shutdown().await;
+    next_tick().await;
     wait(&mut watch, |s| s.name() == "offline").await;
     assert!(heartbeats.status().is_usable());
 
     clock.advance(Span::hours(24));
+    next_tick().await;
     wait(&mut watch, |s| !s.is_usable()).await;
     assert_eq!(
         heartbeats.stop().await,
