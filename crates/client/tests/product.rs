@@ -9,6 +9,7 @@ use jeton_client::api::{
     AccessKind, AssignRequest, NewEntitlement, NewPack, NewProduct, NewTeam, NewUser,
     SessionsQuery, TokenRequest,
 };
+use jeton_client::lease::{LEASE_VERSION, Lease};
 use jeton_client::product::{Clock, ManualClock};
 use jeton_client::{Client, ProductClient, SessionStatus, StopReason, verify_lease};
 use jeton_server::testing::{TestApp, spawn_app};
@@ -92,10 +93,19 @@ async fn r_ses_7_the_sdk_works_on_its_lease_when_the_server_is_gone_and_stops_at
         assert_eq!(session.access(), AccessKind::Flex);
         let claims = session.lease_claims();
         assert_eq!(
-            (claims.session, claims.user, claims.team),
-            (session.id(), user, team)
+            claims,
+            Lease {
+                v: LEASE_VERSION,
+                session: session.id(),
+                user,
+                team,
+                product: "autocad".into(),
+                access: "flex".into(),
+                period_ends_at: t0 + Span::hours(24),
+                issued_at: t0,
+                valid_until: t0 + Span::hours(24),
+            }
         );
-        assert_eq!(claims.valid_until, t0 + Span::hours(24));
         assert_eq!(
             session.status(),
             SessionStatus::Online {
@@ -105,7 +115,10 @@ async fn r_ses_7_the_sdk_works_on_its_lease_when_the_server_is_gone_and_stops_at
         // The published key verifies the lease without the SDK.
         let key = client.lease_key().await.unwrap();
         assert_eq!(key.algorithm, "ed25519");
-        assert!(verify_lease(&session.lease(), &key.public_key, t0).is_ok());
+        assert_eq!(
+            verify_lease(&session.lease(), &key.public_key, t0).unwrap(),
+            claims
+        );
 
         // A heartbeat renews the lease.
         let t1 = clock.advance(Span::minutes(5));
@@ -236,6 +249,7 @@ async fn r_ses_6_a_session_the_server_ended_says_sign_in_again_and_results_and_s
     let clock = app.clock.clone();
     let product = product(client.clone(), &clock);
     let first = product.sign_in(team, "autocad", None, None).await.unwrap();
+    let signed_in_at = clock.now();
     let charged = first
         .report_result("render.cloud", 2, "job-1")
         .await
@@ -279,10 +293,15 @@ async fn r_ses_6_a_session_the_server_ended_says_sign_in_again_and_results_and_s
         )
         .await
         .unwrap();
-    assert!(
-        all.iter()
-            .any(|s| s.id == first.id() && s.ended_at.is_some()),
-        "{all:?}"
+    let ended = all
+        .iter()
+        .find(|s| s.id == first.id())
+        .unwrap_or_else(|| panic!("session {} is listed: {all:?}", first.id()));
+    // Ended for want of heartbeats, at its last contact (R-SES-6): the sign-in.
+    assert_eq!(
+        (ended.ended_at, ended.end_reason.as_deref()),
+        (Some(signed_in_at), Some("lease_expired")),
+        "{ended:?}"
     );
 
     second.sign_out().await.unwrap();

@@ -8,7 +8,7 @@ use jeton_api::Problem;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
-use crate::lease::tests::{public, signed, start};
+use crate::lease::tests::{claims, public, signed, start};
 
 /// One scripted answer.
 enum Reply {
@@ -255,12 +255,19 @@ async fn r_ses_7_offline_the_lease_carries_the_session_until_valid_until_then_it
 
     // Still offline 23 hours on: since stays the first failure.
     clock.advance(Span::hours(23));
-    let status = session.heartbeat(true).await;
-    assert!(
-        matches!(&status, SessionStatus::Offline { since: s, .. } if *s == t0 + Span::minutes(5)),
-        "{status:?}"
+    let SessionStatus::Offline {
+        valid_until,
+        since,
+        error,
+    } = session.heartbeat(true).await
+    else {
+        panic!("expected offline, got {:?}", session.status());
+    };
+    assert_eq!(
+        (valid_until, since),
+        (t0 + Span::hours(24), t0 + Span::minutes(5))
     );
-    assert!(status.is_usable());
+    assert_hung_up(&fake, &error);
 
     // At valid_until the session stops, even before the next heartbeat.
     clock.set(t0 + Span::hours(24));
@@ -309,19 +316,21 @@ async fn r_ses_7_back_online_the_new_lease_replaces_the_old_one() {
     assert_eq!(session.heartbeat(true).await, online_until(t2));
     // The new lease counts: 24 hours after t0 the session still runs.
     clock.set(t0 + Span::hours(25));
-    assert!(session.status().is_usable());
+    assert_eq!(session.status(), online_until(t2));
 }
 
 #[tokio::test]
 async fn r_ses_3_a_refused_heartbeat_stops_the_session() {
-    for (reply, reason) in [
+    for (reply, reason, code) in [
         (
             Reply::Problem(422, "insufficient_tokens"),
             StopReason::InsufficientTokens,
+            "insufficient_tokens",
         ),
         (
             Reply::Problem(410, "session_ended"),
             StopReason::SessionEnded,
+            "session_ended",
         ),
         (
             Reply::Problem(401, "unauthorized"),
@@ -329,6 +338,7 @@ async fn r_ses_3_a_refused_heartbeat_stops_the_session() {
                 code: "unauthorized".into(),
                 detail: "refused: unauthorized".into(),
             },
+            "unauthorized",
         ),
     ] {
         let fake = fake(vec![lease_key(), started(start(), 7), reply]).await;
@@ -345,7 +355,7 @@ async fn r_ses_3_a_refused_heartbeat_stops_the_session() {
         assert!(watch.has_changed().unwrap(), "watchers hear of it");
         assert_eq!(*watch.borrow_and_update(), status);
         assert_eq!(session.status(), status, "stopped for good");
-        assert!(!reason.code().is_empty());
+        assert_eq!(reason.code(), code);
     }
 }
 
@@ -353,7 +363,8 @@ async fn r_ses_3_a_refused_heartbeat_stops_the_session() {
 async fn sign_in_retries_with_the_same_idempotency_key_and_refusals_are_errors() {
     let fake = fake(vec![lease_key(), Reply::Hangup, started(start(), 7)]).await;
     let (client, _clock) = product(&fake);
-    client.sign_in(1, "autocad", None, None).await.unwrap();
+    let session = client.sign_in(1, "autocad", None, None).await.unwrap();
+    assert_eq!(session.id(), SESSION, "the retry's answer is the session");
     let keys: Vec<String> = fake
         .requests()
         .iter()
@@ -420,7 +431,12 @@ async fn a_pinned_key_is_used_without_asking_the_server() {
     let (client, _clock) = product(&fake);
     let client = client.with_public_key(public(SEED).parse().unwrap());
     let session = client.sign_in(1, "autocad", None, None).await.unwrap();
-    assert!(session.status().is_usable());
+    assert_eq!(
+        session.status(),
+        online_until(start()),
+        "the lease verified"
+    );
+    assert_eq!(session.lease_claims(), claims(SESSION, start()));
     assert_eq!(fake.request_lines().len(), 1, "{:?}", fake.request_lines());
 }
 
