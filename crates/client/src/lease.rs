@@ -94,9 +94,9 @@ pub(crate) mod tests {
         "2026-01-05T08:00:00Z".parse().unwrap()
     }
 
-    /// A lease as a server with seed `seed` would sign it at `issued_at`.
-    pub(crate) fn signed(seed: u8, session: i64, issued_at: DateTime<Utc>) -> String {
-        let lease = Lease {
+    /// What a lease of `session` issued at `issued_at` says.
+    pub(crate) fn claims(session: i64, issued_at: DateTime<Utc>) -> Lease {
+        Lease {
             v: LEASE_VERSION,
             session,
             user: 3,
@@ -106,8 +106,12 @@ pub(crate) mod tests {
             period_ends_at: issued_at + Duration::hours(20),
             issued_at,
             valid_until: issued_at + Duration::hours(24),
-        };
-        sign(&lease, &signing_key(&[seed; 32]))
+        }
+    }
+
+    /// A lease as a server with seed `seed` would sign it at `issued_at`.
+    pub(crate) fn signed(seed: u8, session: i64, issued_at: DateTime<Utc>) -> String {
+        sign(&claims(session, issued_at), &signing_key(&[seed; 32]))
     }
 
     pub(crate) fn public(seed: u8) -> String {
@@ -119,10 +123,12 @@ pub(crate) mod tests {
         let now = start();
         let text = signed(7, 42, now);
         let lease = verify_lease(&text, &public(7), now + Duration::hours(23)).unwrap();
-        assert_eq!((lease.session, lease.user, lease.team), (42, 3, 1));
-        assert_eq!(lease.valid_until, now + Duration::hours(24));
+        assert_eq!(lease, claims(42, now), "every claim as signed");
         // Surrounding whitespace (a lease pasted from a terminal) does not matter.
-        assert!(verify_lease(&format!(" {text}\n"), &public(7), now).is_ok());
+        assert_eq!(
+            verify_lease(&format!(" {text}\n"), &public(7), now).unwrap(),
+            lease
+        );
         let key: PublicKey = public(7).parse().unwrap();
         assert_eq!(
             key.to_string(),
@@ -160,7 +166,11 @@ pub(crate) mod tests {
                 LeaseError::Malformed,
                 "{junk:?}"
             );
-            assert!(read_unverified(junk).is_err(), "{junk:?}");
+            assert_eq!(
+                read_unverified(junk).unwrap_err(),
+                LeaseError::Malformed,
+                "{junk:?}"
+            );
         }
         assert_eq!(
             verify_lease(&text, "not a key", now).unwrap_err(),
@@ -173,12 +183,16 @@ pub(crate) mod tests {
         let now = start();
         let text = signed(7, 42, now);
         let until = now + Duration::hours(24);
-        assert!(verify_lease(&text, &public(7), until - Duration::microseconds(1)).is_ok());
+        assert_eq!(
+            verify_lease(&text, &public(7), until - Duration::microseconds(1)).unwrap(),
+            claims(42, now),
+            "valid up to the last microsecond"
+        );
         assert_eq!(
             verify_lease(&text, &public(7), until).unwrap_err(),
             LeaseError::Expired(until)
         );
         // Unverified reading still shows what it says.
-        assert_eq!(read_unverified(&text).unwrap().valid_until, until);
+        assert_eq!(read_unverified(&text).unwrap(), claims(42, now));
     }
 }

@@ -661,8 +661,9 @@ impl SessionHandle {
         let every = every.max(Duration::from_millis(1));
         let (stop, mut stopped) = oneshot::channel::<()>();
         let session = self.clone();
+        // The first heartbeat is due `every` after this call, not after the task first runs.
+        let start = tokio::time::Instant::now() + every;
         let task = tokio::spawn(async move {
-            let start = tokio::time::Instant::now() + every;
             let mut ticks = tokio::time::interval_at(start, every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {

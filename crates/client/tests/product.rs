@@ -10,6 +10,7 @@ use jeton_client::api::{
     AccessKind, AssignRequest, NewEntitlement, NewPack, NewProduct, NewTeam, NewUser,
     SessionsQuery, TokenRequest,
 };
+use jeton_client::lease::{LEASE_VERSION, Lease};
 use jeton_client::product::{Clock, ManualClock};
 use jeton_client::{Client, ProductClient, SessionStatus, StopReason, verify_lease};
 use jeton_server::testing::{TestApp, spawn_app};
@@ -93,10 +94,19 @@ async fn r_ses_7_the_sdk_works_on_its_lease_when_the_server_is_gone_and_stops_at
         assert_eq!(session.access(), AccessKind::Flex);
         let claims = session.lease_claims();
         assert_eq!(
-            (claims.session, claims.user, claims.team),
-            (session.id(), user, team)
+            claims,
+            Lease {
+                v: LEASE_VERSION,
+                session: session.id(),
+                user,
+                team,
+                product: "autocad".into(),
+                access: "flex".into(),
+                period_ends_at: t0 + Span::hours(24),
+                issued_at: t0,
+                valid_until: t0 + Span::hours(24),
+            }
         );
-        assert_eq!(claims.valid_until, t0 + Span::hours(24));
         assert_eq!(
             session.status(),
             SessionStatus::Online {
@@ -106,7 +116,10 @@ async fn r_ses_7_the_sdk_works_on_its_lease_when_the_server_is_gone_and_stops_at
         // The published key verifies the lease without the SDK.
         let key = client.lease_key().await.unwrap();
         assert_eq!(key.algorithm, "ed25519");
-        assert!(verify_lease(&session.lease(), &key.public_key, t0).is_ok());
+        assert_eq!(
+            verify_lease(&session.lease(), &key.public_key, t0).unwrap(),
+            claims
+        );
 
         // A heartbeat renews the lease.
         let t1 = clock.advance(Span::minutes(5));
@@ -141,7 +154,21 @@ async fn r_ses_7_the_sdk_works_on_its_lease_when_the_server_is_gone_and_stops_at
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The heartbeat loop's period here: long enough that a heartbeat in flight (whose deadline is
+/// one period) never runs out of time on a slow machine.
+const EVERY: Duration = Duration::from_secs(3600);
+
+/// Brings the heartbeat loop's next tick: tokio's clock jumps one period while it is paused, then
+/// runs on, so the loop beats when the test says instead of every few milliseconds of real time.
+/// Needs a current-thread runtime. The server's own periodic jobs share that clock and may run
+/// once too; they work on the server's manual clock, which this does not move.
+async fn next_tick() {
+    tokio::time::pause();
+    tokio::time::advance(EVERY).await;
+    tokio::time::resume();
+}
+
+#[tokio::test]
 async fn the_heartbeat_loop_reports_online_then_offline_then_stopped() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     let (team, _user, client) = setup(&app, 100).await;
@@ -152,10 +179,11 @@ async fn the_heartbeat_loop_reports_online_then_offline_then_stopped() {
         .unwrap();
     let t0 = clock.now();
     let mut watch = session.watch();
-    let heartbeats = session.spawn_heartbeats(Duration::from_millis(20));
+    let heartbeats = session.spawn_heartbeats(EVERY);
 
-    // Online: the loop's heartbeats renew the lease as the clock moves.
+    // Online: the loop's heartbeat renews the lease at the server's time.
     let t1 = clock.advance(Span::minutes(5));
+    next_tick().await;
     let renewed = SessionStatus::Online {
         valid_until: t1 + Span::hours(24),
     };
@@ -163,10 +191,12 @@ async fn the_heartbeat_loop_reports_online_then_offline_then_stopped() {
     assert_ne!(t0, t1);
 
     app.shutdown().await;
+    next_tick().await;
     wait(&mut watch, |s| s.name() == "offline").await;
     assert!(heartbeats.status().is_usable());
 
     clock.advance(Span::hours(24));
+    next_tick().await;
     wait(&mut watch, |s| !s.is_usable()).await;
     assert_eq!(
         heartbeats.stop().await,
@@ -220,6 +250,7 @@ async fn r_ses_6_a_session_the_server_ended_says_sign_in_again_and_results_and_s
     let clock = app.clock.clone();
     let product = product(client.clone(), &clock);
     let first = product.sign_in(team, "autocad", None, None).await.unwrap();
+    let signed_in_at = clock.now();
     let charged = first
         .report_result("render.cloud", 2, "job-1")
         .await
@@ -263,10 +294,15 @@ async fn r_ses_6_a_session_the_server_ended_says_sign_in_again_and_results_and_s
         )
         .await
         .unwrap();
-    assert!(
-        all.iter()
-            .any(|s| s.id == first.id() && s.ended_at.is_some()),
-        "{all:?}"
+    let ended = all
+        .iter()
+        .find(|s| s.id == first.id())
+        .unwrap_or_else(|| panic!("session {} is listed: {all:?}", first.id()));
+    // Ended for want of heartbeats, at its last contact (R-SES-6): the sign-in.
+    assert_eq!(
+        (ended.ended_at, ended.end_reason.as_deref()),
+        (Some(signed_in_at), Some("lease_expired")),
+        "{ended:?}"
     );
 
     second.sign_out().await.unwrap();

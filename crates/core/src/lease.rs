@@ -146,7 +146,62 @@ mod tests {
             LeaseError::BadSignature
         );
         for junk in ["", "x", "a.b", "..", &"a".repeat(5000)] {
-            assert!(verify(junk, &public, now).is_err(), "{junk:?}");
+            assert_eq!(
+                verify(junk, &public, now).unwrap_err(),
+                LeaseError::Malformed,
+                "{junk:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn r_ses_7_each_refusal_says_why() {
+        let now: DateTime<Utc> = "2026-01-05T08:00:00Z".parse().unwrap();
+        let key = signing_key(&[7u8; 32]);
+        let public = key.verifying_key();
+        // Signed, but by a later format.
+        let newer = Lease {
+            v: LEASE_VERSION + 1,
+            ..lease(now)
+        };
+        assert_eq!(
+            verify(&sign(&newer, &key), &public, now).unwrap_err(),
+            LeaseError::Version(LEASE_VERSION + 1)
+        );
+        // Signed, but not a lease.
+        let payload = br#"{"v":1}"#;
+        let text = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(key.sign(payload).to_bytes())
+        );
+        assert_eq!(
+            verify(&text, &public, now).unwrap_err(),
+            LeaseError::Malformed
+        );
+        // A signature of the wrong length.
+        let good = sign(&lease(now), &key);
+        let (payload, _) = good.split_once('.').unwrap();
+        assert_eq!(
+            verify(&format!("{payload}.AAAA"), &public, now).unwrap_err(),
+            LeaseError::Malformed
+        );
+        // Keys: 32 bytes of base64url, and what they decode to.
+        assert_eq!(
+            decode_public_key(&encode_public_key(&public)).unwrap(),
+            public
+        );
+        for junk in [
+            "",
+            "not base64!",
+            "AAAA",
+            &URL_SAFE_NO_PAD.encode([1u8; 33]),
+        ] {
+            assert_eq!(
+                decode_public_key(junk).unwrap_err(),
+                LeaseError::Malformed,
+                "{junk:?}"
+            );
         }
     }
 }

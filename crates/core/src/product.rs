@@ -209,7 +209,15 @@ mod tests {
         assert_eq!(rates.len(), 2);
         assert!(parse_result_rates([("render.cloud", -1)]).is_err());
         assert!(parse_result_rates([("Render", 1)]).is_err());
-        assert!(DownloadItem::parse("2027", "windows", "https://x.test/a.exe").is_ok());
+        assert_eq!(
+            DownloadItem::parse(" 2027 ", "windows", "https://x.test/a.exe").unwrap(),
+            DownloadItem {
+                version: "2027".into(),
+                platform: "windows".into(),
+                url: "https://x.test/a.exe".into(),
+            },
+            "fields are kept, trimmed"
+        );
         for (v, p, u) in [
             ("", "windows", "https://x.test/a"),
             ("2027", "windows", "ftp://x.test/a"),

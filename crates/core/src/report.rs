@@ -275,15 +275,22 @@ mod tests {
                 "invalid_range"
             );
         }
-        assert!(
-            resolve(
-                "custom",
-                Some(d("2025-01-01")),
-                Some(d("2026-01-01")),
-                today
-            )
-            .is_ok()
+        // The longest range: a year and a day, both ends included.
+        let longest = resolve(
+            "custom",
+            Some(d("2025-01-01")),
+            Some(d("2026-01-01")),
+            today,
+        )
+        .unwrap();
+        assert_eq!(
+            longest,
+            DayRange {
+                first: d("2025-01-01"),
+                last: d("2026-01-01")
+            }
         );
+        assert_eq!(longest.days(), 366);
         assert!(
             resolve(
                 "custom",

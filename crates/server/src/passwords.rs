@@ -321,10 +321,9 @@ mod tests {
             "{ours}"
         );
         let parsed = PasswordHash::new(&ours).unwrap();
-        assert!(
-            Argon2::default()
-                .verify_password(b"correct horse battery", &parsed)
-                .is_ok()
+        assert_eq!(
+            Argon2::default().verify_password(b"correct horse battery", &parsed),
+            Ok(())
         );
         // Other parameters (a hash made elsewhere with less memory) verify too, in a buffer of
         // their own size.

@@ -213,27 +213,14 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// Tables and their columns, for the test that both migrations build the same schema.
-    pub async fn schema(&self) -> StoreResult<Vec<(String, String)>> {
-        use sqlx::Row;
-        let sql = match self.backend {
-            Backend::Sqlite => {
-                "SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p \
-                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'"
-            }
-            Backend::Postgres => {
-                "SELECT CAST(table_name AS TEXT) AS t, CAST(column_name AS TEXT) AS c \
-                 FROM information_schema.columns \
-                 WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%'"
-            }
-        };
-        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
-        let mut cols = rows
-            .iter()
-            .map(|r| Ok((r.try_get::<String, _>("t")?, r.try_get::<String, _>("c")?)))
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        cols.sort();
-        Ok(cols)
+    /// The schema as this database reports it, in the form both backends share (see
+    /// [`crate::schema`]), for the test that both migration folders build the same schema.
+    #[cfg(feature = "testing")]
+    pub async fn schema(&self) -> StoreResult<crate::schema::Schema> {
+        match self.backend {
+            Backend::Sqlite => crate::schema::read_sqlite(&self.pool).await,
+            Backend::Postgres => crate::schema::read_postgres(&self.pool).await,
+        }
     }
 }
 

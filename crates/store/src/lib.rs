@@ -25,6 +25,8 @@ pub mod outbox;
 mod pack_rows;
 pub mod packs;
 pub mod reports;
+#[cfg(feature = "testing")]
+pub mod schema;
 pub mod sessions;
 pub mod sign_in;
 pub mod teams;

@@ -8,7 +8,7 @@ use jeton_api::Problem;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
-use crate::lease::tests::{public, signed, start};
+use crate::lease::tests::{claims, public, signed, start};
 
 /// One scripted answer.
 enum Reply {
@@ -154,6 +154,15 @@ fn product(fake: &Fake) -> (ProductClient, Arc<ManualClock>) {
     (product, clock)
 }
 
+/// `error` is what the client says when `fake` hung up on it (a transport error, not an answer).
+fn assert_hung_up(fake: &Fake, error: &str) {
+    let prefix = format!("the request to the Jeton server at {} failed: ", fake.url);
+    assert!(
+        error.starts_with(&prefix) && error.len() > prefix.len(),
+        "{error}"
+    );
+}
+
 fn online_until(t: DateTime<Utc>) -> SessionStatus {
     SessionStatus::Online {
         valid_until: t + Span::hours(24),
@@ -242,16 +251,23 @@ async fn r_ses_7_offline_the_lease_carries_the_session_until_valid_until_then_it
     };
     assert_eq!(valid_until, t0 + Span::hours(24), "the sign-in's lease");
     assert_eq!(since, t0 + Span::minutes(5));
-    assert!(!error.is_empty());
+    assert_hung_up(&fake, &error);
 
     // Still offline 23 hours on: since stays the first failure.
     clock.advance(Span::hours(23));
-    let status = session.heartbeat(true).await;
-    assert!(
-        matches!(&status, SessionStatus::Offline { since: s, .. } if *s == t0 + Span::minutes(5)),
-        "{status:?}"
+    let SessionStatus::Offline {
+        valid_until,
+        since,
+        error,
+    } = session.heartbeat(true).await
+    else {
+        panic!("expected offline, got {:?}", session.status());
+    };
+    assert_eq!(
+        (valid_until, since),
+        (t0 + Span::hours(24), t0 + Span::minutes(5))
     );
-    assert!(status.is_usable());
+    assert_hung_up(&fake, &error);
 
     // At valid_until the session stops, even before the next heartbeat.
     clock.set(t0 + Span::hours(24));
@@ -300,19 +316,21 @@ async fn r_ses_7_back_online_the_new_lease_replaces_the_old_one() {
     assert_eq!(session.heartbeat(true).await, online_until(t2));
     // The new lease counts: 24 hours after t0 the session still runs.
     clock.set(t0 + Span::hours(25));
-    assert!(session.status().is_usable());
+    assert_eq!(session.status(), online_until(t2));
 }
 
 #[tokio::test]
 async fn r_ses_3_a_refused_heartbeat_stops_the_session() {
-    for (reply, reason) in [
+    for (reply, reason, code) in [
         (
             Reply::Problem(422, "insufficient_tokens"),
             StopReason::InsufficientTokens,
+            "insufficient_tokens",
         ),
         (
             Reply::Problem(410, "session_ended"),
             StopReason::SessionEnded,
+            "session_ended",
         ),
         (
             Reply::Problem(401, "unauthorized"),
@@ -320,6 +338,7 @@ async fn r_ses_3_a_refused_heartbeat_stops_the_session() {
                 code: "unauthorized".into(),
                 detail: "refused: unauthorized".into(),
             },
+            "unauthorized",
         ),
     ] {
         let fake = fake(vec![lease_key(), started(start(), 7), reply]).await;
@@ -336,7 +355,7 @@ async fn r_ses_3_a_refused_heartbeat_stops_the_session() {
         assert!(watch.has_changed().unwrap(), "watchers hear of it");
         assert_eq!(*watch.borrow_and_update(), status);
         assert_eq!(session.status(), status, "stopped for good");
-        assert!(!reason.code().is_empty());
+        assert_eq!(reason.code(), code);
     }
 }
 
@@ -344,7 +363,8 @@ async fn r_ses_3_a_refused_heartbeat_stops_the_session() {
 async fn sign_in_retries_with_the_same_idempotency_key_and_refusals_are_errors() {
     let fake = fake(vec![lease_key(), Reply::Hangup, started(start(), 7)]).await;
     let (client, _clock) = product(&fake);
-    client.sign_in(1, "autocad", None, None).await.unwrap();
+    let session = client.sign_in(1, "autocad", None, None).await.unwrap();
+    assert_eq!(session.id(), SESSION, "the retry's answer is the session");
     let keys: Vec<String> = fake
         .requests()
         .iter()
@@ -411,7 +431,12 @@ async fn a_pinned_key_is_used_without_asking_the_server() {
     let (client, _clock) = product(&fake);
     let client = client.with_public_key(public(SEED).parse().unwrap());
     let session = client.sign_in(1, "autocad", None, None).await.unwrap();
-    assert!(session.status().is_usable());
+    assert_eq!(
+        session.status(),
+        online_until(start()),
+        "the lease verified"
+    );
+    assert_eq!(session.lease_claims(), claims(SESSION, start()));
     assert_eq!(fake.request_lines().len(), 1, "{:?}", fake.request_lines());
 }
 
@@ -449,7 +474,8 @@ async fn sign_out_and_results() {
     assert!(requests[3].starts_with("DELETE /v1/sessions/42 "));
 }
 
-/// Waits (a few seconds at most) until the status satisfies `f`.
+/// Waits until the status satisfies `f`: for the event, not for a time. The bound only keeps a
+/// broken loop from hanging the test.
 async fn until(
     watch: &mut watch::Receiver<SessionStatus>,
     what: &str,
@@ -462,7 +488,31 @@ async fn until(
     found.unwrap_or_else(|| panic!("never {what}; the status is {:?}", *watch.borrow()))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The heartbeat loops' period in these tests: long enough that a heartbeat in flight (whose
+/// deadline is one period) never runs out of time on a slow machine.
+const EVERY: Duration = Duration::from_secs(3600);
+
+/// Brings the heartbeat loop's next tick: tokio's clock jumps one period while it is paused, then
+/// runs on. Only the wait for the tick is skipped; the heartbeat then goes over a real socket.
+/// Needs a current-thread runtime (`#[tokio::test]`).
+async fn next_tick() {
+    tokio::time::pause();
+    tokio::time::advance(EVERY).await;
+    tokio::time::resume();
+}
+
+/// Waits for the loop's task to end by itself (it is not stopped); the bound only keeps a loop
+/// that never ends from hanging the test.
+async fn ended_by_itself(heartbeats: &mut HeartbeatLoop) {
+    let task = heartbeats.task.take().expect("the loop's task");
+    let ended = tokio::time::timeout(Duration::from_secs(10), task).await;
+    assert!(
+        matches!(ended, Ok(Ok(()))),
+        "the loop's task did not end by itself: {ended:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_heartbeat_loop_goes_online_offline_then_stops_when_the_lease_runs_out() {
     let t0 = start();
     let t1 = t0 + Span::minutes(5);
@@ -473,18 +523,35 @@ async fn the_heartbeat_loop_goes_online_offline_then_stops_when_the_lease_runs_o
     let mut watch = session.watch();
     clock.set(t1);
     session.set_active(false);
-    let heartbeats = session.spawn_heartbeats(Duration::from_millis(20));
+    let mut heartbeats = session.spawn_heartbeats(EVERY);
+    assert_eq!(
+        fake.requests().len(),
+        2,
+        "no heartbeat before the first tick"
+    );
 
+    next_tick().await;
     let online = until(&mut watch, "renewed", |s| *s == online_until(t1)).await;
     assert_eq!(online, online_until(t1));
+    assert_eq!(fake.requests().len(), 3, "one heartbeat per tick");
+
+    next_tick().await;
     let offline = until(&mut watch, "offline", |s| s.name() == "offline").await;
-    assert!(
-        matches!(offline, SessionStatus::Offline { valid_until, .. } if valid_until == t1 + Span::hours(24)),
-        "{offline:?}"
-    );
+    let SessionStatus::Offline {
+        valid_until,
+        since,
+        error,
+    } = offline
+    else {
+        unreachable!("waited for offline");
+    };
+    assert_eq!((valid_until, since), (t1 + Span::hours(24), t1));
+    assert_hung_up(&fake, &error);
     assert!(!heartbeats.is_finished(), "offline, the loop goes on");
 
+    // The lease runs out: at the next tick the loop finds the session stopped, and ends.
     clock.set(t1 + Span::hours(24));
+    next_tick().await;
     let stopped = until(&mut watch, "stopped", |s| !s.is_usable()).await;
     assert_eq!(
         stopped,
@@ -494,29 +561,38 @@ async fn the_heartbeat_loop_goes_online_offline_then_stops_when_the_lease_runs_o
             }
         }
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !heartbeats.is_finished() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert!(heartbeats.is_finished(), "a stopped session ends the loop");
+    ended_by_itself(&mut heartbeats).await;
     assert_eq!(heartbeats.stop().await, stopped);
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 4, "a stopped session sends nothing more");
     assert!(
-        fake.requests()[2].ends_with(r#"{"active":false}"#),
-        "the loop reports set_active"
+        requests[2].ends_with(r#"{"active":false}"#),
+        "the loop reports set_active: {}",
+        requests[2]
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_stopped_loop_sends_nothing_more_and_the_session_stays_open() {
     let t0 = start();
     let fake = fake(vec![lease_key(), started(t0, 7)]).await;
     let (product, _clock) = product(&fake);
     let session = product.sign_in(1, "autocad", None, None).await.unwrap();
-    let heartbeats = session.spawn_heartbeats(Duration::from_secs(3600));
+    let heartbeats = session.spawn_heartbeats(EVERY);
     let status = heartbeats.stop().await;
     assert_eq!(status, online_until(t0));
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(fake.requests().len(), 2, "no heartbeat was sent");
+    // Nothing is left that could send: the loop's task held the only other handle on the
+    // session, and `stop` waited for the task to end.
+    assert_eq!(
+        Arc::strong_count(&session.inner),
+        1,
+        "the loop's task still holds the session"
+    );
+    // Not even once its tick is due.
+    next_tick().await;
+    tokio::task::yield_now().await;
+    assert_eq!(fake.request_lines().len(), 2, "no heartbeat was sent");
+    assert_eq!(session.status(), online_until(t0), "the session stays open");
 }
 
 #[test]

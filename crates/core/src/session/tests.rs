@@ -105,6 +105,11 @@ impl Sim {
     fn net(&self) -> u64 {
         self.charged - self.refunded
     }
+
+    /// The id of the current usage period (the one a refund must name).
+    fn period_id(&self) -> i64 {
+        self.usage.period.as_ref().expect("a usage period").id
+    }
 }
 
 #[test]
@@ -164,8 +169,13 @@ fn r_ses_4_grace_refunds_a_period_closed_within_five_minutes() {
     let a = flex(7);
     let mut quick = Sim::new(false);
     let s = quick.sign_in(a, at("2026-01-05T08:00:00Z"));
+    let period = quick.period_id();
     let plan = quick.sign_out(s, a, at("2026-01-05T08:04:00Z"));
-    assert!(plan.refund.is_some());
+    assert_eq!(
+        plan.refund,
+        Some(period),
+        "the sign-in's period is refunded"
+    );
     assert_eq!(quick.net(), 0);
 
     let mut slow = Sim::new(false);
@@ -178,10 +188,10 @@ fn r_ses_4_grace_refunds_a_period_closed_within_five_minutes() {
     // Exactly five minutes is still within.
     let mut edge = Sim::new(false);
     let s = edge.sign_in(a, at("2026-01-05T08:00:00Z"));
-    assert!(
-        edge.sign_out(s, a, at("2026-01-05T08:05:00Z"))
-            .refund
-            .is_some()
+    let period = edge.period_id();
+    assert_eq!(
+        edge.sign_out(s, a, at("2026-01-05T08:05:00Z")).refund,
+        Some(period)
     );
 }
 
@@ -281,9 +291,15 @@ fn r_ses_6_a_dead_session_is_ended_at_its_last_heartbeat_and_never_charges() {
     assert_eq!(gone.0, SessionGone::Expired);
     // A session that dies within the grace window is refunded like a quick sign-out.
     let mut sim = Sim::new(false);
-    sim.sign_in(a, at("2026-01-05T08:00:00Z"));
+    let s = sim.sign_in(a, at("2026-01-05T08:00:00Z"));
+    let period = sim.period_id();
     let plan = sweep(&mut sim.usage, Some(a), at("2026-01-05T09:00:00Z"));
-    assert!(plan.refund.is_some());
+    assert_eq!(plan.refund, Some(period));
+    assert_eq!(
+        plan.end,
+        vec![(s, at("2026-01-05T08:00:00Z"), EndReason::LeaseExpired)],
+        "ended at its last heartbeat"
+    );
 }
 
 #[test]
