@@ -4,6 +4,7 @@
 //! transaction, so every later transaction on it failed (found by the API fuzzing in
 //! `.ci/fuzz`: after one "database or disk is full", the server answered 500 to many writes
 //! until it was restarted).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 use jeton_core::TeamName;
 use jeton_store::sqlx::{AnyConnection, Connection, Executor};
