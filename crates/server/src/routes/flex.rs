@@ -431,7 +431,8 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
 /// A team's imports, newest first: status, progress and counts.
 #[utoipa::path(get, path = "/v1/teams/{team}/flex/imports", tag = "people",
     params(("team" = i64, Path), ImportsQuery),
-    responses((status = 200, body = Vec<ImportJob>), (status = 400, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<ImportJob>), (status = 400, body = Problem), (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn list_imports(
     State(state): State<AppState>,
@@ -453,7 +454,8 @@ async fn list_imports(
 /// A client that gave up waiting can tell from here exactly what was applied.
 #[utoipa::path(get, path = "/v1/teams/{team}/flex/imports/{id}", tag = "people",
     params(("team" = i64, Path), ("id" = i64, Path), ImportOutcomesQuery),
-    responses((status = 200, body = ImportDetail), (status = 400, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = ImportDetail), (status = 400, body = Problem), (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn import_status(
     State(state): State<AppState>,
