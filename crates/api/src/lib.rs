@@ -1,4 +1,4 @@
-//! The wire types of Jeton's HTTP API (see `shared/API.md`): what clients send and receive.
+//! The wire types of Jeton's HTTP API (see `docs/api.md`): what clients send and receive.
 //!
 //! Requests carry plain JSON values (`i64` token counts, `String` keys) and reject unknown
 //! fields; the server turns them into domain types, which is where each value is checked and

@@ -1,4 +1,4 @@
-//! Typed async client for Jeton's HTTP API (`shared/API.md`).
+//! Typed async client for Jeton's HTTP API (`docs/api.md`).
 //!
 //! One method per endpoint; requests and answers are the wire types of [`jeton_api`]. Every
 //! failure is a [`ClientError`]: the server's `application/problem+json` answer

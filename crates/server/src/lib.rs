@@ -1,4 +1,4 @@
-//! Jeton's server: the HTTP API of `shared/API.md` over [`jeton_store::Store`], background jobs on
+//! Jeton's server: the HTTP API of `docs/api.md` over [`jeton_store::Store`], background jobs on
 //! the injected clock, the generated OpenAPI document, Prometheus metrics.
 
 mod auth;

@@ -1,4 +1,4 @@
-//! The API core of shared/API.md over real HTTP, on both backends.
+//! The API core of docs/api.md over real HTTP, on both backends.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 mod common;

@@ -1,4 +1,4 @@
-//! The HTTP API. Each file is one area of `shared/API.md`; `wire` turns store records into the
+//! The HTTP API. Each file is one area of `docs/api.md`; `wire` turns store records into the
 //! answers of `jeton_api`.
 
 mod admins;
