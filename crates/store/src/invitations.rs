@@ -1,8 +1,9 @@
 //! R-USR-3: listing, resending and accepting invitations.
 
 use chrono::{DateTime, Utc};
-use jeton_core::TeamId;
 use jeton_core::invitation::{InvitationState, expires_at};
+use jeton_core::session::Refusal;
+use jeton_core::{DomainError, TeamId};
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
@@ -113,18 +114,10 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("invitation", invitation))?;
         let old = old.record(now)?;
         match old.state {
-            InvitationState::Accepted => {
-                return Err(StoreError::Conflict {
-                    code: "invitation_accepted",
-                    detail: format!("{} already accepted this invitation", old.email),
-                });
-            }
-            InvitationState::Superseded => {
-                return Err(StoreError::Conflict {
-                    code: "invitation_superseded",
-                    detail: "a newer invitation exists for this person; resend that one".into(),
-                });
-            }
+            // The same refusals, codes and statuses as accepting such a link (one code, one
+            // status): 409 accepted, 410 superseded.
+            InvitationState::Accepted => return Err(DomainError::InvitationAccepted.into()),
+            InvitationState::Superseded => return Err(DomainError::InvitationSuperseded.into()),
             InvitationState::Pending | InvitationState::Expired => {}
         }
         supersede_invitations(&mut w.tx, team, old.user_id, now).await?;
@@ -195,11 +188,11 @@ impl Store {
         current.state.check_acceptable()?;
         let assigned = assignment(&mut w.tx, team, current.user_id).await?;
         if assigned.is_none_or(|a| a.removed_at.is_some()) {
-            return Err(StoreError::Conflict {
-                code: "not_assigned",
-                detail: "this invitation no longer gives access: the administrator removed it"
-                    .into(),
-            });
+            // Unassigned since the invitation: refused like a sign-in would be (422).
+            return Err(DomainError::Refused {
+                reason: Refusal::NotAssigned,
+            }
+            .into());
         }
         if let Some(hash) = new_password_hash {
             sqlx::query(
