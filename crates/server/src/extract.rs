@@ -181,7 +181,8 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-fn too_large() -> ApiError {
+/// 413 `body_too_large` with the general limit, wherever a body is found too large.
+pub(crate) fn too_large() -> ApiError {
     ApiError::Status {
         status: StatusCode::PAYLOAD_TOO_LARGE,
         code: "body_too_large",

@@ -24,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::{Config, LogFormat, ServeArgs, SmtpSettings};
 use crate::error::{INTERNAL_DETAIL, problem};
-use crate::extract::MAX_BODY_BYTES;
+use crate::extract::{MAX_BODY_BYTES, too_large};
 use crate::keys::{expose, hash_key, lease_key, operator_key};
 use crate::mailer::{self, Mailer};
 use crate::openapi::{self, ApiDoc};
@@ -109,15 +109,7 @@ async fn too_large_as_problem(response: Response) -> Response {
     if response.status() != StatusCode::PAYLOAD_TOO_LARGE || is_problem {
         return response;
     }
-    problem(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        format!(
-            "the request body is larger than {} KiB, the most this endpoint takes",
-            MAX_BODY_BYTES / 1024
-        ),
-    )
-    .into_response()
+    too_large().into_response()
 }
 
 /// How a server runs besides its state: background work.
