@@ -64,7 +64,8 @@ async fn list(
     responses((status = 200, body = Invitation),
               (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "invitation_accepted, invitation_superseded", body = Problem)),
+              (status = 409, description = "invitation_accepted", body = Problem),
+              (status = 410, description = "invitation_superseded: a newer invitation exists; resend that one", body = Problem)),
     security(("bearer" = [])))]
 async fn resend(
     State(state): State<AppState>,
@@ -146,7 +147,8 @@ async fn accept_secret(
     responses((status = 200, body = Accepted), (status = 400, description = "invalid_password", body = Problem),
               (status = 401, description = "invalid_credentials (existing account)", body = Problem),
               (status = 404, body = Problem), (status = 409, description = "invitation_accepted", body = Problem),
-              (status = 410, description = "invitation_expired, invitation_superseded", body = Problem)))]
+              (status = 410, description = "invitation_expired, invitation_superseded", body = Problem),
+              (status = 422, description = "not_assigned: the administrator removed the assignment since", body = Problem)))]
 async fn accept(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<AcceptInvitation>,
