@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{Answer, Http, RawBody, app};
-use jeton_server::testing::{TEST_PASSWORD, TEST_START, TestApp, spawn_on};
+use common::{Answer, Http, RawBody, app, signed_in};
+use jeton_server::testing::{TEST_PASSWORD, TEST_START, spawn_on};
 use jeton_store::both_backends;
 use jeton_store::testing::TestDb;
 use reqwest::Method;
@@ -250,21 +250,6 @@ async fn operator_only(db: TestDb) {
     app.shutdown().await;
 }
 
-/// Signs `email` in with `TEST_PASSWORD`; a client with the new token.
-async fn signed_in(app: &TestApp, email: &str) -> Http {
-    let token = Http::with_key(app, None)
-        .post(
-            "/v1/auth/token",
-            json!({"email": email, "password": TEST_PASSWORD}),
-        )
-        .await
-        .ok(200)["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    Http::with_key(app, Some(token))
-}
-
 /// What a signed-in user does: who am I, my downloads, a heartbeat of an open session.
 async fn user_requests(user: &Http, session: i64) -> Vec<Answer> {
     vec![
@@ -293,8 +278,8 @@ async fn sign_out(db: TestDb) {
     op.buy(design, 100).await;
     let (jane_id, jane1) = op.flex_user(&app, design, 1).await;
     let (bob_id, bob) = op.flex_user(&app, design, 2).await;
-    let jane2 = signed_in(&app, "user1@example.com").await;
-    let jane3 = signed_in(&app, "user1@example.com").await;
+    let jane2 = signed_in(&app, "user1@example.com", TEST_PASSWORD).await;
+    let jane3 = signed_in(&app, "user1@example.com", TEST_PASSWORD).await;
     let session = jane1
         .post(
             "/v1/sessions",
@@ -343,7 +328,7 @@ async fn sign_out(db: TestDb) {
     all_work(&user_requests(&bob, bob_session).await);
 
     // She signs in again with her password, and that token works.
-    let jane4 = signed_in(&app, "user1@example.com").await;
+    let jane4 = signed_in(&app, "user1@example.com", TEST_PASSWORD).await;
     all_work(&user_requests(&jane4, session).await);
 
     // The operator signs Bob out everywhere; Jane's new token stays.
@@ -368,7 +353,7 @@ async fn sign_out(db: TestDb) {
 
     // Expired tokens are not counted as ended.
     op.advance(31 * 86_400).await;
-    let jane5 = signed_in(&app, "user1@example.com").await;
+    let jane5 = signed_in(&app, "user1@example.com", TEST_PASSWORD).await;
     let answer = op
         .post(
             &format!("/v1/users/{jane_id}/sign-out-everywhere"),
@@ -386,7 +371,7 @@ async fn sign_out(db: TestDb) {
         .await
         .problem(400, "invalid_path");
     let (_, ann) = admin(&op, "ann@example.com", &[design]).await;
-    let bob2 = signed_in(&app, "user2@example.com").await;
+    let bob2 = signed_in(&app, "user2@example.com", TEST_PASSWORD).await;
     for who in [&ann, &bob2] {
         who.post(
             &format!("/v1/users/{jane_id}/sign-out-everywhere"),

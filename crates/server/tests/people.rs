@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Http, RawBody, app, refused};
+use common::{Http, RawBody, app, refused, signed_in};
 use jeton_store::both_backends;
 use jeton_store::testing::TestDb;
 use reqwest::Method;
@@ -78,22 +78,6 @@ async fn accept(http: &Http, secret: &str, password: &str) -> common::Answer {
     .await
 }
 
-/// Signs in and returns an Http acting as that user.
-async fn sign_in(app: &jeton_server::testing::TestApp, email: &str, password: &str) -> Http {
-    let anon = Http::with_key(app, None);
-    let token = anon
-        .post(
-            "/v1/auth/token",
-            json!({"email": email, "password": password}),
-        )
-        .await
-        .ok(200)["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    Http::with_key(app, Some(token))
-}
-
 async fn my_products(user: &Http) -> Vec<String> {
     user.get("/v1/me/products")
         .await
@@ -119,7 +103,7 @@ async fn onboard(
     accept(&op, &secret, "s3cret-password").await.ok(200);
     (
         a["user_id"].as_i64().unwrap(),
-        sign_in(app, email, "s3cret-password").await,
+        signed_in(app, email, "s3cret-password").await,
     )
 }
 

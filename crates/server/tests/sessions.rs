@@ -651,17 +651,7 @@ async fn refusals(db: TestDb) {
     )
     .await
     .ok(200);
-    let token = Http::with_key(&app, None)
-        .post(
-            "/v1/auth/token",
-            json!({"email": "ann@example.com", "password": "ann-password-1"}),
-        )
-        .await
-        .ok(200)["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let ann = Http::with_key(&app, Some(token));
+    let ann = common::signed_in(&app, "ann@example.com", "ann-password-1").await;
     sign_in(&ann, team, "autocad")
         .await
         .problem(422, "invitation_pending");

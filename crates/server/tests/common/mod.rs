@@ -12,6 +12,21 @@ pub async fn app(db: TestDb) -> TestApp {
     spawn_on(db, TEST_START.parse().unwrap()).await
 }
 
+/// Signs `email` in with `password` (`POST /v1/auth/token`): a client acting as that user.
+pub async fn signed_in(app: &TestApp, email: &str, password: &str) -> Http {
+    let token = Http::with_key(app, None)
+        .post(
+            "/v1/auth/token",
+            json!({"email": email, "password": password}),
+        )
+        .await
+        .ok(200)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Http::with_key(app, Some(token))
+}
+
 #[derive(Clone)]
 pub struct Http {
     pub client: reqwest::Client,
