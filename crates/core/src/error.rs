@@ -61,6 +61,10 @@ pub enum DomainError {
     AlreadyAssigned { email: String },
     #[error("{email} is already invited to this team; resend the invitation instead")]
     AlreadyInvited { email: String },
+    #[error("this link was already used; ask for a new one")]
+    PasswordLinkUsed,
+    #[error("this link has expired; ask for a new one")]
+    PasswordLinkExpired,
     /// Stored data breaks an invariant the ledger keeps. Never caused by a request; reported as a
     /// server error and logged.
     #[error("ledger invariant broken: {detail}")]
@@ -95,6 +99,8 @@ impl DomainError {
             DomainError::TooManyTeams { .. } => "too_many_teams",
             DomainError::AlreadyAssigned { .. } => "already_assigned",
             DomainError::AlreadyInvited { .. } => "already_invited",
+            DomainError::PasswordLinkUsed => "password_link_used",
+            DomainError::PasswordLinkExpired => "password_link_expired",
             DomainError::Corrupt { .. } => "ledger_corrupt",
         }
     }

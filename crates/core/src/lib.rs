@@ -4,6 +4,7 @@
 pub mod access;
 pub mod assignment;
 pub mod clock;
+pub mod console;
 pub mod email;
 pub mod error;
 pub mod forecast;

@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::console::LinkPurpose;
+
 /// A message to queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -19,6 +21,7 @@ pub enum MailKind {
     AccessGranted,
     LowBalance,
     TokensExpiring,
+    PasswordLink,
 }
 
 impl MailKind {
@@ -28,6 +31,7 @@ impl MailKind {
             MailKind::AccessGranted => "access_granted",
             MailKind::LowBalance => "low_balance",
             MailKind::TokensExpiring => "tokens_expiring",
+            MailKind::PasswordLink => "password_link",
         }
     }
 }
@@ -124,6 +128,38 @@ pub fn tokens_expiring(
             expires_at.format("%Y-%m-%d %H:%M"),
         ),
         kind: MailKind::TokensExpiring,
+    }
+}
+
+/// A link to choose a password: an admin's first console password, or a user's forgotten one.
+pub fn password_link(
+    to: &str,
+    name: &str,
+    purpose: LinkPurpose,
+    link: &str,
+    expires_at: DateTime<Utc>,
+) -> Message {
+    let (subject, why) = match purpose {
+        LinkPurpose::AdminPassword => (
+            "Choose your Jeton console password",
+            "You are an administrator on Jeton. Choose the password you will sign in to the console with:",
+        ),
+        LinkPurpose::UserReset => (
+            "Choose a new Jeton password",
+            "Someone (we hope you) asked to choose a new password for your Jeton account. \
+             If it was not you, ignore this email: your password stays as it is.\n\nChoose a new password here:",
+        ),
+    };
+    Message {
+        to: to.to_owned(),
+        to_name: name.to_owned(),
+        subject: subject.to_owned(),
+        body: format!(
+            "Hello {name},\n\n{why}\n\n  {link}\n\n\
+             The link works once, until {} UTC.\n",
+            expires_at.format("%Y-%m-%d %H:%M"),
+        ),
+        kind: MailKind::PasswordLink,
     }
 }
 

@@ -142,7 +142,10 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::AlreadyAssigned { .. }
         | DomainError::AlreadyInvited { .. } => StatusCode::CONFLICT,
         // Gone: the link worked once and never will again (R-USR-3).
-        DomainError::InvitationExpired | DomainError::InvitationSuperseded => StatusCode::GONE,
+        DomainError::InvitationExpired
+        | DomainError::InvitationSuperseded
+        | DomainError::PasswordLinkUsed
+        | DomainError::PasswordLinkExpired => StatusCode::GONE,
         DomainError::UnknownProduct { .. }
         | DomainError::UnknownResultType { .. }
         // R-SES-1: a sign-in refused by a rule, with its reason code.
@@ -291,6 +294,8 @@ mod tests {
             DomainError::TooManyTeams { limit: 1 },
             DomainError::AlreadyAssigned { email: d() },
             DomainError::AlreadyInvited { email: d() },
+            DomainError::PasswordLinkUsed,
+            DomainError::PasswordLinkExpired,
             DomainError::Corrupt { detail: d() },
         ];
         for e in &domain {
@@ -321,6 +326,8 @@ mod tests {
                 | DomainError::TooManyTeams { .. }
                 | DomainError::AlreadyAssigned { .. }
                 | DomainError::AlreadyInvited { .. }
+                | DomainError::PasswordLinkUsed
+                | DomainError::PasswordLinkExpired
                 | DomainError::Corrupt { .. } => {}
             }
         }

@@ -1,8 +1,9 @@
 //! Jeton's server: the HTTP API of `docs/api.md` over [`jeton_store::Store`], background jobs on
-//! the injected clock, the generated OpenAPI document, Prometheus metrics.
+//! the injected clock, the generated OpenAPI document, Prometheus metrics, and the web console.
 
 mod auth;
 pub mod config;
+mod console;
 mod emails;
 mod error;
 mod extract;
@@ -15,6 +16,7 @@ mod openapi;
 mod passwords;
 mod routes;
 mod serve;
+mod sign_in;
 mod state;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -29,7 +29,7 @@ use crate::keys::{expose, hash_key, lease_key, operator_key};
 use crate::mailer::{self, Mailer};
 use crate::openapi::{self, ApiDoc};
 use crate::state::AppState;
-use crate::{imports, metrics, routes};
+use crate::{console, imports, metrics, routes};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A connection that has not sent a whole request head this long after it was opened (or after
@@ -46,6 +46,7 @@ pub fn app(state: AppState) -> Router {
     openapi::complete(&mut doc);
     let doc = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
     api.merge(routes::invitations::pages())
+    .merge(console::pages())
     .route(
         "/v1/openapi.json",
         get(move || {

@@ -147,6 +147,12 @@ impl Store {
         row.admin(teams).map(Some)
     }
 
+    /// The admin `id` with the teams it manages now, or 404.
+    pub async fn admin(&self, id: AdminId) -> StoreResult<Admin> {
+        let mut conn = self.pool().acquire().await?;
+        admin_in(&mut conn, id).await
+    }
+
     /// Every admin with their teams and key state, by id. Never the key or its digest.
     pub async fn admins(&self) -> StoreResult<Vec<Admin>> {
         let mut conn = self.pool().acquire().await?;

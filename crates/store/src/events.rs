@@ -54,6 +54,16 @@ impl EventRow {
     }
 }
 
+/// Which events [`Store::recent_events`] shows.
+#[derive(Debug, Clone)]
+pub struct EventFilter {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub kind: Option<EventKind>,
+    pub before: Option<(DateTime<Utc>, i64)>,
+    pub limit: usize,
+}
+
 /// The result of reconciling a team's ledger with its packs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Audit {
@@ -106,6 +116,49 @@ impl Store {
             }
         }
         events.sort_by_key(|e| (e.at, e.id));
+        events.truncate(limit);
+        Ok(events)
+    }
+
+    /// The console's view of a team's ledger (R-REP-2): events with `from <= at < to`, newest
+    /// first, optionally of one kind, older than `before` (the `(at, id)` of the last event of
+    /// the previous page), at most `limit`. Includes teams merged into it, like [`Store::events`].
+    pub async fn recent_events(
+        &self,
+        team: TeamId,
+        filter: &EventFilter,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<LedgerEvent>> {
+        let limit = filter.limit.min(MAX_EVENTS_PER_PAGE);
+        let lineage = self.team_lineage(team).await?;
+        for t in &lineage {
+            self.expire_team_if_due(*t, now).await?;
+        }
+        let (before_at, before_id) = filter
+            .before
+            .map_or((to_db(filter.to), i64::MAX), |(at, id)| (to_db(at), id));
+        let mut events = Vec::new();
+        for t in lineage {
+            let rows = sqlx::query_as::<_, EventRow>(
+                "SELECT id, team_id, pack_id, kind, amount, at, actor, cause_kind, cause_ref \
+                 FROM ledger_events WHERE team_id = $1 AND at >= $2 AND at < $3 \
+                 AND (at < $4 OR (at = $4 AND id < $5)) AND ($6 = '' OR kind = $6) \
+                 ORDER BY at DESC, id DESC LIMIT $7",
+            )
+            .bind(t.0)
+            .bind(to_db(filter.from))
+            .bind(to_db(filter.to))
+            .bind(before_at)
+            .bind(before_id)
+            .bind(filter.kind.map_or("", |k| k.as_str()))
+            .bind(limit as i64)
+            .fetch_all(self.pool())
+            .await?;
+            for r in rows {
+                events.push(r.event()?);
+            }
+        }
+        events.sort_by_key(|e| std::cmp::Reverse((e.at, e.id)));
         events.truncate(limit);
         Ok(events)
     }

@@ -12,6 +12,7 @@ pub mod alerts;
 mod backend;
 pub mod catalogue;
 pub mod charges;
+pub mod console;
 pub mod entitlements;
 mod error;
 pub mod events;

@@ -52,7 +52,7 @@ fn secret() -> Result<Secret, ApiError> {
     Ok(new_secret()?)
 }
 
-fn product_keys(keys: &[String]) -> Result<BTreeSet<ProductKey>, ApiError> {
+pub(crate) fn product_keys(keys: &[String]) -> Result<BTreeSet<ProductKey>, ApiError> {
     keys.iter()
         .map(|k| ProductKey::parse(k).map_err(ApiError::from))
         .collect()
@@ -86,7 +86,7 @@ fn assignment(a: &Assigned) -> Assignment {
 
 /// An entry of a batch: `Full Name <email>` invites; a bare email or a user id names an existing
 /// person.
-fn who(entry: &str) -> Result<Who, ApiError> {
+pub(crate) fn who(entry: &str) -> Result<Who, ApiError> {
     if entry.contains('<') {
         return Ok(Who::Invite(Invitee::parse(entry)?));
     }
@@ -103,7 +103,7 @@ fn who(entry: &str) -> Result<Who, ApiError> {
     }
 }
 
-async fn do_assign(
+pub(crate) async fn do_assign(
     state: &AppState,
     team: TeamId,
     who: &Who,

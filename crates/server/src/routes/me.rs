@@ -7,13 +7,12 @@ use chrono::Duration;
 use jeton_api::{Me, MyProduct, Problem, TokenRequest, TokensEnded, UserToken};
 use jeton_core::Email;
 use jeton_core::session::preferred_access;
-use jeton_core::sign_in::{self, MAX_ATTEMPTS, Verdict};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::wire;
 use crate::auth::{Caller, CurrentKeyHash};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::keys::{USER_PREFIX, hash_key, new_key};
 use crate::state::AppState;
@@ -30,14 +29,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_out_everywhere))
 }
 
-fn bad_credentials() -> ApiError {
-    ApiError::Status {
-        status: axum::http::StatusCode::UNAUTHORIZED,
-        code: "invalid_credentials",
-        detail: "the email or the password is wrong".into(),
-    }
-}
-
 /// Sign in with email and password; the token authenticates product clients and `/v1/me`.
 /// An address gets 10 attempts in 15 minutes; after that, 429 with `Retry-After` for 15 minutes
 /// (`jeton_core::sign_in`).
@@ -51,31 +42,10 @@ async fn sign_in(
 ) -> ApiResult<Json<UserToken>> {
     let email = Email::parse(&body.email)?;
     let now = state.now();
-    // A hashing slot first: a request turned away as busy has not used one of the address's
-    // attempts.
-    let slot = state.passwords.slot().await?;
-    // Counted before the password is checked, so that parallel guesses are counted too.
-    if let Verdict::Locked { until } = state.store.sign_in_attempt(&email, now).await? {
-        let wait = (until - now).num_seconds().max(1);
-        return Err(ApiError::TooManyRequests {
-            code: "too_many_sign_in_attempts",
-            detail: format!(
-                "too many sign-in attempts for this address ({MAX_ATTEMPTS} within {} minutes); \
-                 try again in {} minutes",
-                sign_in::WINDOW.num_minutes(),
-                (wait + 59) / 60
-            ),
-            retry_after: wait as u64,
-        });
-    }
-    let found = state.store.credentials(&email).await?;
-    let stored = found.as_ref().and_then(|(_, hash)| hash.as_deref());
-    // Always verify (a dummy hash when there is no account), so timing tells nothing.
-    if !slot.verify(&body.password, stored).await {
-        return Err(bad_credentials());
-    }
-    let (user, _) = found.ok_or_else(bad_credentials)?;
-    state.store.clear_sign_in_attempts(&email).await?;
+    let user = crate::sign_in::check(&state, &email, &body.password, async || {
+        state.store.credentials(&email).await
+    })
+    .await?;
     let token = new_key(USER_PREFIX)?;
     let expires_at = now + Duration::days(TOKEN_DAYS);
     state
@@ -145,8 +115,13 @@ async fn my_products(
     caller: Caller,
 ) -> ApiResult<Json<Vec<MyProduct>>> {
     let user = caller.require_user()?;
-    let flex = state.store.flex_products_of(user.id).await?;
-    let entitled = state.store.entitled_products(user.id, state.now()).await?;
+    Ok(Json(products_of(&state, user.id).await?))
+}
+
+/// What [`my_products`] answers, for the portal too.
+pub(crate) async fn products_of(state: &AppState, user: i64) -> ApiResult<Vec<MyProduct>> {
+    let flex = state.store.flex_products_of(user).await?;
+    let entitled = state.store.entitled_products(user, state.now()).await?;
     let catalogue = state.store.list_products().await?;
     let best = |key: &jeton_core::ProductKey| {
         let held = |k| entitled.iter().any(|(p, kind)| p == key && *kind == k);
@@ -168,5 +143,5 @@ async fn my_products(
             })
         })
         .collect();
-    Ok(Json(mine))
+    Ok(mine)
 }

@@ -2,10 +2,10 @@
 //! answers of `jeton_api`.
 
 mod admins;
-mod flex;
+pub(crate) mod flex;
 pub mod invitations;
 mod ledger;
-mod me;
+pub(crate) mod me;
 mod ops;
 mod outbox;
 mod products;

@@ -1,0 +1,105 @@
+//! The web console (admins and the operator, under `/console`) and the user portal (`/portal`):
+//! server-rendered pages over the same store and core code as the JSON API, with plain HTML
+//! forms that work without JavaScript. Each file is one area of the Flex page (see
+//! docs/console.md); `session` says who is at the browser, `page` draws the frame.
+
+mod account;
+mod page;
+mod portal;
+mod session;
+mod teams;
+mod tokens;
+mod users;
+mod words;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+pub fn pages() -> Router<AppState> {
+    Router::new()
+        .route("/", get(account::landing))
+        .route(
+            page::CSS_PATH,
+            get(|| async { page::asset(page::CSS, "text/css; charset=utf-8") }),
+        )
+        .route(
+            page::JS_PATH,
+            get(|| async { page::asset(page::JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/console/sign-in",
+            get(account::staff_sign_in_page).post(account::staff_sign_in),
+        )
+        .route("/console/sign-out", post(account::staff_sign_out))
+        .route(
+            "/password",
+            get(account::password_page).post(account::set_password),
+        )
+        .route(
+            "/portal/sign-in",
+            get(account::user_sign_in_page).post(account::user_sign_in),
+        )
+        .route("/portal/sign-out", post(account::user_sign_out))
+        .route(
+            "/portal/forgot-password",
+            get(account::forgot_page).post(account::forgot),
+        )
+        .route("/portal", get(portal::my_products))
+        .route("/console", get(teams::home))
+        .route("/console/teams/{team}/tokens", get(tokens::page))
+        .route("/console/teams/{team}/packs", post(tokens::record_pack))
+        .route("/console/teams/{team}/moves", post(tokens::move_tokens))
+        .route("/console/teams/{team}/users", get(users::list))
+        .route("/console/teams/{team}/users/assign", post(users::assign))
+        .route(
+            "/console/teams/{team}/users/{user}",
+            get(users::detail).post(users::set_products),
+        )
+        .route(
+            "/console/teams/{team}/users/{user}/unassign",
+            post(users::unassign),
+        )
+        .route(
+            "/console/teams/{team}/invitations/{id}/resend",
+            post(users::resend),
+        )
+        .route(
+            "/console/teams/{team}/defaults",
+            get(users::defaults_page).post(users::set_defaults),
+        )
+        .layer(axum::middleware::map_response(page_headers))
+}
+
+/// Pages are not cached (they show balances and people), cannot be framed by another site, and
+/// load scripts and styles only from here; links out do not carry the page's address (which may
+/// hold a password link's secret).
+async fn page_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    let is_asset = h
+        .get(header::CACHE_CONTROL)
+        .is_some_and(|v| v.as_bytes().starts_with(b"public"));
+    if !is_asset {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
