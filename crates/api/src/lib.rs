@@ -281,6 +281,18 @@ pub struct AdminCreated {
     pub teams: Vec<i64>,
     /// Shown once; only its hash is stored.
     pub api_key: String,
+    /// A single-use link to choose a console password, also emailed to the admin.
+    pub password_link: String,
+    pub password_link_expires_at: DateTime<Utc>,
+}
+
+/// A new single-use link for an admin to choose their console password (also emailed). Earlier
+/// links of the same admin stop working.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PasswordLink {
+    pub admin_id: i64,
+    pub link: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// Whether an admin's key works (R-AUTH-1).

@@ -37,8 +37,8 @@ use jeton_api::{
     EventsQuery, FlexUser, Health, IDEMPOTENCY_KEY_HEADER, ImportDetail, ImportJob, ImportLine,
     ImportLineOutcome, ImportOutcomesQuery, ImportQuery, ImportsQuery, Invitation, Me, Merge,
     MergeRequest, Move, MyProduct, NewAdmin, NewMove, NewPack, NewProduct, NewTeam, OutboxMessage,
-    OutboxQuery, Pack, Problem, Product, ProductChange, ProductDetail, Requeued, SetDefaults,
-    SetProducts, Team, TokenRequest, TokensEnded, UserToken,
+    OutboxQuery, Pack, PasswordLink, Problem, Product, ProductChange, ProductDetail, Requeued,
+    SetDefaults, SetProducts, Team, TokenRequest, TokensEnded, UserToken,
 };
 use jeton_api::{
     Entitlement, Heartbeat, HeartbeatAnswer, LeaseKey, NewEntitlement, NewResult, NewUser,
@@ -275,6 +275,13 @@ impl Client {
     /// answer; the old one is refused from now on (R-AUTH-1).
     pub async fn rotate_admin_key(&self, admin: i64) -> Result<AdminKey, ClientError> {
         let path = format!("/v1/admins/{admin}/rotate");
+        self.call(Request::new(Method::POST, path)).await
+    }
+
+    /// `POST /v1/admins/{id}/password-link` (operator): a new single-use link for the admin to
+    /// choose their console password, also emailed to them; earlier links stop working.
+    pub async fn admin_password_link(&self, admin: i64) -> Result<PasswordLink, ClientError> {
+        let path = format!("/v1/admins/{admin}/password-link");
         self.call(Request::new(Method::POST, path)).await
     }
 

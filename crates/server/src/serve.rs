@@ -55,7 +55,15 @@ pub fn app(state: AppState) -> Router {
         }),
     )
     .route_layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
-    .fallback(|| async {
+    .fallback(|uri: axum::http::Uri, headers: axum::http::HeaderMap| async move {
+        // A browser asking for a page gets a page; API clients get problem+json.
+        let wants_html = headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+        if wants_html && !uri.path().starts_with("/v1/") {
+            return console::not_found_page();
+        }
         problem(
             StatusCode::NOT_FOUND,
             "not_found",

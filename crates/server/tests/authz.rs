@@ -179,6 +179,7 @@ fn api_rows() -> Vec<Row> {
         row("GET",    "/v1/admins",                                  OPERATOR_ONLY,             Nothing, |_, _| Req::none()),
         row("POST",   "/v1/admins/{admin}/revoke",                   OPERATOR_ONLY,             Admin,   |_, m| Req::none().with("admin", m.admin)),
         row("POST",   "/v1/admins/{admin}/rotate",                   OPERATOR_ONLY,             Admin,   |_, m| Req::none().with("admin", m.admin)),
+        row("POST",   "/v1/admins/{admin}/password-link",            OPERATOR_ONLY,             Admin,   |_, m| Req::none().with("admin", m.admin)),
         // People of a team: its staff's.
         row("POST",   "/v1/teams/{team}/flex/users",                 [401, 201, 201, 404, 403], Nothing, |_, m| Req::json(json!({"invite": format!("Invited Person <person{}@example.com>", m.n), "all": true}))),
         row("GET",    "/v1/teams/{team}/flex/users",                 STAFF_OF_TEAM,             Nothing, |_, _| Req::none()),

@@ -43,6 +43,16 @@ pub enum AdminsCmd {
         /// The admin's id or email
         admin: String,
     },
+    /// Send an admin a new link to choose their console password, and print it (operator)
+    #[command(
+        after_help = "The link is emailed to the admin and printed here, to hand over another way \
+        if the email does not arrive. It works once, for 7 days; earlier links stop working.\n\n\
+        Example:\n  jeton admins password-link ann@example.com"
+    )]
+    PasswordLink {
+        /// The admin's id or email
+        admin: String,
+    },
 }
 
 pub async fn run(cmd: AdminsCmd, ctx: &Ctx) -> Result<()> {
@@ -60,14 +70,31 @@ pub async fn run(cmd: AdminsCmd, ctx: &Ctx) -> Result<()> {
             let created = ctx.client.create_admin(&admin).await?;
             ctx.out.print(&created, |a| {
                 format!(
-                    "Created admin {}:\n{}\n\nAPI key (shown only this once; store it now):\n\n    {}\n",
+                    "Created admin {}:\n{}\n\nAPI key (shown only this once; store it now):\n\n    {}\n\n\
+                     Console password: a link was emailed to {}; it works once, until {} UTC:\n\n    {}\n",
                     a.id,
                     fields(&[
                         ("name", a.name.clone()),
                         ("email", a.email.clone()),
                         ("teams", output::ids(&a.teams)),
                     ]),
-                    a.api_key
+                    a.api_key,
+                    a.email,
+                    a.password_link_expires_at.format("%Y-%m-%d %H:%M"),
+                    a.password_link
+                )
+            })
+        }
+        AdminsCmd::PasswordLink { admin } => {
+            let id = resolve(ctx, &admin).await?;
+            let link = ctx.client.admin_password_link(id).await?;
+            ctx.out.print(&link, |l| {
+                format!(
+                    "A link to choose a console password was emailed to admin {}; it works once, \
+                     until {} UTC:\n\n    {}\n",
+                    l.admin_id,
+                    l.expires_at.format("%Y-%m-%d %H:%M"),
+                    l.link
                 )
             })
         }

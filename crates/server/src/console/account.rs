@@ -255,17 +255,26 @@ pub async fn user_sign_in(
             return Ok(refused(user_sign_in_view(&token, &form, &errors)));
         }
     };
-    // The portal's sign-in is a user token like the API's, ended by signing out everywhere.
+    start_portal_session(&state, user.id, form.next.as_deref()).await
+}
+
+/// Signs the browser in to the portal and sends it on to `next` (or "My products"). The portal's
+/// sign-in is a user token like the API's, so signing out everywhere ends it too.
+pub(crate) async fn start_portal_session(
+    state: &AppState,
+    user: i64,
+    next: Option<&str>,
+) -> PageResult {
     let secret = new_key(USER_PREFIX)?;
     let now = state.now();
     state
         .store
-        .create_user_token(user.id, &hash_key(&secret), now, now + session_lifetime())
+        .create_user_token(user, &hash_key(&secret), now, now + session_lifetime())
         .await?;
     let jar = CookieJar::new()
-        .add(cookie(&state, USER_COOKIE, secret))
+        .add(cookie(state, USER_COOKIE, secret))
         .remove(forget(FORM_COOKIE));
-    Ok((jar, see_other(&local_path(form.next.as_deref(), "/portal"))).into_response())
+    Ok((jar, see_other(&local_path(next, "/portal"))).into_response())
 }
 
 pub async fn user_sign_out(

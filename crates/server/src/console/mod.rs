@@ -3,7 +3,7 @@
 //! forms that work without JavaScript. Each file is one area of the Flex page (see
 //! docs/console.md); `session` says who is at the browser, `page` draws the frame.
 
-mod account;
+pub(crate) mod account;
 mod page;
 mod portal;
 mod session;
@@ -72,6 +72,12 @@ pub fn pages() -> Router<AppState> {
             get(users::defaults_page).post(users::set_defaults),
         )
         .layer(axum::middleware::map_response(page_headers))
+}
+
+/// The page for an address that is no page, for browsers.
+pub fn not_found_page() -> Response {
+    use axum::response::IntoResponse;
+    page::PageError::Api(crate::error::ApiError::not_found("page", "")).into_response()
 }
 
 /// Pages are not cached (they show balances and people), cannot be framed by another site, and

@@ -164,7 +164,7 @@ fn balance_card(b: &Balance, low_percent: Option<u8>) -> Markup {
     html! {
         div.card.balance.low[s.low] id="balance" data-low=(s.low) {
             div.cards {
-                div { div.muted { (w::AVAILABLE) } div.big { (tokens(s.available.get())) } }
+                div.available { div.muted { (w::AVAILABLE) } div.big { (tokens(s.available.get())) } }
                 div { div.muted { (w::USED) } div.big { (tokens(s.used.get())) } }
                 div { div.muted { (w::TOTAL) } div.big { (tokens(s.total.get())) } }
             }

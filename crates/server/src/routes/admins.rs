@@ -4,13 +4,15 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use jeton_api::{AdminCreated, AdminInfo, AdminKey, KeyStatus, NewAdmin, Problem};
+use jeton_api::{AdminCreated, AdminInfo, AdminKey, KeyStatus, NewAdmin, PasswordLink, Problem};
 use jeton_core::{AdminId, Email, PersonName, TeamId};
 use jeton_store::admins::Admin;
+use jeton_store::console::LinkOwner;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Caller;
+use crate::console::account::send_password_link;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
 use crate::keys::{ADMIN_PREFIX, hash_key, new_key};
@@ -21,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_admin, list_admins))
         .routes(routes!(revoke_key))
         .routes(routes!(rotate_key))
+        .routes(routes!(password_link))
 }
 
 fn new_admin_key() -> Result<String, ApiError> {
@@ -74,6 +77,7 @@ async fn create_admin(
         .store
         .create_admin(&email, &name, &teams, &hash_key(&key), state.now())
         .await?;
+    let (link, expires_at) = send_password_link(&state, LinkOwner::Admin(admin.id)).await?;
     Ok((
         StatusCode::CREATED,
         Json(AdminCreated {
@@ -82,6 +86,8 @@ async fn create_admin(
             name: admin.name,
             teams: admin.teams.iter().map(|t| t.0).collect(),
             api_key: key,
+            password_link: link,
+            password_link_expires_at: expires_at,
         }),
     ))
 }
@@ -141,5 +147,26 @@ async fn rotate_key(
     Ok(Json(AdminKey {
         admin: info(&admin),
         api_key: key,
+    }))
+}
+
+/// A new link for the admin to choose their console password (operator): emailed to them and
+/// answered here, to hand over another way. It works once, for 7 days; earlier links stop working.
+#[utoipa::path(post, path = "/v1/admins/{admin}/password-link", tag = "admins",
+    params(("admin" = i64, Path)),
+    responses((status = 200, body = PasswordLink), (status = 400, description = "invalid_path", body = Problem),
+              (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn password_link(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(admin): ApiPath<i64>,
+) -> ApiResult<Json<PasswordLink>> {
+    caller.require_operator()?;
+    let (link, expires_at) = send_password_link(&state, LinkOwner::Admin(AdminId(admin))).await?;
+    Ok(Json(PasswordLink {
+        admin_id: admin,
+        link,
+        expires_at,
     }))
 }

@@ -256,11 +256,10 @@ async fn accept_form(
         return error_page(&e);
     }
     match accept_secret(&state, &form.secret, &form.password).await {
-        Ok(_) => page(
-            "You are in",
-            html! { p { "Your invitation is accepted. Sign in to your products with your email and password." } },
-        )
-        .into_response(),
+        // Straight into the portal, signed in: the person just proved who they are.
+        Ok((user, _)) => crate::console::account::start_portal_session(&state, user, None)
+            .await
+            .into_response(),
         Err(e) => error_page(&e),
     }
 }
