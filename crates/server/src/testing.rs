@@ -218,6 +218,24 @@ impl TestApp {
         secret.to_owned()
     }
 
+    /// An admin of `team` and their API key, made straight in the store: no password-link email
+    /// is queued (for tests that count the outbox's messages).
+    pub async fn admin_key(&self, email: &str, team: i64) -> String {
+        let key = new_key(crate::keys::ADMIN_PREFIX).expect("randomness");
+        let now = jeton_core::Clock::now(&*self.clock);
+        self.store
+            .create_admin(
+                &jeton_core::Email::parse(email).expect("valid email"),
+                &jeton_core::PersonName::parse("An Admin").expect("valid name"),
+                &[jeton_core::TeamId(team)],
+                &hash_key(&key),
+                now,
+            )
+            .await
+            .expect("create admin");
+        key
+    }
+
     /// A person with an account and a user token, made straight in the store (no argon2 per
     /// user, no email): for tests that need many users. Their password is `TEST_PASSWORD`.
     pub async fn user_with_token(&self, email: &str, name: &str) -> (i64, String) {
