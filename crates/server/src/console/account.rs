@@ -279,8 +279,9 @@ pub(crate) async fn start_portal_session(
 
 pub async fn user_sign_out(
     State(state): State<AppState>,
-    UserForm { user, .. }: UserForm<Empty>,
+    UserForm { user, form }: UserForm<Empty>,
 ) -> PageResult {
+    let Empty {} = form;
     state.store.end_user_token(&user.token_hash).await?;
     let jar = CookieJar::new().remove(forget(USER_COOKIE));
     Ok((jar, see_other("/portal/sign-in")).into_response())

@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use jeton_store::teams::Team;
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 
 use super::session::{PortalUser, Staffer};
 use super::words as w;
@@ -320,7 +320,7 @@ pub fn tokens(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -348,11 +348,6 @@ pub fn asset(body: &'static str, content_type: &'static str) -> Response {
         body,
     )
         .into_response()
-}
-
-/// Raw markup the pages build themselves (SVG charts).
-pub fn raw(s: String) -> PreEscaped<String> {
-    PreEscaped(s)
 }
 
 #[cfg(test)]

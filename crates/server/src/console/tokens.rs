@@ -55,6 +55,8 @@ pub struct MoveForm {
 /// What the page shows besides the team: filled once per request.
 struct View {
     team: Team,
+    now: DateTime<Utc>,
+    low_percent: u8,
     balance: Balance,
     events: Vec<LedgerEvent>,
     more: Option<String>,
@@ -143,8 +145,11 @@ async fn view(
         .into_iter()
         .filter(|t| t.id != team.id && t.closed_at.is_none())
         .collect();
+    let low_percent = state.store.team_settings(team.id).await?.low_percent.get();
     Ok(View {
         team,
+        now,
+        low_percent,
         balance,
         events,
         more,
@@ -183,16 +188,12 @@ fn balance_card(b: &Balance, low_percent: Option<u8>) -> Markup {
     }
 }
 
-fn render(
-    staff: &Staffer,
-    v: &View,
-    pack_form: &PackForm,
-    pack_errors: &FieldErrors,
-    move_form: &MoveForm,
-    move_errors: &FieldErrors,
-    now: DateTime<Utc>,
-    low_percent: u8,
-) -> Markup {
+/// The two forms of the page, as sent (or empty) with their refusals.
+type Forms<'a> = (&'a PackForm, &'a FieldErrors, &'a MoveForm, &'a FieldErrors);
+
+fn render(staff: &Staffer, v: &View, forms: Forms<'_>) -> Markup {
+    let (pack_form, pack_errors, move_form, move_errors) = forms;
+    let (now, low_percent) = (v.now, v.low_percent);
     let team = &v.team;
     let base = format!("/console/teams/{}/tokens", team.id);
     let done = match v.query.done.as_deref() {
@@ -334,21 +335,11 @@ async fn show(
     staff: &Staffer,
     team: i64,
     query: EventsQuery,
-    forms: (&PackForm, &FieldErrors, &MoveForm, &FieldErrors),
+    forms: Forms<'_>,
 ) -> PageResult<Markup> {
     let team = open_team(state, staff, team).await?;
-    let low = state.store.team_settings(team.id).await?.low_percent.get();
     let v = view(state, staff, team, query).await?;
-    Ok(render(
-        staff,
-        &v,
-        forms.0,
-        forms.1,
-        forms.2,
-        forms.3,
-        state.now(),
-        low,
-    ))
+    Ok(render(staff, &v, forms))
 }
 
 pub async fn page(
@@ -463,12 +454,7 @@ pub async fn move_tokens(
 }
 
 /// The page again with the refused form filled in as it was sent.
-async fn again(
-    state: &AppState,
-    staff: &Staffer,
-    team: i64,
-    forms: (&PackForm, &FieldErrors, &MoveForm, &FieldErrors),
-) -> PageResult {
+async fn again(state: &AppState, staff: &Staffer, team: i64, forms: Forms<'_>) -> PageResult {
     let markup = show(state, staff, team, EventsQuery::default(), forms).await?;
     Ok(refused(markup))
 }

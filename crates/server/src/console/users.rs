@@ -345,17 +345,39 @@ pub async fn assign(
     Ok(refused(markup))
 }
 
+/// What a person's page shows.
+struct Detail {
+    team: Team,
+    user: FlexUser,
+    catalogue: Vec<Product>,
+    defaults_on: bool,
+    now: DateTime<Utc>,
+}
+
+async fn detail_of(state: &AppState, team: Team, user: i64) -> PageResult<Detail> {
+    Ok(Detail {
+        user: state.store.flex_user(team.id, user).await?,
+        catalogue: state.store.list_products().await?,
+        defaults_on: !state.store.defaults(team.id).await?.is_empty(),
+        now: state.now(),
+        team,
+    })
+}
+
 fn render_detail(
     staff: &Staffer,
-    team: &Team,
-    u: &FlexUser,
-    catalogue: &[Product],
-    defaults_on: bool,
+    d: &Detail,
     form: Option<&ProductsForm>,
     errors: &FieldErrors,
     saved: bool,
-    now: DateTime<Utc>,
 ) -> Markup {
+    let (team, u, catalogue, defaults_on, now) = (
+        &d.team,
+        &d.user,
+        d.catalogue.as_slice(),
+        d.defaults_on,
+        d.now,
+    );
     let (chosen, all): (BTreeSet<String>, bool) = match form {
         Some(f) => (f.products.iter().cloned().collect(), f.all.is_some()),
         None => match &u.selection {
@@ -412,19 +434,13 @@ pub async fn detail(
     PageQuery(query): PageQuery<DetailQuery>,
 ) -> PageResult {
     let team = open_team(&state, &staff, team).await?;
-    let u = state.store.flex_user(team.id, user).await?;
-    let catalogue = state.store.list_products().await?;
-    let defaults_on = !state.store.defaults(team.id).await?.is_empty();
+    let d = detail_of(&state, team, user).await?;
     Ok(render_detail(
         &staff,
-        &team,
-        &u,
-        &catalogue,
-        defaults_on,
+        &d,
         None,
         &FieldErrors::default(),
         query.saved.is_some(),
-        state.now(),
     )
     .into_response())
 }
@@ -461,19 +477,13 @@ pub async fn set_products(
             }
         }
     };
-    let u = state.store.flex_user(team.id, user).await?;
-    let catalogue = state.store.list_products().await?;
-    let defaults_on = !state.store.defaults(team.id).await?.is_empty();
+    let d = detail_of(&state, team, user).await?;
     Ok(refused(render_detail(
         &staff,
-        &team,
-        &u,
-        &catalogue,
-        defaults_on,
+        &d,
         Some(&form),
         &errors,
         false,
-        state.now(),
     )))
 }
 
