@@ -45,8 +45,7 @@ pub fn app(state: AppState) -> Router {
         .split_for_parts();
     openapi::complete(&mut doc);
     let doc = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
-    api.merge(routes::invitations::pages())
-    .merge(console::pages())
+    api.merge(console::pages())
     .route(
         "/v1/openapi.json",
         get(move || {

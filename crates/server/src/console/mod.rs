@@ -17,6 +17,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 
+pub use page::bare_page;
+
 use crate::state::AppState;
 
 pub fn pages() -> Router<AppState> {
@@ -71,6 +73,8 @@ pub fn pages() -> Router<AppState> {
             "/console/teams/{team}/defaults",
             get(users::defaults_page).post(users::set_defaults),
         )
+        // The page behind an invitation link is a page of this site like the others.
+        .merge(crate::routes::invitations::pages())
         .layer(axum::middleware::map_response(page_headers))
 }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use jeton_api::{AcceptInvitation, Accepted, Invitation, Problem};
 use jeton_core::{Password, TeamId};
 use jeton_store::invitations::Invited;
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -162,31 +162,19 @@ async fn accept(
 
 // ---------------------------------------------------------------- the page behind the link
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;\
-    color:#1d2433}label{display:block;margin:1rem 0 .3rem}input{font-size:1rem;padding:.5rem;width:100%;\
-    box-sizing:border-box}button{margin-top:1.2rem;font-size:1rem;padding:.6rem 1.2rem}\
-    .error{color:#a11;background:#fdecec;padding:.7rem;border-radius:4px}";
-
+/// The console's frame (stylesheet, header), so the link opens a page of the same site.
 fn page(title: &str, content: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " — Jeton" }
-                style { (maud::PreEscaped(STYLE)) }
-            }
-            body { main { h1 { (title) } (content) } }
-        }
-    }
+    crate::console::bare_page(title, content)
 }
 
 fn error_page(e: &ApiError) -> Response {
     let (status, _, detail) = e.parts();
     (
         status,
-        page("This link does not work", html! { p.error { (detail) } }),
+        page(
+            "This link does not work",
+            html! { p.notice.bad role="alert" { (detail) } },
+        ),
     )
         .into_response()
 }
@@ -201,7 +189,13 @@ async fn accept_page(
     query: axum::extract::Query<LinkQuery>,
 ) -> Response {
     let secret = query.0.secret.unwrap_or_default();
-    let invited = match open_invitation(&state, &secret, state.now()).await {
+    accept_view(&state, &secret, None).await
+}
+
+/// The form behind the link; `refusal` is the message beside the password after a refused try.
+/// A link that no longer works gets a page that says why.
+async fn accept_view(state: &AppState, secret: &str, refusal: Option<(&str, String)>) -> Response {
+    let invited = match open_invitation(state, secret, state.now()).await {
         Ok((_, invited)) => invited,
         Err(e) => return error_page(&e),
     };
@@ -210,29 +204,53 @@ async fn accept_page(
         Err(e) => return error_page(&e.into()),
     };
     let existing = invited.password_hash.is_some();
-    page(
+    let error = |field: &str| {
+        html! {
+            @if let Some((f, message)) = &refusal && *f == field {
+                p.field-error id=(format!("{field}-error")) role="alert" { (message) }
+            }
+        }
+    };
+    let invalid = |field: &str| {
+        refusal
+            .as_ref()
+            .is_some_and(|(f, _)| *f == field)
+            .then_some("true")
+    };
+    let markup = page(
         "Accept your invitation",
         html! {
             p { "Hello " (invited.invitation.name) ", you are invited to use Flex products on the team "
                 strong { (team) } "." }
-            form method="post" action=(ACCEPT_PATH) {
-                input type="hidden" name="secret" value=(secret);
-                @if existing {
-                    p { "You already have an account as " (invited.invitation.email) ". Enter its password to accept." }
-                    label for="password" { "Password" }
-                    input id="password" type="password" name="password" required autocomplete="current-password";
-                } @else {
-                    label for="password" { "Choose a password for " (invited.invitation.email) " (at least 8 characters)" }
-                    input id="password" type="password" name="password" required minlength="8" autocomplete="new-password";
-                    label for="again" { "The same password again" }
-                    input id="again" type="password" name="again" required minlength="8" autocomplete="new-password";
+            div.card {
+                form method="post" action=(ACCEPT_PATH) {
+                    input type="hidden" name="secret" value=(secret);
+                    @if existing {
+                        p { "You already have an account as " (invited.invitation.email) ". Enter its password to accept." }
+                        label for="password" { "Password" }
+                        input id="password" type="password" name="password" required autocomplete="current-password"
+                            aria-invalid=[invalid("password")] aria-describedby="password-error";
+                        (error("password"))
+                    } @else {
+                        label for="password" { "Choose a password for " (invited.invitation.email) " (at least 8 characters)" }
+                        input id="password" type="password" name="password" required minlength="8" autocomplete="new-password"
+                            aria-invalid=[invalid("password")] aria-describedby="password-error";
+                        (error("password"))
+                        label for="again" { "The same password again" }
+                        input id="again" type="password" name="again" required minlength="8" autocomplete="new-password"
+                            aria-invalid=[invalid("again")] aria-describedby="again-error";
+                        (error("again"))
+                    }
+                    div.actions { button type="submit" { "Accept the invitation" } }
                 }
-                button type="submit" { "Accept the invitation" }
             }
-            p { "The link works until " (invited.invitation.expires_at.format("%Y-%m-%d %H:%M")) " UTC." }
+            p.muted { "The link works until " (invited.invitation.expires_at.format("%Y-%m-%d %H:%M")) " UTC." }
         },
-    )
-    .into_response()
+    );
+    match refusal {
+        Some(_) => (StatusCode::UNPROCESSABLE_ENTITY, markup).into_response(),
+        None => markup.into_response(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -249,17 +267,23 @@ async fn accept_form(
     if let Some(again) = &form.again
         && *again != form.password
     {
-        let e = ApiError::bad_request(
-            "invalid_password",
-            "the two passwords differ; go back and type them again",
-        );
-        return error_page(&e);
+        let message = "the two passwords differ; type them again".to_owned();
+        return accept_view(&state, &form.secret, Some(("again", message))).await;
     }
     match accept_secret(&state, &form.secret, &form.password).await {
         // Straight into the portal, signed in: the person just proved who they are.
         Ok((user, _)) => crate::console::account::start_portal_session(&state, user, None)
             .await
             .into_response(),
-        Err(e) => error_page(&e),
+        // A password refused (too short, or not the account's): the form again, the message
+        // beside it. A link that stopped working: the page that says why.
+        Err(e) => {
+            let (status, _, detail) = e.parts();
+            if status == StatusCode::BAD_REQUEST || status == StatusCode::UNAUTHORIZED {
+                accept_view(&state, &form.secret, Some(("password", detail))).await
+            } else {
+                error_page(&e)
+            }
+        }
     }
 }

@@ -251,6 +251,18 @@ async fn console_walk(db: TestDb) {
     j.goto(&local(&app, &invitation)).await;
     j.shot("10-phone-accept-invitation").await;
     j.fill("#password", JANE_PASSWORD).await;
+    j.fill("#again", "not the same").await;
+    j.click("main form button").await;
+    assert!(
+        j.find("#again-error")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("differ"),
+        "the form again, the message beside the field"
+    );
+    j.fill("#password", JANE_PASSWORD).await;
     j.fill("#again", JANE_PASSWORD).await;
     j.click("main form button").await;
     assert!(j.url().await.ends_with("/portal"), "{}", j.url().await);
