@@ -278,7 +278,21 @@ pub async fn assign(
     let mut done = Vec::new();
     let mut kept = form.clone();
     let entries = split_entries(&form.people);
-    let selection = form_selection(form.all.is_some(), &form.products);
+    let selection = form_selection(form.all.is_some(), &form.products).and_then(|s| {
+        // Checked here, before anyone is assigned: otherwise each line would be refused alike.
+        match &s {
+            Some(ProductAccess::Selected(keys)) => match keys
+                .iter()
+                .find(|k| !catalogue.iter().any(|p| &p.key == *k))
+            {
+                Some(k) => {
+                    Err(jeton_core::DomainError::UnknownProduct { key: k.to_string() }.to_string())
+                }
+                None => Ok(s),
+            },
+            _ => Ok(s),
+        }
+    });
     match (&selection, entries.len()) {
         (Err(e), _) => errors.add("products", e.clone()),
         (_, 0) => errors.add(

@@ -19,20 +19,20 @@ both_backends! {
 }
 
 /// A browser without a cookie jar: cookies are carried by hand, redirects not followed.
-struct Visitor {
+pub(crate) struct Visitor {
     client: reqwest::Client,
     base: String,
     cookies: Vec<(String, String)>,
 }
 
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
@@ -40,7 +40,7 @@ impl Page {
     }
 
     /// The value of the hidden `csrf` field of the page's (first) form.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let at = self
             .body
             .find("name=\"csrf\" value=\"")
@@ -51,7 +51,7 @@ impl Page {
 }
 
 impl Visitor {
-    fn new(app: &TestApp) -> Visitor {
+    pub(crate) fn new(app: &TestApp) -> Visitor {
         Visitor {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -82,7 +82,7 @@ impl Visitor {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let r = self
             .client
             .get(format!("{}{path}", self.base))
@@ -93,7 +93,7 @@ impl Visitor {
         self.page(r).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let r = self
             .client
             .post(format!("{}{path}", self.base))
@@ -118,7 +118,7 @@ impl Visitor {
     }
 
     /// Signs in to the console as the operator; answers the page's redirect.
-    async fn operator(&mut self, app: &TestApp, next: Option<&str>) -> Page {
+    pub(crate) async fn operator(&mut self, app: &TestApp, next: Option<&str>) -> Page {
         let page = self
             .get(&format!(
                 "/console/sign-in{}",

@@ -7,6 +7,7 @@
 mod browser;
 #[path = "../common/mod.rs"]
 mod common;
+mod flex;
 mod http;
 
 use std::path::PathBuf;
