@@ -726,22 +726,36 @@ impl Store {
         user: i64,
     ) -> StoreResult<BTreeMap<ProductKey, Vec<TeamId>>> {
         let mut conn = self.pool().acquire().await?;
-        let teams: Vec<i64> = sqlx::query_scalar(
-            "SELECT a.team_id FROM flex_assignments a JOIN teams t ON t.id = a.team_id \
-             WHERE a.user_id = $1 AND a.status = 'active' AND a.removed_at IS NULL AND t.closed_at IS NULL \
-             ORDER BY a.team_id",
-        )
-        .bind(user)
-        .fetch_all(&mut *conn)
-        .await?;
+        let teams = flex_teams_in(&mut conn, user).await?;
         let catalogue = Catalogue::load(&mut conn).await?;
         let mut products: BTreeMap<ProductKey, Vec<TeamId>> = BTreeMap::new();
-        for team in teams.into_iter().map(TeamId) {
+        for team in teams {
             for k in effective_of(&mut conn, &catalogue, team, user).await? {
                 products.entry(k).or_default().push(team);
             }
         }
         Ok(products)
+    }
+}
+
+/// The open teams where `user` is an active Flex user.
+async fn flex_teams_in(conn: &mut AnyConnection, user: i64) -> StoreResult<Vec<TeamId>> {
+    let teams: Vec<i64> = sqlx::query_scalar(
+        "SELECT a.team_id FROM flex_assignments a JOIN teams t ON t.id = a.team_id \
+         WHERE a.user_id = $1 AND a.status = 'active' AND a.removed_at IS NULL AND t.closed_at IS NULL \
+         ORDER BY a.team_id",
+    )
+    .bind(user)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(teams.into_iter().map(TeamId).collect())
+}
+
+impl Store {
+    /// The open teams where `user` is an active Flex user (R-ACC-4).
+    pub async fn flex_teams_of(&self, user: i64) -> StoreResult<Vec<TeamId>> {
+        let mut conn = self.pool().acquire().await?;
+        flex_teams_in(&mut conn, user).await
     }
 }
 

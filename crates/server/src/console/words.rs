@@ -174,3 +174,5 @@ pub const DAILY_RATE: &str = "tokens per day of use";
 pub const DOWNLOADS: &str = "Downloads";
 pub const NO_DOWNLOADS: &str = "No download item yet.";
 pub const ON_TEAMS: &str = "On";
+pub const NOT_ENOUGH_TOKENS: &str = "A new day of use would be refused now: not enough tokens on";
+pub const OTHER_PRODUCTS: &str = "Other products";

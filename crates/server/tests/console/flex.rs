@@ -95,7 +95,11 @@ async fn users(db: TestDb) {
     // Eight days later the invitations have expired: a Resend button; resending gives a new week.
     op.advance(8 * 86_400).await;
     let page = v.get(&base).await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "a sign-in lasts 12 hours");
+    assert_eq!(
+        page.status,
+        StatusCode::SEE_OTHER,
+        "a sign-in lasts 12 hours"
+    );
     v.operator(&app, None).await;
     let csrf = v.get(&base).await.csrf();
     let page = v.get(&format!("{base}?q=person00")).await;

@@ -402,6 +402,11 @@ async fn console_walk(db: TestDb) {
     j.fill("#password", JANE_NEW_PASSWORD).await;
     j.click("main form button").await;
     assert_eq!(portal_products(j).await, ["viz"]);
+    assert!(
+        j.main_text().await.contains("not enough tokens on Design"),
+        "15 tokens left do not pay a new day of Viz (85)"
+    );
+    j.shot("18-phone-portal-not-enough-tokens").await;
 
     jane_browser.close().await;
     b.close().await;
