@@ -1186,6 +1186,57 @@ async fn admin_keys(env: Env) {
     let (ann, ann_key) = create("ann@example.com", "Design").await;
     let (_, bob_key) = create("bob@example.com", "Ops").await;
 
+    // The console password: a link printed at creation (and emailed), a new one on demand.
+    let text = env
+        .run(&[
+            "admins",
+            "create",
+            "--email",
+            "cy@example.com",
+            "--name",
+            "Cy",
+            "--team",
+            "Ops",
+        ])
+        .await
+        .ok()
+        .to_string();
+    assert!(
+        text.contains("Console password: a link was emailed to cy@example.com")
+            && text.contains("/password?secret="),
+        "{text}"
+    );
+    let first = text
+        .split("/password?secret=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let text = env
+        .run(&["admins", "password-link", "cy@example.com"])
+        .await
+        .ok()
+        .to_string();
+    assert!(
+        text.contains("works once, until 2026-01-12 08:00 UTC"),
+        "{text}"
+    );
+    let second = text
+        .split("/password?secret=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ne!(first, second, "a new link each time");
+    let out = env
+        .run(&["admins", "password-link", "nobody@example.com"])
+        .await;
+    assert!(out.fails(1).contains("no admin has the email"));
+
     let out = env.run(&["admins", "list"]).await;
     let text = out.ok();
     assert!(
@@ -1199,7 +1250,7 @@ async fn admin_keys(env: Env) {
     let list = env.run(&["admins", "list", "--json"]).await;
     assert!(!list.stdout.contains(&ann_key), "{}", list.stdout);
     let list = list.json();
-    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 3, "{list}");
     assert_eq!(list[0]["key_status"], "active");
     assert!(list[0].get("api_key").is_none(), "{list}");
 
