@@ -244,6 +244,12 @@ async fn events(db: TestDb) {
         .get(&format!("{base}?from=2026-02-01&to=2026-01-01"))
         .await;
     assert!(page.body.contains("the first day must be before the last"));
+
+    // Packs that expire within 90 days are flagged; not before.
+    assert!(!v.get(&base).await.body.contains("expires within 90 days"));
+    op.advance(280 * 86_400).await;
+    v.operator(&app, None).await;
+    assert!(v.get(&base).await.body.contains("expires within 90 days"));
     app.shutdown().await;
 }
 
