@@ -145,7 +145,6 @@ pub const ASSIGNED_ALL: &str =
 pub const SAVE_CHANGES: &str = "Save changes";
 pub const SELECT_ALL_TEXT: &str = "\"All products\" also gives every product added to the \
     catalogue later.";
-pub const USE_DEFAULTS: &str = "The team's default assignments (no selection of their own)";
 pub const UNASSIGN: &str = "Unassign";
 pub const UNASSIGN_TEXT: &str =
     "They can no longer open products with this team's tokens. Usage history is kept.";
