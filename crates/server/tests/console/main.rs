@@ -7,6 +7,7 @@
 mod browser;
 #[path = "../common/mod.rs"]
 mod common;
+mod reports;
 
 use std::path::PathBuf;
 use std::time::Duration;
