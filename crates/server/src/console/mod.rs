@@ -4,9 +4,13 @@
 //! docs/console.md); `session` says who is at the browser, `page` draws the frame.
 
 pub(crate) mod account;
+mod chart;
 mod page;
+mod plan;
 mod portal;
+mod reports;
 mod session;
+mod settings;
 mod teams;
 mod tokens;
 mod users;
@@ -75,6 +79,13 @@ pub fn pages() -> Router<AppState> {
         )
         // The page behind an invitation link is a page of this site like the others.
         .merge(crate::routes::invitations::pages())
+        .route("/console/teams/{team}/reports", get(reports::page))
+        .route("/console/teams/{team}/usage.csv", get(reports::csv))
+        .route("/console/teams/{team}/plan", get(plan::page))
+        .route(
+            "/console/teams/{team}/settings",
+            get(settings::page).post(settings::save),
+        )
         .layer(axum::middleware::map_response(page_headers))
 }
 

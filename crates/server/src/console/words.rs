@@ -176,3 +176,171 @@ pub const NO_DOWNLOADS: &str = "No download item yet.";
 pub const ON_TEAMS: &str = "On";
 pub const NOT_ENOUGH_TOKENS: &str = "A new day of use would be refused now: not enough tokens on";
 pub const OTHER_PRODUCTS: &str = "Other products";
+
+// Usage reports, plan and team settings. A module of their own, so that their names cannot
+// clash with another area's; the general words above are re-exported in it.
+pub mod reports {
+    pub use super::*;
+
+    use chrono::NaiveDate;
+
+    use crate::console::page::tokens;
+
+    // Usage reports
+    pub const REPORTS_TITLE: &str = "Usage reports";
+    pub const RANGE_PICKER: &str = "Range of the report";
+    pub const RANGE: &str = "Range";
+    pub const RANGE_30_DAYS: &str = "Past 30 days";
+    pub const RANGE_3_MONTHS: &str = "Past 3 months";
+    pub const RANGE_6_MONTHS: &str = "Past 6 months";
+    pub const RANGE_9_MONTHS: &str = "Past 9 months";
+    pub const RANGE_12_MONTHS: &str = "Past 12 months";
+    pub const RANGE_CUSTOM: &str = "Custom range";
+    pub const CUSTOM_FROM: &str = "First day";
+    pub const CUSTOM_TO: &str = "Last day";
+    pub const RANGE_HINT: &str = "The past 30 days include today; past months are whole \
+        calendar months before this one. The two days are for a custom range (both included, \
+        at most 366 days).";
+    pub const SHOW: &str = "Show";
+    pub const REPORT_VIEWS: &str = "Views of the report";
+    pub const VIEW_SUMMARY: &str = "Summary";
+    pub const VIEW_PRODUCT: &str = "By product";
+    pub const VIEW_USER: &str = "By user";
+    pub const VIEW_DAY: &str = "By day";
+    pub const DOWNLOAD_CSV: &str = "Download CSV";
+    pub const CSV_NO_VIEW: &str = "The CSV has one row per use; it has no views.";
+    pub const PSEUDONYMS_ON: &str = "Users are shown as pseudonyms, here and in the CSV, as \
+        the team's settings ask.";
+    pub const TOKENS_USED: &str = "Tokens used";
+    pub const PRODUCTS_USED: &str = "Products used";
+    pub const USERS: &str = "Users";
+    pub const USAGE_DAYS: &str = "Usage days";
+    pub const RESULTS: &str = "Results";
+    pub const PRODUCT: &str = "Product";
+    pub const USER: &str = "User";
+    pub const DAY: &str = "Day";
+    pub const DAYS_PER_WEEK: &str = "Days used, week by week";
+    pub const WEEKS_HINT: &str = "Weeks are ISO weeks (Monday to Sunday); a day with any use \
+        counts once.";
+    pub const DAYS_WITHOUT_USE: &str = "Days without use are left out.";
+    pub const NO_USE: &str = "No use in this period.";
+    pub const CHART_PER_DAY: &str = "Tokens per day";
+    pub const CHART_PER_PRODUCT: &str = "Tokens per product";
+    pub const CHART_NO_USE: &str = "No tokens used in this period.";
+
+    pub fn range_shown(from: NaiveDate, to: NaiveDate, days: i64) -> String {
+        format!("{from} to {to} ({})", n_days(days))
+    }
+
+    pub fn unknown_view(by: &str) -> String {
+        format!("there is no report view {by:?}: summary, product, user or day")
+    }
+
+    pub fn not_a_day(s: &str) -> String {
+        format!("{s:?} is not a day like 2026-12-31")
+    }
+
+    pub fn n_tokens(n: u64) -> String {
+        match n {
+            1 => "1 token".to_owned(),
+            n => format!("{} tokens", tokens(n)),
+        }
+    }
+
+    pub fn n_days(n: i64) -> String {
+        match n {
+            1 => "1 day".to_owned(),
+            n => format!("{n} days"),
+        }
+    }
+
+    pub fn chart_day_tokens(day: NaiveDate, n: u64) -> String {
+        format!("{day}: {}", n_tokens(n))
+    }
+
+    pub fn chart_days_desc(
+        total: u64,
+        days_used: usize,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> String {
+        format!(
+            "{} from {first} to {last}, on {}.",
+            n_tokens(total),
+            n_days(days_used as i64)
+        )
+    }
+
+    // Plan
+    pub const PLAN_TITLE: &str = "Plan";
+    pub const FORECAST: &str = "Forecast";
+    pub const NO_ACTIVE_PACK: &str = "No active pack: there is no balance to forecast.";
+    pub const ZERO_ON: &str = "At this pace the balance reaches zero on";
+    pub const BY_USE: &str = ", when the last tokens are used.";
+    pub const BY_EXPIRY: &str = ", when the last tokens expire.";
+    pub const EXPIRE_UNUSED: &str = "will expire unused at this pace.";
+    pub const NOTHING_EXPIRES: &str = "At this pace no token expires unused.";
+    pub const FORECAST_BY_PACK: &str = "The forecast, pack by pack";
+    pub const USED_BEFORE_EXPIRY: &str = "Used before expiry";
+    pub const EXPIRING_UNUSED: &str = "Expiring unused";
+    pub const CHART_PROJECTION: &str = "Projected balance";
+    pub const ESTIMATOR: &str = "Estimate a plan";
+    pub const ESTIMATOR_TEXT: &str = "The tokens a plan of use needs: for each product, how many \
+        people use it and on how many days a month. Compared with this team's balance and the \
+        expiry of its packs. Nothing is changed.";
+    pub const PLAN_LINES: &str = "Lines of the plan";
+    pub const PLANNED_USERS: &str = "Users";
+    pub const DAYS_PER_MONTH: &str = "Days a month";
+    pub const PLAN_HINT: &str = "Empty lines are left out.";
+    pub const ESTIMATE: &str = "Estimate";
+    pub const CHOOSE_PRODUCT: &str = "Choose a product for this line.";
+    pub const PLAN_EMPTY: &str =
+        "Fill in at least one line: a product, its users and days a month.";
+    pub const PLAN_NEEDS: &str = "This plan needs";
+    pub const A_YEAR: &str = "a year";
+    pub const A_MONTH: &str = "a month";
+    pub const A_DAY: &str = "a day";
+    pub const AVAILABLE_NOW: &str = "Available now";
+    pub const EXPIRE_BEFORE_PLAN: &str = "of them would expire before the plan uses them.";
+    pub const BALANCE_COVERS: &str = "The balance covers a year of this plan.";
+    pub const TO_BUY: &str = "To cover a year of this plan, buy";
+    pub const PLAN_ZERO_ON: &str = "At this plan's pace the balance reaches zero on";
+    pub const CHART_ESTIMATE: &str = "A year of this plan, by product";
+    pub const ESTIMATE_TABLE: &str = "The estimate, line by line";
+    pub const DAILY_RATE_SHORT: &str = "Tokens a day";
+    pub const PER_MONTH: &str = "A month";
+    pub const PER_YEAR: &str = "A year";
+
+    pub fn pace(daily_burn: f64) -> String {
+        if daily_burn > 0.0 {
+            format!("In the last 30 days the team used {daily_burn:.1} tokens a day on average.")
+        } else {
+            "The team used no tokens in the last 30 days.".to_owned()
+        }
+    }
+
+    pub fn projection_desc(available: u64, zero: NaiveDate) -> String {
+        format!("From {} today to none on {zero}.", n_tokens(available))
+    }
+
+    pub fn line_label(what: &str, line: usize) -> String {
+        format!("{what}, line {line}")
+    }
+
+    pub fn not_a_whole_number(s: &str) -> String {
+        format!("{s:?} is not a whole number")
+    }
+
+    // Team settings
+    pub const SETTINGS_TITLE: &str = "Team settings";
+    pub const SETTINGS_SAVED: &str = "The settings are saved.";
+    pub const THRESHOLD: &str = "Low-balance threshold";
+    pub const THRESHOLD_HINT: &str = "1 to 99 % of the active total (20 by default). Under it, \
+        the balance shows as low and the team's admins get an email, once each time it falls \
+        under.";
+    pub const PRIVACY: &str = "Privacy";
+    pub const PSEUDONYMS: &str = "Show users as pseudonyms in reports";
+    pub const PSEUDONYMS_HINT: &str = "Reports and CSV exports then name each user by a stable \
+        pseudonym (person-…) instead of their name and email. Turned off, names show again; \
+        turned on again, the same pseudonyms come back.";
+}

@@ -9,7 +9,7 @@ pub(crate) mod me;
 mod ops;
 mod outbox;
 mod products;
-mod reports;
+pub(crate) mod reports;
 mod sessions;
 mod teams;
 mod users;

@@ -19,6 +19,7 @@ use jeton_core::pseudonym::pseudonym;
 use jeton_core::report::{DayRange, resolve, week_label};
 use jeton_core::{DomainError, ProductKey, TeamId};
 use jeton_store::Store;
+use jeton_store::catalogue::Product;
 use jeton_store::reports::{Cursor, FIRST_PAGE, TeamSettings as Settings, UsageRow};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -97,9 +98,20 @@ async fn usage(
     ApiPath(team): ApiPath<i64>,
     ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> ApiResult<Json<UsageReport>> {
-    let team = TeamId(team);
+    Ok(Json(
+        usage_report(&state, &caller, TeamId(team), &query).await?,
+    ))
+}
+
+/// The report `GET /v1/teams/{team}/usage` answers; the console's report page shows the same.
+pub(crate) async fn usage_report(
+    state: &AppState,
+    caller: &Caller,
+    team: TeamId,
+    query: &UsageQuery,
+) -> ApiResult<UsageReport> {
     caller.require_team(team)?;
-    let (name, range) = range(&query, state.now())?;
+    let (name, range) = range(query, state.now())?;
     let by = query.by.as_deref().unwrap_or("summary");
     if !["summary", "product", "user", "day"].contains(&by) {
         return Err(ApiError::bad_request(
@@ -184,7 +196,7 @@ async fn usage(
         }
         _ => {}
     }
-    Ok(Json(report))
+    Ok(report)
 }
 
 const CSV_HEADER: [&str; 10] = [
@@ -286,7 +298,17 @@ async fn usage_csv(
     ApiPath(team): ApiPath<i64>,
     ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> ApiResult<Response> {
-    let team = TeamId(team);
+    usage_export(&state, &caller, TeamId(team), &query).await
+}
+
+/// The CSV download `GET /v1/teams/{team}/usage.csv` answers (headers and streamed body); the
+/// console's download button gets the same.
+pub(crate) async fn usage_export(
+    state: &AppState,
+    caller: &Caller,
+    team: TeamId,
+    query: &UsageQuery,
+) -> ApiResult<Response> {
     caller.require_team(team)?;
     if query.by.is_some() {
         return Err(ApiError::bad_request(
@@ -294,7 +316,7 @@ async fn usage_csv(
             "the export has one row per use; by does not apply",
         ));
     }
-    let (_, range) = range(&query, state.now())?;
+    let (_, range) = range(query, state.now())?;
     let mut export = Export {
         teams: state.store.team_lineage(team).await?,
         names: Names::of(&state.store.team_settings(team).await?),
@@ -356,9 +378,17 @@ async fn get_settings(
     caller: Caller,
     ApiPath(team): ApiPath<i64>,
 ) -> ApiResult<Json<TeamSettings>> {
-    let team = TeamId(team);
+    Ok(Json(read_settings(&state, &caller, TeamId(team)).await?))
+}
+
+/// The settings `GET /v1/teams/{team}/settings` answers.
+pub(crate) async fn read_settings(
+    state: &AppState,
+    caller: &Caller,
+    team: TeamId,
+) -> ApiResult<TeamSettings> {
     caller.require_team(team)?;
-    Ok(Json(wire_settings(&state.store.team_settings(team).await?)))
+    Ok(wire_settings(&state.store.team_settings(team).await?))
 }
 
 /// The low-balance threshold (R-NOT-1, percent of the active total; admins are emailed once per
@@ -375,7 +405,19 @@ async fn set_settings(
     ApiPath(team): ApiPath<i64>,
     ApiJson(body): ApiJson<TeamSettingsChange>,
 ) -> ApiResult<Json<TeamSettings>> {
-    let team = TeamId(team);
+    Ok(Json(
+        change_settings(&state, &caller, TeamId(team), &body).await?,
+    ))
+}
+
+/// The change `PUT /v1/teams/{team}/settings` makes: a threshold out of 1..=99 is refused before
+/// anything is written; turning pseudonyms on the first time gives the team its salt.
+pub(crate) async fn change_settings(
+    state: &AppState,
+    caller: &Caller,
+    team: TeamId,
+    body: &TeamSettingsChange,
+) -> ApiResult<TeamSettings> {
     caller.require_team(team)?;
     let low = body
         .low_balance_percent
@@ -387,7 +429,7 @@ async fn set_settings(
         .set_team_settings(team, low, body.pseudonyms, &salt, state.now())
         .await?;
     state.mail_queued();
-    Ok(Json(wire_settings(&settings)))
+    Ok(wire_settings(&settings))
 }
 
 /// Tokens per day used over the last 30 days.
@@ -412,14 +454,22 @@ async fn team_forecast(
     caller: Caller,
     ApiPath(team): ApiPath<i64>,
 ) -> ApiResult<Json<Forecast>> {
-    let team = TeamId(team);
+    Ok(Json(forecast_of(&state, &caller, TeamId(team)).await?))
+}
+
+/// The forecast `GET /v1/teams/{team}/forecast` answers.
+pub(crate) async fn forecast_of(
+    state: &AppState,
+    caller: &Caller,
+    team: TeamId,
+) -> ApiResult<Forecast> {
     caller.require_team(team)?;
     let now = state.now();
     let teams = state.store.team_lineage(team).await?;
     let burn = burn_rate(&state.store, &teams, now.date_naive()).await?;
     let packs = state.store.active_packs(team, now).await?;
     let f = forecast(&packs, now, burn);
-    Ok(Json(Forecast {
+    Ok(Forecast {
         team_id: team.0,
         available: jeton_core::pack::available(&packs, now)?.get(),
         daily_burn: f.daily_burn,
@@ -437,7 +487,7 @@ async fn team_forecast(
                 expiring: p.expiring.get(),
             })
             .collect(),
-    }))
+    })
 }
 
 /// R-REP-5: the tokens a plan needs per month and year (users × days per month × daily rate); with
@@ -453,13 +503,65 @@ async fn estimate_plan(
     caller: Caller,
     ApiJson(body): ApiJson<EstimateRequest>,
 ) -> ApiResult<Json<Estimate>> {
+    Ok(Json(estimate_of(&state, &caller, &body).await?))
+}
+
+/// The estimate `POST /v1/estimate` answers.
+pub(crate) async fn estimate_of(
+    state: &AppState,
+    caller: &Caller,
+    body: &EstimateRequest,
+) -> ApiResult<Estimate> {
     caller.admin_id()?;
     if let Some(team) = body.team {
         caller.require_team(TeamId(team))?;
     }
     let catalogue = state.store.list_products().await?;
-    let mut plan = Vec::with_capacity(body.plan.len());
-    for line in &body.plan {
+    let (plan, e) = planned(&catalogue, &body.plan)?;
+    let team = match body.team {
+        None => None,
+        Some(team) => {
+            let team = TeamId(team);
+            let now = state.now();
+            let packs = state.store.active_packs(team, now).await?;
+            let a = against_team(&e, &packs, now)?;
+            Some(EstimateAgainstTeam {
+                team_id: team.0,
+                available: a.available,
+                expiring_before_use: a.expiring_before_use,
+                shortfall: a.shortfall,
+                balance_zero_at: a.balance_zero_at,
+            })
+        }
+    };
+    Ok(Estimate {
+        lines: plan
+            .iter()
+            .zip(&e.lines)
+            .map(|(p, l)| EstimateLine {
+                product: l.product.to_string(),
+                daily_rate: p.daily_rate.get(),
+                users: p.users as i64,
+                days_per_month: p.days_per_month as i64,
+                tokens_per_month: l.tokens_per_month.get(),
+                tokens_per_year: l.tokens_per_year.get(),
+            })
+            .collect(),
+        tokens_per_month: e.tokens_per_month.get(),
+        tokens_per_year: e.tokens_per_year.get(),
+        team,
+    })
+}
+
+/// A plan's lines against the catalogue, and what they need (R-REP-5): every check the
+/// estimator makes on what was typed, without I/O, so the console can also hold one field
+/// against these rules to say which one is wrong.
+pub(crate) fn planned(
+    catalogue: &[Product],
+    lines: &[jeton_api::PlanLine],
+) -> ApiResult<(Vec<PlanLine>, jeton_core::forecast::Estimate)> {
+    let mut plan = Vec::with_capacity(lines.len());
+    for line in lines {
         let key = ProductKey::parse(&line.product)?;
         let product =
             catalogue
@@ -481,39 +583,7 @@ async fn estimate_plan(
         });
     }
     let e = estimate(&plan)?;
-    let team = match body.team {
-        None => None,
-        Some(team) => {
-            let team = TeamId(team);
-            let now = state.now();
-            let packs = state.store.active_packs(team, now).await?;
-            let a = against_team(&e, &packs, now)?;
-            Some(EstimateAgainstTeam {
-                team_id: team.0,
-                available: a.available,
-                expiring_before_use: a.expiring_before_use,
-                shortfall: a.shortfall,
-                balance_zero_at: a.balance_zero_at,
-            })
-        }
-    };
-    Ok(Json(Estimate {
-        lines: plan
-            .iter()
-            .zip(&e.lines)
-            .map(|(p, l)| EstimateLine {
-                product: l.product.to_string(),
-                daily_rate: p.daily_rate.get(),
-                users: p.users as i64,
-                days_per_month: p.days_per_month as i64,
-                tokens_per_month: l.tokens_per_month.get(),
-                tokens_per_year: l.tokens_per_year.get(),
-            })
-            .collect(),
-        tokens_per_month: e.tokens_per_month.get(),
-        tokens_per_year: e.tokens_per_year.get(),
-        team,
-    }))
+    Ok((plan, e))
 }
 
 #[cfg(test)]

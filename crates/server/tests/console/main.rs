@@ -9,6 +9,7 @@ mod browser;
 mod common;
 mod flex;
 mod http;
+mod reports;
 
 use std::path::PathBuf;
 use std::time::Duration;
