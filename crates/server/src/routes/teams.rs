@@ -1,9 +1,9 @@
-//! Teams: creating, listing, merging (R-PACK-7).
+//! Teams: creating, listing, renaming, merging (R-PACK-7).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use jeton_api::{Merge, MergeRequest, NewTeam, Problem, Team};
+use jeton_api::{Merge, MergeRequest, NewTeam, Problem, Team, TeamRename};
 use jeton_core::{TeamId, TeamName};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,7 +17,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_team, list_teams))
-        .routes(routes!(get_team))
+        .routes(routes!(get_team, rename_team))
         .routes(routes!(merge_team))
 }
 
@@ -62,6 +62,31 @@ async fn get_team(
     let team = TeamId(team);
     caller.require_team(team)?;
     Ok(Json(wire::team(&state.store.team(team).await?)))
+}
+
+/// Rename a team (the operator, or an admin of the team). The name is checked as on creation;
+/// names need not be unique. A closed team keeps its name: 409 `team_closed`.
+#[utoipa::path(patch, path = "/v1/teams/{team}", tag = "teams", request_body = TeamRename,
+    params(("team" = i64, Path)),
+    responses((status = 200, body = Team),
+              (status = 400, description = "invalid_name", body = Problem),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem),
+              (status = 409, description = "team_closed", body = Problem)),
+    security(("bearer" = [])))]
+async fn rename_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+    ApiJson(body): ApiJson<TeamRename>,
+) -> ApiResult<Json<Team>> {
+    let team = TeamId(team);
+    caller.require_team(team)?;
+    let team = state
+        .store
+        .rename_team(team, &TeamName::parse(&body.name)?)
+        .await?;
+    Ok(Json(wire::team(&team)))
 }
 
 /// Merge this team into another (R-PACK-7): its packs, with their expiry, and its history go to
