@@ -183,6 +183,7 @@ fn balance_card(b: &Balance, low_percent: Option<u8>) -> Markup {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render(
     staff: &Staffer,
     v: &View,

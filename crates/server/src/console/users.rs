@@ -345,6 +345,7 @@ pub async fn assign(
     Ok(refused(markup))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render_detail(
     staff: &Staffer,
     team: &Team,
