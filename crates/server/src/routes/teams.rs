@@ -5,6 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use jeton_api::{Merge, MergeRequest, NewTeam, Problem, Team, TeamRename};
 use jeton_core::{TeamId, TeamName};
+use jeton_store::teams::Team as StoreTeam;
+use jeton_store::transfers::MergeRecord;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -31,10 +33,15 @@ async fn create_team(
     caller: Caller,
     ApiJson(body): ApiJson<NewTeam>,
 ) -> ApiResult<(StatusCode, Json<Team>)> {
-    let name = TeamName::parse(&body.name)?;
-    let creator = caller.admin_id()?;
-    let team = state.store.create_team(&name, creator, state.now()).await?;
+    let team = create(&state, &caller, &body.name).await?;
     Ok((StatusCode::CREATED, Json(wire::team(&team))))
+}
+
+/// Creates a team named `name` (also the console's Operator › All teams).
+pub(crate) async fn create(state: &AppState, caller: &Caller, name: &str) -> ApiResult<StoreTeam> {
+    let creator = caller.admin_id()?;
+    let name = TeamName::parse(name)?;
+    Ok(state.store.create_team(&name, creator, state.now()).await?)
 }
 
 /// The teams the caller manages (all of them for the operator), closed ones included.
@@ -80,13 +87,22 @@ async fn rename_team(
     ApiPath(team): ApiPath<i64>,
     ApiJson(body): ApiJson<TeamRename>,
 ) -> ApiResult<Json<Team>> {
-    let team = TeamId(team);
-    caller.require_team(team)?;
-    let team = state
-        .store
-        .rename_team(team, &TeamName::parse(&body.name)?)
-        .await?;
+    let team = rename(&state, &caller, TeamId(team), &body.name).await?;
     Ok(Json(wire::team(&team)))
+}
+
+/// Renames `team` (also the console's team page).
+pub(crate) async fn rename(
+    state: &AppState,
+    caller: &Caller,
+    team: TeamId,
+    name: &str,
+) -> ApiResult<StoreTeam> {
+    caller.require_team(team)?;
+    Ok(state
+        .store
+        .rename_team(team, &TeamName::parse(name)?)
+        .await?)
 }
 
 /// Merge this team into another (R-PACK-7): its packs, with their expiry, and its history go to
@@ -105,7 +121,17 @@ async fn merge_team(
     ApiPath(team): ApiPath<i64>,
     ApiJson(body): ApiJson<MergeRequest>,
 ) -> ApiResult<Json<Merge>> {
-    let (from, into) = (TeamId(team), TeamId(body.into_team));
+    let merge = merge(&state, &caller, TeamId(team), TeamId(body.into_team)).await?;
+    Ok(Json(wire::merge(&merge)))
+}
+
+/// Merges `from` into `into` (also the console's team page).
+pub(crate) async fn merge(
+    state: &AppState,
+    caller: &Caller,
+    from: TeamId,
+    into: TeamId,
+) -> ApiResult<MergeRecord> {
     caller.require_team(from)?;
     caller.require_team(into)?;
     let merge = state
@@ -115,5 +141,5 @@ async fn merge_team(
     for p in &merge.packs {
         state.metrics.count_tokens("merged", p.tokens.get());
     }
-    Ok(Json(wire::merge(&merge)))
+    Ok(merge)
 }
