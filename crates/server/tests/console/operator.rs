@@ -404,7 +404,32 @@ async fn operator_walk(db: TestDb) {
         "{}",
         b.main_text().await
     );
+    // An upload without its CSRF token is refused before anything is read from it.
+    b.fill("#text", "Eve Doe,eve@example.com").await;
+    b.client
+        .execute(
+            "window.__jetonOldPage = true; \
+             const f = document.querySelector('form[enctype]'); \
+             f.querySelector('input[name=csrf]').remove(); \
+             f.submit();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.wait_for_new_page().await;
+    assert_eq!(b.title().await, "This form has expired — Jeton");
     let mails_before = outbox(&op).await.len();
+    assert!(
+        op.get(&format!("/v1/teams/{design}/flex/imports"))
+            .await
+            .ok(200)
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing was queued"
+    );
+    b.goto(&app.url(&format!("/console/teams/{design}/import")))
+        .await;
     let csv = file(
         &dir,
         "people.csv",
