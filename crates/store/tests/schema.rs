@@ -31,7 +31,7 @@ fn assert_reads_the_schema(backend: &str, schema: &Schema) {
     );
     assert_eq!(
         schema.tables.len(),
-        30,
+        32,
         "{backend}: {:?}",
         schema.tables.keys()
     );
