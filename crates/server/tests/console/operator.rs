@@ -11,7 +11,7 @@ use jeton_server::testing::smtp::SmtpSink;
 use jeton_server::testing::{SpawnOptions, spawn_with_options};
 use jeton_store::both_backends;
 use jeton_store::testing::TestDb;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::browser::Browser;
 use crate::common::Http;
