@@ -116,6 +116,14 @@ pub struct NewTeam {
     pub name: String,
 }
 
+/// A team's new name (`PATCH /v1/teams/{team}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamRename {
+    #[schema(example = "Design & Build")]
+    pub name: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TeamStatus {

@@ -228,6 +228,25 @@ async fn walkthrough(env: Env) {
     let ops = id(&env.run(&["teams", "show", "Ops", "--json"]).await.json());
     assert_ne!(design, ops);
 
+    // A team takes a new name; a blank one is refused with the reason.
+    let out = env.run(&["teams", "rename", "Ops", "Operations"]).await;
+    assert_eq!(
+        out.ok().trim(),
+        format!("Renamed team {ops} to Operations."),
+        "{}",
+        out.stdout
+    );
+    let renamed = env.run(&["teams", "show", "Operations", "--json"]).await;
+    assert_eq!(id(&renamed.json()), ops);
+    let out = env.run(&["teams", "rename", "Operations", " "]).await;
+    assert!(
+        out.fails(1).contains("team name is empty"),
+        "{}",
+        out.stderr
+    );
+    let ops_id = ops.to_string();
+    env.run(&["teams", "rename", &ops_id, "Ops"]).await.ok();
+
     // A purchase repeated with the same idempotency key is one pack.
     let design_id = design.to_string();
     let buy = [

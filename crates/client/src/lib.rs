@@ -38,7 +38,7 @@ use jeton_api::{
     ImportLineOutcome, ImportOutcomesQuery, ImportQuery, ImportsQuery, Invitation, Me, Merge,
     MergeRequest, Move, MyProduct, NewAdmin, NewMove, NewPack, NewProduct, NewTeam, OutboxMessage,
     OutboxQuery, Pack, PasswordLink, Problem, Product, ProductChange, ProductDetail, Requeued,
-    SetDefaults, SetProducts, Team, TokenRequest, TokensEnded, UserToken,
+    SetDefaults, SetProducts, Team, TeamRename, TokenRequest, TokensEnded, UserToken,
 };
 use jeton_api::{
     Entitlement, Heartbeat, HeartbeatAnswer, LeaseKey, NewEntitlement, NewResult, NewUser,
@@ -198,6 +198,13 @@ impl Client {
     pub async fn team(&self, id: i64) -> Result<Team, ClientError> {
         let path = format!("/v1/teams/{id}");
         self.call(Request::new(Method::GET, path)).await
+    }
+
+    /// `PATCH /v1/teams/{id}`: a new name (the operator, or an admin of the team).
+    pub async fn rename_team(&self, id: i64, rename: &TeamRename) -> Result<Team, ClientError> {
+        let path = format!("/v1/teams/{id}");
+        self.call(Request::new(Method::PATCH, path).json(rename)?)
+            .await
     }
 
     /// `POST /v1/teams/{team}/packs` (operator). With an idempotency key, repeating the call

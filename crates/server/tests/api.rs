@@ -11,6 +11,7 @@ use serde_json::json;
 both_backends! {
     walkthrough_products_teams_packs_balance_events_moves => walkthrough,
     r_pack_7_merge_over_http => merge,
+    teams_are_renamed_by_their_admins_and_the_operator => rename,
     admins_see_only_their_teams => admin_scope,
     purchase_idempotency_key_over_http => idempotency,
     r_pack_2_test_clock_advance_expires_packs => test_clock_expiry,
@@ -148,6 +149,75 @@ async fn merge(db: TestDb) {
     http.post(&format!("/v1/teams/{b}/merge"), json!({"into_team": b}))
         .await
         .problem(422, "same_team");
+    app.shutdown().await;
+}
+
+async fn rename(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let a = op.team("Design").await;
+    let b = op.team("Ops").await;
+    let renamed = op
+        .patch(
+            &format!("/v1/teams/{a}"),
+            json!({"name": " Design & Build "}),
+        )
+        .await;
+    assert_eq!(renamed.ok(200)["name"], "Design & Build");
+    assert_eq!(renamed.ok(200)["id"], a);
+    let listed = op.get("/v1/teams").await;
+    assert!(
+        listed
+            .ok(200)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "Design & Build"),
+        "{listed:?}"
+    );
+
+    // An admin renames their own team; another team is not found, as everywhere.
+    let admin = op.admin_of(a).await;
+    admin
+        .patch(&format!("/v1/teams/{a}"), json!({"name": "Studio"}))
+        .await
+        .ok(200);
+    admin
+        .patch(&format!("/v1/teams/{b}"), json!({"name": "Mine now"}))
+        .await
+        .problem(404, "not_found");
+
+    // The name is checked as on creation, and nothing changes when it is refused.
+    for bad in ["", "   ", "\u{200B}", "\u{202E}Ops"] {
+        op.patch(&format!("/v1/teams/{a}"), json!({"name": bad}))
+            .await
+            .problem(400, "invalid_name");
+    }
+    op.patch(
+        &format!("/v1/teams/{a}"),
+        json!({"name": "X", "status": "open"}),
+    )
+    .await
+    .problem(400, "invalid_body");
+    op.patch("/v1/teams/999999", json!({"name": "Nobody"}))
+        .await
+        .problem(404, "not_found");
+    assert_eq!(
+        op.get(&format!("/v1/teams/{a}")).await.ok(200)["name"],
+        "Studio"
+    );
+
+    // A merged team keeps the name its history is known by.
+    op.post(&format!("/v1/teams/{b}/merge"), json!({"into_team": a}))
+        .await
+        .ok(200);
+    op.patch(&format!("/v1/teams/{b}"), json!({"name": "Ops again"}))
+        .await
+        .problem(409, "team_closed");
+    assert_eq!(
+        op.get(&format!("/v1/teams/{b}")).await.ok(200)["name"],
+        "Ops"
+    );
     app.shutdown().await;
 }
 

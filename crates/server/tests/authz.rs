@@ -167,6 +167,7 @@ fn api_rows() -> Vec<Row> {
         row("POST",   "/v1/teams",                                   [401, 201, 201, 201, 403], Nothing, |_, m| Req::json(json!({"name": format!("Team {}", m.n)}))),
         row("GET",    "/v1/teams",                                   STAFF,                     Nothing, |_, _| Req::none()),
         row("GET",    "/v1/teams/{team}",                            STAFF_OF_TEAM,             Nothing, |_, _| Req::none()),
+        row("PATCH",  "/v1/teams/{team}",                            STAFF_OF_TEAM,             Teams,   |_, m| Req::json(json!({"name": format!("Renamed {}", m.n)})).with("team", m.team)),
         row("POST",   "/v1/teams/{team}/merge",                      STAFF_OF_TEAM,             Teams,   |_, m| Req::json(json!({"into_team": m.into_team})).with("team", m.team)),
         // Tokens: purchases are the operator's; the rest is the team's.
         row("POST",   "/v1/teams/{team}/packs",                      [401, 201, 403, 403, 403], Nothing, |_, _| Req::json(json!({"tokens": 10}))),

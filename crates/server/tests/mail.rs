@@ -612,6 +612,7 @@ async fn retry_failed(db: TestDb) {
         &outbox,
         &["jane@example.com".into(), "john@example.com".into()],
     );
+
     app.shutdown().await;
     drop(db);
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
+use crate::ledger::{lock_team, require_open};
 use crate::time::{from_db, to_db};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +84,22 @@ impl Store {
                 .execute(&mut *w.tx)
                 .await?;
         }
+        w.commit().await?;
+        row.team()
+    }
+
+    /// Gives a team a new name. A closed team keeps the name it was merged under: it takes no
+    /// new changes (R-PACK-7), and its name is how its history is found in the receiving team.
+    pub async fn rename_team(&self, id: TeamId, name: &TeamName) -> StoreResult<Team> {
+        let mut w = self.begin_write().await?;
+        let row = lock_team(&mut w.tx, id).await?;
+        require_open(&row)?;
+        let sql = format!("UPDATE teams SET name = $1 WHERE id = $2 RETURNING {TEAM_COLUMNS}");
+        let row = sqlx::query_as::<_, TeamRow>(&sql)
+            .bind(name.as_str())
+            .bind(id.0)
+            .fetch_one(&mut *w.tx)
+            .await?;
         w.commit().await?;
         row.team()
     }

@@ -40,6 +40,7 @@ both_backends! {
     r_pack_4_no_overdraft_and_a_refused_charge_writes_nothing => no_overdraft,
     r_pack_6_moves_keep_expiry_and_are_all_or_nothing => moves,
     r_pack_7_merge_moves_packs_and_history_and_closes_the_source => merge,
+    a_team_is_renamed_but_not_once_closed => rename,
     purchases_with_an_idempotency_key_create_one_pack => idempotent_purchase,
     r_pack_5_the_ledger_is_append_only => append_only,
 }
@@ -615,4 +616,36 @@ async fn append_only(db: TestDb) {
         "a debit kind with a positive amount is refused by the schema"
     );
     assert_reconciles(&store, team).await;
+}
+
+async fn rename(db: TestDb) {
+    let store = db.store().await;
+    let d0 = at("2026-04-01T00:00:00Z");
+    let a = team(&store, "Design", d0).await;
+    let b = team(&store, "Ops", d0).await;
+    let renamed = store
+        .rename_team(a, &TeamName::parse("  Design & Build ").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(renamed.name, "Design & Build", "trimmed as on creation");
+    assert_eq!(store.team(a).await.unwrap(), renamed);
+    let missing = store
+        .rename_team(TeamId(999_999), &TeamName::parse("X").unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, StoreError::NotFound { .. }),
+        "{missing:?}"
+    );
+
+    store.merge_teams(b, a, Actor::Operator, d0).await.unwrap();
+    let closed = store
+        .rename_team(b, &TeamName::parse("Ops again").unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(closed, StoreError::Domain(DomainError::TeamClosed { .. })),
+        "{closed:?}"
+    );
+    assert_eq!(store.team(b).await.unwrap().name, "Ops", "unchanged");
 }

@@ -3,7 +3,8 @@
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use jeton_api::{
-    Merge, MergeRequest, MovedPack, NewTeam, Team, TeamSettings, TeamSettingsChange, TeamStatus,
+    Merge, MergeRequest, MovedPack, NewTeam, Team, TeamRename, TeamSettings, TeamSettingsChange,
+    TeamStatus,
 };
 
 use super::Ctx;
@@ -22,6 +23,13 @@ pub enum TeamsCmd {
     Show {
         /// The team's id or exact name
         team: String,
+    },
+    /// Give a team a new name
+    Rename {
+        /// The team's id or exact name
+        team: String,
+        /// The new name
+        name: String,
     },
     /// Merge one team into another: its packs, users and history move; it is closed
     Merge {
@@ -70,6 +78,12 @@ pub async fn run(cmd: TeamsCmd, ctx: &Ctx) -> Result<()> {
             let id = resolve(ctx, &team).await?;
             let team = ctx.client.team(id).await?;
             ctx.out.print(&team, describe)
+        }
+        TeamsCmd::Rename { team, name } => {
+            let id = resolve(ctx, &team).await?;
+            let team = ctx.client.rename_team(id, &TeamRename { name }).await?;
+            ctx.out
+                .print(&team, |t| format!("Renamed team {} to {}.", t.id, t.name))
         }
         TeamsCmd::Merge { from, into } => {
             let from = resolve(ctx, &from).await?;

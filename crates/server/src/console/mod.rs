@@ -5,6 +5,8 @@
 
 pub(crate) mod account;
 mod chart;
+mod import;
+mod operator;
 mod page;
 mod plan;
 mod portal;
@@ -17,6 +19,7 @@ mod users;
 mod words;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -85,6 +88,61 @@ pub fn pages() -> Router<AppState> {
         .route(
             "/console/teams/{team}/settings",
             get(settings::page).post(settings::save),
+        )
+        .route("/console/teams/{team}/import", get(import::page))
+        .route(
+            "/console/teams/{team}/import",
+            post(import::upload).layer(DefaultBodyLimit::max(import::MAX_UPLOAD_BYTES)),
+        )
+        .route("/console/teams/{team}/import/{id}", get(import::detail))
+        .route(
+            "/console/operator/teams",
+            get(operator::teams::list).post(operator::teams::create),
+        )
+        .route(
+            "/console/operator/teams/{team}",
+            get(operator::teams::detail),
+        )
+        .route(
+            "/console/operator/teams/{team}/rename",
+            post(operator::teams::rename),
+        )
+        .route(
+            "/console/operator/teams/{team}/merge",
+            post(operator::teams::merge),
+        )
+        .route(
+            "/console/operator/products",
+            get(operator::products::list).post(operator::products::create),
+        )
+        .route(
+            "/console/operator/products/{key}",
+            get(operator::products::detail).post(operator::products::update),
+        )
+        .route(
+            "/console/operator/admins",
+            get(operator::admins::list).post(operator::admins::create),
+        )
+        .route(
+            "/console/operator/admins/{admin}/revoke",
+            post(operator::admins::revoke),
+        )
+        .route(
+            "/console/operator/admins/{admin}/rotate",
+            post(operator::admins::rotate),
+        )
+        .route(
+            "/console/operator/admins/{admin}/password-link",
+            post(operator::admins::password_link),
+        )
+        .route("/console/operator/outbox", get(operator::outbox::page))
+        .route(
+            "/console/operator/outbox/retry-failed",
+            post(operator::outbox::retry_all),
+        )
+        .route(
+            "/console/operator/outbox/{id}/retry",
+            post(operator::outbox::retry),
         )
         .layer(axum::middleware::map_response(page_headers))
 }

@@ -162,6 +162,16 @@ struct CsrfField {
     csrf: Option<String>,
 }
 
+/// Refuses a form whose CSRF token is missing or not `expected`. Forms that `StaffForm` cannot
+/// read (multipart uploads) call this with their `csrf` part before using anything else.
+pub fn check_csrf(sent: Option<&str>, expected: &str) -> Result<(), PageError> {
+    // Compared as digests, so the time taken says nothing about how much of it matched.
+    if sent.map(hash_key) != Some(hash_key(expected)) {
+        return Err(PageError::Csrf);
+    }
+    Ok(())
+}
+
 /// Reads a posted form: size, control characters, the CSRF token, then the fields. Repeated
 /// fields (checkboxes) fill a `Vec`.
 async fn read_form<T: DeserializeOwned>(
@@ -190,10 +200,7 @@ async fn read_form<T: DeserializeOwned>(
     }
     let sent: CsrfField = serde_html_form::from_bytes(&bytes)
         .map_err(|e| PageError::BadForm(format!("the form could not be read: {e}")))?;
-    // Compared as digests, so the time taken says nothing about how much of it matched.
-    if sent.csrf.map(|c| hash_key(&c)) != Some(hash_key(expected_csrf)) {
-        return Err(PageError::Csrf);
-    }
+    check_csrf(sent.csrf.as_deref(), expected_csrf)?;
     serde_html_form::from_bytes(&bytes)
         .map_err(|e| PageError::BadForm(format!("the form does not fit this page: {e}")))
 }

@@ -344,3 +344,277 @@ pub mod reports {
         pseudonym (person-…) instead of their name and email. Turned off, names show again; \
         turned on again, the same pseudonyms come back.";
 }
+
+// ---------------------------------------------------------------- operator areas and import
+// Operator › All teams, Products, Admins, Outbox; a team's Import. Sentences that hold values are
+// functions, so a translation can put the values where its grammar wants them.
+
+// All teams
+pub const OP_TEAMS_TITLE: &str = "All teams";
+pub const OP_CREATE_TEAM: &str = "Create a team";
+pub const OP_CREATE_TEAM_BUTTON: &str = "Create the team";
+pub const OP_TEAM_OPEN: &str = "open";
+pub const OP_TEAM_CLOSED: &str = "closed";
+pub const OP_MERGED_INTO: &str = "merged into";
+pub const OP_CREATED: &str = "Created";
+pub const OP_CLOSED: &str = "Closed";
+pub const OP_TEAM_ADMINS: &str = "Admins";
+pub const OP_OPEN_TEAM: &str = "Open the team's tokens";
+pub const OP_TEAM_CREATED: &str = "The team is created. Give it tokens from its Tokens page, \
+    and an admin under Operator › Admins.";
+pub const OP_TEAM_RENAMED: &str = "The team is renamed.";
+pub const OP_TEAM_MERGED: &str = "The team is merged and closed.";
+pub const OP_TEAM_CLOSED_TEXT: &str = "This team was merged into another and is closed: it takes \
+    no new changes. Its history is part of the team it was merged into.";
+pub const OP_RENAME: &str = "Rename";
+pub const OP_NEW_NAME: &str = "New name";
+pub const OP_RENAME_BUTTON: &str = "Rename the team";
+pub const OP_MERGE: &str = "Merge into another team";
+pub const OP_MERGE_MOVES: &str = "Its packs, with their expiry dates, move to the other team, \
+    and so do its Flex users, their products and the token history: nothing is lost or counted \
+    twice.";
+pub const OP_MERGE_CLOSES: &str = "This team is then closed: it takes no new changes, and its \
+    users open products with the other team's tokens.";
+pub const OP_MERGE_FINAL: &str = "A merge cannot be undone.";
+pub const OP_MERGE_INTO: &str = "Merge into";
+pub const OP_MERGE_NO_TARGET: &str = "There is no other open team to merge into.";
+pub const OP_MERGE_CHOOSE: &str = "Choose the team to merge into.";
+
+pub fn op_teams_count(open: usize, closed: usize) -> String {
+    format!("{open} open, {closed} closed (merged into another).")
+}
+
+pub fn op_merge_text(team: &str) -> String {
+    format!("Merging {team} into another team:")
+}
+
+pub fn op_merge_button(team: &str) -> String {
+    format!("Merge {team} and close it")
+}
+
+// Products
+pub const OP_PRODUCTS_TITLE: &str = "Products";
+pub const OP_NO_PRODUCTS: &str = "The catalogue is empty: add the first product below.";
+pub const OP_KEY: &str = "Key";
+pub const OP_KEY_HINT: &str = "A stable identifier that products and scripts use, such as \
+    autocad: lowercase letters, digits, '-', '_' or '.'. It cannot be changed later.";
+pub const OP_DAILY_RATE: &str = "Daily rate (tokens per day of use)";
+pub const OP_DAILY_RATE_SHORT: &str = "Daily rate";
+pub const OP_DAILY_RATE_HINT: &str = "A whole number; 0 makes the product free to open.";
+pub const OP_RESULT_RATES: &str = "Per-result rates";
+pub const OP_RESULT_RATES_SHORT: &str = "Result rates";
+pub const OP_RESULT_RATES_HINT: &str = "One per line, type=tokens, such as render.cloud=5. \
+    Leave empty when results cost nothing.";
+pub const OP_RATE_FORM: &str = "write type=tokens, such as render.cloud=5";
+pub const OP_IDLE: &str = "Idle awareness";
+pub const OP_IDLE_HINT: &str = "The product tells when it is idle: a session idle for 15 \
+    minutes pauses, and no new period is charged until it is used again.";
+pub const OP_ITEMS: &str = "Download items";
+pub const OP_ITEMS_SHORT: &str = "Items";
+pub const OP_ITEMS_HINT: &str = "One per line: version | platform | link, such as \
+    2027 | windows | https://downloads.example.com/cad-2027.msi";
+pub const OP_ITEM_FORM: &str =
+    "write version | platform | link, with two | between the three parts";
+pub const OP_ADDED: &str = "Added";
+pub const OP_UPDATED: &str = "Last changed";
+pub const OP_ADD_PRODUCT: &str = "Add a product";
+pub const OP_ADD_PRODUCT_TEXT: &str = "Once added, users given all products may open it with \
+    Flex at once, and admins can choose it for their users and default assignments.";
+pub const OP_ADD_PRODUCT_BUTTON: &str = "Add the product";
+pub const OP_PRODUCT_ADDED: &str = "The product is added to the catalogue.";
+pub const OP_CHANGE_PRODUCT: &str = "Change the product";
+pub const OP_RATES_APPLY: &str = "New rates apply to charges made from now on; nothing already \
+    charged changes.";
+pub const OP_RATE_HISTORY: &str = "Rate history";
+pub const OP_RATE_HISTORY_TEXT: &str = "Each row holds from its time until the row above it.";
+pub const OP_FROM_TIME: &str = "From";
+pub const OP_BY: &str = "By";
+
+pub fn op_not_a_rate(raw: &str) -> String {
+    format!("{raw:?} is not a whole number of tokens")
+}
+
+pub fn op_rate_line(line: usize, detail: &str) -> String {
+    format!("line {line}: {detail}")
+}
+
+pub fn op_repeated_type(kind: &str, first: usize) -> String {
+    format!("{kind} is already on line {first}")
+}
+
+pub fn op_item_line(line: usize, detail: &str) -> String {
+    format!("line {line}: {detail}")
+}
+
+// Admins
+pub const OP_ADMINS_TITLE: &str = "Admins";
+pub const OP_NO_ADMINS: &str = "No team admin yet.";
+pub const OP_TEAMS: &str = "Teams";
+pub const OP_API_KEY: &str = "API key";
+pub const OP_NEW_API_KEY: &str = "New API key";
+pub const OP_KEY_ACTIVE: &str = "active";
+pub const OP_KEY_REVOKED: &str = "revoked";
+pub const OP_SINCE: &str = "since";
+pub const OP_REVOKE: &str = "Revoke key";
+pub const OP_ROTATE: &str = "New key";
+pub const OP_SEND_LINK: &str = "Send a password link";
+pub const OP_REVOKE_TEXT: &str = "Revoking a key stops it at once, on every server, and signs \
+    its admin out of the console.";
+pub const OP_ROTATE_TEXT: &str = "A new key replaces the old one, which stops working; a \
+    revoked admin works again with it.";
+pub const OP_CREATE_ADMIN: &str = "Create an admin";
+pub const OP_CREATE_ADMIN_TEXT: &str = "An admin manages the teams ticked here: their tokens, \
+    Flex users and reports, with an API key and in this console.";
+pub const OP_TEAMS_MANAGED: &str = "Teams they manage";
+pub const OP_CHOOSE_TEAM: &str = "Tick at least one team: an admin manages at least one.";
+pub const OP_TEAM_GONE: &str = "A ticked team no longer exists; reload the page and tick again.";
+pub const OP_CREATE_ADMIN_BUTTON: &str = "Create the admin";
+pub const OP_ADMIN_CREATED: &str = "Admin created";
+pub const OP_KEY_ROTATED: &str = "New key";
+pub const OP_KEY_ONCE: &str =
+    "Shown this once: copy it now and hand it over safely. Only its digest is kept.";
+pub const OP_PASSWORD_LINK: &str = "Console password link";
+pub const OP_LINK_EXPIRES: &str = "The link works once, until";
+pub const OP_EARLIER_LINKS: &str = "Earlier links no longer work.";
+pub const OP_BACK_TO_ADMINS: &str = "Back to the admins";
+
+pub fn op_admin_created(name: &str, email: &str) -> String {
+    format!("{name} <{email}> is an admin now.")
+}
+
+pub fn op_link_emailed(email: &str) -> String {
+    format!("With this link they choose their console password. It was also emailed to {email}.")
+}
+
+pub fn op_link_title(name: &str) -> String {
+    format!("A new password link for {name}")
+}
+
+pub fn op_revoked(name: &str) -> String {
+    format!("The key of {name} no longer works, and they are signed out of the console.")
+}
+
+pub fn op_rotated(name: &str) -> String {
+    format!("{name} has a new key; the old one no longer works.")
+}
+
+// Outbox
+pub const OP_OUTBOX_TITLE: &str = "Outbox";
+pub const OP_OUTBOX_TEXT: &str = "Every email, newest first. Links' secrets are hidden here: \
+    they are for the addressee alone.";
+pub const OP_PENDING: &str = "pending";
+pub const OP_SENT: &str = "sent";
+pub const OP_FAILED: &str = "failed";
+pub const OP_ALL_STATUSES: &str = "All";
+pub const OP_STATUS_VALUES: &str = "Choose pending, sent or failed.";
+pub const OP_TO_ADDRESS: &str = "To (email)";
+pub const OP_LIMIT: &str = "At most";
+pub const OP_SUBJECT: &str = "Subject";
+pub const OP_NO_MESSAGES: &str = "No email matches.";
+pub const OP_RETRY: &str = "Send again";
+pub const OP_RETRY_ALL: &str = "Send every failed email again";
+pub const OP_RETRY_ALL_TEXT: &str = "Fix the cause first (the relay, an address): they go as \
+    they were written, and an expired invitation is better resent from the team's users.";
+pub const OP_RETRIED: &str = "The email is queued again.";
+
+pub fn op_limit_range(max: usize) -> String {
+    format!("A number from 1 to {max}.")
+}
+
+pub fn op_attempts(n: u32) -> String {
+    match n {
+        1 => "1 attempt".to_owned(),
+        n => format!("{n} attempts"),
+    }
+}
+
+pub fn op_failed_count(n: usize) -> String {
+    match n {
+        1 => "1 email failed: the sender gave up on it.".to_owned(),
+        n => format!("{n} emails failed: the sender gave up on them."),
+    }
+}
+
+pub fn op_requeued(n: &str) -> String {
+    format!("Queued again: {n}.")
+}
+
+// Import
+pub const IMPORT_TITLE: &str = "Import users";
+pub const IMPORT: &str = "Import";
+pub const IMPORT_TEXT: &str = "Assign many Flex users at once from a CSV file. Each line is \
+    checked on its own: good lines are applied, bad ones are listed with their line number and \
+    reason. Importing the same file again changes nothing.";
+pub const IMPORT_NO_EMAIL: &str = "An import sends no email. Imported people who have no account \
+    yet are invited without one; resend their invitation from Users › Flex when they should get \
+    it.";
+pub const IMPORT_COLUMNS: &str = "Columns";
+pub const IMPORT_COL_NAME: &str = "The person's full name (required).";
+pub const IMPORT_COL_EMAIL: &str = "Their email address (required).";
+pub const IMPORT_COL_PRODUCTS: &str = "Optional: product keys separated by ; or * for all \
+    products. Empty leaves their products as they are (none for someone new).";
+pub const IMPORT_HEADER_LINE: &str = "A first line name,email,products is allowed and skipped. \
+    Save spreadsheets as CSV UTF-8.";
+pub const IMPORT_KEYS: &str = "Product keys:";
+pub const IMPORT_UPLOAD: &str = "Upload";
+pub const IMPORT_FILE: &str = "CSV file";
+pub const IMPORT_OR_PASTE: &str = "Or paste the lines";
+pub const IMPORT_BUTTON: &str = "Import";
+pub const IMPORT_NOTHING: &str = "Choose a CSV file, or paste its lines below.";
+pub const IMPORT_BOTH: &str = "Choose a file or paste lines, not both.";
+pub const IMPORT_NOT_TEXT: &str = "This file is not CSV text (UTF-8): save it from your \
+    spreadsheet as CSV UTF-8 and try again.";
+pub const IMPORT_RECENT: &str = "Recent imports";
+pub const IMPORT_NONE: &str = "No import yet.";
+pub const IMPORT_LINES: &str = "Lines";
+pub const IMPORT_APPLIED: &str = "Applied";
+pub const IMPORT_UNCHANGED: &str = "Unchanged";
+pub const IMPORT_REFUSED: &str = "Refused";
+pub const IMPORT_QUEUED: &str = "queued";
+pub const IMPORT_RUNNING: &str = "running";
+pub const IMPORT_DONE: &str = "done";
+pub const IMPORT_FAILED: &str = "failed";
+pub const IMPORT_QUEUED_AT: &str = "Queued";
+pub const IMPORT_FINISHED_AT: &str = "Finished";
+pub const IMPORT_OUTCOMES: &str = "Lines";
+pub const IMPORT_ALL_LINES: &str = "All lines";
+pub const IMPORT_NO_LINES: &str = "No line has an outcome here yet.";
+pub const IMPORT_LINE: &str = "Line";
+pub const IMPORT_OUTCOME: &str = "Outcome";
+pub const IMPORT_REASON: &str = "Reason";
+pub const IMPORT_FIRST_LINES: &str = "First lines";
+pub const IMPORT_NEXT_LINES: &str = "Next lines";
+pub const IMPORT_BACK: &str = "Imports";
+
+pub fn import_title(id: i64) -> String {
+    format!("Import {id}")
+}
+
+pub fn import_file_hint(mib: usize) -> String {
+    format!(
+        "At most {mib} MiB and 100,000 lines; the jeton import command sends larger files in parts."
+    )
+}
+
+pub fn import_too_large(mib: usize) -> String {
+    format!(
+        "The file is larger than {mib} MiB, the most one import takes: split it, or use
+         the jeton import command, which sends it in parts."
+    )
+}
+
+pub fn import_empty_file(name: &str) -> String {
+    format!("{name} is empty.")
+}
+
+pub fn import_progress(done: u64, total: u64) -> String {
+    format!("{done} of {total} lines done")
+}
+
+pub fn import_percent(share: u64) -> String {
+    format!("{share} % done")
+}
+
+pub fn import_refreshing(seconds: u32) -> String {
+    format!("This page refreshes itself every {seconds} seconds until the import is done.")
+}

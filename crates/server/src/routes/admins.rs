@@ -65,31 +65,40 @@ async fn create_admin(
     caller.require_operator()?;
     let email = Email::parse(&body.email)?;
     let name = PersonName::parse(&body.name)?;
-    if body.teams.is_empty() {
+    let created = create(&state, &email, &name, &body.teams).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Creates an admin of `teams` with a new key, and emails them a link to choose a console
+/// password (also the console's Operator › Admins). The answer holds the key and the link.
+pub(crate) async fn create(
+    state: &AppState,
+    email: &Email,
+    name: &PersonName,
+    teams: &[i64],
+) -> ApiResult<AdminCreated> {
+    if teams.is_empty() {
         return Err(ApiError::bad_request(
             "invalid_body",
             "teams is empty: an admin manages at least one team",
         ));
     }
-    let teams: Vec<TeamId> = body.teams.iter().copied().map(TeamId).collect();
+    let teams: Vec<TeamId> = teams.iter().copied().map(TeamId).collect();
     let key = new_admin_key()?;
     let admin = state
         .store
-        .create_admin(&email, &name, &teams, &hash_key(&key), state.now())
+        .create_admin(email, name, &teams, &hash_key(&key), state.now())
         .await?;
-    let (link, expires_at) = send_password_link(&state, LinkOwner::Admin(admin.id)).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AdminCreated {
-            id: admin.id.0,
-            email: admin.email,
-            name: admin.name,
-            teams: admin.teams.iter().map(|t| t.0).collect(),
-            api_key: key,
-            password_link: link,
-            password_link_expires_at: expires_at,
-        }),
-    ))
+    let (link, expires_at) = send_password_link(state, LinkOwner::Admin(admin.id)).await?;
+    Ok(AdminCreated {
+        id: admin.id.0,
+        email: admin.email,
+        name: admin.name,
+        teams: admin.teams.iter().map(|t| t.0).collect(),
+        api_key: key,
+        password_link: link,
+        password_link_expires_at: expires_at,
+    })
 }
 
 /// Every team admin with their teams and whether their key works (operator). Never a key.
@@ -139,15 +148,21 @@ async fn rotate_key(
     ApiPath(admin): ApiPath<i64>,
 ) -> ApiResult<Json<AdminKey>> {
     caller.require_operator()?;
-    let key = new_admin_key()?;
-    let admin = state
-        .store
-        .rotate_admin_key(AdminId(admin), &hash_key(&key), state.now())
-        .await?;
+    let (admin, key) = rotate(&state, AdminId(admin)).await?;
     Ok(Json(AdminKey {
         admin: info(&admin),
         api_key: key,
     }))
+}
+
+/// Gives `admin` a new key; the old one stops working (also the console's Operator › Admins).
+pub(crate) async fn rotate(state: &AppState, admin: AdminId) -> ApiResult<(Admin, String)> {
+    let key = new_admin_key()?;
+    let admin = state
+        .store
+        .rotate_admin_key(admin, &hash_key(&key), state.now())
+        .await?;
+    Ok((admin, key))
 }
 
 /// A new link for the admin to choose their console password (operator): emailed to them and

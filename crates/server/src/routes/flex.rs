@@ -30,7 +30,7 @@ use crate::state::AppState;
 
 /// Largest CSV import body; clients send larger files in parts. (10 MiB holds 100,000 lines of
 /// about 100 bytes, `MAX_IMPORT_LINES`.)
-const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
+pub(crate) const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -394,18 +394,30 @@ async fn import(
     }
     state.store.team(team).await?;
     let body = body.map_err(body_rejection)?;
-    let (rows, rejected) = parse_csv(&body, first_line)?;
-    let job = state
-        .store
-        .queue_import(team, &rows, &rejected, state.now())
-        .await?;
-    state.importer.queued();
+    let job = queue_csv(&state, team, &body, first_line).await?;
     let location = format!("/v1/teams/{team}/flex/imports/{}", job.id);
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, location)],
         Json(wire::import_job(&job)),
     ))
+}
+
+/// Stores a CSV file as an import of `team` and wakes the worker (also the console's Import
+/// page). The caller was found allowed to import into the team.
+pub(crate) async fn queue_csv(
+    state: &AppState,
+    team: TeamId,
+    csv: &[u8],
+    first_line: u64,
+) -> ApiResult<jeton_store::imports::ImportJob> {
+    let (rows, rejected) = parse_csv(csv, first_line)?;
+    let job = state
+        .store
+        .queue_import(team, &rows, &rejected, state.now())
+        .await?;
+    state.importer.queued();
+    Ok(job)
 }
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {

@@ -1,17 +1,17 @@
 //! The HTTP API. Each file is one area of `docs/api.md`; `wire` turns store records into the
 //! answers of `jeton_api`.
 
-mod admins;
+pub(crate) mod admins;
 pub(crate) mod flex;
 pub mod invitations;
 mod ledger;
 pub(crate) mod me;
 mod ops;
-mod outbox;
+pub(crate) mod outbox;
 mod products;
 pub(crate) mod reports;
 mod sessions;
-mod teams;
+pub(crate) mod teams;
 mod users;
 mod wire;
 

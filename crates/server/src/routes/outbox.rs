@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use jeton_api::{OutboxMessage, OutboxQuery, Problem, Requeued};
-use jeton_store::outbox::{OutboxFilter, OutboxStatus};
+use jeton_store::outbox::{OutboxFilter, OutboxRecord, OutboxStatus};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -68,10 +68,16 @@ async fn retry(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<OutboxMessage>> {
     caller.require_operator()?;
+    let message = retry_one(&state, id).await?;
+    Ok(Json(wire::outbox_message(&message)))
+}
+
+/// Queues failed message `id` again (also the console's Outbox page).
+pub(crate) async fn retry_one(state: &AppState, id: i64) -> ApiResult<OutboxRecord> {
     let message = state.store.retry_failed_message(id, state.now()).await?;
     tracing::info!(message = id, kind = %message.kind, "failed email queued again");
     state.mail_queued();
-    Ok(Json(wire::outbox_message(&message)))
+    Ok(message)
 }
 
 /// Sends every `failed` email again (operator), after the relay was down longer than the sender
@@ -84,10 +90,16 @@ async fn retry_all_failed(
     caller: Caller,
 ) -> ApiResult<Json<Requeued>> {
     caller.require_operator()?;
+    let queued = retry_all(&state).await?;
+    Ok(Json(Requeued { queued }))
+}
+
+/// Queues every failed message again (also the console's Outbox page); answers how many.
+pub(crate) async fn retry_all(state: &AppState) -> ApiResult<u64> {
     let queued = state.store.retry_all_failed_messages(state.now()).await?;
     tracing::info!(queued, "failed emails queued again");
     if queued > 0 {
         state.mail_queued();
     }
-    Ok(Json(Requeued { queued }))
+    Ok(queued)
 }

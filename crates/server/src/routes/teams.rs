@@ -1,10 +1,12 @@
-//! Teams: creating, listing, merging (R-PACK-7).
+//! Teams: creating, listing, renaming, merging (R-PACK-7).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use jeton_api::{Merge, MergeRequest, NewTeam, Problem, Team};
+use jeton_api::{Merge, MergeRequest, NewTeam, Problem, Team, TeamRename};
 use jeton_core::{TeamId, TeamName};
+use jeton_store::teams::Team as StoreTeam;
+use jeton_store::transfers::MergeRecord;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -17,7 +19,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_team, list_teams))
-        .routes(routes!(get_team))
+        .routes(routes!(get_team, rename_team))
         .routes(routes!(merge_team))
 }
 
@@ -31,10 +33,15 @@ async fn create_team(
     caller: Caller,
     ApiJson(body): ApiJson<NewTeam>,
 ) -> ApiResult<(StatusCode, Json<Team>)> {
-    let name = TeamName::parse(&body.name)?;
-    let creator = caller.admin_id()?;
-    let team = state.store.create_team(&name, creator, state.now()).await?;
+    let team = create(&state, &caller, &body.name).await?;
     Ok((StatusCode::CREATED, Json(wire::team(&team))))
+}
+
+/// Creates a team named `name` (also the console's Operator › All teams).
+pub(crate) async fn create(state: &AppState, caller: &Caller, name: &str) -> ApiResult<StoreTeam> {
+    let creator = caller.admin_id()?;
+    let name = TeamName::parse(name)?;
+    Ok(state.store.create_team(&name, creator, state.now()).await?)
 }
 
 /// The teams the caller manages (all of them for the operator), closed ones included.
@@ -64,6 +71,40 @@ async fn get_team(
     Ok(Json(wire::team(&state.store.team(team).await?)))
 }
 
+/// Rename a team (the operator, or an admin of the team). The name is checked as on creation;
+/// names need not be unique. A closed team keeps its name: 409 `team_closed`.
+#[utoipa::path(patch, path = "/v1/teams/{team}", tag = "teams", request_body = TeamRename,
+    params(("team" = i64, Path)),
+    responses((status = 200, body = Team),
+              (status = 400, description = "invalid_name", body = Problem),
+              (status = 403, description = "refused to user tokens", body = Problem),
+              (status = 404, body = Problem),
+              (status = 409, description = "team_closed", body = Problem)),
+    security(("bearer" = [])))]
+async fn rename_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(team): ApiPath<i64>,
+    ApiJson(body): ApiJson<TeamRename>,
+) -> ApiResult<Json<Team>> {
+    let team = rename(&state, &caller, TeamId(team), &body.name).await?;
+    Ok(Json(wire::team(&team)))
+}
+
+/// Renames `team` (also the console's team page).
+pub(crate) async fn rename(
+    state: &AppState,
+    caller: &Caller,
+    team: TeamId,
+    name: &str,
+) -> ApiResult<StoreTeam> {
+    caller.require_team(team)?;
+    Ok(state
+        .store
+        .rename_team(team, &TeamName::parse(name)?)
+        .await?)
+}
+
 /// Merge this team into another (R-PACK-7): its packs, with their expiry, and its history go to
 /// `into_team`; this team is closed. The caller must manage both.
 #[utoipa::path(post, path = "/v1/teams/{team}/merge", tag = "teams", request_body = MergeRequest,
@@ -80,7 +121,17 @@ async fn merge_team(
     ApiPath(team): ApiPath<i64>,
     ApiJson(body): ApiJson<MergeRequest>,
 ) -> ApiResult<Json<Merge>> {
-    let (from, into) = (TeamId(team), TeamId(body.into_team));
+    let merge = merge(&state, &caller, TeamId(team), TeamId(body.into_team)).await?;
+    Ok(Json(wire::merge(&merge)))
+}
+
+/// Merges `from` into `into` (also the console's team page).
+pub(crate) async fn merge(
+    state: &AppState,
+    caller: &Caller,
+    from: TeamId,
+    into: TeamId,
+) -> ApiResult<MergeRecord> {
     caller.require_team(from)?;
     caller.require_team(into)?;
     let merge = state
@@ -90,5 +141,5 @@ async fn merge_team(
     for p in &merge.packs {
         state.metrics.count_tokens("merged", p.tokens.get());
     }
-    Ok(Json(wire::merge(&merge)))
+    Ok(merge)
 }

@@ -9,6 +9,7 @@ mod browser;
 mod common;
 mod flex;
 mod http;
+mod operator;
 mod reports;
 
 use std::path::PathBuf;
@@ -32,19 +33,19 @@ const ADMIN_PASSWORD: &str = "admin-pass-1234";
 const JANE_PASSWORD: &str = "jane-pass-5678";
 const JANE_NEW_PASSWORD: &str = "jane-new-pass-9012";
 
-fn screenshots(db: &TestDb) -> Option<PathBuf> {
+pub(crate) fn screenshots(db: &TestDb) -> Option<PathBuf> {
     (db.backend == jeton_store::Backend::Sqlite)
         .then(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots"))
 }
 
 /// A link from an email, pointed at the test server (emails name the public URL).
-fn local(app: &TestApp, link: &str) -> String {
+pub(crate) fn local(app: &TestApp, link: &str) -> String {
     link.replace(TEST_PUBLIC_URL, &app.base_url)
 }
 
 /// The first link of the newest email to `to` whose subject has `subject_has`, waiting (real
 /// time) for it to arrive.
-async fn link_to(sink: &SmtpSink, to: &str, subject_has: &str) -> String {
+pub(crate) async fn link_to(sink: &SmtpSink, to: &str, subject_has: &str) -> String {
     let started = std::time::Instant::now();
     loop {
         let mails: Vec<ReceivedMail> = sink.messages();
@@ -67,7 +68,7 @@ async fn link_to(sink: &SmtpSink, to: &str, subject_has: &str) -> String {
     }
 }
 
-async fn product(op: &Http, key: &str, name: &str, rate: i64) {
+pub(crate) async fn product(op: &Http, key: &str, name: &str, rate: i64) {
     op.post(
         "/v1/products",
         json!({"key": key, "name": name, "daily_rate": rate, "items": [
