@@ -50,6 +50,12 @@ pub fn parse_csv(
             detail: format!("first_line must be 1 to {MAX_FIRST_LINE}, got {first_line}"),
         });
     }
+    // Spreadsheets save "CSV UTF-8" with a byte order mark; it is no part of the first cell.
+    let data = if first_line == 1 {
+        data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data)
+    } else {
+        data
+    };
     let mut rows = Vec::new();
     let mut rejected = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
@@ -221,6 +227,19 @@ mod tests {
         }
         let (rows, _) = parse_csv(b"A,a@example.com\nB,b@example.com", MAX_FIRST_LINE).unwrap();
         assert_eq!(rows[1].line, MAX_FIRST_LINE + 1);
+    }
+
+    #[test]
+    fn a_byte_order_mark_from_a_spreadsheet_is_not_part_of_the_header() {
+        let plain = parse_csv(b"name,email\nJane Doe,jane@example.com\n", 1).unwrap();
+        let marked = parse_csv(b"\xEF\xBB\xBFname,email\nJane Doe,jane@example.com\n", 1).unwrap();
+        assert_eq!(marked, plain);
+        assert!(
+            marked.1.is_empty(),
+            "the header is skipped, not refused: {:?}",
+            marked.1
+        );
+        assert_eq!(marked.0.len(), 1);
     }
 
     #[test]

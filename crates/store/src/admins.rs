@@ -187,6 +187,11 @@ impl Store {
         .bind(id.0)
         .execute(&mut *w.tx)
         .await?;
+        // Out of the console too, for good: a later rotation gives a new key, not these sign-ins.
+        sqlx::query("DELETE FROM console_sessions WHERE admin_id = $1")
+            .bind(id.0)
+            .execute(&mut *w.tx)
+            .await?;
         let admin = admin_in(&mut w.tx, id).await?;
         w.commit().await?;
         Ok(admin)

@@ -160,6 +160,12 @@ async fn sign_ins_end(db: TestDb) {
         .unwrap();
     store.revoke_admin_key(ann, now()).await.unwrap();
     assert_eq!(store.console_session("s-2", now()).await.unwrap(), None);
+    store.rotate_admin_key(ann, "new-key", now()).await.unwrap();
+    assert_eq!(
+        store.console_session("s-2", now()).await.unwrap(),
+        None,
+        "a new key does not bring old sign-ins back"
+    );
 
     // Signing out removes the row; expired ones go with it.
     store.end_console_session("s-op", now()).await.unwrap();
