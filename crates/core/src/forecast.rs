@@ -274,7 +274,10 @@ mod tests {
             line("autocad", 7, 5, 32),
             line("autocad", 7, 5, 0),
         ] {
-            assert_eq!(estimate(&[bad]).unwrap_err().code(), "invalid_range");
+            assert_eq!(
+                estimate(&[bad]).unwrap_err().code(),
+                crate::ErrorCode::InvalidRange
+            );
         }
         assert!(estimate(&[]).is_err());
     }

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod assignment;
 pub mod clock;
+pub mod code;
 pub mod email;
 pub mod error;
 pub mod forecast;
@@ -32,7 +33,7 @@ pub mod tokens;
 pub use access::ProductAccess;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::Email;
-pub use error::DomainError;
+pub use error::{DomainError, ErrorCode};
 pub use idempotency::IdempotencyKey;
 pub use ids::{AdminId, MoveId, PackId, TeamId};
 pub use invitee::Invitee;

@@ -272,7 +272,7 @@ mod tests {
         ] {
             assert_eq!(
                 resolve("custom", from, to, today).unwrap_err().code(),
-                "invalid_range"
+                crate::ErrorCode::InvalidRange
             );
         }
         // The longest range: a year and a day, both ends included.

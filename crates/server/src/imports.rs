@@ -135,7 +135,7 @@ impl Importer {
             // A rule that no retry will change: the team was closed (merged) meanwhile.
             Err(StoreError::Domain(e)) if !matches!(e, DomainError::Corrupt { .. }) => {
                 tracing::warn!(import = id, error = %e, "import stopped");
-                (e.code(), e.to_string())
+                (e.code().as_str(), e.to_string())
             }
             // A database that does not answer: the next wake-up tries again.
             Err(e @ (StoreError::Database(_) | StoreError::Migration(_))) => return Err(e.into()),

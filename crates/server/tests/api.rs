@@ -144,7 +144,7 @@ async fn merge(db: TestDb) {
     );
     http.post(&format!("/v1/teams/{a}/packs"), json!({"tokens": 5}))
         .await
-        .problem(409, "team_closed");
+        .problem(422, "team_closed");
     http.post(&format!("/v1/teams/{b}/merge"), json!({"into_team": b}))
         .await
         .problem(422, "same_team");

@@ -428,7 +428,7 @@ async fn bad_queries(db: TestDb) {
         &[],
     )
     .await
-    .problem(409, "team_closed");
+    .problem(422, "team_closed");
     app.shutdown().await;
 }
 

@@ -7,7 +7,7 @@ use jeton_core::{AdminId, DomainError, Email, PersonName, TeamId};
 use sqlx::AnyConnection;
 
 use crate::Store;
-use crate::error::{StoreError, StoreResult, conflict_on_duplicate};
+use crate::error::{StoreError, StoreResult, refuse_duplicate};
 use crate::time::{from_db, to_db};
 
 /// A team admin: sees and changes only the teams listed here.
@@ -111,7 +111,7 @@ impl Store {
         .bind(to_db(now))
         .fetch_one(&mut *w.tx)
         .await
-        .map_err(conflict_on_duplicate("duplicate_admin", || format!("an admin with email {email} already exists")))?;
+        .map_err(refuse_duplicate(|| DomainError::DuplicateAdmin { email: email.to_string() }))?;
         for t in &teams {
             sqlx::query("INSERT INTO admin_teams (admin_id, team_id) VALUES ($1, $2)")
                 .bind(id)

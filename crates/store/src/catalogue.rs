@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use jeton_core::ledger::Actor;
 use jeton_core::product::{ProductDraft, ProductPatch};
-use jeton_core::{DownloadItem, ProductKey, ResultType, Tokens};
+use jeton_core::{DomainError, DownloadItem, ProductKey, ResultType, Tokens};
 use sqlx::AnyConnection;
 
 use crate::Store;
-use crate::error::{StoreError, StoreResult, conflict_on_duplicate};
+use crate::error::{StoreError, StoreResult, refuse_duplicate};
 use crate::time::{from_db, to_db};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,8 +151,8 @@ impl Store {
         .bind(to_db(now))
         .fetch_one(&mut *w.tx)
         .await
-        .map_err(conflict_on_duplicate("duplicate_product", || {
-            format!("a product with key {:?} already exists", draft.key.as_str())
+        .map_err(refuse_duplicate(|| DomainError::DuplicateProduct {
+            key: draft.key.as_str().to_owned(),
         }))?;
         write_rates(&mut w.tx, id, &draft.result_rates).await?;
         write_items(&mut w.tx, id, &draft.items).await?;

@@ -3,11 +3,11 @@
 use chrono::{DateTime, Utc};
 use jeton_core::ledger::Actor;
 use jeton_core::session::{AccessKind, Entitlement as Window};
-use jeton_core::{Email, PersonName, ProductKey};
+use jeton_core::{DomainError, Email, PersonName, ProductKey};
 use sqlx::AnyConnection;
 
 use crate::Store;
-use crate::error::{StoreResult, conflict_on_duplicate};
+use crate::error::{StoreResult, refuse_duplicate};
 use crate::time::{from_db, to_db};
 use crate::users::{User, user_row};
 
@@ -157,8 +157,8 @@ impl Store {
         .bind(to_db(now))
         .fetch_one(&mut *w.tx)
         .await
-        .map_err(conflict_on_duplicate("duplicate_user", || {
-            format!("a user with email {email} already exists")
+        .map_err(refuse_duplicate(|| DomainError::DuplicateUser {
+            email: email.to_string(),
         }))?;
         let user = user_row(&mut w.tx, id).await?.user()?;
         w.commit().await?;

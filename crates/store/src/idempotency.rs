@@ -3,10 +3,10 @@
 //! cannot both pass.
 
 use chrono::{DateTime, Utc};
-use jeton_core::{IdempotencyKey, TeamId};
+use jeton_core::{DomainError, IdempotencyKey, TeamId};
 use sqlx::AnyConnection;
 
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreResult;
 use crate::time::to_db;
 
 /// What was stored the first time: the request's fingerprint and the answer given.
@@ -43,15 +43,15 @@ pub(crate) fn replay(
     key: &IdempotencyKey,
 ) -> StoreResult<String> {
     if remembered.fingerprint != fingerprint {
-        return Err(StoreError::Conflict {
-            code: "idempotency_key_reused",
+        return Err(DomainError::IdempotencyKeyReused {
             // Says what this request is, never what the remembered one was: that may be
             // someone else's business.
             detail: format!(
                 "Idempotency-Key {key:?} was already used for a different request than this {fingerprint}; \
                  send a new key for a new request"
             ),
-        });
+        }
+        .into());
     }
     Ok(remembered.response)
 }

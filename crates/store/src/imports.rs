@@ -16,7 +16,7 @@
 use chrono::{DateTime, Duration, Utc};
 use jeton_core::import::{ImportRow, Rejection, parse_products, products_field};
 use jeton_core::limits::MAX_OPEN_IMPORTS_PER_TEAM;
-use jeton_core::{Email, PersonName, TeamId};
+use jeton_core::{DomainError, Email, PersonName, TeamId};
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
@@ -270,13 +270,11 @@ impl Store {
         .fetch_one(&mut *w.tx)
         .await?;
         if open >= MAX_OPEN_IMPORTS_PER_TEAM as i64 {
-            return Err(StoreError::Conflict {
-                code: "too_many_imports",
-                detail: format!(
-                    "team {team} already has {open} imports queued or running, the most it may \
-                     have; wait for them to finish (GET /v1/teams/{team}/flex/imports)"
-                ),
-            });
+            return Err(DomainError::TooManyImports {
+                team,
+                open: open as usize,
+            }
+            .into());
         }
         let total = (rows.len() + refused.len()) as i64;
         let (status, finished_at) = if rows.is_empty() {

@@ -113,13 +113,7 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::not_found("invitation", invitation))?;
         let old = old.record(now)?;
-        match old.state {
-            // The same refusals, codes and statuses as accepting such a link (one code, one
-            // status): 409 accepted, 410 superseded.
-            InvitationState::Accepted => return Err(DomainError::InvitationAccepted.into()),
-            InvitationState::Superseded => return Err(DomainError::InvitationSuperseded.into()),
-            InvitationState::Pending | InvitationState::Expired => {}
-        }
+        old.state.check_resendable()?;
         supersede_invitations(&mut w.tx, team, old.user_id, now).await?;
         let id = insert_invitation(&mut w.tx, team, old.user_id, &secret.hash, true, now).await?;
         let catalogue = crate::flex::Catalogue::load(&mut w.tx).await?;

@@ -3,8 +3,8 @@
 //! an SMTP outage loses none and several servers send none twice.
 
 use chrono::{DateTime, Duration, Utc};
-use jeton_core::TeamId;
 use jeton_core::mail::Message;
+use jeton_core::{DomainError, TeamId};
 use sqlx::AnyConnection;
 
 use crate::Store;
@@ -309,13 +309,11 @@ impl Store {
             });
         };
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict {
-                code: "message_not_failed",
-                detail: format!(
-                    "message {id} is {}: only failed messages can be retried",
-                    row.status
-                ),
-            });
+            return Err(DomainError::MessageNotFailed {
+                message: id,
+                status: row.status,
+            }
+            .into());
         }
         w.commit().await?;
         row.record()

@@ -379,17 +379,12 @@ async fn session_row(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<Se
 fn gone(reason: &str) -> StoreError {
     if reason == EndReason::InsufficientTokens.as_str() {
         // R-SES-3: the product is told why it must stop.
-        return StoreError::Gone {
-            code: "insufficient_tokens",
-            detail:
-                "this session was stopped: the team's tokens could not pay the next usage period"
-                    .into(),
-        };
+        return DomainError::SessionStopped.into();
     }
-    StoreError::Gone {
-        code: "session_ended",
-        detail: format!("this session has ended ({reason}); sign in again"),
+    DomainError::SessionEnded {
+        reason: reason.to_owned(),
     }
+    .into()
 }
 
 /// The period the user is in after a step: its id and end.
@@ -658,7 +653,9 @@ impl Store {
     ) -> StoreResult<Tokens> {
         let row = match self.own_session(session, user).await {
             Ok(row) => row,
-            Err(StoreError::Gone { .. }) => return Ok(Tokens::ZERO),
+            Err(StoreError::Domain(
+                DomainError::SessionEnded { .. } | DomainError::SessionStopped,
+            )) => return Ok(Tokens::ZERO),
             Err(e) => return Err(e),
         };
         let team = TeamId(row.team_id);
@@ -740,12 +737,12 @@ impl Store {
         .await?;
         if let Some((kind, q, tokens)) = first {
             if kind != result_type.as_str() || q != quantity as i64 {
-                return Err(StoreError::Conflict {
-                    code: "idempotency_key_reused",
+                return Err(DomainError::IdempotencyKeyReused {
                     detail: format!(
                         "result {client_id:?} was already reported as {q} × {kind}; send a new id for a new result"
                     ),
-                });
+                }
+                .into());
             }
             return Ok((Tokens::from_stored(tokens)?, true));
         }

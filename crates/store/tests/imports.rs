@@ -437,13 +437,7 @@ async fn bounded(db: TestDb) {
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            err,
-            StoreError::Conflict {
-                code: "too_many_imports",
-                ..
-            }
-        ),
+        matches!(err, StoreError::Domain(DomainError::TooManyImports { .. })),
         "{err:?}"
     );
     // Other teams are not affected, and a finished import frees a place.

@@ -68,10 +68,7 @@ async fn products(db: TestDb) {
     assert!(
         matches!(
             dup,
-            StoreError::Conflict {
-                code: "duplicate_product",
-                ..
-            }
+            StoreError::Domain(DomainError::DuplicateProduct { .. })
         ),
         "{dup:?}"
     );
@@ -567,10 +564,7 @@ async fn idempotent_purchase(db: TestDb) {
     assert!(
         matches!(
             err,
-            StoreError::Conflict {
-                code: "idempotency_key_reused",
-                ..
-            }
+            StoreError::Domain(DomainError::IdempotencyKeyReused { .. })
         ),
         "{err:?}"
     );

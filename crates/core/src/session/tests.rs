@@ -344,10 +344,13 @@ fn r_pri_1_2_3_subscription_then_trial_then_flex() {
     );
     assert_eq!(r(&[], ok).unwrap(), flex(7));
     let code = |e: &[Entitlement], f| r(e, f).unwrap_err().code();
-    assert_eq!(code(&[], FlexStanding::NotAssigned), "not_assigned");
+    assert_eq!(
+        code(&[], FlexStanding::NotAssigned),
+        crate::ErrorCode::NotAssigned
+    );
     assert_eq!(
         code(&[], FlexStanding::InvitationPending),
-        "invitation_pending"
+        crate::ErrorCode::InvitationPending
     );
     assert_eq!(
         code(
@@ -356,7 +359,7 @@ fn r_pri_1_2_3_subscription_then_trial_then_flex() {
                 product_allowed: false
             }
         ),
-        "product_not_allowed"
+        crate::ErrorCode::ProductNotAllowed
     );
     let ended = Entitlement {
         ends_at: now,
@@ -364,14 +367,14 @@ fn r_pri_1_2_3_subscription_then_trial_then_flex() {
     };
     assert_eq!(
         code(&[ended], FlexStanding::NotAssigned),
-        "not_assigned",
+        crate::ErrorCode::NotAssigned,
         "ended at now"
     );
     assert_eq!(
         resolve_access(&[sub], ok, true, t(7), now)
             .unwrap_err()
             .code(),
-        "team_closed"
+        crate::ErrorCode::TeamClosed
     );
 }
 

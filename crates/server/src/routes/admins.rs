@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiJson, ApiPath};
 use crate::keys::{ADMIN_PREFIX, hash_key, new_key};
 use crate::state::AppState;
@@ -24,11 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 fn new_admin_key() -> Result<String, ApiError> {
-    new_key(ADMIN_PREFIX).map_err(|e| ApiError::Status {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "no_randomness",
-        detail: e.to_string(),
-    })
+    new_key(ADMIN_PREFIX).map_err(|e| ApiError::NoRandomness(e.to_string()))
 }
 
 fn info(admin: &Admin) -> AdminInfo {
@@ -64,7 +60,7 @@ async fn create_admin(
     let name = PersonName::parse(&body.name)?;
     if body.teams.is_empty() {
         return Err(ApiError::bad_request(
-            "invalid_body",
+            Malformed::Body,
             "teams is empty: an admin manages at least one team",
         ));
     }

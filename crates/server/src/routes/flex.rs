@@ -23,7 +23,7 @@ use utoipa_axum::routes;
 
 use super::wire;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::keys::new_secret;
 use crate::state::AppState;
@@ -97,7 +97,11 @@ fn who(entry: &str) -> Result<Who, ApiError> {
         Ok(email) => Ok(Who::Email(email)),
         // Neither form: say what an invitation looks like.
         Err(_) => Err(Invitee::parse(entry).err().map_or_else(
-            || ApiError::bad_request("invalid_invitee", "expected Full Name <name@example.com>"),
+            || {
+                ApiError::from(DomainError::InvalidInvitee {
+                    detail: "expected Full Name <name@example.com>".into(),
+                })
+            },
             ApiError::from,
         )),
     }
@@ -138,7 +142,7 @@ async fn do_assign(
     responses((status = 201, body = Assignment), (status = 400, description = "invalid_invitee, invalid_body", body = Problem),
               (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem), (status = 409, description = "already_assigned, already_invited", body = Problem),
-              (status = 422, description = "unknown_product", body = Problem)),
+              (status = 422, description = "team_closed, unknown_product", body = Problem)),
     security(("bearer" = [])))]
 async fn assign(
     State(state): State<AppState>,
@@ -162,7 +166,7 @@ async fn assign(
         (None, None, Some(email)) => Who::Email(Email::parse(email)?),
         _ => {
             return Err(ApiError::bad_request(
-                "invalid_body",
+                Malformed::Body,
                 "send exactly one of \"invite\" (Full Name <email>), \"user_id\" or \"email\"",
             ));
         }
@@ -219,7 +223,7 @@ async fn assign_batch(
                     entry,
                     assignment: None,
                     error: Some(EntryError {
-                        code: code.to_owned(),
+                        code: code.as_str().to_owned(),
                         detail,
                     }),
                 }
@@ -274,7 +278,7 @@ async fn unassign(
     responses((status = 200, body = FlexUser), (status = 400, body = Problem),
               (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "team_closed", body = Problem), (status = 422, description = "unknown_product", body = Problem)),
+              (status = 422, description = "team_closed, unknown_product", body = Problem)),
     security(("bearer" = [])))]
 async fn set_products(
     State(state): State<AppState>,
@@ -329,7 +333,7 @@ async fn get_defaults(
     responses((status = 200, body = Defaults), (status = 400, body = Problem),
               (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "team_closed", body = Problem), (status = 422, description = "unknown_product", body = Problem)),
+              (status = 422, description = "team_closed, unknown_product", body = Problem)),
     security(("bearer" = [])))]
 async fn set_defaults(
     State(state): State<AppState>,
@@ -359,7 +363,8 @@ async fn set_defaults(
     responses((status = 202, body = ImportJob, headers(("Location" = String, description = "the import: GET it to follow its progress"))),
               (status = 400, description = "invalid_import, invalid_query", body = Problem), (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "team_closed, too_many_imports", body = Problem),
+              (status = 409, description = "too_many_imports", body = Problem),
+              (status = 422, description = "team_closed", body = Problem),
               (status = 413, description = "body_too_large", body = Problem), (status = 415, body = Problem)),
     security(("bearer" = [])))]
 async fn import(
@@ -379,16 +384,14 @@ async fn import(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !(content_type.starts_with("text/csv") || content_type.starts_with("text/plain")) {
-        return Err(ApiError::Status {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code: "unsupported_media_type",
-            detail: "send the file as Content-Type: text/csv".into(),
-        });
+        return Err(ApiError::UnsupportedMediaType(
+            "send the file as Content-Type: text/csv".into(),
+        ));
     }
     let first_line = query.first_line.unwrap_or(1);
     if !(1..=MAX_FIRST_LINE).contains(&first_line) {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            Malformed::Query,
             format!("first_line counts from 1, up to {MAX_FIRST_LINE}, got {first_line}"),
         ));
     }
@@ -410,20 +413,16 @@ async fn import(
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::Status {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "body_too_large",
-            detail: format!(
-                "the file is larger than {} MiB, the most one import request takes; \
+        return ApiError::BodyTooLarge(format!(
+            "the file is larger than {} MiB, the most one import request takes; \
                  `jeton import` sends larger files in parts (or send parts of at most {} lines \
                  with ?first_line=N, the file line number of each part's first line)",
-                MAX_IMPORT_BYTES / (1024 * 1024),
-                MAX_IMPORT_LINES
-            ),
-        };
+            MAX_IMPORT_BYTES / (1024 * 1024),
+            MAX_IMPORT_LINES
+        ));
     }
     ApiError::bad_request(
-        "invalid_body",
+        Malformed::Body,
         format!("the file could not be read: {}", rejection.body_text()),
     )
 }
@@ -468,7 +467,7 @@ async fn import_status(
     let limit = query.limit.unwrap_or(1000) as usize;
     if limit > MAX_IMPORT_OUTCOMES_PER_PAGE {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            Malformed::Query,
             format!("limit must be 0 to {MAX_IMPORT_OUTCOMES_PER_PAGE}, got {limit}"),
         ));
     }

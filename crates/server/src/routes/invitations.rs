@@ -3,11 +3,10 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use jeton_api::{AcceptInvitation, Accepted, Invitation, Problem};
-use jeton_core::{Password, TeamId};
+use jeton_core::{DomainError, Password, TeamId};
 use jeton_store::invitations::Invited;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
@@ -64,8 +63,9 @@ async fn list(
     responses((status = 200, body = Invitation),
               (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "invitation_accepted", body = Problem),
-              (status = 410, description = "invitation_superseded: a newer invitation exists; resend that one", body = Problem)),
+              (status = 409, description = "invitation_accepted: the person already accepted; there is nothing to resend", body = Problem),
+              (status = 410, description = "invitation_superseded: a newer invitation exists; resend that one", body = Problem),
+              (status = 422, description = "team_closed", body = Problem)),
     security(("bearer" = [])))]
 async fn resend(
     State(state): State<AppState>,
@@ -122,14 +122,10 @@ async fn accept_secret(
     let new_hash = match &invited.password_hash {
         Some(stored) => {
             if !slot.verify(password, Some(stored)).await {
-                return Err(ApiError::Status {
-                    status: StatusCode::UNAUTHORIZED,
-                    code: "invalid_credentials",
-                    detail: format!(
-                        "{} already has an account: enter its password to accept",
-                        invited.invitation.email
-                    ),
-                });
+                return Err(ApiError::InvalidCredentials(format!(
+                    "{} already has an account: enter its password to accept",
+                    invited.invitation.email
+                )));
             }
             None
         }
@@ -148,7 +144,7 @@ async fn accept_secret(
               (status = 401, description = "invalid_credentials (existing account)", body = Problem),
               (status = 404, body = Problem), (status = 409, description = "invitation_accepted", body = Problem),
               (status = 410, description = "invitation_expired, invitation_superseded", body = Problem),
-              (status = 422, description = "not_assigned: the administrator removed the assignment since", body = Problem)))]
+              (status = 422, description = "not_assigned: the administrator removed the assignment since; team_closed", body = Problem)))]
 async fn accept(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<AcceptInvitation>,
@@ -249,10 +245,9 @@ async fn accept_form(
     if let Some(again) = &form.again
         && *again != form.password
     {
-        let e = ApiError::bad_request(
-            "invalid_password",
-            "the two passwords differ; go back and type them again",
-        );
+        let e = ApiError::from(DomainError::InvalidPassword {
+            detail: "the two passwords differ; go back and type them again".into(),
+        });
         return error_page(&e);
     }
     match accept_secret(&state, &form.secret, &form.password).await {

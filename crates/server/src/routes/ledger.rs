@@ -62,8 +62,7 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyK
     responses((status = 201, body = Pack), (status = 400, body = Problem),
               (status = 403, description = "refused to admin keys and user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "team_closed", body = Problem),
-              (status = 422, description = "idempotency_key_reused", body = Problem)),
+              (status = 422, description = "team_closed, idempotency_key_reused", body = Problem)),
     security(("bearer" = [])))]
 async fn buy_pack(
     State(state): State<AppState>,
@@ -155,8 +154,7 @@ async fn events(
     responses((status = 201, body = Move), (status = 400, body = Problem),
               (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "team_closed", body = Problem),
-              (status = 422, description = "insufficient_tokens or same_team", body = Problem)),
+              (status = 422, description = "team_closed, insufficient_tokens or same_team", body = Problem)),
     security(("bearer" = [])))]
 async fn move_tokens(
     State(state): State<AppState>,

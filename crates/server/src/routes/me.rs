@@ -31,11 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 fn bad_credentials() -> ApiError {
-    ApiError::Status {
-        status: axum::http::StatusCode::UNAUTHORIZED,
-        code: "invalid_credentials",
-        detail: "the email or the password is wrong".into(),
-    }
+    ApiError::InvalidCredentials("the email or the password is wrong".into())
 }
 
 /// Sign in with email and password; the token authenticates product clients and `/v1/me`.
@@ -57,8 +53,7 @@ async fn sign_in(
     // Counted before the password is checked, so that parallel guesses are counted too.
     if let Verdict::Locked { until } = state.store.sign_in_attempt(&email, now).await? {
         let wait = (until - now).num_seconds().max(1);
-        return Err(ApiError::TooManyRequests {
-            code: "too_many_sign_in_attempts",
+        return Err(ApiError::TooManySignInAttempts {
             detail: format!(
                 "too many sign-in attempts for this address ({MAX_ATTEMPTS} within {} minutes); \
                  try again in {} minutes",

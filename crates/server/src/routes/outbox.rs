@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::wire;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
 use jeton_core::limits::MAX_LIST_PAGE;
@@ -36,7 +36,7 @@ async fn list(
         .as_deref()
         .map(|s| {
             OutboxStatus::parse(s).ok_or_else(|| {
-                ApiError::bad_request("invalid_query", "status is pending, sent or failed")
+                ApiError::bad_request(Malformed::Query, "status is pending, sent or failed")
             })
         })
         .transpose()?;

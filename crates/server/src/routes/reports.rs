@@ -24,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::keys::new_key;
 use crate::state::AppState;
@@ -103,7 +103,7 @@ async fn usage(
     let by = query.by.as_deref().unwrap_or("summary");
     if !["summary", "product", "user", "day"].contains(&by) {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            Malformed::Query,
             "by is summary, product, user or day",
         ));
     }
@@ -290,7 +290,7 @@ async fn usage_csv(
     caller.require_team(team)?;
     if query.by.is_some() {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            Malformed::Query,
             "the export has one row per use; by does not apply",
         ));
     }

@@ -71,8 +71,7 @@ async fn get_team(
     responses((status = 200, body = Merge),
               (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "team_closed", body = Problem),
-              (status = 422, description = "same_team", body = Problem)),
+              (status = 422, description = "team_closed, same_team", body = Problem)),
     security(("bearer" = [])))]
 async fn merge_team(
     State(state): State<AppState>,
