@@ -342,7 +342,8 @@ async fn refund_period(
     .bind(period)
     .fetch_one(&mut *conn)
     .await?;
-    usage::record_refund(conn, team, user, product, from_db(started_at)?, total).await?;
+    let refund = usage::Use::Refund(total);
+    usage::record(conn, team, user, product, from_db(started_at)?, refund).await?;
     if expected != total.as_i64() {
         return Err(StoreError::corrupt(format!(
             "period {period} charged {expected} tokens but its ledger shows {total}"

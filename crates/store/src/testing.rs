@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
-use jeton_core::TeamId;
-use jeton_core::report::{day_bit, day_key, month_key};
+use jeton_core::report::{Counts, Use, contribution};
 use jeton_core::rng::Rng;
 use jeton_core::session::{self, AccessKind};
+use jeton_core::{TeamId, Tokens};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Connection, Executor, Row};
 
@@ -218,8 +218,8 @@ pub struct SyntheticLoad {
 
 /// Loads [`SyntheticUsage`] into `team` (which must exist) quickly: creates the products and
 /// people, then writes `usage_periods`, the sessions and `result_charges` of the results, and the
-/// report aggregates exactly as `usage::record` and `usage::record_refund` would have left them
-/// (computed in memory under the same keys), with multi-row INSERTs in transactions of about
+/// report aggregates exactly as `usage::record` would have left them (computed in memory from the
+/// same rule, `jeton_core::report::contribution`), with multi-row INSERTs in transactions of about
 /// 100,000 rows. The ledger is not touched: no packs, no `charged` events.
 ///
 /// On PostgreSQL it ends with `VACUUM (ANALYZE)` of the tables it filled, which autovacuum would
@@ -417,13 +417,13 @@ pub async fn load_synthetic_usage(
     // The aggregates, sorted by key (which is about the order in which production writes them).
     let agg = Aggregates::of(&plan);
     let mut days: Vec<_> = agg.days.iter().collect();
-    days.sort_unstable();
+    days.sort_unstable_by_key(|(k, _)| **k);
     let mut months: Vec<_> = agg.months.iter().collect();
-    months.sort_unstable();
+    months.sort_unstable_by_key(|(k, _)| **k);
     let mut user_months: Vec<_> = agg.user_months.iter().collect();
     user_months.sort_unstable();
     let mut team_days: Vec<_> = agg.team_days.iter().collect();
-    team_days.sort_unstable();
+    team_days.sort_unstable_by_key(|(k, _)| **k);
     for (table, key_col, rows) in [
         ("usage_days", "day", &days),
         ("usage_months", "month", &months),
@@ -436,9 +436,9 @@ pub async fn load_synthetic_usage(
                 .bind(*key)
                 .bind(*user)
                 .bind(*product)
-                .bind(t[0])
-                .bind(t[1])
-                .bind(t[2])
+                .bind(t.tokens)
+                .bind(t.periods)
+                .bind(t.results)
         })
         .await?;
     }
@@ -457,7 +457,13 @@ pub async fn load_synthetic_usage(
         5,
         "",
         &team_days,
-        |q, (day, t)| q.bind(team.0).bind(**day).bind(t[0]).bind(t[1]).bind(t[2]),
+        |q, (day, t)| {
+            q.bind(team.0)
+                .bind(**day)
+                .bind(t.tokens)
+                .bind(t.periods)
+                .bind(t.results)
+        },
     )
     .await?;
 
@@ -490,7 +496,7 @@ pub async fn load_synthetic_usage(
             .count(),
         results: plan.results.len(),
         sessions: sessions.len(),
-        tokens: agg.team_days.values().map(|t| t[0]).sum(),
+        tokens: agg.team_days.values().map(|t| t.tokens).sum(),
         aggregate_rows: [
             agg.days.len(),
             agg.months.len(),
@@ -826,48 +832,48 @@ fn synthetic_plan(
     }
 }
 
-/// The report aggregates of a plan, as `usage::record` and `usage::record_refund` keep them:
-/// (tokens, periods, results) by (day | month, user, product), the mask of days with use by
-/// (month, user), and (tokens, periods, results) by day.
+/// The report aggregates of a plan, as `usage::record` keeps them: each piece of use adds what
+/// `jeton_core::report::contribution` (the rule `usage::record` writes) says, summed per
+/// (day | month, user, product) and per day, OR-ed into the (month, user) masks of days with use.
 #[derive(Default)]
 struct Aggregates {
-    days: HashMap<(i64, i64, i64), [i64; 3]>,
-    months: HashMap<(i64, i64, i64), [i64; 3]>,
+    days: HashMap<(i64, i64, i64), Counts>,
+    months: HashMap<(i64, i64, i64), Counts>,
     user_months: HashMap<(i64, i64), i64>,
-    team_days: HashMap<i64, [i64; 3]>,
+    team_days: HashMap<i64, Counts>,
 }
 
 impl Aggregates {
     fn of(plan: &Plan) -> Aggregates {
+        let tokens = |t: i64| Tokens::from_stored(t).expect("planned tokens");
         let mut agg = Aggregates::default();
         for p in &plan.periods {
-            agg.record(p.user, p.product, p.started_at, [p.tokens, 1, 0]);
+            let (user, product, at) = (p.user, p.product, p.started_at);
+            agg.record(user, product, at, Use::Period(tokens(p.tokens)));
             if p.refunded_at.is_some() {
-                agg.record(p.user, p.product, p.started_at, [-p.tokens, 0, 0]);
+                agg.record(user, product, at, Use::Refund(tokens(p.tokens)));
             }
         }
         for r in &plan.results {
             let p = &plan.periods[r.period];
-            agg.record(p.user, p.product, r.at, [r.tokens, 0, 1]);
+            agg.record(p.user, p.product, r.at, Use::Result(tokens(r.tokens)));
         }
         agg
     }
 
-    fn record(&mut self, user: i64, product: i64, at: DateTime<Utc>, add: [i64; 3]) {
-        let date = at.date_naive();
-        let sum = |t: &mut [i64; 3]| {
-            for (a, b) in t.iter_mut().zip(add) {
-                *a += b;
-            }
-        };
-        sum(self.days.entry((day_key(date), user, product)).or_default());
-        sum(self
-            .months
-            .entry((month_key(date), user, product))
-            .or_default());
-        sum(self.team_days.entry(day_key(date)).or_default());
-        if add[1] > 0 {
-            *self.user_months.entry((month_key(date), user)).or_default() |= day_bit(date);
+    fn record(&mut self, user: i64, product: i64, at: DateTime<Utc>, what: Use) {
+        let c = contribution(at, what);
+        self.days
+            .entry((c.day, user, product))
+            .or_default()
+            .add(c.counts);
+        self.months
+            .entry((c.month, user, product))
+            .or_default()
+            .add(c.counts);
+        self.team_days.entry(c.day).or_default().add(c.counts);
+        if let Some(bit) = c.day_bit {
+            *self.user_months.entry((c.month, user)).or_default() |= bit;
         }
     }
 }
@@ -897,7 +903,7 @@ mod tests {
     }
 
     /// The bulk loader writes the aggregates that recording the same use one piece at a time
-    /// (`usage::record`, `usage::record_refund`, as sign-ins and results do) writes, and they
+    /// (`usage::record`, as sign-ins, refunds and results do) writes, and they
     /// agree with the periods and results it wrote.
     async fn synthetic_aggregates_match_recording(db: TestDb) {
         let store = db.store().await;
@@ -954,7 +960,8 @@ mod tests {
             .await
             .expect("record");
             if p.refunded_at.is_some() {
-                usage::record_refund(&mut w.tx, recorded, user, product, at, tokens(p.tokens))
+                let refund = Use::Refund(tokens(p.tokens));
+                usage::record(&mut w.tx, recorded, user, product, at, refund)
                     .await
                     .expect("refund");
             }
