@@ -13,7 +13,7 @@ use jeton_api::{
     Problem, ProductUsage, TeamSettings, TeamSettingsChange, UsageQuery, UsageRange, UsageReport,
     UsageSummary, UserUsage, WeekUsage,
 };
-use jeton_core::forecast::{PlanLine, against_team, estimate, forecast};
+use jeton_core::forecast::{PlanLine, against_team, burn_window, daily_burn, estimate, forecast};
 use jeton_core::pack::LowPercent;
 use jeton_core::pseudonym::pseudonym;
 use jeton_core::report::{DayRange, resolve, week_label};
@@ -28,9 +28,6 @@ use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::keys::new_key;
 use crate::state::AppState;
-
-/// The burn rate of the forecast: tokens used over this many days.
-const BURN_WINDOW_DAYS: i64 = 30;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -390,13 +387,10 @@ async fn set_settings(
     Ok(Json(wire_settings(&settings)))
 }
 
-/// Tokens per day used over the last 30 days.
+/// Tokens per day used over the burn window (`jeton_core::forecast::burn_window`).
 async fn burn_rate(store: &Store, teams: &[TeamId], today: NaiveDate) -> ApiResult<f64> {
-    let window = DayRange {
-        first: today - chrono::Duration::days(BURN_WINDOW_DAYS - 1),
-        last: today,
-    };
-    Ok(store.tokens_used(teams, &window).await?.get() as f64 / BURN_WINDOW_DAYS as f64)
+    let used = store.tokens_used(teams, &burn_window(today)).await?;
+    Ok(daily_burn(used))
 }
 
 /// At the team's burn rate over the last 30 days: when the balance reaches zero (by use or by
@@ -468,17 +462,12 @@ async fn estimate_plan(
                 .ok_or_else(|| DomainError::UnknownProduct {
                     key: key.to_string(),
                 })?;
-        let count = |v: i64, what: &str| {
-            u32::try_from(v).map_err(|_| DomainError::InvalidRange {
-                detail: format!("{what} must be a positive whole number ({key}), got {v}"),
-            })
-        };
-        plan.push(PlanLine {
-            product: key.clone(),
-            daily_rate: product.daily_rate,
-            users: count(line.users, "users")?,
-            days_per_month: count(line.days_per_month, "days per month")?,
-        });
+        plan.push(PlanLine::new(
+            key,
+            product.daily_rate,
+            line.users,
+            line.days_per_month,
+        )?);
     }
     let e = estimate(&plan)?;
     let team = match body.team {
