@@ -15,6 +15,7 @@ use jeton_core::{DomainError, IdempotencyKey, PackId, ProductKey, ResultType, Te
 use sqlx::AnyConnection;
 
 use crate::Store;
+use crate::backend::WriteTx;
 use crate::entitlements::windows;
 use crate::error::{StoreError, StoreResult};
 use crate::flex::{assignment, selected_products, team_defaults};
@@ -459,7 +460,105 @@ pub struct SessionSweep {
     pub charged: u64,
 }
 
+/// One step of the session engine for a (team, user, product), inside one write transaction: the
+/// team locked, due expiries written, and what the engine plans on loaded under that lock — who
+/// pays now and the usage. Every session step goes through it: the caller asks the engine for a
+/// plan, [`Step::apply`]s it, writes its own rows on [`Step::conn`] and [`Step::commit`]s (or
+/// drops the step, which writes nothing).
+struct Step {
+    w: WriteTx,
+    team: TeamId,
+    user: i64,
+    product: ProductRow,
+    /// R-SES-1, R-PRI: who pays for the product now, or why nobody may.
+    access: Result<Access, DomainError>,
+    usage: Usage,
+}
+
+impl Step {
+    /// Loads a step in a transaction that holds its team's lock already.
+    async fn load(
+        mut w: WriteTx,
+        team_row: TeamRow,
+        user: i64,
+        product: ProductRow,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Step> {
+        let team = TeamId(team_row.id);
+        let access = access_now(&mut w.tx, &team_row, user, &product, now).await?;
+        if team_row.closed_at.is_none() {
+            ledger::expire_team(&mut w.tx, team, now).await?;
+        }
+        let usage = load_usage(&mut w.tx, team.0, user, &product).await?;
+        Ok(Step {
+            w,
+            team,
+            user,
+            product,
+            access,
+            usage,
+        })
+    }
+
+    fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.w.tx
+    }
+
+    /// Applies an engine plan (see [`apply`]); a charge the packs cannot cover fails with
+    /// `InsufficientTokens`, and the step must then be dropped.
+    async fn apply(
+        &mut self,
+        plan: &Plan,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Applied> {
+        apply(
+            &mut self.w.tx,
+            self.team,
+            self.user,
+            &self.product,
+            plan,
+            actor,
+            now,
+        )
+        .await
+    }
+
+    /// The answer for `session` once `applied` is written: the period the user is in.
+    fn signed_in(&self, session: i64, applied: &Applied) -> StoreResult<SignedIn> {
+        let (_, access, period_ends_at) = current_period(&self.usage, applied)?;
+        Ok(SignedIn {
+            session,
+            team: self.team,
+            user: self.user,
+            product: ProductKey::parse(&self.product.key)?,
+            access,
+            tokens_charged: applied.charged,
+            period_ends_at,
+        })
+    }
+
+    async fn commit(self) -> StoreResult<()> {
+        self.w.commit().await
+    }
+}
+
 impl Store {
+    /// Begins a step on a session's (team, user, product). The team is locked with the team a
+    /// merge sent its packs to, if any ([`lock_session_team`]), as a step may refund there.
+    async fn session_step(
+        &self,
+        team: TeamId,
+        user: i64,
+        product: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Step> {
+        let mut w = self.begin_write().await?;
+        let team_row = lock_session_team(&mut w.tx, team).await?;
+        let product = product_by_id(&mut w.tx, product).await?;
+        Step::load(w, team_row, user, product, now).await
+    }
+
     /// R-SES-1/2/9: signs a user in to a product on a team. Refused with a stable reason (nothing
     /// written), or: a covering period charges nothing, otherwise a period opens and charges the
     /// daily rate. `respond` writes the answer remembered for the idempotency key.
@@ -499,48 +598,29 @@ impl Store {
                 .ok_or(DomainError::Refused {
                     reason: Refusal::UnknownProduct,
                 })?;
-        let access = access_now(&mut w.tx, &team_row, user, &product_row, now).await??;
-        if team_row.closed_at.is_none() {
-            ledger::expire_team(&mut w.tx, team, now).await?;
-        }
-        let mut usage = load_usage(&mut w.tx, team.0, user, &product_row).await?;
-        let plan = session::sign_in(&mut usage, access, now);
-        let applied = apply(
-            &mut w.tx,
-            team,
-            user,
-            &product_row,
-            &plan,
-            Actor::User(user),
-            now,
-        )
-        .await?;
-        let (period, period_access, period_ends_at) = current_period(&usage, &applied)?;
+        let mut step = Step::load(w, team_row, user, product_row, now).await?;
+        let access = step.access.clone()?;
+        let plan = session::sign_in(&mut step.usage, access, now);
+        let applied = step.apply(&plan, Actor::User(user), now).await?;
+        let (period, _, _) = current_period(&step.usage, &applied)?;
+        let product_id = step.product.id;
         let session: i64 = sqlx::query_scalar(
             "INSERT INTO sessions (team_id, user_id, product_id, period_id, version, machine, started_at, last_seen_at, last_active_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) RETURNING id",
         )
         .bind(team.0)
         .bind(user)
-        .bind(product_row.id)
+        .bind(product_id)
         .bind(period)
         .bind(version)
         .bind(machine)
         .bind(to_db(now))
-        .fetch_one(&mut *w.tx)
+        .fetch_one(step.conn())
         .await?;
-        let signed_in = SignedIn {
-            session,
-            team,
-            user,
-            product: ProductKey::parse(&product_row.key)?,
-            access: period_access,
-            tokens_charged: applied.charged,
-            period_ends_at,
-        };
+        let signed_in = step.signed_in(session, &applied)?;
         if let Some(key) = key {
             idempotency::remember(
-                &mut w.tx,
+                step.conn(),
                 team,
                 &scope,
                 key,
@@ -550,7 +630,7 @@ impl Store {
             )
             .await?;
         }
-        w.commit().await?;
+        step.commit().await?;
         Ok(SignInOutcome::New(signed_in))
     }
 
@@ -566,21 +646,14 @@ impl Store {
     ) -> StoreResult<Beat> {
         let row = self.own_session(session, user).await?;
         let team = TeamId(row.team_id);
-        let mut w = self.begin_write().await?;
-        let team_row = lock_session_team(&mut w.tx, team).await?;
-        let product = product_by_id(&mut w.tx, row.product_id).await?;
-        let access = access_now(&mut w.tx, &team_row, user, &product, now).await?;
-        if team_row.closed_at.is_none() {
-            ledger::expire_team(&mut w.tx, team, now).await?;
-        }
-        let mut usage = load_usage(&mut w.tx, team.0, user, &product).await?;
-        let result = match access {
-            Ok(access) => session::heartbeat(&mut usage, session, active, access, now),
+        let mut step = self.session_step(team, user, row.product_id, now).await?;
+        let result = match step.access.clone() {
+            Ok(access) => session::heartbeat(&mut step.usage, session, active, access, now),
             Err(_) => {
                 // Access is gone (unassigned, product taken away): the running period may be used
                 // up, nothing new is paid.
-                let plan = session::sweep(&mut usage, None, now);
-                if usage.sessions.iter().any(|s| s.id == session) {
+                let plan = session::sweep(&mut step.usage, None, now);
+                if step.usage.sessions.iter().any(|s| s.id == session) {
                     Ok(plan)
                 } else {
                     Err((SessionGone::Unknown, plan))
@@ -590,8 +663,8 @@ impl Store {
         let plan = match result {
             Ok(plan) => plan,
             Err((why, plan)) => {
-                apply(&mut w.tx, team, user, &product, &plan, Actor::System, now).await?;
-                w.commit().await?;
+                step.apply(&plan, Actor::System, now).await?;
+                step.commit().await?;
                 let reason = match why {
                     SessionGone::Expired => "no heartbeat for 15 minutes",
                     SessionGone::Unknown => "it was ended by the server",
@@ -599,17 +672,7 @@ impl Store {
                 return Err(gone(reason));
             }
         };
-        match apply(
-            &mut w.tx,
-            team,
-            user,
-            &product,
-            &plan,
-            Actor::User(user),
-            now,
-        )
-        .await
-        {
+        match step.apply(&plan, Actor::User(user), now).await {
             Ok(applied) => {
                 sqlx::query(
                     "UPDATE sessions SET last_seen_at = $1, last_active_at = CASE WHEN $2 = 1 THEN $1 ELSE last_active_at END, \
@@ -619,24 +682,14 @@ impl Store {
                 .bind(i64::from(active))
                 .bind(applied.opened)
                 .bind(session)
-                .execute(&mut *w.tx)
+                .execute(step.conn())
                 .await?;
-                let (_, period_access, period_ends_at) = current_period(&usage, &applied)?;
-                w.commit().await?;
-                Ok(Beat {
-                    signed_in: SignedIn {
-                        session,
-                        team,
-                        user,
-                        product: ProductKey::parse(&product.key)?,
-                        access: period_access,
-                        tokens_charged: applied.charged,
-                        period_ends_at,
-                    },
-                })
+                let signed_in = step.signed_in(session, &applied)?;
+                step.commit().await?;
+                Ok(Beat { signed_in })
             }
             Err(StoreError::Domain(e @ DomainError::InsufficientTokens { .. })) => {
-                drop(w);
+                drop(step);
                 self.end_for_lack_of_tokens(team, &[session], now).await?;
                 Err(e.into())
             }
@@ -661,32 +714,17 @@ impl Store {
         };
         let team = TeamId(row.team_id);
         for pay_rollover in [true, false] {
-            let mut w = self.begin_write().await?;
-            let team_row = lock_session_team(&mut w.tx, team).await?;
-            let product = product_by_id(&mut w.tx, row.product_id).await?;
+            let mut step = self.session_step(team, user, row.product_id, now).await?;
             let access = match pay_rollover {
-                true => access_now(&mut w.tx, &team_row, user, &product, now)
-                    .await?
-                    .ok(),
+                true => step.access.clone().ok(),
                 false => None,
             };
-            let mut usage = load_usage(&mut w.tx, team.0, user, &product).await?;
-            let Ok(plan) = session::sign_out(&mut usage, session, access, now) else {
+            let Ok(plan) = session::sign_out(&mut step.usage, session, access, now) else {
                 return Ok(Tokens::ZERO);
             };
-            match apply(
-                &mut w.tx,
-                team,
-                user,
-                &product,
-                &plan,
-                Actor::User(user),
-                now,
-            )
-            .await
-            {
+            match step.apply(&plan, Actor::User(user), now).await {
                 Ok(applied) => {
-                    w.commit().await?;
+                    step.commit().await?;
                     return Ok(applied.refunded);
                 }
                 // Use since the last heartbeat crossed into a period that cannot be paid: end the
@@ -727,14 +765,13 @@ impl Store {
         }
         let row = self.own_session(session, user).await?;
         let team = TeamId(row.team_id);
-        let mut w = self.begin_write().await?;
-        let team_row = lock_team(&mut w.tx, team).await?;
+        let mut step = self.session_step(team, user, row.product_id, now).await?;
         let first: Option<(String, i64, i64)> = sqlx::query_as(
             "SELECT result_type, quantity, tokens FROM result_charges WHERE session_id = $1 AND client_id = $2",
         )
         .bind(session)
         .bind(client_id)
-        .fetch_optional(&mut *w.tx)
+        .fetch_optional(step.conn())
         .await?;
         if let Some((kind, q, tokens)) = first {
             if kind != result_type.as_str() || q != quantity as i64 {
@@ -747,27 +784,27 @@ impl Store {
             }
             return Ok((Tokens::from_stored(tokens)?, true));
         }
-        let product = product_by_id(&mut w.tx, row.product_id).await?;
+        let product_id = step.product.id;
         let rate: Option<i64> = sqlx::query_scalar(
             "SELECT rate FROM product_result_rates WHERE product_id = $1 AND result_type = $2",
         )
-        .bind(product.id)
+        .bind(product_id)
         .bind(result_type.as_str())
-        .fetch_optional(&mut *w.tx)
+        .fetch_optional(step.conn())
         .await?;
         let rate = Tokens::from_stored(rate.ok_or_else(|| DomainError::UnknownResultType {
-            product: product.key.clone(),
+            product: step.product.key.clone(),
             result_type: result_type.to_string(),
         })?)?;
-        let usage = load_usage(&mut w.tx, team.0, user, &product).await?;
-        if !usage
+        if !step
+            .usage
             .sessions
             .iter()
             .any(|s| s.id == session && !s.is_dead(now))
         {
             return Err(gone("no heartbeat for 15 minutes"));
         }
-        let access = access_now(&mut w.tx, &team_row, user, &product, now).await??;
+        let access = step.access.clone()?;
         let tokens = session::result_tokens(access.kind, rate, quantity)?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO result_charges (team_id, user_id, product_id, session_id, client_id, result_type, quantity, rate, tokens, access, at) \
@@ -775,7 +812,7 @@ impl Store {
         )
         .bind(team.0)
         .bind(user)
-        .bind(product.id)
+        .bind(product_id)
         .bind(session)
         .bind(client_id)
         .bind(result_type.as_str())
@@ -784,21 +821,20 @@ impl Store {
         .bind(tokens.as_i64())
         .bind(access.kind.as_str())
         .bind(to_db(now))
-        .fetch_one(&mut *w.tx)
+        .fetch_one(step.conn())
         .await?;
         usage::record(
-            &mut w.tx,
+            step.conn(),
             team,
             user,
-            product.id,
+            product_id,
             now,
             usage::Use::Result(tokens),
         )
         .await?;
         if !tokens.is_zero() {
-            ledger::expire_team(&mut w.tx, team, now).await?;
             ledger::apply_charge(
-                &mut w.tx,
+                step.conn(),
                 team,
                 tokens,
                 &Cause::new(CauseKind::Result, id),
@@ -807,7 +843,7 @@ impl Store {
             )
             .await?;
         }
-        w.commit().await?;
+        step.commit().await?;
         Ok((tokens, false))
     }
 
@@ -829,27 +865,19 @@ impl Store {
         .await?;
         for (team, user, product) in groups {
             let team = TeamId(team);
-            let mut w = self.begin_write().await?;
-            let team_row = lock_session_team(&mut w.tx, team).await?;
-            let product = product_by_id(&mut w.tx, product).await?;
-            let access = access_now(&mut w.tx, &team_row, user, &product, now)
-                .await?
-                .ok();
-            if team_row.closed_at.is_none() {
-                ledger::expire_team(&mut w.tx, team, now).await?;
-            }
-            let mut usage = load_usage(&mut w.tx, team.0, user, &product).await?;
-            let open: Vec<i64> = usage.sessions.iter().map(|s| s.id).collect();
-            let plan = session::sweep(&mut usage, access, now);
+            let mut step = self.session_step(team, user, product, now).await?;
+            let open: Vec<i64> = step.usage.sessions.iter().map(|s| s.id).collect();
+            let access = step.access.clone().ok();
+            let plan = session::sweep(&mut step.usage, access, now);
             sweep.groups += 1;
-            match apply(&mut w.tx, team, user, &product, &plan, Actor::System, now).await {
+            match step.apply(&plan, Actor::System, now).await {
                 Ok(applied) => {
-                    w.commit().await?;
+                    step.commit().await?;
                     sweep.ended += plan.end.len();
                     sweep.charged += applied.charged.get();
                 }
                 Err(StoreError::Domain(DomainError::InsufficientTokens { .. })) => {
-                    drop(w);
+                    drop(step);
                     sweep.ended += self.end_for_lack_of_tokens(team, &open, now).await?;
                 }
                 Err(e) => return Err(e),
