@@ -1,5 +1,5 @@
 pub use crate::code::ErrorCode;
-use crate::ids::TeamId;
+use crate::ids::{MessageId, TeamId};
 use crate::refusal::Refusal;
 
 /// Everything a domain rule can refuse. Each variant has a stable [`ErrorCode`] (the `code` field
@@ -93,7 +93,7 @@ pub enum DomainError {
     TooManyImports { team: TeamId, open: usize },
     /// R-NOT-2: only a message the sender gave up on is queued again, so that nothing goes twice.
     #[error("message {message} is {status}: only failed messages can be retried")]
-    MessageNotFailed { message: i64, status: String },
+    MessageNotFailed { message: MessageId, status: String },
     /// Stored data breaks an invariant the ledger keeps. Never caused by a request; reported as a
     /// server error and logged.
     #[error("ledger invariant broken: {detail}")]

@@ -35,7 +35,10 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::Email;
 pub use error::{DomainError, ErrorCode};
 pub use idempotency::IdempotencyKey;
-pub use ids::{AdminId, MoveId, PackId, TeamId};
+pub use ids::{
+    AdminId, EntitlementId, EventId, ImportId, InvitationId, MessageId, MoveId, PackId, PeriodId,
+    ProductId, ResultId, SessionId, TeamId, UserId,
+};
 pub use invitee::Invitee;
 pub use ledger::{Actor, Cause, EventKind};
 pub use pack::{Draw, PackState};

@@ -335,7 +335,7 @@ mod tests {
             DomainError::DuplicateUser { email: d() },
             DomainError::TooManyImports { team, open: 1 },
             DomainError::MessageNotFailed {
-                message: 1,
+                message: jeton_core::MessageId(1),
                 status: d(),
             },
             DomainError::Corrupt { detail: d() },

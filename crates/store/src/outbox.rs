@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use jeton_core::mail::Message;
-use jeton_core::{DomainError, TeamId};
+use jeton_core::{DomainError, MessageId, TeamId};
 use sqlx::AnyConnection;
 
 use crate::Store;
@@ -310,7 +310,7 @@ impl Store {
         };
         if done.rows_affected() == 0 {
             return Err(DomainError::MessageNotFailed {
-                message: id,
+                message: MessageId(id),
                 status: row.status,
             }
             .into());

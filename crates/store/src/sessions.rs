@@ -11,7 +11,10 @@ use jeton_core::session::{
     self, Access, AccessKind, EndReason, FlexStanding, Period, Plan, Refusal, Session, SessionGone,
     Usage,
 };
-use jeton_core::{DomainError, IdempotencyKey, PackId, ProductKey, ResultType, TeamId, Tokens};
+use jeton_core::{
+    DomainError, IdempotencyKey, PackId, PeriodId, ProductKey, ResultType, SessionId, TeamId,
+    Tokens, UserId,
+};
 use sqlx::AnyConnection;
 
 use crate::Store;
@@ -101,7 +104,7 @@ async fn load_usage(
     let period = latest
         .map(|(id, access, s, e, tokens, refunded)| {
             Ok::<_, StoreError>(Period {
-                id,
+                id: PeriodId(id),
                 access: AccessKind::parse(&access)?,
                 started_at: from_db(s)?,
                 ends_at: from_db(e)?,
@@ -123,7 +126,7 @@ async fn load_usage(
         .into_iter()
         .map(|(id, s, seen, active)| {
             Ok(Session {
-                id,
+                id: SessionId(id),
                 started_at: from_db(s)?,
                 last_seen_at: from_db(seen)?,
                 last_active_at: from_db(active)?,
@@ -164,12 +167,12 @@ async fn apply(
         )
         .bind(to_db(*at))
         .bind(reason.as_str())
-        .bind(*session)
+        .bind(session.0)
         .execute(&mut *conn)
         .await?;
     }
     if let Some(period) = plan.refund {
-        applied.refunded = refund_period(conn, team, period, actor, now).await?;
+        applied.refunded = refund_period(conn, team, period.0, actor, now).await?;
     }
     let daily_rate = Tokens::from_stored(product.daily_rate)?;
     for p in &plan.open {
@@ -401,8 +404,8 @@ fn current_period(
         .as_ref()
         .ok_or_else(|| StoreError::corrupt("no usage period after a sign-in or heartbeat"))?;
     let id = match applied.opened {
-        Some(id) if p.id < 0 => id,
-        _ if p.id >= 0 => p.id,
+        Some(id) if p.id < PeriodId(0) => id,
+        _ if p.id >= PeriodId(0) => p.id.0,
         _ => return Err(StoreError::corrupt("a planned period was not written")),
     };
     Ok((id, p.access, p.ends_at))
@@ -601,7 +604,7 @@ impl Store {
         let mut step = Step::load(w, team_row, user, product_row, now).await?;
         let access = step.access.clone()?;
         let plan = session::sign_in(&mut step.usage, access, now);
-        let applied = step.apply(&plan, Actor::User(user), now).await?;
+        let applied = step.apply(&plan, Actor::User(UserId(user)), now).await?;
         let (period, _, _) = current_period(&step.usage, &applied)?;
         let product_id = step.product.id;
         let session: i64 = sqlx::query_scalar(
@@ -648,12 +651,19 @@ impl Store {
         let team = TeamId(row.team_id);
         let mut step = self.session_step(team, user, row.product_id, now).await?;
         let result = match step.access.clone() {
-            Ok(access) => session::heartbeat(&mut step.usage, session, active, access, now),
+            Ok(access) => {
+                session::heartbeat(&mut step.usage, SessionId(session), active, access, now)
+            }
             Err(_) => {
                 // Access is gone (unassigned, product taken away): the running period may be used
                 // up, nothing new is paid.
                 let plan = session::sweep(&mut step.usage, None, now);
-                if step.usage.sessions.iter().any(|s| s.id == session) {
+                if step
+                    .usage
+                    .sessions
+                    .iter()
+                    .any(|s| s.id == SessionId(session))
+                {
                     Ok(plan)
                 } else {
                     Err((SessionGone::Unknown, plan))
@@ -672,7 +682,7 @@ impl Store {
                 return Err(gone(reason));
             }
         };
-        match step.apply(&plan, Actor::User(user), now).await {
+        match step.apply(&plan, Actor::User(UserId(user)), now).await {
             Ok(applied) => {
                 sqlx::query(
                     "UPDATE sessions SET last_seen_at = $1, last_active_at = CASE WHEN $2 = 1 THEN $1 ELSE last_active_at END, \
@@ -690,7 +700,8 @@ impl Store {
             }
             Err(StoreError::Domain(e @ DomainError::InsufficientTokens { .. })) => {
                 drop(step);
-                self.end_for_lack_of_tokens(team, &[session], now).await?;
+                self.end_for_lack_of_tokens(team, &[SessionId(session)], now)
+                    .await?;
                 Err(e.into())
             }
             Err(e) => Err(e),
@@ -719,10 +730,11 @@ impl Store {
                 true => step.access.clone().ok(),
                 false => None,
             };
-            let Ok(plan) = session::sign_out(&mut step.usage, session, access, now) else {
+            let Ok(plan) = session::sign_out(&mut step.usage, SessionId(session), access, now)
+            else {
                 return Ok(Tokens::ZERO);
             };
-            match step.apply(&plan, Actor::User(user), now).await {
+            match step.apply(&plan, Actor::User(UserId(user)), now).await {
                 Ok(applied) => {
                     step.commit().await?;
                     return Ok(applied.refunded);
@@ -800,7 +812,7 @@ impl Store {
             .usage
             .sessions
             .iter()
-            .any(|s| s.id == session && !s.is_dead(now))
+            .any(|s| s.id == SessionId(session) && !s.is_dead(now))
         {
             return Err(gone("no heartbeat for 15 minutes"));
         }
@@ -838,7 +850,7 @@ impl Store {
                 team,
                 tokens,
                 &Cause::new(CauseKind::Result, id),
-                Actor::User(user),
+                Actor::User(UserId(user)),
                 now,
             )
             .await?;
@@ -866,7 +878,7 @@ impl Store {
         for (team, user, product) in groups {
             let team = TeamId(team);
             let mut step = self.session_step(team, user, product, now).await?;
-            let open: Vec<i64> = step.usage.sessions.iter().map(|s| s.id).collect();
+            let open: Vec<SessionId> = step.usage.sessions.iter().map(|s| s.id).collect();
             let access = step.access.clone().ok();
             let plan = session::sweep(&mut step.usage, access, now);
             sweep.groups += 1;
@@ -890,7 +902,7 @@ impl Store {
     async fn end_for_lack_of_tokens(
         &self,
         team: TeamId,
-        sessions: &[i64],
+        sessions: &[SessionId],
         now: DateTime<Utc>,
     ) -> StoreResult<usize> {
         let mut w = self.begin_write().await?;
@@ -902,7 +914,7 @@ impl Store {
             )
             .bind(to_db(now))
             .bind(EndReason::InsufficientTokens.as_str())
-            .bind(*s)
+            .bind(s.0)
             .bind(team.0)
             .execute(&mut *w.tx)
             .await?;

@@ -6,6 +6,7 @@ use jeton_core::ledger::{Actor, Cause, CauseKind, EventKind};
 use jeton_core::product::{ProductDraft, ProductPatch, parse_result_rates};
 use jeton_core::{
     DomainError, DownloadItem, IdempotencyKey, ProductKey, ProductName, TeamId, TeamName, Tokens,
+    UserId,
 };
 use jeton_store::testing::TestDb;
 use jeton_store::{Store, StoreError, both_backends};
@@ -196,7 +197,7 @@ async fn expiry(db: TestDb) {
             team,
             t(30),
             &Cause::new(CauseKind::Session, "s1"),
-            Actor::User(1),
+            Actor::User(UserId(1)),
             later,
         )
         .await
@@ -235,7 +236,7 @@ async fn expiry(db: TestDb) {
             team,
             t(51),
             &Cause::new(CauseKind::Session, "s2"),
-            Actor::User(1),
+            Actor::User(UserId(1)),
             after,
         )
         .await
@@ -273,7 +274,7 @@ async fn charge_order(db: TestDb) {
             team,
             t(530),
             &Cause::new(CauseKind::Session, "x"),
-            Actor::User(1),
+            Actor::User(UserId(1)),
             now,
         )
         .await
@@ -307,15 +308,15 @@ async fn no_overdraft(db: TestDb) {
         .unwrap();
     let cause = Cause::new(CauseKind::Session, "s");
     store
-        .charge(team, t(7), &cause, Actor::User(1), now)
+        .charge(team, t(7), &cause, Actor::User(UserId(1)), now)
         .await
         .unwrap();
     store
-        .charge(team, t(7), &cause, Actor::User(2), now)
+        .charge(team, t(7), &cause, Actor::User(UserId(2)), now)
         .await
         .unwrap();
     let err = store
-        .charge(team, t(7), &cause, Actor::User(3), now)
+        .charge(team, t(7), &cause, Actor::User(UserId(3)), now)
         .await
         .unwrap_err();
     match err {
@@ -453,7 +454,7 @@ async fn merge(db: TestDb) {
             src,
             t(25),
             &Cause::new(CauseKind::Session, "before"),
-            Actor::User(1),
+            Actor::User(UserId(1)),
             d0,
         )
         .await
@@ -508,7 +509,7 @@ async fn merge(db: TestDb) {
                 src,
                 t(1),
                 &Cause::new(CauseKind::Session, "x"),
-                Actor::User(1),
+                Actor::User(UserId(1)),
                 now,
             )
             .await

@@ -17,7 +17,7 @@ use jeton_core::forecast::{PlanLine, against_team, burn_window, daily_burn, esti
 use jeton_core::pack::LowPercent;
 use jeton_core::pseudonym::pseudonym;
 use jeton_core::report::{DayRange, resolve, week_label};
-use jeton_core::{DomainError, ProductKey, TeamId};
+use jeton_core::{DomainError, ProductKey, TeamId, UserId};
 use jeton_store::Store;
 use jeton_store::reports::{Cursor, FIRST_PAGE, TeamSettings as Settings, UsageRow};
 use utoipa_axum::router::OpenApiRouter;
@@ -74,7 +74,7 @@ impl Names {
     /// (id, name, email) as shown.
     fn show(&self, user: i64, name: &str, email: &str) -> (Option<i64>, String, Option<String>) {
         match &self.salt {
-            Some(salt) => (None, pseudonym(salt, user), None),
+            Some(salt) => (None, pseudonym(salt, UserId(user)), None),
             None => (Some(user), name.to_owned(), Some(email.to_owned())),
         }
     }

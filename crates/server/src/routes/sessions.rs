@@ -13,7 +13,7 @@ use jeton_api::{
 };
 use jeton_core::lease::{LEASE_VERSION, Lease, encode_public_key, sign};
 use jeton_core::session::{HEARTBEAT_EVERY_SECONDS, offline_lease};
-use jeton_core::{ResultType, TeamId};
+use jeton_core::{ResultType, SessionId, TeamId, UserId};
 use jeton_store::sessions::{SignInOutcome, SignedIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -41,9 +41,9 @@ fn lease(state: &AppState, s: &SignedIn, now: DateTime<Utc>) -> String {
     sign(
         &Lease {
             v: LEASE_VERSION,
-            session: s.session,
-            user: s.user,
-            team: s.team.0,
+            session: SessionId(s.session),
+            user: UserId(s.user),
+            team: TeamId(s.team.0),
             product: s.product.to_string(),
             access: s.access.as_str().to_owned(),
             period_ends_at: s.period_ends_at,
