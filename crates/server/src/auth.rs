@@ -5,7 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use jeton_core::ledger::Actor;
-use jeton_core::{AdminId, TeamId, UserId};
+use jeton_core::{AdminId, TeamId};
 use jeton_store::admins::Admin;
 use jeton_store::flex::IdScope;
 use jeton_store::users::User;
@@ -26,7 +26,7 @@ impl Caller {
         match self {
             Caller::Operator => Actor::Operator,
             Caller::Admin(a) => Actor::Admin(a.id),
-            Caller::User(u) => Actor::User(UserId(u.id)),
+            Caller::User(u) => Actor::User(u.id),
         }
     }
 

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jeton_core::{Clock, DomainError};
+use jeton_core::{Clock, DomainError, ImportId};
 use jeton_store::imports::{Chunk, Step};
 use jeton_store::{Store, StoreError};
 use tokio::sync::{Notify, watch};
@@ -85,7 +85,7 @@ impl Importer {
                 if stop.is_some_and(|s| *s.borrow()) {
                     return Ok(chunks);
                 }
-                if self.step(id).await? {
+                if self.step(id.0).await? {
                     chunks += 1;
                     progressed = true;
                 }
@@ -106,12 +106,12 @@ impl Importer {
         let now = self.clock.now();
         let failure = match self
             .store
-            .run_import_chunk(id, &self.claim, &secrets, now, LEASE)
+            .run_import_chunk(ImportId(id), &self.claim, &secrets, now, LEASE)
             .await
         {
             Ok(Step::Applied(job, chunk)) => {
                 tracing::debug!(
-                    import = id,
+                    import = %id,
                     done = job.done,
                     total = job.total,
                     "import chunk applied"
@@ -122,7 +122,7 @@ impl Importer {
             Ok(Step::Finished(job, chunk)) => {
                 self.count(chunk);
                 tracing::info!(
-                    import = id,
+                    import = %id,
                     team = job.team.0,
                     applied = job.applied,
                     unchanged = job.unchanged,
@@ -134,7 +134,7 @@ impl Importer {
             Ok(Step::NotClaimed) => return Ok(false),
             // A rule that no retry will change: the team was closed (merged) meanwhile.
             Err(StoreError::Domain(e)) if !matches!(e, DomainError::Corrupt { .. }) => {
-                tracing::warn!(import = id, error = %e, "import stopped");
+                tracing::warn!(import = %id, error = %e, "import stopped");
                 (e.code().as_str(), e.to_string())
             }
             // A database that does not answer: the next wake-up tries again.
@@ -142,14 +142,14 @@ impl Importer {
             // A broken invariant (a stored line that no longer parses, say): retrying would fail
             // the same way. The admin sees an opaque reason; the log has the cause.
             Err(e) => {
-                tracing::error!(import = id, error = ?e, "import failed");
+                tracing::error!(import = %id, error = ?e, "import failed");
                 ("internal", INTERNAL_DETAIL.to_owned())
             }
         };
         // False: another server took the import over meanwhile, and will find the same.
         let failed = self
             .store
-            .fail_import(id, &self.claim, failure.0, &failure.1, now)
+            .fail_import(ImportId(id), &self.claim, failure.0, &failure.1, now)
             .await?;
         if failed {
             self.metrics.import_failures.inc();

@@ -282,26 +282,26 @@ impl Mailer {
                 .await
             {
                 Ok(true) => {
-                    tracing::info!(outbox_id = record.id, kind = %record.kind, "email sent");
+                    tracing::info!(outbox_id = %record.id, kind = %record.kind, "email sent");
                     return;
                 }
                 Ok(false) => {
                     // Only when the claim ran out mid-send and another server took the message.
                     tracing::warn!(
-                        outbox_id = record.id,
+                        outbox_id = %record.id,
                         "email sent, but this server no longer held its claim: it may arrive twice \
                          (with the same Message-ID)"
                     );
                     return;
                 }
                 Err(e) if attempt < RECORD_TRIES => {
-                    tracing::warn!(outbox_id = record.id, error = %e, "cannot record a sent email; retrying");
+                    tracing::warn!(outbox_id = %record.id, error = %e, "cannot record a sent email; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 Err(e) => {
                     state.metrics.mail_errors.inc();
                     tracing::error!(
-                        outbox_id = record.id,
+                        outbox_id = %record.id,
                         error = %e,
                         "email sent but not recorded: it will be sent again (same Message-ID) \
                          when its claim runs out"
@@ -317,7 +317,7 @@ impl Mailer {
         };
         state.metrics.mail_failures.inc();
         tracing::warn!(
-            outbox_id = record.id,
+            outbox_id = %record.id,
             kind = %record.kind,
             attempt = record.attempts + 1,
             retry_at = %at,
@@ -330,7 +330,7 @@ impl Mailer {
             .await
         {
             state.metrics.mail_errors.inc();
-            tracing::error!(outbox_id = record.id, error = %e, "cannot record a failed attempt");
+            tracing::error!(outbox_id = %record.id, error = %e, "cannot record a failed attempt");
         }
     }
 
@@ -338,7 +338,7 @@ impl Mailer {
         state.metrics.mail_failures.inc();
         state.metrics.mail_given_up.inc();
         tracing::error!(
-            outbox_id = record.id,
+            outbox_id = %record.id,
             kind = %record.kind,
             attempts = record.attempts + 1,
             error,
@@ -350,7 +350,7 @@ impl Mailer {
             .await
         {
             state.metrics.mail_errors.inc();
-            tracing::error!(outbox_id = record.id, error = %e, "cannot record a failed email");
+            tracing::error!(outbox_id = %record.id, error = %e, "cannot record a failed email");
         }
     }
 
@@ -361,7 +361,7 @@ impl Mailer {
             .await
         {
             // Harmless: the claim runs out by itself.
-            tracing::warn!(outbox_id = record.id, error = %e, "cannot hand back a claimed email");
+            tracing::warn!(outbox_id = %record.id, error = %e, "cannot hand back a claimed email");
         }
     }
 }
@@ -411,7 +411,7 @@ mod tests {
     fn r_not_2_message_id_is_stable_per_outbox_row() {
         let mailer = Mailer::new(&settings("smtp://127.0.0.1:2525")).unwrap();
         let record = OutboxRecord {
-            id: 42,
+            id: jeton_core::MessageId(42),
             team: TeamId(1),
             kind: "invitation".into(),
             to: "jane@example.com".into(),
@@ -445,7 +445,7 @@ mod tests {
         );
         assert!(one.contains("Auto-Submitted: auto-generated\r\n"), "{one}");
         let other = OutboxRecord {
-            id: 43,
+            id: jeton_core::MessageId(43),
             ..record.clone()
         };
         assert_ne!(message_id(&other, "example.com"), id);

@@ -255,7 +255,7 @@ impl TestApp {
             )
             .await
             .expect("token");
-        (user.id, token)
+        (user.id.0, token)
     }
 }
 

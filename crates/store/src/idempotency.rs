@@ -10,6 +10,7 @@ use crate::error::StoreResult;
 use crate::time::to_db;
 
 /// What was stored the first time: the request's fingerprint and the answer given.
+#[derive(sqlx::FromRow)]
 pub(crate) struct Remembered {
     pub fingerprint: String,
     pub response: String,
@@ -21,18 +22,14 @@ pub(crate) async fn recall(
     scope: &str,
     key: &IdempotencyKey,
 ) -> StoreResult<Option<Remembered>> {
-    let row: Option<(String, String)> = sqlx::query_as(
+    Ok(sqlx::query_as(
         "SELECT fingerprint, response FROM idempotency_keys WHERE team_id = $1 AND scope = $2 AND key = $3",
     )
     .bind(team.0)
     .bind(scope)
     .bind(key.as_str())
     .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.map(|(fingerprint, response)| Remembered {
-        fingerprint,
-        response,
-    }))
+    .await?)
 }
 
 /// The stored answer if `fingerprint` matches the first request; a conflict if the key was used

@@ -12,7 +12,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use jeton_core::report::{Counts, Use, contribution};
 use jeton_core::rng::Rng;
 use jeton_core::session::{self, AccessKind};
-use jeton_core::{TeamId, Tokens};
+use jeton_core::{ProductId, TeamId, Tokens, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Connection, Executor, Row};
 
@@ -203,8 +203,8 @@ impl SyntheticUsage {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyntheticLoad {
     /// Ids of the products and people created, in the order of the spec's indexes.
-    pub products: Vec<i64>,
-    pub users: Vec<i64>,
+    pub products: Vec<ProductId>,
+    pub users: Vec<UserId>,
     pub periods: usize,
     /// Periods given back by a grace refund (they count as use, with 0 tokens).
     pub refunded: usize,
@@ -257,8 +257,8 @@ pub async fn load_synthetic_usage(
         .iter()
         .map(|r| Ok((r.try_get::<String, _>(1)?, r.try_get::<i64, _>(0)?)))
         .collect::<Result<_, sqlx::Error>>()?;
-    let products: Vec<i64> = catalogue.iter().map(|p| ids[&p.key]).collect();
-    let rates: Vec<(i64, i64)> = catalogue
+    let products: Vec<ProductId> = catalogue.iter().map(|p| ProductId(ids[&p.key])).collect();
+    let rates: Vec<(ProductId, i64)> = catalogue
         .iter()
         .zip(&products)
         .filter_map(|(p, id)| p.result_rate.map(|r| (*id, r)))
@@ -269,7 +269,7 @@ pub async fn load_synthetic_usage(
         3,
         "",
         &rates,
-        |q, (id, rate)| q.bind(*id).bind(SYNTHETIC_RESULT).bind(*rate),
+        |q, (id, rate)| q.bind(id.0).bind(SYNTHETIC_RESULT).bind(*rate),
     )
     .await?;
 
@@ -293,9 +293,9 @@ pub async fn load_synthetic_usage(
         .iter()
         .map(|r| Ok((r.try_get::<String, _>(1)?, r.try_get::<i64, _>(0)?)))
         .collect::<Result<_, sqlx::Error>>()?;
-    let users: Vec<i64> = people
+    let users: Vec<UserId> = people
         .iter()
-        .map(|u| ids[&format!("{}-u{u:05}@example.com", spec.prefix)])
+        .map(|u| UserId(ids[&format!("{}-u{u:05}@example.com", spec.prefix)]))
         .collect();
 
     let plan = synthetic_plan(spec, &catalogue, &products, &users);
@@ -313,8 +313,8 @@ pub async fn load_synthetic_usage(
         |q, p| {
             let start = to_db(p.started_at);
             q.bind(team.0)
-                .bind(p.user)
-                .bind(p.product)
+                .bind(p.user.0)
+                .bind(p.product.0)
                 .bind(p.access.as_str())
                 .bind("sign_in")
                 .bind(start)
@@ -326,8 +326,9 @@ pub async fn load_synthetic_usage(
         },
     )
     .await?;
-    let mut period_ids: HashMap<(i64, i64, i64), i64> = HashMap::with_capacity(with_results.len());
-    let wanted: HashSet<(i64, i64, i64)> = with_results
+    let mut period_ids: HashMap<(UserId, ProductId, i64), i64> =
+        HashMap::with_capacity(with_results.len());
+    let wanted: HashSet<(UserId, ProductId, i64)> = with_results
         .iter()
         .map(|&i| {
             let p = &plan.periods[i];
@@ -336,8 +337,8 @@ pub async fn load_synthetic_usage(
         .collect();
     for r in &rows {
         let key = (
-            r.try_get::<i64, _>(1)?,
-            r.try_get::<i64, _>(2)?,
+            UserId(r.try_get::<i64, _>(1)?),
+            ProductId(r.try_get::<i64, _>(2)?),
             r.try_get::<i64, _>(3)?,
         );
         if wanted.contains(&key) {
@@ -371,8 +372,8 @@ pub async fn load_synthetic_usage(
         |q, (i, period, end)| {
             let p = &plan.periods[*i];
             q.bind(team.0)
-                .bind(p.user)
-                .bind(p.product)
+                .bind(p.user.0)
+                .bind(p.product.0)
                 .bind(*period)
                 .bind(to_db(p.started_at))
                 .bind(to_db(*end))
@@ -400,8 +401,8 @@ pub async fn load_synthetic_usage(
         |q, r| {
             let p = &plan.periods[r.period];
             q.bind(team.0)
-                .bind(p.user)
-                .bind(p.product)
+                .bind(p.user.0)
+                .bind(p.product.0)
                 .bind(session_of[&r.period])
                 .bind(format!("r{}", r.seq))
                 .bind(SYNTHETIC_RESULT)
@@ -634,8 +635,8 @@ fn synthetic_products(spec: &SyntheticUsage) -> Vec<SyntheticProduct> {
 }
 
 struct PlannedPeriod {
-    user: i64,
-    product: i64,
+    user: UserId,
+    product: ProductId,
     access: AccessKind,
     started_at: DateTime<Utc>,
     rate: i64,
@@ -665,8 +666,8 @@ struct Plan {
 fn synthetic_plan(
     spec: &SyntheticUsage,
     catalogue: &[SyntheticProduct],
-    products: &[i64],
-    users: &[i64],
+    products: &[ProductId],
+    users: &[UserId],
 ) -> Plan {
     let mut rng = Rng::new(spec.seed);
     let days = spec.days as usize;
@@ -861,7 +862,8 @@ impl Aggregates {
         agg
     }
 
-    fn record(&mut self, user: i64, product: i64, at: DateTime<Utc>, what: Use) {
+    fn record(&mut self, user: UserId, product: ProductId, at: DateTime<Utc>, what: Use) {
+        let (user, product) = (user.0, product.0);
         let c = contribution(at, what);
         self.days
             .entry((c.day, user, product))

@@ -2,9 +2,9 @@
 //! What a piece of use adds where is `jeton_core::report::contribution`; this module writes it.
 
 use chrono::{DateTime, Utc};
-use jeton_core::TeamId;
 pub(crate) use jeton_core::report::Use;
 use jeton_core::report::{Contribution, contribution};
+use jeton_core::{ProductId, TeamId, UserId};
 use sqlx::AnyConnection;
 
 use crate::error::{StoreError, StoreResult};
@@ -14,8 +14,8 @@ use crate::error::{StoreError, StoreResult};
 pub(crate) async fn record(
     conn: &mut AnyConnection,
     team: TeamId,
-    user: i64,
-    product: i64,
+    user: UserId,
+    product: ProductId,
     at: DateTime<Utc>,
     what: Use,
 ) -> StoreResult<()> {
@@ -37,8 +37,8 @@ pub(crate) async fn record(
         sqlx::query(&sql)
             .bind(team.0)
             .bind(key)
-            .bind(user)
-            .bind(product)
+            .bind(user.0)
+            .bind(product.0)
             .bind(c.counts.tokens)
             .bind(c.counts.periods)
             .bind(c.counts.results)
@@ -64,7 +64,7 @@ pub(crate) async fn record(
         )
         .bind(team.0)
         .bind(c.month)
-        .bind(user)
+        .bind(user.0)
         .bind(bit)
         .execute(&mut *conn)
         .await?;
@@ -77,8 +77,8 @@ pub(crate) async fn record(
 async fn take_back(
     conn: &mut AnyConnection,
     team: TeamId,
-    user: i64,
-    product: i64,
+    user: UserId,
+    product: ProductId,
     c: &Contribution,
 ) -> StoreResult<()> {
     // A refund takes tokens only: the rows' periods and the day of use stay.
@@ -95,8 +95,8 @@ async fn take_back(
             .bind(taken)
             .bind(team.0)
             .bind(key)
-            .bind(user)
-            .bind(product)
+            .bind(user.0)
+            .bind(product.0)
             .execute(&mut *conn)
             .await?;
         if done.rows_affected() != 1 {

@@ -16,7 +16,9 @@ use jeton_api::{
 use jeton_core::import::{MAX_FIRST_LINE, MAX_IMPORT_LINES, parse_csv};
 use jeton_core::invitee::{MAX_ENTRIES, split_entries};
 use jeton_core::limits::{MAX_IMPORT_OUTCOMES_PER_PAGE, MAX_LIST_PAGE};
-use jeton_core::{DomainError, Email, Invitee, ProductAccess, ProductKey, TeamId};
+use jeton_core::{
+    DomainError, Email, ImportId, Invitee, ProductAccess, ProductKey, TeamId, UserId,
+};
 use jeton_store::flex::{Assigned, IdScope, Secret, Who};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -76,11 +78,11 @@ fn selection(
 
 fn assignment(a: &Assigned) -> Assignment {
     Assignment {
-        user_id: a.user.id,
+        user_id: a.user.id.0,
         email: a.user.email.clone(),
         name: a.user.name.clone(),
         status: wire::assignment_status(a.status),
-        invitation_id: a.invitation_id,
+        invitation_id: a.invitation_id.map(|i| i.0),
     }
 }
 
@@ -91,7 +93,7 @@ fn who(entry: &str) -> Result<Who, ApiError> {
         return Ok(Who::Invite(Invitee::parse(entry)?));
     }
     if let Ok(id) = entry.parse::<i64>() {
-        return Ok(Who::UserId(id));
+        return Ok(Who::UserId(UserId(id)));
     }
     match Email::parse(entry) {
         Ok(email) => Ok(Who::Email(email)),
@@ -162,7 +164,7 @@ async fn assign(
             }
             Who::Invite(Invitee::parse(invite)?)
         }
-        (None, Some(id), None) => Who::UserId(id),
+        (None, Some(id), None) => Who::UserId(UserId(id)),
         (None, None, Some(email)) => Who::Email(Email::parse(email)?),
         _ => {
             return Err(ApiError::bad_request(
@@ -266,7 +268,10 @@ async fn unassign(
 ) -> ApiResult<StatusCode> {
     let team = TeamId(team);
     caller.require_team(team)?;
-    state.store.unassign(team, user, state.now()).await?;
+    state
+        .store
+        .unassign(team, UserId(user), state.now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -302,7 +307,7 @@ async fn set_products(
     let compose = |facts: &jeton_store::flex::MailFacts| state.compose_mail(facts);
     let updated = state
         .store
-        .set_products(team, user, &access, &compose, state.now())
+        .set_products(team, UserId(user), &access, &compose, state.now())
         .await?;
     state.mail_queued();
     Ok(Json(wire::flex_user(&updated)))
@@ -480,14 +485,14 @@ async fn import_status(
             .store
             .import_outcomes(
                 team,
-                id,
+                ImportId(id),
                 query.after.unwrap_or(0),
                 limit + 1,
                 query.outcome.map(wire::line_outcome),
             )
             .await?
     };
-    let job = state.store.import_job(team, id).await?;
+    let job = state.store.import_job(team, ImportId(id)).await?;
     let next_after = if outcomes.len() > limit {
         outcomes.truncate(limit);
         outcomes.last().map(|l| l.line)

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use jeton_api::{AcceptInvitation, Accepted, Invitation, Problem};
-use jeton_core::{DomainError, Password, TeamId};
+use jeton_core::{DomainError, InvitationId, Password, TeamId, UserId};
 use jeton_store::invitations::Invited;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
@@ -78,7 +78,7 @@ async fn resend(
     let compose = |facts: &jeton_store::flex::MailFacts| state.compose_mail(facts);
     let invitation = state
         .store
-        .resend_invitation(team, id, &secret, &compose, state.now())
+        .resend_invitation(team, InvitationId(id), &secret, &compose, state.now())
         .await?;
     state.mail_queued();
     Ok(Json(wire::invitation(&invitation)))
@@ -114,7 +114,7 @@ async fn accept_secret(
     state: &AppState,
     secret: &str,
     password: &str,
-) -> Result<(i64, TeamId), ApiError> {
+) -> Result<(UserId, TeamId), ApiError> {
     let now = state.now();
     // A dead link is refused before any time is spent on hashing.
     let (hash, invited) = open_invitation(state, secret, now).await?;
@@ -151,7 +151,7 @@ async fn accept(
 ) -> ApiResult<Json<Accepted>> {
     let (user_id, team) = accept_secret(&state, &body.secret, &body.password).await?;
     Ok(Json(Accepted {
-        user_id,
+        user_id: user_id.0,
         team_id: team.0,
     }))
 }

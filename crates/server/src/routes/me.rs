@@ -79,7 +79,7 @@ async fn sign_in(
         .await?;
     Ok(Json(UserToken {
         token,
-        user_id: user.id,
+        user_id: user.id.0,
         expires_at,
     }))
 }
@@ -112,7 +112,7 @@ async fn sign_out_everywhere(
     let user = caller.require_user()?;
     let ended = state.store.end_user_tokens(user.id, state.now()).await?;
     Ok(Json(TokensEnded {
-        user_id: user.id,
+        user_id: user.id.0,
         ended,
     }))
 }
@@ -124,7 +124,7 @@ async fn sign_out_everywhere(
 async fn me(caller: Caller) -> ApiResult<Json<Me>> {
     let user = caller.require_user()?;
     Ok(Json(Me {
-        user_id: user.id,
+        user_id: user.id.0,
         email: user.email.clone(),
         name: user.name.clone(),
     }))

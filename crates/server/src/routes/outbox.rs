@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
+use jeton_core::MessageId;
 use jeton_core::limits::MAX_LIST_PAGE;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -68,7 +69,10 @@ async fn retry(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<OutboxMessage>> {
     caller.require_operator()?;
-    let message = state.store.retry_failed_message(id, state.now()).await?;
+    let message = state
+        .store
+        .retry_failed_message(MessageId(id), state.now())
+        .await?;
     tracing::info!(message = id, kind = %message.kind, "failed email queued again");
     state.mail_queued();
     Ok(Json(wire::outbox_message(&message)))

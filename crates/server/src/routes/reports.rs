@@ -145,7 +145,7 @@ async fn usage(
             report.by_user = Some(
                 rows.into_iter()
                     .map(|r| {
-                        let (user_id, user, email) = names.show(r.user, &r.name, &r.email);
+                        let (user_id, user, email) = names.show(r.user.0, &r.name, &r.email);
                         UserUsage {
                             user_id,
                             user,
@@ -214,7 +214,7 @@ fn csv_rows(rows: &[UsageRow], names: &Names, header: bool) -> Result<Vec<u8>, c
         w.write_record(CSV_HEADER)?;
     }
     for r in rows {
-        let (_, user, email) = names.show(r.user, &r.name, &r.email);
+        let (_, user, email) = names.show(r.user.0, &r.name, &r.email);
         let (entry, kind, quantity) = match &r.result {
             None => ("period", String::new(), String::new()),
             Some((k, q)) => ("result", k.clone(), q.to_string()),

@@ -13,7 +13,7 @@ use jeton_api::{
 };
 use jeton_core::lease::{LEASE_VERSION, Lease, encode_public_key, sign};
 use jeton_core::session::{HEARTBEAT_EVERY_SECONDS, offline_lease};
-use jeton_core::{ResultType, SessionId, TeamId, UserId};
+use jeton_core::{ResultType, SessionId, TeamId};
 use jeton_store::sessions::{SignInOutcome, SignedIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -41,9 +41,9 @@ fn lease(state: &AppState, s: &SignedIn, now: DateTime<Utc>) -> String {
     sign(
         &Lease {
             v: LEASE_VERSION,
-            session: SessionId(s.session),
-            user: UserId(s.user),
-            team: TeamId(s.team.0),
+            session: s.session,
+            user: s.user,
+            team: s.team,
             product: s.product.to_string(),
             access: s.access.as_str().to_owned(),
             period_ends_at: s.period_ends_at,
@@ -56,7 +56,7 @@ fn lease(state: &AppState, s: &SignedIn, now: DateTime<Utc>) -> String {
 
 fn started(state: &AppState, s: &SignedIn, now: DateTime<Utc>) -> SessionStarted {
     SessionStarted {
-        id: s.session,
+        id: s.session.0,
         access: wire::access(s.access),
         tokens_charged: s.tokens_charged.get(),
         period_ends_at: s.period_ends_at,
@@ -158,7 +158,10 @@ async fn heartbeat(
 ) -> ApiResult<Json<HeartbeatAnswer>> {
     let user = caller.require_user()?;
     let now = state.now();
-    let beat = state.store.heartbeat(id, user.id, body.active, now).await?;
+    let beat = state
+        .store
+        .heartbeat(SessionId(id), user.id, body.active, now)
+        .await?;
     let s = beat.signed_in;
     if !s.tokens_charged.is_zero() {
         state
@@ -187,7 +190,10 @@ async fn sign_out(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<SignedOut>> {
     let user = caller.require_user()?;
-    let refunded = state.store.sign_out(id, user.id, state.now()).await?;
+    let refunded = state
+        .store
+        .sign_out(SessionId(id), user.id, state.now())
+        .await?;
     if !refunded.is_zero() {
         state.metrics.count_tokens("refunded", refunded.get());
     }
@@ -220,7 +226,14 @@ async fn report_result(
         })?;
     let (tokens, replayed) = state
         .store
-        .report_result(id, user.id, &result_type, quantity, &body.id, state.now())
+        .report_result(
+            SessionId(id),
+            user.id,
+            &result_type,
+            quantity,
+            &body.id,
+            state.now(),
+        )
         .await?;
     if !replayed && !tokens.is_zero() {
         state.metrics.count_tokens("charged", tokens.get());
@@ -263,9 +276,9 @@ async fn team_sessions(
         sessions
             .into_iter()
             .map(|s| SessionInfo {
-                id: s.id,
+                id: s.id.0,
                 team_id: s.team.0,
-                user_id: s.user,
+                user_id: s.user.0,
                 product: s.product.to_string(),
                 version: s.version,
                 machine: s.machine,

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use jeton_api::{Entitlement, NewEntitlement, NewUser, Problem, TokensEnded, UserAccount};
 use jeton_core::session::AccessKind;
-use jeton_core::{DomainError, Email, Password, PersonName, ProductKey};
+use jeton_core::{DomainError, Email, Password, PersonName, ProductKey, UserId};
 use jeton_store::entitlements::EntitlementRecord;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -49,7 +49,7 @@ async fn create_user(
     Ok((
         StatusCode::CREATED,
         Json(UserAccount {
-            user_id: user.id,
+            user_id: user.id.0,
             email: user.email,
             name: user.name,
             created_at: user.created_at,
@@ -59,8 +59,8 @@ async fn create_user(
 
 fn wire(e: &EntitlementRecord) -> Entitlement {
     Entitlement {
-        id: e.id,
-        user_id: e.user_id,
+        id: e.id.0,
+        user_id: e.user_id.0,
         product: e.product.to_string(),
         kind: access(e.kind),
         starts_at: e.starts_at,
@@ -90,7 +90,7 @@ async fn add(
     let e = state
         .store
         .add_entitlement(
-            user,
+            UserId(user),
             &product,
             kind,
             body.starts_at,
@@ -149,7 +149,7 @@ async fn list_entitlements(
     ApiPath(user): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<Entitlement>>> {
     caller.require_operator()?;
-    let list = state.store.entitlements(user).await?;
+    let list = state.store.entitlements(UserId(user)).await?;
     Ok(Json(list.iter().map(wire).collect()))
 }
 
@@ -167,7 +167,10 @@ async fn sign_out_everywhere(
 ) -> ApiResult<Json<TokensEnded>> {
     // Before the id is looked up: an admin learns nothing about who exists (R-AUTH-4).
     caller.require_operator()?;
-    let ended = state.store.end_user_tokens(user, state.now()).await?;
+    let ended = state
+        .store
+        .end_user_tokens(UserId(user), state.now())
+        .await?;
     Ok(Json(TokensEnded {
         user_id: user,
         ended,
