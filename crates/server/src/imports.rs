@@ -85,7 +85,7 @@ impl Importer {
                 if stop.is_some_and(|s| *s.borrow()) {
                     return Ok(chunks);
                 }
-                if self.step(id.0).await? {
+                if self.step(id).await? {
                     chunks += 1;
                     progressed = true;
                 }
@@ -97,7 +97,7 @@ impl Importer {
     }
 
     /// Runs one chunk of import `id`; whether anything was done.
-    async fn step(&self, id: i64) -> anyhow::Result<bool> {
+    async fn step(&self, id: ImportId) -> anyhow::Result<bool> {
         // One secret per line, made before the transaction: imported people who have no
         // account yet get an invitation (not emailed).
         let secrets = (0..CHUNK_LINES)
@@ -106,7 +106,7 @@ impl Importer {
         let now = self.clock.now();
         let failure = match self
             .store
-            .run_import_chunk(ImportId(id), &self.claim, &secrets, now, LEASE)
+            .run_import_chunk(id, &self.claim, &secrets, now, LEASE)
             .await
         {
             Ok(Step::Applied(job, chunk)) => {
@@ -149,7 +149,7 @@ impl Importer {
         // False: another server took the import over meanwhile, and will find the same.
         let failed = self
             .store
-            .fail_import(ImportId(id), &self.claim, failure.0, &failure.1, now)
+            .fail_import(id, &self.claim, failure.0, &failure.1, now)
             .await?;
         if failed {
             self.metrics.import_failures.inc();

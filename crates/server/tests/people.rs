@@ -872,7 +872,7 @@ async fn two_teams(app: &jeton_server::testing::TestApp) -> (i64, i64, i64, i64,
         .as_str()
         .unwrap()
         .to_owned();
-    (design, lab, b, bob, carol, Http::with_key(app, Some(key)))
+    (design, lab, b, bob, carol.0, Http::with_key(app, Some(key)))
 }
 
 /// No answer an admin gets names a person of another team.
@@ -1369,7 +1369,7 @@ async fn guessing(db: TestDb) {
     app.clock.advance(chrono::Duration::minutes(10));
     assert_eq!(
         sign_in("jane@example.com", right).await.ok(200)["user_id"],
-        jane_id
+        jane_id.0
     );
 
     // A success starts afresh: nine mistakes and the right password, again and again.

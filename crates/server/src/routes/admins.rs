@@ -106,13 +106,10 @@ async fn list_admins(
 async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(admin): ApiPath<i64>,
+    ApiPath(admin): ApiPath<AdminId>,
 ) -> ApiResult<Json<AdminInfo>> {
     caller.require_operator()?;
-    let admin = state
-        .store
-        .revoke_admin_key(AdminId(admin), state.now())
-        .await?;
+    let admin = state.store.revoke_admin_key(admin, state.now()).await?;
     Ok(Json(info(&admin)))
 }
 
@@ -126,13 +123,13 @@ async fn revoke_key(
 async fn rotate_key(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(admin): ApiPath<i64>,
+    ApiPath(admin): ApiPath<AdminId>,
 ) -> ApiResult<Json<AdminKey>> {
     caller.require_operator()?;
     let key = new_admin_key()?;
     let admin = state
         .store
-        .rotate_admin_key(AdminId(admin), &hash_key(&key), state.now())
+        .rotate_admin_key(admin, &hash_key(&key), state.now())
         .await?;
     Ok(Json(AdminKey {
         admin: info(&admin),

@@ -149,10 +149,9 @@ async fn do_assign(
 async fn assign(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<AssignRequest>,
 ) -> ApiResult<(StatusCode, Json<Assignment>)> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let who = match (&body.invite, body.user_id, &body.email) {
         (Some(invite), None, None) => {
@@ -189,10 +188,9 @@ async fn assign(
 async fn assign_batch(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<BatchAssignRequest>,
 ) -> ApiResult<Json<Vec<BatchEntry>>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     state.store.team(team).await?;
     let entries = split_entries(&body.entries);
@@ -245,9 +243,8 @@ async fn assign_batch(
 async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Vec<FlexUser>>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let users = state.store.flex_users(team).await?;
     Ok(Json(users.iter().map(wire::flex_user).collect()))
@@ -264,14 +261,10 @@ async fn list_users(
 async fn unassign(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((team, user)): ApiPath<(i64, i64)>,
+    ApiPath((team, user)): ApiPath<(TeamId, UserId)>,
 ) -> ApiResult<StatusCode> {
-    let team = TeamId(team);
     caller.require_team(team)?;
-    state
-        .store
-        .unassign(team, UserId(user), state.now())
-        .await?;
+    state.store.unassign(team, user, state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -288,10 +281,9 @@ async fn unassign(
 async fn set_products(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((team, user)): ApiPath<(i64, i64)>,
+    ApiPath((team, user)): ApiPath<(TeamId, UserId)>,
     ApiJson(body): ApiJson<SetProducts>,
 ) -> ApiResult<Json<FlexUser>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     if body.all == Some(false) && body.products.is_none() {
         return Err(DomainError::InvalidSelection {
@@ -307,7 +299,7 @@ async fn set_products(
     let compose = |facts: &jeton_store::flex::MailFacts| state.compose_mail(facts);
     let updated = state
         .store
-        .set_products(team, UserId(user), &access, &compose, state.now())
+        .set_products(team, user, &access, &compose, state.now())
         .await?;
     state.mail_queued();
     Ok(Json(wire::flex_user(&updated)))
@@ -322,9 +314,8 @@ async fn set_products(
 async fn get_defaults(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Defaults>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let keys = state.store.defaults(team).await?;
     Ok(Json(wire::defaults(team, &keys)))
@@ -343,10 +334,9 @@ async fn get_defaults(
 async fn set_defaults(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<SetDefaults>,
 ) -> ApiResult<Json<Defaults>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let keys = state
         .store
@@ -375,14 +365,13 @@ async fn set_defaults(
 async fn import(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<ImportQuery>,
     headers: HeaderMap,
     // Taken as a `Result` so that a body over the limit is answered here, as problem+json naming
     // the limit, and only after the caller was found allowed to import into the team.
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, [(HeaderName, String); 1], Json<ImportJob>)> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -441,10 +430,9 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
 async fn list_imports(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<ImportsQuery>,
 ) -> ApiResult<Json<Vec<ImportJob>>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let limit = super::page_limit(query.limit, 20, MAX_LIST_PAGE)?;
     state.store.team(team).await?;
@@ -464,10 +452,9 @@ async fn list_imports(
 async fn import_status(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((team, id)): ApiPath<(i64, i64)>,
+    ApiPath((team, id)): ApiPath<(TeamId, ImportId)>,
     ApiQuery(query): ApiQuery<ImportOutcomesQuery>,
 ) -> ApiResult<Json<ImportDetail>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let limit = query.limit.unwrap_or(1000) as usize;
     if limit > MAX_IMPORT_OUTCOMES_PER_PAGE {
@@ -485,14 +472,14 @@ async fn import_status(
             .store
             .import_outcomes(
                 team,
-                ImportId(id),
+                id,
                 query.after.unwrap_or(0),
                 limit + 1,
                 query.outcome.map(wire::line_outcome),
             )
             .await?
     };
-    let job = state.store.import_job(team, ImportId(id)).await?;
+    let job = state.store.import_job(team, id).await?;
     let next_after = if outcomes.len() > limit {
         outcomes.truncate(limit);
         outcomes.last().map(|l| l.line)

@@ -49,9 +49,8 @@ pub fn pages() -> axum::Router<AppState> {
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Vec<Invitation>>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let list = state.store.invitations(team, state.now()).await?;
     Ok(Json(list.iter().map(wire::invitation).collect()))
@@ -70,15 +69,14 @@ async fn list(
 async fn resend(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((team, id)): ApiPath<(i64, i64)>,
+    ApiPath((team, id)): ApiPath<(TeamId, InvitationId)>,
 ) -> ApiResult<Json<Invitation>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let secret = new_secret()?;
     let compose = |facts: &jeton_store::flex::MailFacts| state.compose_mail(facts);
     let invitation = state
         .store
-        .resend_invitation(team, InvitationId(id), &secret, &compose, state.now())
+        .resend_invitation(team, id, &secret, &compose, state.now())
         .await?;
     state.mail_queued();
     Ok(Json(wire::invitation(&invitation)))

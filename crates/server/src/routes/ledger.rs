@@ -67,7 +67,7 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyK
 async fn buy_pack(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<NewPack>,
 ) -> ApiResult<Response> {
@@ -76,13 +76,7 @@ async fn buy_pack(
     let key = idempotency_key(&headers)?;
     let purchase = state
         .store
-        .purchase(
-            TeamId(team),
-            tokens,
-            caller.actor(),
-            state.now(),
-            key.as_ref(),
-        )
+        .purchase(team, tokens, caller.actor(), state.now(), key.as_ref())
         .await?;
     if !purchase.replayed {
         state.metrics.count_tokens("purchased", tokens.get());
@@ -105,9 +99,8 @@ async fn buy_pack(
 async fn balance(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Balance>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let now = state.now();
     let balance = state.store.balance(team, now).await?;
@@ -125,10 +118,9 @@ async fn balance(
 async fn events(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> ApiResult<Json<Vec<Event>>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let now = state.now();
     // The default end includes events stamped exactly `now` (a frozen test clock).
@@ -159,10 +151,10 @@ async fn events(
 async fn move_tokens(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<NewMove>,
 ) -> ApiResult<(StatusCode, Json<Move>)> {
-    let (from, to) = (TeamId(team), TeamId(body.to_team));
+    let (from, to) = (team, TeamId(body.to_team));
     caller.require_team(from)?;
     caller.require_team(to)?;
     let tokens = Tokens::parse_amount(body.tokens)?;
@@ -184,9 +176,8 @@ async fn move_tokens(
 async fn audit(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Audit>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let audit = state.store.audit_team(team).await?;
     if !audit.is_clean() {

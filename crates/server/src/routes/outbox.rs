@@ -66,14 +66,11 @@ async fn list(
 async fn retry(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<MessageId>,
 ) -> ApiResult<Json<OutboxMessage>> {
     caller.require_operator()?;
-    let message = state
-        .store
-        .retry_failed_message(MessageId(id), state.now())
-        .await?;
-    tracing::info!(message = id, kind = %message.kind, "failed email queued again");
+    let message = state.store.retry_failed_message(id, state.now()).await?;
+    tracing::info!(message = %id, kind = %message.kind, "failed email queued again");
     state.mail_queued();
     Ok(Json(wire::outbox_message(&message)))
 }

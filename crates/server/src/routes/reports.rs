@@ -72,10 +72,10 @@ impl Names {
     }
 
     /// (id, name, email) as shown.
-    fn show(&self, user: i64, name: &str, email: &str) -> (Option<i64>, String, Option<String>) {
+    fn show(&self, user: UserId, name: &str, email: &str) -> (Option<i64>, String, Option<String>) {
         match &self.salt {
-            Some(salt) => (None, pseudonym(salt, UserId(user)), None),
-            None => (Some(user), name.to_owned(), Some(email.to_owned())),
+            Some(salt) => (None, pseudonym(salt, user), None),
+            None => (Some(user.0), name.to_owned(), Some(email.to_owned())),
         }
     }
 }
@@ -91,10 +91,9 @@ impl Names {
 async fn usage(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> ApiResult<Json<UsageReport>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let (name, range) = range(&query, state.now())?;
     let by = query.by.as_deref().unwrap_or("summary");
@@ -145,7 +144,7 @@ async fn usage(
             report.by_user = Some(
                 rows.into_iter()
                     .map(|r| {
-                        let (user_id, user, email) = names.show(r.user.0, &r.name, &r.email);
+                        let (user_id, user, email) = names.show(r.user, &r.name, &r.email);
                         UserUsage {
                             user_id,
                             user,
@@ -214,7 +213,7 @@ fn csv_rows(rows: &[UsageRow], names: &Names, header: bool) -> Result<Vec<u8>, c
         w.write_record(CSV_HEADER)?;
     }
     for r in rows {
-        let (_, user, email) = names.show(r.user.0, &r.name, &r.email);
+        let (_, user, email) = names.show(r.user, &r.name, &r.email);
         let (entry, kind, quantity) = match &r.result {
             None => ("period", String::new(), String::new()),
             Some((k, q)) => ("result", k.clone(), q.to_string()),
@@ -280,10 +279,9 @@ impl Export {
 async fn usage_csv(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> ApiResult<Response> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     if query.by.is_some() {
         return Err(ApiError::bad_request(
@@ -351,9 +349,8 @@ fn wire_settings(s: &Settings) -> TeamSettings {
 async fn get_settings(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<TeamSettings>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     Ok(Json(wire_settings(&state.store.team_settings(team).await?)))
 }
@@ -369,10 +366,9 @@ async fn get_settings(
 async fn set_settings(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<TeamSettingsChange>,
 ) -> ApiResult<Json<TeamSettings>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let low = body
         .low_balance_percent
@@ -404,9 +400,8 @@ async fn burn_rate(store: &Store, teams: &[TeamId], today: NaiveDate) -> ApiResu
 async fn team_forecast(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Forecast>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let now = state.now();
     let teams = state.store.team_lineage(team).await?;

@@ -153,15 +153,12 @@ fn json_created(json: String) -> Response {
 async fn heartbeat(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<SessionId>,
     ApiJson(body): ApiJson<Heartbeat>,
 ) -> ApiResult<Json<HeartbeatAnswer>> {
     let user = caller.require_user()?;
     let now = state.now();
-    let beat = state
-        .store
-        .heartbeat(SessionId(id), user.id, body.active, now)
-        .await?;
+    let beat = state.store.heartbeat(id, user.id, body.active, now).await?;
     let s = beat.signed_in;
     if !s.tokens_charged.is_zero() {
         state
@@ -187,13 +184,10 @@ async fn heartbeat(
 async fn sign_out(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<SessionId>,
 ) -> ApiResult<Json<SignedOut>> {
     let user = caller.require_user()?;
-    let refunded = state
-        .store
-        .sign_out(SessionId(id), user.id, state.now())
-        .await?;
+    let refunded = state.store.sign_out(id, user.id, state.now()).await?;
     if !refunded.is_zero() {
         state.metrics.count_tokens("refunded", refunded.get());
     }
@@ -215,7 +209,7 @@ async fn sign_out(
 async fn report_result(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<SessionId>,
     ApiJson(body): ApiJson<NewResult>,
 ) -> ApiResult<Json<ResultCharged>> {
     let user = caller.require_user()?;
@@ -226,14 +220,7 @@ async fn report_result(
         })?;
     let (tokens, replayed) = state
         .store
-        .report_result(
-            SessionId(id),
-            user.id,
-            &result_type,
-            quantity,
-            &body.id,
-            state.now(),
-        )
+        .report_result(id, user.id, &result_type, quantity, &body.id, state.now())
         .await?;
     if !replayed && !tokens.is_zero() {
         state.metrics.count_tokens("charged", tokens.get());
@@ -262,10 +249,9 @@ async fn lease_key(State(state): State<AppState>) -> Json<LeaseKey> {
 async fn team_sessions(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<SessionsQuery>,
 ) -> ApiResult<Json<Vec<SessionInfo>>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let limit = super::page_limit(query.limit, 100, MAX_LIST_PAGE)?;
     let sessions = state

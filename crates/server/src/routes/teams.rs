@@ -57,9 +57,8 @@ async fn list_teams(State(state): State<AppState>, caller: Caller) -> ApiResult<
 async fn get_team(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Team>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     Ok(Json(wire::team(&state.store.team(team).await?)))
 }
@@ -76,10 +75,10 @@ async fn get_team(
 async fn merge_team(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<MergeRequest>,
 ) -> ApiResult<Json<Merge>> {
-    let (from, into) = (TeamId(team), TeamId(body.into_team));
+    let (from, into) = (team, TeamId(body.into_team));
     caller.require_team(from)?;
     caller.require_team(into)?;
     let merge = state

@@ -72,7 +72,7 @@ fn wire(e: &EntitlementRecord) -> Entitlement {
 async fn add(
     state: &AppState,
     caller: &Caller,
-    user: i64,
+    user: UserId,
     body: &NewEntitlement,
     kind: AccessKind,
 ) -> ApiResult<(StatusCode, Json<Entitlement>)> {
@@ -90,7 +90,7 @@ async fn add(
     let e = state
         .store
         .add_entitlement(
-            UserId(user),
+            user,
             &product,
             kind,
             body.starts_at,
@@ -114,7 +114,7 @@ async fn add(
 async fn add_subscription(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(user): ApiPath<i64>,
+    ApiPath(user): ApiPath<UserId>,
     ApiJson(body): ApiJson<NewEntitlement>,
 ) -> ApiResult<(StatusCode, Json<Entitlement>)> {
     add(&state, &caller, user, &body, AccessKind::Subscription).await
@@ -131,7 +131,7 @@ async fn add_subscription(
 async fn add_trial(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(user): ApiPath<i64>,
+    ApiPath(user): ApiPath<UserId>,
     ApiJson(body): ApiJson<NewEntitlement>,
 ) -> ApiResult<(StatusCode, Json<Entitlement>)> {
     add(&state, &caller, user, &body, AccessKind::Trial).await
@@ -146,10 +146,10 @@ async fn add_trial(
 async fn list_entitlements(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(user): ApiPath<i64>,
+    ApiPath(user): ApiPath<UserId>,
 ) -> ApiResult<Json<Vec<Entitlement>>> {
     caller.require_operator()?;
-    let list = state.store.entitlements(UserId(user)).await?;
+    let list = state.store.entitlements(user).await?;
     Ok(Json(list.iter().map(wire).collect()))
 }
 
@@ -163,16 +163,13 @@ async fn list_entitlements(
 async fn sign_out_everywhere(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(user): ApiPath<i64>,
+    ApiPath(user): ApiPath<UserId>,
 ) -> ApiResult<Json<TokensEnded>> {
     // Before the id is looked up: an admin learns nothing about who exists (R-AUTH-4).
     caller.require_operator()?;
-    let ended = state
-        .store
-        .end_user_tokens(UserId(user), state.now())
-        .await?;
+    let ended = state.store.end_user_tokens(user, state.now()).await?;
     Ok(Json(TokensEnded {
-        user_id: user,
+        user_id: user.0,
         ended,
     }))
 }
