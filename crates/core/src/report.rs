@@ -159,6 +159,27 @@ const EPOCH: NaiveDate = match NaiveDate::from_epoch_days(0) {
     None => NaiveDate::MIN,
 };
 
+/// R-REP-2: a team's events are listed over the last 90 days unless a range is given.
+pub const DEFAULT_EVENTS_DAYS: i64 = 90;
+
+/// R-REP-2: the times an events listing covers, `[from, to)`. `to` defaults to just after `now`
+/// (so that events stamped exactly `now`, as on a frozen test clock, are in), `from` to
+/// [`DEFAULT_EVENTS_DAYS`] before `to`; `from` must come before `to`.
+pub fn events_range(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), DomainError> {
+    let to = to.unwrap_or(now + Duration::microseconds(1));
+    let from = from.unwrap_or(to - Duration::days(DEFAULT_EVENTS_DAYS));
+    if from >= to {
+        return Err(DomainError::InvalidRange {
+            detail: format!("from ({from}) must be before to ({to})"),
+        });
+    }
+    Ok((from, to))
+}
+
 /// Days since 1970-01-01.
 pub fn day_key(d: NaiveDate) -> i64 {
     (d - EPOCH).num_days()
@@ -289,6 +310,21 @@ pub fn week_label(key: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r_rep_2_events_default_to_the_last_90_days_up_to_now_included() {
+        let now: DateTime<Utc> = "2026-04-01T12:00:00Z".parse().unwrap();
+        let (from, to) = events_range(None, None, now).unwrap();
+        assert!(to > now && to - now == Duration::microseconds(1));
+        assert_eq!(to - from, Duration::days(90));
+        let given: DateTime<Utc> = "2026-03-01T00:00:00Z".parse().unwrap();
+        assert_eq!(
+            events_range(None, Some(given), now).unwrap(),
+            (given - Duration::days(90), given)
+        );
+        let e = events_range(Some(given), Some(given), now).unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::InvalidRange);
+    }
 
     #[test]
     fn r_rep_3_a_period_counts_on_the_day_it_starts_and_a_refund_keeps_it_as_use() {

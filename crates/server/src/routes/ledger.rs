@@ -5,12 +5,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::Duration;
 use jeton_api::{
     Audit, Balance, Event, EventsQuery, IDEMPOTENCY_KEY_HEADER, Move, NewMove, NewPack, Pack,
     Problem,
 };
 use jeton_core::limits::MAX_EVENTS_PER_PAGE;
+use jeton_core::report::events_range;
 use jeton_core::{DomainError, IdempotencyKey, TeamId, Tokens};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -30,8 +30,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit))
 }
 
-/// R-REP-2: the default range is the last 90 days.
-const DEFAULT_EVENTS_DAYS: i64 = 90;
 const DEFAULT_EVENTS_LIMIT: u32 = 1000;
 
 /// Tells the caller that this answer is the stored first answer of its `Idempotency-Key`.
@@ -123,17 +121,7 @@ async fn events(
 ) -> ApiResult<Json<Vec<Event>>> {
     caller.require_team(team)?;
     let now = state.now();
-    // The default end includes events stamped exactly `now` (a frozen test clock).
-    let to = query.to.unwrap_or(now + Duration::microseconds(1));
-    let from = query
-        .from
-        .unwrap_or(to - Duration::days(DEFAULT_EVENTS_DAYS));
-    if from >= to {
-        return Err(DomainError::InvalidRange {
-            detail: format!("from ({from}) must be before to ({to})"),
-        }
-        .into());
-    }
+    let (from, to) = events_range(query.from, query.to, now)?;
     let limit = super::page_limit(query.limit, DEFAULT_EVENTS_LIMIT, MAX_EVENTS_PER_PAGE)?;
     let events = state.store.events(team, from, to, limit, now).await?;
     Ok(Json(events.iter().map(wire::event).collect()))
