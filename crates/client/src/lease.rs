@@ -89,6 +89,7 @@ pub(crate) mod tests {
     use super::*;
     use chrono::Duration;
     use jeton_core::lease::{sign, signing_key};
+    use jeton_core::{SessionId, TeamId, UserId};
 
     pub(crate) fn start() -> DateTime<Utc> {
         "2026-01-05T08:00:00Z".parse().unwrap()
@@ -98,9 +99,9 @@ pub(crate) mod tests {
     pub(crate) fn claims(session: i64, issued_at: DateTime<Utc>) -> Lease {
         Lease {
             v: LEASE_VERSION,
-            session,
-            user: 3,
-            team: 1,
+            session: SessionId(session),
+            user: UserId(3),
+            team: TeamId(1),
             product: "autocad".into(),
             access: "flex".into(),
             period_ends_at: issued_at + Duration::hours(20),

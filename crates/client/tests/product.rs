@@ -13,6 +13,7 @@ use jeton_client::api::{
 use jeton_client::lease::{LEASE_VERSION, Lease};
 use jeton_client::product::{Clock, ManualClock};
 use jeton_client::{Client, ProductClient, SessionStatus, StopReason, verify_lease};
+use jeton_core::{SessionId, TeamId, UserId};
 use jeton_server::testing::{TestApp, spawn_app};
 use jeton_store::Backend;
 
@@ -97,9 +98,9 @@ async fn r_ses_7_the_sdk_works_on_its_lease_when_the_server_is_gone_and_stops_at
             claims,
             Lease {
                 v: LEASE_VERSION,
-                session: session.id(),
-                user,
-                team,
+                session: SessionId(session.id()),
+                user: UserId(user),
+                team: TeamId(team),
                 product: "autocad".into(),
                 access: "flex".into(),
                 period_ends_at: t0 + Span::hours(24),

@@ -116,7 +116,7 @@ mod tests {
             "a@x.com",
         )
         .unwrap_err();
-        assert_eq!(e.code(), "already_assigned");
+        assert_eq!(e.code(), crate::ErrorCode::AlreadyAssigned);
         assert!(e.to_string().contains("a@x.com"), "{e}");
         let e = plan_assign(
             Standing::Current(Invited),
@@ -125,7 +125,7 @@ mod tests {
             "b@x.com",
         )
         .unwrap_err();
-        assert_eq!(e.code(), "already_invited");
+        assert_eq!(e.code(), crate::ErrorCode::AlreadyInvited);
         assert!(e.to_string().contains("resend"), "{e}");
         for status in [Active, Invited] {
             assert_eq!(

@@ -102,7 +102,7 @@ mod tests {
             "jane@@x.com",
         ] {
             let err = Email::parse(bad).unwrap_err();
-            assert_eq!(err.code(), "invalid_email", "{bad:?}");
+            assert_eq!(err.code(), crate::ErrorCode::InvalidEmail, "{bad:?}");
             assert!(err.to_string().contains("jane@example.com"));
         }
     }

@@ -1,8 +1,10 @@
-use crate::ids::TeamId;
+pub use crate::code::ErrorCode;
+use crate::ids::{MessageId, TeamId};
 use crate::refusal::Refusal;
 
-/// Everything a domain rule can refuse. Each variant has a stable `code` (the `code` field of the
-/// problem+json answer and what the CLI prints); the HTTP status is chosen in one place, the server.
+/// Everything a domain rule can refuse. Each variant has a stable [`ErrorCode`] (the `code` field
+/// of the problem+json answer and what the CLI prints); the HTTP status is chosen in one place,
+/// the server's table from code to status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
     #[error("{detail}")]
@@ -35,8 +37,14 @@ pub enum DomainError {
     InvitationExpired,
     #[error("a newer invitation was sent for this person; use the link in the latest email")]
     InvitationSuperseded,
-    #[error("this invitation was already accepted; sign in with your password")]
-    InvitationAccepted,
+    /// The invitation was accepted already. `resend`: an admin asked to send it again (there is
+    /// nothing to resend), rather than someone following its link.
+    #[error("{}", if *resend {
+        "this person already accepted the invitation and has an account; there is nothing to resend"
+    } else {
+        "this invitation was already accepted; sign in with your password"
+    })]
+    InvitationAccepted { resend: bool },
     #[error("no product with key {key:?} is in the catalogue")]
     UnknownProduct { key: String },
     #[error("the product {product} has no per-result rate for {result_type:?}")]
@@ -65,6 +73,31 @@ pub enum DomainError {
     PasswordLinkUsed,
     #[error("this link has expired; ask for a new one")]
     PasswordLinkExpired,
+    /// An idempotency key (or a result's client id) sent again with a different request: the
+    /// request cannot be processed as sent, and the remembered answer is not its answer.
+    #[error("{detail}")]
+    IdempotencyKeyReused { detail: String },
+    /// A heartbeat or result for a session that is over (R-SES-6): sign in again.
+    #[error("this session has ended ({reason}); sign in again")]
+    SessionEnded { reason: String },
+    /// R-SES-3: the session was ended because the team's tokens could not pay its next period;
+    /// the product must stop. Answers like the refusal of a charge, `insufficient_tokens`.
+    #[error("this session was stopped: the team's tokens could not pay the next usage period")]
+    SessionStopped,
+    #[error("an admin with email {email} already exists")]
+    DuplicateAdmin { email: String },
+    #[error("a product with key {key:?} already exists")]
+    DuplicateProduct { key: String },
+    #[error("a user with email {email} already exists")]
+    DuplicateUser { email: String },
+    #[error(
+        "team {team} already has {open} imports queued or running, the most it may have; wait for \
+         them to finish (GET /v1/teams/{team}/flex/imports)"
+    )]
+    TooManyImports { team: TeamId, open: usize },
+    /// R-NOT-2: only a message the sender gave up on is queued again, so that nothing goes twice.
+    #[error("message {message} is {status}: only failed messages can be retried")]
+    MessageNotFailed { message: MessageId, status: String },
     /// Stored data breaks an invariant the ledger keeps. Never caused by a request; reported as a
     /// server error and logged.
     #[error("ledger invariant broken: {detail}")]
@@ -72,36 +105,45 @@ pub enum DomainError {
 }
 
 impl DomainError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            DomainError::InvalidTokens { .. } => "invalid_tokens",
-            DomainError::InvalidRate { .. } => "invalid_rate",
-            DomainError::InvalidProductKey { .. } => "invalid_product_key",
-            DomainError::InvalidName { .. } => "invalid_name",
-            DomainError::InvalidItem { .. } => "invalid_item",
-            DomainError::InvalidEmail { .. } => "invalid_email",
-            DomainError::InvalidRange { .. } => "invalid_range",
-            DomainError::InvalidIdempotencyKey { .. } => "invalid_idempotency_key",
-            DomainError::InvalidInvitee { .. } => "invalid_invitee",
-            DomainError::InvalidPassword { .. } => "invalid_password",
-            DomainError::InvalidImport { .. } => "invalid_import",
-            DomainError::InvalidSelection { .. } => "invalid_selection",
-            DomainError::InvitationExpired => "invitation_expired",
-            DomainError::InvitationSuperseded => "invitation_superseded",
-            DomainError::InvitationAccepted => "invitation_accepted",
-            DomainError::UnknownProduct { .. } => "unknown_product",
+            DomainError::InvalidTokens { .. } => ErrorCode::InvalidTokens,
+            DomainError::InvalidRate { .. } => ErrorCode::InvalidRate,
+            DomainError::InvalidProductKey { .. } => ErrorCode::InvalidProductKey,
+            DomainError::InvalidName { .. } => ErrorCode::InvalidName,
+            DomainError::InvalidItem { .. } => ErrorCode::InvalidItem,
+            DomainError::InvalidEmail { .. } => ErrorCode::InvalidEmail,
+            DomainError::InvalidRange { .. } => ErrorCode::InvalidRange,
+            DomainError::InvalidIdempotencyKey { .. } => ErrorCode::InvalidIdempotencyKey,
+            DomainError::InvalidInvitee { .. } => ErrorCode::InvalidInvitee,
+            DomainError::InvalidPassword { .. } => ErrorCode::InvalidPassword,
+            DomainError::InvalidImport { .. } => ErrorCode::InvalidImport,
+            DomainError::InvalidSelection { .. } => ErrorCode::InvalidSelection,
+            DomainError::InvitationExpired => ErrorCode::InvitationExpired,
+            DomainError::InvitationSuperseded => ErrorCode::InvitationSuperseded,
+            DomainError::InvitationAccepted { .. } => ErrorCode::InvitationAccepted,
+            DomainError::UnknownProduct { .. } => ErrorCode::UnknownProduct,
             DomainError::Refused { reason } => reason.code(),
-            DomainError::UnknownResultType { .. } => "unknown_result_type",
-            DomainError::InsufficientTokens { .. } => "insufficient_tokens",
-            DomainError::TeamClosed { .. } => "team_closed",
-            DomainError::SameTeam => "same_team",
-            DomainError::TooManyPacks { .. } => "too_many_packs",
-            DomainError::TooManyTeams { .. } => "too_many_teams",
-            DomainError::AlreadyAssigned { .. } => "already_assigned",
-            DomainError::AlreadyInvited { .. } => "already_invited",
-            DomainError::PasswordLinkUsed => "password_link_used",
-            DomainError::PasswordLinkExpired => "password_link_expired",
-            DomainError::Corrupt { .. } => "ledger_corrupt",
+            DomainError::UnknownResultType { .. } => ErrorCode::UnknownResultType,
+            DomainError::InsufficientTokens { .. } | DomainError::SessionStopped => {
+                ErrorCode::InsufficientTokens
+            }
+            DomainError::TeamClosed { .. } => ErrorCode::TeamClosed,
+            DomainError::SameTeam => ErrorCode::SameTeam,
+            DomainError::TooManyPacks { .. } => ErrorCode::TooManyPacks,
+            DomainError::TooManyTeams { .. } => ErrorCode::TooManyTeams,
+            DomainError::AlreadyAssigned { .. } => ErrorCode::AlreadyAssigned,
+            DomainError::AlreadyInvited { .. } => ErrorCode::AlreadyInvited,
+            DomainError::IdempotencyKeyReused { .. } => ErrorCode::IdempotencyKeyReused,
+            DomainError::SessionEnded { .. } => ErrorCode::SessionEnded,
+            DomainError::DuplicateAdmin { .. } => ErrorCode::DuplicateAdmin,
+            DomainError::DuplicateProduct { .. } => ErrorCode::DuplicateProduct,
+            DomainError::DuplicateUser { .. } => ErrorCode::DuplicateUser,
+            DomainError::TooManyImports { .. } => ErrorCode::TooManyImports,
+            DomainError::MessageNotFailed { .. } => ErrorCode::MessageNotFailed,
+            DomainError::PasswordLinkUsed => ErrorCode::PasswordLinkUsed,
+            DomainError::PasswordLinkExpired => ErrorCode::PasswordLinkExpired,
+            DomainError::Corrupt { .. } => ErrorCode::LedgerCorrupt,
         }
     }
 }

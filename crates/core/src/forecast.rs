@@ -4,12 +4,29 @@
 //! Forecasts are estimates (a rate is tokens per day, fractional), unlike the ledger: results
 //! are rounded to whole tokens and days at the end.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::error::DomainError;
 use crate::pack::{PackState, usable_in_order};
 use crate::product::ProductKey;
+use crate::report::DayRange;
 use crate::tokens::Tokens;
+
+/// The forecast's burn rate is the team's use over this many days, today included.
+pub const BURN_WINDOW_DAYS: i64 = 30;
+
+/// The days whose use makes the burn rate: the last [`BURN_WINDOW_DAYS`], today included.
+pub fn burn_window(today: NaiveDate) -> DayRange {
+    DayRange {
+        first: today - Duration::days(BURN_WINDOW_DAYS - 1),
+        last: today,
+    }
+}
+
+/// Tokens per day, from the tokens used over the [`burn_window`].
+pub fn daily_burn(used_in_window: Tokens) -> f64 {
+    used_in_window.get() as f64 / BURN_WINDOW_DAYS as f64
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackForecast {
@@ -101,6 +118,29 @@ pub struct PlanLine {
     pub daily_rate: Tokens,
     pub users: u32,
     pub days_per_month: u32,
+}
+
+impl PlanLine {
+    /// A line from the counts a request sends, which must be positive whole numbers (the bounds
+    /// are [`estimate`]'s).
+    pub fn new(
+        product: ProductKey,
+        daily_rate: Tokens,
+        users: i64,
+        days_per_month: i64,
+    ) -> Result<PlanLine, DomainError> {
+        let count = |v: i64, what: &str| {
+            u32::try_from(v).map_err(|_| DomainError::InvalidRange {
+                detail: format!("{what} must be a positive whole number ({product}), got {v}"),
+            })
+        };
+        Ok(PlanLine {
+            users: count(users, "users")?,
+            days_per_month: count(days_per_month, "days per month")?,
+            product,
+            daily_rate,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +237,27 @@ pub fn against_team(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_burn_rate_is_the_last_30_days_of_use_today_included() {
+        let today: NaiveDate = "2026-03-15".parse().unwrap();
+        let w = burn_window(today);
+        assert_eq!(w.first, "2026-02-14".parse::<NaiveDate>().unwrap());
+        assert_eq!((w.last, w.days()), (today, 30));
+        assert_eq!(daily_burn(Tokens::new(600).unwrap()), 20.0);
+        assert_eq!(daily_burn(Tokens::ZERO), 0.0);
+    }
+
+    #[test]
+    fn r_rep_5_plan_counts_are_positive_whole_numbers() {
+        let key = ProductKey::parse("autocad").unwrap();
+        let line = PlanLine::new(key.clone(), Tokens::new(5).unwrap(), 3, 20).unwrap();
+        assert_eq!((line.users, line.days_per_month), (3, 20));
+        for (users, days) in [(-1, 20), (3, -20), (i64::MAX, 20)] {
+            let e = PlanLine::new(key.clone(), Tokens::new(5).unwrap(), users, days).unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::InvalidRange, "{users} {days}");
+        }
+    }
     use crate::PackId;
     use crate::pack::expiry_for;
 
@@ -274,7 +335,10 @@ mod tests {
             line("autocad", 7, 5, 32),
             line("autocad", 7, 5, 0),
         ] {
-            assert_eq!(estimate(&[bad]).unwrap_err().code(), "invalid_range");
+            assert_eq!(
+                estimate(&[bad]).unwrap_err().code(),
+                crate::ErrorCode::InvalidRange
+            );
         }
         assert!(estimate(&[]).is_err());
     }

@@ -48,7 +48,7 @@ mod tests {
         for bad in ["", "a b", "é", &"k".repeat(256)] {
             assert_eq!(
                 IdempotencyKey::parse(bad).unwrap_err().code(),
-                "invalid_idempotency_key"
+                crate::ErrorCode::InvalidIdempotencyKey
             );
         }
     }

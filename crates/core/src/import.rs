@@ -223,7 +223,7 @@ mod tests {
     fn a_first_line_out_of_range_is_refused_not_overflowed() {
         for first in [0, MAX_FIRST_LINE + 1, u64::MAX] {
             let e = parse_csv(b"A,a@example.com\nB,b@example.com", first).unwrap_err();
-            assert_eq!(e.code(), "invalid_import", "{first}");
+            assert_eq!(e.code(), crate::ErrorCode::InvalidImport, "{first}");
         }
         let (rows, _) = parse_csv(b"A,a@example.com\nB,b@example.com", MAX_FIRST_LINE).unwrap();
         assert_eq!(rows[1].line, MAX_FIRST_LINE + 1);

@@ -109,7 +109,7 @@ mod tests {
             "Jane <a@b.com> <c@d.com>",
         ] {
             let err = Invitee::parse(bad).unwrap_err();
-            assert_eq!(err.code(), "invalid_invitee", "{bad:?}");
+            assert_eq!(err.code(), crate::ErrorCode::InvalidInvitee, "{bad:?}");
             assert!(err.to_string().contains(EXPECTED_FORM), "{err}");
         }
     }
@@ -148,7 +148,7 @@ mod tests {
         #[test]
         fn garbage_never_panics_and_always_gets_a_reason(s in "\\PC{0,80}") {
             if let Err(e) = Invitee::parse(&s) {
-                prop_assert_eq!(e.code(), "invalid_invitee");
+                prop_assert_eq!(e.code(), crate::ErrorCode::InvalidInvitee);
                 prop_assert!(e.to_string().contains(EXPECTED_FORM));
             }
             let _ = split_entries(&s);

@@ -10,14 +10,16 @@ use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{SessionId, TeamId, UserId};
+
 /// What a lease says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     /// Format version.
     pub v: u32,
-    pub session: i64,
-    pub user: i64,
-    pub team: i64,
+    pub session: SessionId,
+    pub user: UserId,
+    pub team: TeamId,
     pub product: String,
     /// flex, subscription or trial.
     pub access: String,
@@ -104,9 +106,9 @@ mod tests {
     fn lease(now: DateTime<Utc>) -> Lease {
         Lease {
             v: LEASE_VERSION,
-            session: 9,
-            user: 3,
-            team: 1,
+            session: SessionId(9),
+            user: UserId(3),
+            team: TeamId(1),
             product: "autocad".into(),
             access: "flex".into(),
             period_ends_at: now + chrono::Duration::hours(20),

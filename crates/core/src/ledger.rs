@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
-use crate::ids::AdminId;
+use crate::ids::{AdminId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -117,7 +117,7 @@ impl FromStr for EventKind {
 pub enum Actor {
     Operator,
     Admin(AdminId),
-    User(i64),
+    User(UserId),
     /// The service itself: expiry, the idle-session sweeper.
     System,
 }
@@ -147,7 +147,7 @@ impl FromStr for Actor {
                 let id: i64 = id.parse().map_err(|_| bad())?;
                 match kind {
                     "admin" => Ok(Actor::Admin(AdminId(id))),
-                    "user" => Ok(Actor::User(id)),
+                    "user" => Ok(Actor::User(UserId(id))),
                     _ => Err(bad()),
                 }
             }
@@ -267,7 +267,7 @@ mod tests {
             Actor::Operator,
             Actor::System,
             Actor::Admin(AdminId(7)),
-            Actor::User(3),
+            Actor::User(UserId(3)),
         ] {
             assert_eq!(a.to_string().parse::<Actor>().unwrap(), a);
         }

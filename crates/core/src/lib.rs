@@ -4,6 +4,7 @@
 pub mod access;
 pub mod assignment;
 pub mod clock;
+pub mod code;
 pub mod console;
 pub mod email;
 pub mod error;
@@ -33,9 +34,12 @@ pub mod tokens;
 pub use access::ProductAccess;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::Email;
-pub use error::DomainError;
+pub use error::{DomainError, ErrorCode};
 pub use idempotency::IdempotencyKey;
-pub use ids::{AdminId, MoveId, PackId, TeamId};
+pub use ids::{
+    AdminId, EntitlementId, EventId, ImportId, InvitationId, MessageId, MoveId, PackId, PeriodId,
+    ProductId, ResultId, SessionId, TeamId, UserId,
+};
 pub use invitee::Invitee;
 pub use ledger::{Actor, Cause, EventKind};
 pub use pack::{Draw, PackState};

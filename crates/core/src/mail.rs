@@ -1,7 +1,27 @@
 //! The text of the emails Jeton sends (R-USR-4, R-NOT-2). Pure: the server fills in the facts and
 //! the store puts the message in the outbox in the same transaction as the change.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
+
+/// R-NOT-2: the first retry of a failed delivery waits this long; each further one twice as long
+/// as the one before …
+pub const FIRST_RETRY: Duration = Duration::seconds(30);
+/// … but never longer than this.
+pub const MAX_RETRY_DELAY: Duration = Duration::hours(1);
+/// After this many failed attempts (about 13 hours of trying) a message is marked `failed`.
+pub const MAX_SEND_ATTEMPTS: u32 = 20;
+
+/// R-NOT-2: when to try a delivery again after a failed attempt, given the attempts made before
+/// this one; `None`: give up. 30 s, 1 min, 2 min, … doubling up to 1 hour, for
+/// [`MAX_SEND_ATTEMPTS`] attempts in all.
+pub fn retry_at(now: DateTime<Utc>, attempts_before: u32) -> Option<DateTime<Utc>> {
+    if attempts_before.saturating_add(1) >= MAX_SEND_ATTEMPTS {
+        return None;
+    }
+    // 30 s × 2^7 is already more than an hour; larger exponents would only overflow.
+    let delay = FIRST_RETRY * (1 << attempts_before.min(7));
+    Some(now + delay.min(MAX_RETRY_DELAY))
+}
 
 use crate::console::LinkPurpose;
 
@@ -192,6 +212,29 @@ pub fn without_secrets(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r_not_2_retries_back_off_from_30_seconds_to_an_hour_then_give_up() {
+        let now: DateTime<Utc> = "2026-01-05T08:00:00Z".parse().unwrap();
+        let delays: Vec<i64> = (0..MAX_SEND_ATTEMPTS)
+            .map_while(|a| retry_at(now, a).map(|t| (t - now).num_seconds()))
+            .collect();
+        assert_eq!(
+            delays[..9],
+            [30, 60, 120, 240, 480, 960, 1920, 3600, 3600],
+            "doubling from 30 s, capped at an hour"
+        );
+        assert!(delays[7..].iter().all(|d| *d == 3600));
+        // Attempts 1..=19 are followed by a retry; the 20th failure gives up.
+        assert_eq!(delays.len(), (MAX_SEND_ATTEMPTS - 1) as usize);
+        assert_eq!(retry_at(now, MAX_SEND_ATTEMPTS - 1), None);
+        assert_eq!(retry_at(now, MAX_SEND_ATTEMPTS), None);
+        assert_eq!(retry_at(now, u32::MAX), None, "no overflow");
+        // The whole schedule: over half a day of trying before giving up.
+        let total: i64 = delays.iter().sum();
+        assert_eq!(total, 30 * 127 + 3600 * 12);
+        assert!(total > 12 * 3600);
+    }
 
     #[test]
     fn secrets_are_hidden_and_nothing_else_changes() {

@@ -198,7 +198,7 @@ mod tests {
         }
         for bad in ["", "AutoCAD", "-x", ".x", "a b", "é", &"a".repeat(65)] {
             let err = ProductKey::parse(bad).unwrap_err();
-            assert_eq!(err.code(), "invalid_product_key", "{bad:?}");
+            assert_eq!(err.code(), crate::ErrorCode::InvalidProductKey, "{bad:?}");
             assert!(err.to_string().contains("lowercase"), "{err}");
         }
     }
@@ -225,7 +225,7 @@ mod tests {
         ] {
             assert_eq!(
                 DownloadItem::parse(v, p, u).unwrap_err().code(),
-                "invalid_item"
+                crate::ErrorCode::InvalidItem
             );
         }
     }

@@ -4,7 +4,9 @@
 
 use sha2::{Digest, Sha256};
 
-pub fn pseudonym(salt: &str, user_id: i64) -> String {
+use crate::ids::UserId;
+
+pub fn pseudonym(salt: &str, user_id: UserId) -> String {
     let digest = Sha256::digest(format!("{salt}:{user_id}").as_bytes());
     let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     format!("person-{hex}")
@@ -16,9 +18,9 @@ mod tests {
 
     #[test]
     fn pseudonyms_are_stable_and_distinct() {
-        assert_eq!(pseudonym("s", 1), pseudonym("s", 1));
-        assert_ne!(pseudonym("s", 1), pseudonym("s", 2));
-        assert_ne!(pseudonym("s", 1), pseudonym("t", 1));
-        assert!(pseudonym("s", 1).starts_with("person-"));
+        assert_eq!(pseudonym("s", UserId(1)), pseudonym("s", UserId(1)));
+        assert_ne!(pseudonym("s", UserId(1)), pseudonym("s", UserId(2)));
+        assert_ne!(pseudonym("s", UserId(1)), pseudonym("t", UserId(1)));
+        assert!(pseudonym("s", UserId(1)).starts_with("person-"));
     }
 }

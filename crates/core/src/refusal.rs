@@ -1,6 +1,8 @@
 //! Why a sign-in is refused (R-SES-1): a leaf, so that errors and the session rules can both
 //! name it without depending on each other.
 
+use crate::code::ErrorCode;
+
 /// The stable reasons a sign-in is refused (R-SES-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -12,13 +14,13 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> ErrorCode {
         match self {
-            Refusal::NotAssigned => "not_assigned",
-            Refusal::InvitationPending => "invitation_pending",
-            Refusal::ProductNotAllowed => "product_not_allowed",
-            Refusal::UnknownProduct => "unknown_product",
-            Refusal::TeamClosed => "team_closed",
+            Refusal::NotAssigned => ErrorCode::NotAssigned,
+            Refusal::InvitationPending => ErrorCode::InvitationPending,
+            Refusal::ProductNotAllowed => ErrorCode::ProductNotAllowed,
+            Refusal::UnknownProduct => ErrorCode::UnknownProduct,
+            Refusal::TeamClosed => ErrorCode::TeamClosed,
         }
     }
 

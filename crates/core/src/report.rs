@@ -4,9 +4,10 @@
 //! (rolling, today included) and the past 3, 6, 9 or 12 months (whole completed calendar months,
 //! the current month excluded); or a custom range of at most 366 days.
 
-use chrono::{Datelike, Duration, Months, NaiveDate};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 
 use crate::error::DomainError;
+use crate::tokens::Tokens;
 
 /// Longest custom range (a leap year).
 pub const MAX_RANGE_DAYS: i64 = 366;
@@ -158,6 +159,27 @@ const EPOCH: NaiveDate = match NaiveDate::from_epoch_days(0) {
     None => NaiveDate::MIN,
 };
 
+/// R-REP-2: a team's events are listed over the last 90 days unless a range is given.
+pub const DEFAULT_EVENTS_DAYS: i64 = 90;
+
+/// R-REP-2: the times an events listing covers, `[from, to)`. `to` defaults to just after `now`
+/// (so that events stamped exactly `now`, as on a frozen test clock, are in), `from` to
+/// [`DEFAULT_EVENTS_DAYS`] before `to`; `from` must come before `to`.
+pub fn events_range(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), DomainError> {
+    let to = to.unwrap_or(now + Duration::microseconds(1));
+    let from = from.unwrap_or(to - Duration::days(DEFAULT_EVENTS_DAYS));
+    if from >= to {
+        return Err(DomainError::InvalidRange {
+            detail: format!("from ({from}) must be before to ({to})"),
+        });
+    }
+    Ok((from, to))
+}
+
 /// Days since 1970-01-01.
 pub fn day_key(d: NaiveDate) -> i64 {
     (d - EPOCH).num_days()
@@ -196,6 +218,84 @@ pub fn days_of_mask(month: i64, mask: i64) -> impl Iterator<Item = NaiveDate> {
         .filter(move |d| d.month() == first.month())
 }
 
+/// One piece of use, as the usage aggregates count it (R-REP-3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// A usage period began, charging these tokens (0 counts as use too): a day of use.
+    Period(Tokens),
+    /// A result was charged.
+    Result(Tokens),
+    /// R-SES-4: a period's charge was given back. The period keeps counting as use, with its
+    /// tokens taken back.
+    Refund(Tokens),
+}
+
+/// Tokens, periods and results of one aggregate row, or what one piece of use adds to it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub tokens: i64,
+    pub periods: i64,
+    pub results: i64,
+}
+
+impl Counts {
+    pub fn add(&mut self, other: Counts) {
+        self.tokens += other.tokens;
+        self.periods += other.periods;
+        self.results += other.results;
+    }
+}
+
+/// What one piece of use changes in the aggregates: `counts` is added to its (day, user,
+/// product), (month, user, product) and (team, day) rows, and a period also sets `day_bit` in
+/// its (month, user) mask of days with use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contribution {
+    pub day: i64,
+    pub month: i64,
+    pub counts: Counts,
+    pub day_bit: Option<i64>,
+}
+
+/// R-REP-3: the one rule for what a piece of use adds to the aggregates. `at` is when it
+/// counts: a period's start (a period belongs to the day it starts, and so does its refund), a
+/// result's time.
+pub fn contribution(at: DateTime<Utc>, what: Use) -> Contribution {
+    let date = at.date_naive();
+    let (counts, marks_day) = match what {
+        Use::Period(t) => (
+            Counts {
+                tokens: t.as_i64(),
+                periods: 1,
+                results: 0,
+            },
+            true,
+        ),
+        Use::Result(t) => (
+            Counts {
+                tokens: t.as_i64(),
+                periods: 0,
+                results: 1,
+            },
+            false,
+        ),
+        Use::Refund(t) => (
+            Counts {
+                tokens: -t.as_i64(),
+                periods: 0,
+                results: 0,
+            },
+            false,
+        ),
+    };
+    Contribution {
+        day: day_key(date),
+        month: month_key(date),
+        counts,
+        day_bit: marks_day.then(|| day_bit(date)),
+    }
+}
+
 /// The ISO week as `iso_year * 100 + week` (2026-W01 = 202601).
 pub fn week_key(d: NaiveDate) -> i64 {
     let w = d.iso_week();
@@ -210,6 +310,48 @@ pub fn week_label(key: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r_rep_2_events_default_to_the_last_90_days_up_to_now_included() {
+        let now: DateTime<Utc> = "2026-04-01T12:00:00Z".parse().unwrap();
+        let (from, to) = events_range(None, None, now).unwrap();
+        assert!(to > now && to - now == Duration::microseconds(1));
+        assert_eq!(to - from, Duration::days(90));
+        let given: DateTime<Utc> = "2026-03-01T00:00:00Z".parse().unwrap();
+        assert_eq!(
+            events_range(None, Some(given), now).unwrap(),
+            (given - Duration::days(90), given)
+        );
+        let e = events_range(Some(given), Some(given), now).unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::InvalidRange);
+    }
+
+    #[test]
+    fn r_rep_3_a_period_counts_on_the_day_it_starts_and_a_refund_keeps_it_as_use() {
+        let at: DateTime<Utc> = "2026-02-03T23:59:00Z".parse().unwrap();
+        let t = |n| Tokens::new(n).unwrap();
+        let period = contribution(at, Use::Period(t(20)));
+        assert_eq!(period.day, day_key(d("2026-02-03")));
+        assert_eq!(period.month, month_key(d("2026-02-01")));
+        assert_eq!(period.day_bit, Some(1 << 2));
+        let refund = contribution(at, Use::Refund(t(20)));
+        assert_eq!((refund.day, refund.month), (period.day, period.month));
+        assert_eq!(refund.day_bit, None, "a refunded day stays a day of use");
+        let mut row = Counts::default();
+        row.add(period.counts);
+        row.add(refund.counts);
+        row.add(contribution(at, Use::Result(t(5))).counts);
+        assert_eq!(
+            row,
+            Counts {
+                tokens: 5,
+                periods: 1,
+                results: 1
+            }
+        );
+        assert_eq!(contribution(at, Use::Result(t(5))).day_bit, None);
+        assert_eq!(contribution(at, Use::Period(t(0))).counts.periods, 1);
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -272,7 +414,7 @@ mod tests {
         ] {
             assert_eq!(
                 resolve("custom", from, to, today).unwrap_err().code(),
-                "invalid_range"
+                crate::ErrorCode::InvalidRange
             );
         }
         // The longest range: a year and a day, both ends included.

@@ -12,6 +12,7 @@ pub use crate::refusal::Refusal;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::DomainError;
+use crate::ids::{PeriodId, SessionId};
 use crate::tokens::Tokens;
 
 /// R-SES-2: one charge covers 24 hours of use.
@@ -167,7 +168,7 @@ pub fn resolve_access(
 /// The latest usage period of (team, user, product).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Period {
-    pub id: i64,
+    pub id: PeriodId,
     pub access: AccessKind,
     pub started_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
@@ -196,7 +197,7 @@ impl Period {
 /// An open (not ended) session of (team, user, product).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
-    pub id: i64,
+    pub id: SessionId,
     pub started_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     /// Last heartbeat that reported meaningful use (idle awareness); sign-in counts as use.
@@ -296,9 +297,9 @@ impl EndReason {
 /// What the store must do, in this order: end sessions, refund, open periods (charging each).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
-    pub end: Vec<(i64, DateTime<Utc>, EndReason)>,
+    pub end: Vec<(SessionId, DateTime<Utc>, EndReason)>,
     /// The period whose charge is refunded (R-SES-4).
-    pub refund: Option<i64>,
+    pub refund: Option<PeriodId>,
     pub open: Vec<NewPeriod>,
 }
 
@@ -334,7 +335,7 @@ impl Engine<'_> {
 
     /// Ends a session; if it was the last one and everything of the period happened within the
     /// grace window after its charge, the charge is refunded (R-SES-4).
-    fn end(&mut self, session: i64, at: DateTime<Utc>, reason: EndReason) {
+    fn end(&mut self, session: SessionId, at: DateTime<Utc>, reason: EndReason) {
         self.usage.sessions.retain(|s| s.id != session);
         self.plan.end.push((session, at, reason));
         if !self.usage.sessions.is_empty() {
@@ -371,7 +372,7 @@ impl Engine<'_> {
         };
         // Period ids are the store's; a planned period is known by its start.
         self.usage.period = Some(Period {
-            id: -1 - self.plan.open.len() as i64,
+            id: PeriodId(-1 - self.plan.open.len() as i64),
             access: n.access,
             started_at: n.started_at,
             ends_at: n.ends_at,
@@ -455,7 +456,7 @@ pub enum SessionGone {
 /// idle-aware product, use resuming after a pause opens a new period now.
 pub fn heartbeat(
     usage: &mut Usage,
-    session: i64,
+    session: SessionId,
     active: bool,
     access: Access,
     now: DateTime<Utc>,
@@ -491,7 +492,7 @@ pub fn heartbeat(
 /// charge, the charge is refunded.
 pub fn sign_out(
     usage: &mut Usage,
-    session: i64,
+    session: SessionId,
     access: Option<Access>,
     now: DateTime<Utc>,
 ) -> Result<Plan, SessionGone> {
@@ -529,7 +530,7 @@ pub fn sweep(usage: &mut Usage, access: Option<Access>, now: DateTime<Utc>) -> P
             // once the current period is over.
             let over = e.usage.period.as_ref().is_none_or(|p| p.ends_at <= now);
             if over {
-                let ids: Vec<i64> = e.usage.sessions.iter().map(|s| s.id).collect();
+                let ids: Vec<SessionId> = e.usage.sessions.iter().map(|s| s.id).collect();
                 for id in ids {
                     e.end(id, now, EndReason::AccessEnded);
                 }

@@ -84,7 +84,10 @@ mod tests {
     #[test]
     fn names_are_trimmed_and_bounded() {
         assert_eq!(TeamName::parse("  Design  ").unwrap().as_str(), "Design");
-        assert_eq!(TeamName::parse("   ").unwrap_err().code(), "invalid_name");
+        assert_eq!(
+            TeamName::parse("   ").unwrap_err().code(),
+            crate::ErrorCode::InvalidName
+        );
         let longest = "x".repeat(MAX_NAME_CHARS);
         assert_eq!(TeamName::parse(&longest).unwrap().as_str(), longest);
         assert!(TeamName::parse(&"x".repeat(MAX_NAME_CHARS + 1)).is_err());
@@ -101,7 +104,7 @@ mod tests {
             "\u{E0041}",
         ] {
             let err = TeamName::parse(invisible).unwrap_err();
-            assert_eq!(err.code(), "invalid_name");
+            assert_eq!(err.code(), crate::ErrorCode::InvalidName);
             assert!(err.to_string().contains("no visible character"), "{err}");
         }
         for bidi in ["Ann\u{202E}nimda", "\u{2066}Bob\u{2069}", "Eve\u{200F}"] {

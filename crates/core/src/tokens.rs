@@ -116,17 +116,20 @@ mod tests {
         );
         for bad in [0, -1, i64::MIN, MAX_TOKENS_PER_REQUEST as i64 + 1, i64::MAX] {
             let err = Tokens::parse_amount(bad).unwrap_err();
-            assert_eq!(err.code(), "invalid_tokens", "{bad}");
+            assert_eq!(err.code(), crate::ErrorCode::InvalidTokens, "{bad}");
         }
     }
 
     #[test]
     fn rates_may_be_zero_but_not_negative() {
         assert!(Tokens::parse_rate(0).unwrap().is_zero());
-        assert_eq!(Tokens::parse_rate(-1).unwrap_err().code(), "invalid_rate");
+        assert_eq!(
+            Tokens::parse_rate(-1).unwrap_err().code(),
+            crate::ErrorCode::InvalidRate
+        );
         assert_eq!(
             Tokens::parse_rate(MAX_RATE as i64 + 1).unwrap_err().code(),
-            "invalid_rate"
+            crate::ErrorCode::InvalidRate
         );
     }
 

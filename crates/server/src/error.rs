@@ -1,10 +1,11 @@
-//! The one place where failures become HTTP answers: every error is an [`ApiError`], and
-//! [`ApiError::parts`] is the table from error to status and stable `code`.
+//! The one place where failures become HTTP answers: every error is an [`ApiError`] with a
+//! stable [`ErrorCode`], and [`status`] is the table from code to HTTP status — one status per
+//! code, whichever error carries it.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jeton_api::{PROBLEM_CONTENT_TYPE, Problem};
-use jeton_core::DomainError;
+use jeton_core::{DomainError, ErrorCode};
 use jeton_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,38 +21,132 @@ pub enum ApiError {
     /// with its own code so that the holder knows to ask for a new one rather than retype it.
     #[error("{0}")]
     KeyRevoked(String),
+    /// A wrong email or password: signing in, or accepting an invitation for an existing account.
+    #[error("{0}")]
+    InvalidCredentials(String),
     /// A valid key that may not do this (an admin calling an operator-only endpoint).
     #[error("{0}")]
     Forbidden(String),
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: String },
+    /// No route has this path.
+    #[error("no such endpoint; the API is described at GET /v1/openapi.json")]
+    NoSuchEndpoint,
+    /// A route has this path, but not this method.
+    #[error("this endpoint does not take that method; see GET /v1/openapi.json")]
+    MethodNotAllowed,
     /// The request itself is malformed: body, path or query.
     #[error("{detail}")]
-    BadRequest { code: &'static str, detail: String },
-    /// A fault of the server itself; the caller gets an opaque answer, the log the detail.
+    BadRequest {
+        malformed: Malformed,
+        detail: String,
+    },
+    /// A body of a type this endpoint does not take.
     #[error("{0}")]
-    Internal(String),
+    UnsupportedMediaType(String),
+    /// A body over the endpoint's limit; the detail names the limit.
+    #[error("{0}")]
+    BodyTooLarge(String),
+    /// Too many sign-in attempts for an address: try again after `retry_after` seconds (a
+    /// `Retry-After` header).
     #[error("{detail}")]
-    Status {
-        status: StatusCode,
-        code: &'static str,
-        detail: String,
-    },
-    /// Refused for now; may be tried again after `retry_after` seconds (a `Retry-After` header).
-    #[error("{detail}")]
-    TooManyRequests {
-        code: &'static str,
-        detail: String,
-        retry_after: u64,
-    },
+    TooManySignInAttempts { detail: String, retry_after: u64 },
     /// The server is at a bound it keeps to protect itself (password hashing slots): 503, try
     /// again after `retry_after` seconds.
     #[error("{detail}")]
     Busy { detail: String, retry_after: u64 },
+    /// The system gave no randomness for a key or secret.
+    #[error("{0}")]
+    NoRandomness(String),
+    /// The database does not answer (the health check).
+    #[error("{0}")]
+    DatabaseUnavailable(String),
+    /// A fault of the server itself; the caller gets an opaque answer, the log the detail.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Which part of a request does not parse, for [`ApiError::BadRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// The body is not JSON at all.
+    Json,
+    /// The body (JSON, a file) does not fit the request.
+    Body,
+    Path,
+    Query,
+    Form,
+    /// The test clock's `seconds`.
+    Seconds,
 }
 
 /// What the caller of a request that failed inside the server is told; the log has the cause.
 pub const INTERNAL_DETAIL: &str = "the server could not complete the request; it has been logged";
+
+/// The table: the one HTTP status of every code. Exhaustive, so a new code needs its row here.
+pub fn status(code: ErrorCode) -> StatusCode {
+    use ErrorCode as C;
+    match code {
+        // A value or a request that does not parse.
+        C::InvalidTokens
+        | C::InvalidRate
+        | C::InvalidProductKey
+        | C::InvalidName
+        | C::InvalidItem
+        | C::InvalidEmail
+        | C::InvalidRange
+        | C::InvalidIdempotencyKey
+        | C::InvalidInvitee
+        | C::InvalidPassword
+        | C::InvalidImport
+        | C::InvalidSelection
+        | C::InvalidJson
+        | C::InvalidBody
+        | C::InvalidPath
+        | C::InvalidQuery
+        | C::InvalidForm
+        | C::InvalidSeconds => StatusCode::BAD_REQUEST,
+        C::Unauthorized | C::KeyRevoked | C::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        C::Forbidden => StatusCode::FORBIDDEN,
+        C::NotFound => StatusCode::NOT_FOUND,
+        C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        // The request collides with stored state.
+        C::InvitationAccepted
+        | C::AlreadyAssigned
+        | C::AlreadyInvited
+        | C::DuplicateAdmin
+        | C::DuplicateProduct
+        | C::DuplicateUser
+        | C::TooManyImports
+        | C::MessageNotFailed => StatusCode::CONFLICT,
+        // Gone: the link or session worked once and never will again (R-USR-3, R-SES-6).
+        C::InvitationExpired
+        | C::InvitationSuperseded
+        | C::SessionEnded
+        | C::PasswordLinkUsed
+        | C::PasswordLinkExpired => StatusCode::GONE,
+        C::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        // A rule refused: R-SES-1's sign-in refusals with their reason codes, and the same codes
+        // wherever else they refuse (a closed team refuses purchases, moves and people changes
+        // as it refuses a sign-in).
+        C::NotAssigned
+        | C::InvitationPending
+        | C::ProductNotAllowed
+        | C::UnknownProduct
+        | C::UnknownResultType
+        | C::InsufficientTokens
+        | C::TeamClosed
+        | C::SameTeam
+        | C::TooManyPacks
+        | C::TooManyTeams
+        // Same key, different request: the request cannot be processed as sent.
+        | C::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+        C::TooManySignInAttempts => StatusCode::TOO_MANY_REQUESTS,
+        C::Busy | C::NoRandomness | C::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        C::LedgerCorrupt | C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
 
 impl ApiError {
     pub fn not_found(what: &'static str, id: impl ToString) -> ApiError {
@@ -61,100 +156,54 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
+    pub fn bad_request(malformed: Malformed, detail: impl Into<String>) -> ApiError {
         ApiError::BadRequest {
-            code,
+            malformed,
             detail: detail.into(),
         }
     }
 
-    /// Status, stable code and the detail shown to the caller.
-    pub(crate) fn parts(&self) -> (StatusCode, &'static str, String) {
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Domain(e) => (domain_status(e), e.code(), self.to_string()),
-            ApiError::Store(StoreError::Domain(e)) => (domain_status(e), e.code(), e.to_string()),
-            ApiError::Store(StoreError::NotFound { .. }) | ApiError::NotFound { .. } => {
-                (StatusCode::NOT_FOUND, "not_found", self.to_string())
-            }
-            ApiError::Store(StoreError::Conflict { code, detail }) => {
-                let status = match *code {
-                    // Same key, different request: the request cannot be processed as sent.
-                    "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
-                    _ => StatusCode::CONFLICT,
-                };
-                (status, code, detail.clone())
-            }
-            ApiError::Store(StoreError::Gone { code, detail }) => {
-                let status = match *code {
-                    // R-SES-3: a session stopped for lack of tokens answers like the refusal.
-                    "insufficient_tokens" => StatusCode::UNPROCESSABLE_ENTITY,
-                    _ => StatusCode::GONE,
-                };
-                (status, code, detail.clone())
-            }
+            ApiError::Domain(e) | ApiError::Store(StoreError::Domain(e)) => e.code(),
+            ApiError::Store(StoreError::NotFound { .. })
+            | ApiError::NotFound { .. }
+            | ApiError::NoSuchEndpoint => ErrorCode::NotFound,
             ApiError::Store(StoreError::Database(_) | StoreError::Migration(_))
-            | ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                INTERNAL_DETAIL.into(),
-            ),
-            ApiError::Unauthorized(detail) => {
-                (StatusCode::UNAUTHORIZED, "unauthorized", (*detail).into())
-            }
-            ApiError::KeyRevoked(detail) => {
-                (StatusCode::UNAUTHORIZED, "key_revoked", detail.clone())
-            }
-            ApiError::Forbidden(detail) => (StatusCode::FORBIDDEN, "forbidden", detail.clone()),
-            ApiError::BadRequest { code, detail } => {
-                (StatusCode::BAD_REQUEST, code, detail.clone())
-            }
-            ApiError::Status {
-                status,
-                code,
-                detail,
-            } => (*status, code, detail.clone()),
-            ApiError::TooManyRequests { code, detail, .. } => {
-                (StatusCode::TOO_MANY_REQUESTS, code, detail.clone())
-            }
-            ApiError::Busy { detail, .. } => {
-                (StatusCode::SERVICE_UNAVAILABLE, "busy", detail.clone())
-            }
+            | ApiError::Internal(_) => ErrorCode::Internal,
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::KeyRevoked(_) => ErrorCode::KeyRevoked,
+            ApiError::InvalidCredentials(_) => ErrorCode::InvalidCredentials,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::BadRequest { malformed, .. } => match malformed {
+                Malformed::Json => ErrorCode::InvalidJson,
+                Malformed::Body => ErrorCode::InvalidBody,
+                Malformed::Path => ErrorCode::InvalidPath,
+                Malformed::Query => ErrorCode::InvalidQuery,
+                Malformed::Form => ErrorCode::InvalidForm,
+                Malformed::Seconds => ErrorCode::InvalidSeconds,
+            },
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::BodyTooLarge(_) => ErrorCode::BodyTooLarge,
+            ApiError::TooManySignInAttempts { .. } => ErrorCode::TooManySignInAttempts,
+            ApiError::Busy { .. } => ErrorCode::Busy,
+            ApiError::NoRandomness(_) => ErrorCode::NoRandomness,
+            ApiError::DatabaseUnavailable(_) => ErrorCode::DatabaseUnavailable,
         }
     }
-}
 
-fn domain_status(e: &DomainError) -> StatusCode {
-    match e {
-        DomainError::InvalidTokens { .. }
-        | DomainError::InvalidRate { .. }
-        | DomainError::InvalidProductKey { .. }
-        | DomainError::InvalidName { .. }
-        | DomainError::InvalidItem { .. }
-        | DomainError::InvalidEmail { .. }
-        | DomainError::InvalidRange { .. }
-        | DomainError::InvalidIdempotencyKey { .. }
-        | DomainError::InvalidInvitee { .. }
-        | DomainError::InvalidPassword { .. }
-        | DomainError::InvalidImport { .. }
-        | DomainError::InvalidSelection { .. } => StatusCode::BAD_REQUEST,
-        DomainError::TeamClosed { .. }
-        | DomainError::InvitationAccepted
-        | DomainError::AlreadyAssigned { .. }
-        | DomainError::AlreadyInvited { .. } => StatusCode::CONFLICT,
-        // Gone: the link worked once and never will again (R-USR-3).
-        DomainError::InvitationExpired
-        | DomainError::InvitationSuperseded
-        | DomainError::PasswordLinkUsed
-        | DomainError::PasswordLinkExpired => StatusCode::GONE,
-        DomainError::UnknownProduct { .. }
-        | DomainError::UnknownResultType { .. }
-        // R-SES-1: a sign-in refused by a rule, with its reason code.
-        | DomainError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        DomainError::InsufficientTokens { .. }
-        | DomainError::SameTeam
-        | DomainError::TooManyPacks { .. }
-        | DomainError::TooManyTeams { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        DomainError::Corrupt { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    /// Status, stable code and the detail shown to the caller.
+    pub(crate) fn parts(&self) -> (StatusCode, ErrorCode, String) {
+        let code = self.code();
+        let detail = match self {
+            // A database's or the server's own fault: internals stay in the log.
+            ApiError::Store(StoreError::Database(_) | StoreError::Migration(_))
+            | ApiError::Internal(_) => INTERNAL_DETAIL.into(),
+            _ => self.to_string(),
+        };
+        (status(code), code, detail)
     }
 }
 
@@ -162,14 +211,16 @@ fn title(status: StatusCode) -> String {
     status.canonical_reason().unwrap_or("Error").to_owned()
 }
 
-pub fn problem(status: StatusCode, code: &str, detail: String) -> Response {
+/// The problem+json answer for `code`, with the code's one status.
+pub fn problem(code: ErrorCode, detail: String) -> Response {
+    let status = status(code);
     let body = Problem {
         // A URN: an identifier that needs no web page, and no domain of ours to keep.
         type_: format!("urn:jeton:problem:{code}"),
         title: title(status),
         status: status.as_u16(),
         detail,
-        code: code.to_owned(),
+        code: code.as_str().to_owned(),
     };
     let mut response = (status, axum::Json(body)).into_response();
     response.headers_mut().insert(
@@ -190,11 +241,11 @@ impl IntoResponse for ApiError {
         // A busy answer is the server protecting itself, not a fault: no error line per refusal.
         if status.is_server_error() && !matches!(self, ApiError::Busy { .. }) {
             // The caller gets an opaque message; the log gets the whole cause chain.
-            tracing::error!(error = ?self, code, "request failed");
+            tracing::error!(error = ?self, code = code.as_str(), "request failed");
         }
-        let mut response = problem(status, code, detail);
-        if let ApiError::TooManyRequests { retry_after, .. } | ApiError::Busy { retry_after, .. } =
-            self
+        let mut response = problem(code, detail);
+        if let ApiError::TooManySignInAttempts { retry_after, .. }
+        | ApiError::Busy { retry_after, .. } = self
         {
             response
                 .headers_mut()
@@ -225,14 +276,14 @@ mod tests {
             available: 6,
         });
         assert_eq!(e.parts().0, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(e.parts().1, "insufficient_tokens");
+        assert_eq!(e.parts().1, ErrorCode::InsufficientTokens);
         let e = ApiError::from(Tokens::parse_amount(0).unwrap_err());
         assert_eq!(e.parts().0, StatusCode::BAD_REQUEST);
         let e = ApiError::from(StoreError::Database(sqlx_error()));
         let (status, code, detail) = e.parts();
         assert_eq!(
             (status, code),
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
         );
         assert!(!detail.contains("pool"), "internals stay in the log");
     }
@@ -241,12 +292,14 @@ mod tests {
         jeton_store::sqlx::Error::PoolTimedOut
     }
 
-    /// One sample of every refusal the server answers with, for the code → status check. The
-    /// match below does not compile when a `DomainError` variant is added without a sample here.
-    fn every_refusal() -> Vec<ApiError> {
+    /// One sample of every error the server answers with, for the code → status check. The
+    /// matches below do not compile when a variant of `DomainError`, `StoreError`, `ApiError` or
+    /// `Malformed` is added without a sample here.
+    fn every_error() -> Vec<ApiError> {
         use jeton_core::session::Refusal;
         let d = String::new;
-        let domain = vec![
+        let team = jeton_core::TeamId(1);
+        let mut domain = vec![
             DomainError::InvalidTokens { detail: d() },
             DomainError::InvalidRate { detail: d() },
             DomainError::InvalidProductKey { detail: d() },
@@ -261,34 +314,18 @@ mod tests {
             DomainError::InvalidSelection { detail: d() },
             DomainError::InvitationExpired,
             DomainError::InvitationSuperseded,
-            DomainError::InvitationAccepted,
+            DomainError::InvitationAccepted { resend: false },
+            DomainError::InvitationAccepted { resend: true },
             DomainError::UnknownProduct { key: d() },
             DomainError::UnknownResultType {
                 product: d(),
                 result_type: d(),
             },
-            DomainError::Refused {
-                reason: Refusal::NotAssigned,
-            },
-            DomainError::Refused {
-                reason: Refusal::InvitationPending,
-            },
-            DomainError::Refused {
-                reason: Refusal::ProductNotAllowed,
-            },
-            DomainError::Refused {
-                reason: Refusal::UnknownProduct,
-            },
-            DomainError::Refused {
-                reason: Refusal::TeamClosed,
-            },
             DomainError::InsufficientTokens {
                 needed: 2,
                 available: 1,
             },
-            DomainError::TeamClosed {
-                team: jeton_core::TeamId(1),
-            },
+            DomainError::TeamClosed { team },
             DomainError::SameTeam,
             DomainError::TooManyPacks { limit: 1 },
             DomainError::TooManyTeams { limit: 1 },
@@ -296,8 +333,35 @@ mod tests {
             DomainError::AlreadyInvited { email: d() },
             DomainError::PasswordLinkUsed,
             DomainError::PasswordLinkExpired,
+            DomainError::IdempotencyKeyReused { detail: d() },
+            DomainError::SessionEnded { reason: d() },
+            DomainError::SessionStopped,
+            DomainError::DuplicateAdmin { email: d() },
+            DomainError::DuplicateProduct { key: d() },
+            DomainError::DuplicateUser { email: d() },
+            DomainError::TooManyImports { team, open: 1 },
+            DomainError::MessageNotFailed {
+                message: jeton_core::MessageId(1),
+                status: d(),
+            },
             DomainError::Corrupt { detail: d() },
         ];
+        // Every sign-in refusal (R-SES-1), exhaustively.
+        for reason in [
+            Refusal::NotAssigned,
+            Refusal::InvitationPending,
+            Refusal::ProductNotAllowed,
+            Refusal::UnknownProduct,
+            Refusal::TeamClosed,
+        ] {
+            match reason {
+                Refusal::NotAssigned
+                | Refusal::InvitationPending
+                | Refusal::ProductNotAllowed
+                | Refusal::UnknownProduct
+                | Refusal::TeamClosed => domain.push(DomainError::Refused { reason }),
+            }
+        }
         for e in &domain {
             // Exhaustive on purpose: a new variant needs a sample above.
             match e {
@@ -315,7 +379,7 @@ mod tests {
                 | DomainError::InvalidSelection { .. }
                 | DomainError::InvitationExpired
                 | DomainError::InvitationSuperseded
-                | DomainError::InvitationAccepted
+                | DomainError::InvitationAccepted { .. }
                 | DomainError::UnknownProduct { .. }
                 | DomainError::UnknownResultType { .. }
                 | DomainError::Refused { .. }
@@ -328,50 +392,98 @@ mod tests {
                 | DomainError::AlreadyInvited { .. }
                 | DomainError::PasswordLinkUsed
                 | DomainError::PasswordLinkExpired
+                | DomainError::IdempotencyKeyReused { .. }
+                | DomainError::SessionEnded { .. }
+                | DomainError::SessionStopped
+                | DomainError::DuplicateAdmin { .. }
+                | DomainError::DuplicateProduct { .. }
+                | DomainError::DuplicateUser { .. }
+                | DomainError::TooManyImports { .. }
+                | DomainError::MessageNotFailed { .. }
                 | DomainError::Corrupt { .. } => {}
             }
         }
-        let mut all: Vec<ApiError> = domain.into_iter().map(ApiError::from).collect();
-        // The store's refusals that still carry their code as a string (issue: make them
-        // domain variants), and the server's own.
-        for code in [
-            "idempotency_key_reused",
-            "message_not_failed",
-            "too_many_imports",
-            "duplicate_user",
-        ] {
-            all.push(ApiError::Store(StoreError::Conflict { code, detail: d() }));
+        let mut all: Vec<ApiError> = domain.iter().cloned().map(ApiError::from).collect();
+        // The same refusals as the store answers them.
+        all.extend(domain.into_iter().map(|e| ApiError::Store(e.into())));
+        let store = vec![
+            StoreError::NotFound {
+                what: "team",
+                id: d(),
+            },
+            StoreError::Database(sqlx_error()),
+            StoreError::Migration(jeton_store::sqlx::migrate::MigrateError::VersionMissing(1)),
+        ];
+        for e in &store {
+            match e {
+                StoreError::NotFound { .. }
+                | StoreError::Domain(_)
+                | StoreError::Database(_)
+                | StoreError::Migration(_) => {}
+            }
         }
-        for code in ["insufficient_tokens", "session_ended"] {
-            all.push(ApiError::Store(StoreError::Gone { code, detail: d() }));
-        }
-        for (status, code) in [
-            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-            (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
-            (StatusCode::SERVICE_UNAVAILABLE, "no_randomness"),
-            (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-            (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+        all.extend(store.into_iter().map(ApiError::Store));
+        for malformed in [
+            Malformed::Json,
+            Malformed::Body,
+            Malformed::Path,
+            Malformed::Query,
+            Malformed::Form,
+            Malformed::Seconds,
         ] {
-            all.push(ApiError::Status {
-                status,
-                code,
+            match malformed {
+                Malformed::Json
+                | Malformed::Body
+                | Malformed::Path
+                | Malformed::Query
+                | Malformed::Form
+                | Malformed::Seconds => all.push(ApiError::bad_request(malformed, d())),
+            }
+        }
+        let server = vec![
+            ApiError::Unauthorized(""),
+            ApiError::KeyRevoked(d()),
+            ApiError::InvalidCredentials(d()),
+            ApiError::Forbidden(d()),
+            ApiError::not_found("team", 1),
+            ApiError::NoSuchEndpoint,
+            ApiError::MethodNotAllowed,
+            ApiError::UnsupportedMediaType(d()),
+            ApiError::BodyTooLarge(d()),
+            ApiError::TooManySignInAttempts {
                 detail: d(),
-            });
+                retry_after: 1,
+            },
+            ApiError::Busy {
+                detail: d(),
+                retry_after: 1,
+            },
+            ApiError::NoRandomness(d()),
+            ApiError::DatabaseUnavailable(d()),
+            ApiError::Internal(d()),
+        ];
+        for e in &server {
+            match e {
+                ApiError::Domain(_)
+                | ApiError::Store(_)
+                | ApiError::Unauthorized(_)
+                | ApiError::KeyRevoked(_)
+                | ApiError::InvalidCredentials(_)
+                | ApiError::Forbidden(_)
+                | ApiError::NotFound { .. }
+                | ApiError::NoSuchEndpoint
+                | ApiError::MethodNotAllowed
+                | ApiError::BadRequest { .. }
+                | ApiError::UnsupportedMediaType(_)
+                | ApiError::BodyTooLarge(_)
+                | ApiError::TooManySignInAttempts { .. }
+                | ApiError::Busy { .. }
+                | ApiError::NoRandomness(_)
+                | ApiError::DatabaseUnavailable(_)
+                | ApiError::Internal(_) => {}
+            }
         }
-        all.push(ApiError::Unauthorized(""));
-        all.push(ApiError::Forbidden(d()));
-        all.push(ApiError::not_found("team", 1));
-        all.push(ApiError::bad_request("invalid_query", d()));
-        all.push(ApiError::Internal(d()));
-        all.push(ApiError::TooManyRequests {
-            code: "too_many_sign_in_attempts",
-            detail: d(),
-            retry_after: 1,
-        });
-        all.push(ApiError::Busy {
-            detail: d(),
-            retry_after: 1,
-        });
+        all.extend(server);
         all
     }
 
@@ -379,21 +491,82 @@ mod tests {
     fn every_error_code_answers_with_exactly_one_status() {
         let mut seen: std::collections::BTreeMap<&str, std::collections::BTreeSet<u16>> =
             Default::default();
-        for e in every_refusal() {
+        for e in every_error() {
             let (status, code, _) = e.parts();
-            seen.entry(code).or_default().insert(status.as_u16());
+            assert_eq!(status, super::status(e.code()), "{e:?}");
+            let answer = e.into_response();
+            assert_eq!(answer.status(), status, "{code}");
+            seen.entry(code.as_str())
+                .or_default()
+                .insert(status.as_u16());
         }
         let two: Vec<_> = seen.iter().filter(|(_, s)| s.len() > 1).collect();
-        // The one code still answered two ways: `team_closed` is 422 as a sign-in refusal
-        // (R-SES-1, docs/api.md) and 409 for purchases, moves and people changes. Settling it
-        // changes the contract of one side; until then it is the only exception, and any other
-        // code answering two statuses fails here.
-        let team_closed = std::collections::BTreeSet::from([409, 422]);
-        assert_eq!(two, vec![(&"team_closed", &team_closed)], "{seen:?}");
-        assert!(seen.len() > 40, "{} codes", seen.len());
-        assert_eq!(seen["invitation_superseded"], [410].into());
-        assert_eq!(seen["invitation_accepted"], [409].into());
-        assert_eq!(seen["not_assigned"], [422].into());
-        assert_eq!(seen["insufficient_tokens"], [422].into());
+        assert_eq!(two, Vec::<(&&str, &std::collections::BTreeSet<u16>)>::new());
+        // Every code is answered by some error: the table has no row nothing uses.
+        let unused: Vec<_> = ErrorCode::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .filter(|c| !seen.contains_key(c))
+            .collect();
+        assert_eq!(unused, Vec::<&str>::new());
+        assert_eq!(seen.len(), ErrorCode::ALL.len());
+        // The statuses clients rely on (docs/api.md).
+        for (code, status) in [
+            // R-SES-1 refusals, at sign-in and everywhere else.
+            ("team_closed", 422),
+            ("not_assigned", 422),
+            ("unknown_product", 422),
+            ("insufficient_tokens", 422),
+            ("idempotency_key_reused", 422),
+            ("invitation_superseded", 410),
+            ("invitation_expired", 410),
+            ("session_ended", 410),
+            ("invitation_accepted", 409),
+            ("message_not_failed", 409),
+            ("too_many_imports", 409),
+            ("duplicate_admin", 409),
+            ("duplicate_product", 409),
+            ("duplicate_user", 409),
+            ("invalid_credentials", 401),
+            ("unsupported_media_type", 415),
+            ("body_too_large", 413),
+            ("too_many_sign_in_attempts", 429),
+            ("no_randomness", 503),
+            ("database_unavailable", 503),
+            ("ledger_corrupt", 500),
+        ] {
+            assert_eq!(seen[code], [status].into(), "{code}");
+        }
+    }
+
+    #[test]
+    fn retry_after_goes_with_the_answers_that_may_be_retried() {
+        for e in [
+            ApiError::TooManySignInAttempts {
+                detail: String::new(),
+                retry_after: 900,
+            },
+            ApiError::Busy {
+                detail: String::new(),
+                retry_after: 1,
+            },
+        ] {
+            let answer = e.into_response();
+            assert!(answer.headers().contains_key(header::RETRY_AFTER));
+        }
+        let answer = ApiError::Forbidden(String::new()).into_response();
+        assert!(!answer.headers().contains_key(header::RETRY_AFTER));
+    }
+
+    #[test]
+    fn an_admin_resending_an_accepted_invitation_is_told_there_is_nothing_to_resend() {
+        let e = ApiError::from(DomainError::InvitationAccepted { resend: true });
+        let (status, code, detail) = e.parts();
+        assert_eq!(
+            (status, code),
+            (StatusCode::CONFLICT, ErrorCode::InvitationAccepted)
+        );
+        assert!(detail.contains("already accepted"), "{detail}");
+        assert!(detail.contains("nothing to resend"), "{detail}");
     }
 }

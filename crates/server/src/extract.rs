@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Malformed};
 
 /// Largest request body: every JSON request of this API is far smaller. (CSV imports take
 /// more: `routes::flex`.)
@@ -26,19 +26,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         // an object with named fields, nothing else.
         if !value.is_object() {
             return Err(ApiError::bad_request(
-                "invalid_body",
+                Malformed::Body,
                 "the body must be a JSON object, such as {\"tokens\": 100}",
             ));
         }
         if let Some((field, c)) = control_in_json(&value, "") {
             return Err(ApiError::bad_request(
-                "invalid_body",
+                Malformed::Body,
                 control_detail(&field, c),
             ));
         }
         serde_json::from_value(value).map(ApiJson).map_err(|e| {
             ApiError::bad_request(
-                "invalid_body",
+                Malformed::Body,
                 format!("the JSON body does not fit this request: {e}"),
             )
         })
@@ -58,18 +58,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiForm<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let invalid = |detail: String| ApiError::bad_request("invalid_form", detail);
+        let invalid = |detail: String| ApiError::bad_request(Malformed::Form, detail);
         let is_form = req
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if !is_form {
-            return Err(ApiError::Status {
-                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                code: "unsupported_media_type",
-                detail: "send the form as Content-Type: application/x-www-form-urlencoded".into(),
-            });
+            return Err(ApiError::UnsupportedMediaType(
+                "send the form as Content-Type: application/x-www-form-urlencoded".into(),
+            ));
         }
         let body = axum::body::Bytes::from_request(req, state)
             .await
@@ -106,7 +104,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         for (name, value) in &pairs {
             if let Some(c) = control(name).or_else(|| control(value)) {
                 return Err(ApiError::bad_request(
-                    "invalid_query",
+                    Malformed::Query,
                     control_detail(name, c),
                 ));
             }
@@ -162,41 +160,34 @@ impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> ApiError {
         match r {
             JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
-                "invalid_json",
+                Malformed::Json,
                 format!("the body is not valid JSON: {}", e.body_text()),
             ),
             JsonRejection::JsonDataError(e) => ApiError::bad_request(
-                "invalid_body",
+                Malformed::Body,
                 format!("the JSON body does not fit this request: {}", e.body_text()),
             ),
-            JsonRejection::MissingJsonContentType(_) => ApiError::Status {
-                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                code: "unsupported_media_type",
-                detail: "send the body as JSON with the header Content-Type: application/json"
-                    .into(),
-            },
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+                "send the body as JSON with the header Content-Type: application/json".into(),
+            ),
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(),
-            other => ApiError::bad_request("invalid_body", other.body_text()),
+            other => ApiError::bad_request(Malformed::Body, other.body_text()),
         }
     }
 }
 
 /// 413 `body_too_large` with the general limit, wherever a body is found too large.
 pub(crate) fn too_large() -> ApiError {
-    ApiError::Status {
-        status: StatusCode::PAYLOAD_TOO_LARGE,
-        code: "body_too_large",
-        detail: format!(
-            "the request body is larger than {} KiB, the most this endpoint takes",
-            MAX_BODY_BYTES / 1024
-        ),
-    }
+    ApiError::BodyTooLarge(format!(
+        "the request body is larger than {} KiB, the most this endpoint takes",
+        MAX_BODY_BYTES / 1024
+    ))
 }
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> ApiError {
         ApiError::bad_request(
-            "invalid_path",
+            Malformed::Path,
             format!("{} (team ids are whole numbers)", r.body_text()),
         )
     }
@@ -205,7 +196,7 @@ impl From<PathRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> ApiError {
         ApiError::bad_request(
-            "invalid_query",
+            Malformed::Query,
             format!(
                 "{} (times are RFC 3339, such as 2026-01-05T08:00:00Z)",
                 r.body_text()

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jeton_core::{Clock, DomainError};
+use jeton_core::{Clock, DomainError, ImportId};
 use jeton_store::imports::{Chunk, Step};
 use jeton_store::{Store, StoreError};
 use tokio::sync::{Notify, watch};
@@ -97,7 +97,7 @@ impl Importer {
     }
 
     /// Runs one chunk of import `id`; whether anything was done.
-    async fn step(&self, id: i64) -> anyhow::Result<bool> {
+    async fn step(&self, id: ImportId) -> anyhow::Result<bool> {
         // One secret per line, made before the transaction: imported people who have no
         // account yet get an invitation (not emailed).
         let secrets = (0..CHUNK_LINES)
@@ -111,7 +111,7 @@ impl Importer {
         {
             Ok(Step::Applied(job, chunk)) => {
                 tracing::debug!(
-                    import = id,
+                    import = %id,
                     done = job.done,
                     total = job.total,
                     "import chunk applied"
@@ -122,7 +122,7 @@ impl Importer {
             Ok(Step::Finished(job, chunk)) => {
                 self.count(chunk);
                 tracing::info!(
-                    import = id,
+                    import = %id,
                     team = job.team.0,
                     applied = job.applied,
                     unchanged = job.unchanged,
@@ -134,15 +134,15 @@ impl Importer {
             Ok(Step::NotClaimed) => return Ok(false),
             // A rule that no retry will change: the team was closed (merged) meanwhile.
             Err(StoreError::Domain(e)) if !matches!(e, DomainError::Corrupt { .. }) => {
-                tracing::warn!(import = id, error = %e, "import stopped");
-                (e.code(), e.to_string())
+                tracing::warn!(import = %id, error = %e, "import stopped");
+                (e.code().as_str(), e.to_string())
             }
             // A database that does not answer: the next wake-up tries again.
             Err(e @ (StoreError::Database(_) | StoreError::Migration(_))) => return Err(e.into()),
             // A broken invariant (a stored line that no longer parses, say): retrying would fail
             // the same way. The admin sees an opaque reason; the log has the cause.
             Err(e) => {
-                tracing::error!(import = id, error = ?e, "import failed");
+                tracing::error!(import = %id, error = ?e, "import failed");
                 ("internal", INTERNAL_DETAIL.to_owned())
             }
         };

@@ -9,8 +9,9 @@
 //!   Claims are on the injected clock like everything else: with `--test-clock`, moving the clock
 //!   past the lease while a message is on the wire makes its claim look abandoned to the other
 //!   servers, exactly as if the send had hung that long, and the message may go out twice.
-//! * A failed attempt is retried with exponential backoff on the clock ([`retry_at`]); after
-//!   [`MAX_ATTEMPTS`] the message is marked `failed` and stays visible in `GET /v1/outbox`.
+//! * A failed attempt is retried with exponential backoff on the clock
+//!   (`jeton_core::mail::retry_at`); after `MAX_SEND_ATTEMPTS` the message is marked `failed` and
+//!   stays visible in `GET /v1/outbox`.
 //! * Every message carries a `Message-ID` derived from its outbox row, so that the rare resend
 //!   (SMTP accepted it, then the server died before recording that) can be recognised by the
 //!   receiver as the same message.
@@ -19,7 +20,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, Utc};
+use jeton_core::mail::retry_at;
 use jeton_store::outbox::OutboxRecord;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message};
@@ -41,12 +42,6 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
 pub const BATCH: usize = 20;
 /// How long (on the clock) a claim keeps other senders away from a message.
 pub const LEASE: chrono::Duration = chrono::Duration::minutes(5);
-/// The first retry waits this long; each further one twice as long as the one before …
-pub const FIRST_RETRY: chrono::Duration = chrono::Duration::seconds(30);
-/// … but never longer than this.
-pub const MAX_RETRY_DELAY: chrono::Duration = chrono::Duration::hours(1);
-/// After this many failed attempts (about 13 hours of trying) a message is marked `failed`.
-pub const MAX_ATTEMPTS: u32 = 20;
 /// One SMTP command may take at most this long (real time) …
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// … and one whole message this long: a message is started only while at least half of its
@@ -78,17 +73,6 @@ pub fn transport(settings: &SmtpSettings) -> anyhow::Result<Transport> {
         "invalid SMTP URL {shown:?}: it names no host; {expected}"
     );
     Ok(builder.timeout(Some(SMTP_TIMEOUT)).build())
-}
-
-/// When to try again after a failed attempt, given the attempts made before this one; `None`:
-/// give up. 30 s, 1 min, 2 min, … doubling up to 1 hour, for [`MAX_ATTEMPTS`] attempts in all.
-pub fn retry_at(now: DateTime<Utc>, attempts_before: u32) -> Option<DateTime<Utc>> {
-    if attempts_before.saturating_add(1) >= MAX_ATTEMPTS {
-        return None;
-    }
-    // 30 s × 2^7 is already more than an hour; larger exponents would only overflow.
-    let delay = FIRST_RETRY * (1 << attempts_before.min(7));
-    Some(now + delay.min(MAX_RETRY_DELAY))
 }
 
 /// The stable `Message-ID` of an outbox message: the same for every attempt to send it, and
@@ -282,26 +266,26 @@ impl Mailer {
                 .await
             {
                 Ok(true) => {
-                    tracing::info!(outbox_id = record.id, kind = %record.kind, "email sent");
+                    tracing::info!(outbox_id = %record.id, kind = %record.kind, "email sent");
                     return;
                 }
                 Ok(false) => {
                     // Only when the claim ran out mid-send and another server took the message.
                     tracing::warn!(
-                        outbox_id = record.id,
+                        outbox_id = %record.id,
                         "email sent, but this server no longer held its claim: it may arrive twice \
                          (with the same Message-ID)"
                     );
                     return;
                 }
                 Err(e) if attempt < RECORD_TRIES => {
-                    tracing::warn!(outbox_id = record.id, error = %e, "cannot record a sent email; retrying");
+                    tracing::warn!(outbox_id = %record.id, error = %e, "cannot record a sent email; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 Err(e) => {
                     state.metrics.mail_errors.inc();
                     tracing::error!(
-                        outbox_id = record.id,
+                        outbox_id = %record.id,
                         error = %e,
                         "email sent but not recorded: it will be sent again (same Message-ID) \
                          when its claim runs out"
@@ -317,7 +301,7 @@ impl Mailer {
         };
         state.metrics.mail_failures.inc();
         tracing::warn!(
-            outbox_id = record.id,
+            outbox_id = %record.id,
             kind = %record.kind,
             attempt = record.attempts + 1,
             retry_at = %at,
@@ -330,7 +314,7 @@ impl Mailer {
             .await
         {
             state.metrics.mail_errors.inc();
-            tracing::error!(outbox_id = record.id, error = %e, "cannot record a failed attempt");
+            tracing::error!(outbox_id = %record.id, error = %e, "cannot record a failed attempt");
         }
     }
 
@@ -338,7 +322,7 @@ impl Mailer {
         state.metrics.mail_failures.inc();
         state.metrics.mail_given_up.inc();
         tracing::error!(
-            outbox_id = record.id,
+            outbox_id = %record.id,
             kind = %record.kind,
             attempts = record.attempts + 1,
             error,
@@ -350,7 +334,7 @@ impl Mailer {
             .await
         {
             state.metrics.mail_errors.inc();
-            tracing::error!(outbox_id = record.id, error = %e, "cannot record a failed email");
+            tracing::error!(outbox_id = %record.id, error = %e, "cannot record a failed email");
         }
     }
 
@@ -361,7 +345,7 @@ impl Mailer {
             .await
         {
             // Harmless: the claim runs out by itself.
-            tracing::warn!(outbox_id = record.id, error = %e, "cannot hand back a claimed email");
+            tracing::warn!(outbox_id = %record.id, error = %e, "cannot hand back a claimed email");
         }
     }
 }
@@ -369,6 +353,7 @@ impl Mailer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, Utc};
     use jeton_core::TeamId;
     use jeton_store::outbox::OutboxStatus;
     use secrecy::SecretString;
@@ -385,33 +370,10 @@ mod tests {
     }
 
     #[test]
-    fn r_not_2_retries_back_off_from_30_seconds_to_an_hour_then_give_up() {
-        let now = at("2026-01-05T08:00:00Z");
-        let delays: Vec<i64> = (0..MAX_ATTEMPTS)
-            .map_while(|a| retry_at(now, a).map(|t| (t - now).num_seconds()))
-            .collect();
-        assert_eq!(
-            delays[..9],
-            [30, 60, 120, 240, 480, 960, 1920, 3600, 3600],
-            "doubling from 30 s, capped at an hour"
-        );
-        assert!(delays[7..].iter().all(|d| *d == 3600));
-        // Attempts 1..=19 are followed by a retry; the 20th failure gives up.
-        assert_eq!(delays.len(), (MAX_ATTEMPTS - 1) as usize);
-        assert_eq!(retry_at(now, MAX_ATTEMPTS - 1), None);
-        assert_eq!(retry_at(now, MAX_ATTEMPTS), None);
-        assert_eq!(retry_at(now, u32::MAX), None, "no overflow");
-        // The whole schedule: over half a day of trying before giving up.
-        let total: i64 = delays.iter().sum();
-        assert_eq!(total, 30 * 127 + 3600 * 12);
-        assert!(total > 12 * 3600);
-    }
-
-    #[test]
     fn r_not_2_message_id_is_stable_per_outbox_row() {
         let mailer = Mailer::new(&settings("smtp://127.0.0.1:2525")).unwrap();
         let record = OutboxRecord {
-            id: 42,
+            id: jeton_core::MessageId(42),
             team: TeamId(1),
             kind: "invitation".into(),
             to: "jane@example.com".into(),
@@ -445,7 +407,7 @@ mod tests {
         );
         assert!(one.contains("Auto-Submitted: auto-generated\r\n"), "{one}");
         let other = OutboxRecord {
-            id: 43,
+            id: jeton_core::MessageId(43),
             ..record.clone()
         };
         assert_ne!(message_id(&other, "example.com"), id);

@@ -9,7 +9,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use jeton_core::{Clock, ManualClock, SystemClock};
+use jeton_core::{Clock, ErrorCode, ManualClock, SystemClock};
 use jeton_store::{ConnectOptions, Store};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -23,7 +23,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::{Config, LogFormat, ServeArgs, SmtpSettings};
-use crate::error::{INTERNAL_DETAIL, problem};
+use crate::error::{ApiError, INTERNAL_DETAIL, problem};
 use crate::extract::{MAX_BODY_BYTES, too_large};
 use crate::keys::{expose, hash_key, lease_key, operator_key};
 use crate::mailer::{self, Mailer};
@@ -63,31 +63,16 @@ pub fn app(state: AppState) -> Router {
         if wants_html && !uri.path().starts_with("/v1/") {
             return console::not_found_page();
         }
-        problem(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such endpoint; the API is described at GET /v1/openapi.json".into(),
-        )
+        ApiError::NoSuchEndpoint.into_response()
     })
-    .method_not_allowed_fallback(|| async {
-        problem(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this endpoint does not take that method; see GET /v1/openapi.json".into(),
-        )
-    })
+    .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
     .layer(axum::middleware::map_response(too_large_as_problem))
     .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
     .layer(CatchPanicLayer::custom(|_panic| -> Response {
         // A panic is a bug; the caller gets an opaque answer and the log the details.
         tracing::error!("handler panicked");
-        problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            INTERNAL_DETAIL.into(),
-        )
-        .into_response()
+        problem(ErrorCode::Internal, INTERNAL_DETAIL.into())
     }))
     .layer(PropagateRequestIdLayer::x_request_id())
     .layer(

@@ -10,11 +10,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub(crate) fn bad_credentials() -> ApiError {
-    ApiError::Status {
-        status: axum::http::StatusCode::UNAUTHORIZED,
-        code: "invalid_credentials",
-        detail: "the email or the password is wrong".into(),
-    }
+    ApiError::InvalidCredentials("the email or the password is wrong".into())
 }
 
 /// The account `lookup` finds for `email` if `password` is its password. `lookup` answers the
@@ -32,8 +28,7 @@ pub(crate) async fn check<T>(
     // Counted before the password is checked, so that parallel guesses are counted too.
     if let Verdict::Locked { until } = state.store.sign_in_attempt(email, now).await? {
         let wait = (until - now).num_seconds().max(1);
-        return Err(ApiError::TooManyRequests {
-            code: "too_many_sign_in_attempts",
+        return Err(ApiError::TooManySignInAttempts {
             detail: format!(
                 "too many sign-in attempts for this address ({MAX_ATTEMPTS} within {} minutes); \
                  try again in {} minutes",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jeton_core::ManualClock;
+use jeton_core::{ManualClock, UserId};
 use jeton_store::testing::TestDb;
 use jeton_store::{Backend, Store};
 use tokio::net::TcpListener;
@@ -238,7 +238,7 @@ impl TestApp {
 
     /// A person with an account and a user token, made straight in the store (no argon2 per
     /// user, no email): for tests that need many users. Their password is `TEST_PASSWORD`.
-    pub async fn user_with_token(&self, email: &str, name: &str) -> (i64, String) {
+    pub async fn user_with_token(&self, email: &str, name: &str) -> (UserId, String) {
         static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
         let hash = HASH
             .get_or_init(|| async {

@@ -145,7 +145,7 @@ async fn merge(db: TestDb) {
     );
     http.post(&format!("/v1/teams/{a}/packs"), json!({"tokens": 5}))
         .await
-        .problem(409, "team_closed");
+        .problem(422, "team_closed");
     http.post(&format!("/v1/teams/{b}/merge"), json!({"into_team": b}))
         .await
         .problem(422, "same_team");
@@ -213,7 +213,7 @@ async fn rename(db: TestDb) {
         .ok(200);
     op.patch(&format!("/v1/teams/{b}"), json!({"name": "Ops again"}))
         .await
-        .problem(409, "team_closed");
+        .problem(422, "team_closed");
     assert_eq!(
         op.get(&format!("/v1/teams/{b}")).await.ok(200)["name"],
         "Ops"

@@ -432,7 +432,7 @@ impl Scene {
                         .await
                         .unwrap()
                 );
-                made.message = message;
+                made.message = message.0;
             }
         }
         made

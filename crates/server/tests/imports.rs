@@ -7,6 +7,7 @@
 mod common;
 
 use common::{Http, RawBody, app};
+use jeton_core::ImportId;
 use jeton_server::testing::{IMPORT_CHUNK_LINES, IMPORT_LEASE, SpawnOptions, spawn_with_options};
 use jeton_store::both_backends;
 use jeton_store::flex::Secret;
@@ -203,7 +204,13 @@ async fn dead_server(db: TestDb) {
     let now = jeton_core::Clock::now(&*first.clock);
     let step = first
         .store
-        .run_import_chunk(id, "dead-server", &secrets("dead"), now, IMPORT_LEASE)
+        .run_import_chunk(
+            ImportId(id),
+            "dead-server",
+            &secrets("dead"),
+            now,
+            IMPORT_LEASE,
+        )
         .await
         .unwrap();
     assert!(matches!(step, Step::Applied(..)), "{step:?}");
@@ -428,7 +435,7 @@ async fn bad_queries(db: TestDb) {
         &[],
     )
     .await
-    .problem(409, "team_closed");
+    .problem(422, "team_closed");
     app.shutdown().await;
 }
 

@@ -271,6 +271,26 @@ async fn usr_3(db: TestDb) {
     accept(&op, &second, "s3cret-password")
         .await
         .problem(409, "invitation_accepted");
+    // The admin has nothing to resend once it was accepted, and is told so plainly; the link
+    // that was replaced names the newer invitation.
+    let second_id = resent.ok(200)["id"].as_i64().unwrap();
+    let detail = op
+        .post(
+            &format!("/v1/teams/{team}/invitations/{second_id}/resend"),
+            json!({}),
+        )
+        .await
+        .problem(409, "invitation_accepted");
+    assert_eq!(
+        detail,
+        "this person already accepted the invitation and has an account; there is nothing to resend"
+    );
+    op.post(
+        &format!("/v1/teams/{team}/invitations/{id}/resend"),
+        json!({}),
+    )
+    .await
+    .problem(410, "invitation_superseded");
     let users = op.get(&format!("/v1/teams/{team}/flex/users")).await;
     assert_eq!(users.ok(200)[0]["status"], "active");
     assert!(
@@ -852,7 +872,7 @@ async fn two_teams(app: &jeton_server::testing::TestApp) -> (i64, i64, i64, i64,
         .as_str()
         .unwrap()
         .to_owned();
-    (design, lab, b, bob, carol, Http::with_key(app, Some(key)))
+    (design, lab, b, bob, carol.0, Http::with_key(app, Some(key)))
 }
 
 /// No answer an admin gets names a person of another team.
@@ -1349,7 +1369,7 @@ async fn guessing(db: TestDb) {
     app.clock.advance(chrono::Duration::minutes(10));
     assert_eq!(
         sign_in("jane@example.com", right).await.ok(200)["user_id"],
-        jane_id
+        jane_id.0
     );
 
     // A success starts afresh: nine mistakes and the right password, again and again.

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Http, RawBody, app};
+use jeton_core::{SessionId, TeamId, UserId};
 use jeton_server::testing::{SpawnOptions, TestApp, spawn_with_options};
 use jeton_store::both_backends;
 use jeton_store::testing::TestDb;
@@ -506,9 +507,9 @@ async fn lease(db: TestDb) {
         lease,
         jeton_core::lease::Lease {
             v: jeton_core::lease::LEASE_VERSION,
-            session,
-            user: jane_id,
-            team,
+            session: SessionId(session),
+            user: UserId(jane_id),
+            team: TeamId(team),
             product: "autocad".into(),
             access: "flex".into(),
             period_ends_at: now + day,

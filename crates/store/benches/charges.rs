@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use jeton_core::ledger::{Actor, Cause, CauseKind};
-use jeton_core::{TeamId, TeamName, Tokens};
+use jeton_core::{TeamId, TeamName, Tokens, UserId};
 use jeton_store::Store;
 use jeton_store::testing::{DATABASE_URL_VAR, TestDb};
 
@@ -84,7 +84,7 @@ async fn run_backend(db: &TestDb, charges: usize) {
         let cause = Cause::new(CauseKind::Session, i);
         let t0 = Instant::now();
         store
-            .charge(team, tokens(AMOUNT), &cause, Actor::User(1), now)
+            .charge(team, tokens(AMOUNT), &cause, Actor::User(UserId(1)), now)
             .await
             .expect("charge");
         latencies.push(t0.elapsed());
@@ -115,7 +115,13 @@ async fn run_backend(db: &TestDb, charges: usize) {
                 let cause = Cause::new(CauseKind::Session, format!("{w}-{i}"));
                 let t0 = Instant::now();
                 store
-                    .charge(team, tokens(AMOUNT), &cause, Actor::User(w as i64), now)
+                    .charge(
+                        team,
+                        tokens(AMOUNT),
+                        &cause,
+                        Actor::User(UserId(w as i64)),
+                        now,
+                    )
                     .await
                     .expect("charge");
                 latencies.push(t0.elapsed());

@@ -7,7 +7,7 @@ use jeton_core::{AdminId, DomainError, Email, PersonName, TeamId};
 use sqlx::AnyConnection;
 
 use crate::Store;
-use crate::error::{StoreError, StoreResult, conflict_on_duplicate};
+use crate::error::{StoreError, StoreResult, refuse_duplicate};
 use crate::time::{from_db, to_db};
 
 /// A team admin: sees and changes only the teams listed here.
@@ -26,7 +26,8 @@ pub struct Admin {
 
 #[derive(sqlx::FromRow)]
 struct AdminRow {
-    id: i64,
+    #[sqlx(try_from = "i64")]
+    id: AdminId,
     email: String,
     name: String,
     created_at: i64,
@@ -34,12 +35,21 @@ struct AdminRow {
     key_revoked_at: Option<i64>,
 }
 
+/// A team an admin manages.
+#[derive(sqlx::FromRow)]
+struct AdminTeamRow {
+    #[sqlx(try_from = "i64")]
+    admin_id: AdminId,
+    #[sqlx(try_from = "i64")]
+    team_id: TeamId,
+}
+
 const ADMIN_COLUMNS: &str = "id, email, name, created_at, key_created_at, key_revoked_at";
 
 impl AdminRow {
     fn admin(self, teams: Vec<TeamId>) -> StoreResult<Admin> {
         Ok(Admin {
-            id: AdminId(self.id),
+            id: self.id,
             email: self.email,
             name: self.name,
             teams,
@@ -50,10 +60,10 @@ impl AdminRow {
     }
 }
 
-async fn admin_teams(conn: &mut AnyConnection, admin: i64) -> StoreResult<Vec<TeamId>> {
+async fn admin_teams(conn: &mut AnyConnection, admin: AdminId) -> StoreResult<Vec<TeamId>> {
     let teams: Vec<i64> =
         sqlx::query_scalar("SELECT team_id FROM admin_teams WHERE admin_id = $1 ORDER BY team_id")
-            .bind(admin)
+            .bind(admin.0)
             .fetch_all(&mut *conn)
             .await?;
     Ok(teams.into_iter().map(TeamId).collect())
@@ -111,7 +121,7 @@ impl Store {
         .bind(to_db(now))
         .fetch_one(&mut *w.tx)
         .await
-        .map_err(conflict_on_duplicate("duplicate_admin", || format!("an admin with email {email} already exists")))?;
+        .map_err(refuse_duplicate(|| DomainError::DuplicateAdmin { email: email.to_string() }))?;
         for t in &teams {
             sqlx::query("INSERT INTO admin_teams (admin_id, team_id) VALUES ($1, $2)")
                 .bind(id)
@@ -158,13 +168,13 @@ impl Store {
         let mut conn = self.pool().acquire().await?;
         let sql = format!("SELECT {ADMIN_COLUMNS} FROM admins ORDER BY id");
         let rows: Vec<AdminRow> = sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
-        let mut teams: BTreeMap<i64, Vec<TeamId>> = BTreeMap::new();
-        let pairs: Vec<(i64, i64)> =
+        let mut teams: BTreeMap<AdminId, Vec<TeamId>> = BTreeMap::new();
+        let pairs: Vec<AdminTeamRow> =
             sqlx::query_as("SELECT admin_id, team_id FROM admin_teams ORDER BY admin_id, team_id")
                 .fetch_all(&mut *conn)
                 .await?;
-        for (admin, team) in pairs {
-            teams.entry(admin).or_default().push(TeamId(team));
+        for pair in pairs {
+            teams.entry(pair.admin_id).or_default().push(pair.team_id);
         }
         rows.into_iter()
             .map(|r| {

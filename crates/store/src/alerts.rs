@@ -14,16 +14,42 @@ use crate::outbox::enqueue;
 use crate::pack_rows;
 use crate::time::{from_db, to_db};
 
+/// Whom a team's alerts go to.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AdminAddress {
+    pub email: String,
+    pub name: String,
+}
+
 pub(crate) async fn admins_of(
     conn: &mut AnyConnection,
     team: TeamId,
-) -> StoreResult<Vec<(String, String)>> {
+) -> StoreResult<Vec<AdminAddress>> {
     Ok(sqlx::query_as(
         "SELECT a.email, a.name FROM admins a JOIN admin_teams t ON t.admin_id = a.id WHERE t.team_id = $1 ORDER BY a.id",
     )
     .bind(team.0)
     .fetch_all(&mut *conn)
     .await?)
+}
+
+/// A team's low-balance threshold and whether its admins were told it is below.
+#[derive(sqlx::FromRow)]
+struct ThresholdRow {
+    name: String,
+    low_percent: i64,
+    low_alerted: i64,
+}
+
+/// A pack that may be due an expiry warning.
+#[derive(sqlx::FromRow)]
+struct ExpiringRow {
+    #[sqlx(try_from = "i64")]
+    id: PackId,
+    #[sqlx(try_from = "i64")]
+    team_id: TeamId,
+    remaining: i64,
+    expires_at: i64,
 }
 
 /// After a balance change: when the team has just become low, email its admins (once: the flag
@@ -33,21 +59,21 @@ pub(crate) async fn check_low_balance(
     team: TeamId,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let (name, percent, alerted): (String, i64, i64) =
+    let threshold: ThresholdRow =
         sqlx::query_as("SELECT name, low_percent, low_alerted FROM teams WHERE id = $1")
             .bind(team.0)
             .fetch_one(&mut *conn)
             .await?;
     let rows = pack_rows::active_pack_rows(conn, team, now).await?;
-    let percent = LowPercent::from_stored(percent)?;
+    let percent = LowPercent::from_stored(threshold.low_percent)?;
     let summary = summarize(&pack_rows::states(&rows)?, now, percent)?;
-    match (summary.low, alerted == 1) {
+    match (summary.low, threshold.low_alerted == 1) {
         (true, false) => {
-            for (email, admin) in admins_of(conn, team).await? {
+            for admin in admins_of(conn, team).await? {
                 let message = mail::low_balance(
-                    &email,
-                    &admin,
-                    &name,
+                    &admin.email,
+                    &admin.name,
+                    &threshold.name,
                     summary.available.get(),
                     summary.total.get(),
                     percent.get(),
@@ -77,7 +103,7 @@ impl Store {
     /// R-NOT-1: warns admins of packs expiring within 90, 30 and 7 days, once per pack and
     /// threshold. When the clock jumps past several thresholds at once, only the nearest is sent.
     pub async fn warn_expiring(&self, now: DateTime<Utc>) -> StoreResult<usize> {
-        let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+        let rows: Vec<ExpiringRow> = sqlx::query_as(
             "SELECT p.id, p.team_id, p.remaining, p.expires_at FROM packs p \
              WHERE p.remaining > 0 AND p.expires_at > $1 AND p.expires_at <= $2 \
              AND NOT EXISTS (SELECT 1 FROM expiry_warnings w WHERE w.pack_id = p.id AND w.days = $3) \
@@ -90,8 +116,13 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         let mut sent = 0;
-        for (pack, team, remaining, expires_at) in rows {
-            let (team, pack) = (TeamId(team), PackId(pack));
+        for ExpiringRow {
+            id: pack,
+            team_id: team,
+            remaining,
+            expires_at,
+        } in rows
+        {
             let expires_at = from_db(expires_at)?;
             let Some((reached, nearest)) = expiry_warnings_reached(now, expires_at) else {
                 continue;
@@ -116,10 +147,10 @@ impl Store {
                     .bind(team.0)
                     .fetch_one(&mut *w.tx)
                     .await?;
-                for (email, admin) in admins_of(&mut w.tx, team).await? {
+                for admin in admins_of(&mut w.tx, team).await? {
                     let message = mail::tokens_expiring(
-                        &email,
-                        &admin,
+                        &admin.email,
+                        &admin.name,
                         &name,
                         Tokens::from_stored(remaining)?.get(),
                         expires_at,

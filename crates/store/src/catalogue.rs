@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use jeton_core::ledger::Actor;
 use jeton_core::product::{ProductDraft, ProductPatch};
-use jeton_core::{DownloadItem, ProductKey, ResultType, Tokens};
+use jeton_core::{DomainError, DownloadItem, ProductId, ProductKey, ResultType, Tokens};
 use sqlx::AnyConnection;
 
 use crate::Store;
-use crate::error::{StoreError, StoreResult, conflict_on_duplicate};
+use crate::error::{StoreError, StoreResult, refuse_duplicate};
 use crate::time::{from_db, to_db};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,8 @@ pub struct RateChange {
 
 #[derive(sqlx::FromRow)]
 struct ProductRow {
-    id: i64,
+    #[sqlx(try_from = "i64")]
+    id: ProductId,
     key: String,
     name: String,
     daily_rate: i64,
@@ -57,6 +58,34 @@ fn rates_json(rates: &BTreeMap<ResultType, Tokens>) -> String {
     serde_json::to_string(&map).unwrap_or_else(|_| "{}".into())
 }
 
+/// A per-result rate of a product.
+#[derive(sqlx::FromRow)]
+struct RateRow {
+    #[sqlx(try_from = "i64")]
+    product_id: ProductId,
+    result_type: String,
+    rate: i64,
+}
+
+/// A downloadable item of a product.
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    #[sqlx(try_from = "i64")]
+    product_id: ProductId,
+    version: String,
+    platform: String,
+    url: String,
+}
+
+/// A change of a product's rates.
+#[derive(sqlx::FromRow)]
+struct RateChangeRow {
+    at: i64,
+    daily_rate: i64,
+    result_rates: String,
+    actor: String,
+}
+
 fn parse_rates_json(s: &str) -> StoreResult<BTreeMap<ResultType, Tokens>> {
     let map: BTreeMap<String, i64> =
         serde_json::from_str(s).map_err(|e| StoreError::corrupt(format!("rate history: {e}")))?;
@@ -67,18 +96,18 @@ fn parse_rates_json(s: &str) -> StoreResult<BTreeMap<ResultType, Tokens>> {
 
 async fn write_rates(
     conn: &mut AnyConnection,
-    product: i64,
+    product: ProductId,
     rates: &BTreeMap<ResultType, Tokens>,
 ) -> StoreResult<()> {
     sqlx::query("DELETE FROM product_result_rates WHERE product_id = $1")
-        .bind(product)
+        .bind(product.0)
         .execute(&mut *conn)
         .await?;
     for (kind, rate) in rates {
         sqlx::query(
             "INSERT INTO product_result_rates (product_id, result_type, rate) VALUES ($1, $2, $3)",
         )
-        .bind(product)
+        .bind(product.0)
         .bind(kind.as_str())
         .bind(rate.as_i64())
         .execute(&mut *conn)
@@ -89,18 +118,18 @@ async fn write_rates(
 
 async fn write_items(
     conn: &mut AnyConnection,
-    product: i64,
+    product: ProductId,
     items: &[DownloadItem],
 ) -> StoreResult<()> {
     sqlx::query("DELETE FROM product_items WHERE product_id = $1")
-        .bind(product)
+        .bind(product.0)
         .execute(&mut *conn)
         .await?;
     for (position, item) in items.iter().enumerate() {
         sqlx::query(
             "INSERT INTO product_items (product_id, position, version, platform, url) VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(product)
+        .bind(product.0)
         .bind(position as i64)
         .bind(&item.version)
         .bind(&item.platform)
@@ -113,7 +142,7 @@ async fn write_items(
 
 async fn record_rates(
     conn: &mut AnyConnection,
-    product: i64,
+    product: ProductId,
     daily_rate: Tokens,
     rates: &BTreeMap<ResultType, Tokens>,
     actor: Actor,
@@ -122,7 +151,7 @@ async fn record_rates(
     sqlx::query(
         "INSERT INTO product_rate_changes (product_id, at, daily_rate, result_rates, actor) VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(product)
+    .bind(product.0)
     .bind(to_db(now))
     .bind(daily_rate.as_i64())
     .bind(rates_json(rates))
@@ -140,7 +169,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<Product> {
         let mut w = self.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(
+        let id = sqlx::query_scalar(
             "INSERT INTO products (key, name, daily_rate, idle_awareness, added_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
         )
@@ -151,8 +180,9 @@ impl Store {
         .bind(to_db(now))
         .fetch_one(&mut *w.tx)
         .await
-        .map_err(conflict_on_duplicate("duplicate_product", || {
-            format!("a product with key {:?} already exists", draft.key.as_str())
+        .map(ProductId)
+        .map_err(refuse_duplicate(|| DomainError::DuplicateProduct {
+            key: draft.key.as_str().to_owned(),
         }))?;
         write_rates(&mut w.tx, id, &draft.result_rates).await?;
         write_items(&mut w.tx, id, &draft.items).await?;
@@ -189,10 +219,12 @@ impl Store {
     ) -> StoreResult<Product> {
         let mut w = self.begin_write().await?;
         let current = self.product_in(&mut w.tx, key).await?;
-        let id: i64 = sqlx::query_scalar("SELECT id FROM products WHERE key = $1")
-            .bind(key.as_str())
-            .fetch_one(&mut *w.tx)
-            .await?;
+        let id = ProductId(
+            sqlx::query_scalar("SELECT id FROM products WHERE key = $1")
+                .bind(key.as_str())
+                .fetch_one(&mut *w.tx)
+                .await?,
+        );
         let name = patch
             .name
             .as_ref()
@@ -204,7 +236,7 @@ impl Store {
             .bind(daily_rate.as_i64())
             .bind(i64::from(idle))
             .bind(to_db(now))
-            .bind(id)
+            .bind(id.0)
             .execute(&mut *w.tx)
             .await?;
         if let Some(rates) = &patch.result_rates {
@@ -250,7 +282,7 @@ impl Store {
     }
 
     pub async fn rate_history(&self, key: &ProductKey) -> StoreResult<Vec<RateChange>> {
-        let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(
+        let rows: Vec<RateChangeRow> = sqlx::query_as(
             "SELECT c.at, c.daily_rate, c.result_rates, c.actor FROM product_rate_changes c \
              JOIN products p ON p.id = c.product_id WHERE p.key = $1 ORDER BY c.at, c.id",
         )
@@ -258,12 +290,12 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.into_iter()
-            .map(|(at, rate, rates, actor)| {
+            .map(|r| {
                 Ok(RateChange {
-                    at: from_db(at)?,
-                    daily_rate: Tokens::from_stored(rate)?,
-                    result_rates: parse_rates_json(&rates)?,
-                    actor: actor.parse()?,
+                    at: from_db(r.at)?,
+                    daily_rate: Tokens::from_stored(r.daily_rate)?,
+                    result_rates: parse_rates_json(&r.result_rates)?,
+                    actor: r.actor.parse()?,
                 })
             })
             .collect()
@@ -276,11 +308,11 @@ impl Store {
         conn: &mut AnyConnection,
         rows: Vec<ProductRow>,
     ) -> StoreResult<Vec<Product>> {
-        let only: Option<i64> = (rows.len() == 1).then(|| rows[0].id);
-        let mut rates = BTreeMap::new();
-        let mut items = BTreeMap::new();
+        let only: Option<i64> = (rows.len() == 1).then(|| rows[0].id.0);
+        let mut rates: BTreeMap<ProductId, Vec<RateRow>> = BTreeMap::new();
+        let mut items: BTreeMap<ProductId, Vec<ItemRow>> = BTreeMap::new();
         if !rows.is_empty() {
-            for (pid, kind, rate) in sqlx::query_as::<_, (i64, String, i64)>(
+            for rate in sqlx::query_as::<_, RateRow>(
                 "SELECT product_id, result_type, rate FROM product_result_rates \
                  WHERE ($1 IS NULL OR product_id = $1)",
             )
@@ -288,9 +320,9 @@ impl Store {
             .fetch_all(&mut *conn)
             .await?
             {
-                rates.entry(pid).or_insert_with(Vec::new).push((kind, rate));
+                rates.entry(rate.product_id).or_default().push(rate);
             }
-            for (pid, version, platform, url) in sqlx::query_as::<_, (i64, String, String, String)>(
+            for item in sqlx::query_as::<_, ItemRow>(
                 "SELECT product_id, version, platform, url FROM product_items \
                  WHERE ($1 IS NULL OR product_id = $1) ORDER BY product_id, position",
             )
@@ -298,10 +330,7 @@ impl Store {
             .fetch_all(&mut *conn)
             .await?
             {
-                items
-                    .entry(pid)
-                    .or_insert_with(Vec::new)
-                    .push((version, platform, url));
+                items.entry(item.product_id).or_default().push(item);
             }
         }
         rows.into_iter()
@@ -310,13 +339,18 @@ impl Store {
                     .remove(&r.id)
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|(k, v)| Ok((ResultType::parse(&k)?, Tokens::from_stored(v)?)))
+                    .map(|r| {
+                        Ok((
+                            ResultType::parse(&r.result_type)?,
+                            Tokens::from_stored(r.rate)?,
+                        ))
+                    })
                     .collect::<StoreResult<_>>()?;
                 let items = items
                     .remove(&r.id)
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|(v, p, u)| Ok(DownloadItem::parse(&v, &p, &u)?))
+                    .map(|i| Ok(DownloadItem::parse(&i.version, &i.platform, &i.url)?))
                     .collect::<StoreResult<_>>()?;
                 Ok(Product {
                     key: stored_key(&r.key)?,

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use jeton_core::console::{LinkPurpose, check_link};
 use jeton_core::mail::Message;
-use jeton_core::{AdminId, Email, TeamId};
+use jeton_core::{AdminId, Email, TeamId, UserId};
 
 use crate::Store;
 use crate::admins::Admin;
@@ -25,7 +25,7 @@ pub enum Staff {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkOwner {
     Admin(AdminId),
-    User(i64),
+    User(UserId),
 }
 
 impl LinkOwner {
@@ -39,7 +39,7 @@ impl LinkOwner {
     fn columns(self) -> (Option<i64>, Option<i64>) {
         match self {
             LinkOwner::Admin(a) => (Some(a.0), None),
-            LinkOwner::User(u) => (None, Some(u)),
+            LinkOwner::User(u) => (None, Some(u.0)),
         }
     }
 }
@@ -162,7 +162,7 @@ impl Store {
                 "SELECT email, name, (SELECT MIN(team_id) FROM flex_assignments WHERE user_id = u.id) \
                  FROM users u WHERE id = $1",
             )
-            .bind(id)
+            .bind(id.0)
             .fetch_optional(&mut *w.tx)
             .await?
             .ok_or_else(|| StoreError::not_found("user", id))?,
@@ -253,11 +253,11 @@ impl Store {
             LinkOwner::User(id) => {
                 sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                     .bind(password_hash)
-                    .bind(id)
+                    .bind(id.0)
                     .execute(&mut *w.tx)
                     .await?;
                 sqlx::query("DELETE FROM user_tokens WHERE user_id = $1")
-                    .bind(id)
+                    .bind(id.0)
                     .execute(&mut *w.tx)
                     .await?;
             }
@@ -293,7 +293,7 @@ async fn link_at(
     };
     let owner = match (admin, user) {
         (Some(a), None) => LinkOwner::Admin(AdminId(a)),
-        (None, Some(u)) => LinkOwner::User(u),
+        (None, Some(u)) => LinkOwner::User(UserId(u)),
         _ => return Err(StoreError::corrupt("a password link names no one or two")),
     };
     Ok(Some((

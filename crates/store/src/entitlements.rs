@@ -3,18 +3,18 @@
 use chrono::{DateTime, Utc};
 use jeton_core::ledger::Actor;
 use jeton_core::session::{AccessKind, Entitlement as Window};
-use jeton_core::{Email, PersonName, ProductKey};
+use jeton_core::{DomainError, Email, EntitlementId, PersonName, ProductId, ProductKey, UserId};
 use sqlx::AnyConnection;
 
 use crate::Store;
-use crate::error::{StoreResult, conflict_on_duplicate};
+use crate::error::{StoreResult, refuse_duplicate};
 use crate::time::{from_db, to_db};
 use crate::users::{User, user_row};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntitlementRecord {
-    pub id: i64,
-    pub user_id: i64,
+    pub id: EntitlementId,
+    pub user_id: UserId,
     pub product: ProductKey,
     pub kind: AccessKind,
     pub starts_at: DateTime<Utc>,
@@ -25,25 +25,49 @@ pub struct EntitlementRecord {
 /// The windows of (user, product), for resolving who pays.
 pub(crate) async fn windows(
     conn: &mut AnyConnection,
-    user: i64,
-    product: i64,
+    user: UserId,
+    product: ProductId,
 ) -> StoreResult<Vec<Window>> {
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+    let rows: Vec<WindowRow> = sqlx::query_as(
         "SELECT kind, starts_at, ends_at FROM entitlements WHERE user_id = $1 AND product_id = $2",
     )
-    .bind(user)
-    .bind(product)
+    .bind(user.0)
+    .bind(product.0)
     .fetch_all(&mut *conn)
     .await?;
     rows.into_iter()
-        .map(|(kind, s, e)| {
+        .map(|r| {
             Ok(Window {
-                kind: AccessKind::parse(&kind)?,
-                starts_at: from_db(s)?,
-                ends_at: from_db(e)?,
+                kind: AccessKind::parse(&r.kind)?,
+                starts_at: from_db(r.starts_at)?,
+                ends_at: from_db(r.ends_at)?,
             })
         })
         .collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct WindowRow {
+    kind: String,
+    starts_at: i64,
+    ends_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct EntitlementRow {
+    #[sqlx(try_from = "i64")]
+    id: EntitlementId,
+    key: String,
+    kind: String,
+    starts_at: i64,
+    ends_at: i64,
+    created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct EntitledRow {
+    key: String,
+    kind: String,
 }
 
 impl Store {
@@ -51,7 +75,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn add_entitlement(
         &self,
-        user: i64,
+        user: UserId,
         product: &ProductKey,
         kind: AccessKind,
         starts_at: DateTime<Utc>,
@@ -69,11 +93,11 @@ impl Store {
             .ok_or_else(|| jeton_core::DomainError::UnknownProduct {
                 key: product.to_string(),
             })?;
-        let id: i64 = sqlx::query_scalar(
+        let id = sqlx::query_scalar(
             "INSERT INTO entitlements (user_id, product_id, kind, starts_at, ends_at, created_at, actor) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
-        .bind(user)
+        .bind(user.0)
         .bind(product_id)
         .bind(kind.as_str())
         .bind(to_db(starts_at))
@@ -81,7 +105,8 @@ impl Store {
         .bind(to_db(now))
         .bind(actor.to_string())
         .fetch_one(&mut *w.tx)
-        .await?;
+        .await
+        .map(EntitlementId)?;
         w.commit().await?;
         Ok(EntitlementRecord {
             id,
@@ -94,26 +119,26 @@ impl Store {
         })
     }
 
-    pub async fn entitlements(&self, user: i64) -> StoreResult<Vec<EntitlementRecord>> {
+    pub async fn entitlements(&self, user: UserId) -> StoreResult<Vec<EntitlementRecord>> {
         let mut conn = self.pool().acquire().await?;
         user_row(&mut conn, user).await?;
-        let rows: Vec<(i64, String, String, i64, i64, i64)> = sqlx::query_as(
+        let rows: Vec<EntitlementRow> = sqlx::query_as(
             "SELECT e.id, p.key, e.kind, e.starts_at, e.ends_at, e.created_at FROM entitlements e \
              JOIN products p ON p.id = e.product_id WHERE e.user_id = $1 ORDER BY e.starts_at, e.id",
         )
-        .bind(user)
+        .bind(user.0)
         .fetch_all(&mut *conn)
         .await?;
         rows.into_iter()
-            .map(|(id, key, kind, s, e, c)| {
+            .map(|r| {
                 Ok(EntitlementRecord {
-                    id,
+                    id: r.id,
                     user_id: user,
-                    product: ProductKey::parse(&key)?,
-                    kind: AccessKind::parse(&kind)?,
-                    starts_at: from_db(s)?,
-                    ends_at: from_db(e)?,
-                    created_at: from_db(c)?,
+                    product: ProductKey::parse(&r.key)?,
+                    kind: AccessKind::parse(&r.kind)?,
+                    starts_at: from_db(r.starts_at)?,
+                    ends_at: from_db(r.ends_at)?,
+                    created_at: from_db(r.created_at)?,
                 })
             })
             .collect()
@@ -122,19 +147,19 @@ impl Store {
     /// Products a user holds an active subscription or trial for at `now` (the downloads view).
     pub async fn entitled_products(
         &self,
-        user: i64,
+        user: UserId,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<(ProductKey, AccessKind)>> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
+        let rows: Vec<EntitledRow> = sqlx::query_as(
             "SELECT p.key, e.kind FROM entitlements e JOIN products p ON p.id = e.product_id \
              WHERE e.user_id = $1 AND e.starts_at <= $2 AND e.ends_at > $2",
         )
-        .bind(user)
+        .bind(user.0)
         .bind(to_db(now))
         .fetch_all(self.pool())
         .await?;
         rows.into_iter()
-            .map(|(k, kind)| Ok((ProductKey::parse(&k)?, AccessKind::parse(&kind)?)))
+            .map(|r| Ok((ProductKey::parse(&r.key)?, AccessKind::parse(&r.kind)?)))
             .collect()
     }
 
@@ -157,10 +182,10 @@ impl Store {
         .bind(to_db(now))
         .fetch_one(&mut *w.tx)
         .await
-        .map_err(conflict_on_duplicate("duplicate_user", || {
-            format!("a user with email {email} already exists")
+        .map_err(refuse_duplicate(|| DomainError::DuplicateUser {
+            email: email.to_string(),
         }))?;
-        let user = user_row(&mut w.tx, id).await?.user()?;
+        let user = user_row(&mut w.tx, UserId(id)).await?.user()?;
         w.commit().await?;
         Ok(user)
     }

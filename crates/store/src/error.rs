@@ -1,18 +1,14 @@
 use jeton_core::DomainError;
 
-/// What the store can answer besides success. `NotFound` and `Conflict` are kept apart from
-/// database failures so that the server maps each to its own status in one place.
+/// What the store can answer besides success. `NotFound` and the refusals (`Domain`, each with
+/// its stable code) are kept apart from database failures so that the server maps each code to
+/// its one status in one place.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: String },
-    /// The request collides with stored state (a duplicate key, a reused idempotency key).
-    #[error("{detail}")]
-    Conflict { code: &'static str, detail: String },
-    /// The thing existed but is over (an ended session): asking again will not help.
-    #[error("{detail}")]
-    Gone { code: &'static str, detail: String },
-    /// A domain rule refused the change; nothing was written.
+    /// A rule refused the change, or the request collides with stored state (a duplicate key, a
+    /// reused idempotency key, an ended session); nothing was written.
     #[error(transparent)]
     Domain(#[from] DomainError),
     #[error("database: {0}")]
@@ -40,17 +36,14 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Maps a unique-constraint violation (a duplicate key) to a `Conflict` with `code`; any other
-/// error passes through. Works on both backends: the Any driver passes the driver's own error on.
-pub(crate) fn conflict_on_duplicate(
-    code: &'static str,
-    detail: impl FnOnce() -> String,
+/// Maps a unique-constraint violation (a duplicate key) to the refusal `duplicate` makes; any
+/// other error passes through. Works on both backends: the Any driver passes the driver's own
+/// error on.
+pub(crate) fn refuse_duplicate(
+    duplicate: impl FnOnce() -> DomainError,
 ) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
-            code,
-            detail: detail(),
-        },
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Domain(duplicate()),
         _ => StoreError::Database(e),
     }
 }

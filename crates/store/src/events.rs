@@ -1,8 +1,7 @@
 use chrono::{DateTime, Utc};
 use jeton_core::ledger::{Actor, Cause, EventKind};
 use jeton_core::limits::MAX_EVENTS_PER_PAGE;
-use jeton_core::{PackId, TeamId};
-use sqlx::Row;
+use jeton_core::{EventId, PackId, TeamId};
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
@@ -11,7 +10,7 @@ use crate::time::{from_db, to_db};
 /// One immutable ledger event (R-PACK-5). `amount` is signed: credits positive, debits negative.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEvent {
-    pub id: i64,
+    pub id: EventId,
     pub team: TeamId,
     pub pack: PackId,
     pub kind: EventKind,
@@ -21,11 +20,22 @@ pub struct LedgerEvent {
     pub cause: Cause,
 }
 
+/// A team's total of events (id 0), or a pack's remaining tokens and total of events.
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: i64,
+    remaining: i64,
+    events: i64,
+}
+
 #[derive(sqlx::FromRow)]
 struct EventRow {
-    id: i64,
-    team_id: i64,
-    pack_id: i64,
+    #[sqlx(try_from = "i64")]
+    id: EventId,
+    #[sqlx(try_from = "i64")]
+    team_id: TeamId,
+    #[sqlx(try_from = "i64")]
+    pack_id: PackId,
     kind: String,
     amount: i64,
     at: i64,
@@ -40,8 +50,8 @@ impl EventRow {
         kind.check_amount(self.amount)?;
         Ok(LedgerEvent {
             id: self.id,
-            team: TeamId(self.team_id),
-            pack: PackId(self.pack_id),
+            team: self.team_id,
+            pack: self.pack_id,
             kind,
             amount: self.amount,
             at: from_db(self.at)?,
@@ -170,13 +180,13 @@ impl Store {
         // One statement, so one snapshot on both backends: the team's total (the row with pack
         // id 0; real ids start at 1) and every pack are read as of the same instant, even while
         // charges commit. Two statements could straddle a charge and report a false mismatch.
-        let rows = sqlx::query(
+        let rows: Vec<AuditRow> = sqlx::query_as(
             "SELECT 0 AS id, 0 AS remaining, \
                     CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS events \
              FROM ledger_events WHERE team_id = $1 \
              UNION ALL \
              SELECT p.id, p.remaining, \
-                    CAST(COALESCE((SELECT SUM(e.amount) FROM ledger_events e WHERE e.pack_id = p.id), 0) AS BIGINT) \
+                    CAST(COALESCE((SELECT SUM(e.amount) FROM ledger_events e WHERE e.pack_id = p.id), 0) AS BIGINT) AS events \
              FROM packs p WHERE p.team_id = $1",
         )
         .bind(team.0)
@@ -185,12 +195,12 @@ impl Store {
         let mut events_sum = 0i64;
         let mut remaining_sum = 0i64;
         let mut mismatched_packs = Vec::new();
-        for r in rows {
-            let (id, remaining, events): (i64, i64, i64) = (
-                r.try_get("id")?,
-                r.try_get("remaining")?,
-                r.try_get("events")?,
-            );
+        for AuditRow {
+            id,
+            remaining,
+            events,
+        } in rows
+        {
             if id == 0 {
                 events_sum = events;
                 continue;

@@ -8,7 +8,9 @@ use jeton_core::assignment::{Arrival, AssignPlan, Standing, plan_assign};
 use jeton_core::import::ImportRow;
 use jeton_core::invitation::{InvitationState, expires_at};
 use jeton_core::mail::Message;
-use jeton_core::{AdminId, DomainError, Email, Invitee, ProductKey, TeamId};
+use jeton_core::{
+    AdminId, DomainError, Email, InvitationId, Invitee, ProductId, ProductKey, TeamId, UserId,
+};
 use sqlx::AnyConnection;
 
 use crate::Store;
@@ -32,7 +34,7 @@ pub enum Who {
     /// A person by name and address; their identity is created if it does not exist.
     Invite(Invitee),
     /// An existing identity.
-    UserId(i64),
+    UserId(UserId),
     Email(Email),
 }
 
@@ -52,7 +54,7 @@ pub enum IdScope {
 /// nobody has.
 pub(crate) async fn user_row_in_scope(
     conn: &mut AnyConnection,
-    id: i64,
+    id: UserId,
     scope: IdScope,
 ) -> StoreResult<UserRow> {
     if let IdScope::AdminOf(admin) = scope {
@@ -63,7 +65,7 @@ pub(crate) async fn user_row_in_scope(
              LIMIT 1",
         )
         .bind(admin.0)
-        .bind(id)
+        .bind(id.0)
         .fetch_optional(&mut *conn)
         .await?;
         if seen.is_none() {
@@ -99,7 +101,7 @@ pub struct Secret {
 pub struct Assigned {
     pub user: User,
     pub status: AssignmentStatus,
-    pub invitation_id: Option<i64>,
+    pub invitation_id: Option<InvitationId>,
 }
 
 /// A Flex user of a team as admins see them (`GET …/flex/users`).
@@ -111,19 +113,27 @@ pub struct FlexUser {
     pub effective: BTreeSet<ProductKey>,
     pub assigned_at: DateTime<Utc>,
     /// The open invitation (pending or expired), if any.
-    pub invitation: Option<(i64, DateTime<Utc>)>,
+    pub invitation: Option<(InvitationId, DateTime<Utc>)>,
 }
 
 /// The catalogue as access rules need it: key → (id, name).
-pub(crate) struct Catalogue(BTreeMap<ProductKey, (i64, String)>);
+pub(crate) struct Catalogue(BTreeMap<ProductKey, (ProductId, String)>);
+
+#[derive(sqlx::FromRow)]
+struct CatalogueRow {
+    #[sqlx(try_from = "i64")]
+    id: ProductId,
+    key: String,
+    name: String,
+}
 
 impl Catalogue {
     pub(crate) async fn load(conn: &mut AnyConnection) -> StoreResult<Catalogue> {
-        let rows: Vec<(i64, String, String)> = sqlx::query_as("SELECT id, key, name FROM products")
+        let rows: Vec<CatalogueRow> = sqlx::query_as("SELECT id, key, name FROM products")
             .fetch_all(&mut *conn)
             .await?;
         rows.into_iter()
-            .map(|(id, key, name)| Ok((ProductKey::parse(&key)?, (id, name))))
+            .map(|r| Ok((ProductKey::parse(&r.key)?, (r.id, r.name))))
             .collect::<StoreResult<_>>()
             .map(Catalogue)
     }
@@ -132,7 +142,7 @@ impl Catalogue {
         self.0.keys().cloned().collect()
     }
 
-    fn id(&self, key: &ProductKey) -> StoreResult<i64> {
+    fn id(&self, key: &ProductKey) -> StoreResult<ProductId> {
         self.0.get(key).map(|(id, _)| *id).ok_or_else(|| {
             DomainError::UnknownProduct {
                 key: key.to_string(),
@@ -142,7 +152,7 @@ impl Catalogue {
     }
 
     /// Product id → key, for reading selections stored by id.
-    fn keys_by_id(&self) -> BTreeMap<i64, ProductKey> {
+    fn keys_by_id(&self) -> BTreeMap<ProductId, ProductKey> {
         self.0.iter().map(|(k, (id, _))| (*id, k.clone())).collect()
     }
 
@@ -179,13 +189,13 @@ pub(crate) async fn team_defaults(
 pub(crate) async fn selection(
     conn: &mut AnyConnection,
     team: TeamId,
-    user: i64,
+    user: UserId,
 ) -> StoreResult<ProductAccess> {
     let all: Option<i64> = sqlx::query_scalar(
         "SELECT access_all FROM flex_assignments WHERE team_id = $1 AND user_id = $2",
     )
     .bind(team.0)
-    .bind(user)
+    .bind(user.0)
     .fetch_optional(&mut *conn)
     .await?;
     selected_products(conn, team, user, all == Some(1)).await
@@ -197,7 +207,7 @@ pub(crate) async fn effective_of(
     conn: &mut AnyConnection,
     catalogue: &Catalogue,
     team: TeamId,
-    user: i64,
+    user: UserId,
 ) -> StoreResult<BTreeSet<ProductKey>> {
     let defaults = team_defaults(conn, team).await?;
     let own = selection(conn, team, user).await?;
@@ -208,7 +218,7 @@ pub(crate) async fn effective_of(
 pub(crate) async fn selected_products(
     conn: &mut AnyConnection,
     team: TeamId,
-    user: i64,
+    user: UserId,
     access_all: bool,
 ) -> StoreResult<ProductAccess> {
     if access_all {
@@ -219,7 +229,7 @@ pub(crate) async fn selected_products(
          WHERE a.team_id = $1 AND a.user_id = $2",
     )
     .bind(team.0)
-    .bind(user)
+    .bind(user.0)
     .fetch_all(&mut *conn)
     .await?;
     Ok(ProductAccess::Selected(
@@ -233,29 +243,29 @@ async fn write_selection(
     conn: &mut AnyConnection,
     catalogue: &Catalogue,
     team: TeamId,
-    user: i64,
+    user: UserId,
     access: &ProductAccess,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     catalogue.check(access)?;
     sqlx::query("DELETE FROM assignment_products WHERE team_id = $1 AND user_id = $2")
         .bind(team.0)
-        .bind(user)
+        .bind(user.0)
         .execute(&mut *conn)
         .await?;
     sqlx::query("UPDATE flex_assignments SET access_all = $1, updated_at = $2 WHERE team_id = $3 AND user_id = $4")
         .bind(i64::from(*access == ProductAccess::All))
         .bind(to_db(now))
         .bind(team.0)
-        .bind(user)
+        .bind(user.0)
         .execute(&mut *conn)
         .await?;
     if let ProductAccess::Selected(keys) = access {
         for k in keys {
             sqlx::query("INSERT INTO assignment_products (team_id, user_id, product_id) VALUES ($1, $2, $3)")
                 .bind(team.0)
-                .bind(user)
-                .bind(catalogue.id(k)?)
+                .bind(user.0)
+                .bind(catalogue.id(k)?.0)
                 .execute(&mut *conn)
                 .await?;
         }
@@ -272,6 +282,25 @@ struct FlexRow {
     assigned_at: i64,
 }
 
+/// A product of a user's own selection.
+#[derive(sqlx::FromRow)]
+struct ChosenRow {
+    #[sqlx(try_from = "i64")]
+    user_id: UserId,
+    #[sqlx(try_from = "i64")]
+    product_id: ProductId,
+}
+
+/// A user's open invitation on a team.
+#[derive(sqlx::FromRow)]
+struct OpenInvitationRow {
+    #[sqlx(try_from = "i64")]
+    id: InvitationId,
+    #[sqlx(try_from = "i64")]
+    user_id: UserId,
+    expires_at: i64,
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct AssignmentRow {
     pub status: String,
@@ -282,13 +311,13 @@ pub(crate) struct AssignmentRow {
 pub(crate) async fn assignment(
     conn: &mut AnyConnection,
     team: TeamId,
-    user: i64,
+    user: UserId,
 ) -> StoreResult<Option<AssignmentRow>> {
     Ok(sqlx::query_as(
         "SELECT status, removed_at, access_all FROM flex_assignments WHERE team_id = $1 AND user_id = $2",
     )
     .bind(team.0)
-    .bind(user)
+    .bind(user.0)
     .fetch_optional(&mut *conn)
     .await?)
 }
@@ -297,7 +326,7 @@ pub(crate) async fn assignment(
 async fn current_assignment(
     conn: &mut AnyConnection,
     team: TeamId,
-    user: i64,
+    user: UserId,
 ) -> StoreResult<AssignmentStatus> {
     match assignment(conn, team, user).await? {
         Some(a) if a.removed_at.is_none() => status_of(&a.status),
@@ -312,7 +341,7 @@ async fn current_assignment(
 pub(crate) async fn supersede_invitations(
     conn: &mut AnyConnection,
     team: TeamId,
-    user: i64,
+    user: UserId,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     sqlx::query(
@@ -321,7 +350,7 @@ pub(crate) async fn supersede_invitations(
     )
     .bind(to_db(now))
     .bind(team.0)
-    .bind(user)
+    .bind(user.0)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -330,23 +359,23 @@ pub(crate) async fn supersede_invitations(
 pub(crate) async fn insert_invitation(
     conn: &mut AnyConnection,
     team: TeamId,
-    user: i64,
+    user: UserId,
     secret_hash: &str,
     emailed: bool,
     now: DateTime<Utc>,
-) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
+) -> StoreResult<InvitationId> {
+    Ok(InvitationId(sqlx::query_scalar(
         "INSERT INTO invitations (team_id, user_id, secret_hash, emailed, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(team.0)
-    .bind(user)
+    .bind(user.0)
     .bind(secret_hash)
     .bind(i64::from(emailed))
     .bind(to_db(now))
     .bind(to_db(expires_at(now)))
     .fetch_one(&mut *conn)
-    .await?)
+    .await?))
 }
 
 /// What one person's assignment did, for imports (which count applied and unchanged lines).
@@ -372,7 +401,7 @@ async fn assign_in(
     re_assign: bool,
     now: DateTime<Utc>,
 ) -> StoreResult<Applied> {
-    let team_id = TeamId(team.id);
+    let team_id = team.id;
     if let Some(s) = selection_in {
         catalogue.check(s)?;
     }
@@ -406,8 +435,8 @@ async fn assign_in(
             "INSERT INTO flex_assignments (team_id, user_id, status, source, assigned_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $5)",
         )
-        .bind(team.id)
-        .bind(user.id)
+        .bind(team.id.0)
+        .bind(user.id.0)
         .bind(status.as_str())
         .bind(source)
         .bind(to_db(now))
@@ -421,8 +450,8 @@ async fn assign_in(
         .bind(status.as_str())
         .bind(source)
         .bind(to_db(now))
-        .bind(team.id)
-        .bind(user.id)
+        .bind(team.id.0)
+        .bind(user.id.0)
         .execute(&mut *conn)
         .await?;
     }
@@ -556,14 +585,19 @@ impl Store {
 
     /// R-USR-6: unassigns a user: new sessions stop at once, open invitations die, the history
     /// (the assignment row and its ledger events) stays.
-    pub async fn unassign(&self, team: TeamId, user: i64, now: DateTime<Utc>) -> StoreResult<()> {
+    pub async fn unassign(
+        &self,
+        team: TeamId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let mut w = self.begin_write().await?;
         lock_team(&mut w.tx, team).await?;
         current_assignment(&mut w.tx, team, user).await?;
         sqlx::query("UPDATE flex_assignments SET removed_at = $1, updated_at = $1 WHERE team_id = $2 AND user_id = $3")
             .bind(to_db(now))
             .bind(team.0)
-            .bind(user)
+            .bind(user.0)
             .execute(&mut *w.tx)
             .await?;
         supersede_invitations(&mut w.tx, team, user, now).await?;
@@ -575,7 +609,7 @@ impl Store {
     pub async fn set_products(
         &self,
         team: TeamId,
-        user: i64,
+        user: UserId,
         access: &ProductAccess,
         compose: Compose<'_>,
         now: DateTime<Utc>,
@@ -627,7 +661,7 @@ impl Store {
         for k in keys {
             sqlx::query("INSERT INTO team_defaults (team_id, product_id) VALUES ($1, $2)")
                 .bind(team.0)
-                .bind(catalogue.id(k)?)
+                .bind(catalogue.id(k)?.0)
                 .execute(&mut *w.tx)
                 .await?;
         }
@@ -642,7 +676,7 @@ impl Store {
     }
 
     /// One Flex user of a team (not removed).
-    pub async fn flex_user(&self, team: TeamId, user: i64) -> StoreResult<FlexUser> {
+    pub async fn flex_user(&self, team: TeamId, user: UserId) -> StoreResult<FlexUser> {
         self.flex_users_where(team, Some(user))
             .await?
             .pop()
@@ -658,8 +692,9 @@ impl Store {
     async fn flex_users_where(
         &self,
         team: TeamId,
-        only: Option<i64>,
+        only: Option<UserId>,
     ) -> StoreResult<Vec<FlexUser>> {
+        let only = only.map(|u| u.0);
         let mut conn = self.pool().acquire().await?;
         let rows: Vec<FlexRow> = sqlx::query_as(
             "SELECT u.id, u.email, u.name, u.password_hash, u.created_at, a.status, a.access_all, a.assigned_at \
@@ -674,8 +709,8 @@ impl Store {
         let keys = catalogue.keys();
         let defaults = team_defaults(&mut conn, team).await?;
         let by_id = catalogue.keys_by_id();
-        let mut selected: BTreeMap<i64, BTreeSet<ProductKey>> = BTreeMap::new();
-        for (user, product) in sqlx::query_as::<_, (i64, i64)>(
+        let mut selected: BTreeMap<UserId, BTreeSet<ProductKey>> = BTreeMap::new();
+        for chosen in sqlx::query_as::<_, ChosenRow>(
             "SELECT user_id, product_id FROM assignment_products WHERE team_id = $1 AND ($2 IS NULL OR user_id = $2)",
         )
         .bind(team.0)
@@ -683,12 +718,12 @@ impl Store {
         .fetch_all(&mut *conn)
         .await?
         {
-            if let Some(k) = by_id.get(&product) {
-                selected.entry(user).or_default().insert(k.clone());
+            if let Some(k) = by_id.get(&chosen.product_id) {
+                selected.entry(chosen.user_id).or_default().insert(k.clone());
             }
         }
-        let mut invitations: BTreeMap<i64, (i64, DateTime<Utc>)> = BTreeMap::new();
-        for (id, user, expires) in sqlx::query_as::<_, (i64, i64, i64)>(
+        let mut invitations: BTreeMap<UserId, (InvitationId, DateTime<Utc>)> = BTreeMap::new();
+        for open in sqlx::query_as::<_, OpenInvitationRow>(
             "SELECT id, user_id, expires_at FROM invitations \
              WHERE team_id = $1 AND accepted_at IS NULL AND superseded_at IS NULL AND ($2 IS NULL OR user_id = $2)",
         )
@@ -697,7 +732,7 @@ impl Store {
         .fetch_all(&mut *conn)
         .await?
         {
-            invitations.insert(user, (id, from_db(expires)?));
+            invitations.insert(open.user_id, (open.id, from_db(open.expires_at)?));
         }
         rows.into_iter()
             .map(|r| {
@@ -723,7 +758,7 @@ impl Store {
     /// every team where the user is active (and which is open), by that team's rules.
     pub async fn flex_products_of(
         &self,
-        user: i64,
+        user: UserId,
     ) -> StoreResult<BTreeMap<ProductKey, Vec<TeamId>>> {
         let mut conn = self.pool().acquire().await?;
         let teams = flex_teams_in(&mut conn, user).await?;
@@ -739,13 +774,13 @@ impl Store {
 }
 
 /// The open teams where `user` is an active Flex user.
-async fn flex_teams_in(conn: &mut AnyConnection, user: i64) -> StoreResult<Vec<TeamId>> {
+async fn flex_teams_in(conn: &mut AnyConnection, user: UserId) -> StoreResult<Vec<TeamId>> {
     let teams: Vec<i64> = sqlx::query_scalar(
         "SELECT a.team_id FROM flex_assignments a JOIN teams t ON t.id = a.team_id \
          WHERE a.user_id = $1 AND a.status = 'active' AND a.removed_at IS NULL AND t.closed_at IS NULL \
          ORDER BY a.team_id",
     )
-    .bind(user)
+    .bind(user.0)
     .fetch_all(&mut *conn)
     .await?;
     Ok(teams.into_iter().map(TeamId).collect())
@@ -753,10 +788,18 @@ async fn flex_teams_in(conn: &mut AnyConnection, user: i64) -> StoreResult<Vec<T
 
 impl Store {
     /// The open teams where `user` is an active Flex user (R-ACC-4).
-    pub async fn flex_teams_of(&self, user: i64) -> StoreResult<Vec<TeamId>> {
+    pub async fn flex_teams_of(&self, user: UserId) -> StoreResult<Vec<TeamId>> {
         let mut conn = self.pool().acquire().await?;
         flex_teams_in(&mut conn, user).await
     }
+}
+
+/// An assignment that moves to the team its team was merged into.
+#[derive(sqlx::FromRow)]
+struct MovingAssignmentRow {
+    status: String,
+    access_all: i64,
+    assigned_at: i64,
 }
 
 /// Moves Flex users and open invitations of a merged team to its target (R-PACK-7), inside the
@@ -773,28 +816,28 @@ pub(crate) async fn merge_people(
     .bind(from.0)
     .fetch_all(&mut *conn)
     .await?;
-    for user in users {
+    for user in users.into_iter().map(UserId) {
         let target = assignment(conn, into, user).await?;
         if matches!(&target, Some(a) if a.removed_at.is_none()) {
             supersede_invitations(conn, from, user, now).await?;
         } else {
-            let (status, all, assigned): (String, i64, i64) = sqlx::query_as(
+            let moving: MovingAssignmentRow = sqlx::query_as(
                 "SELECT status, access_all, assigned_at FROM flex_assignments WHERE team_id = $1 AND user_id = $2",
             )
             .bind(from.0)
-            .bind(user)
+            .bind(user.0)
             .fetch_one(&mut *conn)
             .await?;
             if target.is_some() {
                 // Assigned there once and removed: the merged assignment takes its place.
                 sqlx::query("DELETE FROM assignment_products WHERE team_id = $1 AND user_id = $2")
                     .bind(into.0)
-                    .bind(user)
+                    .bind(user.0)
                     .execute(&mut *conn)
                     .await?;
                 sqlx::query("DELETE FROM flex_assignments WHERE team_id = $1 AND user_id = $2")
                     .bind(into.0)
-                    .bind(user)
+                    .bind(user.0)
                     .execute(&mut *conn)
                     .await?;
             }
@@ -803,10 +846,10 @@ pub(crate) async fn merge_people(
                  VALUES ($1, $2, $3, $4, 'merge', $5, $6)",
             )
             .bind(into.0)
-            .bind(user)
-            .bind(&status)
-            .bind(all)
-            .bind(assigned)
+            .bind(user.0)
+            .bind(&moving.status)
+            .bind(moving.access_all)
+            .bind(moving.assigned_at)
             .bind(to_db(now))
             .execute(&mut *conn)
             .await?;
@@ -816,7 +859,7 @@ pub(crate) async fn merge_people(
             )
             .bind(into.0)
             .bind(from.0)
-            .bind(user)
+            .bind(user.0)
             .execute(&mut *conn)
             .await?;
             sqlx::query(
@@ -825,14 +868,14 @@ pub(crate) async fn merge_people(
             )
             .bind(into.0)
             .bind(from.0)
-            .bind(user)
+            .bind(user.0)
             .execute(&mut *conn)
             .await?;
         }
         sqlx::query("UPDATE flex_assignments SET removed_at = $1, updated_at = $1 WHERE team_id = $2 AND user_id = $3")
             .bind(to_db(now))
             .bind(from.0)
-            .bind(user)
+            .bind(user.0)
             .execute(&mut *conn)
             .await?;
     }

@@ -3,13 +3,14 @@
 //! cannot both pass.
 
 use chrono::{DateTime, Utc};
-use jeton_core::{IdempotencyKey, TeamId};
+use jeton_core::{DomainError, IdempotencyKey, TeamId};
 use sqlx::AnyConnection;
 
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreResult;
 use crate::time::to_db;
 
 /// What was stored the first time: the request's fingerprint and the answer given.
+#[derive(sqlx::FromRow)]
 pub(crate) struct Remembered {
     pub fingerprint: String,
     pub response: String,
@@ -21,18 +22,14 @@ pub(crate) async fn recall(
     scope: &str,
     key: &IdempotencyKey,
 ) -> StoreResult<Option<Remembered>> {
-    let row: Option<(String, String)> = sqlx::query_as(
+    Ok(sqlx::query_as(
         "SELECT fingerprint, response FROM idempotency_keys WHERE team_id = $1 AND scope = $2 AND key = $3",
     )
     .bind(team.0)
     .bind(scope)
     .bind(key.as_str())
     .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.map(|(fingerprint, response)| Remembered {
-        fingerprint,
-        response,
-    }))
+    .await?)
 }
 
 /// The stored answer if `fingerprint` matches the first request; a conflict if the key was used
@@ -43,15 +40,15 @@ pub(crate) fn replay(
     key: &IdempotencyKey,
 ) -> StoreResult<String> {
     if remembered.fingerprint != fingerprint {
-        return Err(StoreError::Conflict {
-            code: "idempotency_key_reused",
+        return Err(DomainError::IdempotencyKeyReused {
             // Says what this request is, never what the remembered one was: that may be
             // someone else's business.
             detail: format!(
                 "Idempotency-Key {key:?} was already used for a different request than this {fingerprint}; \
                  send a new key for a new request"
             ),
-        });
+        }
+        .into());
     }
     Ok(remembered.response)
 }

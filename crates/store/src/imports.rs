@@ -16,7 +16,7 @@
 use chrono::{DateTime, Duration, Utc};
 use jeton_core::import::{ImportRow, Rejection, parse_products, products_field};
 use jeton_core::limits::MAX_OPEN_IMPORTS_PER_TEAM;
-use jeton_core::{Email, PersonName, TeamId};
+use jeton_core::{DomainError, Email, ImportId, PersonName, TeamId};
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
@@ -100,7 +100,7 @@ impl LineOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportJob {
-    pub id: i64,
+    pub id: ImportId,
     pub team: TeamId,
     pub status: ImportStatus,
     /// Lines that get an outcome (blank lines and the header get none).
@@ -147,8 +147,10 @@ pub enum Step {
 
 #[derive(sqlx::FromRow)]
 struct JobRow {
-    id: i64,
-    team_id: i64,
+    #[sqlx(try_from = "i64")]
+    id: ImportId,
+    #[sqlx(try_from = "i64")]
+    team_id: TeamId,
     status: String,
     total: i64,
     done: i64,
@@ -173,7 +175,7 @@ impl JobRow {
     fn job(self) -> StoreResult<ImportJob> {
         Ok(ImportJob {
             id: self.id,
-            team: TeamId(self.team_id),
+            team: self.team_id,
             status: ImportStatus::parse(&self.status)?,
             total: count(self.total)?,
             done: count(self.done)?,
@@ -270,13 +272,11 @@ impl Store {
         .fetch_one(&mut *w.tx)
         .await?;
         if open >= MAX_OPEN_IMPORTS_PER_TEAM as i64 {
-            return Err(StoreError::Conflict {
-                code: "too_many_imports",
-                detail: format!(
-                    "team {team} already has {open} imports queued or running, the most it may \
-                     have; wait for them to finish (GET /v1/teams/{team}/flex/imports)"
-                ),
-            });
+            return Err(DomainError::TooManyImports {
+                team,
+                open: open as usize,
+            }
+            .into());
         }
         let total = (rows.len() + refused.len()) as i64;
         let (status, finished_at) = if rows.is_empty() {
@@ -305,7 +305,7 @@ impl Store {
             let mut query = sqlx::query(&sql);
             for row in batch {
                 query = query
-                    .bind(job.id)
+                    .bind(job.id.0)
                     .bind(line_db(row.line)?)
                     .bind(row.name.as_str().to_owned())
                     .bind(row.email.as_str().to_owned())
@@ -321,7 +321,7 @@ impl Store {
             let mut query = sqlx::query(&sql);
             for r in batch {
                 query = query
-                    .bind(job.id)
+                    .bind(job.id.0)
                     .bind(line_db(r.line)?)
                     .bind(LineOutcome::Refused.as_str())
                     .bind(r.reason.clone());
@@ -339,8 +339,8 @@ impl Store {
         claim: &str,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> StoreResult<Vec<i64>> {
-        Ok(sqlx::query_scalar(
+    ) -> StoreResult<Vec<ImportId>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM import_jobs WHERE status IN ('queued', 'running') \
              AND (claim_token IS NULL OR claim_token = $1 OR claimed_until <= $2) \
              ORDER BY id LIMIT $3",
@@ -349,7 +349,8 @@ impl Store {
         .bind(to_db(now))
         .bind(limit as i64)
         .fetch_all(self.pool())
-        .await?)
+        .await?;
+        Ok(ids.into_iter().map(ImportId).collect())
     }
 
     /// Applies the next chunk of import `id` (at most `secrets.len()` lines, one invitation
@@ -360,7 +361,7 @@ impl Store {
     /// [`Store::fail_import`].
     pub async fn run_import_chunk(
         &self,
-        id: i64,
+        id: ImportId,
         claim: &str,
         secrets: &[Secret],
         now: DateTime<Utc>,
@@ -379,7 +380,7 @@ impl Store {
         .bind(claim)
         .bind(to_db(now + lease))
         .bind(to_db(now))
-        .bind(id)
+        .bind(id.0)
         .fetch_optional(&mut *w.tx)
         .await?;
         let Some(team) = team else {
@@ -389,7 +390,7 @@ impl Store {
             "SELECT line, name, email, products FROM import_lines \
              WHERE job_id = $1 AND outcome IS NULL ORDER BY line LIMIT $2",
         )
-        .bind(id)
+        .bind(id.0)
         .bind(secrets.len() as i64)
         .fetch_all(&mut *w.tx)
         .await?;
@@ -414,7 +415,7 @@ impl Store {
                          WHERE job_id = $2 AND line = $3",
                     )
                     .bind(reason)
-                    .bind(id)
+                    .bind(id.0)
                     .bind(stored.line)
                     .execute(&mut *w.tx)
                     .await?;
@@ -433,7 +434,7 @@ impl Store {
                 "UPDATE import_lines SET outcome = $1 WHERE job_id = $2 AND line IN ({})",
                 list.join(", ")
             );
-            let mut query = sqlx::query(&sql).bind(outcome.as_str()).bind(id);
+            let mut query = sqlx::query(&sql).bind(outcome.as_str()).bind(id.0);
             for line in lines.iter() {
                 query = query.bind(*line);
             }
@@ -448,7 +449,7 @@ impl Store {
             .bind(applied.len() as i64)
             .bind(unchanged.len() as i64)
             .bind(refused)
-            .bind(id)
+            .bind(id.0)
             .fetch_one(&mut *w.tx)
             .await?;
         let chunk = Chunk {
@@ -470,7 +471,7 @@ impl Store {
     /// take it (the chunk that failed was rolled back with its claim). Returns whether it did.
     pub async fn fail_import(
         &self,
-        id: i64,
+        id: ImportId,
         claim: &str,
         code: &str,
         detail: &str,
@@ -486,7 +487,7 @@ impl Store {
         .bind(code)
         .bind(detail.chars().take(1000).collect::<String>())
         .bind(to_db(now))
-        .bind(id)
+        .bind(id.0)
         .bind(claim)
         .execute(&mut *w.tx)
         .await?;
@@ -510,10 +511,10 @@ impl Store {
     }
 
     /// Import `id` of `team` (another team's import is not found).
-    pub async fn import_job(&self, team: TeamId, id: i64) -> StoreResult<ImportJob> {
+    pub async fn import_job(&self, team: TeamId, id: ImportId) -> StoreResult<ImportJob> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM import_jobs WHERE id = $1 AND team_id = $2");
         sqlx::query_as::<_, JobRow>(&sql)
-            .bind(id)
+            .bind(id.0)
             .bind(team.0)
             .fetch_optional(self.pool())
             .await?
@@ -539,7 +540,7 @@ impl Store {
     pub async fn import_outcomes(
         &self,
         team: TeamId,
-        id: i64,
+        id: ImportId,
         after: u64,
         limit: usize,
         only: Option<LineOutcome>,
@@ -550,7 +551,7 @@ impl Store {
              WHERE l.job_id = $1 AND j.team_id = $2 AND l.line > $3 AND l.outcome IS NOT NULL \
              AND ($4 IS NULL OR l.outcome = $4) ORDER BY l.line LIMIT $5",
         )
-        .bind(id)
+        .bind(id.0)
         .bind(team.0)
         .bind(i64::try_from(after).unwrap_or(i64::MAX))
         .bind(only.map(LineOutcome::as_str))
@@ -572,7 +573,7 @@ impl Store {
 /// Marks import `id` done and lets go of its claim, in the caller's transaction.
 async fn finish(
     conn: &mut sqlx::AnyConnection,
-    id: i64,
+    id: ImportId,
     now: DateTime<Utc>,
 ) -> StoreResult<ImportJob> {
     let sql = format!(
@@ -581,7 +582,7 @@ async fn finish(
     );
     let job: JobRow = sqlx::query_as(&sql)
         .bind(to_db(now))
-        .bind(id)
+        .bind(id.0)
         .fetch_one(&mut *conn)
         .await?;
     job.job()

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use jeton_core::invitation::{InvitationState, expires_at};
 use jeton_core::session::Refusal;
-use jeton_core::{DomainError, TeamId};
+use jeton_core::{DomainError, InvitationId, TeamId, UserId};
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
@@ -17,9 +17,9 @@ use crate::users::user_row;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvitationRecord {
-    pub id: i64,
+    pub id: InvitationId,
     pub team: TeamId,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub email: String,
     pub name: String,
     pub state: InvitationState,
@@ -30,9 +30,12 @@ pub struct InvitationRecord {
 
 #[derive(sqlx::FromRow)]
 struct InvitationRow {
-    id: i64,
-    team_id: i64,
-    user_id: i64,
+    #[sqlx(try_from = "i64")]
+    id: InvitationId,
+    #[sqlx(try_from = "i64")]
+    team_id: TeamId,
+    #[sqlx(try_from = "i64")]
+    user_id: UserId,
     email: String,
     name: String,
     emailed: i64,
@@ -42,6 +45,14 @@ struct InvitationRow {
     superseded_at: Option<i64>,
 }
 
+/// An invitation with the stored password hash of its person.
+#[derive(sqlx::FromRow)]
+struct InvitedRow {
+    #[sqlx(flatten)]
+    invitation: InvitationRow,
+    password_hash: Option<String>,
+}
+
 const INVITATION_SELECT: &str = "SELECT i.id, i.team_id, i.user_id, u.email, u.name, i.emailed, i.created_at, \
      i.expires_at, i.accepted_at, i.superseded_at FROM invitations i JOIN users u ON u.id = i.user_id";
 
@@ -49,7 +60,7 @@ impl InvitationRow {
     fn record(self, now: DateTime<Utc>) -> StoreResult<InvitationRecord> {
         Ok(InvitationRecord {
             id: self.id,
-            team: TeamId(self.team_id),
+            team: self.team_id,
             user_id: self.user_id,
             email: self.email,
             name: self.name,
@@ -97,7 +108,7 @@ impl Store {
     pub async fn resend_invitation(
         &self,
         team: TeamId,
-        invitation: i64,
+        invitation: InvitationId,
         secret: &Secret,
         compose: Compose<'_>,
         now: DateTime<Utc>,
@@ -107,19 +118,13 @@ impl Store {
         require_open(&team_row)?;
         let sql = format!("{INVITATION_SELECT} WHERE i.id = $1 AND i.team_id = $2");
         let old: InvitationRow = sqlx::query_as(&sql)
-            .bind(invitation)
+            .bind(invitation.0)
             .bind(team.0)
             .fetch_optional(&mut *w.tx)
             .await?
             .ok_or_else(|| StoreError::not_found("invitation", invitation))?;
         let old = old.record(now)?;
-        match old.state {
-            // The same refusals, codes and statuses as accepting such a link (one code, one
-            // status): 409 accepted, 410 superseded.
-            InvitationState::Accepted => return Err(DomainError::InvitationAccepted.into()),
-            InvitationState::Superseded => return Err(DomainError::InvitationSuperseded.into()),
-            InvitationState::Pending | InvitationState::Expired => {}
-        }
+        old.state.check_resendable()?;
         supersede_invitations(&mut w.tx, team, old.user_id, now).await?;
         let id = insert_invitation(&mut w.tx, team, old.user_id, &secret.hash, true, now).await?;
         let catalogue = crate::flex::Catalogue::load(&mut w.tx).await?;
@@ -134,7 +139,10 @@ impl Store {
         };
         enqueue(&mut w.tx, team, &compose(&facts), now).await?;
         let sql = format!("{INVITATION_SELECT} WHERE i.id = $1");
-        let new: InvitationRow = sqlx::query_as(&sql).bind(id).fetch_one(&mut *w.tx).await?;
+        let new: InvitationRow = sqlx::query_as(&sql)
+            .bind(id.0)
+            .fetch_one(&mut *w.tx)
+            .await?;
         w.commit().await?;
         new.record(now)
     }
@@ -145,18 +153,18 @@ impl Store {
         secret_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Invited>> {
-        let row = sqlx::query(
+        let row: Option<InvitedRow> = sqlx::query_as(
             "SELECT i.id, i.team_id, i.user_id, u.email, u.name, i.emailed, i.created_at, i.expires_at, \
              i.accepted_at, i.superseded_at, u.password_hash FROM invitations i JOIN users u ON u.id = i.user_id \
              WHERE i.secret_hash = $1",
-        ).bind(secret_hash).fetch_optional(self.pool()).await?;
+        )
+        .bind(secret_hash)
+        .fetch_optional(self.pool())
+        .await?;
         let Some(row) = row else { return Ok(None) };
-        use sqlx::{FromRow, Row};
-        let password_hash: Option<String> = row.try_get("password_hash")?;
-        let invitation = InvitationRow::from_row(&row)?.record(now)?;
         Ok(Some(Invited {
-            invitation,
-            password_hash,
+            invitation: row.invitation.record(now)?,
+            password_hash: row.password_hash,
         }))
     }
 
@@ -168,7 +176,7 @@ impl Store {
         secret_hash: &str,
         new_password_hash: Option<&str>,
         now: DateTime<Utc>,
-    ) -> StoreResult<(i64, TeamId)> {
+    ) -> StoreResult<(UserId, TeamId)> {
         let invited = self
             .invitation_by_secret(secret_hash, now)
             .await?
@@ -199,19 +207,19 @@ impl Store {
                 "UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash IS NULL",
             )
             .bind(hash)
-            .bind(current.user_id)
+            .bind(current.user_id.0)
             .execute(&mut *w.tx)
             .await?;
         }
         sqlx::query("UPDATE invitations SET accepted_at = $1 WHERE id = $2")
             .bind(to_db(now))
-            .bind(current.id)
+            .bind(current.id.0)
             .execute(&mut *w.tx)
             .await?;
         sqlx::query("UPDATE flex_assignments SET status = 'active', updated_at = $1 WHERE team_id = $2 AND user_id = $3")
             .bind(to_db(now))
             .bind(team.0)
-            .bind(current.user_id)
+            .bind(current.user_id.0)
             .execute(&mut *w.tx)
             .await?;
         w.commit().await?;

@@ -79,10 +79,7 @@ pub(crate) async fn open_two_teams(
 
 pub(crate) fn require_open(team: &TeamRow) -> StoreResult<()> {
     if team.closed_at.is_some() {
-        return Err(DomainError::TeamClosed {
-            team: TeamId(team.id),
-        }
-        .into());
+        return Err(DomainError::TeamClosed { team: team.id }.into());
     }
     Ok(())
 }

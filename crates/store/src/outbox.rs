@@ -3,8 +3,8 @@
 //! an SMTP outage loses none and several servers send none twice.
 
 use chrono::{DateTime, Duration, Utc};
-use jeton_core::TeamId;
 use jeton_core::mail::Message;
+use jeton_core::{DomainError, MessageId, TeamId};
 use sqlx::AnyConnection;
 
 use crate::Store;
@@ -41,7 +41,7 @@ impl OutboxStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRecord {
-    pub id: i64,
+    pub id: MessageId,
     pub team: TeamId,
     pub kind: String,
     pub to: String,
@@ -58,8 +58,10 @@ pub struct OutboxRecord {
 
 #[derive(sqlx::FromRow)]
 struct OutboxRow {
-    id: i64,
-    team_id: i64,
+    #[sqlx(try_from = "i64")]
+    id: MessageId,
+    #[sqlx(try_from = "i64")]
+    team_id: TeamId,
     kind: String,
     to_email: String,
     to_name: String,
@@ -80,7 +82,7 @@ impl OutboxRow {
     fn record(self) -> StoreResult<OutboxRecord> {
         Ok(OutboxRecord {
             id: self.id,
-            team: TeamId(self.team_id),
+            team: self.team_id,
             kind: self.kind,
             to: self.to_email,
             to_name: self.to_name,
@@ -182,14 +184,14 @@ impl Store {
     /// The stored body keeps no link secret once it has reached the addressee.
     pub async fn mark_message_sent(
         &self,
-        id: i64,
+        id: MessageId,
         claim_token: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let mut w = self.begin_write().await?;
         let body: Option<String> =
             sqlx::query_scalar("SELECT body FROM outbox WHERE id = $1 AND claim_token = $2")
-                .bind(id)
+                .bind(id.0)
                 .bind(claim_token)
                 .fetch_optional(&mut *w.tx)
                 .await?;
@@ -202,7 +204,7 @@ impl Store {
              WHERE id = $2 AND claim_token = $3",
         )
         .bind(to_db(now))
-        .bind(id)
+        .bind(id.0)
         .bind(claim_token)
         .bind(jeton_core::mail::without_secrets(&body))
         .execute(&mut *w.tx)
@@ -213,13 +215,13 @@ impl Store {
 
     /// Hands back a claimed message without an attempt (the sender is stopping, or its claim is
     /// about to run out): any sender may take it at once. Returns whether it still held the claim.
-    pub async fn release_message(&self, id: i64, claim_token: &str) -> StoreResult<bool> {
+    pub async fn release_message(&self, id: MessageId, claim_token: &str) -> StoreResult<bool> {
         let mut w = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE outbox SET claim_token = NULL, claimed_until = NULL \
              WHERE id = $1 AND claim_token = $2 AND status = 'pending'",
         )
-        .bind(id)
+        .bind(id.0)
         .bind(claim_token)
         .execute(&mut *w.tx)
         .await?;
@@ -230,7 +232,7 @@ impl Store {
     /// Records a failed attempt: try again at `retry_at`, or give up (`None`).
     pub async fn mark_message_failed(
         &self,
-        id: i64,
+        id: MessageId,
         claim_token: &str,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
@@ -244,7 +246,7 @@ impl Store {
             )
             .bind(to_db(at))
             .bind(&error)
-            .bind(id)
+            .bind(id.0)
             .bind(claim_token)
             .execute(&mut *w.tx)
             .await?,
@@ -253,7 +255,7 @@ impl Store {
                  claim_token = NULL, claimed_until = NULL WHERE id = $2 AND claim_token = $3",
             )
             .bind(&error)
-            .bind(id)
+            .bind(id.0)
             .bind(claim_token)
             .execute(&mut *w.tx)
             .await?,
@@ -284,7 +286,7 @@ impl Store {
     /// one must not go twice.
     pub async fn retry_failed_message(
         &self,
-        id: i64,
+        id: MessageId,
         now: DateTime<Utc>,
     ) -> StoreResult<OutboxRecord> {
         let mut w = self.begin_write().await?;
@@ -293,13 +295,13 @@ impl Store {
              claim_token = NULL, claimed_until = NULL WHERE id = $2 AND status = 'failed'",
         )
         .bind(to_db(now))
-        .bind(id)
+        .bind(id.0)
         .execute(&mut *w.tx)
         .await?;
         let row: Option<OutboxRow> = sqlx::query_as(&format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1"
         ))
-        .bind(id)
+        .bind(id.0)
         .fetch_optional(&mut *w.tx)
         .await?;
         let Some(row) = row else {
@@ -309,13 +311,11 @@ impl Store {
             });
         };
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict {
-                code: "message_not_failed",
-                detail: format!(
-                    "message {id} is {}: only failed messages can be retried",
-                    row.status
-                ),
-            });
+            return Err(DomainError::MessageNotFailed {
+                message: id,
+                status: row.status,
+            }
+            .into());
         }
         w.commit().await?;
         row.record()

@@ -10,8 +10,10 @@ use crate::time::{from_db, to_db};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct PackRow {
-    pub id: i64,
-    pub team_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub id: PackId,
+    #[sqlx(try_from = "i64")]
+    pub team_id: TeamId,
     pub tokens: i64,
     pub remaining: i64,
     pub moved_out: i64,
@@ -25,7 +27,7 @@ pub(crate) const PACK_COLUMNS: &str =
 impl PackRow {
     pub(crate) fn state(&self) -> StoreResult<PackState> {
         Ok(PackState {
-            id: PackId(self.id),
+            id: self.id,
             tokens: Tokens::from_stored(self.tokens)?,
             remaining: Tokens::from_stored(self.remaining)?,
             moved_out: Tokens::from_stored(self.moved_out)?,

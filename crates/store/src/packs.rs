@@ -27,7 +27,7 @@ impl PackRow {
         let s = self.state()?;
         Ok(Pack {
             id: s.id,
-            team_id: TeamId(self.team_id),
+            team_id: self.team_id,
             tokens: s.tokens,
             remaining: s.remaining,
             purchased_at: s.purchased_at,

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use jeton_core::pack::LowPercent;
 use jeton_core::report::{DayRange, day_key, day_of_key, days_of_mask, month_key, week_key};
 use jeton_core::session::AccessKind;
-use jeton_core::{ProductKey, TeamId, Tokens};
+use jeton_core::{ProductKey, TeamId, Tokens, UserId};
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
@@ -22,7 +22,7 @@ pub struct TeamSettings {
     pub pseudonym_salt: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct Totals {
     pub tokens: i64,
     pub periods: i64,
@@ -46,7 +46,7 @@ pub struct ByProduct {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ByUser {
-    pub user: i64,
+    pub user: UserId,
     pub name: String,
     pub email: String,
     pub totals: Totals,
@@ -65,7 +65,7 @@ pub struct ByDay {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageRow {
     pub at: DateTime<Utc>,
-    pub user: i64,
+    pub user: UserId,
     pub name: String,
     pub email: String,
     pub product: String,
@@ -83,7 +83,8 @@ pub struct UsageRow {
 struct ExportRow {
     id: i64,
     at: i64,
-    user_id: i64,
+    #[sqlx(try_from = "i64")]
+    user_id: UserId,
     name: String,
     email: String,
     key: String,
@@ -125,8 +126,60 @@ fn bounds(range: &DayRange) -> [i64; 6] {
     [m1, m2, a1, a2, b1, b2]
 }
 
-/// (user id, name, email, tokens, periods, results, products) as the by-user query returns it.
-type UserTotalsRow = (i64, String, String, i64, i64, i64, i64);
+#[derive(sqlx::FromRow)]
+struct SettingsRow {
+    low_percent: i64,
+    pseudonyms: i64,
+    pseudonym_salt: Option<String>,
+}
+
+/// How many distinct products and users used something in a range.
+#[derive(sqlx::FromRow)]
+struct DistinctRow {
+    products: i64,
+    users: i64,
+}
+
+/// A product's use in a range, as the by-product query returns it.
+#[derive(sqlx::FromRow)]
+struct ProductTotalsRow {
+    key: String,
+    name: String,
+    #[sqlx(flatten)]
+    totals: Totals,
+    /// Distinct users.
+    others: i64,
+}
+
+/// A user's use in a range, as the by-user query returns it.
+#[derive(sqlx::FromRow)]
+struct UserTotalsRow {
+    #[sqlx(try_from = "i64")]
+    id: UserId,
+    name: String,
+    email: String,
+    #[sqlx(flatten)]
+    totals: Totals,
+    /// Distinct products.
+    others: i64,
+}
+
+/// A user's mask of days with use in a month, on one team.
+#[derive(sqlx::FromRow)]
+struct MaskRow {
+    #[sqlx(try_from = "i64")]
+    user_id: UserId,
+    month: i64,
+    days: i64,
+}
+
+/// A team's use on a day.
+#[derive(sqlx::FromRow)]
+struct DayTotalsRow {
+    day: i64,
+    #[sqlx(flatten)]
+    totals: Totals,
+}
 
 /// Use grouped by `key` (product or user): totals, and how many distinct `other`s (users or
 /// products). Grouping first by (key, other) and then by key keeps the distinct count a plain
@@ -156,17 +209,17 @@ fn use_rows(teams: &[TeamId]) -> String {
 
 impl Store {
     pub async fn team_settings(&self, team: TeamId) -> StoreResult<TeamSettings> {
-        let row: Option<(i64, i64, Option<String>)> = sqlx::query_as(
+        let row: Option<SettingsRow> = sqlx::query_as(
             "SELECT low_percent, pseudonyms, pseudonym_salt FROM teams WHERE id = $1",
         )
         .bind(team.0)
         .fetch_optional(self.pool())
         .await?;
-        let (low, pseudonyms, salt) = row.ok_or_else(|| StoreError::not_found("team", team))?;
+        let row = row.ok_or_else(|| StoreError::not_found("team", team))?;
         Ok(TeamSettings {
-            low_percent: LowPercent::from_stored(low)?,
-            pseudonyms: pseudonyms == 1,
-            pseudonym_salt: salt,
+            low_percent: LowPercent::from_stored(row.low_percent)?,
+            pseudonyms: row.pseudonyms == 1,
+            pseudonym_salt: row.pseudonym_salt,
         })
     }
 
@@ -207,32 +260,31 @@ impl Store {
     /// R-REP-3 summary: tokens, periods and results, and how many products and users.
     pub async fn usage_summary(&self, teams: &[TeamId], range: &DayRange) -> StoreResult<Summary> {
         let sql = format!(
-            "SELECT CAST(COALESCE(SUM(tokens), 0) AS BIGINT), CAST(COALESCE(SUM(periods), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(results), 0) AS BIGINT) FROM usage_team_days WHERE {} AND day BETWEEN $1 AND $2",
+            "SELECT CAST(COALESCE(SUM(tokens), 0) AS BIGINT) AS tokens, \
+             CAST(COALESCE(SUM(periods), 0) AS BIGINT) AS periods, \
+             CAST(COALESCE(SUM(results), 0) AS BIGINT) AS results \
+             FROM usage_team_days WHERE {} AND day BETWEEN $1 AND $2",
             in_teams(teams)
         );
-        let (tokens, periods, results): (i64, i64, i64) = sqlx::query_as(&sql)
+        let totals: Totals = sqlx::query_as(&sql)
             .bind(day_key(range.first))
             .bind(day_key(range.last))
             .fetch_one(self.pool())
             .await?;
         let sql = format!(
-            "SELECT CAST(COUNT(DISTINCT product_id) AS BIGINT), CAST(COUNT(DISTINCT user_id) AS BIGINT) FROM ({}) u",
+            "SELECT CAST(COUNT(DISTINCT product_id) AS BIGINT) AS products, \
+             CAST(COUNT(DISTINCT user_id) AS BIGINT) AS users FROM ({}) u",
             use_rows(teams)
         );
         let mut query = sqlx::query_as(&sql);
         for bound in bounds(range) {
             query = query.bind(bound);
         }
-        let (products, users): (i64, i64) = query.fetch_one(self.pool()).await?;
+        let distinct: DistinctRow = query.fetch_one(self.pool()).await?;
         Ok(Summary {
-            totals: Totals {
-                tokens,
-                periods,
-                results,
-            },
-            products,
-            users,
+            totals,
+            products: distinct.products,
+            users: distinct.users,
         })
     }
 
@@ -251,18 +303,14 @@ impl Store {
         for bound in bounds(range) {
             query = query.bind(bound);
         }
-        let rows: Vec<(String, String, i64, i64, i64, i64)> = query.fetch_all(self.pool()).await?;
+        let rows: Vec<ProductTotalsRow> = query.fetch_all(self.pool()).await?;
         rows.into_iter()
-            .map(|(key, name, tokens, periods, results, users)| {
+            .map(|r| {
                 Ok(ByProduct {
-                    product: ProductKey::parse(&key)?,
-                    name,
-                    totals: Totals {
-                        tokens,
-                        periods,
-                        results,
-                    },
-                    users,
+                    product: ProductKey::parse(&r.key)?,
+                    name: r.name,
+                    totals: r.totals,
+                    users: r.others,
                 })
             })
             .collect()
@@ -295,13 +343,13 @@ impl Store {
             .bind(first)
             .bind(last)
             .fetch_all(self.pool());
-        let (rows, masks): (Vec<UserTotalsRow>, Vec<(i64, i64, i64)>) =
+        let (rows, masks): (Vec<UserTotalsRow>, Vec<MaskRow>) =
             tokio::try_join!(query.fetch_all(self.pool()), masks)?;
-        let mut merged: BTreeMap<(i64, i64), i64> = BTreeMap::new();
-        for (user, month, days) in masks {
-            *merged.entry((user, month)).or_default() |= days;
+        let mut merged: BTreeMap<(UserId, i64), i64> = BTreeMap::new();
+        for m in masks {
+            *merged.entry((m.user_id, m.month)).or_default() |= m.days;
         }
-        let mut by_user: BTreeMap<i64, BTreeMap<i64, i64>> = BTreeMap::new();
+        let mut by_user: BTreeMap<UserId, BTreeMap<i64, i64>> = BTreeMap::new();
         for ((user, month), mask) in merged {
             for day in days_of_mask(month, mask).filter(|d| range.contains(*d)) {
                 *by_user
@@ -313,20 +361,14 @@ impl Store {
         }
         Ok(rows
             .into_iter()
-            .map(
-                |(user, name, email, tokens, periods, results, products)| ByUser {
-                    user,
-                    name,
-                    email,
-                    totals: Totals {
-                        tokens,
-                        periods,
-                        results,
-                    },
-                    products,
-                    weeks: by_user.remove(&user).unwrap_or_default(),
-                },
-            )
+            .map(|r| ByUser {
+                user: r.id,
+                name: r.name,
+                email: r.email,
+                totals: r.totals,
+                products: r.others,
+                weeks: by_user.remove(&r.id).unwrap_or_default(),
+            })
             .collect())
     }
 
@@ -337,28 +379,18 @@ impl Store {
         range: &DayRange,
     ) -> StoreResult<Vec<ByDay>> {
         let sql = format!(
-            "SELECT day, CAST(SUM(tokens) AS BIGINT), CAST(SUM(periods) AS BIGINT), CAST(SUM(results) AS BIGINT) \
+            "SELECT day, CAST(SUM(tokens) AS BIGINT) AS tokens, CAST(SUM(periods) AS BIGINT) AS periods, \
+             CAST(SUM(results) AS BIGINT) AS results \
              FROM usage_team_days WHERE {} AND day BETWEEN $1 AND $2 GROUP BY day",
             in_teams(teams)
         );
-        let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(&sql)
+        let rows: Vec<DayTotalsRow> = sqlx::query_as(&sql)
             .bind(day_key(range.first))
             .bind(day_key(range.last))
             .fetch_all(self.pool())
             .await?;
-        let mut found: BTreeMap<i64, Totals> = rows
-            .into_iter()
-            .map(|(day, tokens, periods, results)| {
-                (
-                    day,
-                    Totals {
-                        tokens,
-                        periods,
-                        results,
-                    },
-                )
-            })
-            .collect();
+        let mut found: BTreeMap<i64, Totals> =
+            rows.into_iter().map(|r| (r.day, r.totals)).collect();
         Ok((day_key(range.first)..=day_key(range.last))
             .map(|d| ByDay {
                 day: day_of_key(d),

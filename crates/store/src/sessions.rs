@@ -11,10 +11,14 @@ use jeton_core::session::{
     self, Access, AccessKind, EndReason, FlexStanding, Period, Plan, Refusal, Session, SessionGone,
     Usage,
 };
-use jeton_core::{DomainError, IdempotencyKey, PackId, ProductKey, ResultType, TeamId, Tokens};
+use jeton_core::{
+    DomainError, IdempotencyKey, PackId, PeriodId, ProductId, ProductKey, ResultId, ResultType,
+    SessionId, TeamId, Tokens, UserId,
+};
 use sqlx::AnyConnection;
 
 use crate::Store;
+use crate::backend::WriteTx;
 use crate::entitlements::windows;
 use crate::error::{StoreError, StoreResult};
 use crate::flex::{assignment, selected_products, team_defaults};
@@ -27,7 +31,8 @@ use crate::usage;
 /// A product as sessions need it.
 #[derive(sqlx::FromRow)]
 struct ProductRow {
-    id: i64,
+    #[sqlx(try_from = "i64")]
+    id: ProductId,
     key: String,
     daily_rate: i64,
     idle_awareness: i64,
@@ -42,10 +47,10 @@ async fn product_by_key(conn: &mut AnyConnection, key: &str) -> StoreResult<Opti
     )
 }
 
-async fn product_by_id(conn: &mut AnyConnection, id: i64) -> StoreResult<ProductRow> {
+async fn product_by_id(conn: &mut AnyConnection, id: ProductId) -> StoreResult<ProductRow> {
     Ok(
         sqlx::query_as("SELECT id, key, daily_rate, idle_awareness FROM products WHERE id = $1")
-            .bind(id)
+            .bind(id.0)
             .fetch_one(&mut *conn)
             .await?,
     )
@@ -55,11 +60,11 @@ async fn product_by_id(conn: &mut AnyConnection, id: i64) -> StoreResult<Product
 async fn access_now(
     conn: &mut AnyConnection,
     team: &TeamRow,
-    user: i64,
+    user: UserId,
     product: &ProductRow,
     now: DateTime<Utc>,
 ) -> StoreResult<Result<Access, DomainError>> {
-    let team_id = TeamId(team.id);
+    let team_id = team.id;
     let windows = windows(conn, user, product.id).await?;
     let standing = match assignment(conn, team_id, user).await? {
         Some(a) if a.removed_at.is_none() && a.status == "active" => {
@@ -82,50 +87,73 @@ async fn access_now(
     ))
 }
 
+/// The latest usage period of (team, user, product).
+#[derive(sqlx::FromRow)]
+struct PeriodRow {
+    #[sqlx(try_from = "i64")]
+    id: PeriodId,
+    access: String,
+    started_at: i64,
+    ends_at: i64,
+    tokens: i64,
+    refunded_at: Option<i64>,
+}
+
+/// An open session of (team, user, product).
+#[derive(sqlx::FromRow)]
+struct OpenSessionRow {
+    #[sqlx(try_from = "i64")]
+    id: SessionId,
+    started_at: i64,
+    last_seen_at: i64,
+    last_active_at: i64,
+}
+
+/// The usage the session engine plans on: the latest period and the open sessions.
 async fn load_usage(
     conn: &mut AnyConnection,
-    team: i64,
-    user: i64,
+    team: TeamId,
+    user: UserId,
     product: &ProductRow,
 ) -> StoreResult<Usage> {
-    let latest: Option<(i64, String, i64, i64, i64, Option<i64>)> = sqlx::query_as(
+    let latest: Option<PeriodRow> = sqlx::query_as(
         "SELECT id, access, started_at, ends_at, tokens, refunded_at FROM usage_periods \
          WHERE team_id = $1 AND user_id = $2 AND product_id = $3 ORDER BY started_at DESC, id DESC LIMIT 1",
     )
-    .bind(team)
-    .bind(user)
-    .bind(product.id)
+    .bind(team.0)
+    .bind(user.0)
+    .bind(product.id.0)
     .fetch_optional(&mut *conn)
     .await?;
     let period = latest
-        .map(|(id, access, s, e, tokens, refunded)| {
+        .map(|p| {
             Ok::<_, StoreError>(Period {
-                id,
-                access: AccessKind::parse(&access)?,
-                started_at: from_db(s)?,
-                ends_at: from_db(e)?,
-                tokens: Tokens::from_stored(tokens)?,
-                refunded: refunded.is_some(),
+                id: p.id,
+                access: AccessKind::parse(&p.access)?,
+                started_at: from_db(p.started_at)?,
+                ends_at: from_db(p.ends_at)?,
+                tokens: Tokens::from_stored(p.tokens)?,
+                refunded: p.refunded_at.is_some(),
             })
         })
         .transpose()?;
-    let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+    let rows: Vec<OpenSessionRow> = sqlx::query_as(
         "SELECT id, started_at, last_seen_at, last_active_at FROM sessions \
          WHERE team_id = $1 AND user_id = $2 AND product_id = $3 AND ended_at IS NULL ORDER BY id",
     )
-    .bind(team)
-    .bind(user)
-    .bind(product.id)
+    .bind(team.0)
+    .bind(user.0)
+    .bind(product.id.0)
     .fetch_all(&mut *conn)
     .await?;
     let sessions = rows
         .into_iter()
-        .map(|(id, s, seen, active)| {
+        .map(|s| {
             Ok(Session {
-                id,
-                started_at: from_db(s)?,
-                last_seen_at: from_db(seen)?,
-                last_active_at: from_db(active)?,
+                id: s.id,
+                started_at: from_db(s.started_at)?,
+                last_seen_at: from_db(s.last_seen_at)?,
+                last_active_at: from_db(s.last_active_at)?,
             })
         })
         .collect::<StoreResult<_>>()?;
@@ -142,7 +170,7 @@ struct Applied {
     charged: Tokens,
     refunded: Tokens,
     /// The id of the last period opened, if any.
-    opened: Option<i64>,
+    opened: Option<PeriodId>,
 }
 
 /// Applies an engine plan: ends sessions, refunds, opens and charges periods. A charge the live
@@ -150,7 +178,7 @@ struct Applied {
 async fn apply(
     conn: &mut AnyConnection,
     team: TeamId,
-    user: i64,
+    user: UserId,
     product: &ProductRow,
     plan: &Plan,
     actor: Actor,
@@ -163,7 +191,7 @@ async fn apply(
         )
         .bind(to_db(*at))
         .bind(reason.as_str())
-        .bind(*session)
+        .bind(session.0)
         .execute(&mut *conn)
         .await?;
     }
@@ -174,13 +202,13 @@ async fn apply(
     for p in &plan.open {
         // The rate this access pays per period (R-PRI: nothing under a subscription or trial).
         let rate = Access::new(p.access, daily_rate).rate;
-        let id: i64 = sqlx::query_scalar(
+        let id = PeriodId(sqlx::query_scalar(
             "INSERT INTO usage_periods (team_id, user_id, product_id, access, opened, started_at, ends_at, rate, tokens, charged_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(team.0)
-        .bind(user)
-        .bind(product.id)
+        .bind(user.0)
+        .bind(product.id.0)
         .bind(p.access.as_str())
         .bind(p.opened.as_str())
         .bind(to_db(p.started_at))
@@ -189,7 +217,7 @@ async fn apply(
         .bind(p.tokens.as_i64())
         .bind(to_db(now))
         .fetch_one(&mut *conn)
-        .await?;
+        .await?);
         usage::record(
             conn,
             team,
@@ -249,22 +277,49 @@ async fn lock_session_team(conn: &mut AnyConnection, team: TeamId) -> StoreResul
 /// that took them over (a merged pack leaves whole, `origin_pack_id` pointing back at it).
 async fn pack_home(
     conn: &mut AnyConnection,
-    pack: i64,
+    pack: PackId,
     team: TeamId,
-) -> StoreResult<(i64, TeamId)> {
+) -> StoreResult<(PackId, TeamId)> {
     let mut home = (pack, team);
     loop {
-        let next: Option<(i64, i64)> = sqlx::query_as(
+        let next: Option<PackHomeRow> = sqlx::query_as(
             "SELECT id, team_id FROM packs WHERE origin = 'merge' AND origin_pack_id = $1",
         )
-        .bind(home.0)
+        .bind(home.0.0)
         .fetch_optional(&mut *conn)
         .await?;
         match next {
-            Some((id, team)) => home = (id, TeamId(team)),
+            Some(next) => home = (next.id, next.team_id),
             None => return Ok(home),
         }
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct PackHomeRow {
+    #[sqlx(try_from = "i64")]
+    id: PackId,
+    #[sqlx(try_from = "i64")]
+    team_id: TeamId,
+}
+
+/// What a period's charge drew from one pack.
+#[derive(sqlx::FromRow)]
+struct DrawnRow {
+    #[sqlx(try_from = "i64")]
+    pack_id: PackId,
+    amount: i64,
+}
+
+/// A refunded period, as its use was recorded.
+#[derive(sqlx::FromRow)]
+struct RefundedPeriodRow {
+    tokens: i64,
+    #[sqlx(try_from = "i64")]
+    user_id: UserId,
+    #[sqlx(try_from = "i64")]
+    product_id: ProductId,
+    started_at: i64,
 }
 
 /// R-SES-4: gives a period's charge back to the packs it came from; after a merge of the team,
@@ -272,11 +327,11 @@ async fn pack_home(
 async fn refund_period(
     conn: &mut AnyConnection,
     team: TeamId,
-    period: i64,
+    period: PeriodId,
     actor: Actor,
     now: DateTime<Utc>,
 ) -> StoreResult<Tokens> {
-    let drawn: Vec<(i64, i64)> = sqlx::query_as(
+    let drawn: Vec<DrawnRow> = sqlx::query_as(
         "SELECT pack_id, amount FROM ledger_events \
          WHERE team_id = $1 AND kind = 'charged' AND cause_kind = 'period' AND cause_ref = $2 ORDER BY id",
     )
@@ -288,11 +343,11 @@ async fn refund_period(
     let cause = Cause::new(CauseKind::Period, period);
     let mut total = Tokens::ZERO;
     let mut heirs = Vec::new();
-    for (pack, amount) in drawn {
+    for DrawnRow { pack_id, amount } in drawn {
         let tokens = Tokens::from_stored(-amount)?;
         let (pack, home) = match merged {
-            true => pack_home(conn, pack, team).await?,
-            false => (pack, team),
+            true => pack_home(conn, pack_id, team).await?,
+            false => (pack_id, team),
         };
         if home != team && !heirs.contains(&home) {
             // Locked already by `lock_session_team`, unless the heir was merged on in between:
@@ -307,7 +362,7 @@ async fn refund_period(
             "UPDATE packs SET remaining = remaining + $1 WHERE id = $2 AND team_id = $3",
         )
         .bind(tokens.as_i64())
-        .bind(pack)
+        .bind(pack.0)
         .bind(home.0)
         .execute(&mut *conn)
         .await?;
@@ -320,7 +375,7 @@ async fn refund_period(
             conn,
             NewEvent {
                 team: home,
-                pack: PackId(pack),
+                pack,
                 kind: EventKind::Refunded,
                 amount: EventKind::Refunded.signed(tokens, true),
                 at: now,
@@ -336,13 +391,23 @@ async fn refund_period(
     for heir in heirs {
         crate::alerts::check_low_balance(conn, heir, now).await?;
     }
-    let (expected, user, product, started_at): (i64, i64, i64, i64) = sqlx::query_as(
+    let p: RefundedPeriodRow = sqlx::query_as(
         "SELECT tokens, user_id, product_id, started_at FROM usage_periods WHERE id = $1",
     )
-    .bind(period)
+    .bind(period.0)
     .fetch_one(&mut *conn)
     .await?;
-    usage::record_refund(conn, team, user, product, from_db(started_at)?, total).await?;
+    let refund = usage::Use::Refund(total);
+    usage::record(
+        conn,
+        team,
+        p.user_id,
+        p.product_id,
+        from_db(p.started_at)?,
+        refund,
+    )
+    .await?;
+    let expected = p.tokens;
     if expected != total.as_i64() {
         return Err(StoreError::corrupt(format!(
             "period {period} charged {expected} tokens but its ledger shows {total}"
@@ -350,7 +415,7 @@ async fn refund_period(
     }
     sqlx::query("UPDATE usage_periods SET refunded_at = $1 WHERE id = $2")
         .bind(to_db(now))
-        .bind(period)
+        .bind(period.0)
         .execute(&mut *conn)
         .await?;
     crate::alerts::check_low_balance(conn, team, now).await?;
@@ -360,18 +425,21 @@ async fn refund_period(
 /// A session row as the steps need it.
 #[derive(sqlx::FromRow)]
 struct SessionRow {
-    team_id: i64,
-    user_id: i64,
-    product_id: i64,
+    #[sqlx(try_from = "i64")]
+    team_id: TeamId,
+    #[sqlx(try_from = "i64")]
+    user_id: UserId,
+    #[sqlx(try_from = "i64")]
+    product_id: ProductId,
     ended_at: Option<i64>,
     end_reason: Option<String>,
 }
 
-async fn session_row(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<SessionRow>> {
+async fn session_row(conn: &mut AnyConnection, id: SessionId) -> StoreResult<Option<SessionRow>> {
     Ok(sqlx::query_as(
         "SELECT team_id, user_id, product_id, ended_at, end_reason FROM sessions WHERE id = $1",
     )
-    .bind(id)
+    .bind(id.0)
     .fetch_optional(&mut *conn)
     .await?)
 }
@@ -379,33 +447,27 @@ async fn session_row(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<Se
 fn gone(reason: &str) -> StoreError {
     if reason == EndReason::InsufficientTokens.as_str() {
         // R-SES-3: the product is told why it must stop.
-        return StoreError::Gone {
-            code: "insufficient_tokens",
-            detail:
-                "this session was stopped: the team's tokens could not pay the next usage period"
-                    .into(),
-        };
+        return DomainError::SessionStopped.into();
     }
-    StoreError::Gone {
-        code: "session_ended",
-        detail: format!("this session has ended ({reason}); sign in again"),
+    DomainError::SessionEnded {
+        reason: reason.to_owned(),
     }
+    .into()
 }
 
-/// The period the user is in after a step: its id and end.
 /// The period the user is in once `applied` is written: the engine's latest, with the id the
 /// store gave it when this step opened it (the engine knows planned periods by negative ids).
 fn current_period(
     usage: &Usage,
     applied: &Applied,
-) -> StoreResult<(i64, AccessKind, DateTime<Utc>)> {
+) -> StoreResult<(PeriodId, AccessKind, DateTime<Utc>)> {
     let p = usage
         .period
         .as_ref()
         .ok_or_else(|| StoreError::corrupt("no usage period after a sign-in or heartbeat"))?;
     let id = match applied.opened {
-        Some(id) if p.id < 0 => id,
-        _ if p.id >= 0 => p.id,
+        Some(id) if p.id < PeriodId(0) => id,
+        _ if p.id >= PeriodId(0) => p.id,
         _ => return Err(StoreError::corrupt("a planned period was not written")),
     };
     Ok((id, p.access, p.ends_at))
@@ -414,9 +476,9 @@ fn current_period(
 /// A signed-in session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedIn {
-    pub session: i64,
+    pub session: SessionId,
     pub team: TeamId,
-    pub user: i64,
+    pub user: UserId,
     pub product: ProductKey,
     pub access: AccessKind,
     pub tokens_charged: Tokens,
@@ -463,7 +525,105 @@ pub struct SessionSweep {
     pub charged: u64,
 }
 
+/// One step of the session engine for a (team, user, product), inside one write transaction: the
+/// team locked, due expiries written, and what the engine plans on loaded under that lock — who
+/// pays now and the usage. Every session step goes through it: the caller asks the engine for a
+/// plan, [`Step::apply`]s it, writes its own rows on [`Step::conn`] and [`Step::commit`]s (or
+/// drops the step, which writes nothing).
+struct Step {
+    w: WriteTx,
+    team: TeamId,
+    user: UserId,
+    product: ProductRow,
+    /// R-SES-1, R-PRI: who pays for the product now, or why nobody may.
+    access: Result<Access, DomainError>,
+    usage: Usage,
+}
+
+impl Step {
+    /// Loads a step in a transaction that holds its team's lock already.
+    async fn load(
+        mut w: WriteTx,
+        team_row: TeamRow,
+        user: UserId,
+        product: ProductRow,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Step> {
+        let team = team_row.id;
+        let access = access_now(&mut w.tx, &team_row, user, &product, now).await?;
+        if team_row.closed_at.is_none() {
+            ledger::expire_team(&mut w.tx, team, now).await?;
+        }
+        let usage = load_usage(&mut w.tx, team, user, &product).await?;
+        Ok(Step {
+            w,
+            team,
+            user,
+            product,
+            access,
+            usage,
+        })
+    }
+
+    fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.w.tx
+    }
+
+    /// Applies an engine plan (see [`apply`]); a charge the packs cannot cover fails with
+    /// `InsufficientTokens`, and the step must then be dropped.
+    async fn apply(
+        &mut self,
+        plan: &Plan,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Applied> {
+        apply(
+            &mut self.w.tx,
+            self.team,
+            self.user,
+            &self.product,
+            plan,
+            actor,
+            now,
+        )
+        .await
+    }
+
+    /// The answer for `session` once `applied` is written: the period the user is in.
+    fn signed_in(&self, session: SessionId, applied: &Applied) -> StoreResult<SignedIn> {
+        let (_, access, period_ends_at) = current_period(&self.usage, applied)?;
+        Ok(SignedIn {
+            session,
+            team: self.team,
+            user: self.user,
+            product: ProductKey::parse(&self.product.key)?,
+            access,
+            tokens_charged: applied.charged,
+            period_ends_at,
+        })
+    }
+
+    async fn commit(self) -> StoreResult<()> {
+        self.w.commit().await
+    }
+}
+
 impl Store {
+    /// Begins a step on a session's (team, user, product). The team is locked with the team a
+    /// merge sent its packs to, if any ([`lock_session_team`]), as a step may refund there.
+    async fn session_step(
+        &self,
+        team: TeamId,
+        user: UserId,
+        product: ProductId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Step> {
+        let mut w = self.begin_write().await?;
+        let team_row = lock_session_team(&mut w.tx, team).await?;
+        let product = product_by_id(&mut w.tx, product).await?;
+        Step::load(w, team_row, user, product, now).await
+    }
+
     /// R-SES-1/2/9: signs a user in to a product on a team. Refused with a stable reason (nothing
     /// written), or: a covering period charges nothing, otherwise a period opens and charges the
     /// daily rate. `respond` writes the answer remembered for the idempotency key.
@@ -471,7 +631,7 @@ impl Store {
     pub async fn sign_in(
         &self,
         team: TeamId,
-        user: i64,
+        user: UserId,
         product: &str,
         version: Option<&str>,
         machine: Option<&str>,
@@ -503,48 +663,29 @@ impl Store {
                 .ok_or(DomainError::Refused {
                     reason: Refusal::UnknownProduct,
                 })?;
-        let access = access_now(&mut w.tx, &team_row, user, &product_row, now).await??;
-        if team_row.closed_at.is_none() {
-            ledger::expire_team(&mut w.tx, team, now).await?;
-        }
-        let mut usage = load_usage(&mut w.tx, team.0, user, &product_row).await?;
-        let plan = session::sign_in(&mut usage, access, now);
-        let applied = apply(
-            &mut w.tx,
-            team,
-            user,
-            &product_row,
-            &plan,
-            Actor::User(user),
-            now,
-        )
-        .await?;
-        let (period, period_access, period_ends_at) = current_period(&usage, &applied)?;
-        let session: i64 = sqlx::query_scalar(
+        let mut step = Step::load(w, team_row, user, product_row, now).await?;
+        let access = step.access.clone()?;
+        let plan = session::sign_in(&mut step.usage, access, now);
+        let applied = step.apply(&plan, Actor::User(user), now).await?;
+        let (period, _, _) = current_period(&step.usage, &applied)?;
+        let product_id = step.product.id;
+        let session = SessionId(sqlx::query_scalar(
             "INSERT INTO sessions (team_id, user_id, product_id, period_id, version, machine, started_at, last_seen_at, last_active_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) RETURNING id",
         )
         .bind(team.0)
-        .bind(user)
-        .bind(product_row.id)
-        .bind(period)
+        .bind(user.0)
+        .bind(product_id.0)
+        .bind(period.0)
         .bind(version)
         .bind(machine)
         .bind(to_db(now))
-        .fetch_one(&mut *w.tx)
-        .await?;
-        let signed_in = SignedIn {
-            session,
-            team,
-            user,
-            product: ProductKey::parse(&product_row.key)?,
-            access: period_access,
-            tokens_charged: applied.charged,
-            period_ends_at,
-        };
+        .fetch_one(step.conn())
+        .await?);
+        let signed_in = step.signed_in(session, &applied)?;
         if let Some(key) = key {
             idempotency::remember(
-                &mut w.tx,
+                step.conn(),
                 team,
                 &scope,
                 key,
@@ -554,7 +695,7 @@ impl Store {
             )
             .await?;
         }
-        w.commit().await?;
+        step.commit().await?;
         Ok(SignInOutcome::New(signed_in))
     }
 
@@ -563,28 +704,21 @@ impl Store {
     /// answer is `InsufficientTokens`: the product must stop.
     pub async fn heartbeat(
         &self,
-        session: i64,
-        user: i64,
+        session: SessionId,
+        user: UserId,
         active: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<Beat> {
         let row = self.own_session(session, user).await?;
-        let team = TeamId(row.team_id);
-        let mut w = self.begin_write().await?;
-        let team_row = lock_session_team(&mut w.tx, team).await?;
-        let product = product_by_id(&mut w.tx, row.product_id).await?;
-        let access = access_now(&mut w.tx, &team_row, user, &product, now).await?;
-        if team_row.closed_at.is_none() {
-            ledger::expire_team(&mut w.tx, team, now).await?;
-        }
-        let mut usage = load_usage(&mut w.tx, team.0, user, &product).await?;
-        let result = match access {
-            Ok(access) => session::heartbeat(&mut usage, session, active, access, now),
+        let team = row.team_id;
+        let mut step = self.session_step(team, user, row.product_id, now).await?;
+        let result = match step.access.clone() {
+            Ok(access) => session::heartbeat(&mut step.usage, session, active, access, now),
             Err(_) => {
                 // Access is gone (unassigned, product taken away): the running period may be used
                 // up, nothing new is paid.
-                let plan = session::sweep(&mut usage, None, now);
-                if usage.sessions.iter().any(|s| s.id == session) {
+                let plan = session::sweep(&mut step.usage, None, now);
+                if step.usage.sessions.iter().any(|s| s.id == session) {
                     Ok(plan)
                 } else {
                     Err((SessionGone::Unknown, plan))
@@ -594,8 +728,8 @@ impl Store {
         let plan = match result {
             Ok(plan) => plan,
             Err((why, plan)) => {
-                apply(&mut w.tx, team, user, &product, &plan, Actor::System, now).await?;
-                w.commit().await?;
+                step.apply(&plan, Actor::System, now).await?;
+                step.commit().await?;
                 let reason = match why {
                     SessionGone::Expired => "no heartbeat for 15 minutes",
                     SessionGone::Unknown => "it was ended by the server",
@@ -603,17 +737,7 @@ impl Store {
                 return Err(gone(reason));
             }
         };
-        match apply(
-            &mut w.tx,
-            team,
-            user,
-            &product,
-            &plan,
-            Actor::User(user),
-            now,
-        )
-        .await
-        {
+        match step.apply(&plan, Actor::User(user), now).await {
             Ok(applied) => {
                 sqlx::query(
                     "UPDATE sessions SET last_seen_at = $1, last_active_at = CASE WHEN $2 = 1 THEN $1 ELSE last_active_at END, \
@@ -621,26 +745,16 @@ impl Store {
                 )
                 .bind(to_db(now))
                 .bind(i64::from(active))
-                .bind(applied.opened)
-                .bind(session)
-                .execute(&mut *w.tx)
+                .bind(applied.opened.map(|p| p.0))
+                .bind(session.0)
+                .execute(step.conn())
                 .await?;
-                let (_, period_access, period_ends_at) = current_period(&usage, &applied)?;
-                w.commit().await?;
-                Ok(Beat {
-                    signed_in: SignedIn {
-                        session,
-                        team,
-                        user,
-                        product: ProductKey::parse(&product.key)?,
-                        access: period_access,
-                        tokens_charged: applied.charged,
-                        period_ends_at,
-                    },
-                })
+                let signed_in = step.signed_in(session, &applied)?;
+                step.commit().await?;
+                Ok(Beat { signed_in })
             }
             Err(StoreError::Domain(e @ DomainError::InsufficientTokens { .. })) => {
-                drop(w);
+                drop(step);
                 self.end_for_lack_of_tokens(team, &[session], now).await?;
                 Err(e.into())
             }
@@ -652,43 +766,30 @@ impl Store {
     /// session that already ended answers 0.
     pub async fn sign_out(
         &self,
-        session: i64,
-        user: i64,
+        session: SessionId,
+        user: UserId,
         now: DateTime<Utc>,
     ) -> StoreResult<Tokens> {
         let row = match self.own_session(session, user).await {
             Ok(row) => row,
-            Err(StoreError::Gone { .. }) => return Ok(Tokens::ZERO),
+            Err(StoreError::Domain(
+                DomainError::SessionEnded { .. } | DomainError::SessionStopped,
+            )) => return Ok(Tokens::ZERO),
             Err(e) => return Err(e),
         };
-        let team = TeamId(row.team_id);
+        let team = row.team_id;
         for pay_rollover in [true, false] {
-            let mut w = self.begin_write().await?;
-            let team_row = lock_session_team(&mut w.tx, team).await?;
-            let product = product_by_id(&mut w.tx, row.product_id).await?;
+            let mut step = self.session_step(team, user, row.product_id, now).await?;
             let access = match pay_rollover {
-                true => access_now(&mut w.tx, &team_row, user, &product, now)
-                    .await?
-                    .ok(),
+                true => step.access.clone().ok(),
                 false => None,
             };
-            let mut usage = load_usage(&mut w.tx, team.0, user, &product).await?;
-            let Ok(plan) = session::sign_out(&mut usage, session, access, now) else {
+            let Ok(plan) = session::sign_out(&mut step.usage, session, access, now) else {
                 return Ok(Tokens::ZERO);
             };
-            match apply(
-                &mut w.tx,
-                team,
-                user,
-                &product,
-                &plan,
-                Actor::User(user),
-                now,
-            )
-            .await
-            {
+            match step.apply(&plan, Actor::User(user), now).await {
                 Ok(applied) => {
-                    w.commit().await?;
+                    step.commit().await?;
                     return Ok(applied.refunded);
                 }
                 // Use since the last heartbeat crossed into a period that cannot be paid: end the
@@ -705,8 +806,8 @@ impl Store {
     /// R-SES-8: a per-result charge, idempotent by the client's id within the session.
     pub async fn report_result(
         &self,
-        session: i64,
-        user: i64,
+        session: SessionId,
+        user: UserId,
         result_type: &ResultType,
         quantity: u64,
         client_id: &str,
@@ -728,57 +829,57 @@ impl Store {
             .into());
         }
         let row = self.own_session(session, user).await?;
-        let team = TeamId(row.team_id);
-        let mut w = self.begin_write().await?;
-        let team_row = lock_team(&mut w.tx, team).await?;
-        let first: Option<(String, i64, i64)> = sqlx::query_as(
+        let team = row.team_id;
+        let mut step = self.session_step(team, user, row.product_id, now).await?;
+        let first: Option<ReportedResultRow> = sqlx::query_as(
             "SELECT result_type, quantity, tokens FROM result_charges WHERE session_id = $1 AND client_id = $2",
         )
-        .bind(session)
+        .bind(session.0)
         .bind(client_id)
-        .fetch_optional(&mut *w.tx)
+        .fetch_optional(step.conn())
         .await?;
-        if let Some((kind, q, tokens)) = first {
+        if let Some(first) = first {
+            let (kind, q) = (first.result_type, first.quantity);
             if kind != result_type.as_str() || q != quantity as i64 {
-                return Err(StoreError::Conflict {
-                    code: "idempotency_key_reused",
+                return Err(DomainError::IdempotencyKeyReused {
                     detail: format!(
                         "result {client_id:?} was already reported as {q} × {kind}; send a new id for a new result"
                     ),
-                });
+                }
+                .into());
             }
-            return Ok((Tokens::from_stored(tokens)?, true));
+            return Ok((Tokens::from_stored(first.tokens)?, true));
         }
-        let product = product_by_id(&mut w.tx, row.product_id).await?;
+        let product_id = step.product.id;
         let rate: Option<i64> = sqlx::query_scalar(
             "SELECT rate FROM product_result_rates WHERE product_id = $1 AND result_type = $2",
         )
-        .bind(product.id)
+        .bind(product_id.0)
         .bind(result_type.as_str())
-        .fetch_optional(&mut *w.tx)
+        .fetch_optional(step.conn())
         .await?;
         let rate = Tokens::from_stored(rate.ok_or_else(|| DomainError::UnknownResultType {
-            product: product.key.clone(),
+            product: step.product.key.clone(),
             result_type: result_type.to_string(),
         })?)?;
-        let usage = load_usage(&mut w.tx, team.0, user, &product).await?;
-        if !usage
+        if !step
+            .usage
             .sessions
             .iter()
             .any(|s| s.id == session && !s.is_dead(now))
         {
             return Err(gone("no heartbeat for 15 minutes"));
         }
-        let access = access_now(&mut w.tx, &team_row, user, &product, now).await??;
+        let access = step.access.clone()?;
         let tokens = session::result_tokens(access.kind, rate, quantity)?;
-        let id: i64 = sqlx::query_scalar(
+        let id = ResultId(sqlx::query_scalar(
             "INSERT INTO result_charges (team_id, user_id, product_id, session_id, client_id, result_type, quantity, rate, tokens, access, at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(team.0)
-        .bind(user)
-        .bind(product.id)
-        .bind(session)
+        .bind(user.0)
+        .bind(product_id.0)
+        .bind(session.0)
         .bind(client_id)
         .bind(result_type.as_str())
         .bind(quantity as i64)
@@ -786,21 +887,20 @@ impl Store {
         .bind(tokens.as_i64())
         .bind(access.kind.as_str())
         .bind(to_db(now))
-        .fetch_one(&mut *w.tx)
-        .await?;
+        .fetch_one(step.conn())
+        .await?);
         usage::record(
-            &mut w.tx,
+            step.conn(),
             team,
             user,
-            product.id,
+            product_id,
             now,
             usage::Use::Result(tokens),
         )
         .await?;
         if !tokens.is_zero() {
-            ledger::expire_team(&mut w.tx, team, now).await?;
             ledger::apply_charge(
-                &mut w.tx,
+                step.conn(),
                 team,
                 tokens,
                 &Cause::new(CauseKind::Result, id),
@@ -809,7 +909,7 @@ impl Store {
             )
             .await?;
         }
-        w.commit().await?;
+        step.commit().await?;
         Ok((tokens, false))
     }
 
@@ -818,7 +918,7 @@ impl Store {
     pub async fn sweep_sessions(&self, now: DateTime<Utc>) -> StoreResult<SessionSweep> {
         let dead_before = to_db(now - session::session_lease());
         let mut sweep = SessionSweep::default();
-        let groups: Vec<(i64, i64, i64)> = sqlx::query_as(
+        let groups: Vec<UsageGroupRow> = sqlx::query_as(
             "SELECT DISTINCT s.team_id, s.user_id, s.product_id FROM sessions s WHERE s.ended_at IS NULL AND ( \
                  s.last_seen_at < $1 OR NOT EXISTS (SELECT 1 FROM usage_periods p \
                      WHERE p.team_id = s.team_id AND p.user_id = s.user_id AND p.product_id = s.product_id \
@@ -829,29 +929,25 @@ impl Store {
         .bind(to_db(now))
         .fetch_all(self.pool())
         .await?;
-        for (team, user, product) in groups {
-            let team = TeamId(team);
-            let mut w = self.begin_write().await?;
-            let team_row = lock_session_team(&mut w.tx, team).await?;
-            let product = product_by_id(&mut w.tx, product).await?;
-            let access = access_now(&mut w.tx, &team_row, user, &product, now)
-                .await?
-                .ok();
-            if team_row.closed_at.is_none() {
-                ledger::expire_team(&mut w.tx, team, now).await?;
-            }
-            let mut usage = load_usage(&mut w.tx, team.0, user, &product).await?;
-            let open: Vec<i64> = usage.sessions.iter().map(|s| s.id).collect();
-            let plan = session::sweep(&mut usage, access, now);
+        for UsageGroupRow {
+            team_id: team,
+            user_id: user,
+            product_id: product,
+        } in groups
+        {
+            let mut step = self.session_step(team, user, product, now).await?;
+            let open: Vec<SessionId> = step.usage.sessions.iter().map(|s| s.id).collect();
+            let access = step.access.clone().ok();
+            let plan = session::sweep(&mut step.usage, access, now);
             sweep.groups += 1;
-            match apply(&mut w.tx, team, user, &product, &plan, Actor::System, now).await {
+            match step.apply(&plan, Actor::System, now).await {
                 Ok(applied) => {
-                    w.commit().await?;
+                    step.commit().await?;
                     sweep.ended += plan.end.len();
                     sweep.charged += applied.charged.get();
                 }
                 Err(StoreError::Domain(DomainError::InsufficientTokens { .. })) => {
-                    drop(w);
+                    drop(step);
                     sweep.ended += self.end_for_lack_of_tokens(team, &open, now).await?;
                 }
                 Err(e) => return Err(e),
@@ -864,7 +960,7 @@ impl Store {
     async fn end_for_lack_of_tokens(
         &self,
         team: TeamId,
-        sessions: &[i64],
+        sessions: &[SessionId],
         now: DateTime<Utc>,
     ) -> StoreResult<usize> {
         let mut w = self.begin_write().await?;
@@ -876,7 +972,7 @@ impl Store {
             )
             .bind(to_db(now))
             .bind(EndReason::InsufficientTokens.as_str())
-            .bind(*s)
+            .bind(s.0)
             .bind(team.0)
             .execute(&mut *w.tx)
             .await?;
@@ -887,7 +983,7 @@ impl Store {
     }
 
     /// The session if it is `user`'s and still open: 404 for anyone else's, 410 once ended.
-    async fn own_session(&self, session: i64, user: i64) -> StoreResult<SessionRow> {
+    async fn own_session(&self, session: SessionId, user: UserId) -> StoreResult<SessionRow> {
         let mut conn = self.pool().acquire().await?;
         let row = session_row(&mut conn, session)
             .await?
@@ -921,11 +1017,30 @@ impl Store {
     }
 }
 
+/// A result reported before under the same client id.
+#[derive(sqlx::FromRow)]
+struct ReportedResultRow {
+    result_type: String,
+    quantity: i64,
+    tokens: i64,
+}
+
+/// A (team, user, product) whose sessions the sweep looks at.
+#[derive(sqlx::FromRow)]
+struct UsageGroupRow {
+    #[sqlx(try_from = "i64")]
+    team_id: TeamId,
+    #[sqlx(try_from = "i64")]
+    user_id: UserId,
+    #[sqlx(try_from = "i64")]
+    product_id: ProductId,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
-    pub id: i64,
+    pub id: SessionId,
     pub team: TeamId,
-    pub user: i64,
+    pub user: UserId,
     pub product: ProductKey,
     pub version: Option<String>,
     pub machine: Option<String>,
@@ -937,9 +1052,12 @@ pub struct SessionRecord {
 
 #[derive(sqlx::FromRow)]
 struct SessionRecordRow {
-    id: i64,
-    team_id: i64,
-    user_id: i64,
+    #[sqlx(try_from = "i64")]
+    id: SessionId,
+    #[sqlx(try_from = "i64")]
+    team_id: TeamId,
+    #[sqlx(try_from = "i64")]
+    user_id: UserId,
     key: String,
     version: Option<String>,
     machine: Option<String>,
@@ -953,7 +1071,7 @@ impl SessionRecordRow {
     fn record(self) -> StoreResult<SessionRecord> {
         Ok(SessionRecord {
             id: self.id,
-            team: TeamId(self.team_id),
+            team: self.team_id,
             user: self.user_id,
             product: ProductKey::parse(&self.key)?,
             version: self.version,

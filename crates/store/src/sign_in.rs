@@ -8,6 +8,14 @@ use crate::Store;
 use crate::error::StoreResult;
 use crate::time::{from_db, to_db};
 
+/// An address's attempts in its current window.
+#[derive(sqlx::FromRow)]
+struct AttemptsRow {
+    attempts: i64,
+    since: i64,
+    locked_until: Option<i64>,
+}
+
 impl Store {
     /// Counts an attempt to sign in as `email` at `now`, before its password is checked, and says
     /// whether to check it. One transaction holding the address's row: attempts from several
@@ -16,7 +24,7 @@ impl Store {
         let mut w = self.begin_write().await?;
         // Creates the row or, when it exists, locks it (PostgreSQL takes the row lock for the
         // conflicting update) until this transaction ends.
-        let (count, since, locked_until): (i64, i64, Option<i64>) = sqlx::query_as(
+        let stored: AttemptsRow = sqlx::query_as(
             "INSERT INTO sign_in_attempts (email_lower, attempts, since, locked_until) \
              VALUES ($1, 0, $2, NULL) \
              ON CONFLICT (email_lower) DO UPDATE SET attempts = sign_in_attempts.attempts \
@@ -27,9 +35,9 @@ impl Store {
         .fetch_one(&mut *w.tx)
         .await?;
         let recorded = Attempts {
-            count: u32::try_from(count).unwrap_or(u32::MAX),
-            since: from_db(since)?,
-            locked_until: locked_until.map(from_db).transpose()?,
+            count: u32::try_from(stored.attempts).unwrap_or(u32::MAX),
+            since: from_db(stored.since)?,
+            locked_until: stored.locked_until.map(from_db).transpose()?,
         };
         let verdict = sign_in::attempt(Some(recorded), now);
         if let Verdict::Check(a) = verdict {

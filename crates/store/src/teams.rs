@@ -20,7 +20,8 @@ pub struct Team {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct TeamRow {
-    pub id: i64,
+    #[sqlx(try_from = "i64")]
+    pub id: TeamId,
     pub name: String,
     pub created_at: i64,
     pub closed_at: Option<i64>,
@@ -30,7 +31,7 @@ pub(crate) struct TeamRow {
 impl TeamRow {
     pub(crate) fn team(&self) -> StoreResult<Team> {
         Ok(Team {
-            id: TeamId(self.id),
+            id: self.id,
             name: self.name.clone(),
             created_at: from_db(self.created_at)?,
             closed_at: self.closed_at.map(from_db).transpose()?,
@@ -80,7 +81,7 @@ impl Store {
         if let Some(admin) = creator {
             sqlx::query("INSERT INTO admin_teams (admin_id, team_id) VALUES ($1, $2)")
                 .bind(admin.0)
-                .bind(row.id)
+                .bind(row.id.0)
                 .execute(&mut *w.tx)
                 .await?;
         }

@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
-use jeton_core::TeamId;
-use jeton_core::report::{day_bit, day_key, month_key};
+use jeton_core::report::{Counts, Use, contribution};
 use jeton_core::rng::Rng;
 use jeton_core::session::{self, AccessKind};
+use jeton_core::{ProductId, TeamId, Tokens, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Connection, Executor, Row};
 
@@ -203,8 +203,8 @@ impl SyntheticUsage {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyntheticLoad {
     /// Ids of the products and people created, in the order of the spec's indexes.
-    pub products: Vec<i64>,
-    pub users: Vec<i64>,
+    pub products: Vec<ProductId>,
+    pub users: Vec<UserId>,
     pub periods: usize,
     /// Periods given back by a grace refund (they count as use, with 0 tokens).
     pub refunded: usize,
@@ -218,8 +218,8 @@ pub struct SyntheticLoad {
 
 /// Loads [`SyntheticUsage`] into `team` (which must exist) quickly: creates the products and
 /// people, then writes `usage_periods`, the sessions and `result_charges` of the results, and the
-/// report aggregates exactly as `usage::record` and `usage::record_refund` would have left them
-/// (computed in memory under the same keys), with multi-row INSERTs in transactions of about
+/// report aggregates exactly as `usage::record` would have left them (computed in memory from the
+/// same rule, `jeton_core::report::contribution`), with multi-row INSERTs in transactions of about
 /// 100,000 rows. The ledger is not touched: no packs, no `charged` events.
 ///
 /// On PostgreSQL it ends with `VACUUM (ANALYZE)` of the tables it filled, which autovacuum would
@@ -257,8 +257,8 @@ pub async fn load_synthetic_usage(
         .iter()
         .map(|r| Ok((r.try_get::<String, _>(1)?, r.try_get::<i64, _>(0)?)))
         .collect::<Result<_, sqlx::Error>>()?;
-    let products: Vec<i64> = catalogue.iter().map(|p| ids[&p.key]).collect();
-    let rates: Vec<(i64, i64)> = catalogue
+    let products: Vec<ProductId> = catalogue.iter().map(|p| ProductId(ids[&p.key])).collect();
+    let rates: Vec<(ProductId, i64)> = catalogue
         .iter()
         .zip(&products)
         .filter_map(|(p, id)| p.result_rate.map(|r| (*id, r)))
@@ -269,7 +269,7 @@ pub async fn load_synthetic_usage(
         3,
         "",
         &rates,
-        |q, (id, rate)| q.bind(*id).bind(SYNTHETIC_RESULT).bind(*rate),
+        |q, (id, rate)| q.bind(id.0).bind(SYNTHETIC_RESULT).bind(*rate),
     )
     .await?;
 
@@ -293,9 +293,9 @@ pub async fn load_synthetic_usage(
         .iter()
         .map(|r| Ok((r.try_get::<String, _>(1)?, r.try_get::<i64, _>(0)?)))
         .collect::<Result<_, sqlx::Error>>()?;
-    let users: Vec<i64> = people
+    let users: Vec<UserId> = people
         .iter()
-        .map(|u| ids[&format!("{}-u{u:05}@example.com", spec.prefix)])
+        .map(|u| UserId(ids[&format!("{}-u{u:05}@example.com", spec.prefix)]))
         .collect();
 
     let plan = synthetic_plan(spec, &catalogue, &products, &users);
@@ -313,8 +313,8 @@ pub async fn load_synthetic_usage(
         |q, p| {
             let start = to_db(p.started_at);
             q.bind(team.0)
-                .bind(p.user)
-                .bind(p.product)
+                .bind(p.user.0)
+                .bind(p.product.0)
                 .bind(p.access.as_str())
                 .bind("sign_in")
                 .bind(start)
@@ -326,8 +326,9 @@ pub async fn load_synthetic_usage(
         },
     )
     .await?;
-    let mut period_ids: HashMap<(i64, i64, i64), i64> = HashMap::with_capacity(with_results.len());
-    let wanted: HashSet<(i64, i64, i64)> = with_results
+    let mut period_ids: HashMap<(UserId, ProductId, i64), i64> =
+        HashMap::with_capacity(with_results.len());
+    let wanted: HashSet<(UserId, ProductId, i64)> = with_results
         .iter()
         .map(|&i| {
             let p = &plan.periods[i];
@@ -336,8 +337,8 @@ pub async fn load_synthetic_usage(
         .collect();
     for r in &rows {
         let key = (
-            r.try_get::<i64, _>(1)?,
-            r.try_get::<i64, _>(2)?,
+            UserId(r.try_get::<i64, _>(1)?),
+            ProductId(r.try_get::<i64, _>(2)?),
             r.try_get::<i64, _>(3)?,
         );
         if wanted.contains(&key) {
@@ -371,8 +372,8 @@ pub async fn load_synthetic_usage(
         |q, (i, period, end)| {
             let p = &plan.periods[*i];
             q.bind(team.0)
-                .bind(p.user)
-                .bind(p.product)
+                .bind(p.user.0)
+                .bind(p.product.0)
                 .bind(*period)
                 .bind(to_db(p.started_at))
                 .bind(to_db(*end))
@@ -400,8 +401,8 @@ pub async fn load_synthetic_usage(
         |q, r| {
             let p = &plan.periods[r.period];
             q.bind(team.0)
-                .bind(p.user)
-                .bind(p.product)
+                .bind(p.user.0)
+                .bind(p.product.0)
                 .bind(session_of[&r.period])
                 .bind(format!("r{}", r.seq))
                 .bind(SYNTHETIC_RESULT)
@@ -417,13 +418,13 @@ pub async fn load_synthetic_usage(
     // The aggregates, sorted by key (which is about the order in which production writes them).
     let agg = Aggregates::of(&plan);
     let mut days: Vec<_> = agg.days.iter().collect();
-    days.sort_unstable();
+    days.sort_unstable_by_key(|(k, _)| **k);
     let mut months: Vec<_> = agg.months.iter().collect();
-    months.sort_unstable();
+    months.sort_unstable_by_key(|(k, _)| **k);
     let mut user_months: Vec<_> = agg.user_months.iter().collect();
     user_months.sort_unstable();
     let mut team_days: Vec<_> = agg.team_days.iter().collect();
-    team_days.sort_unstable();
+    team_days.sort_unstable_by_key(|(k, _)| **k);
     for (table, key_col, rows) in [
         ("usage_days", "day", &days),
         ("usage_months", "month", &months),
@@ -436,9 +437,9 @@ pub async fn load_synthetic_usage(
                 .bind(*key)
                 .bind(*user)
                 .bind(*product)
-                .bind(t[0])
-                .bind(t[1])
-                .bind(t[2])
+                .bind(t.tokens)
+                .bind(t.periods)
+                .bind(t.results)
         })
         .await?;
     }
@@ -457,7 +458,13 @@ pub async fn load_synthetic_usage(
         5,
         "",
         &team_days,
-        |q, (day, t)| q.bind(team.0).bind(**day).bind(t[0]).bind(t[1]).bind(t[2]),
+        |q, (day, t)| {
+            q.bind(team.0)
+                .bind(**day)
+                .bind(t.tokens)
+                .bind(t.periods)
+                .bind(t.results)
+        },
     )
     .await?;
 
@@ -490,7 +497,7 @@ pub async fn load_synthetic_usage(
             .count(),
         results: plan.results.len(),
         sessions: sessions.len(),
-        tokens: agg.team_days.values().map(|t| t[0]).sum(),
+        tokens: agg.team_days.values().map(|t| t.tokens).sum(),
         aggregate_rows: [
             agg.days.len(),
             agg.months.len(),
@@ -628,8 +635,8 @@ fn synthetic_products(spec: &SyntheticUsage) -> Vec<SyntheticProduct> {
 }
 
 struct PlannedPeriod {
-    user: i64,
-    product: i64,
+    user: UserId,
+    product: ProductId,
     access: AccessKind,
     started_at: DateTime<Utc>,
     rate: i64,
@@ -659,8 +666,8 @@ struct Plan {
 fn synthetic_plan(
     spec: &SyntheticUsage,
     catalogue: &[SyntheticProduct],
-    products: &[i64],
-    users: &[i64],
+    products: &[ProductId],
+    users: &[UserId],
 ) -> Plan {
     let mut rng = Rng::new(spec.seed);
     let days = spec.days as usize;
@@ -826,48 +833,49 @@ fn synthetic_plan(
     }
 }
 
-/// The report aggregates of a plan, as `usage::record` and `usage::record_refund` keep them:
-/// (tokens, periods, results) by (day | month, user, product), the mask of days with use by
-/// (month, user), and (tokens, periods, results) by day.
+/// The report aggregates of a plan, as `usage::record` keeps them: each piece of use adds what
+/// `jeton_core::report::contribution` (the rule `usage::record` writes) says, summed per
+/// (day | month, user, product) and per day, OR-ed into the (month, user) masks of days with use.
 #[derive(Default)]
 struct Aggregates {
-    days: HashMap<(i64, i64, i64), [i64; 3]>,
-    months: HashMap<(i64, i64, i64), [i64; 3]>,
+    days: HashMap<(i64, i64, i64), Counts>,
+    months: HashMap<(i64, i64, i64), Counts>,
     user_months: HashMap<(i64, i64), i64>,
-    team_days: HashMap<i64, [i64; 3]>,
+    team_days: HashMap<i64, Counts>,
 }
 
 impl Aggregates {
     fn of(plan: &Plan) -> Aggregates {
+        let tokens = |t: i64| Tokens::from_stored(t).expect("planned tokens");
         let mut agg = Aggregates::default();
         for p in &plan.periods {
-            agg.record(p.user, p.product, p.started_at, [p.tokens, 1, 0]);
+            let (user, product, at) = (p.user, p.product, p.started_at);
+            agg.record(user, product, at, Use::Period(tokens(p.tokens)));
             if p.refunded_at.is_some() {
-                agg.record(p.user, p.product, p.started_at, [-p.tokens, 0, 0]);
+                agg.record(user, product, at, Use::Refund(tokens(p.tokens)));
             }
         }
         for r in &plan.results {
             let p = &plan.periods[r.period];
-            agg.record(p.user, p.product, r.at, [r.tokens, 0, 1]);
+            agg.record(p.user, p.product, r.at, Use::Result(tokens(r.tokens)));
         }
         agg
     }
 
-    fn record(&mut self, user: i64, product: i64, at: DateTime<Utc>, add: [i64; 3]) {
-        let date = at.date_naive();
-        let sum = |t: &mut [i64; 3]| {
-            for (a, b) in t.iter_mut().zip(add) {
-                *a += b;
-            }
-        };
-        sum(self.days.entry((day_key(date), user, product)).or_default());
-        sum(self
-            .months
-            .entry((month_key(date), user, product))
-            .or_default());
-        sum(self.team_days.entry(day_key(date)).or_default());
-        if add[1] > 0 {
-            *self.user_months.entry((month_key(date), user)).or_default() |= day_bit(date);
+    fn record(&mut self, user: UserId, product: ProductId, at: DateTime<Utc>, what: Use) {
+        let (user, product) = (user.0, product.0);
+        let c = contribution(at, what);
+        self.days
+            .entry((c.day, user, product))
+            .or_default()
+            .add(c.counts);
+        self.months
+            .entry((c.month, user, product))
+            .or_default()
+            .add(c.counts);
+        self.team_days.entry(c.day).or_default().add(c.counts);
+        if let Some(bit) = c.day_bit {
+            *self.user_months.entry((c.month, user)).or_default() |= bit;
         }
     }
 }
@@ -897,7 +905,7 @@ mod tests {
     }
 
     /// The bulk loader writes the aggregates that recording the same use one piece at a time
-    /// (`usage::record`, `usage::record_refund`, as sign-ins and results do) writes, and they
+    /// (`usage::record`, as sign-ins, refunds and results do) writes, and they
     /// agree with the periods and results it wrote.
     async fn synthetic_aggregates_match_recording(db: TestDb) {
         let store = db.store().await;
@@ -954,7 +962,8 @@ mod tests {
             .await
             .expect("record");
             if p.refunded_at.is_some() {
-                usage::record_refund(&mut w.tx, recorded, user, product, at, tokens(p.tokens))
+                let refund = Use::Refund(tokens(p.tokens));
+                usage::record(&mut w.tx, recorded, user, product, at, refund)
                     .await
                     .expect("refund");
             }

@@ -1,38 +1,31 @@
 //! R-REP-3 aggregates, kept in the same transaction as the charge, refund or result they count.
+//! What a piece of use adds where is `jeton_core::report::contribution`; this module writes it.
 
 use chrono::{DateTime, Utc};
-use jeton_core::report::{day_bit, day_key, month_key};
-use jeton_core::{TeamId, Tokens};
+pub(crate) use jeton_core::report::Use;
+use jeton_core::report::{Contribution, contribution};
+use jeton_core::{ProductId, TeamId, UserId};
 use sqlx::AnyConnection;
 
 use crate::error::{StoreError, StoreResult};
 
-/// What one piece of use adds.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Use {
-    /// A usage period began (a usage day), charging `tokens` (0 counts as use too).
-    Period(Tokens),
-    /// A result was charged.
-    Result(Tokens),
-}
-
-/// Adds a piece of use to the aggregates of its day (the period's start, or the result's time).
+/// Records a piece of use in the aggregates of its day: a period or its refund at the period's
+/// start, a result at its time.
 pub(crate) async fn record(
     conn: &mut AnyConnection,
     team: TeamId,
-    user: i64,
-    product: i64,
+    user: UserId,
+    product: ProductId,
     at: DateTime<Utc>,
     what: Use,
 ) -> StoreResult<()> {
-    let date = at.date_naive();
-    let (tokens, periods, results) = match what {
-        Use::Period(t) => (t.as_i64(), 1i64, 0i64),
-        Use::Result(t) => (t.as_i64(), 0, 1),
-    };
+    let c = contribution(at, what);
+    if let Use::Refund(_) = what {
+        return take_back(conn, team, user, product, &c).await;
+    }
     for (table, key_col, key) in [
-        ("usage_days", "day", day_key(date)),
-        ("usage_months", "month", month_key(date)),
+        ("usage_days", "day", c.day),
+        ("usage_months", "month", c.month),
     ] {
         let sql = format!(
             "INSERT INTO {table} (team_id, {key_col}, user_id, product_id, tokens, periods, results) \
@@ -44,11 +37,11 @@ pub(crate) async fn record(
         sqlx::query(&sql)
             .bind(team.0)
             .bind(key)
-            .bind(user)
-            .bind(product)
-            .bind(tokens)
-            .bind(periods)
-            .bind(results)
+            .bind(user.0)
+            .bind(product.0)
+            .bind(c.counts.tokens)
+            .bind(c.counts.periods)
+            .bind(c.counts.results)
             .execute(&mut *conn)
             .await?;
     }
@@ -58,51 +51,52 @@ pub(crate) async fn record(
          periods = usage_team_days.periods + excluded.periods, results = usage_team_days.results + excluded.results",
     )
     .bind(team.0)
-    .bind(day_key(date))
-    .bind(tokens)
-    .bind(periods)
-    .bind(results)
+    .bind(c.day)
+    .bind(c.counts.tokens)
+    .bind(c.counts.periods)
+    .bind(c.counts.results)
     .execute(&mut *conn)
     .await?;
-    if periods > 0 {
+    if let Some(bit) = c.day_bit {
         sqlx::query(
             "INSERT INTO usage_user_months (team_id, month, user_id, days) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (team_id, month, user_id) DO UPDATE SET days = usage_user_months.days | excluded.days",
         )
         .bind(team.0)
-        .bind(month_key(date))
-        .bind(user)
-        .bind(day_bit(date))
+        .bind(c.month)
+        .bind(user.0)
+        .bind(bit)
         .execute(&mut *conn)
         .await?;
     }
     Ok(())
 }
 
-/// R-SES-4: a refunded period keeps counting as use, with its tokens taken back.
-pub(crate) async fn record_refund(
+/// R-SES-4: a refunded period keeps counting as use, with its tokens taken back from the rows
+/// its charge was added to, which must hold them: anything else is a broken invariant.
+async fn take_back(
     conn: &mut AnyConnection,
     team: TeamId,
-    user: i64,
-    product: i64,
-    period_start: DateTime<Utc>,
-    tokens: Tokens,
+    user: UserId,
+    product: ProductId,
+    c: &Contribution,
 ) -> StoreResult<()> {
-    let date = period_start.date_naive();
+    // A refund takes tokens only: the rows' periods and the day of use stay.
+    let taken = -c.counts.tokens;
     for (table, key_col, key) in [
-        ("usage_days", "day", day_key(date)),
-        ("usage_months", "month", month_key(date)),
+        ("usage_days", "day", c.day),
+        ("usage_months", "month", c.month),
     ] {
         let sql = format!(
             "UPDATE {table} SET tokens = tokens - $1 \
              WHERE team_id = $2 AND {key_col} = $3 AND user_id = $4 AND product_id = $5 AND tokens >= $1"
         );
         let done = sqlx::query(&sql)
-            .bind(tokens.as_i64())
+            .bind(taken)
             .bind(team.0)
             .bind(key)
-            .bind(user)
-            .bind(product)
+            .bind(user.0)
+            .bind(product.0)
             .execute(&mut *conn)
             .await?;
         if done.rows_affected() != 1 {
@@ -114,9 +108,9 @@ pub(crate) async fn record_refund(
     let done = sqlx::query(
         "UPDATE usage_team_days SET tokens = tokens - $1 WHERE team_id = $2 AND day = $3 AND tokens >= $1",
     )
-    .bind(tokens.as_i64())
+    .bind(taken)
     .bind(team.0)
-    .bind(day_key(date))
+    .bind(c.day)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() != 1 {

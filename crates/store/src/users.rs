@@ -1,7 +1,7 @@
 //! People: one identity per email across the service (R-USR-1), and their sign-in tokens.
 
 use chrono::{DateTime, Utc};
-use jeton_core::{Email, PersonName};
+use jeton_core::{Email, PersonName, UserId};
 use sqlx::AnyConnection;
 
 use crate::Store;
@@ -10,7 +10,7 @@ use crate::time::{from_db, to_db};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     pub name: String,
     /// False until the person accepts an invitation and chooses a password.
@@ -20,7 +20,8 @@ pub struct User {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
-    pub id: i64,
+    #[sqlx(try_from = "i64")]
+    pub id: UserId,
     pub email: String,
     pub name: String,
     pub password_hash: Option<String>,
@@ -41,10 +42,10 @@ impl UserRow {
     }
 }
 
-pub(crate) async fn user_row(conn: &mut AnyConnection, id: i64) -> StoreResult<UserRow> {
+pub(crate) async fn user_row(conn: &mut AnyConnection, id: UserId) -> StoreResult<UserRow> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
     sqlx::query_as::<_, UserRow>(&sql)
-        .bind(id)
+        .bind(id.0)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| StoreError::not_found("user", id))
@@ -88,7 +89,7 @@ pub(crate) async fn find_or_create_user(
 }
 
 impl Store {
-    pub async fn user(&self, id: i64) -> StoreResult<User> {
+    pub async fn user(&self, id: UserId) -> StoreResult<User> {
         let mut conn = self.pool().acquire().await?;
         user_row(&mut conn, id).await?.user()
     }
@@ -112,7 +113,7 @@ impl Store {
 
     pub async fn create_user_token(
         &self,
-        user: i64,
+        user: UserId,
         token_hash: &str,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
@@ -120,7 +121,7 @@ impl Store {
         let mut w = self.begin_write().await?;
         sqlx::query("INSERT INTO user_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(token_hash)
-            .bind(user)
+            .bind(user.0)
             .bind(to_db(now))
             .bind(to_db(expires_at))
             .execute(&mut *w.tx)
@@ -161,17 +162,17 @@ impl Store {
     /// R-AUTH-1, signing out everywhere: ends every token of `user` (404 for an id nobody has).
     /// Tokens are looked up on every request, so each is refused from the next request on, on
     /// every server. Answers how many were still valid at `now` (expired ones go too).
-    pub async fn end_user_tokens(&self, user: i64, now: DateTime<Utc>) -> StoreResult<u64> {
+    pub async fn end_user_tokens(&self, user: UserId, now: DateTime<Utc>) -> StoreResult<u64> {
         let mut w = self.begin_write().await?;
         user_row(&mut w.tx, user).await?;
         let live = sqlx::query("DELETE FROM user_tokens WHERE user_id = $1 AND expires_at > $2")
-            .bind(user)
+            .bind(user.0)
             .bind(to_db(now))
             .execute(&mut *w.tx)
             .await?
             .rows_affected();
         sqlx::query("DELETE FROM user_tokens WHERE user_id = $1")
-            .bind(user)
+            .bind(user.0)
             .execute(&mut *w.tx)
             .await?;
         w.commit().await?;

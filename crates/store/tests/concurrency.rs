@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use jeton_core::ledger::{Actor, Cause, CauseKind};
 use jeton_core::rng::Rng;
-use jeton_core::{DomainError, TeamId, TeamName, Tokens};
+use jeton_core::{DomainError, TeamId, TeamName, Tokens, UserId};
 use jeton_store::testing::TestDb;
 use jeton_store::transfers::MoveRecord;
 use jeton_store::{Store, StoreError};
@@ -242,7 +242,13 @@ async fn charges_and_moves(db: TestDb) {
                     Op::Charge { id, team, amount } => {
                         let cause = Cause::new(CauseKind::Session, &id);
                         let r = store
-                            .charge(teams[team], t(amount), &cause, Actor::User(i as i64), now)
+                            .charge(
+                                teams[team],
+                                t(amount),
+                                &cause,
+                                Actor::User(UserId(i as i64)),
+                                now,
+                            )
                             .await;
                         let accepted = match r {
                             Ok(receipt) => {
@@ -452,7 +458,7 @@ async fn no_overdraft(db: TestDb) {
             barrier.wait().await;
             let cause = Cause::new(CauseKind::Session, format!("s{i}"));
             store
-                .charge(team, t(7), &cause, Actor::User(i as i64), now)
+                .charge(team, t(7), &cause, Actor::User(UserId(i as i64)), now)
                 .await
                 .map(|receipt| (i, receipt))
         }));
@@ -513,7 +519,7 @@ async fn audit_under_load(db: TestDb) {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let cause = Cause::new(CauseKind::Session, format!("w{w}-{n}"));
                 store
-                    .charge(team, t(1), &cause, Actor::User(w), now)
+                    .charge(team, t(1), &cause, Actor::User(UserId(w)), now)
                     .await
                     .unwrap();
                 n += 1;
@@ -594,7 +600,7 @@ async fn concurrent_expiry(db: TestDb) {
                             team,
                             t(3),
                             &Cause::new(CauseKind::Session, format!("x{i}")),
-                            Actor::User(1),
+                            Actor::User(UserId(1)),
                             now,
                         )
                         .await
@@ -684,7 +690,7 @@ async fn merge_under_load(db: TestDb) {
                 } else {
                     let cause = Cause::new(CauseKind::Session, format!("m{i}-{k}"));
                     store
-                        .charge(teams[team], t(10), &cause, Actor::User(1), now)
+                        .charge(teams[team], t(10), &cause, Actor::User(UserId(1)), now)
                         .await
                         .map(|_| charged[team] += 10)
                 };

@@ -10,7 +10,7 @@ use jeton_core::import::parse_csv;
 use jeton_core::ledger::Actor;
 use jeton_core::limits::MAX_OPEN_IMPORTS_PER_TEAM;
 use jeton_core::product::ProductDraft;
-use jeton_core::{DomainError, ProductKey, ProductName, TeamId, TeamName, Tokens};
+use jeton_core::{DomainError, ImportId, ProductKey, ProductName, TeamId, TeamName, Tokens};
 use jeton_store::flex::Secret;
 use jeton_store::imports::{ImportJob, ImportStatus, LineOutcome, Step};
 use jeton_store::testing::TestDb;
@@ -106,7 +106,7 @@ async fn queue(store: &Store, team: TeamId, text: &str) -> ImportJob {
 async fn finish(store: &Store, job: i64, claim: &str, now: DateTime<Utc>) -> (ImportJob, usize) {
     for chunks in 1.. {
         match store
-            .run_import_chunk(job, claim, &secrets(CHUNK), now, LEASE)
+            .run_import_chunk(ImportId(job), claim, &secrets(CHUNK), now, LEASE)
             .await
             .unwrap()
         {
@@ -129,7 +129,7 @@ async fn outcomes(
     let mut after = 0;
     loop {
         let lines = store
-            .import_outcomes(team, job, after, page, None)
+            .import_outcomes(team, ImportId(job), after, page, None)
             .await
             .unwrap();
         let Some(last) = lines.last() else {
@@ -198,7 +198,7 @@ async fn resume(db: TestDb) {
         second.claimable_imports("second", later, 10).await.unwrap(),
         vec![job.id]
     );
-    let (done, chunks) = finish(&second, job.id, "second", later).await;
+    let (done, chunks) = finish(&second, job.id.0, "second", later).await;
     assert_eq!(chunks, 2, "the 722 lines left take two chunks");
     assert_eq!(done.status, ImportStatus::Done);
     assert_eq!(done.finished_at, Some(later));
@@ -208,7 +208,7 @@ async fn resume(db: TestDb) {
         (applied, 0, refused_lines.len() as u64, total)
     );
 
-    let all = outcomes(&second, team, job.id, 300).await;
+    let all = outcomes(&second, team, job.id.0, 300).await;
     assert_eq!(all.len() as u64, total, "one outcome per line");
     let refused: Vec<u64> = all
         .iter()
@@ -255,7 +255,7 @@ async fn resume(db: TestDb) {
     );
     // The same file again changes nothing.
     let again = queue(&revived, team, &file(N)).await;
-    let (again, _) = finish(&revived, again.id, "first", later).await;
+    let (again, _) = finish(&revived, again.id.0, "first", later).await;
     assert_eq!(
         (again.applied, again.unchanged, again.refused),
         (0, applied, refused_lines.len() as u64)
@@ -319,7 +319,7 @@ async fn two_workers(db: TestDb) {
         (applied, 0, refused.len() as u64, total)
     );
     assert_eq!(
-        outcomes(&two, team, job.id, 10_000).await.len() as u64,
+        outcomes(&two, team, job.id.0, 10_000).await.len() as u64,
         total
     );
 }
@@ -393,7 +393,7 @@ async fn closed_team(db: TestDb) {
     );
     assert_eq!(failed.applied, after_two.applied);
     assert_eq!(
-        outcomes(&store, team, job.id, 1000).await.len() as u64,
+        outcomes(&store, team, job.id.0, 1000).await.len() as u64,
         failed.done
     );
     // A failed import is over: no worker takes it again.
@@ -437,13 +437,7 @@ async fn bounded(db: TestDb) {
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            err,
-            StoreError::Conflict {
-                code: "too_many_imports",
-                ..
-            }
-        ),
+        matches!(err, StoreError::Domain(DomainError::TooManyImports { .. })),
         "{err:?}"
     );
     // Other teams are not affected, and a finished import frees a place.
@@ -451,7 +445,7 @@ async fn bounded(db: TestDb) {
         .queue_import(other, &rows, &refused, t0())
         .await
         .unwrap();
-    finish(&store, ids[0], "w", t0()).await;
+    finish(&store, (ids[0]).0, "w", t0()).await;
     store
         .queue_import(team, &rows, &refused, t0())
         .await

@@ -6,6 +6,7 @@ use jeton_core::ledger::{Actor, Cause, CauseKind, EventKind};
 use jeton_core::product::{ProductDraft, ProductPatch, parse_result_rates};
 use jeton_core::{
     DomainError, DownloadItem, IdempotencyKey, ProductKey, ProductName, TeamId, TeamName, Tokens,
+    UserId,
 };
 use jeton_store::testing::TestDb;
 use jeton_store::{Store, StoreError, both_backends};
@@ -69,10 +70,7 @@ async fn products(db: TestDb) {
     assert!(
         matches!(
             dup,
-            StoreError::Conflict {
-                code: "duplicate_product",
-                ..
-            }
+            StoreError::Domain(DomainError::DuplicateProduct { .. })
         ),
         "{dup:?}"
     );
@@ -200,7 +198,7 @@ async fn expiry(db: TestDb) {
             team,
             t(30),
             &Cause::new(CauseKind::Session, "s1"),
-            Actor::User(1),
+            Actor::User(UserId(1)),
             later,
         )
         .await
@@ -239,7 +237,7 @@ async fn expiry(db: TestDb) {
             team,
             t(51),
             &Cause::new(CauseKind::Session, "s2"),
-            Actor::User(1),
+            Actor::User(UserId(1)),
             after,
         )
         .await
@@ -277,7 +275,7 @@ async fn charge_order(db: TestDb) {
             team,
             t(530),
             &Cause::new(CauseKind::Session, "x"),
-            Actor::User(1),
+            Actor::User(UserId(1)),
             now,
         )
         .await
@@ -311,15 +309,15 @@ async fn no_overdraft(db: TestDb) {
         .unwrap();
     let cause = Cause::new(CauseKind::Session, "s");
     store
-        .charge(team, t(7), &cause, Actor::User(1), now)
+        .charge(team, t(7), &cause, Actor::User(UserId(1)), now)
         .await
         .unwrap();
     store
-        .charge(team, t(7), &cause, Actor::User(2), now)
+        .charge(team, t(7), &cause, Actor::User(UserId(2)), now)
         .await
         .unwrap();
     let err = store
-        .charge(team, t(7), &cause, Actor::User(3), now)
+        .charge(team, t(7), &cause, Actor::User(UserId(3)), now)
         .await
         .unwrap_err();
     match err {
@@ -457,7 +455,7 @@ async fn merge(db: TestDb) {
             src,
             t(25),
             &Cause::new(CauseKind::Session, "before"),
-            Actor::User(1),
+            Actor::User(UserId(1)),
             d0,
         )
         .await
@@ -512,7 +510,7 @@ async fn merge(db: TestDb) {
                 src,
                 t(1),
                 &Cause::new(CauseKind::Session, "x"),
-                Actor::User(1),
+                Actor::User(UserId(1)),
                 now,
             )
             .await
@@ -568,10 +566,7 @@ async fn idempotent_purchase(db: TestDb) {
     assert!(
         matches!(
             err,
-            StoreError::Conflict {
-                code: "idempotency_key_reused",
-                ..
-            }
+            StoreError::Domain(DomainError::IdempotencyKeyReused { .. })
         ),
         "{err:?}"
     );

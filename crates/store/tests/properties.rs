@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use jeton_core::ledger::{Actor, Cause, CauseKind, EventKind};
 use jeton_core::limits::MAX_EVENTS_PER_PAGE;
-use jeton_core::{DomainError, PackId, TeamId, TeamName, Tokens};
+use jeton_core::{DomainError, PackId, TeamId, TeamName, Tokens, UserId};
 use jeton_store::events::LedgerEvent;
 use jeton_store::testing::TestDb;
 use jeton_store::{Store, StoreError};
@@ -519,7 +519,7 @@ async fn run_case(store: &Store, raw: &AnyPool, start_offset: i64, ops: &[Op]) {
                 let id = m.ids[*team];
                 let cause = Cause::new(CauseKind::Session, format!("step-{step}"));
                 let r = store
-                    .charge(id, t(*amount), &cause, Actor::User(1), now)
+                    .charge(id, t(*amount), &cause, Actor::User(UserId(1)), now)
                     .await;
                 if m.closed[*team] {
                     check_refused(r.map(|_| ()), DomainError::TeamClosed { team: id }, &ctx)
@@ -909,7 +909,7 @@ async fn merged_source_summary(db: TestDb) {
             src,
             t(35),
             &Cause::new(CauseKind::Session, "s"),
-            Actor::User(1),
+            Actor::User(UserId(1)),
             d0,
         )
         .await

@@ -137,7 +137,7 @@ fn r_pack_4_no_overdraft_and_zero_draws_nothing() {
     let packs = [pack(1, 5, 5, "2026-01-01T00:00:00Z")];
     assert_eq!(
         plan_draw(&packs, t(6), now).unwrap_err().code(),
-        "insufficient_tokens"
+        crate::ErrorCode::InsufficientTokens
     );
     assert_eq!(plan_draw(&packs, Tokens::ZERO, now).unwrap(), vec![]);
     assert_eq!(plan_draw(&[], Tokens::ZERO, now).unwrap(), vec![]);
@@ -271,11 +271,11 @@ fn r_rep_1_the_low_balance_threshold_is_1_to_99_percent() {
     assert_eq!(LowPercent::parse(99).unwrap().get(), 99);
     for bad in [0, 100, -1, 256, i64::MAX] {
         let e = LowPercent::parse(bad).unwrap_err();
-        assert_eq!(e.code(), "invalid_range");
+        assert_eq!(e.code(), crate::ErrorCode::InvalidRange);
         assert!(e.to_string().contains(&format!("got {bad}")), "{e}");
         assert_eq!(
             LowPercent::from_stored(bad).unwrap_err().code(),
-            "ledger_corrupt"
+            crate::ErrorCode::LedgerCorrupt
         );
     }
     assert_eq!(LowPercent::DEFAULT.get(), 20);

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::*;
+use crate::ids::{PeriodId, SessionId};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -58,18 +59,18 @@ impl Sim {
             self.refunded += refunded_tokens;
         }
         if let Some(p) = &mut self.usage.period
-            && p.id < 0
+            && p.id < PeriodId(0)
         {
-            p.id = 1000 + self.next;
+            p.id = PeriodId(1000 + self.next);
             self.next += 1;
         }
     }
 
-    fn sign_in(&mut self, access: Access, now: DateTime<Utc>) -> i64 {
+    fn sign_in(&mut self, access: Access, now: DateTime<Utc>) -> SessionId {
         let before = self.usage.period.as_ref().map_or(0, |p| p.tokens.get());
         let plan = sign_in(&mut self.usage, access, now);
         self.apply(&plan, before);
-        let id = self.next;
+        let id = SessionId(self.next);
         self.next += 1;
         self.usage.sessions.push(Session {
             id,
@@ -80,14 +81,14 @@ impl Sim {
         id
     }
 
-    fn beat(&mut self, s: i64, active: bool, access: Access, now: DateTime<Utc>) -> Plan {
+    fn beat(&mut self, s: SessionId, active: bool, access: Access, now: DateTime<Utc>) -> Plan {
         let plan = heartbeat(&mut self.usage, s, active, access, now).expect("a live session");
         self.apply(&plan, 0);
         plan
     }
 
     /// Keeps a session in use from `from` to `to`, beating every 5 minutes.
-    fn use_until(&mut self, s: i64, access: Access, from: DateTime<Utc>, to: DateTime<Utc>) {
+    fn use_until(&mut self, s: SessionId, access: Access, from: DateTime<Utc>, to: DateTime<Utc>) {
         let mut now = from;
         while now < to {
             now = (now + Duration::minutes(5)).min(to);
@@ -95,7 +96,7 @@ impl Sim {
         }
     }
 
-    fn sign_out(&mut self, s: i64, access: Access, now: DateTime<Utc>) -> Plan {
+    fn sign_out(&mut self, s: SessionId, access: Access, now: DateTime<Utc>) -> Plan {
         let before = self.usage.period.as_ref().map_or(0, |p| p.tokens.get());
         let plan = sign_out(&mut self.usage, s, Some(access), now).unwrap();
         self.apply(&plan, before);
@@ -107,7 +108,7 @@ impl Sim {
     }
 
     /// The id of the current usage period (the one a refund must name).
-    fn period_id(&self) -> i64 {
+    fn period_id(&self) -> PeriodId {
         self.usage.period.as_ref().expect("a usage period").id
     }
 }
@@ -344,10 +345,13 @@ fn r_pri_1_2_3_subscription_then_trial_then_flex() {
     );
     assert_eq!(r(&[], ok).unwrap(), flex(7));
     let code = |e: &[Entitlement], f| r(e, f).unwrap_err().code();
-    assert_eq!(code(&[], FlexStanding::NotAssigned), "not_assigned");
+    assert_eq!(
+        code(&[], FlexStanding::NotAssigned),
+        crate::ErrorCode::NotAssigned
+    );
     assert_eq!(
         code(&[], FlexStanding::InvitationPending),
-        "invitation_pending"
+        crate::ErrorCode::InvitationPending
     );
     assert_eq!(
         code(
@@ -356,7 +360,7 @@ fn r_pri_1_2_3_subscription_then_trial_then_flex() {
                 product_allowed: false
             }
         ),
-        "product_not_allowed"
+        crate::ErrorCode::ProductNotAllowed
     );
     let ended = Entitlement {
         ends_at: now,
@@ -364,14 +368,14 @@ fn r_pri_1_2_3_subscription_then_trial_then_flex() {
     };
     assert_eq!(
         code(&[ended], FlexStanding::NotAssigned),
-        "not_assigned",
+        crate::ErrorCode::NotAssigned,
         "ended at now"
     );
     assert_eq!(
         resolve_access(&[sub], ok, true, t(7), now)
             .unwrap_err()
             .code(),
-        "team_closed"
+        crate::ErrorCode::TeamClosed
     );
 }
 

@@ -262,7 +262,7 @@ pub async fn user_sign_in(
 /// sign-in is a user token like the API's, so signing out everywhere ends it too.
 pub(crate) async fn start_portal_session(
     state: &AppState,
-    user: i64,
+    user: jeton_core::UserId,
     next: Option<&str>,
 ) -> PageResult {
     let secret = new_key(USER_PREFIX)?;

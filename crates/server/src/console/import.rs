@@ -56,7 +56,7 @@ fn status_badge(s: ImportStatus) -> Markup {
     html! { span class=(class) data-status=(s.as_str()) { (label) } }
 }
 
-fn import_href(team: &Team, id: i64) -> String {
+fn import_href(team: &Team, id: jeton_core::ImportId) -> String {
     format!("/console/teams/{}/import/{id}", team.id)
 }
 
@@ -387,7 +387,7 @@ fn render_import(
 pub async fn detail(
     State(state): State<AppState>,
     staff: Staffer,
-    PagePath((team, id)): PagePath<(i64, i64)>,
+    PagePath((team, id)): PagePath<(i64, jeton_core::ImportId)>,
     PageQuery(query): PageQuery<ImportQuery>,
 ) -> PageResult {
     let team = open_team(&state, &staff, team).await?;

@@ -54,7 +54,7 @@ impl IntoResponse for PageError {
             PageError::Api(e) => {
                 let (status, code, detail) = e.parts();
                 if status.is_server_error() {
-                    tracing::error!(error = ?e, code, "console page failed");
+                    tracing::error!(error = ?e, code = code.as_str(), "console page failed");
                 }
                 let (title, text) = match status {
                     StatusCode::NOT_FOUND => (w::NOT_FOUND_TITLE, w::NOT_FOUND_TEXT.to_owned()),

@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use jeton_core::assignment::AssignmentStatus;
 use jeton_core::invitee::{MAX_ENTRIES, split_entries};
-use jeton_core::{ProductAccess, ProductKey};
+use jeton_core::{InvitationId, ProductAccess, ProductKey, UserId};
 use jeton_store::catalogue::Product;
 use jeton_store::flex::FlexUser;
 use jeton_store::teams::Team;
@@ -368,7 +368,7 @@ struct Detail {
     now: DateTime<Utc>,
 }
 
-async fn detail_of(state: &AppState, team: Team, user: i64) -> PageResult<Detail> {
+async fn detail_of(state: &AppState, team: Team, user: UserId) -> PageResult<Detail> {
     Ok(Detail {
         user: state.store.flex_user(team.id, user).await?,
         catalogue: state.store.list_products().await?,
@@ -444,7 +444,7 @@ pub struct DetailQuery {
 pub async fn detail(
     State(state): State<AppState>,
     staff: Staffer,
-    PagePath((team, user)): PagePath<(i64, i64)>,
+    PagePath((team, user)): PagePath<(i64, UserId)>,
     PageQuery(query): PageQuery<DetailQuery>,
 ) -> PageResult {
     let team = open_team(&state, &staff, team).await?;
@@ -463,7 +463,7 @@ pub async fn detail(
 /// ticked takes every product away.
 pub async fn set_products(
     State(state): State<AppState>,
-    PagePath((team, user)): PagePath<(i64, i64)>,
+    PagePath((team, user)): PagePath<(i64, UserId)>,
     StaffForm { staff, form }: StaffForm<ProductsForm>,
 ) -> PageResult {
     let team = open_team(&state, &staff, team).await?;
@@ -507,7 +507,7 @@ pub struct Empty {}
 /// R-USR-6: the same as `DELETE /v1/teams/{team}/flex/users/{user}`.
 pub async fn unassign(
     State(state): State<AppState>,
-    PagePath((team, user)): PagePath<(i64, i64)>,
+    PagePath((team, user)): PagePath<(i64, UserId)>,
     StaffForm { staff, .. }: StaffForm<Empty>,
 ) -> PageResult {
     let team = open_team(&state, &staff, team).await?;
@@ -521,7 +521,7 @@ pub async fn unassign(
 /// R-USR-3: a new link valid 7 days; the old one stops working.
 pub async fn resend(
     State(state): State<AppState>,
-    PagePath((team, id)): PagePath<(i64, i64)>,
+    PagePath((team, id)): PagePath<(i64, InvitationId)>,
     StaffForm { staff, .. }: StaffForm<Empty>,
 ) -> PageResult {
     let team = open_team(&state, &staff, team).await?;

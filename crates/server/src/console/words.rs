@@ -586,7 +586,7 @@ pub const IMPORT_FIRST_LINES: &str = "First lines";
 pub const IMPORT_NEXT_LINES: &str = "Next lines";
 pub const IMPORT_BACK: &str = "Imports";
 
-pub fn import_title(id: i64) -> String {
+pub fn import_title(id: jeton_core::ImportId) -> String {
     format!("Import {id}")
 }
 

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Caller;
 use crate::console::account::send_password_link;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiJson, ApiPath};
 use crate::keys::{ADMIN_PREFIX, hash_key, new_key};
 use crate::state::AppState;
@@ -27,11 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 fn new_admin_key() -> Result<String, ApiError> {
-    new_key(ADMIN_PREFIX).map_err(|e| ApiError::Status {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "no_randomness",
-        detail: e.to_string(),
-    })
+    new_key(ADMIN_PREFIX).map_err(|e| ApiError::NoRandomness(e.to_string()))
 }
 
 fn info(admin: &Admin) -> AdminInfo {
@@ -79,7 +75,7 @@ pub(crate) async fn create(
 ) -> ApiResult<AdminCreated> {
     if teams.is_empty() {
         return Err(ApiError::bad_request(
-            "invalid_body",
+            Malformed::Body,
             "teams is empty: an admin manages at least one team",
         ));
     }
@@ -125,13 +121,10 @@ async fn list_admins(
 async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(admin): ApiPath<i64>,
+    ApiPath(admin): ApiPath<AdminId>,
 ) -> ApiResult<Json<AdminInfo>> {
     caller.require_operator()?;
-    let admin = state
-        .store
-        .revoke_admin_key(AdminId(admin), state.now())
-        .await?;
+    let admin = state.store.revoke_admin_key(admin, state.now()).await?;
     Ok(Json(info(&admin)))
 }
 
@@ -145,10 +138,10 @@ async fn revoke_key(
 async fn rotate_key(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(admin): ApiPath<i64>,
+    ApiPath(admin): ApiPath<AdminId>,
 ) -> ApiResult<Json<AdminKey>> {
     caller.require_operator()?;
-    let (admin, key) = rotate(&state, AdminId(admin)).await?;
+    let (admin, key) = rotate(&state, admin).await?;
     Ok(Json(AdminKey {
         admin: info(&admin),
         api_key: key,

@@ -16,14 +16,16 @@ use jeton_api::{
 use jeton_core::import::{MAX_FIRST_LINE, MAX_IMPORT_LINES, parse_csv};
 use jeton_core::invitee::{MAX_ENTRIES, split_entries};
 use jeton_core::limits::{MAX_IMPORT_OUTCOMES_PER_PAGE, MAX_LIST_PAGE};
-use jeton_core::{DomainError, Email, Invitee, ProductAccess, ProductKey, TeamId};
+use jeton_core::{
+    DomainError, Email, ImportId, Invitee, ProductAccess, ProductKey, TeamId, UserId,
+};
 use jeton_store::flex::{Assigned, IdScope, Secret, Who};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::wire;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::keys::new_secret;
 use crate::state::AppState;
@@ -76,11 +78,11 @@ fn selection(
 
 fn assignment(a: &Assigned) -> Assignment {
     Assignment {
-        user_id: a.user.id,
+        user_id: a.user.id.0,
         email: a.user.email.clone(),
         name: a.user.name.clone(),
         status: wire::assignment_status(a.status),
-        invitation_id: a.invitation_id,
+        invitation_id: a.invitation_id.map(|i| i.0),
     }
 }
 
@@ -91,13 +93,17 @@ pub(crate) fn who(entry: &str) -> Result<Who, ApiError> {
         return Ok(Who::Invite(Invitee::parse(entry)?));
     }
     if let Ok(id) = entry.parse::<i64>() {
-        return Ok(Who::UserId(id));
+        return Ok(Who::UserId(UserId(id)));
     }
     match Email::parse(entry) {
         Ok(email) => Ok(Who::Email(email)),
         // Neither form: say what an invitation looks like.
         Err(_) => Err(Invitee::parse(entry).err().map_or_else(
-            || ApiError::bad_request("invalid_invitee", "expected Full Name <name@example.com>"),
+            || {
+                ApiError::from(DomainError::InvalidInvitee {
+                    detail: "expected Full Name <name@example.com>".into(),
+                })
+            },
             ApiError::from,
         )),
     }
@@ -138,15 +144,14 @@ pub(crate) async fn do_assign(
     responses((status = 201, body = Assignment), (status = 400, description = "invalid_invitee, invalid_body", body = Problem),
               (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem), (status = 409, description = "already_assigned, already_invited", body = Problem),
-              (status = 422, description = "unknown_product", body = Problem)),
+              (status = 422, description = "team_closed, unknown_product", body = Problem)),
     security(("bearer" = [])))]
 async fn assign(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<AssignRequest>,
 ) -> ApiResult<(StatusCode, Json<Assignment>)> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let who = match (&body.invite, body.user_id, &body.email) {
         (Some(invite), None, None) => {
@@ -158,11 +163,11 @@ async fn assign(
             }
             Who::Invite(Invitee::parse(invite)?)
         }
-        (None, Some(id), None) => Who::UserId(id),
+        (None, Some(id), None) => Who::UserId(UserId(id)),
         (None, None, Some(email)) => Who::Email(Email::parse(email)?),
         _ => {
             return Err(ApiError::bad_request(
-                "invalid_body",
+                Malformed::Body,
                 "send exactly one of \"invite\" (Full Name <email>), \"user_id\" or \"email\"",
             ));
         }
@@ -183,10 +188,9 @@ async fn assign(
 async fn assign_batch(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<BatchAssignRequest>,
 ) -> ApiResult<Json<Vec<BatchEntry>>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     state.store.team(team).await?;
     let entries = split_entries(&body.entries);
@@ -219,7 +223,7 @@ async fn assign_batch(
                     entry,
                     assignment: None,
                     error: Some(EntryError {
-                        code: code.to_owned(),
+                        code: code.as_str().to_owned(),
                         detail,
                     }),
                 }
@@ -239,9 +243,8 @@ async fn assign_batch(
 async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Vec<FlexUser>>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let users = state.store.flex_users(team).await?;
     Ok(Json(users.iter().map(wire::flex_user).collect()))
@@ -258,9 +261,8 @@ async fn list_users(
 async fn unassign(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((team, user)): ApiPath<(i64, i64)>,
+    ApiPath((team, user)): ApiPath<(TeamId, UserId)>,
 ) -> ApiResult<StatusCode> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     state.store.unassign(team, user, state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -274,15 +276,14 @@ async fn unassign(
     responses((status = 200, body = FlexUser), (status = 400, body = Problem),
               (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "team_closed", body = Problem), (status = 422, description = "unknown_product", body = Problem)),
+              (status = 422, description = "team_closed, unknown_product", body = Problem)),
     security(("bearer" = [])))]
 async fn set_products(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((team, user)): ApiPath<(i64, i64)>,
+    ApiPath((team, user)): ApiPath<(TeamId, UserId)>,
     ApiJson(body): ApiJson<SetProducts>,
 ) -> ApiResult<Json<FlexUser>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     if body.all == Some(false) && body.products.is_none() {
         return Err(DomainError::InvalidSelection {
@@ -313,9 +314,8 @@ async fn set_products(
 async fn get_defaults(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Defaults>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let keys = state.store.defaults(team).await?;
     Ok(Json(wire::defaults(team, &keys)))
@@ -329,15 +329,14 @@ async fn get_defaults(
     responses((status = 200, body = Defaults), (status = 400, body = Problem),
               (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "team_closed", body = Problem), (status = 422, description = "unknown_product", body = Problem)),
+              (status = 422, description = "team_closed, unknown_product", body = Problem)),
     security(("bearer" = [])))]
 async fn set_defaults(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<SetDefaults>,
 ) -> ApiResult<Json<Defaults>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let keys = state
         .store
@@ -359,36 +358,34 @@ async fn set_defaults(
     responses((status = 202, body = ImportJob, headers(("Location" = String, description = "the import: GET it to follow its progress"))),
               (status = 400, description = "invalid_import, invalid_query", body = Problem), (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "team_closed, too_many_imports", body = Problem),
+              (status = 409, description = "too_many_imports", body = Problem),
+              (status = 422, description = "team_closed", body = Problem),
               (status = 413, description = "body_too_large", body = Problem), (status = 415, body = Problem)),
     security(("bearer" = [])))]
 async fn import(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<ImportQuery>,
     headers: HeaderMap,
     // Taken as a `Result` so that a body over the limit is answered here, as problem+json naming
     // the limit, and only after the caller was found allowed to import into the team.
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, [(HeaderName, String); 1], Json<ImportJob>)> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !(content_type.starts_with("text/csv") || content_type.starts_with("text/plain")) {
-        return Err(ApiError::Status {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code: "unsupported_media_type",
-            detail: "send the file as Content-Type: text/csv".into(),
-        });
+        return Err(ApiError::UnsupportedMediaType(
+            "send the file as Content-Type: text/csv".into(),
+        ));
     }
     let first_line = query.first_line.unwrap_or(1);
     if !(1..=MAX_FIRST_LINE).contains(&first_line) {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            Malformed::Query,
             format!("first_line counts from 1, up to {MAX_FIRST_LINE}, got {first_line}"),
         ));
     }
@@ -422,20 +419,16 @@ pub(crate) async fn queue_csv(
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::Status {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "body_too_large",
-            detail: format!(
-                "the file is larger than {} MiB, the most one import request takes; \
+        return ApiError::BodyTooLarge(format!(
+            "the file is larger than {} MiB, the most one import request takes; \
                  `jeton import` sends larger files in parts (or send parts of at most {} lines \
                  with ?first_line=N, the file line number of each part's first line)",
-                MAX_IMPORT_BYTES / (1024 * 1024),
-                MAX_IMPORT_LINES
-            ),
-        };
+            MAX_IMPORT_BYTES / (1024 * 1024),
+            MAX_IMPORT_LINES
+        ));
     }
     ApiError::bad_request(
-        "invalid_body",
+        Malformed::Body,
         format!("the file could not be read: {}", rejection.body_text()),
     )
 }
@@ -449,10 +442,9 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
 async fn list_imports(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<ImportsQuery>,
 ) -> ApiResult<Json<Vec<ImportJob>>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let limit = super::page_limit(query.limit, 20, MAX_LIST_PAGE)?;
     state.store.team(team).await?;
@@ -472,15 +464,14 @@ async fn list_imports(
 async fn import_status(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((team, id)): ApiPath<(i64, i64)>,
+    ApiPath((team, id)): ApiPath<(TeamId, ImportId)>,
     ApiQuery(query): ApiQuery<ImportOutcomesQuery>,
 ) -> ApiResult<Json<ImportDetail>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let limit = query.limit.unwrap_or(1000) as usize;
     if limit > MAX_IMPORT_OUTCOMES_PER_PAGE {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            Malformed::Query,
             format!("limit must be 0 to {MAX_IMPORT_OUTCOMES_PER_PAGE}, got {limit}"),
         ));
     }

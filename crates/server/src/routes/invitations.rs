@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use jeton_api::{AcceptInvitation, Accepted, Invitation, Problem};
-use jeton_core::{Password, TeamId};
+use jeton_core::{InvitationId, Password, TeamId, UserId};
 use jeton_store::invitations::Invited;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -50,9 +50,8 @@ pub fn pages() -> axum::Router<AppState> {
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Vec<Invitation>>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let list = state.store.invitations(team, state.now()).await?;
     Ok(Json(list.iter().map(wire::invitation).collect()))
@@ -64,15 +63,15 @@ async fn list(
     responses((status = 200, body = Invitation),
               (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "invitation_accepted", body = Problem),
-              (status = 410, description = "invitation_superseded: a newer invitation exists; resend that one", body = Problem)),
+              (status = 409, description = "invitation_accepted: the person already accepted; there is nothing to resend", body = Problem),
+              (status = 410, description = "invitation_superseded: a newer invitation exists; resend that one", body = Problem),
+              (status = 422, description = "team_closed", body = Problem)),
     security(("bearer" = [])))]
 async fn resend(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((team, id)): ApiPath<(i64, i64)>,
+    ApiPath((team, id)): ApiPath<(TeamId, InvitationId)>,
 ) -> ApiResult<Json<Invitation>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let secret = new_secret()?;
     let compose = |facts: &jeton_store::flex::MailFacts| state.compose_mail(facts);
@@ -114,7 +113,7 @@ async fn accept_secret(
     state: &AppState,
     secret: &str,
     password: &str,
-) -> Result<(i64, TeamId), ApiError> {
+) -> Result<(UserId, TeamId), ApiError> {
     let now = state.now();
     // A dead link is refused before any time is spent on hashing.
     let (hash, invited) = open_invitation(state, secret, now).await?;
@@ -122,14 +121,10 @@ async fn accept_secret(
     let new_hash = match &invited.password_hash {
         Some(stored) => {
             if !slot.verify(password, Some(stored)).await {
-                return Err(ApiError::Status {
-                    status: StatusCode::UNAUTHORIZED,
-                    code: "invalid_credentials",
-                    detail: format!(
-                        "{} already has an account: enter its password to accept",
-                        invited.invitation.email
-                    ),
-                });
+                return Err(ApiError::InvalidCredentials(format!(
+                    "{} already has an account: enter its password to accept",
+                    invited.invitation.email
+                )));
             }
             None
         }
@@ -148,14 +143,14 @@ async fn accept_secret(
               (status = 401, description = "invalid_credentials (existing account)", body = Problem),
               (status = 404, body = Problem), (status = 409, description = "invitation_accepted", body = Problem),
               (status = 410, description = "invitation_expired, invitation_superseded", body = Problem),
-              (status = 422, description = "not_assigned: the administrator removed the assignment since", body = Problem)))]
+              (status = 422, description = "not_assigned: the administrator removed the assignment since; team_closed", body = Problem)))]
 async fn accept(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<AcceptInvitation>,
 ) -> ApiResult<Json<Accepted>> {
     let (user_id, team) = accept_secret(&state, &body.secret, &body.password).await?;
     Ok(Json(Accepted {
-        user_id,
+        user_id: user_id.0,
         team_id: team.0,
     }))
 }

@@ -5,12 +5,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::Duration;
 use jeton_api::{
     Audit, Balance, Event, EventsQuery, IDEMPOTENCY_KEY_HEADER, Move, NewMove, NewPack, Pack,
     Problem,
 };
 use jeton_core::limits::MAX_EVENTS_PER_PAGE;
+use jeton_core::report::events_range;
 use jeton_core::{DomainError, IdempotencyKey, TeamId, Tokens};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -30,8 +30,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit))
 }
 
-/// R-REP-2: the default range is the last 90 days.
-const DEFAULT_EVENTS_DAYS: i64 = 90;
 const DEFAULT_EVENTS_LIMIT: u32 = 1000;
 
 /// Tells the caller that this answer is the stored first answer of its `Idempotency-Key`.
@@ -62,13 +60,12 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyK
     responses((status = 201, body = Pack), (status = 400, body = Problem),
               (status = 403, description = "refused to admin keys and user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "team_closed", body = Problem),
-              (status = 422, description = "idempotency_key_reused", body = Problem)),
+              (status = 422, description = "team_closed, idempotency_key_reused", body = Problem)),
     security(("bearer" = [])))]
 async fn buy_pack(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<NewPack>,
 ) -> ApiResult<Response> {
@@ -77,13 +74,7 @@ async fn buy_pack(
     let key = idempotency_key(&headers)?;
     let purchase = state
         .store
-        .purchase(
-            TeamId(team),
-            tokens,
-            caller.actor(),
-            state.now(),
-            key.as_ref(),
-        )
+        .purchase(team, tokens, caller.actor(), state.now(), key.as_ref())
         .await?;
     if !purchase.replayed {
         state.metrics.count_tokens("purchased", tokens.get());
@@ -106,9 +97,8 @@ async fn buy_pack(
 async fn balance(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Balance>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let now = state.now();
     let balance = state.store.balance(team, now).await?;
@@ -126,23 +116,12 @@ async fn balance(
 async fn events(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> ApiResult<Json<Vec<Event>>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let now = state.now();
-    // The default end includes events stamped exactly `now` (a frozen test clock).
-    let to = query.to.unwrap_or(now + Duration::microseconds(1));
-    let from = query
-        .from
-        .unwrap_or(to - Duration::days(DEFAULT_EVENTS_DAYS));
-    if from >= to {
-        return Err(DomainError::InvalidRange {
-            detail: format!("from ({from}) must be before to ({to})"),
-        }
-        .into());
-    }
+    let (from, to) = events_range(query.from, query.to, now)?;
     let limit = super::page_limit(query.limit, DEFAULT_EVENTS_LIMIT, MAX_EVENTS_PER_PAGE)?;
     let events = state.store.events(team, from, to, limit, now).await?;
     Ok(Json(events.iter().map(wire::event).collect()))
@@ -155,16 +134,15 @@ async fn events(
     responses((status = 201, body = Move), (status = 400, body = Problem),
               (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "team_closed", body = Problem),
-              (status = 422, description = "insufficient_tokens or same_team", body = Problem)),
+              (status = 422, description = "team_closed, insufficient_tokens or same_team", body = Problem)),
     security(("bearer" = [])))]
 async fn move_tokens(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<NewMove>,
 ) -> ApiResult<(StatusCode, Json<Move>)> {
-    let (from, to) = (TeamId(team), TeamId(body.to_team));
+    let (from, to) = (team, TeamId(body.to_team));
     caller.require_team(from)?;
     caller.require_team(to)?;
     let tokens = Tokens::parse_amount(body.tokens)?;
@@ -186,9 +164,8 @@ async fn move_tokens(
 async fn audit(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Audit>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let audit = state.store.audit_team(team).await?;
     if !audit.is_clean() {

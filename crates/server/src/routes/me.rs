@@ -54,7 +54,7 @@ async fn sign_in(
         .await?;
     Ok(Json(UserToken {
         token,
-        user_id: user.id,
+        user_id: user.id.0,
         expires_at,
     }))
 }
@@ -87,7 +87,7 @@ async fn sign_out_everywhere(
     let user = caller.require_user()?;
     let ended = state.store.end_user_tokens(user.id, state.now()).await?;
     Ok(Json(TokensEnded {
-        user_id: user.id,
+        user_id: user.id.0,
         ended,
     }))
 }
@@ -99,7 +99,7 @@ async fn sign_out_everywhere(
 async fn me(caller: Caller) -> ApiResult<Json<Me>> {
     let user = caller.require_user()?;
     Ok(Json(Me {
-        user_id: user.id,
+        user_id: user.id.0,
         email: user.email.clone(),
         name: user.name.clone(),
     }))
@@ -119,7 +119,10 @@ async fn my_products(
 }
 
 /// What [`my_products`] answers, for the portal too.
-pub(crate) async fn products_of(state: &AppState, user: i64) -> ApiResult<Vec<MyProduct>> {
+pub(crate) async fn products_of(
+    state: &AppState,
+    user: jeton_core::UserId,
+) -> ApiResult<Vec<MyProduct>> {
     let flex = state.store.flex_products_of(user).await?;
     let entitled = state.store.entitled_products(user, state.now()).await?;
     let catalogue = state.store.list_products().await?;

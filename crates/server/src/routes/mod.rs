@@ -17,7 +17,7 @@ mod wire;
 
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Malformed};
 use crate::state::AppState;
 
 /// A listing's `limit` query parameter: `default` when it is not given, else 1 to `max`.
@@ -25,7 +25,7 @@ fn page_limit(limit: Option<u32>, default: u32, max: usize) -> ApiResult<usize> 
     let limit = limit.unwrap_or(default);
     if limit == 0 || limit as usize > max {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            Malformed::Query,
             format!("limit must be 1 to {max}, got {limit}"),
         ));
     }

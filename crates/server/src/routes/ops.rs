@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use chrono::Duration;
 use jeton_api::{ClockAdvance, ClockNow, Health, Problem};
@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
@@ -32,11 +32,11 @@ pub fn test_clock_router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = Problem)))]
 async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
-    state.store.ping().await.map_err(|e| ApiError::Status {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "database_unavailable",
-        detail: format!("the database does not answer: {e}"),
-    })?;
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|e| ApiError::DatabaseUnavailable(format!("the database does not answer: {e}")))?;
     Ok(Json(Health {
         status: "ok".into(),
         database: state.store.backend().name().into(),
@@ -80,7 +80,7 @@ async fn advance_clock(
         .ok_or_else(|| ApiError::not_found("endpoint", "/v1/test-clock/advance"))?;
     if !(1..=MAX_ADVANCE_SECONDS).contains(&body.seconds) {
         return Err(ApiError::bad_request(
-            "invalid_seconds",
+            Malformed::Seconds,
             format!(
                 "seconds must be 1 to {MAX_ADVANCE_SECONDS}, got {}",
                 body.seconds

@@ -9,9 +9,10 @@ use utoipa_axum::routes;
 
 use super::wire;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
+use jeton_core::MessageId;
 use jeton_core::limits::MAX_LIST_PAGE;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -36,7 +37,7 @@ async fn list(
         .as_deref()
         .map(|s| {
             OutboxStatus::parse(s).ok_or_else(|| {
-                ApiError::bad_request("invalid_query", "status is pending, sent or failed")
+                ApiError::bad_request(Malformed::Query, "status is pending, sent or failed")
             })
         })
         .transpose()?;
@@ -65,7 +66,7 @@ async fn list(
 async fn retry(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<MessageId>,
 ) -> ApiResult<Json<OutboxMessage>> {
     caller.require_operator()?;
     let message = retry_one(&state, id).await?;
@@ -73,9 +74,9 @@ async fn retry(
 }
 
 /// Queues failed message `id` again (also the console's Outbox page).
-pub(crate) async fn retry_one(state: &AppState, id: i64) -> ApiResult<OutboxRecord> {
+pub(crate) async fn retry_one(state: &AppState, id: MessageId) -> ApiResult<OutboxRecord> {
     let message = state.store.retry_failed_message(id, state.now()).await?;
-    tracing::info!(message = id, kind = %message.kind, "failed email queued again");
+    tracing::info!(message = %id, kind = %message.kind, "failed email queued again");
     state.mail_queued();
     Ok(message)
 }

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::wire;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 
@@ -55,7 +55,7 @@ fn patch(body: &ProductChange) -> Result<ProductPatch, ApiError> {
     };
     if patch.is_empty() {
         return Err(ApiError::bad_request(
-            "invalid_body",
+            Malformed::Body,
             "nothing to change: send at least one of name, daily_rate, result_rates, idle_awareness, items",
         ));
     }

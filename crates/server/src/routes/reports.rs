@@ -13,11 +13,11 @@ use jeton_api::{
     Problem, ProductUsage, TeamSettings, TeamSettingsChange, UsageQuery, UsageRange, UsageReport,
     UsageSummary, UserUsage, WeekUsage,
 };
-use jeton_core::forecast::{PlanLine, against_team, estimate, forecast};
+use jeton_core::forecast::{PlanLine, against_team, burn_window, daily_burn, estimate, forecast};
 use jeton_core::pack::LowPercent;
 use jeton_core::pseudonym::pseudonym;
 use jeton_core::report::{DayRange, resolve, week_label};
-use jeton_core::{DomainError, ProductKey, TeamId};
+use jeton_core::{DomainError, ProductKey, TeamId, UserId};
 use jeton_store::Store;
 use jeton_store::catalogue::Product;
 use jeton_store::reports::{Cursor, FIRST_PAGE, TeamSettings as Settings, UsageRow};
@@ -25,13 +25,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::keys::new_key;
 use crate::state::AppState;
-
-/// The burn rate of the forecast: tokens used over this many days.
-const BURN_WINDOW_DAYS: i64 = 30;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -76,10 +73,10 @@ impl Names {
     }
 
     /// (id, name, email) as shown.
-    fn show(&self, user: i64, name: &str, email: &str) -> (Option<i64>, String, Option<String>) {
+    fn show(&self, user: UserId, name: &str, email: &str) -> (Option<i64>, String, Option<String>) {
         match &self.salt {
             Some(salt) => (None, pseudonym(salt, user), None),
-            None => (Some(user), name.to_owned(), Some(email.to_owned())),
+            None => (Some(user.0), name.to_owned(), Some(email.to_owned())),
         }
     }
 }
@@ -95,12 +92,10 @@ impl Names {
 async fn usage(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> ApiResult<Json<UsageReport>> {
-    Ok(Json(
-        usage_report(&state, &caller, TeamId(team), &query).await?,
-    ))
+    Ok(Json(usage_report(&state, &caller, team, &query).await?))
 }
 
 /// The report `GET /v1/teams/{team}/usage` answers; the console's report page shows the same.
@@ -115,7 +110,7 @@ pub(crate) async fn usage_report(
     let by = query.by.as_deref().unwrap_or("summary");
     if !["summary", "product", "user", "day"].contains(&by) {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            Malformed::Query,
             "by is summary, product, user or day",
         ));
     }
@@ -295,10 +290,10 @@ impl Export {
 async fn usage_csv(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> ApiResult<Response> {
-    usage_export(&state, &caller, TeamId(team), &query).await
+    usage_export(&state, &caller, team, &query).await
 }
 
 /// The CSV download `GET /v1/teams/{team}/usage.csv` answers (headers and streamed body); the
@@ -312,7 +307,7 @@ pub(crate) async fn usage_export(
     caller.require_team(team)?;
     if query.by.is_some() {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            Malformed::Query,
             "the export has one row per use; by does not apply",
         ));
     }
@@ -376,9 +371,9 @@ fn wire_settings(s: &Settings) -> TeamSettings {
 async fn get_settings(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<TeamSettings>> {
-    Ok(Json(read_settings(&state, &caller, TeamId(team)).await?))
+    Ok(Json(read_settings(&state, &caller, team).await?))
 }
 
 /// The settings `GET /v1/teams/{team}/settings` answers.
@@ -402,12 +397,10 @@ pub(crate) async fn read_settings(
 async fn set_settings(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<TeamSettingsChange>,
 ) -> ApiResult<Json<TeamSettings>> {
-    Ok(Json(
-        change_settings(&state, &caller, TeamId(team), &body).await?,
-    ))
+    Ok(Json(change_settings(&state, &caller, team, &body).await?))
 }
 
 /// The change `PUT /v1/teams/{team}/settings` makes: a threshold out of 1..=99 is refused before
@@ -432,13 +425,10 @@ pub(crate) async fn change_settings(
     Ok(wire_settings(&settings))
 }
 
-/// Tokens per day used over the last 30 days.
+/// Tokens per day used over the burn window (`jeton_core::forecast::burn_window`).
 async fn burn_rate(store: &Store, teams: &[TeamId], today: NaiveDate) -> ApiResult<f64> {
-    let window = DayRange {
-        first: today - chrono::Duration::days(BURN_WINDOW_DAYS - 1),
-        last: today,
-    };
-    Ok(store.tokens_used(teams, &window).await?.get() as f64 / BURN_WINDOW_DAYS as f64)
+    let used = store.tokens_used(teams, &burn_window(today)).await?;
+    Ok(daily_burn(used))
 }
 
 /// At the team's burn rate over the last 30 days: when the balance reaches zero (by use or by
@@ -452,9 +442,9 @@ async fn burn_rate(store: &Store, teams: &[TeamId], today: NaiveDate) -> ApiResu
 async fn team_forecast(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Forecast>> {
-    Ok(Json(forecast_of(&state, &caller, TeamId(team)).await?))
+    Ok(Json(forecast_of(&state, &caller, team).await?))
 }
 
 /// The forecast `GET /v1/teams/{team}/forecast` answers.
@@ -570,17 +560,12 @@ pub(crate) fn planned(
                 .ok_or_else(|| DomainError::UnknownProduct {
                     key: key.to_string(),
                 })?;
-        let count = |v: i64, what: &str| {
-            u32::try_from(v).map_err(|_| DomainError::InvalidRange {
-                detail: format!("{what} must be a positive whole number ({key}), got {v}"),
-            })
-        };
-        plan.push(PlanLine {
-            product: key.clone(),
-            daily_rate: product.daily_rate,
-            users: count(line.users, "users")?,
-            days_per_month: count(line.days_per_month, "days per month")?,
-        });
+        plan.push(PlanLine::new(
+            key,
+            product.daily_rate,
+            line.users,
+            line.days_per_month,
+        )?);
     }
     let e = estimate(&plan)?;
     Ok((plan, e))

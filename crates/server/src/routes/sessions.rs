@@ -13,7 +13,7 @@ use jeton_api::{
 };
 use jeton_core::lease::{LEASE_VERSION, Lease, encode_public_key, sign};
 use jeton_core::session::{HEARTBEAT_EVERY_SECONDS, offline_lease};
-use jeton_core::{ResultType, TeamId};
+use jeton_core::{ResultType, SessionId, TeamId};
 use jeton_store::sessions::{SignInOutcome, SignedIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -43,7 +43,7 @@ fn lease(state: &AppState, s: &SignedIn, now: DateTime<Utc>) -> String {
             v: LEASE_VERSION,
             session: s.session,
             user: s.user,
-            team: s.team.0,
+            team: s.team,
             product: s.product.to_string(),
             access: s.access.as_str().to_owned(),
             period_ends_at: s.period_ends_at,
@@ -56,7 +56,7 @@ fn lease(state: &AppState, s: &SignedIn, now: DateTime<Utc>) -> String {
 
 fn started(state: &AppState, s: &SignedIn, now: DateTime<Utc>) -> SessionStarted {
     SessionStarted {
-        id: s.session,
+        id: s.session.0,
         access: wire::access(s.access),
         tokens_charged: s.tokens_charged.get(),
         period_ends_at: s.period_ends_at,
@@ -153,7 +153,7 @@ fn json_created(json: String) -> Response {
 async fn heartbeat(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<SessionId>,
     ApiJson(body): ApiJson<Heartbeat>,
 ) -> ApiResult<Json<HeartbeatAnswer>> {
     let user = caller.require_user()?;
@@ -184,7 +184,7 @@ async fn heartbeat(
 async fn sign_out(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<SessionId>,
 ) -> ApiResult<Json<SignedOut>> {
     let user = caller.require_user()?;
     let refunded = state.store.sign_out(id, user.id, state.now()).await?;
@@ -209,7 +209,7 @@ async fn sign_out(
 async fn report_result(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<SessionId>,
     ApiJson(body): ApiJson<NewResult>,
 ) -> ApiResult<Json<ResultCharged>> {
     let user = caller.require_user()?;
@@ -249,10 +249,9 @@ async fn lease_key(State(state): State<AppState>) -> Json<LeaseKey> {
 async fn team_sessions(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiQuery(query): ApiQuery<SessionsQuery>,
 ) -> ApiResult<Json<Vec<SessionInfo>>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     let limit = super::page_limit(query.limit, 100, MAX_LIST_PAGE)?;
     let sessions = state
@@ -263,9 +262,9 @@ async fn team_sessions(
         sessions
             .into_iter()
             .map(|s| SessionInfo {
-                id: s.id,
+                id: s.id.0,
                 team_id: s.team.0,
-                user_id: s.user,
+                user_id: s.user.0,
                 product: s.product.to_string(),
                 version: s.version,
                 machine: s.machine,

@@ -64,22 +64,21 @@ async fn list_teams(State(state): State<AppState>, caller: Caller) -> ApiResult<
 async fn get_team(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Team>> {
-    let team = TeamId(team);
     caller.require_team(team)?;
     Ok(Json(wire::team(&state.store.team(team).await?)))
 }
 
 /// Rename a team (the operator, or an admin of the team). The name is checked as on creation;
-/// names need not be unique. A closed team keeps its name: 409 `team_closed`.
+/// names need not be unique. A closed team keeps its name: 422 `team_closed`.
 #[utoipa::path(patch, path = "/v1/teams/{team}", tag = "teams", request_body = TeamRename,
     params(("team" = i64, Path)),
     responses((status = 200, body = Team),
               (status = 400, description = "invalid_name", body = Problem),
               (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "team_closed", body = Problem)),
+              (status = 422, description = "team_closed", body = Problem)),
     security(("bearer" = [])))]
 async fn rename_team(
     State(state): State<AppState>,
@@ -112,16 +111,15 @@ pub(crate) async fn rename(
     responses((status = 200, body = Merge),
               (status = 403, description = "refused to user tokens", body = Problem),
               (status = 404, body = Problem),
-              (status = 409, description = "team_closed", body = Problem),
-              (status = 422, description = "same_team", body = Problem)),
+              (status = 422, description = "team_closed, same_team", body = Problem)),
     security(("bearer" = [])))]
 async fn merge_team(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(team): ApiPath<i64>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<MergeRequest>,
 ) -> ApiResult<Json<Merge>> {
-    let merge = merge(&state, &caller, TeamId(team), TeamId(body.into_team)).await?;
+    let merge = merge(&state, &caller, team, TeamId(body.into_team)).await?;
     Ok(Json(wire::merge(&merge)))
 }
 

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use jeton_api::{Entitlement, NewEntitlement, NewUser, Problem, TokensEnded, UserAccount};
 use jeton_core::session::AccessKind;
-use jeton_core::{DomainError, Email, Password, PersonName, ProductKey};
+use jeton_core::{DomainError, Email, Password, PersonName, ProductKey, UserId};
 use jeton_store::entitlements::EntitlementRecord;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -49,7 +49,7 @@ async fn create_user(
     Ok((
         StatusCode::CREATED,
         Json(UserAccount {
-            user_id: user.id,
+            user_id: user.id.0,
             email: user.email,
             name: user.name,
             created_at: user.created_at,
@@ -59,8 +59,8 @@ async fn create_user(
 
 fn wire(e: &EntitlementRecord) -> Entitlement {
     Entitlement {
-        id: e.id,
-        user_id: e.user_id,
+        id: e.id.0,
+        user_id: e.user_id.0,
         product: e.product.to_string(),
         kind: access(e.kind),
         starts_at: e.starts_at,
@@ -72,7 +72,7 @@ fn wire(e: &EntitlementRecord) -> Entitlement {
 async fn add(
     state: &AppState,
     caller: &Caller,
-    user: i64,
+    user: UserId,
     body: &NewEntitlement,
     kind: AccessKind,
 ) -> ApiResult<(StatusCode, Json<Entitlement>)> {
@@ -114,7 +114,7 @@ async fn add(
 async fn add_subscription(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(user): ApiPath<i64>,
+    ApiPath(user): ApiPath<UserId>,
     ApiJson(body): ApiJson<NewEntitlement>,
 ) -> ApiResult<(StatusCode, Json<Entitlement>)> {
     add(&state, &caller, user, &body, AccessKind::Subscription).await
@@ -131,7 +131,7 @@ async fn add_subscription(
 async fn add_trial(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(user): ApiPath<i64>,
+    ApiPath(user): ApiPath<UserId>,
     ApiJson(body): ApiJson<NewEntitlement>,
 ) -> ApiResult<(StatusCode, Json<Entitlement>)> {
     add(&state, &caller, user, &body, AccessKind::Trial).await
@@ -146,7 +146,7 @@ async fn add_trial(
 async fn list_entitlements(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(user): ApiPath<i64>,
+    ApiPath(user): ApiPath<UserId>,
 ) -> ApiResult<Json<Vec<Entitlement>>> {
     caller.require_operator()?;
     let list = state.store.entitlements(user).await?;
@@ -163,13 +163,13 @@ async fn list_entitlements(
 async fn sign_out_everywhere(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(user): ApiPath<i64>,
+    ApiPath(user): ApiPath<UserId>,
 ) -> ApiResult<Json<TokensEnded>> {
     // Before the id is looked up: an admin learns nothing about who exists (R-AUTH-4).
     caller.require_operator()?;
     let ended = state.store.end_user_tokens(user, state.now()).await?;
     Ok(Json(TokensEnded {
-        user_id: user,
+        user_id: user.0,
         ended,
     }))
 }

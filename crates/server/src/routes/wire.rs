@@ -105,7 +105,7 @@ pub fn balance(b: &packs::Balance, now: DateTime<Utc>) -> api::Balance {
 
 pub fn event(e: &events::LedgerEvent) -> api::Event {
     api::Event {
-        id: e.id,
+        id: e.id.0,
         team_id: e.team.0,
         kind: e.kind.to_string(),
         amount: e.amount,
@@ -170,7 +170,7 @@ fn keys<'a>(keys: impl IntoIterator<Item = &'a ProductKey>) -> Vec<String> {
 
 pub fn flex_user(u: &flex::FlexUser) -> api::FlexUser {
     api::FlexUser {
-        user_id: u.user.id,
+        user_id: u.user.id.0,
         email: u.user.email.clone(),
         name: u.user.name.clone(),
         status: assignment_status(u.status),
@@ -179,7 +179,7 @@ pub fn flex_user(u: &flex::FlexUser) -> api::FlexUser {
             ProductAccess::Selected(k) => api::ProductSelection::Some(keys(k)),
         },
         effective_products: keys(&u.effective),
-        invitation_id: u.invitation.map(|(id, _)| id),
+        invitation_id: u.invitation.map(|(id, _)| id.0),
         invitation_expires_at: u.invitation.map(|(_, at)| at),
         assigned_at: u.assigned_at,
     }
@@ -195,9 +195,9 @@ pub fn defaults(team: TeamId, k: &BTreeSet<ProductKey>) -> api::Defaults {
 
 pub fn invitation(i: &invitations::InvitationRecord) -> api::Invitation {
     api::Invitation {
-        id: i.id,
+        id: i.id.0,
         team_id: i.team.0,
-        user_id: i.user_id,
+        user_id: i.user_id.0,
         email: i.email.clone(),
         name: i.name.clone(),
         status: match i.state {
@@ -214,7 +214,7 @@ pub fn invitation(i: &invitations::InvitationRecord) -> api::Invitation {
 
 pub fn outbox_message(m: &outbox::OutboxRecord) -> api::OutboxMessage {
     api::OutboxMessage {
-        id: m.id,
+        id: m.id.0,
         team_id: m.team.0,
         to: m.to.clone(),
         subject: m.subject.clone(),
@@ -231,7 +231,7 @@ pub fn outbox_message(m: &outbox::OutboxRecord) -> api::OutboxMessage {
 
 pub fn import_job(j: &imports::ImportJob) -> api::ImportJob {
     api::ImportJob {
-        id: j.id,
+        id: j.id.0,
         team_id: j.team.0,
         status: match j.status {
             imports::ImportStatus::Queued => api::ImportStatus::Queued,

@@ -181,7 +181,7 @@ impl Http {
         )
         .await
         .ok(201);
-        (id, Http::with_key(app, Some(token)))
+        (id.0, Http::with_key(app, Some(token)))
     }
 
     /// A new admin of `team` (created with this caller's operator key), as a client.

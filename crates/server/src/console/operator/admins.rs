@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use axum::extract::State;
 use axum::response::IntoResponse;
+use jeton_core::ErrorCode;
 use jeton_core::{AdminId, Email, PersonName};
 use jeton_store::admins::Admin;
 use jeton_store::console::LinkOwner;
@@ -173,8 +174,8 @@ fn creation_refusal(e: ApiError) -> Result<FieldErrors, ApiError> {
         return Err(e);
     }
     Ok(match code {
-        "duplicate_admin" => FieldErrors::one("email", detail),
-        "not_found" => FieldErrors::one("teams", w::OP_TEAM_GONE),
+        ErrorCode::DuplicateAdmin => FieldErrors::one("email", detail),
+        ErrorCode::NotFound => FieldErrors::one("teams", w::OP_TEAM_GONE),
         _ => FieldErrors::one("teams", detail),
     })
 }

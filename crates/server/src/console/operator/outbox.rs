@@ -178,7 +178,7 @@ pub async fn page(
 /// The same as `POST /v1/outbox/{id}/retry`.
 pub async fn retry(
     State(state): State<AppState>,
-    PagePath(id): PagePath<i64>,
+    PagePath(id): PagePath<jeton_core::MessageId>,
     StaffForm { staff, .. }: StaffForm<Empty>,
 ) -> PageResult {
     staff.caller.require_operator()?;
