@@ -17,7 +17,7 @@ use crate::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::ledger::{lock_team, require_open};
 use crate::outbox::enqueue;
-use crate::teams::TeamRow;
+use crate::team_rows::TeamRow;
 use crate::time::{from_db, to_db};
 use crate::users::{User, UserRow, find_or_create_user, user_row, user_row_by_email};
 

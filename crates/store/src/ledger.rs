@@ -11,7 +11,7 @@ use sqlx::AnyConnection;
 
 use crate::error::{StoreError, StoreResult};
 pub(crate) use crate::pack_rows::{PACK_COLUMNS, PackRow, active_pack_rows, states};
-use crate::teams::TeamRow;
+use crate::team_rows::TeamRow;
 use crate::time::to_db;
 
 /// Locks a team's row for the rest of the transaction and returns it. Every transaction that

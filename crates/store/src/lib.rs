@@ -30,6 +30,7 @@ pub mod reports;
 pub mod schema;
 pub mod sessions;
 pub mod sign_in;
+mod team_rows;
 pub mod teams;
 #[cfg(feature = "testing")]
 pub mod testing;

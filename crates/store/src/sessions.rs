@@ -24,7 +24,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::flex::{assignment, selected_products, team_defaults};
 use crate::idempotency;
 use crate::ledger::{self, NewEvent, lock_team};
-use crate::teams::TeamRow;
+use crate::team_rows::TeamRow;
 use crate::time::{from_db, to_db};
 use crate::usage;
 

@@ -1,46 +1,14 @@
 use chrono::{DateTime, Utc};
 use jeton_core::limits::MAX_TEAMS_PER_ADMIN;
 use jeton_core::{AdminId, DomainError, TeamId, TeamName};
-use serde::{Deserialize, Serialize};
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::ledger::{lock_team, require_open};
-use crate::time::{from_db, to_db};
+use crate::time::to_db;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Team {
-    pub id: TeamId,
-    pub name: String,
-    pub created_at: DateTime<Utc>,
-    /// Set when the team was merged into another (R-PACK-7); a closed team takes no new changes.
-    pub closed_at: Option<DateTime<Utc>>,
-    pub merged_into: Option<TeamId>,
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct TeamRow {
-    #[sqlx(try_from = "i64")]
-    pub id: TeamId,
-    pub name: String,
-    pub created_at: i64,
-    pub closed_at: Option<i64>,
-    pub merged_into: Option<i64>,
-}
-
-impl TeamRow {
-    pub(crate) fn team(&self) -> StoreResult<Team> {
-        Ok(Team {
-            id: self.id,
-            name: self.name.clone(),
-            created_at: from_db(self.created_at)?,
-            closed_at: self.closed_at.map(from_db).transpose()?,
-            merged_into: self.merged_into.map(TeamId),
-        })
-    }
-}
-
-const TEAM_COLUMNS: &str = "id, name, created_at, closed_at, merged_into";
+pub use crate::team_rows::Team;
+use crate::team_rows::{TEAM_COLUMNS, TeamRow};
 
 impl Store {
     /// Creates a team. When an admin creates it, that admin manages it from the start.
