@@ -13,6 +13,7 @@ mod keys;
 mod mailer;
 mod metrics;
 mod openapi;
+mod password_links;
 mod passwords;
 mod routes;
 mod serve;

@@ -345,7 +345,7 @@ pub async fn forgot(
         && let Some(user) = state.store.user_for_reset(&email).await?
         && user.has_password
     {
-        send_password_link(&state, LinkOwner::User(user.id)).await?;
+        crate::password_links::send(&state, LinkOwner::User(user.id)).await?;
     }
     Ok(forgot_view(
         &token,
@@ -354,30 +354,6 @@ pub async fn forgot(
         true,
     )
     .into_response())
-}
-
-/// Makes a password link for `owner` and queues its email; answers the link.
-pub async fn send_password_link(
-    state: &AppState,
-    owner: LinkOwner,
-) -> Result<(String, chrono::DateTime<chrono::Utc>), ApiError> {
-    let secret = new_key("")?;
-    let link = format!("{}/password?secret={secret}", state.public_url);
-    let compose = |open: &jeton_store::console::OpenLink, expires_at| {
-        Some(jeton_core::mail::password_link(
-            &open.email,
-            &open.name,
-            owner.purpose(),
-            &link,
-            expires_at,
-        ))
-    };
-    let expires_at = state
-        .store
-        .create_password_link(owner, &hash_key(&secret), &compose, state.now())
-        .await?;
-    state.mail_queued();
-    Ok((link, expires_at))
 }
 
 // ---------------------------------------------------------------- choosing a password

@@ -5,7 +5,11 @@
 
 pub(crate) mod account;
 mod chart;
+mod error;
+mod format;
+mod frame;
 mod import;
+mod invitation;
 mod operator;
 mod page;
 mod plan;
@@ -23,8 +27,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, post};
-
-pub use page::bare_page;
 
 use crate::state::AppState;
 
@@ -80,8 +82,10 @@ pub fn pages() -> Router<AppState> {
             "/console/teams/{team}/defaults",
             get(users::defaults_page).post(users::set_defaults),
         )
-        // The page behind an invitation link is a page of this site like the others.
-        .merge(crate::routes::invitations::pages())
+        .route(
+            crate::emails::ACCEPT_PATH,
+            get(invitation::accept_page).post(invitation::accept_form),
+        )
         .route("/console/teams/{team}/reports", get(reports::page))
         .route("/console/teams/{team}/usage.csv", get(reports::csv))
         .route("/console/teams/{team}/plan", get(plan::page))

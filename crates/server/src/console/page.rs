@@ -1,204 +1,18 @@
-//! The frame every console and portal page is drawn in, the error pages, and small pieces the
-//! pages share (field errors, numbers, times). Pages are maud markup rendered on the server; the
-//! one stylesheet and the one small script are embedded in the binary.
+//! What the pages share besides their frame: field errors, the answers after a form, the CSRF
+//! field, path and query extractors, and the embedded assets. The frame, errors and formats are
+//! re-exported here, so a page has one place to import from.
 
 use std::collections::BTreeMap;
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, Utc};
-use jeton_store::teams::Team;
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 
-use super::session::{PortalUser, Staffer};
+pub use super::error::{PageError, PageResult};
+pub use super::format::{day, time, tokens};
+pub use super::frame::{CSS, CSS_PATH, JS, JS_PATH, Tab, bare_page, console_page, portal_page};
 use super::words as w;
 use crate::error::ApiError;
-
-pub const CSS_PATH: &str = "/assets/console.css";
-pub const JS_PATH: &str = "/assets/console.js";
-pub const CSS: &str = include_str!("../../assets/console.css");
-pub const JS: &str = include_str!("../../assets/console.js");
-
-/// Why a page could not be shown.
-#[derive(Debug)]
-pub enum PageError {
-    /// Not signed in (or the sign-in ended): to the sign-in page, then back.
-    SignIn { page: &'static str, next: String },
-    /// A form without its CSRF token, or with another browser's: refused, nothing changed.
-    Csrf,
-    /// A form that is not this page's (tampered or truncated).
-    BadForm(String),
-    /// What the API would answer, shown as a page.
-    Api(ApiError),
-}
-
-impl<E: Into<ApiError>> From<E> for PageError {
-    fn from(e: E) -> PageError {
-        PageError::Api(e.into())
-    }
-}
-
-pub type PageResult<T = Response> = Result<T, PageError>;
-
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        match self {
-            PageError::SignIn { page, next } => {
-                let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
-                Redirect::to(&format!("{page}?{query}")).into_response()
-            }
-            PageError::Csrf => error_page(StatusCode::FORBIDDEN, w::CSRF_TITLE, w::CSRF_TEXT),
-            PageError::BadForm(detail) => {
-                error_page(StatusCode::BAD_REQUEST, w::BAD_FORM_TITLE, &detail)
-            }
-            PageError::Api(e) => {
-                let (status, code, detail) = e.parts();
-                if status.is_server_error() {
-                    tracing::error!(error = ?e, code = code.as_str(), "console page failed");
-                }
-                let (title, text) = match status {
-                    StatusCode::NOT_FOUND => (w::NOT_FOUND_TITLE, w::NOT_FOUND_TEXT.to_owned()),
-                    StatusCode::FORBIDDEN => (w::FORBIDDEN_TITLE, detail),
-                    s if s.is_server_error() => (w::FAULT_TITLE, detail),
-                    _ => (w::REFUSED_TITLE, detail),
-                };
-                error_page(status, title, &text)
-            }
-        }
-    }
-}
-
-fn error_page(status: StatusCode, title: &str, text: &str) -> Response {
-    let body = html! {
-        p.notice.bad role="alert" { (text) }
-        p { a href="/" { (w::BACK_HOME) } }
-    };
-    (status, bare_page(title, body)).into_response()
-}
-
-/// The console's areas, for the navigation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tab {
-    Teams,
-    Tokens,
-    Users,
-    Defaults,
-    Import,
-    Reports,
-    Plan,
-    Settings,
-    OpTeams,
-    OpProducts,
-    OpAdmins,
-    OpOutbox,
-}
-
-fn head(title: &str) -> Markup {
-    html! {
-        head {
-            meta charset="utf-8";
-            meta name="viewport" content="width=device-width, initial-scale=1";
-            title { (title) " — Jeton" }
-            link rel="stylesheet" href=(CSS_PATH);
-            script src=(JS_PATH) defer {}
-        }
-    }
-}
-
-/// A page without navigation: signing in, choosing a password, errors.
-pub fn bare_page(title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            (head(title))
-            body {
-                header.top { a.brand href="/" { "Jeton" span { "." } } }
-                main.narrow id="main" { h1 { (title) } (body) }
-            }
-        }
-    }
-}
-
-/// A console page: the header with who is signed in, the navigation of the team (when one is
-/// open) and of the operator's areas, and the content.
-pub fn console_page(
-    staff: &Staffer,
-    team: Option<&Team>,
-    tab: Tab,
-    title: &str,
-    body: Markup,
-) -> Markup {
-    let link = |href: String, t: Tab, label: &str| {
-        html! { a href=(href) aria-current=[(t == tab).then_some("page")] { (label) } }
-    };
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            (head(title))
-            body {
-                a.skip href="#main" { (w::SKIP) }
-                header.top {
-                    a.brand href="/console" { "Jeton" span { "." } }
-                    @if let Some(t) = team { span.team { (t.name) } }
-                    div.who {
-                        span { (staff.name) }
-                        form method="post" action="/console/sign-out" {
-                            input type="hidden" name="csrf" value=(staff.csrf);
-                            button type="submit" { (w::SIGN_OUT) }
-                        }
-                    }
-                }
-                div.frame {
-                    nav.side aria-label=(w::NAVIGATION) {
-                        (link("/console".into(), Tab::Teams, w::NAV_TEAMS))
-                        @if let Some(t) = team {
-                            h2 { (t.name) }
-                            (link(format!("/console/teams/{}/tokens", t.id), Tab::Tokens, w::NAV_TOKENS))
-                            (link(format!("/console/teams/{}/users", t.id), Tab::Users, w::NAV_USERS))
-                            (link(format!("/console/teams/{}/defaults", t.id), Tab::Defaults, w::NAV_DEFAULTS))
-                            (link(format!("/console/teams/{}/import", t.id), Tab::Import, w::NAV_IMPORT))
-                            (link(format!("/console/teams/{}/reports", t.id), Tab::Reports, w::NAV_REPORTS))
-                            (link(format!("/console/teams/{}/plan", t.id), Tab::Plan, w::NAV_PLAN))
-                            (link(format!("/console/teams/{}/settings", t.id), Tab::Settings, w::NAV_SETTINGS))
-                        }
-                        @if staff.is_operator() {
-                            h2 { (w::NAV_OPERATOR) }
-                            (link("/console/operator/teams".into(), Tab::OpTeams, w::NAV_OP_TEAMS))
-                            (link("/console/operator/products".into(), Tab::OpProducts, w::NAV_OP_PRODUCTS))
-                            (link("/console/operator/admins".into(), Tab::OpAdmins, w::NAV_OP_ADMINS))
-                            (link("/console/operator/outbox".into(), Tab::OpOutbox, w::NAV_OP_OUTBOX))
-                        }
-                    }
-                    main id="main" { h1 { (title) } (body) }
-                }
-            }
-        }
-    }
-}
-
-/// A portal page for a signed-in user.
-pub fn portal_page(user: &PortalUser, title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            (head(title))
-            body {
-                a.skip href="#main" { (w::SKIP) }
-                header.top {
-                    a.brand href="/portal" { "Jeton" span { "." } }
-                    div.who {
-                        span { (user.user.name) }
-                        form method="post" action="/portal/sign-out" {
-                            input type="hidden" name="csrf" value=(user.csrf);
-                            button type="submit" { (w::SIGN_OUT) }
-                        }
-                    }
-                }
-                main.narrow.portal id="main" { h1 { (title) } (body) }
-            }
-        }
-    }
-}
 
 /// Messages beside the fields of a form that was refused, by field name.
 #[derive(Debug, Default)]
@@ -315,29 +129,6 @@ pub fn csrf(token: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(token); }
 }
 
-/// A token amount with thousands separators: 12,345.
-pub fn tokens(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A time, in UTC here and in the viewer's zone once the script runs; UTC stays on hover.
-pub fn time(t: DateTime<Utc>) -> Markup {
-    html! { time datetime=(t.to_rfc3339()) title=(format!("{} UTC", t.format("%Y-%m-%d %H:%M"))) { (t.format("%Y-%m-%d %H:%M")) " UTC" } }
-}
-
-/// A calendar day.
-pub fn day(t: DateTime<Utc>) -> Markup {
-    html! { time datetime=(t.format("%Y-%m-%d")) data-date="1" { (t.format("%Y-%m-%d")) } }
-}
-
 /// The stylesheet and script, cached by browsers for a day.
 pub fn asset(body: &'static str, content_type: &'static str) -> Response {
     (
@@ -348,17 +139,4 @@ pub fn asset(body: &'static str, content_type: &'static str) -> Response {
         body,
     )
         .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_amounts_have_thousands_separators() {
-        assert_eq!(tokens(0), "0");
-        assert_eq!(tokens(999), "999");
-        assert_eq!(tokens(1000), "1,000");
-        assert_eq!(tokens(1_234_567), "1,234,567");
-    }
 }

@@ -16,7 +16,8 @@ use jeton_store::users::User;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::page::PageError;
+use super::error::PageError;
+use super::frame::Viewer;
 use crate::auth::Caller;
 use crate::extract::control;
 use crate::keys::{hash_key, new_key};
@@ -93,6 +94,27 @@ pub struct Staffer {
 impl Staffer {
     pub fn is_operator(&self) -> bool {
         matches!(self.caller, Caller::Operator)
+    }
+}
+
+impl Viewer for Staffer {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+    fn is_operator(&self) -> bool {
+        Staffer::is_operator(self)
+    }
+}
+
+impl Viewer for PortalUser {
+    fn name(&self) -> &str {
+        &self.user.name
+    }
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
 }
 

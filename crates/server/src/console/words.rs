@@ -184,7 +184,7 @@ pub mod reports {
 
     use chrono::NaiveDate;
 
-    use crate::console::page::tokens;
+    use crate::console::format::tokens;
 
     // Usage reports
     pub const REPORTS_TITLE: &str = "Usage reports";

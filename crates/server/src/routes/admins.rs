@@ -12,10 +12,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Caller;
-use crate::console::account::send_password_link;
 use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiJson, ApiPath};
 use crate::keys::{ADMIN_PREFIX, hash_key, new_key};
+use crate::password_links;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -85,7 +85,7 @@ pub(crate) async fn create(
         .store
         .create_admin(email, name, &teams, &hash_key(&key), state.now())
         .await?;
-    let (link, expires_at) = send_password_link(state, LinkOwner::Admin(admin.id)).await?;
+    let (link, expires_at) = password_links::send(state, LinkOwner::Admin(admin.id)).await?;
     Ok(AdminCreated {
         id: admin.id.0,
         email: admin.email,
@@ -171,7 +171,7 @@ async fn password_link(
     ApiPath(admin): ApiPath<i64>,
 ) -> ApiResult<Json<PasswordLink>> {
     caller.require_operator()?;
-    let (link, expires_at) = send_password_link(&state, LinkOwner::Admin(AdminId(admin))).await?;
+    let (link, expires_at) = password_links::send(&state, LinkOwner::Admin(AdminId(admin))).await?;
     Ok(Json(PasswordLink {
         admin_id: admin,
         link,

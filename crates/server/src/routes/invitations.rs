@@ -1,24 +1,20 @@
 //! R-USR-3: invitations. Admins list and resend them; the invited person accepts through the
-//! link in the email (an HTML page with a form) or through the API.
+//! API or through the page behind the email's link (`console::invitation`), which calls
+//! [`accept_secret`] here.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use jeton_api::{AcceptInvitation, Accepted, Invitation, Problem};
 use jeton_core::{InvitationId, Password, TeamId, UserId};
 use jeton_store::invitations::Invited;
-use maud::{Markup, html};
-use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::wire;
 use crate::auth::Caller;
-use crate::emails::ACCEPT_PATH;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiForm, ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath};
 use crate::keys::{hash_key, new_secret};
 use crate::state::AppState;
 
@@ -30,14 +26,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list))
         .routes(routes!(resend))
         .routes(routes!(accept))
-}
-
-/// The pages behind the link in the email (HTML, not part of the JSON API).
-pub fn pages() -> axum::Router<AppState> {
-    axum::Router::new().route(
-        ACCEPT_PATH,
-        axum::routing::get(accept_page).post(accept_form),
-    )
 }
 
 /// Open invitations of the team (pending and expired), with who and until when.
@@ -89,7 +77,7 @@ fn no_such_link() -> ApiError {
 
 /// The invitation a link's secret names, with the secret's digest, if it can still be accepted;
 /// otherwise the answer for a dead or unknown link. Shared by the page and accepting.
-async fn open_invitation(
+pub(crate) async fn open_invitation(
     state: &AppState,
     secret: &str,
     now: DateTime<Utc>,
@@ -109,7 +97,7 @@ async fn open_invitation(
 
 /// Accepting, shared by the API and the page: a new account chooses its password; a person who
 /// already has an account proves it with theirs.
-async fn accept_secret(
+pub(crate) async fn accept_secret(
     state: &AppState,
     secret: &str,
     password: &str,
@@ -153,132 +141,4 @@ async fn accept(
         user_id: user_id.0,
         team_id: team.0,
     }))
-}
-
-// ---------------------------------------------------------------- the page behind the link
-
-/// The console's frame (stylesheet, header), so the link opens a page of the same site.
-fn page(title: &str, content: Markup) -> Markup {
-    crate::console::bare_page(title, content)
-}
-
-fn error_page(e: &ApiError) -> Response {
-    let (status, _, detail) = e.parts();
-    (
-        status,
-        page(
-            "This link does not work",
-            html! { p.notice.bad role="alert" { (detail) } },
-        ),
-    )
-        .into_response()
-}
-
-#[derive(Deserialize)]
-struct LinkQuery {
-    secret: Option<String>,
-}
-
-async fn accept_page(
-    State(state): State<AppState>,
-    query: axum::extract::Query<LinkQuery>,
-) -> Response {
-    let secret = query.0.secret.unwrap_or_default();
-    accept_view(&state, &secret, None).await
-}
-
-/// The form behind the link; `refusal` is the message beside the password after a refused try.
-/// A link that no longer works gets a page that says why.
-async fn accept_view(state: &AppState, secret: &str, refusal: Option<(&str, String)>) -> Response {
-    let invited = match open_invitation(state, secret, state.now()).await {
-        Ok((_, invited)) => invited,
-        Err(e) => return error_page(&e),
-    };
-    let team = match state.store.team(invited.invitation.team).await {
-        Ok(t) => t.name,
-        Err(e) => return error_page(&e.into()),
-    };
-    let existing = invited.password_hash.is_some();
-    let error = |field: &str| {
-        html! {
-            @if let Some((f, message)) = &refusal && *f == field {
-                p.field-error id=(format!("{field}-error")) role="alert" { (message) }
-            }
-        }
-    };
-    let invalid = |field: &str| {
-        refusal
-            .as_ref()
-            .is_some_and(|(f, _)| *f == field)
-            .then_some("true")
-    };
-    let markup = page(
-        "Accept your invitation",
-        html! {
-            p { "Hello " (invited.invitation.name) ", you are invited to use Flex products on the team "
-                strong { (team) } "." }
-            div.card {
-                form method="post" action=(ACCEPT_PATH) {
-                    input type="hidden" name="secret" value=(secret);
-                    @if existing {
-                        p { "You already have an account as " (invited.invitation.email) ". Enter its password to accept." }
-                        label for="password" { "Password" }
-                        input id="password" type="password" name="password" required autocomplete="current-password"
-                            aria-invalid=[invalid("password")] aria-describedby="password-error";
-                        (error("password"))
-                    } @else {
-                        label for="password" { "Choose a password for " (invited.invitation.email) " (at least 8 characters)" }
-                        input id="password" type="password" name="password" required minlength="8" autocomplete="new-password"
-                            aria-invalid=[invalid("password")] aria-describedby="password-error";
-                        (error("password"))
-                        label for="again" { "The same password again" }
-                        input id="again" type="password" name="again" required minlength="8" autocomplete="new-password"
-                            aria-invalid=[invalid("again")] aria-describedby="again-error";
-                        (error("again"))
-                    }
-                    div.actions { button type="submit" { "Accept the invitation" } }
-                }
-            }
-            p.muted { "The link works until " (invited.invitation.expires_at.format("%Y-%m-%d %H:%M")) " UTC." }
-        },
-    );
-    match refusal {
-        Some(_) => (StatusCode::UNPROCESSABLE_ENTITY, markup).into_response(),
-        None => markup.into_response(),
-    }
-}
-
-#[derive(Deserialize)]
-struct AcceptForm {
-    secret: String,
-    password: String,
-    again: Option<String>,
-}
-
-async fn accept_form(
-    State(state): State<AppState>,
-    ApiForm(form): ApiForm<AcceptForm>,
-) -> Response {
-    if let Some(again) = &form.again
-        && *again != form.password
-    {
-        let message = "the two passwords differ; type them again".to_owned();
-        return accept_view(&state, &form.secret, Some(("again", message))).await;
-    }
-    match accept_secret(&state, &form.secret, &form.password).await {
-        // Straight into the portal, signed in: the person just proved who they are.
-        Ok((user, _)) => crate::console::account::start_portal_session(&state, user, None)
-            .await
-            .into_response(),
-        // A password refused (too short, or not the account's): the form again, the message
-        // beside it. A link that stopped working: the page that says why.
-        Err(e) => {
-            let (status, _, detail) = e.parts();
-            if status == StatusCode::BAD_REQUEST || status == StatusCode::UNAUTHORIZED {
-                accept_view(&state, &form.secret, Some(("password", detail))).await
-            } else {
-                error_page(&e)
-            }
-        }
-    }
 }

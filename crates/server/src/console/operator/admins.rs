@@ -16,7 +16,6 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::secret_box;
-use crate::console::account::send_password_link;
 use crate::console::page::{
     FieldErrors, PagePath, PageQuery, PageResult, Tab, console_page, csrf, day, refused, see_other,
     time,
@@ -24,6 +23,7 @@ use crate::console::page::{
 use crate::console::session::{StaffForm, Staffer};
 use crate::console::words as w;
 use crate::error::ApiError;
+use crate::password_links;
 use crate::routes::admins as api;
 use crate::state::AppState;
 
@@ -284,7 +284,7 @@ pub async fn password_link(
 ) -> PageResult {
     staff.caller.require_operator()?;
     let admin = state.store.admin(AdminId(admin)).await?;
-    let (link, expires_at) = send_password_link(&state, LinkOwner::Admin(admin.id)).await?;
+    let (link, expires_at) = password_links::send(&state, LinkOwner::Admin(admin.id)).await?;
     let body = html! {
         div.card.once {
             (secret_box("password-link", w::OP_PASSWORD_LINK, &link, &w::op_link_emailed(&admin.email)))
