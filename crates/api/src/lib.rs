@@ -180,8 +180,10 @@ pub struct Balance {
     pub available: u64,
     pub used: u64,
     pub total: u64,
-    /// `available` is below 20 % of `total`.
+    /// `available` is below `low_percent` % of `total`.
     pub low: bool,
+    /// The team's low-balance threshold (1–99 %, 20 by default; team settings).
+    pub low_percent: u8,
     pub packs: Vec<BalancePack>,
 }
 

@@ -2780,6 +2780,25 @@ async fn reports_flow(env: Env) {
         changed,
         serde_json::json!({"low_balance_percent": 30, "pseudonyms": true})
     );
+    // The balance is judged by the team's own threshold, and says which.
+    let balance = env
+        .run(&["balance", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(balance["low_percent"], 30, "{balance}");
+    let (available, total) = (
+        balance["available"].as_u64().unwrap(),
+        balance["total"].as_u64().unwrap(),
+    );
+    assert_eq!(balance["low"], available * 100 < total * 30, "{balance}");
+    if balance["low"] == true {
+        let text = env
+            .run(&["balance", "--team", "Design"])
+            .await
+            .ok()
+            .to_string();
+        assert!(text.contains("LOW: less than 30 % is left"), "{text}");
+    }
     let out = env.run(&["teams", "settings", "Design"]).await;
     let text = out.ok();
     assert!(

@@ -47,6 +47,8 @@ pub struct Purchase {
 pub struct Balance {
     pub team: TeamId,
     pub summary: BalanceSummary,
+    /// The team's low-balance threshold the summary was judged by (R-REP-1).
+    pub low_percent: u8,
     /// Active packs in consumption order: the first is the next to pay.
     pub packs: Vec<Pack>,
 }
@@ -148,6 +150,7 @@ impl Store {
         Ok(Balance {
             team,
             summary,
+            low_percent: percent.get(),
             packs: packs.into_iter().map(|(_, p)| p).collect(),
         })
     }

@@ -137,7 +137,10 @@ fn show_balance(b: &Balance) -> String {
         b.used
     );
     if b.low {
-        summary.push_str(" LOW: less than 20 % is left.");
+        summary.push_str(&format!(
+            " LOW: less than {} % is left (the team's threshold).",
+            b.low_percent
+        ));
     }
     if b.packs.is_empty() {
         return blocks([summary, "No active packs.".into()]);

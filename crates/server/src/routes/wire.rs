@@ -88,6 +88,7 @@ pub fn balance(b: &packs::Balance, now: DateTime<Utc>) -> api::Balance {
         used: b.summary.used.get(),
         total: b.summary.total.get(),
         low: b.summary.low,
+        low_percent: b.low_percent,
         packs: b
             .packs
             .iter()
