@@ -5,9 +5,27 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::error::DomainError;
 
-/// A console or portal sign-in lasts a working day; after that the browser signs in again.
+/// R-WEB-2: a console or portal sign-in runs out after 12 hours without use.
 pub fn session_lifetime() -> Duration {
     Duration::hours(12)
+}
+
+/// How often a sign-in in use is renewed: at most once an hour, so that page views do not each
+/// write to the database.
+const RENEW_EVERY: Duration = Duration::hours(1);
+
+/// The new end of a sign-in used at `now`, when it is due for renewal: one used again keeps
+/// running, one left alone for 12 hours ends. `None` when nothing needs writing (renewed within
+/// the hour, or already over).
+pub fn renewal(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    (expires_at > now && expires_at - now < session_lifetime() - RENEW_EVERY)
+        .then(|| now + session_lifetime())
+}
+
+/// How long the browser keeps a sign-in's cookie whatever its use: after a week the person signs
+/// in again, even if they never stopped working.
+pub fn cookie_lifetime() -> Duration {
+    Duration::days(7)
 }
 
 /// Why a password link was made; decides how long it works.
@@ -68,5 +86,22 @@ mod tests {
         );
         assert_eq!(LinkPurpose::AdminPassword.validity(), Duration::days(7));
         assert_eq!(session_lifetime(), Duration::hours(12));
+    }
+
+    #[test]
+    fn r_web_2_a_sign_in_in_use_is_renewed_at_most_hourly_and_ends_after_12_idle_hours() {
+        let start = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let ends = start + session_lifetime();
+        assert_eq!(renewal(ends, start), None, "just signed in");
+        let later = start + Duration::minutes(59);
+        assert_eq!(
+            renewal(ends, later),
+            None,
+            "renewed within the hour: no write"
+        );
+        let later = start + Duration::minutes(61);
+        assert_eq!(renewal(ends, later), Some(later + session_lifetime()));
+        assert_eq!(renewal(ends, ends), None, "over is over");
+        assert_eq!(renewal(ends, ends + Duration::seconds(1)), None);
     }
 }

@@ -4,7 +4,7 @@
 //! ends those too.
 
 use chrono::{DateTime, Utc};
-use jeton_core::console::{LinkPurpose, check_link};
+use jeton_core::console::{LinkPurpose, check_link, renewal};
 use jeton_core::mail::Message;
 use jeton_core::{AdminId, Email, TeamId, UserId};
 
@@ -93,31 +93,75 @@ impl Store {
         w.commit().await
     }
 
-    /// Who holds the unexpired console sign-in with this digest. An admin whose key the
-    /// operator revoked is out of the console too (R-AUTH-1).
+    /// Who holds the unexpired console sign-in with this digest; using it renews it when due
+    /// (`jeton_core::console::renewal`, R-WEB-2). An admin whose key the operator revoked is out of
+    /// the console too (R-AUTH-1).
     pub async fn console_session(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Staff>> {
-        let found: Option<(Option<i64>,)> = sqlx::query_as(
-            "SELECT admin_id FROM console_sessions WHERE token_hash = $1 AND expires_at > $2",
+        let found: Option<(Option<i64>, i64)> = sqlx::query_as(
+            "SELECT admin_id, expires_at FROM console_sessions WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(token_hash)
         .bind(to_db(now))
         .fetch_optional(self.pool())
         .await?;
-        match found {
-            None => Ok(None),
-            Some((None,)) => Ok(Some(Staff::Operator)),
-            Some((Some(id),)) => {
+        let Some((admin, expires_at)) = found else {
+            return Ok(None);
+        };
+        let staff = match admin {
+            None => Staff::Operator,
+            Some(id) => {
                 let admin = self.admin(AdminId(id)).await?;
-                Ok(admin
-                    .key_revoked_at
-                    .is_none()
-                    .then_some(Staff::Admin(admin)))
+                if admin.key_revoked_at.is_some() {
+                    return Ok(None);
+                }
+                Staff::Admin(admin)
             }
+        };
+        if let Some(until) = renewal(from_db(expires_at)?, now) {
+            let mut w = self.begin_write().await?;
+            sqlx::query("UPDATE console_sessions SET expires_at = $1 WHERE token_hash = $2")
+                .bind(to_db(until))
+                .bind(token_hash)
+                .execute(&mut *w.tx)
+                .await?;
+            w.commit().await?;
         }
+        Ok(Some(staff))
+    }
+
+    /// The user holding an unexpired token with this digest, for the portal: using it renews it
+    /// when due, like a console sign-in (R-WEB-2). (An API token of 30 days is never due.)
+    pub async fn portal_user(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        let Some(user) = self.user_by_token(token_hash, now).await? else {
+            return Ok(None);
+        };
+        let expires_at: Option<i64> =
+            sqlx::query_scalar("SELECT expires_at FROM user_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(self.pool())
+                .await?;
+        if let Some(until) = expires_at
+            .map(from_db)
+            .transpose()?
+            .and_then(|e| renewal(e, now))
+        {
+            let mut w = self.begin_write().await?;
+            sqlx::query("UPDATE user_tokens SET expires_at = $1 WHERE token_hash = $2")
+                .bind(to_db(until))
+                .bind(token_hash)
+                .execute(&mut *w.tx)
+                .await?;
+            w.commit().await?;
+        }
+        Ok(Some(user))
     }
 
     /// Signs this browser out (nothing happens for an unknown digest). Expired sign-ins go too.

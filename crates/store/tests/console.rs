@@ -141,6 +141,25 @@ async fn sign_ins_end(db: TestDb) {
     assert_eq!(store.console_session("s-1", until).await.unwrap(), None);
     assert_eq!(store.console_session("nope", now()).await.unwrap(), None);
 
+    // R-WEB-2: used, a sign-in keeps running; left alone 12 hours, it ends.
+    let h = |n: i64| now() + Duration::hours(n);
+    store
+        .create_console_session("busy", None, now(), until)
+        .await
+        .unwrap();
+    for used_at in [2, 13, 24] {
+        assert_eq!(
+            store.console_session("busy", h(used_at)).await.unwrap(),
+            Some(Staff::Operator),
+            "in use at +{used_at} h"
+        );
+    }
+    assert_eq!(
+        store.console_session("busy", h(24 + 12)).await.unwrap(),
+        None,
+        "12 hours without use"
+    );
+
     // A new password ends the admin's sign-ins (not the operator's).
     link(&store, LinkOwner::Admin(ann), "reset").await;
     store

@@ -46,8 +46,10 @@ pub fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'st
     c.set_same_site(SameSite::Strict);
     c.set_path("/");
     c.set_secure(state.public_url.starts_with("https://"));
+    // The server ends a sign-in after 12 idle hours; the browser forgets the cookie after a week
+    // whatever its use (R-WEB-2).
     c.set_max_age(cookie::time::Duration::seconds(
-        jeton_core::console::session_lifetime().num_seconds(),
+        jeton_core::console::cookie_lifetime().num_seconds(),
     ));
     c
 }
@@ -168,7 +170,7 @@ impl FromRequestParts<AppState> for PortalUser {
         let token_hash = hash_key(&token);
         let user = state
             .store
-            .user_by_token(&token_hash, state.now())
+            .portal_user(&token_hash, state.now())
             .await?
             .ok_or_else(sign_in)?;
         Ok(PortalUser {

@@ -163,7 +163,7 @@ async fn sign_in_and_out(db: TestDb) {
         .map(|h| h.to_str().unwrap().to_owned())
         .find(|h| h.starts_with("jeton_console="))
         .unwrap();
-    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=604800"] {
         assert!(cookie.contains(attribute), "{attribute} in {cookie}");
     }
     assert!(!cookie.contains("Secure"), "http public URL: {cookie}");
