@@ -709,6 +709,9 @@ impl Store {
         active: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<Beat> {
+        if let Some(beat) = self.quiet_heartbeat(session, user, active, now).await? {
+            return Ok(beat);
+        }
         let row = self.own_session(session, user).await?;
         let team = row.team_id;
         let mut step = self.session_step(team, user, row.product_id, now).await?;
@@ -760,6 +763,90 @@ impl Store {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// A heartbeat with nothing due, without the team's lock: the session is open and far from
+    /// its 15-minute lease, and the latest period of its (team, user, product) runs well past
+    /// `now`. The engine would then plan nothing (no session of this step to end, no period to
+    /// roll over or resume, nothing to charge): only the session's last-seen (and last-active)
+    /// time is written. `None` when anything may be due: the caller takes the full, locked step.
+    ///
+    /// Why no lock is needed: the update is conditional on the session still being open and its
+    /// period unrefunded, and a period is refunded only once its last session has ended — that
+    /// end writes this session's row, which the conditional update re-checks (PostgreSQL waits on
+    /// the row lock; SQLite serialises writers). The margins keep a concurrent locked step (a
+    /// sweep, another heartbeat) from seeing this session dead or the period over at about the
+    /// same time; at worst such a step ends the session at its previous heartbeat — earlier,
+    /// never charging more.
+    async fn quiet_heartbeat(
+        &self,
+        session: SessionId,
+        user: UserId,
+        active: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Beat>> {
+        let margin = chrono::Duration::minutes(QUIET_MARGIN_MINUTES);
+        let mut w = self.begin_write().await?;
+        let row: Option<QuietRow> = sqlx::query_as(
+            "SELECT s.team_id, s.last_seen_at, pr.key, p.id AS period_id, p.access, \
+                 p.started_at, p.ends_at, p.refunded_at \
+             FROM sessions s JOIN products pr ON pr.id = s.product_id \
+             JOIN usage_periods p ON p.id = (SELECT q.id FROM usage_periods q \
+                 WHERE q.team_id = s.team_id AND q.user_id = s.user_id AND q.product_id = s.product_id \
+                 ORDER BY q.started_at DESC, q.id DESC LIMIT 1) \
+             WHERE s.id = $1 AND s.user_id = $2 AND s.ended_at IS NULL",
+        )
+        .bind(session.0)
+        .bind(user.0)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let period = Period {
+            id: row.period_id,
+            access: AccessKind::parse(&row.access)?,
+            started_at: from_db(row.started_at)?,
+            ends_at: from_db(row.ends_at)?,
+            tokens: Tokens::ZERO,
+            refunded: row.refunded_at.is_some(),
+        };
+        let last_seen = from_db(row.last_seen_at)?;
+        let quiet = period.runs_at(now)
+            && period.runs_at(now + margin)
+            && last_seen <= now
+            && now + margin <= last_seen + session::session_lease();
+        if !quiet {
+            return Ok(None);
+        }
+        let done = sqlx::query(
+            "UPDATE sessions SET last_seen_at = $1, last_active_at = CASE WHEN $2 = 1 THEN $1 ELSE last_active_at END \
+             WHERE id = $3 AND ended_at IS NULL AND last_seen_at = $4 \
+             AND EXISTS (SELECT 1 FROM usage_periods p WHERE p.id = $5 AND p.refunded_at IS NULL)",
+        )
+        .bind(to_db(now))
+        .bind(i64::from(active))
+        .bind(session.0)
+        .bind(row.last_seen_at)
+        .bind(row.period_id.0)
+        .execute(&mut *w.tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            // Something changed in between: the locked step decides.
+            return Ok(None);
+        }
+        w.commit().await?;
+        Ok(Some(Beat {
+            signed_in: SignedIn {
+                session,
+                team: row.team_id,
+                user,
+                product: ProductKey::parse(&row.key)?,
+                access: period.access,
+                tokens_charged: Tokens::ZERO,
+                period_ends_at: period.ends_at,
+            },
+        }))
     }
 
     /// R-SES-4: signs a session out. Returns the tokens refunded by the grace rule. Signing out a
@@ -1015,6 +1102,25 @@ impl Store {
         .await?;
         rows.into_iter().map(SessionRecordRow::record).collect()
     }
+}
+
+/// How far a quiet heartbeat must be from its session's lease running out and from its period's
+/// end; closer, the locked step decides.
+const QUIET_MARGIN_MINUTES: i64 = 1;
+
+/// A session with the latest period of its (team, user, product), for a quiet heartbeat.
+#[derive(sqlx::FromRow)]
+struct QuietRow {
+    #[sqlx(try_from = "i64")]
+    team_id: TeamId,
+    last_seen_at: i64,
+    key: String,
+    #[sqlx(try_from = "i64")]
+    period_id: PeriodId,
+    access: String,
+    started_at: i64,
+    ends_at: i64,
+    refunded_at: Option<i64>,
 }
 
 /// A result reported before under the same client id.

@@ -59,6 +59,12 @@ pub struct SimulateArgs {
     #[arg(long, conflicts_with = "load")]
     pub weekends: bool,
 
+    /// What the load test times (--load): `charge` (sign in, heartbeat, sign out: most sign-ins
+    /// open a new period), `paid` (sign-ins into already-paid periods) or `heartbeat`
+    /// (heartbeats of open sessions); the last two first open a session per user and product
+    #[arg(long, value_enum, default_value_t = load::Phase::Charge, conflicts_with = "days")]
+    pub phase: load::Phase,
+
     /// Seed of every random choice: the same seed plays the same schedule
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -128,6 +134,7 @@ pub async fn run(args: SimulateArgs, ctx: &Ctx) -> Result<()> {
     let report = load::run(
         &world,
         ctx.client.base_url(),
+        args.phase,
         args.concurrency,
         Duration::from_secs(args.duration),
         args.seed,
@@ -136,9 +143,9 @@ pub async fn run(args: SimulateArgs, ctx: &Ctx) -> Result<()> {
     .await;
     bar.finish_and_clear();
     ctx.out.print(&report, show_load)?;
-    if report.sign_ins == 0 {
+    if report.rate == 0.0 {
         bail!(
-            "no sign-in succeeded ({})",
+            "no timed request succeeded ({})",
             stats::show_counts(&report.errors)
         );
     }
@@ -180,12 +187,14 @@ fn show_load(r: &LoadReport) -> String {
             ms(l.max_ms),
         ]);
     }
-    let sign_in = r.operations.get("sign_in");
+    let timed = r.operations.get(r.rate_of);
+    let what = r.rate_of.replace('_', "-");
     let rate = format!(
-        "{} sign-ins, {:.1} per second; sign-in p99 {} ms.",
-        r.sign_ins,
-        r.sign_ins_per_second,
-        sign_in.map(|l| ms(l.p99_ms)).unwrap_or_else(|| "-".into())
+        "{} {what}s ({:?} phase), {:.1} per second; {what} p99 {} ms.",
+        timed.map_or(0, |l| l.count),
+        r.phase,
+        r.rate,
+        timed.map(|l| ms(l.p99_ms)).unwrap_or_else(|| "-".into())
     );
     let errors = if r.errors.is_empty() {
         "No errors.".to_string()

@@ -1,5 +1,9 @@
-//! `jeton simulate --load`: C workers sign a random user in to a random product, send one
-//! heartbeat and sign out, over and over, for a fixed time.
+//! `jeton simulate --load`: C workers send session requests over and over for a fixed time. In
+//! the `charge` phase (the default) each loop signs a random user in to a random product, sends
+//! one heartbeat and signs out: the sign-out comes within the grace window, so the period is
+//! refunded and most sign-ins open (and charge) a new one. The `paid` and `heartbeat` phases first
+//! open one session for every (user, product) (untimed), then time sign-ins into those
+//! already-paid periods, or heartbeats of those open sessions.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,9 +19,35 @@ use super::setup::World;
 use super::stats::{self, Counts, Latency, Samples};
 use jeton_core::rng::Rng;
 
+/// What the workers of a load run send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Sign in, heartbeat, sign out: most sign-ins open and charge a new period
+    Charge,
+    /// Sign-ins into an already-paid period (no charge)
+    Paid,
+    /// Heartbeats of open sessions in a running period
+    Heartbeat,
+}
+
+impl Phase {
+    /// The request this phase times for its rate.
+    fn timed(self) -> &'static str {
+        match self {
+            Phase::Charge | Phase::Paid => "sign_in",
+            Phase::Heartbeat => "heartbeat",
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct LoadReport {
     pub mode: &'static str,
+    pub phase: Phase,
+    /// The request the rate counts (`sign_in` or `heartbeat`), and its successes per second.
+    pub rate_of: &'static str,
+    pub rate: f64,
     pub server: String,
     pub team_id: i64,
     pub users: usize,
@@ -55,14 +85,71 @@ impl Measured {
     }
 }
 
+/// Opens one session for every (user, product) of the world, `concurrency` at a time; the
+/// sessions of user `i` come back at index `i`.
+async fn open_sessions(world: &World, concurrency: u32) -> Vec<Vec<i64>> {
+    let products = world.product_keys();
+    let users = world.users.len();
+    let workers = concurrency.clamp(1, users.max(1) as u32) as usize;
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..workers {
+        let clients: Vec<_> = (worker..users)
+            .step_by(workers)
+            .map(|i| (i, world.users[i].client.clone()))
+            .collect();
+        let products = products.clone();
+        let team = world.team;
+        tasks.spawn(async move {
+            let mut mine = Vec::new();
+            for (i, client) in clients {
+                let mut ids = Vec::new();
+                for product in &products {
+                    let request = SignIn {
+                        team,
+                        product: product.clone(),
+                        version: None,
+                        machine: Some(format!("sim-open-{i}")),
+                    };
+                    if let Ok(s) = client.sign_in(&request, None).await {
+                        ids.push(s.id);
+                    }
+                }
+                mine.push((i, ids));
+            }
+            mine
+        });
+    }
+    let mut all = vec![Vec::new(); users];
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(mine) = done {
+            for (i, ids) in mine {
+                all[i] = ids;
+            }
+        }
+    }
+    all
+}
+
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     world: &World,
     server: &str,
+    phase: Phase,
     concurrency: u32,
     duration: Duration,
     seed: u64,
     bar: &ProgressBar,
 ) -> LoadReport {
+    let open = match phase {
+        Phase::Charge => Vec::new(),
+        Phase::Paid | Phase::Heartbeat => open_sessions(world, concurrency).await,
+    };
+    let open: Arc<Vec<(usize, i64)>> = Arc::new(
+        open.iter()
+            .enumerate()
+            .flat_map(|(i, ids)| ids.iter().map(move |&id| (i, id)))
+            .collect(),
+    );
     let world_users: Arc<Vec<_>> = Arc::new(
         world
             .users
@@ -81,12 +168,35 @@ pub async fn run(
         let products = products.clone();
         let sign_ins = sign_ins.clone();
         let failures = failures.clone();
+        let open = open.clone();
         let team = world.team;
         tasks.spawn(async move {
             let mut rng = Rng::derive(seed, &[u64::from(worker)]);
             let mut m = Measured::default();
             let machine = format!("sim-worker-{worker}");
             while Instant::now() < deadline {
+                if phase == Phase::Heartbeat {
+                    if open.is_empty() {
+                        break;
+                    }
+                    let (user, session) = open[rng.index(open.len())];
+                    let t = Instant::now();
+                    match users[user]
+                        .heartbeat(session, &Heartbeat { active: true })
+                        .await
+                    {
+                        Ok(_) => m.heartbeat.ok(t.elapsed()),
+                        Err(e) => {
+                            m.heartbeat.errors += 1;
+                            m.failed("heartbeat", &e);
+                            failures.fetch_add(1, Ordering::Relaxed);
+                            if matches!(e, ClientError::Transport(_)) {
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                        }
+                    }
+                    continue;
+                }
                 let client = &users[rng.index(users.len())];
                 let request = SignIn {
                     team,
@@ -112,6 +222,10 @@ pub async fn run(
                         continue;
                     }
                 };
+                if phase == Phase::Paid {
+                    // The session stays open (the period was paid by the sessions opened first).
+                    continue;
+                }
                 let t = Instant::now();
                 match client
                     .heartbeat(session.id, &Heartbeat { active: true })
@@ -172,8 +286,15 @@ pub async fn run(
     bar.set_position(duration.as_secs());
 
     let signed_in = all.sign_in.micros.len() as u64;
+    let timed = match phase {
+        Phase::Charge | Phase::Paid => signed_in,
+        Phase::Heartbeat => all.heartbeat.micros.len() as u64,
+    };
     LoadReport {
         mode: "load",
+        phase,
+        rate_of: phase.timed(),
+        rate: timed as f64 / elapsed.max(0.001),
         server: server.to_string(),
         team_id: world.team,
         users: world.users.len(),

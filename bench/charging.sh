@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Charging throughput (issue 12), side by side in one run on this machine: the bare charge
+# transaction (lock the pack row, update it, insert a ledger row, one commit each) against Jeton's
+# charging sign-ins, sign-ins into an already-paid period and heartbeats of open sessions, through
+# a release `jeton serve` and the Rust load generator `jeton simulate --load --phase …`. SQLite
+# always; PostgreSQL when 127.0.0.1:5432 answers (fresh databases, dropped afterwards). Run from
+# anywhere:
+#
+#     bench/charging.sh [SECONDS] [CONCURRENCY] [USERS_PER_TEAM] [TEAMS] [BINARY...]
+#
+# SECONDS per timed phase (default 5), CONCURRENCY workers in all (default 16), TEAMS teams for
+# the spread load (default 4; the hot load puts every worker on one team). BINARY: `jeton`
+# executables to compare in the same run (default: a release build of this tree); each gets its
+# own fresh database per backend, and they run one after the other on each backend.
+#
+# Bare transaction: PostgreSQL with pgbench (CONCURRENCY clients; spread over 64 pack rows, and
+# all on one row for the hot figure); SQLite with one thread (Python's sqlite3 module, the C
+# library), WAL, synchronous=FULL, BEGIN IMMEDIATE. After each Jeton run `jeton audit` checks
+# every team's ledger. Prints one table: rate, p50/p99 and the ratio to the bare figure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-5}
+CONC=${2:-16}
+USERS=${3:-40}
+TEAMS=${4:-4}
+shift $(($# < 4 ? $# : 4))
+BINARIES=("$@")
+PG_URL=${JETON_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+if [ ${#BINARIES[@]} -eq 0 ]; then
+  cargo build --release -q -p jeton-cli
+  BINARIES=("$PWD/target/release/jeton")
+fi
+WORK=$(mktemp -d)
+DBS=()
+cleanup() {
+  kill $(jobs -p) 2>/dev/null || true
+  for db in "${DBS[@]}"; do psql -q -h 127.0.0.1 -U postgres -d test -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+RESULTS=$WORK/results.jsonl
+: > "$RESULTS"
+PG=0
+pg_isready -q -h 127.0.0.1 -p 5432 && PG=1
+
+echo "machine: $(nproc) CPUs, $(uname -sr); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "command: bench/charging.sh $SECS $CONC $USERS $TEAMS ${BINARIES[*]}"
+
+# --- the bare charge transaction -------------------------------------------------------------
+bare_sqlite() {
+  python3 - "$WORK/bare.db" "$SECS" <<'PY' >> "$RESULTS"
+import json, sqlite3, sys, time
+path, secs = sys.argv[1], float(sys.argv[2])
+db = sqlite3.connect(path, isolation_level=None)
+db.execute("PRAGMA journal_mode=WAL"); db.execute("PRAGMA synchronous=FULL")
+db.execute("CREATE TABLE packs (id INTEGER PRIMARY KEY, team_id INTEGER, remaining INTEGER CHECK (remaining >= 0))")
+db.execute("CREATE TABLE ledger_events (id INTEGER PRIMARY KEY AUTOINCREMENT, team_id INTEGER, pack_id INTEGER, amount INTEGER, at INTEGER)")
+db.execute("INSERT INTO packs VALUES (1, 1, 1000000000)")
+lat = []
+end = time.perf_counter() + secs
+while (t := time.perf_counter()) < end:
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("SELECT remaining FROM packs WHERE id = 1").fetchone()
+    db.execute("UPDATE packs SET remaining = remaining - 5 WHERE id = 1 AND remaining >= 5")
+    db.execute("INSERT INTO ledger_events (team_id, pack_id, amount, at) VALUES (1, 1, -5, ?)", (int(time.time() * 1e6),))
+    db.execute("COMMIT")
+    lat.append((time.perf_counter() - t) * 1000)
+lat.sort()
+pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+for shape in ("spread", "hot"):
+    print(json.dumps({"backend": "sqlite", "shape": shape, "what": "bare charge (1 thread)", "binary": "-",
+                      "rate": len(lat) / secs, "p50": pick(0.5), "p99": pick(0.99), "errors": 0}))
+PY
+}
+
+bare_postgres() {
+  local db=jeton_bench_bare_$$
+  DBS+=("$db")
+  psql -q -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE $db"
+  psql -q -h 127.0.0.1 -U postgres -d "$db" <<'SQL'
+CREATE TABLE packs (id BIGINT PRIMARY KEY, team_id BIGINT, remaining BIGINT CHECK (remaining >= 0));
+CREATE TABLE ledger_events (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, team_id BIGINT, pack_id BIGINT, amount BIGINT, at BIGINT);
+INSERT INTO packs SELECT i, i, 1000000000 FROM generate_series(1, 64) i;
+SQL
+  for shape in spread hot; do
+    local range=64
+    [ "$shape" = hot ] && range=1
+    cat > "$WORK/charge.sql" <<SQL
+\set pack random(1, $range)
+BEGIN;
+SELECT remaining FROM packs WHERE id = :pack FOR UPDATE;
+UPDATE packs SET remaining = remaining - 5 WHERE id = :pack AND remaining >= 5;
+INSERT INTO ledger_events (team_id, pack_id, amount, at) VALUES (:pack, :pack, -5, 0);
+COMMIT;
+SQL
+    mkdir -p "$WORK/pgbench-$shape"
+    (cd "$WORK/pgbench-$shape" && pgbench -n -h 127.0.0.1 -U postgres -c "$CONC" -j 2 -T "$SECS" \
+       -f "$WORK/charge.sql" -l "$db" > out.txt 2>&1)
+    python3 - "$shape" "$CONC" "$WORK/pgbench-$shape" <<'PY' >> "$RESULTS"
+import glob, json, re, sys
+shape, conc, d = sys.argv[1], sys.argv[2], sys.argv[3]
+out = open(f"{d}/out.txt").read()
+tps = float(re.search(r"tps = ([0-9.]+)", out).group(1))
+lat = sorted(int(l.split()[2]) / 1000 for f in glob.glob(f"{d}/pgbench_log.*") for l in open(f))
+pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+print(json.dumps({"backend": "postgres", "shape": shape, "what": f"bare charge (pgbench {conc} clients"
+                  + (", 1 pack row)" if shape == "hot" else ", 64 pack rows)"), "binary": "-",
+                  "rate": tps, "p50": pick(0.5), "p99": pick(0.99), "errors": 0}))
+PY
+  done
+}
+
+# --- Jeton -----------------------------------------------------------------------------------
+# jeton BACKEND BINARY_INDEX: a fresh server; the spread load, then the hot team; then audits.
+jeton_run() {
+  local backend=$1 b=$2 bin=${BINARIES[$2]} port=$((18190 + $2))
+  local dir=$WORK/$backend-$b url=""
+  mkdir -p "$dir"
+  if [ "$backend" = postgres ]; then
+    local db=jeton_bench_charging_$$_$b
+    DBS+=("$db")
+    psql -q -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE $db"
+    url="$PG_URL/$db"
+  fi
+  export JETON_OPERATOR_KEY=bench-operator-key-0123456789
+  local args=(serve --listen "127.0.0.1:$port" --data-dir "$dir")
+  [ -n "$url" ] && args+=(--database-url "$url")
+  "$bin" "${args[@]}" > "$dir/server.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" > /dev/null && break; sleep 0.1; done
+  export JETON_SERVER="http://127.0.0.1:$port" JETON_KEY=$JETON_OPERATOR_KEY
+  for shape in spread hot; do
+    local teams=$TEAMS
+    [ "$shape" = hot ] && teams=1
+    for phase in charge paid heartbeat; do
+      local sims=()
+      for t in $(seq 1 "$teams"); do
+        "$bin" simulate --load --phase "$phase" --users "$USERS" --concurrency $((CONC / teams)) \
+          --duration "$SECS" --seed "$t" --json > "$dir/$shape.$phase.$t.json" &
+        sims+=($!)
+      done
+      wait "${sims[@]}"
+      python3 - "$backend" "$shape" "$phase" "$b" "$dir/$shape.$phase".*.json <<'PY' >> "$RESULTS"
+import json, sys
+backend, shape, phase, b, paths = *sys.argv[1:5], sys.argv[5:]
+runs = [json.load(open(p)) for p in paths]
+op = runs[0]["rate_of"]
+what = {"charge": "charging sign-in (+heartbeat, sign-out)", "paid": "sign-in, paid period",
+        "heartbeat": "heartbeat, open session"}[phase]
+# Several teams: rates add up, percentiles are the worst team's.
+print(json.dumps({"backend": backend, "shape": shape, "what": what, "binary": int(b),
+                  "rate": sum(r["rate"] for r in runs),
+                  "p50": max(r["operations"][op]["p50_ms"] for r in runs),
+                  "p99": max(r["operations"][op]["p99_ms"] for r in runs),
+                  "errors": sum(sum(r["errors"].values()) for r in runs),
+                  "teams": [r["team_id"] for r in runs]}))
+PY
+    done
+  done
+  local bad=0
+  for team in $(python3 -c 'import json,sys; print(" ".join(sorted({str(r["team_id"]) for p in sys.argv[1:] for r in [json.load(open(p))]})))' "$dir"/*.json); do
+    "$bin" audit --team "$team" > /dev/null 2>&1 || { bad=1; echo "AUDIT FAILED: $backend binary $b team $team"; }
+  done
+  [ $bad = 0 ] && echo "$backend, binary $b: jeton audit clean on every team"
+  kill $pid; wait $pid 2>/dev/null || true
+}
+
+bare_sqlite
+for b in "${!BINARIES[@]}"; do jeton_run sqlite "$b"; done
+if [ $PG = 1 ]; then
+  bare_postgres
+  for b in "${!BINARIES[@]}"; do jeton_run postgres "$b"; done
+else
+  echo "postgres: skipped (nothing answers on 127.0.0.1:5432)"
+fi
+
+python3 - "$RESULTS" "$TEAMS" "$CONC" "${BINARIES[@]}" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+teams, conc, binaries = sys.argv[2], sys.argv[3], sys.argv[4:]
+for i, b in enumerate(binaries):
+    print(f"binary {i}: {b}")
+bare = {(r["backend"], r["shape"]): r["rate"] for r in rows if r["binary"] == "-"}
+print()
+print(f"| backend | load | request | binary | rate /s | p50 ms | p99 ms | vs bare | errors |")
+print(f"|---|---|---|---|---:|---:|---:|---:|---:|")
+for r in rows:
+    shape = f"{teams} teams, {conc} workers" if r["shape"] == "spread" else f"1 hot team, {conc} workers"
+    ratio = r["rate"] / bare[(r["backend"], r["shape"])] * 100
+    print(f"| {r['backend']} | {shape} | {r['what']} | {r['binary']} | {r['rate']:,.0f} | "
+          f"{r['p50']:.2f} | {r['p99']:.2f} | {ratio:.0f} % | {r['errors']} |")
+PY
