@@ -36,6 +36,25 @@ pub fn session_lease() -> Duration {
     Duration::minutes(15)
 }
 
+/// How far a heartbeat that needs no lock must be from its session's lease running out and from
+/// its period's end ([`heartbeat_is_quiet`]); closer, the locked step decides.
+pub fn quiet_margin() -> Duration {
+    Duration::minutes(1)
+}
+
+/// Whether a heartbeat at `now` of an open session last seen at `last_seen`, whose (team, user,
+/// product) has `latest` as its latest period, has nothing due: no period to roll over, resume or
+/// charge, and the session far from dead. Then only its last-seen time is written, without the
+/// team's lock; anything else takes the locked step (R-SES-2, R-SES-6). The margins keep a
+/// concurrent locked step from judging the session dead or the period over at the same moment.
+pub fn heartbeat_is_quiet(latest: &Period, last_seen: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    let margin = quiet_margin();
+    latest.runs_at(now)
+        && latest.runs_at(now + margin)
+        && last_seen <= now
+        && now + margin <= last_seen + session_lease()
+}
+
 /// What clients are told: heartbeat at least this often (well inside the lease).
 pub const HEARTBEAT_EVERY_SECONDS: i64 = 300;
 

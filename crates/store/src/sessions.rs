@@ -785,7 +785,6 @@ impl Store {
         active: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Beat>> {
-        let margin = chrono::Duration::minutes(QUIET_MARGIN_MINUTES);
         let mut w = self.begin_write().await?;
         let row: Option<QuietRow> = sqlx::query_as(
             "SELECT s.team_id, s.last_seen_at, pr.key, p.id AS period_id, p.access, \
@@ -812,11 +811,7 @@ impl Store {
             refunded: row.refunded_at.is_some(),
         };
         let last_seen = from_db(row.last_seen_at)?;
-        let quiet = period.runs_at(now)
-            && period.runs_at(now + margin)
-            && last_seen <= now
-            && now + margin <= last_seen + session::session_lease();
-        if !quiet {
+        if !session::heartbeat_is_quiet(&period, last_seen, now) {
             return Ok(None);
         }
         let done = sqlx::query(
@@ -1103,10 +1098,6 @@ impl Store {
         rows.into_iter().map(SessionRecordRow::record).collect()
     }
 }
-
-/// How far a quiet heartbeat must be from its session's lease running out and from its period's
-/// end; closer, the locked step decides.
-const QUIET_MARGIN_MINUTES: i64 = 1;
 
 /// A session with the latest period of its (team, user, product), for a quiet heartbeat.
 #[derive(sqlx::FromRow)]

@@ -427,3 +427,71 @@ fn r_pri_3_a_subscription_wins_over_a_trial_and_a_trial_over_flex() {
     assert_eq!(preferred_access(none, true), Some(AccessKind::Flex));
     assert_eq!(preferred_access(none, false), None);
 }
+
+/// The heartbeat that skips the team's lock: wherever [`heartbeat_is_quiet`] says nothing is due,
+/// the engine's locked heartbeat plans nothing either (no period, refund or end) — for sessions
+/// beating at every minute of a day, idle-aware or not, last seen from just now to past the lease.
+#[test]
+fn r_ses_2_6_a_quiet_heartbeat_is_one_the_engine_would_plan_nothing_for() {
+    let start = at("2026-01-05T08:00:00Z");
+    let mut quiet_seen = 0;
+    for idle_aware in [false, true] {
+        for minutes in (0..=26 * 60).step_by(7) {
+            for since_seen in [0, 1, 5, 13, 14, 15, 16, 30] {
+                let mut sim = Sim::new(idle_aware);
+                let s = sim.sign_in(flex(7), start);
+                let now = start + Duration::minutes(minutes);
+                let last_seen = now - Duration::minutes(since_seen);
+                if last_seen < start {
+                    continue;
+                }
+                sim.usage.sessions[0].last_seen_at = last_seen;
+                sim.usage.sessions[0].last_active_at = last_seen;
+                let latest = sim.usage.period.clone().expect("a period");
+                if !heartbeat_is_quiet(&latest, last_seen, now) {
+                    continue;
+                }
+                quiet_seen += 1;
+                let plan = heartbeat(&mut sim.usage, s, true, flex(7), now).expect("live");
+                assert!(
+                    plan.open.is_empty() && plan.refund.is_none() && plan.end.is_empty(),
+                    "quiet at +{minutes} min, seen {since_seen} min before, idle-aware {idle_aware}: {plan:?}"
+                );
+            }
+        }
+    }
+    assert!(
+        quiet_seen > 100,
+        "the grid reaches quiet heartbeats: {quiet_seen}"
+    );
+    // And the margins: a minute before the period ends, or before the lease runs out, is not quiet.
+    let mut sim = Sim::new(false);
+    sim.sign_in(flex(7), start);
+    let latest = sim.usage.period.clone().expect("a period");
+    let end = latest.ends_at;
+    assert!(heartbeat_is_quiet(
+        &latest,
+        end - Duration::minutes(5),
+        end - Duration::minutes(2)
+    ));
+    assert!(!heartbeat_is_quiet(
+        &latest,
+        end - Duration::minutes(5),
+        end - Duration::seconds(30)
+    ));
+    let now = start + Duration::hours(1);
+    assert!(!heartbeat_is_quiet(
+        &latest,
+        now - Duration::minutes(14) - Duration::seconds(30),
+        now
+    ));
+    assert!(
+        !heartbeat_is_quiet(&latest, now + Duration::seconds(1), now),
+        "seen in the future"
+    );
+    let refunded = Period {
+        refunded: true,
+        ..latest
+    };
+    assert!(!heartbeat_is_quiet(&refunded, now, now));
+}
