@@ -1,6 +1,7 @@
 //! kill -9 in the middle of charging, on both backends: the real `jeton serve` process is killed
 //! (SIGKILL: no shutdown, no flush, transactions cut wherever they are) while several clients
-//! sign users in to products and record purchases, then started again on the same database.
+//! sign users in to products (each product beating once, as it starts) and record purchases, then
+//! started again on the same database.
 //!
 //! What a client was told must be true after the restart, and what it was not told must be safe
 //! to send again:
@@ -22,8 +23,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use jeton_api::{
-    AssignRequest, Event, EventsQuery, NewPack, NewProduct, NewTeam, NewUser, Pack, SessionStarted,
-    SessionsQuery, SignIn, TokenRequest, UsageQuery,
+    AssignRequest, Event, EventsQuery, Heartbeat, NewPack, NewProduct, NewTeam, NewUser, Pack,
+    SessionStarted, SessionsQuery, SignIn, TokenRequest, UsageQuery,
 };
 use jeton_client::{Client, ClientError};
 use jeton_store::Backend;
@@ -346,6 +347,17 @@ async fn load(
     for op in plan(task) {
         match clients.send(&op).await {
             Ok(answer) => {
+                // A product that started beats at once: heartbeats with nothing due (the clock is
+                // frozen) run beside the charges and the kill, and must never charge.
+                if let (Op::SignIn { user, .. }, Answer::Session(started)) = (&op, &answer) {
+                    let beat = Heartbeat { active: true };
+                    match clients.users[*user].heartbeat(started.id, &beat).await {
+                        Ok(_) | Err(ClientError::Transport(_) | ClientError::Decode(_)) => {}
+                        Err(e) => seen
+                            .errors
+                            .push(format!("heartbeat of {}: {e}", started.id)),
+                    }
+                }
                 seen.acknowledged.push((op, answer));
                 if acked.fetch_add(1, Ordering::SeqCst) + 1 == KILL_AFTER {
                     kill.notify_one();

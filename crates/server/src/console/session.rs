@@ -249,7 +249,6 @@ impl<T: DeserializeOwned> FromRequest<AppState> for StaffForm<T> {
 /// A form posted from the portal by a signed-in user.
 pub struct UserForm<T> {
     pub user: PortalUser,
-    #[allow(dead_code)] // the portal's only form so far (signing out) carries nothing else
     pub form: T,
 }
 
