@@ -77,11 +77,32 @@ fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
-fn path_and_query(parts: &Parts) -> String {
-    parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned())
+/// Where to come back to after signing in: the page asked for; for a form posted after the
+/// sign-in ended, the page the form was on (its `Referer`, sent for this site's own pages),
+/// since the form's address answers only POST.
+fn come_back_to(parts: &Parts, fallback: &str) -> String {
+    if parts.method == axum::http::Method::GET {
+        return parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| fallback.to_owned(), |p| p.as_str().to_owned());
+    }
+    let referer = parts
+        .headers
+        .get(axum::http::header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.parse::<axum::http::Uri>().ok());
+    let host = parts
+        .headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok());
+    match referer {
+        // Only a page of this site: another site's address is no place to send the person.
+        Some(r) if r.authority().map(|a| a.as_str()) == host && host.is_some() => r
+            .path_and_query()
+            .map_or_else(|| fallback.to_owned(), |p| p.as_str().to_owned()),
+        _ => fallback.to_owned(),
+    }
 }
 
 /// A browser signed in to the admin console, as the operator or a team admin.
@@ -126,7 +147,7 @@ impl FromRequestParts<AppState> for Staffer {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
         let sign_in = || PageError::SignIn {
             page: "/console/sign-in",
-            next: path_and_query(parts),
+            next: come_back_to(parts, "/console"),
         };
         let secret = cookie_value(parts, STAFF_COOKIE).ok_or_else(sign_in)?;
         let token_hash = hash_key(&secret);
@@ -164,7 +185,7 @@ impl FromRequestParts<AppState> for PortalUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
         let sign_in = || PageError::SignIn {
             page: "/portal/sign-in",
-            next: path_and_query(parts),
+            next: come_back_to(parts, "/portal"),
         };
         let token = cookie_value(parts, USER_COOKIE).ok_or_else(sign_in)?;
         let token_hash = hash_key(&token);

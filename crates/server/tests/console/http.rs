@@ -191,6 +191,36 @@ async fn sign_in_and_out(db: TestDb) {
         assert_eq!(page.location(), "/console", "{next}");
     }
 
+    // A form posted after the sign-in ended comes back to its page after signing in, not to the
+    // form's address (which answers only POST); another site's page is never the way back.
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let host = app.base_url.trim_start_matches("http://").to_owned();
+    for (referer, back) in [
+        (
+            app.url(&format!("/console/teams/{team}/defaults")),
+            format!("%2Fconsole%2Fteams%2F{team}%2Fdefaults"),
+        ),
+        ("https://evil.example/x".to_owned(), "%2Fconsole".to_owned()),
+    ] {
+        let answer = r
+            .post(app.url(&format!("/console/teams/{team}/defaults")))
+            .header("host", &host)
+            .header("referer", referer)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("products=cad")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            answer.headers()[LOCATION],
+            format!("/console/sign-in?next={back}").as_str()
+        );
+    }
+
     // Signing out ends the sign-in on the server: the same cookie, replayed, is refused.
     let kept = v.cookies.clone();
     let page = v.get("/console").await;
