@@ -111,17 +111,30 @@ fn staff_sign_in_view(token: &str, form: &SignInForm, errors: &FieldErrors) -> M
     )
 }
 
-pub async fn staff_sign_in_page(
-    State(state): State<AppState>,
-    token: FormToken,
-    Query(next): Query<Next>,
+/// A sign-in page drawn by `view`, empty but for where to go next, with its form token.
+fn sign_in_page(
+    state: &AppState,
+    token: &FormToken,
+    next: Next,
+    view: fn(&str, &SignInForm, &FieldErrors) -> Markup,
 ) -> Response {
     let form = SignInForm {
         next: next.next,
         ..SignInForm::default()
     };
-    let page = staff_sign_in_view(&token.value, &form, &FieldErrors::default()).into_response();
-    with_token(&state, &token, page)
+    with_token(
+        state,
+        token,
+        view(&token.value, &form, &FieldErrors::default()).into_response(),
+    )
+}
+
+pub async fn staff_sign_in_page(
+    State(state): State<AppState>,
+    token: FormToken,
+    Query(next): Query<Next>,
+) -> Response {
+    sign_in_page(&state, &token, next, staff_sign_in_view)
 }
 
 /// Signs the browser in: a new random secret in the cookie, its digest in the database.
@@ -225,12 +238,7 @@ pub async fn user_sign_in_page(
     token: FormToken,
     Query(next): Query<Next>,
 ) -> Response {
-    let form = SignInForm {
-        next: next.next,
-        ..SignInForm::default()
-    };
-    let page = user_sign_in_view(&token.value, &form, &FieldErrors::default()).into_response();
-    with_token(&state, &token, page)
+    sign_in_page(&state, &token, next, user_sign_in_view)
 }
 
 pub async fn user_sign_in(

@@ -167,7 +167,11 @@ fn render_list(
         }
         details.card open[!errors.is_empty() || users.is_empty()] {
             summary { strong { (w::ASSIGN_USERS) } }
-            (errors.summary())
+            @if outcome.is_some_and(|o| !o.done.is_empty()) && !errors.is_empty() {
+                p.notice.warn role="alert" { (w::ASSIGNED_PARTLY) }
+            } @else {
+                (errors.summary())
+            }
             form method="post" action=(format!("{base}/assign")) {
                 (csrf(&staff.csrf))
                 label for="people" { (w::ASSIGN_WHO) }
@@ -326,7 +330,12 @@ pub async fn assign(
                         if status.is_server_error() {
                             return Err(e.into());
                         }
-                        reasons.push(format!("{entry}: {detail}"));
+                        // Most refusals already quote the line; the others are told which.
+                        reasons.push(if detail.contains(entry.as_str()) {
+                            detail
+                        } else {
+                            format!("{entry}: {detail}")
+                        });
                         failed.push(entry);
                     }
                 }

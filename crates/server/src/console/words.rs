@@ -48,7 +48,7 @@ pub const SIGN_IN: &str = "Sign in";
 pub const OPERATOR_KEY: &str = "Operator key";
 pub const OPERATOR_SIGN_IN: &str = "The operator signs in with the operator key";
 pub const OPERATOR_KEY_HINT: &str =
-    "Printed by `jeton serve` on its first start and kept in the data directory as operator.key.";
+    "Printed by jeton serve on its first start and kept in the data directory as operator.key.";
 pub const OPERATOR_KEY_WRONG: &str = "This is not the operator key.";
 pub const FORGOT: &str = "Forgot your password?";
 pub const NO_CONSOLE_PASSWORD: &str = "An admin without a console password gets a link to \
@@ -125,7 +125,8 @@ pub const ASSIGN_EMAIL_RULE: &str = "Each person assigned here gets an email: so
     (CSV) sends no email.";
 pub const PRODUCTS: &str = "Products";
 pub const ALL_PRODUCTS: &str = "All products, including future ones";
-pub const DEFAULTS_APPLY: &str = "Choose none to give the team's default assignments.";
+pub const DEFAULTS_APPLY: &str = "With none ticked they get no product of their own; while the \
+    team's default assignments are on, everyone gets those instead.";
 pub const ASSIGN: &str = "Assign";
 pub const SEARCH: &str = "Search";
 pub const SEARCH_HINT: &str = "Name or email";
@@ -140,6 +141,8 @@ pub const STATUS_INVITED: &str = "invited";
 pub const STATUS_EXPIRED: &str = "invitation expired";
 pub const RESEND: &str = "Resend";
 pub const RESENT: &str = "A new invitation is sent; the old link no longer works.";
+pub const ASSIGNED_PARTLY: &str = "The people listed above are assigned; the lines left in the \
+    box were not, for the reasons beside it.";
 pub const ASSIGNED_ALL: &str =
     "Assigned. Each person gets an email: an invitation, or the list of their products.";
 pub const SAVE_CHANGES: &str = "Save changes";
@@ -156,8 +159,8 @@ pub const NEXT: &str = "Next";
 
 // Default assignments
 pub const DEFAULTS_TITLE: &str = "Default assignments";
-pub const DEFAULTS_TEXT_1: &str = "Every Flex user of the team without a selection of their own \
-    may open the products chosen here.";
+pub const DEFAULTS_TEXT_1: &str = "While products are chosen here, every Flex user of the team \
+    may open exactly these, whatever their own selection.";
 pub const DEFAULTS_TEXT_2: &str = "Unselecting every product turns default assignments off.";
 pub const DEFAULTS_TEXT_3: &str =
     "Products added to the catalogue later are not added here automatically.";
