@@ -163,6 +163,37 @@ impl Browser {
         }
     }
 
+    /// The visible text of the element with this CSS selector.
+    pub async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.expect("text")
+    }
+
+    /// The current value of the input with this CSS selector.
+    pub async fn value(&self, css: &str) -> String {
+        self.find(css)
+            .await
+            .prop("value")
+            .await
+            .expect("value")
+            .unwrap_or_default()
+    }
+
+    /// An attribute of the element with this CSS selector, which it must have.
+    pub async fn attr(&self, css: &str, name: &str) -> String {
+        self.find(css)
+            .await
+            .attr(name)
+            .await
+            .expect("attribute")
+            .unwrap_or_else(|| panic!("{css} has no {name}"))
+    }
+
+    /// Signs in to the console with the operator key, on the sign-in page that is open.
+    pub async fn sign_in_as_operator(&self, key: &str) {
+        self.fill("#operator_key", key).await;
+        self.click("form:has(#operator_key) button").await;
+    }
+
     /// The visible text of the page's `<main>`.
     pub async fn main_text(&self) -> String {
         self.find("main").await.text().await.expect("text")

@@ -90,14 +90,13 @@ async fn portal_products(b: &Browser) -> Vec<String> {
     keys
 }
 
-async fn console_walk(db: TestDb) {
+/// What a walk through the pages needs: a real SMTP server, a desktop-sized browser (taking
+/// screenshots on the SQLite run, which are also answered) and a server mailing to the SMTP
+/// server. `None` when SMTP or the browser is missing and not required (the walk is skipped).
+pub(crate) async fn walk(db: TestDb) -> Option<(SmtpSink, Browser, TestApp, Option<PathBuf>)> {
     let shots = screenshots(&db);
-    let Some(sink) = SmtpSink::start_temp().await else {
-        return;
-    };
-    let Some(b) = Browser::start(1280, 900, shots.clone()).await else {
-        return;
-    };
+    let sink = SmtpSink::start_temp().await?;
+    let b = Browser::start(1280, 900, shots.clone()).await?;
     let app = spawn_with_options(
         db,
         SpawnOptions {
@@ -106,6 +105,13 @@ async fn console_walk(db: TestDb) {
         },
     )
     .await;
+    Some((sink, b, app, shots))
+}
+
+async fn console_walk(db: TestDb) {
+    let Some((sink, b, app, shots)) = walk(db).await else {
+        return;
+    };
     let op = Http::new(&app);
     product(&op, "cad", "CAD Studio", 10).await;
     product(&op, "cam", "CAM Works", 20).await;
@@ -123,11 +129,9 @@ async fn console_walk(db: TestDb) {
         "sent to sign in"
     );
     b.shot("02-console-sign-in").await;
-    b.fill("#operator_key", "not-the-key").await;
-    b.click("form:has(#operator_key) button").await;
+    b.sign_in_as_operator("not-the-key").await;
     assert!(b.main_text().await.contains("not the operator key"));
-    b.fill("#operator_key", &app.operator_key).await;
-    b.click("form:has(#operator_key) button").await;
+    b.sign_in_as_operator(&app.operator_key).await;
     assert!(b.url().await.ends_with("/console"), "{}", b.url().await);
     assert!(b.main_text().await.contains("Design"));
     b.shot("03-teams").await;
@@ -231,6 +235,11 @@ async fn console_walk(db: TestDb) {
     assert!(
         text.contains("not a person"),
         "the refused line is named: {text}"
+    );
+    assert!(
+        text.contains("The people listed above are assigned")
+            && !text.contains("Nothing was changed"),
+        "a partly applied form does not claim nothing changed: {text}"
     );
     assert_eq!(
         b.find("#people")

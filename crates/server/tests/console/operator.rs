@@ -7,15 +7,13 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use jeton_server::testing::smtp::SmtpSink;
-use jeton_server::testing::{SpawnOptions, spawn_with_options};
 use jeton_store::both_backends;
 use jeton_store::testing::TestDb;
 use serde_json::Value;
 
 use crate::browser::Browser;
 use crate::common::Http;
-use crate::{link_to, local, product, screenshots};
+use crate::{link_to, local, product};
 
 both_backends! {
     the_operator_walk_through_teams_products_admins_import_and_the_outbox => operator_walk,
@@ -33,20 +31,6 @@ async fn outbox(op: &Http) -> Vec<Value> {
         .as_array()
         .unwrap()
         .clone()
-}
-
-/// The value of the input with this CSS selector.
-async fn value(b: &Browser, css: &str) -> String {
-    b.find(css)
-        .await
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default()
-}
-
-async fn text(b: &Browser, css: &str) -> String {
-    b.find(css).await.text().await.unwrap()
 }
 
 /// A file for the upload field, in a directory of this run's own.
@@ -84,33 +68,16 @@ async fn fail_newest_to(op: &Http, to: &str) -> i64 {
     }
 }
 
-async fn sign_in_as_operator(b: &Browser, key: &str) {
-    b.fill("#operator_key", key).await;
-    b.click("form:has(#operator_key) button").await;
-}
-
 async fn operator_walk(db: TestDb) {
-    let shots = screenshots(&db);
     let backend = format!("{:?}", db.backend).to_lowercase();
-    let Some(mut sink) = SmtpSink::start_temp().await else {
+    let Some((mut sink, b, app, shots)) = crate::walk(db).await else {
         return;
     };
-    let Some(b) = Browser::start(1280, 900, shots.clone()).await else {
-        return;
-    };
-    let app = spawn_with_options(
-        db,
-        SpawnOptions {
-            smtp_url: Some(sink.url()),
-            ..SpawnOptions::default()
-        },
-    )
-    .await;
     let op = Http::new(&app);
     product(&op, "cad", "CAD Studio", 10).await;
     let design = op.team("Design").await;
     b.goto(&app.url("/console/operator/teams")).await;
-    sign_in_as_operator(&b, &app.operator_key).await;
+    b.sign_in_as_operator(&app.operator_key).await;
     assert!(
         b.url().await.ends_with("/console/operator/teams"),
         "back where the operator was going: {}",
@@ -130,17 +97,11 @@ async fn operator_walk(db: TestDb) {
     b.click("form[action='/console/operator/teams'] button")
         .await;
     assert!(
-        text(&b, "#name-error")
-            .await
-            .contains("no visible character"),
+        b.text("#name-error").await.contains("no visible character"),
         "{}",
         b.main_text().await
     );
-    assert_eq!(
-        value(&b, "#name").await,
-        "\u{200b} \u{200b}",
-        "kept as typed"
-    );
+    assert_eq!(b.value("#name").await, "\u{200b} \u{200b}", "kept as typed");
     b.shot("32-operator-team-refused").await;
     let teams_before = op.get("/v1/teams").await.ok(200).as_array().unwrap().len();
     assert_eq!(teams_before, 1, "nothing was created");
@@ -190,15 +151,15 @@ async fn operator_walk(db: TestDb) {
     b.click("form[action='/console/operator/products'] button")
         .await;
     assert!(
-        text(&b, "#key-error").await.contains("is not valid"),
+        b.text("#key-error").await.contains("is not valid"),
         "{}",
         b.main_text().await
     );
-    assert_eq!(value(&b, "#key").await, "Viz Render!");
-    assert_eq!(value(&b, "#name").await, "Viz Render");
-    assert_eq!(value(&b, "#daily_rate").await, "85");
-    assert_eq!(value(&b, "#result_rates").await, "render.cloud=5");
-    assert!(value(&b, "#items").await.ends_with("viz-2027.msi"));
+    assert_eq!(b.value("#key").await, "Viz Render!");
+    assert_eq!(b.value("#name").await, "Viz Render");
+    assert_eq!(b.value("#daily_rate").await, "85");
+    assert_eq!(b.value("#result_rates").await, "render.cloud=5");
+    assert!(b.value("#items").await.ends_with("viz-2027.msi"));
     b.shot("35-operator-product-refused").await;
     op.get("/v1/products/viz").await.problem(404, "not_found");
     b.fill("#key", "viz").await;
@@ -217,9 +178,9 @@ async fn operator_walk(db: TestDb) {
     )
     .await;
     b.click("main form button").await;
-    assert!(text(&b, "#daily_rate-error").await.contains("from 0 to"));
-    assert!(text(&b, "#items-error").await.contains("line 1"));
-    assert_eq!(value(&b, "#daily_rate").await, "-5");
+    assert!(b.text("#daily_rate-error").await.contains("from 0 to"));
+    assert!(b.text("#items-error").await.contains("line 1"));
+    assert_eq!(b.value("#daily_rate").await, "-5");
     b.fill("#daily_rate", "90").await;
     b.fill(
         "#items",
@@ -247,14 +208,14 @@ async fn operator_walk(db: TestDb) {
     b.fill("#name", "Bob Admin").await;
     b.click("form[action='/console/operator/admins'] button")
         .await;
-    assert!(text(&b, "#teams-error").await.contains("at least one"));
-    assert_eq!(value(&b, "#email").await, "bob@example.com");
+    assert!(b.text("#teams-error").await.contains("at least one"));
+    assert_eq!(b.value("#email").await, "bob@example.com");
     b.tick(&format!("input[name=teams][value='{design}']"))
         .await;
     b.click("form[action='/console/operator/admins'] button")
         .await;
-    let key = value(&b, "#api-key").await;
-    let shown_link = value(&b, "#password-link").await;
+    let key = b.value("#api-key").await;
+    let shown_link = b.value("#password-link").await;
     assert!(key.starts_with("jeton_adm_"), "{key}");
     assert!(
         b.main_text()
@@ -342,13 +303,13 @@ async fn operator_walk(db: TestDb) {
     a.fill("#password", BOB_PASSWORD).await;
     a.click("form:has(#email) button").await;
     assert!(
-        text(&a, "#email-error").await.contains("revoked"),
+        a.text("#email-error").await.contains("revoked"),
         "{}",
         a.main_text().await
     );
     b.click(&format!("tr[data-admin='{bob}'] button.rotate"))
         .await;
-    let new_key = value(&b, "#api-key").await;
+    let new_key = b.value("#api-key").await;
     assert!(new_key.starts_with("jeton_adm_") && new_key != key);
     b.shot("3b-operator-admin-new-key").await;
     Http::with_key(&app, Some(new_key))
@@ -377,7 +338,7 @@ async fn operator_walk(db: TestDb) {
     b.find("#file").await.send_keys(&not_csv).await.unwrap();
     b.click("form[enctype] button").await;
     assert!(
-        text(&b, "#file-error").await.contains("not CSV text"),
+        b.text("#file-error").await.contains("not CSV text"),
         "{}",
         b.main_text().await
     );
@@ -400,7 +361,7 @@ async fn operator_walk(db: TestDb) {
     b.find("#file").await.send_keys(&too_large).await.unwrap();
     b.click("form[enctype] button").await;
     assert!(
-        text(&b, "#file-error").await.contains("larger than 10 MiB"),
+        b.text("#file-error").await.contains("larger than 10 MiB"),
         "{}",
         b.main_text().await
     );
@@ -464,14 +425,14 @@ async fn operator_walk(db: TestDb) {
             .as_deref(),
         Some("3")
     );
-    assert_eq!(text(&b, "#applied").await, "2");
-    assert_eq!(text(&b, "#refused").await, "1");
+    assert_eq!(b.text("#applied").await, "2");
+    assert_eq!(b.text("#refused").await, "1");
     for (line, outcome) in [(2, "applied"), (3, "applied"), (4, "refused")] {
         b.find(&format!("tr[data-line='{line}'][data-outcome='{outcome}']"))
             .await;
     }
     assert!(
-        text(&b, "tr[data-line='4']").await.contains("not-an-email"),
+        b.text("tr[data-line='4']").await.contains("not-an-email"),
         "the reason is shown"
     );
     assert!(
@@ -508,8 +469,8 @@ async fn operator_walk(db: TestDb) {
         .unwrap();
     b.click("form[action$='/merge'] button").await;
     assert!(b.main_text().await.contains("merged and closed"));
-    assert!(text(&b, "#team-status").await.contains("closed"));
-    assert!(text(&b, "#team-status").await.contains("Design"));
+    assert!(b.text("#team-status").await.contains("closed"));
+    assert!(b.text("#team-status").await.contains("Design"));
     assert!(b.find_all("form[action$='/rename']").await.is_empty());
     b.shot("3f-operator-team-merged").await;
     let closed = op.get(&format!("/v1/teams/{studio}")).await;
@@ -521,7 +482,7 @@ async fn operator_walk(db: TestDb) {
     let received = sink.messages().len();
     b.click(&format!("tr[data-admin='{bob}'] button.link"))
         .await;
-    let second_link = value(&b, "#password-link").await;
+    let second_link = b.value("#password-link").await;
     assert!(b.main_text().await.contains("also emailed"));
     b.shot("3g-operator-password-link").await;
     sink.wait_for(received + 1, WAIT).await;
@@ -533,14 +494,14 @@ async fn operator_walk(db: TestDb) {
     b.click("a.button[href='/console/operator/admins']").await;
     b.click(&format!("tr[data-admin='{bob}'] button.link"))
         .await;
-    let third_link = value(&b, "#password-link").await;
+    let third_link = b.value("#password-link").await;
     let failed = fail_newest_to(&op, "bob@example.com").await;
     sink.restart().await;
     // More than the 12 hours of a console sign-in went by: the operator signs in again.
     b.goto(&app.url("/console/operator/outbox?status=failed"))
         .await;
     assert!(b.url().await.contains("/console/sign-in"));
-    sign_in_as_operator(&b, &app.operator_key).await;
+    b.sign_in_as_operator(&app.operator_key).await;
     assert!(
         b.url()
             .await
@@ -596,16 +557,16 @@ async fn operator_walk(db: TestDb) {
     b.goto(&app.url("/console/operator/outbox?status=lost&limit=0"))
         .await;
     assert!(
-        text(&b, "#status-error")
+        b.text("#status-error")
             .await
             .contains("pending, sent or failed")
     );
-    assert!(text(&b, "#limit-error").await.contains("1 to 1000"));
+    assert!(b.text("#limit-error").await.contains("1 to 1000"));
 
     // The list of every team, with the closed one, on a phone.
     let phone = Browser::start(390, 844, shots.clone()).await.unwrap();
     phone.goto(&app.url("/console/sign-in")).await;
-    sign_in_as_operator(&phone, &app.operator_key).await;
+    phone.sign_in_as_operator(&app.operator_key).await;
     phone.goto(&app.url("/console/operator/teams")).await;
     let studio_row = phone.find(&format!("tr[data-team='{studio}']")).await;
     assert!(studio_row.text().await.unwrap().contains("merged into"));

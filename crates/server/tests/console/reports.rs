@@ -110,19 +110,6 @@ fn csv_tokens(text: &str) -> (i64, Vec<String>) {
     (sum, users)
 }
 
-async fn attr(b: &Browser, css: &str, name: &str) -> String {
-    b.find(css)
-        .await
-        .attr(name)
-        .await
-        .unwrap()
-        .unwrap_or_else(|| panic!("{css} has no {name}"))
-}
-
-async fn text(b: &Browser, css: &str) -> String {
-    b.find(css).await.text().await.unwrap()
-}
-
 /// Sets a field's value the way a person's date picker would (typing into a date field depends
 /// on the browser's locale).
 async fn set_value(b: &Browser, css: &str, value: &str) {
@@ -173,8 +160,7 @@ async fn reports_walk(db: TestDb) {
     assert_eq!(op.available(team).await, 250 - 135);
 
     b.goto(&app.url("/console/sign-in")).await;
-    b.fill("#operator_key", &app.operator_key).await;
-    b.click("form:has(#operator_key) button").await;
+    b.sign_in_as_operator(&app.operator_key).await;
 
     // The summary: one bar per day with use, the total is the ledger's.
     let reports = app.url(&format!("/console/teams/{team}/reports"));
@@ -186,11 +172,11 @@ async fn reports_walk(db: TestDb) {
     }
     assert_eq!(days, ["2026-01-05", "2026-01-06", "2026-01-08"]);
     assert_eq!(
-        attr(&b, "#total-tokens", "data-tokens").await,
+        b.attr("#total-tokens", "data-tokens").await,
         used.to_string()
     );
     assert_eq!(
-        attr(&b, "svg#tokens-per-day", "role").await,
+        b.attr("svg#tokens-per-day", "role").await,
         "img",
         "the chart is an image with a title"
     );
@@ -208,7 +194,7 @@ async fn reports_walk(db: TestDb) {
     b.shot("21-reports-summary").await;
 
     // The CSV from the console is the API's, and sums to the ledger.
-    let href = attr(&b, "#download-csv", "href").await;
+    let href = b.attr("#download-csv", "href").await;
     assert!(href.contains("/usage.csv?range=past_30_days"), "{href}");
     let (status, disposition, csv) = fetch(&app, &b, &href).await;
     assert_eq!(status, 200, "{csv}");
@@ -231,17 +217,19 @@ async fn reports_walk(db: TestDb) {
     // The views, each with its table; the totals are the ledger's.
     b.click("nav.tabs a[href*='by=product']").await;
     assert_eq!(
-        attr(&b, "#usage-table tfoot [data-total]", "data-total").await,
+        b.attr("#usage-table tfoot [data-total]", "data-total")
+            .await,
         used.to_string()
     );
     assert_eq!(b.find_all("#usage-table tbody tr").await.len(), 3);
     b.shot("22-reports-by-product").await;
     b.click("nav.tabs a[href*='by=user']").await;
-    let table = text(&b, "#usage-table").await;
+    let table = b.text("#usage-table").await;
     assert!(table.contains("User 1") && table.contains("user2@example.com"));
     assert!(table.contains("2026-W02"), "days used per week: {table}");
     assert_eq!(
-        attr(&b, "#usage-table tfoot [data-total]", "data-total").await,
+        b.attr("#usage-table tfoot [data-total]", "data-total")
+            .await,
         used.to_string()
     );
     b.shot("23-reports-by-user").await;
@@ -249,7 +237,8 @@ async fn reports_walk(db: TestDb) {
     assert_eq!(b.find_all("#usage-table tbody tr").await.len(), 3);
     assert_eq!(b.find_all("svg#tokens-per-day rect.bar").await.len(), 3);
     assert_eq!(
-        attr(&b, "#usage-table tfoot [data-total]", "data-total").await,
+        b.attr("#usage-table tfoot [data-total]", "data-total")
+            .await,
         used.to_string()
     );
     b.shot("24-reports-by-day").await;
@@ -263,7 +252,7 @@ async fn reports_walk(db: TestDb) {
     b.click("form.range-picker button").await;
     assert!(b.url().await.contains("by=day"), "{}", b.url().await);
     assert!(
-        text(&b, "#range-shown")
+        b.text("#range-shown")
             .await
             .contains("2025-10-01 to 2025-12-31")
     );
@@ -285,7 +274,8 @@ async fn reports_walk(db: TestDb) {
     set_value(&b, "#to", "2026-01-08").await;
     b.click("form.range-picker button").await;
     assert_eq!(
-        attr(&b, "#usage-table tfoot [data-total]", "data-total").await,
+        b.attr("#usage-table tfoot [data-total]", "data-total")
+            .await,
         (85 + 20).to_string()
     );
     assert_eq!(b.find_all("svg#tokens-per-day rect.bar").await.len(), 2);
@@ -293,9 +283,9 @@ async fn reports_walk(db: TestDb) {
     set_value(&b, "#from", "2026-01-08").await;
     set_value(&b, "#to", "2026-01-06").await;
     b.click("form.range-picker button").await;
-    let refusal = text(&b, "#to-error").await;
+    let refusal = b.text("#to-error").await;
     assert!(refusal.contains("before"), "{refusal}");
-    assert_eq!(attr(&b, "#to", "aria-invalid").await, "true");
+    assert_eq!(b.attr("#to", "aria-invalid").await, "true");
     assert_eq!(
         b.find("#from").await.prop("value").await.unwrap().unwrap(),
         "2026-01-08",
@@ -313,9 +303,9 @@ async fn reports_walk(db: TestDb) {
     b.goto(&app.url(&format!("/console/teams/{team}/plan")))
         .await;
     let zero_day = &forecast["balance_zero_at"].as_str().unwrap()[..10];
-    let runs_out = text(&b, "#runs-out").await;
+    let runs_out = b.text("#runs-out").await;
     assert_eq!(
-        attr(&b, "#runs-out time", "datetime").await,
+        b.attr("#runs-out time", "datetime").await,
         zero_day,
         "{runs_out} / {forecast}"
     );
@@ -324,7 +314,7 @@ async fn reports_walk(db: TestDb) {
         "by use, at 4.5 a day: {runs_out}"
     );
     assert!(
-        text(&b, "#expiring-unused")
+        b.text("#expiring-unused")
             .await
             .contains("no token expires unused")
     );
@@ -356,22 +346,18 @@ async fn reports_walk(db: TestDb) {
         .ok(200)
         .clone();
     assert_eq!(estimate["tokens_per_year"], 6720);
-    assert_eq!(text(&b, "#tokens-per-year").await, "6,720 tokens");
+    assert_eq!(b.text("#tokens-per-year").await, "6,720 tokens");
     assert_eq!(estimate["team"]["shortfall"], 6720 - 115);
-    let shortfall = text(&b, "#shortfall").await;
+    let shortfall = b.text("#shortfall").await;
     assert!(shortfall.contains("buy 6,605 tokens"), "{shortfall}");
     assert_eq!(b.find_all("svg#estimate-by-product g.row").await.len(), 2);
     b.shot("29-plan-estimate").await;
     b.fill("#users1", "0").await;
     b.fill("#days2", "many").await;
     b.click("form.plan-form button").await;
-    let users_error = text(&b, "#users1-error").await;
+    let users_error = b.text("#users1-error").await;
     assert!(users_error.contains("users must be"), "{users_error}");
-    assert!(
-        text(&b, "#days2-error")
-            .await
-            .contains("not a whole number")
-    );
+    assert!(b.text("#days2-error").await.contains("not a whole number"));
     assert!(b.find_all("#estimate-answer").await.is_empty());
     assert_eq!(
         b.find("#users1")
@@ -388,7 +374,7 @@ async fn reports_walk(db: TestDb) {
     let tokens_page = app.url(&format!("/console/teams/{team}/tokens"));
     b.goto(&tokens_page).await;
     assert_eq!(
-        attr(&b, "#balance", "data-low").await,
+        b.attr("#balance", "data-low").await,
         "false",
         "46 % is not under 20 %"
     );
@@ -406,7 +392,7 @@ async fn reports_walk(db: TestDb) {
     b.fill("#low_balance_percent", "0").await;
     b.tick("#pseudonyms").await;
     b.click("form.settings button").await;
-    let refusal = text(&b, "#low_balance_percent-error").await;
+    let refusal = b.text("#low_balance_percent-error").await;
     assert!(refusal.contains("1 to 99"), "{refusal}");
     assert_eq!(
         settings(&op, team).await,
@@ -424,7 +410,7 @@ async fn reports_walk(db: TestDb) {
     );
     b.goto(&tokens_page).await;
     assert_eq!(
-        attr(&b, "#balance", "data-low").await,
+        b.attr("#balance", "data-low").await,
         "true",
         "46 % is under 50 %"
     );
@@ -438,7 +424,7 @@ async fn reports_walk(db: TestDb) {
     assert_eq!(settings(&op, team).await["pseudonyms"], true);
     b.shot("2c-settings").await;
     b.goto(&format!("{reports}?by=user")).await;
-    let table = text(&b, "#usage-table").await;
+    let table = b.text("#usage-table").await;
     assert!(
         !table.contains("User 1") && !table.contains("example.com"),
         "{table}"
@@ -469,7 +455,7 @@ async fn reports_walk(db: TestDb) {
     shown.sort();
     assert_eq!(shown, api_names, "the API's pseudonyms");
     b.shot("2d-reports-pseudonyms").await;
-    let href = attr(&b, "#download-csv", "href").await;
+    let href = b.attr("#download-csv", "href").await;
     let (_, _, csv) = fetch(&app, &b, &href).await;
     let (_, csv_users) = csv_tokens(&csv);
     assert!(csv_users.iter().all(|u| u.starts_with("person-")), "{csv}");
