@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use jeton_core::{ManualClock, UserId};
 use jeton_store::testing::TestDb;
-use jeton_store::{Backend, Store};
+use jeton_store::{Backend, ConnectOptions, Store};
 use tokio::net::TcpListener;
 
 use secrecy::SecretString;
@@ -101,6 +101,9 @@ pub struct SpawnOptions {
     /// Whether the import worker runs in the background; without it imports wait for
     /// [`TestApp::run_imports`] (a test playing a server that dies mid-import).
     pub import_worker: bool,
+    /// How often its store writes the quiet heartbeats it answered; `None`: only when told
+    /// (`Store::flush_heartbeats`) or at shutdown.
+    pub heartbeat_flush_every: Option<Duration>,
 }
 
 impl Default for SpawnOptions {
@@ -112,6 +115,7 @@ impl Default for SpawnOptions {
             lease_seed: None,
             header_read_timeout: crate::serve::HEADER_READ_TIMEOUT,
             import_worker: true,
+            heartbeat_flush_every: ConnectOptions::default().heartbeat_flush_every,
         }
     }
 }
@@ -138,12 +142,18 @@ pub async fn spawn_with_options(db: TestDb, options: SpawnOptions) -> TestApp {
         lease_seed,
         header_read_timeout,
         import_worker,
+        heartbeat_flush_every,
     } = options;
     let lease_key = match lease_seed {
         Some(seed) => jeton_core::lease::signing_key(&seed),
         None => crate::keys::ephemeral_lease_key().expect("randomness"),
     };
-    let store = db.store().await;
+    let store = db
+        .store_with(ConnectOptions {
+            heartbeat_flush_every,
+            ..ConnectOptions::default()
+        })
+        .await;
     let clock = Arc::new(ManualClock::new(start));
     let operator_key = new_key(OPERATOR_PREFIX).expect("randomness");
     let exposed = test_clock.then(|| clock.clone());

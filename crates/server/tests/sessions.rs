@@ -31,6 +31,8 @@ both_backends! {
     r_ses_4_a_sign_in_at_the_instant_of_a_refund_pays_again => refund_then_sign_in,
     r_ses_3_a_session_the_sweep_stopped_is_told_insufficient_tokens => stopped_by_sweep,
     r_pack_7_r_ses_4_a_refund_after_a_merge_goes_where_the_packs_went => refund_after_merge,
+    r_ses_6_a_quiet_heartbeat_kept_in_memory_counts_for_its_own_server => kept_beat,
+    r_ses_6_a_kept_heartbeat_lost_by_another_server_only_ends_the_session_earlier => lost_beat,
 }
 
 /// A session on a team that is then merged (R-PACK-7) may use up its period; a grace refund
@@ -806,6 +808,103 @@ async fn bad_input(db: TestDb) {
     assert_eq!(sign_out(&jane, s).await, 7);
     assert_eq!(sign_out(&jane, s).await, 0);
     app.shutdown().await;
+}
+
+/// Two servers on one database whose quiet heartbeats are written only when told (or lost, as
+/// in a crash), to look at what is written in between.
+async fn servers_keeping_beats(db: TestDb) -> (TestApp, TestApp) {
+    let shared = db.share();
+    let options = || SpawnOptions {
+        lease_seed: Some([42u8; 32]),
+        heartbeat_flush_every: None,
+        ..SpawnOptions::default()
+    };
+    let one = spawn_with_options(db, options()).await;
+    let two = spawn_with_options(shared, options()).await;
+    (one, two)
+}
+
+/// A session's open listing on a server: (last_seen_at, ended_at).
+async fn seen(op: &Http, team: i64, session: i64) -> (Value, Value) {
+    let list = op
+        .get(&format!("/v1/teams/{team}/sessions?open=false"))
+        .await;
+    let s = list
+        .ok(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == session)
+        .unwrap()
+        .clone();
+    (s["last_seen_at"].clone(), s["ended_at"].clone())
+}
+
+/// A quiet heartbeat is answered before it is written; the server that answered it decides on
+/// it at once (its sweep does not end the session), and writes it when asked.
+async fn kept_beat(db: TestDb) {
+    let (one, two) = servers_keeping_beats(db).await;
+    let op = Http::new(&one);
+    let team = scene(&op, 100).await;
+    let (_, jane) = user(&one, team, 1).await;
+    let (s, _) = started(&jane, team, "autocad").await; // 08:00
+    op.advance(5 * 60).await;
+    beat(&jane, s, true).await.ok(200); // 08:05, kept
+    let other = Http::new(&two);
+    assert_eq!(
+        seen(&other, team, s).await,
+        (json!("2026-01-05T08:00:00Z"), Value::Null),
+        "not written yet: the other server sees the sign-in"
+    );
+    // 08:19: 19 minutes after the written contact, 14 after the kept one. This server's sweep
+    // (run at every advance) counts the kept heartbeat.
+    op.advance(14 * 60).await;
+    one.store.flush_heartbeats().await.unwrap();
+    assert_eq!(
+        seen(&other, team, s).await,
+        (json!("2026-01-05T08:05:00Z"), Value::Null),
+        "written now, the session still open"
+    );
+    beat(&jane, s, true).await.ok(200);
+    assert_eq!(op.available(team).await, 93, "one charge");
+    two.shutdown().await;
+    one.shutdown().await;
+}
+
+/// Another server cannot see a heartbeat kept in memory (or lost in a crash): its sweep judges
+/// the session by the written contact and ends it there — earlier, charging nothing more. Writing
+/// the kept heartbeat afterwards does not bring the session back.
+async fn lost_beat(db: TestDb) {
+    let (one, two) = servers_keeping_beats(db).await;
+    let op = Http::new(&one);
+    let team = scene(&op, 100).await;
+    let (_, jane) = user(&one, team, 1).await;
+    let (s, _) = started(&jane, team, "autocad").await; // 08:00
+    op.advance(6 * 60).await;
+    beat(&jane, s, true).await.ok(200); // 08:06
+    one.store.flush_heartbeats().await.unwrap();
+    op.advance(4 * 60).await;
+    beat(&jane, s, true).await.ok(200); // 08:10, kept by server one only
+    let other = Http::new(&two);
+    other.advance(22 * 60).await; // server two's sweep at 08:22
+    let ended = (json!("2026-01-05T08:06:00Z"), json!("2026-01-05T08:06:00Z"));
+    assert_eq!(
+        seen(&other, team, s).await,
+        ended,
+        "ended at its last written contact"
+    );
+    one.store.flush_heartbeats().await.unwrap();
+    assert_eq!(
+        seen(&other, team, s).await,
+        ended,
+        "a kept heartbeat does not revive an ended session"
+    );
+    beat(&jane, s, true).await.problem(410, "session_ended");
+    assert_eq!(op.available(team).await, 93, "one charge, nothing more");
+    let audit = op.get(&format!("/v1/teams/{team}/audit")).await;
+    assert_eq!(audit.ok(200)["balanced"], true, "{audit:?}");
+    two.shutdown().await;
+    one.shutdown().await;
 }
 
 /// Two servers on one database, sharing their lease key like a real deployment.

@@ -4,6 +4,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::beats::{self, Beats};
+
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions as _, Connection, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -63,6 +65,10 @@ pub struct ConnectOptions {
     /// Pool size. SQLite writes are serialised anyway; readers use the rest.
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// How often quiet heartbeats answered by this process are written ([`crate::beats`]);
+    /// `None`: only by [`Store::flush_heartbeats`] and [`Store::close`] (tests that look at what
+    /// is written before and after).
+    pub heartbeat_flush_every: Option<Duration>,
 }
 
 impl Default for ConnectOptions {
@@ -70,19 +76,24 @@ impl Default for ConnectOptions {
         ConnectOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(10),
+            heartbeat_flush_every: Some(beats::FLUSH_EVERY),
         }
     }
 }
+
+/// SQLite has a single writer. Queuing this process's writers on an async mutex, instead of in
+/// SQLite's busy handler (which sleeps and polls), keeps write latency flat. Other processes on
+/// the same file still wait through `busy_timeout`. `None` on PostgreSQL.
+pub(crate) type WriteGate = Option<Arc<Mutex<()>>>;
 
 /// The storage handle: cheap to clone, shared by every request and background job.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite has a single writer. Queuing this process's writers on an async mutex, instead of
-    /// in SQLite's busy handler (which sleeps and polls), keeps write latency flat. Other
-    /// processes on the same file still wait through `busy_timeout`.
-    write_gate: Option<Arc<Mutex<()>>>,
+    write_gate: WriteGate,
+    /// Quiet heartbeats answered and not yet written ([`crate::beats`]).
+    pub(crate) beats: Arc<Beats>,
 }
 
 /// A write transaction. The gate (SQLite only) is released after the transaction ends, because
@@ -116,6 +127,27 @@ async fn usable_after_release(conn: &mut AnyConnection) -> Result<bool, sqlx::Er
         return Ok(false);
     }
     Ok(true)
+}
+
+/// Begins a write transaction: on SQLite behind this process's gate, with `BEGIN IMMEDIATE`.
+pub(crate) async fn begin_write_on(
+    pool: &AnyPool,
+    backend: Backend,
+    gate: &WriteGate,
+) -> StoreResult<WriteTx> {
+    let gate = match gate {
+        Some(gate) => Some(gate.clone().lock_owned().await),
+        None => None,
+    };
+    // BEGIN IMMEDIATE takes SQLite's write lock at the start, waiting through busy_timeout if
+    // another process holds it. A deferred transaction that reads first and writes later cannot
+    // wait: if another connection committed in between, its upgrade fails at once with "database
+    // is locked" (SQLITE_BUSY_SNAPSHOT), whatever the busy timeout.
+    let tx = match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => pool.begin().await?,
+    };
+    Ok(WriteTx { tx, _gate: gate })
 }
 
 impl Store {
@@ -161,10 +193,22 @@ impl Store {
         }
         tracing::info!(backend = backend.name(), "database ready");
 
+        let write_gate: WriteGate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let beats = Arc::new(Beats::default());
+        if let Some(every) = options.heartbeat_flush_every {
+            tokio::spawn(beats::flush_loop(
+                pool.clone(),
+                backend,
+                write_gate.clone(),
+                Arc::downgrade(&beats),
+                every,
+            ));
+        }
         Ok(Store {
             pool,
             backend,
-            write_gate: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            write_gate,
+            beats,
         })
     }
 
@@ -188,19 +232,22 @@ impl Store {
     }
 
     pub(crate) async fn begin_write(&self) -> StoreResult<WriteTx> {
-        let gate = match &self.write_gate {
-            Some(gate) => Some(gate.clone().lock_owned().await),
-            None => None,
-        };
-        // BEGIN IMMEDIATE takes SQLite's write lock at the start, waiting through busy_timeout if
-        // another process holds it. A deferred transaction that reads first and writes later
-        // cannot wait: if another connection committed in between, its upgrade fails at once
-        // with "database is locked" (SQLITE_BUSY_SNAPSHOT), whatever the busy timeout.
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        Ok(WriteTx { tx, _gate: gate })
+        begin_write_on(&self.pool, self.backend, &self.write_gate).await
+    }
+
+    /// Writes quiet heartbeats now, in one transaction.
+    pub(crate) async fn write_heartbeats(
+        &self,
+        beats: &[(jeton_core::SessionId, beats::Beat)],
+    ) -> StoreResult<()> {
+        beats::write(&self.pool, self.backend, &self.write_gate, beats).await
+    }
+
+    /// Writes the quiet heartbeats this process answered and has not written yet; returns how
+    /// many. The background task does it every `beats::FLUSH_EVERY`; this is for shutdown and
+    /// for readers that list sessions.
+    pub async fn flush_heartbeats(&self) -> StoreResult<usize> {
+        beats::flush(&self.pool, self.backend, &self.write_gate, &self.beats).await
     }
 
     /// Liveness of the database, for `/healthz`.
@@ -209,7 +256,11 @@ impl Store {
         Ok(())
     }
 
+    /// Writes what is kept in memory, then closes the connections.
     pub async fn close(&self) {
+        if let Err(e) = self.flush_heartbeats().await {
+            tracing::warn!(error = %e, "heartbeats answered before shutdown were not written");
+        }
         self.pool.close().await;
     }
 

@@ -10,6 +10,7 @@
 pub mod admins;
 pub mod alerts;
 mod backend;
+mod beats;
 pub mod catalogue;
 pub mod charges;
 pub mod console;

@@ -19,6 +19,7 @@ use sqlx::AnyConnection;
 
 use crate::Store;
 use crate::backend::WriteTx;
+use crate::beats;
 use crate::entitlements::windows;
 use crate::error::{StoreError, StoreResult};
 use crate::flex::{assignment, selected_products, team_defaults};
@@ -542,11 +543,13 @@ struct Step {
 
 impl Step {
     /// Loads a step in a transaction that holds its team's lock already.
+    /// The sessions' kept heartbeats (`beats`) count as written.
     async fn load(
         mut w: WriteTx,
         team_row: TeamRow,
         user: UserId,
         product: ProductRow,
+        beats: &beats::Beats,
         now: DateTime<Utc>,
     ) -> StoreResult<Step> {
         let team = team_row.id;
@@ -554,7 +557,10 @@ impl Step {
         if team_row.closed_at.is_none() {
             ledger::expire_team(&mut w.tx, team, now).await?;
         }
-        let usage = load_usage(&mut w.tx, team, user, &product).await?;
+        let mut usage = load_usage(&mut w.tx, team, user, &product).await?;
+        for s in &mut usage.sessions {
+            beats.overlay(s)?;
+        }
         Ok(Step {
             w,
             team,
@@ -621,7 +627,7 @@ impl Store {
         let mut w = self.begin_write().await?;
         let team_row = lock_session_team(&mut w.tx, team).await?;
         let product = product_by_id(&mut w.tx, product).await?;
-        Step::load(w, team_row, user, product, now).await
+        Step::load(w, team_row, user, product, &self.beats, now).await
     }
 
     /// R-SES-1/2/9: signs a user in to a product on a team. Refused with a stable reason (nothing
@@ -663,7 +669,7 @@ impl Store {
                 .ok_or(DomainError::Refused {
                     reason: Refusal::UnknownProduct,
                 })?;
-        let mut step = Step::load(w, team_row, user, product_row, now).await?;
+        let mut step = Step::load(w, team_row, user, product_row, &self.beats, now).await?;
         let access = step.access.clone()?;
         let plan = session::sign_in(&mut step.usage, access, now);
         let applied = step.apply(&plan, Actor::User(user), now).await?;
@@ -769,15 +775,14 @@ impl Store {
     /// its 15-minute lease, and the latest period of its (team, user, product) runs well past
     /// `now`. The engine would then plan nothing (no session of this step to end, no period to
     /// roll over or resume, nothing to charge): only the session's last-seen (and last-active)
-    /// time is written. `None` when anything may be due: the caller takes the full, locked step.
+    /// time moves. `None` when anything may be due: the caller takes the full, locked step.
     ///
-    /// Why no lock is needed: the update is conditional on the session still being open and its
-    /// period unrefunded, and a period is refunded only once its last session has ended — that
-    /// end writes this session's row, which the conditional update re-checks (PostgreSQL waits on
-    /// the row lock; SQLite serialises writers). The margins keep a concurrent locked step (a
-    /// sweep, another heartbeat) from seeing this session dead or the period over at about the
-    /// same time; at worst such a step ends the session at its previous heartbeat — earlier,
-    /// never charging more.
+    /// One read, and the beat is kept to be written behind ([`crate::beats`]): the write moves
+    /// last-seen forward only while the session is open and its period unrefunded, and a period
+    /// is refunded only once its last session has ended, so a beat can never revive a session or
+    /// a period. The margins keep a concurrent locked step (a sweep, another heartbeat) from
+    /// seeing this session dead or the period over at about the same time; at worst such a step
+    /// ends the session at its previous heartbeat — earlier, never charging more.
     async fn quiet_heartbeat(
         &self,
         session: SessionId,
@@ -785,7 +790,6 @@ impl Store {
         active: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Beat>> {
-        let mut w = self.begin_write().await?;
         let row: Option<QuietRow> = sqlx::query_as(
             "SELECT s.team_id, s.last_seen_at, pr.key, p.id AS period_id, p.access, \
                  p.started_at, p.ends_at, p.refunded_at \
@@ -797,7 +801,7 @@ impl Store {
         )
         .bind(session.0)
         .bind(user.0)
-        .fetch_optional(&mut *w.tx)
+        .fetch_optional(self.pool())
         .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -810,27 +814,19 @@ impl Store {
             tokens: Tokens::ZERO,
             refunded: row.refunded_at.is_some(),
         };
+        // The written last-seen, not a newer kept one: other servers judge by what is written.
         let last_seen = from_db(row.last_seen_at)?;
         if !session::heartbeat_is_quiet(&period, last_seen, now) {
             return Ok(None);
         }
-        let done = sqlx::query(
-            "UPDATE sessions SET last_seen_at = $1, last_active_at = CASE WHEN $2 = 1 THEN $1 ELSE last_active_at END \
-             WHERE id = $3 AND ended_at IS NULL AND last_seen_at = $4 \
-             AND EXISTS (SELECT 1 FROM usage_periods p WHERE p.id = $5 AND p.refunded_at IS NULL)",
-        )
-        .bind(to_db(now))
-        .bind(i64::from(active))
-        .bind(session.0)
-        .bind(row.last_seen_at)
-        .bind(row.period_id.0)
-        .execute(&mut *w.tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            // Something changed in between: the locked step decides.
-            return Ok(None);
+        let beat = beats::Beat {
+            seen: to_db(now),
+            active: if active { to_db(now) } else { 0 },
+            period: row.period_id,
+        };
+        if !self.beats.keep(session, beat) {
+            self.write_heartbeats(&[(session, beat)]).await?;
         }
-        w.commit().await?;
         Ok(Some(Beat {
             signed_in: SignedIn {
                 session,
@@ -1085,6 +1081,8 @@ impl Store {
         limit: usize,
     ) -> StoreResult<Vec<SessionRecord>> {
         self.team(team).await?;
+        // A listing shows the heartbeats this process answered.
+        self.flush_heartbeats().await?;
         let rows: Vec<SessionRecordRow> = sqlx::query_as(
             "SELECT s.id, s.team_id, s.user_id, p.key, s.version, s.machine, s.started_at, s.last_seen_at, s.ended_at, s.end_reason \
              FROM sessions s JOIN products p ON p.id = s.product_id \

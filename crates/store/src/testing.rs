@@ -83,7 +83,12 @@ impl TestDb {
     /// A new, independent connection pool on this database: two of them behave like two server
     /// processes sharing it.
     pub async fn store(&self) -> Store {
-        Store::connect(&self.url, ConnectOptions::default())
+        self.store_with(ConnectOptions::default()).await
+    }
+
+    /// [`TestDb::store`] with other options.
+    pub async fn store_with(&self, options: ConnectOptions) -> Store {
+        Store::connect(&self.url, options)
             .await
             .expect("connect to test database")
     }

@@ -1,0 +1,237 @@
+//! Quiet heartbeats written behind (R-SES-3, R-SES-6). A heartbeat with nothing due only moves its
+//! session's last-seen time, which is not money: it is answered at once and kept here, and a
+//! background task writes all kept beats of this process in one transaction every
+//! [`FLUSH_EVERY`]. Every session step of this process reads the kept beats of the sessions it
+//! loads, so what this process was told is what it decides on; other servers see a beat once it
+//! is written, well inside the one-minute margin of `jeton_core::session::heartbeat_is_quiet`. A
+//! crash loses at most the beats of the last interval: a session can then only be judged dead
+//! earlier, never charged more (docs/design.md, "Sessions").
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use jeton_core::session::Session;
+use jeton_core::{PeriodId, SessionId};
+use sqlx::AnyPool;
+
+use crate::backend::{Backend, WriteGate, begin_write_on};
+use crate::error::StoreResult;
+use crate::time::from_db;
+
+/// How often kept beats are written. Far below the one-minute quiet margin, so that a beat
+/// answered by this server is in the database long before another server could judge its
+/// session dead.
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// Most beats kept at once. One per open session at most; past it, a heartbeat writes its own
+/// beat before it is answered, as every heartbeat did before beats were kept.
+pub(crate) const MAX_KEPT: usize = 100_000;
+
+/// Beats written by one statement: 4 parameters each, well inside both backends' limits.
+const ROWS_PER_STATEMENT: usize = 250;
+
+/// A session's newest kept beat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Beat {
+    /// Last seen, in database microseconds.
+    pub seen: i64,
+    /// Last active (`seen` when the beat said active), 0 when no kept beat was active.
+    pub active: i64,
+    /// The usage period the beat was quiet in: the write holds only while it is unrefunded.
+    pub period: PeriodId,
+}
+
+/// The beats of this process not yet written.
+#[derive(Debug, Default)]
+pub(crate) struct Beats {
+    kept: Mutex<HashMap<SessionId, Beat>>,
+}
+
+impl Beats {
+    fn lock(&self) -> MutexGuard<'_, HashMap<SessionId, Beat>> {
+        // A panic while holding this lock leaves a map of plain values: still usable.
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps a beat; false when [`MAX_KEPT`] are kept already (the caller writes it itself).
+    pub(crate) fn keep(&self, session: SessionId, beat: Beat) -> bool {
+        let mut kept = self.lock();
+        if let Some(old) = kept.get_mut(&session) {
+            *old = Beat {
+                seen: old.seen.max(beat.seen),
+                active: old.active.max(beat.active),
+                period: beat.period,
+            };
+            return true;
+        }
+        if kept.len() >= MAX_KEPT {
+            return false;
+        }
+        kept.insert(session, beat);
+        true
+    }
+
+    /// The kept beat of a session, if any.
+    pub(crate) fn of(&self, session: SessionId) -> Option<Beat> {
+        self.lock().get(&session).copied()
+    }
+
+    /// A loaded session as this process knows it: its kept beat, if newer than what is written.
+    pub(crate) fn overlay(&self, session: &mut Session) -> StoreResult<()> {
+        let Some(beat) = self.of(session.id) else {
+            return Ok(());
+        };
+        let seen = from_db(beat.seen)?;
+        if seen > session.last_seen_at {
+            session.last_seen_at = seen;
+        }
+        if beat.active != 0 {
+            let active = from_db(beat.active)?;
+            if active > session.last_active_at {
+                session.last_active_at = active;
+            }
+        }
+        Ok(())
+    }
+
+    fn take(&self) -> Vec<(SessionId, Beat)> {
+        let mut kept = self.lock();
+        if kept.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut *kept).into_iter().collect()
+    }
+
+    /// Puts back beats whose write failed, unless newer ones came in meanwhile.
+    fn put_back(&self, beats: Vec<(SessionId, Beat)>) {
+        for (session, beat) in beats {
+            self.keep(session, beat);
+        }
+    }
+}
+
+/// Writes kept beats. A beat moves last-seen (and last-active) forward only, and only while the
+/// session is open and the period it was quiet in unrefunded: a session that a locked step ended
+/// meanwhile stays as that step left it.
+pub(crate) async fn flush(
+    pool: &AnyPool,
+    backend: Backend,
+    gate: &WriteGate,
+    beats: &Beats,
+) -> StoreResult<usize> {
+    let taken = beats.take();
+    if taken.is_empty() {
+        return Ok(0);
+    }
+    match write(pool, backend, gate, &taken).await {
+        Ok(()) => Ok(taken.len()),
+        Err(e) => {
+            beats.put_back(taken);
+            Err(e)
+        }
+    }
+}
+
+pub(crate) async fn write(
+    pool: &AnyPool,
+    backend: Backend,
+    gate: &WriteGate,
+    beats: &[(SessionId, Beat)],
+) -> StoreResult<()> {
+    let mut w = begin_write_on(pool, backend, gate).await?;
+    for chunk in beats.chunks(ROWS_PER_STATEMENT) {
+        // VALUES names its columns column1.. on both backends.
+        let mut sql = String::from(
+            "UPDATE sessions SET last_seen_at = v.column2, last_active_at = \
+             CASE WHEN v.column3 > sessions.last_active_at THEN v.column3 ELSE sessions.last_active_at END \
+             FROM (VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let p = i * 4;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS BIGINT))",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4
+            ));
+        }
+        sql.push_str(
+            ") AS v WHERE sessions.id = v.column1 AND sessions.ended_at IS NULL \
+             AND sessions.last_seen_at < v.column2 \
+             AND EXISTS (SELECT 1 FROM usage_periods p WHERE p.id = v.column4 AND p.refunded_at IS NULL)",
+        );
+        let mut query = sqlx::query(&sql);
+        for (session, beat) in chunk {
+            query = query
+                .bind(session.0)
+                .bind(beat.seen)
+                .bind(beat.active)
+                .bind(beat.period.0);
+        }
+        query.execute(&mut *w.tx).await?;
+    }
+    w.commit().await
+}
+
+/// Writes this process's kept beats `every` so often until the store is gone or closed.
+pub(crate) async fn flush_loop(
+    pool: AnyPool,
+    backend: Backend,
+    gate: WriteGate,
+    beats: Weak<Beats>,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(beats) = beats.upgrade() else {
+            return;
+        };
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = flush(&pool, backend, &gate, &beats).await {
+            tracing::warn!(error = %e, "writing kept heartbeats failed; retrying");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn beat(seen: i64, active: i64) -> Beat {
+        Beat {
+            seen,
+            active,
+            period: PeriodId(1),
+        }
+    }
+
+    #[test]
+    fn a_session_keeps_its_newest_beat_and_newest_activity() {
+        let beats = Beats::default();
+        assert!(beats.keep(SessionId(7), beat(10, 10)));
+        assert!(beats.keep(SessionId(7), beat(20, 0)));
+        assert!(beats.keep(SessionId(7), beat(15, 15)));
+        assert_eq!(beats.of(SessionId(7)), Some(beat(20, 15)));
+        assert_eq!(beats.take().len(), 1);
+        assert_eq!(beats.of(SessionId(7)), None);
+    }
+
+    #[test]
+    fn beats_put_back_after_a_failed_write_do_not_overwrite_newer_ones() {
+        let beats = Beats::default();
+        beats.keep(SessionId(1), beat(10, 0));
+        let taken = beats.take();
+        beats.keep(SessionId(1), beat(30, 30));
+        beats.put_back(taken);
+        assert_eq!(beats.of(SessionId(1)), Some(beat(30, 30)));
+    }
+}
