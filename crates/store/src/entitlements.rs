@@ -2,9 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use jeton_core::ledger::Actor;
-use jeton_core::session::{AccessKind, Entitlement as Window};
-use jeton_core::{DomainError, Email, EntitlementId, PersonName, ProductId, ProductKey, UserId};
-use sqlx::AnyConnection;
+use jeton_core::session::AccessKind;
+use jeton_core::{DomainError, Email, EntitlementId, PersonName, ProductKey, UserId};
 
 use crate::Store;
 use crate::error::{StoreResult, refuse_duplicate};
@@ -20,37 +19,6 @@ pub struct EntitlementRecord {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
-}
-
-/// The windows of (user, product), for resolving who pays.
-pub(crate) async fn windows(
-    conn: &mut AnyConnection,
-    user: UserId,
-    product: ProductId,
-) -> StoreResult<Vec<Window>> {
-    let rows: Vec<WindowRow> = sqlx::query_as(
-        "SELECT kind, starts_at, ends_at FROM entitlements WHERE user_id = $1 AND product_id = $2",
-    )
-    .bind(user.0)
-    .bind(product.0)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(Window {
-                kind: AccessKind::parse(&r.kind)?,
-                starts_at: from_db(r.starts_at)?,
-                ends_at: from_db(r.ends_at)?,
-            })
-        })
-        .collect()
-}
-
-#[derive(sqlx::FromRow)]
-struct WindowRow {
-    kind: String,
-    starts_at: i64,
-    ends_at: i64,
 }
 
 #[derive(sqlx::FromRow)]

@@ -4,12 +4,14 @@
 //! consumption-order function. The team lock makes concurrent sign-ins of one (user, product),
 //! on any number of servers, open one period and one charge (R-SES-9).
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
-use jeton_core::access;
+use jeton_core::access::{self, ProductAccess};
 use jeton_core::ledger::{Actor, Cause, CauseKind, EventKind};
 use jeton_core::session::{
-    self, Access, AccessKind, EndReason, FlexStanding, Period, Plan, Refusal, Session, SessionGone,
-    Usage,
+    self, Access, AccessKind, EndReason, Entitlement as Window, FlexStanding, Period, Plan,
+    Refusal, Session, SessionGone, Usage,
 };
 use jeton_core::{
     DomainError, IdempotencyKey, PackId, PeriodId, ProductId, ProductKey, ResultId, ResultType,
@@ -20,9 +22,8 @@ use sqlx::AnyConnection;
 use crate::Store;
 use crate::backend::WriteTx;
 use crate::beats;
-use crate::entitlements::windows;
 use crate::error::{StoreError, StoreResult};
-use crate::flex::{assignment, selected_products, team_defaults};
+use crate::flex::AssignmentRow;
 use crate::idempotency;
 use crate::ledger::{self, NewEvent, lock_team};
 use crate::team_rows::TeamRow;
@@ -57,6 +58,29 @@ async fn product_by_id(conn: &mut AnyConnection, id: ProductId) -> StoreResult<P
     )
 }
 
+/// One input of who pays (see [`ACCESS_INPUTS`]).
+#[derive(sqlx::FromRow)]
+struct AccessInputRow {
+    source: String,
+    name: String,
+    a: Option<i64>,
+    b: Option<i64>,
+}
+
+/// Everything who-pays depends on, in one round trip under the team's lock: the user's
+/// subscription and trial windows for the product (`window`: kind, starts, ends), their
+/// assignment on the team (`assignment`: status, removed, all products), their own selection
+/// (`selected`: a product key) and the team's defaults (`default`: a product key).
+const ACCESS_INPUTS: &str = "\
+    SELECT 'window' AS source, kind AS name, starts_at AS a, ends_at AS b FROM entitlements \
+        WHERE user_id = $1 AND product_id = $2 \
+    UNION ALL SELECT 'assignment', status, removed_at, access_all FROM flex_assignments \
+        WHERE team_id = $3 AND user_id = $1 \
+    UNION ALL SELECT 'selected', p.key, NULL, NULL FROM assignment_products s \
+        JOIN products p ON p.id = s.product_id WHERE s.team_id = $3 AND s.user_id = $1 \
+    UNION ALL SELECT 'default', p.key, NULL, NULL FROM team_defaults d \
+        JOIN products p ON p.id = d.product_id WHERE d.team_id = $3";
+
 /// R-SES-1, R-PRI: who pays for (user, product) on this team now, or why nobody may.
 async fn access_now(
     conn: &mut AnyConnection,
@@ -65,13 +89,50 @@ async fn access_now(
     product: &ProductRow,
     now: DateTime<Utc>,
 ) -> StoreResult<Result<Access, DomainError>> {
-    let team_id = team.id;
-    let windows = windows(conn, user, product.id).await?;
-    let standing = match assignment(conn, team_id, user).await? {
+    let rows: Vec<AccessInputRow> = sqlx::query_as(ACCESS_INPUTS)
+        .bind(user.0)
+        .bind(product.id.0)
+        .bind(team.id.0)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut windows = Vec::new();
+    let mut assignment = None;
+    let mut selected = BTreeSet::new();
+    let mut defaults = BTreeSet::new();
+    for row in rows {
+        match (row.source.as_str(), row.a, row.b) {
+            ("window", Some(starts_at), Some(ends_at)) => windows.push(Window {
+                kind: AccessKind::parse(&row.name)?,
+                starts_at: from_db(starts_at)?,
+                ends_at: from_db(ends_at)?,
+            }),
+            ("assignment", removed_at, Some(access_all)) => {
+                assignment = Some(AssignmentRow {
+                    status: row.name,
+                    removed_at,
+                    access_all,
+                })
+            }
+            ("selected", None, None) => {
+                selected.insert(ProductKey::parse(&row.name)?);
+            }
+            ("default", None, None) => {
+                defaults.insert(ProductKey::parse(&row.name)?);
+            }
+            (source, ..) => {
+                return Err(StoreError::corrupt(format!(
+                    "unexpected access input {source:?}"
+                )));
+            }
+        }
+    }
+    let standing = match assignment {
         Some(a) if a.removed_at.is_none() && a.status == "active" => {
             let key = ProductKey::parse(&product.key)?;
-            let defaults = team_defaults(conn, team_id).await?;
-            let own = selected_products(conn, team_id, user, a.access_all == 1).await?;
+            let own = match a.access_all == 1 {
+                true => ProductAccess::All,
+                false => ProductAccess::Selected(selected),
+            };
             FlexStanding::Active {
                 product_allowed: access::allows(&own, &defaults, &key),
             }
@@ -88,76 +149,72 @@ async fn access_now(
     ))
 }
 
-/// The latest usage period of (team, user, product).
+/// A row of [`USAGE`]: the latest period (`period`: started, ends, tokens, refunded) or an open
+/// session (`session`: started, last seen, last active).
 #[derive(sqlx::FromRow)]
-struct PeriodRow {
-    #[sqlx(try_from = "i64")]
-    id: PeriodId,
-    access: String,
-    started_at: i64,
-    ends_at: i64,
-    tokens: i64,
-    refunded_at: Option<i64>,
+struct UsageRow {
+    source: String,
+    id: i64,
+    access: Option<String>,
+    a: Option<i64>,
+    b: Option<i64>,
+    c: Option<i64>,
+    d: Option<i64>,
 }
 
-/// An open session of (team, user, product).
-#[derive(sqlx::FromRow)]
-struct OpenSessionRow {
-    #[sqlx(try_from = "i64")]
-    id: SessionId,
-    started_at: i64,
-    last_seen_at: i64,
-    last_active_at: i64,
-}
+/// The usage of (team, user, product) the engine plans on, in one round trip: its latest period
+/// and its open sessions.
+const USAGE: &str = "\
+    SELECT 'period' AS source, id, access, started_at AS a, ends_at AS b, tokens AS c, refunded_at AS d \
+    FROM (SELECT id, access, started_at, ends_at, tokens, refunded_at FROM usage_periods \
+        WHERE team_id = $1 AND user_id = $2 AND product_id = $3 \
+        ORDER BY started_at DESC, id DESC LIMIT 1) AS latest \
+    UNION ALL SELECT 'session', id, NULL, started_at, last_seen_at, last_active_at, NULL FROM sessions \
+        WHERE team_id = $1 AND user_id = $2 AND product_id = $3 AND ended_at IS NULL";
 
-/// The usage the session engine plans on: the latest period and the open sessions.
+/// The usage the session engine plans on: the latest period and the open sessions (by id).
 async fn load_usage(
     conn: &mut AnyConnection,
     team: TeamId,
     user: UserId,
     product: &ProductRow,
 ) -> StoreResult<Usage> {
-    let latest: Option<PeriodRow> = sqlx::query_as(
-        "SELECT id, access, started_at, ends_at, tokens, refunded_at FROM usage_periods \
-         WHERE team_id = $1 AND user_id = $2 AND product_id = $3 ORDER BY started_at DESC, id DESC LIMIT 1",
-    )
-    .bind(team.0)
-    .bind(user.0)
-    .bind(product.id.0)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let period = latest
-        .map(|p| {
-            Ok::<_, StoreError>(Period {
-                id: p.id,
-                access: AccessKind::parse(&p.access)?,
-                started_at: from_db(p.started_at)?,
-                ends_at: from_db(p.ends_at)?,
-                tokens: Tokens::from_stored(p.tokens)?,
-                refunded: p.refunded_at.is_some(),
-            })
-        })
-        .transpose()?;
-    let rows: Vec<OpenSessionRow> = sqlx::query_as(
-        "SELECT id, started_at, last_seen_at, last_active_at FROM sessions \
-         WHERE team_id = $1 AND user_id = $2 AND product_id = $3 AND ended_at IS NULL ORDER BY id",
-    )
-    .bind(team.0)
-    .bind(user.0)
-    .bind(product.id.0)
-    .fetch_all(&mut *conn)
-    .await?;
-    let sessions = rows
-        .into_iter()
-        .map(|s| {
-            Ok(Session {
-                id: s.id,
-                started_at: from_db(s.started_at)?,
-                last_seen_at: from_db(s.last_seen_at)?,
-                last_active_at: from_db(s.last_active_at)?,
-            })
-        })
-        .collect::<StoreResult<_>>()?;
+    let rows: Vec<UsageRow> = sqlx::query_as(USAGE)
+        .bind(team.0)
+        .bind(user.0)
+        .bind(product.id.0)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut period = None;
+    let mut sessions = Vec::new();
+    for row in rows {
+        match (row.source.as_str(), row.access, row.a, row.b, row.c) {
+            ("period", Some(access), Some(started_at), Some(ends_at), Some(tokens)) => {
+                period = Some(Period {
+                    id: PeriodId(row.id),
+                    access: AccessKind::parse(&access)?,
+                    started_at: from_db(started_at)?,
+                    ends_at: from_db(ends_at)?,
+                    tokens: Tokens::from_stored(tokens)?,
+                    refunded: row.d.is_some(),
+                })
+            }
+            ("session", None, Some(started_at), Some(last_seen_at), Some(last_active_at)) => {
+                sessions.push(Session {
+                    id: SessionId(row.id),
+                    started_at: from_db(started_at)?,
+                    last_seen_at: from_db(last_seen_at)?,
+                    last_active_at: from_db(last_active_at)?,
+                })
+            }
+            (source, ..) => {
+                return Err(StoreError::corrupt(format!(
+                    "unexpected usage row {source:?}"
+                )));
+            }
+        }
+    }
+    sessions.sort_by_key(|s: &Session| s.id);
     Ok(Usage {
         idle_aware: product.idle_awareness == 1,
         period,
