@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use jeton_core::mail;
 use jeton_core::pack::{EXPIRY_WARNING_DAYS, LowPercent, expiry_warnings_reached, summarize};
-use jeton_core::{PackId, TeamId, Tokens};
+use jeton_core::{PackId, PackState, TeamId, Tokens};
 use sqlx::AnyConnection;
 
 use crate::Store;
@@ -34,11 +34,11 @@ pub(crate) async fn admins_of(
 }
 
 /// A team's low-balance threshold and whether its admins were told it is below.
-#[derive(sqlx::FromRow)]
-struct ThresholdRow {
-    name: String,
-    low_percent: i64,
-    low_alerted: i64,
+#[derive(sqlx::FromRow, Debug, Clone)]
+pub(crate) struct Threshold {
+    pub name: String,
+    pub low_percent: i64,
+    pub low_alerted: i64,
 }
 
 /// A pack that may be due an expiry warning.
@@ -59,14 +59,26 @@ pub(crate) async fn check_low_balance(
     team: TeamId,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let threshold: ThresholdRow =
+    let mut threshold: Threshold =
         sqlx::query_as("SELECT name, low_percent, low_alerted FROM teams WHERE id = $1")
             .bind(team.0)
             .fetch_one(&mut *conn)
             .await?;
     let rows = pack_rows::active_pack_rows(conn, team, now).await?;
+    settle_low_balance(conn, team, &mut threshold, &pack_rows::states(&rows)?, now).await
+}
+
+/// [`check_low_balance`] on a threshold and packs the caller holds already (a locked team's,
+/// read at the start of its transaction); `threshold` follows the flag it writes.
+pub(crate) async fn settle_low_balance(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    threshold: &mut Threshold,
+    packs: &[PackState],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let percent = LowPercent::from_stored(threshold.low_percent)?;
-    let summary = summarize(&pack_rows::states(&rows)?, now, percent)?;
+    let summary = summarize(packs, now, percent)?;
     match (summary.low, threshold.low_alerted == 1) {
         (true, false) => {
             for admin in admins_of(conn, team).await? {
@@ -80,9 +92,13 @@ pub(crate) async fn check_low_balance(
                 );
                 enqueue(conn, team, &message, now).await?;
             }
+            threshold.low_alerted = 1;
             set_alerted(conn, team, true).await
         }
-        (false, true) => set_alerted(conn, team, false).await,
+        (false, true) => {
+            threshold.low_alerted = 0;
+            set_alerted(conn, team, false).await
+        }
         _ => Ok(()),
     }
 }

@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use jeton_core::session::Session;
-use jeton_core::{PeriodId, SessionId};
+use jeton_core::{PeriodId, ProductId, SessionId, TeamId, UserId};
 use sqlx::AnyPool;
 
 use crate::backend::{Backend, WriteGate, begin_write_on};
@@ -42,44 +42,28 @@ pub(crate) struct Beat {
     pub period: PeriodId,
 }
 
-/// The beats of this process not yet written.
+/// The (team, user, product) whose usage a session step loads.
+pub(crate) type Group = (TeamId, UserId, ProductId);
+
+/// The beats of this process not yet written, by the group a step loads at once.
 #[derive(Debug, Default)]
 pub(crate) struct Beats {
-    kept: Mutex<HashMap<SessionId, Beat>>,
+    kept: Mutex<Kept>,
 }
 
-impl Beats {
-    fn lock(&self) -> MutexGuard<'_, HashMap<SessionId, Beat>> {
-        // A panic while holding this lock leaves a map of plain values: still usable.
-        self.kept.lock().unwrap_or_else(|e| e.into_inner())
-    }
+#[derive(Debug, Default)]
+struct Kept {
+    groups: HashMap<Group, HashMap<SessionId, Beat>>,
+    count: usize,
+}
 
-    /// Keeps a beat; false when [`MAX_KEPT`] are kept already (the caller writes it itself).
-    pub(crate) fn keep(&self, session: SessionId, beat: Beat) -> bool {
-        let mut kept = self.lock();
-        if let Some(old) = kept.get_mut(&session) {
-            *old = Beat {
-                seen: old.seen.max(beat.seen),
-                active: old.active.max(beat.active),
-                period: beat.period,
-            };
-            return true;
-        }
-        if kept.len() >= MAX_KEPT {
-            return false;
-        }
-        kept.insert(session, beat);
-        true
-    }
+/// A snapshot of a group's kept beats, taken before its usage is read.
+pub(crate) struct GroupBeats(HashMap<SessionId, Beat>);
 
-    /// The kept beat of a session, if any.
-    pub(crate) fn of(&self, session: SessionId) -> Option<Beat> {
-        self.lock().get(&session).copied()
-    }
-
+impl GroupBeats {
     /// A loaded session as this process knows it: its kept beat, if newer than what is written.
     pub(crate) fn overlay(&self, session: &mut Session) -> StoreResult<()> {
-        let Some(beat) = self.of(session.id) else {
+        let Some(beat) = self.0.get(&session.id) else {
             return Ok(());
         };
         let seen = from_db(beat.seen)?;
@@ -94,20 +78,80 @@ impl Beats {
         }
         Ok(())
     }
+}
 
-    fn take(&self) -> Vec<(SessionId, Beat)> {
-        let mut kept = self.lock();
-        if kept.is_empty() {
-            return Vec::new();
-        }
-        std::mem::take(&mut *kept).into_iter().collect()
+impl Beats {
+    fn lock(&self) -> MutexGuard<'_, Kept> {
+        // A panic while holding this lock leaves a map of plain values: still usable.
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Puts back beats whose write failed, unless newer ones came in meanwhile.
-    fn put_back(&self, beats: Vec<(SessionId, Beat)>) {
-        for (session, beat) in beats {
-            self.keep(session, beat);
+    /// Keeps a beat; false when [`MAX_KEPT`] are kept already (the caller writes it itself).
+    pub(crate) fn keep(&self, group: Group, session: SessionId, beat: Beat) -> bool {
+        let mut kept = self.lock();
+        let full = kept.count >= MAX_KEPT;
+        let sessions = kept.groups.entry(group).or_default();
+        if let Some(old) = sessions.get_mut(&session) {
+            *old = Beat {
+                seen: old.seen.max(beat.seen),
+                active: old.active.max(beat.active),
+                period: beat.period,
+            };
+            return true;
         }
+        if full {
+            if sessions.is_empty() {
+                kept.groups.remove(&group);
+            }
+            return false;
+        }
+        sessions.insert(session, beat);
+        kept.count += 1;
+        true
+    }
+
+    /// The kept beats of a group. A step takes them *before* it reads the group's sessions: a
+    /// beat is forgotten only after its write committed, so the step sees each beat either here
+    /// or in what it reads.
+    pub(crate) fn of_group(&self, group: Group) -> GroupBeats {
+        GroupBeats(self.lock().groups.get(&group).cloned().unwrap_or_default())
+    }
+
+    fn snapshot(&self) -> Vec<(Group, SessionId, Beat)> {
+        let kept = self.lock();
+        let mut all = Vec::with_capacity(kept.count);
+        for (group, sessions) in &kept.groups {
+            for (session, beat) in sessions {
+                all.push((*group, *session, *beat));
+            }
+        }
+        all
+    }
+
+    /// Forgets written beats, except where a newer beat came in meanwhile.
+    fn forget(&self, written: &[(Group, SessionId, Beat)]) {
+        let mut kept = self.lock();
+        for (group, session, beat) in written {
+            let Some(sessions) = kept.groups.get_mut(group) else {
+                continue;
+            };
+            if sessions.get(session) == Some(beat) {
+                sessions.remove(session);
+                if sessions.is_empty() {
+                    kept.groups.remove(group);
+                }
+                kept.count -= 1;
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn of(&self, group: Group, session: SessionId) -> Option<Beat> {
+        self.lock()
+            .groups
+            .get(&group)
+            .and_then(|s| s.get(&session))
+            .copied()
     }
 }
 
@@ -120,17 +164,15 @@ pub(crate) async fn flush(
     gate: &WriteGate,
     beats: &Beats,
 ) -> StoreResult<usize> {
-    let taken = beats.take();
-    if taken.is_empty() {
+    let kept = beats.snapshot();
+    if kept.is_empty() {
         return Ok(0);
     }
-    match write(pool, backend, gate, &taken).await {
-        Ok(()) => Ok(taken.len()),
-        Err(e) => {
-            beats.put_back(taken);
-            Err(e)
-        }
-    }
+    let rows: Vec<(SessionId, Beat)> = kept.iter().map(|(_, s, b)| (*s, *b)).collect();
+    write(pool, backend, gate, &rows).await?;
+    // Only now, once committed: a step that no longer finds a beat here reads it written.
+    beats.forget(&kept);
+    Ok(kept.len())
 }
 
 pub(crate) async fn write(
@@ -206,6 +248,8 @@ pub(crate) async fn flush_loop(
 mod tests {
     use super::*;
 
+    const G: Group = (TeamId(1), UserId(2), ProductId(3));
+
     fn beat(seen: i64, active: i64) -> Beat {
         Beat {
             seen,
@@ -217,21 +261,31 @@ mod tests {
     #[test]
     fn a_session_keeps_its_newest_beat_and_newest_activity() {
         let beats = Beats::default();
-        assert!(beats.keep(SessionId(7), beat(10, 10)));
-        assert!(beats.keep(SessionId(7), beat(20, 0)));
-        assert!(beats.keep(SessionId(7), beat(15, 15)));
-        assert_eq!(beats.of(SessionId(7)), Some(beat(20, 15)));
-        assert_eq!(beats.take().len(), 1);
-        assert_eq!(beats.of(SessionId(7)), None);
+        assert!(beats.keep(G, SessionId(7), beat(10, 10)));
+        assert!(beats.keep(G, SessionId(7), beat(20, 0)));
+        assert!(beats.keep(G, SessionId(7), beat(15, 15)));
+        assert_eq!(beats.of(G, SessionId(7)), Some(beat(20, 15)));
+        assert_eq!(beats.lock().count, 1);
     }
 
     #[test]
-    fn beats_put_back_after_a_failed_write_do_not_overwrite_newer_ones() {
+    fn a_written_beat_is_forgotten_unless_a_newer_one_came_in() {
         let beats = Beats::default();
-        beats.keep(SessionId(1), beat(10, 0));
-        let taken = beats.take();
-        beats.keep(SessionId(1), beat(30, 30));
-        beats.put_back(taken);
-        assert_eq!(beats.of(SessionId(1)), Some(beat(30, 30)));
+        beats.keep(G, SessionId(1), beat(10, 0));
+        beats.keep(G, SessionId(2), beat(10, 0));
+        let written = beats.snapshot();
+        beats.keep(G, SessionId(1), beat(30, 30));
+        beats.forget(&written);
+        assert_eq!(beats.of(G, SessionId(1)), Some(beat(30, 30)));
+        assert_eq!(beats.of(G, SessionId(2)), None);
+        assert_eq!(beats.lock().count, 1);
+    }
+
+    #[test]
+    fn past_the_limit_a_beat_is_not_kept() {
+        let beats = Beats::default();
+        beats.lock().count = MAX_KEPT;
+        assert!(!beats.keep(G, SessionId(1), beat(10, 0)));
+        assert!(beats.lock().groups.is_empty());
     }
 }

@@ -9,9 +9,10 @@ use jeton_core::pack::{Draw, Expiry, due_expiries};
 use jeton_core::{DomainError, PackId, TeamId, Tokens};
 use sqlx::AnyConnection;
 
+use crate::alerts::{Threshold, settle_low_balance};
 use crate::error::{StoreError, StoreResult};
 pub(crate) use crate::pack_rows::{PACK_COLUMNS, PackRow, active_pack_rows, states};
-use crate::team_rows::TeamRow;
+use crate::team_rows::{TEAM_COLUMNS, TeamRow};
 use crate::time::to_db;
 
 /// Locks a team's row for the rest of the transaction and returns it. Every transaction that
@@ -19,14 +20,14 @@ use crate::time::to_db;
 /// (from any number of server processes) run one after the other; on SQLite the write takes the
 /// database's write lock at the start, before any read, so no snapshot can go stale.
 pub(crate) async fn lock_team(conn: &mut AnyConnection, team: TeamId) -> StoreResult<TeamRow> {
-    sqlx::query_as::<_, TeamRow>(
-        "UPDATE teams SET lock_version = lock_version + 1 WHERE id = $1 \
-         RETURNING id, name, created_at, closed_at, merged_into",
-    )
-    .bind(team.0)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| StoreError::not_found("team", team))
+    let sql = format!(
+        "UPDATE teams SET lock_version = lock_version + 1 WHERE id = $1 RETURNING {TEAM_COLUMNS}"
+    );
+    sqlx::query_as::<_, TeamRow>(&sql)
+        .bind(team.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::not_found("team", team))
 }
 
 /// Locks two teams in a fixed order (lower id first), so that two transfers between the same
@@ -192,10 +193,21 @@ pub(crate) async fn expire_team(
         .bind(to_db(now))
         .fetch_all(&mut *conn)
         .await?;
-    let due = due_expiries(&states(&rows)?, now);
-    if due.is_empty() {
-        return Ok(due);
+    let due = write_expiries(conn, team, &rows, now).await?;
+    if !due.is_empty() {
+        crate::alerts::check_low_balance(conn, team, now).await?;
     }
+    Ok(due)
+}
+
+/// Writes the expiries due among `rows` (packs of `team`) at `now`; returns them.
+async fn write_expiries(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    rows: &[PackRow],
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Expiry>> {
+    let due = due_expiries(&states(rows)?, now);
     let cause = Cause::bare(CauseKind::Expiry);
     for e in &due {
         let done = sqlx::query(
@@ -228,7 +240,6 @@ pub(crate) async fn expire_team(
         )
         .await?;
     }
-    crate::alerts::check_low_balance(conn, team, now).await?;
     Ok(due)
 }
 
@@ -243,7 +254,22 @@ pub(crate) async fn apply_charge(
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<Draw>> {
     let rows = usable_packs(conn, team, now).await?;
-    let draws = jeton_core::pack::plan_draw(&states(&rows)?, amount, now)?;
+    let draws = write_draws(conn, team, &rows, amount, cause, actor, now).await?;
+    crate::alerts::check_low_balance(conn, team, now).await?;
+    Ok(draws)
+}
+
+/// Plans a charge of `amount` on `rows` (usable packs of `team`, oldest first) and writes it.
+async fn write_draws(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    rows: &[PackRow],
+    amount: Tokens,
+    cause: &Cause,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Draw>> {
+    let draws = jeton_core::pack::plan_draw(&states(rows)?, amount, now)?;
     for d in &draws {
         debit_pack(conn, team, *d, now, false).await?;
         insert_event(
@@ -260,6 +286,111 @@ pub(crate) async fn apply_charge(
         )
         .await?;
     }
-    crate::alerts::check_low_balance(conn, team, now).await?;
     Ok(draws)
+}
+
+/// A locked team's packs and low-balance threshold, read once at the start of a session step and
+/// kept as the step changes them, so that its expiries, charge, refund and low-balance check
+/// read nothing again. Holds every pack that is active or still has tokens at `now`.
+pub(crate) struct TeamPacks {
+    team: TeamId,
+    rows: Vec<PackRow>,
+    threshold: Threshold,
+}
+
+impl TeamPacks {
+    pub(crate) async fn load(
+        conn: &mut AnyConnection,
+        team: &TeamRow,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TeamPacks> {
+        let sql = format!(
+            "SELECT {PACK_COLUMNS} FROM packs WHERE team_id = $1 AND (expires_at > $2 OR remaining > 0) \
+             ORDER BY id"
+        );
+        let rows = sqlx::query_as::<_, PackRow>(&sql)
+            .bind(team.id.0)
+            .bind(to_db(now))
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(TeamPacks {
+            team: team.id,
+            rows,
+            threshold: Threshold {
+                name: team.name.clone(),
+                low_percent: team.low_percent,
+                low_alerted: team.low_alerted,
+            },
+        })
+    }
+
+    pub(crate) fn team(&self) -> TeamId {
+        self.team
+    }
+
+    /// [`expire_team`] on the packs held.
+    pub(crate) async fn expire(
+        &mut self,
+        conn: &mut AnyConnection,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let due = write_expiries(conn, self.team, &self.rows, now).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        for e in &due {
+            self.row(e.pack)?.remaining = 0;
+        }
+        self.settle(conn, now).await
+    }
+
+    /// [`apply_charge`] on the packs held.
+    pub(crate) async fn charge(
+        &mut self,
+        conn: &mut AnyConnection,
+        amount: Tokens,
+        cause: &Cause,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Draw>> {
+        let at = to_db(now);
+        let usable: Vec<PackRow> = self
+            .rows
+            .iter()
+            .filter(|r| r.remaining > 0 && r.expires_at > at)
+            .take(MAX_LIVE_PACKS_PER_TEAM + 1)
+            .cloned()
+            .collect();
+        let draws = write_draws(conn, self.team, &usable, amount, cause, actor, now).await?;
+        for d in &draws {
+            self.row(d.pack)?.remaining -= d.tokens.as_i64();
+        }
+        self.settle(conn, now).await?;
+        Ok(draws)
+    }
+
+    /// Records that `tokens` went back into `pack` (written by the caller). A pack that expired
+    /// before the step began is not held, and counts for nothing either way.
+    pub(crate) fn credit(&mut self, pack: PackId, tokens: Tokens) {
+        if let Some(row) = self.rows.iter_mut().find(|r| r.id == pack) {
+            row.remaining += tokens.as_i64();
+        }
+    }
+
+    /// The low-balance check ([`crate::alerts::check_low_balance`]) on the packs held.
+    pub(crate) async fn settle(
+        &mut self,
+        conn: &mut AnyConnection,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let states = states(&self.rows)?;
+        settle_low_balance(conn, self.team, &mut self.threshold, &states, now).await
+    }
+
+    fn row(&mut self, pack: PackId) -> StoreResult<&mut PackRow> {
+        self.rows
+            .iter_mut()
+            .find(|r| r.id == pack)
+            .ok_or_else(|| StoreError::corrupt(format!("pack {pack} is not held")))
+    }
 }

@@ -8,7 +8,7 @@ use sqlx::AnyConnection;
 use crate::error::StoreResult;
 use crate::time::{from_db, to_db};
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone)]
 pub(crate) struct PackRow {
     #[sqlx(try_from = "i64")]
     pub id: PackId,

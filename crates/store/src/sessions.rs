@@ -25,7 +25,7 @@ use crate::beats;
 use crate::error::{StoreError, StoreResult};
 use crate::flex::AssignmentRow;
 use crate::idempotency;
-use crate::ledger::{self, NewEvent, lock_team};
+use crate::ledger::{self, NewEvent, TeamPacks, lock_team};
 use crate::team_rows::TeamRow;
 use crate::time::{from_db, to_db};
 use crate::usage;
@@ -233,15 +233,18 @@ struct Applied {
 
 /// Applies an engine plan: ends sessions, refunds, opens and charges periods. A charge the live
 /// packs cannot cover fails with `InsufficientTokens` and the caller's transaction is dropped.
+#[allow(clippy::too_many_arguments)]
 async fn apply(
     conn: &mut AnyConnection,
-    team: TeamId,
+    packs: &mut TeamPacks,
+    merged: bool,
     user: UserId,
     product: &ProductRow,
     plan: &Plan,
     actor: Actor,
     now: DateTime<Utc>,
 ) -> StoreResult<Applied> {
+    let team = packs.team();
     let mut applied = Applied::default();
     for (session, at, reason) in &plan.end {
         sqlx::query(
@@ -254,7 +257,7 @@ async fn apply(
         .await?;
     }
     if let Some(period) = plan.refund {
-        applied.refunded = refund_period(conn, team, period, actor, now).await?;
+        applied.refunded = refund_period(conn, packs, merged, period, actor, now).await?;
     }
     let daily_rate = Tokens::from_stored(product.daily_rate)?;
     for p in &plan.open {
@@ -287,7 +290,7 @@ async fn apply(
         .await?;
         if !p.tokens.is_zero() {
             let cause = Cause::new(CauseKind::Period, id);
-            ledger::apply_charge(conn, team, p.tokens, &cause, actor, now).await?;
+            packs.charge(conn, p.tokens, &cause, actor, now).await?;
             applied.charged = applied
                 .charged
                 .checked_add(p.tokens)
@@ -380,15 +383,17 @@ struct RefundedPeriodRow {
     started_at: i64,
 }
 
-/// R-SES-4: gives a period's charge back to the packs it came from; after a merge of the team,
-/// to the packs that took them over, on the team they went to.
+/// R-SES-4: gives a period's charge back to the packs it came from; after a merge of the team
+/// (`merged`), to the packs that took them over, on the team they went to.
 async fn refund_period(
     conn: &mut AnyConnection,
-    team: TeamId,
+    packs: &mut TeamPacks,
+    merged: bool,
     period: PeriodId,
     actor: Actor,
     now: DateTime<Utc>,
 ) -> StoreResult<Tokens> {
+    let team = packs.team();
     let drawn: Vec<DrawnRow> = sqlx::query_as(
         "SELECT pack_id, amount FROM ledger_events \
          WHERE team_id = $1 AND kind = 'charged' AND cause_kind = 'period' AND cause_ref = $2 ORDER BY id",
@@ -397,7 +402,6 @@ async fn refund_period(
     .bind(period.to_string())
     .fetch_all(&mut *conn)
     .await?;
-    let merged = merge_heir(conn, team).await?.is_some();
     let cause = Cause::new(CauseKind::Period, period);
     let mut total = Tokens::ZERO;
     let mut heirs = Vec::new();
@@ -428,6 +432,9 @@ async fn refund_period(
             return Err(StoreError::corrupt(format!(
                 "pack {pack} of a refunded period is gone"
             )));
+        }
+        if home == team {
+            packs.credit(pack, tokens);
         }
         ledger::insert_event(
             conn,
@@ -476,7 +483,7 @@ async fn refund_period(
         .bind(period.0)
         .execute(&mut *conn)
         .await?;
-    crate::alerts::check_low_balance(conn, team, now).await?;
+    packs.settle(conn, now).await?;
     Ok(total)
 }
 
@@ -596,6 +603,10 @@ struct Step {
     /// R-SES-1, R-PRI: who pays for the product now, or why nobody may.
     access: Result<Access, DomainError>,
     usage: Usage,
+    /// The team's packs, as this step leaves them.
+    packs: TeamPacks,
+    /// Whether the team was merged into another (its refunds go where its packs went).
+    merged: bool,
 }
 
 impl Step {
@@ -611,12 +622,14 @@ impl Step {
     ) -> StoreResult<Step> {
         let team = team_row.id;
         let access = access_now(&mut w.tx, &team_row, user, &product, now).await?;
+        let mut packs = TeamPacks::load(&mut w.tx, &team_row, now).await?;
         if team_row.closed_at.is_none() {
-            ledger::expire_team(&mut w.tx, team, now).await?;
+            packs.expire(&mut w.tx, now).await?;
         }
+        let kept = beats.of_group((team, user, product.id));
         let mut usage = load_usage(&mut w.tx, team, user, &product).await?;
         for s in &mut usage.sessions {
-            beats.overlay(s)?;
+            kept.overlay(s)?;
         }
         Ok(Step {
             w,
@@ -625,6 +638,8 @@ impl Step {
             product,
             access,
             usage,
+            packs,
+            merged: team_row.merged_into.is_some(),
         })
     }
 
@@ -642,7 +657,8 @@ impl Step {
     ) -> StoreResult<Applied> {
         apply(
             &mut self.w.tx,
-            self.team,
+            &mut self.packs,
+            self.merged,
             self.user,
             &self.product,
             plan,
@@ -650,6 +666,20 @@ impl Step {
             now,
         )
         .await
+    }
+
+    /// Charges `tokens` for `cause` to the team's packs (R-PACK-4).
+    async fn charge(
+        &mut self,
+        tokens: Tokens,
+        cause: &Cause,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.packs
+            .charge(&mut self.w.tx, tokens, cause, actor, now)
+            .await?;
+        Ok(())
     }
 
     /// The answer for `session` once `applied` is written: the period the user is in.
@@ -681,9 +711,16 @@ impl Store {
         product: ProductId,
         now: DateTime<Utc>,
     ) -> StoreResult<Step> {
+        // The catalogue is not the team's: read outside the lock, as the lock gives it nothing.
+        let product = product_by_id(&mut *self.pool().acquire().await?, product).await?;
         let mut w = self.begin_write().await?;
-        let team_row = lock_session_team(&mut w.tx, team).await?;
-        let product = product_by_id(&mut w.tx, product).await?;
+        let mut team_row = lock_team(&mut w.tx, team).await?;
+        if team_row.merged_into.is_some() {
+            // Rare: a merged team. Its heir must be locked too, and in id order: start again.
+            drop(w);
+            w = self.begin_write().await?;
+            team_row = lock_session_team(&mut w.tx, team).await?;
+        }
         Step::load(w, team_row, user, product, &self.beats, now).await
     }
 
@@ -709,6 +746,9 @@ impl Store {
         );
         // Each user's keys are their own: two people who happen to pick the same key never meet.
         let scope = format!("{SIGN_IN_SCOPE}:{user}");
+        // The catalogue is not the team's: read outside the lock, as the lock gives it nothing
+        // (refused only after the team and the idempotency key had their say, as before).
+        let product_row = product_by_key(&mut *self.pool().acquire().await?, product).await?;
         let mut w = self.begin_write().await?;
         let team_row = lock_team(&mut w.tx, team).await?;
         if let Some(key) = key
@@ -720,12 +760,9 @@ impl Store {
                 key,
             )?));
         }
-        let product_row =
-            product_by_key(&mut w.tx, product)
-                .await?
-                .ok_or(DomainError::Refused {
-                    reason: Refusal::UnknownProduct,
-                })?;
+        let product_row = product_row.ok_or(DomainError::Refused {
+            reason: Refusal::UnknownProduct,
+        })?;
         let mut step = Step::load(w, team_row, user, product_row, &self.beats, now).await?;
         let access = step.access.clone()?;
         let plan = session::sign_in(&mut step.usage, access, now);
@@ -848,7 +885,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Beat>> {
         let row: Option<QuietRow> = sqlx::query_as(
-            "SELECT s.team_id, s.last_seen_at, pr.key, p.id AS period_id, p.access, \
+            "SELECT s.team_id, s.product_id, s.last_seen_at, pr.key, p.id AS period_id, p.access, \
                  p.started_at, p.ends_at, p.refunded_at \
              FROM sessions s JOIN products pr ON pr.id = s.product_id \
              JOIN usage_periods p ON p.id = (SELECT q.id FROM usage_periods q \
@@ -881,7 +918,10 @@ impl Store {
             active: if active { to_db(now) } else { 0 },
             period: row.period_id,
         };
-        if !self.beats.keep(session, beat) {
+        if !self
+            .beats
+            .keep((row.team_id, user, row.product_id), session, beat)
+        {
             self.write_heartbeats(&[(session, beat)]).await?;
         }
         Ok(Some(Beat {
@@ -1034,9 +1074,7 @@ impl Store {
         )
         .await?;
         if !tokens.is_zero() {
-            ledger::apply_charge(
-                step.conn(),
-                team,
+            step.charge(
                 tokens,
                 &Cause::new(CauseKind::Result, id),
                 Actor::User(user),
@@ -1159,6 +1197,8 @@ impl Store {
 struct QuietRow {
     #[sqlx(try_from = "i64")]
     team_id: TeamId,
+    #[sqlx(try_from = "i64")]
+    product_id: ProductId,
     last_seen_at: i64,
     key: String,
     #[sqlx(try_from = "i64")]

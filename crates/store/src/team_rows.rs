@@ -26,6 +26,9 @@ pub(crate) struct TeamRow {
     pub created_at: i64,
     pub closed_at: Option<i64>,
     pub merged_into: Option<i64>,
+    /// The low-balance threshold and its alert flag (R-NOT-1).
+    pub low_percent: i64,
+    pub low_alerted: i64,
 }
 
 impl TeamRow {
@@ -40,4 +43,5 @@ impl TeamRow {
     }
 }
 
-pub(crate) const TEAM_COLUMNS: &str = "id, name, created_at, closed_at, merged_into";
+pub(crate) const TEAM_COLUMNS: &str =
+    "id, name, created_at, closed_at, merged_into, low_percent, low_alerted";
