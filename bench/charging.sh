@@ -14,9 +14,10 @@
 # own fresh database per backend, and they run one after the other on each backend.
 #
 # Bare transaction: PostgreSQL with pgbench (CONCURRENCY clients; spread over 64 pack rows, and
-# all on one row for the hot figure); SQLite with one thread (Python's sqlite3 module, the C
-# library), WAL, synchronous=FULL, BEGIN IMMEDIATE. After each Jeton run `jeton audit` checks
-# every team's ledger. Prints one table: rate, p50/p99 and the ratio to the bare figure.
+# all on one row for the hot figure); SQLite with one thread (crates/store/benches/bare_sqlite.rs:
+# rusqlite on the SQLite library sqlx links), WAL, synchronous=FULL, BEGIN IMMEDIATE. After each
+# Jeton run `jeton audit` checks every team's ledger. Prints one table: rate, p50/p99 and the
+# ratio to the bare figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-5}
@@ -30,6 +31,8 @@ if [ ${#BINARIES[@]} -eq 0 ]; then
   cargo build --release -q -p jeton-cli
   BINARIES=("$PWD/target/release/jeton")
 fi
+# Built before anything is timed.
+cargo bench -q -p jeton-store --bench bare_sqlite --no-run
 WORK=$(mktemp -d)
 DBS=()
 cleanup() {
@@ -48,29 +51,7 @@ echo "command: bench/charging.sh $SECS $CONC $USERS $TEAMS ${BINARIES[*]}"
 
 # --- the bare charge transaction -------------------------------------------------------------
 bare_sqlite() {
-  python3 - "$WORK/bare.db" "$SECS" <<'PY' >> "$RESULTS"
-import json, sqlite3, sys, time
-path, secs = sys.argv[1], float(sys.argv[2])
-db = sqlite3.connect(path, isolation_level=None)
-db.execute("PRAGMA journal_mode=WAL"); db.execute("PRAGMA synchronous=FULL")
-db.execute("CREATE TABLE packs (id INTEGER PRIMARY KEY, team_id INTEGER, remaining INTEGER CHECK (remaining >= 0))")
-db.execute("CREATE TABLE ledger_events (id INTEGER PRIMARY KEY AUTOINCREMENT, team_id INTEGER, pack_id INTEGER, amount INTEGER, at INTEGER)")
-db.execute("INSERT INTO packs VALUES (1, 1, 1000000000)")
-lat = []
-end = time.perf_counter() + secs
-while (t := time.perf_counter()) < end:
-    db.execute("BEGIN IMMEDIATE")
-    db.execute("SELECT remaining FROM packs WHERE id = 1").fetchone()
-    db.execute("UPDATE packs SET remaining = remaining - 5 WHERE id = 1 AND remaining >= 5")
-    db.execute("INSERT INTO ledger_events (team_id, pack_id, amount, at) VALUES (1, 1, -5, ?)", (int(time.time() * 1e6),))
-    db.execute("COMMIT")
-    lat.append((time.perf_counter() - t) * 1000)
-lat.sort()
-pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
-for shape in ("spread", "hot"):
-    print(json.dumps({"backend": "sqlite", "shape": shape, "what": "bare charge (1 thread)", "binary": "-",
-                      "rate": len(lat) / secs, "p50": pick(0.5), "p99": pick(0.99), "errors": 0}))
-PY
+  cargo bench -q -p jeton-store --bench bare_sqlite -- "$SECS" "$WORK/bare.db" >> "$RESULTS"
 }
 
 bare_postgres() {

@@ -2190,6 +2190,37 @@ async fn simulated_load_reports_rates_and_latencies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_heartbeats_keep_sessions_on_several_machines_open() {
+    let env = Env::sqlite().await;
+    let report = env
+        .run(&[
+            "simulate",
+            "--load",
+            "--phase",
+            "heartbeat",
+            "--users",
+            "2",
+            "--products",
+            "2",
+            "--machines",
+            "3",
+            "--concurrency",
+            "2",
+            "--duration",
+            "1",
+            "--json",
+        ])
+        .await
+        .json();
+    // Each user on each product on each machine.
+    assert_eq!(report["machines"], 3, "{report}");
+    assert_eq!(report["opened_sessions"], 2 * 2 * 3, "{report}");
+    assert_eq!(report["rate_of"], "heartbeat", "{report}");
+    assert!(report["operations"]["heartbeat"]["count"].as_u64().unwrap() > 0);
+    assert!(report["errors"].as_object().unwrap().is_empty(), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulated_days_need_a_test_clock_and_create_nothing_without_one() {
     let db = test_db(Backend::Sqlite).await.expect("SQLite");
     let env = Env {

@@ -16,28 +16,25 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jeton_api::{
     AssignRequest, Event, EventsQuery, Heartbeat, NewPack, NewProduct, NewTeam, NewUser, Pack,
     SessionStarted, SessionsQuery, SignIn, TokenRequest, UsageQuery,
 };
 use jeton_client::{Client, ClientError};
-use jeton_store::Backend;
 use jeton_store::both_backends;
 use jeton_store::testing::TestDb;
-use tempfile::TempDir;
+
+mod common;
+use common::{OPERATOR_KEY, Server, Setup, read_log};
 
 both_backends! {
     r_ses_9_a_server_killed_mid_load_keeps_every_acknowledged_charge_and_doubles_none => crash,
 }
 
-const OPERATOR_KEY: &str = "jeton_op_crash_test_0123456789abcdef";
-const CLOCK_START: &str = "2026-01-05T08:00:00Z";
 const PASSWORD: &str = "a-good-password";
 /// Distinct daily rates, so that a charge's amount also says which product it paid for.
 const RATES: [i64; 9] = [2, 3, 5, 7, 11, 13, 17, 19, 23];
@@ -52,105 +49,6 @@ const STEPS: usize = 80;
 /// (user, product) pairs are still being opened for the first time.
 const KILL_AFTER: usize = 120;
 const INITIAL_TOKENS: i64 = 1_000_000;
-
-/// A `jeton serve` child process.
-struct Server {
-    child: tokio::process::Child,
-    base: String,
-    /// host:port
-    addr: String,
-    log: PathBuf,
-}
-
-/// Where the servers keep their files, and which database they use.
-struct Setup {
-    data_dir: TempDir,
-    /// `None`: the embedded SQLite database in the data dir.
-    database_url: Option<String>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-fn read_log(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
-impl Server {
-    /// Starts `jeton serve` (the `n`th start on this setup) and waits until it answers.
-    async fn start(setup: &Setup, n: usize) -> Server {
-        let dir = setup.data_dir.path();
-        let port = free_port();
-        let log = dir.join(format!("server-{n}.log"));
-        let out = std::fs::File::create(&log).expect("log file");
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_jeton"));
-        command
-            .arg("serve")
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(dir)
-            // The same lease key and operator key on every start, as an operator's restart has.
-            .arg("--lease-key-file")
-            .arg(dir.join("lease.key"))
-            .args(["--test-clock", "--test-clock-start", CLOCK_START])
-            // Nothing from the caller's environment (JETON_*, RUST_LOG) changes what runs.
-            .env_clear()
-            .env("JETON_OPERATOR_KEY", OPERATOR_KEY)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("log file"))
-            .stderr(out)
-            // A failing test leaves no server behind.
-            .kill_on_drop(true);
-        if let Some(url) = &setup.database_url {
-            command.args(["--database-url", url]);
-        }
-        let mut child = command.spawn().expect("run jeton serve");
-        let addr = format!("127.0.0.1:{port}");
-        let base = format!("http://{addr}");
-        let client = Client::new(&base, None).with_timeout(Duration::from_secs(2));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if client.health().await.is_ok() {
-                break;
-            }
-            if let Some(status) = child.try_wait().expect("child status") {
-                panic!("jeton serve exited ({status}):\n{}", read_log(&log));
-            }
-            assert!(
-                Instant::now() < deadline,
-                "jeton serve did not answer within 60 s:\n{}",
-                read_log(&log)
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Server {
-            child,
-            base,
-            addr,
-            log,
-        }
-    }
-
-    fn client(&self, key: &str) -> Client {
-        Client::new(&self.base, Some(key.to_owned())).with_timeout(Duration::from_secs(30))
-    }
-
-    /// SIGKILL, and wait until the process is gone.
-    async fn kill_9(&mut self) {
-        self.child.start_kill().expect("SIGKILL the server");
-        let status = self.child.wait().await.expect("the server ends");
-        #[cfg(unix)]
-        {
-            use std::os::unix::process::ExitStatusExt;
-            assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status}");
-        }
-    }
-}
 
 /// One request of the load. Each carries its own idempotency key.
 #[derive(Debug, Clone)]
@@ -423,11 +321,7 @@ async fn events(op: &Client, team: i64) -> Vec<Event> {
 }
 
 async fn crash(db: TestDb) {
-    let setup = Setup {
-        data_dir: tempfile::tempdir().expect("a data directory"),
-        // SQLite: the embedded database in --data-dir, as `jeton serve` makes it by default.
-        database_url: (db.backend == Backend::Postgres).then(|| db.url.clone()),
-    };
+    let setup = Setup::new(&db);
     let mut first = Server::start(&setup, 1).await;
     let op = first.client(OPERATOR_KEY);
 
@@ -749,20 +643,7 @@ async fn crash(db: TestDb) {
     assert_eq!(balance.total as i64, bought);
 
     // And the audit, from the command line as an operator runs it, finds the ledger balanced.
-    let audit = tokio::process::Command::new(env!("CARGO_BIN_EXE_jeton"))
-        .args(["audit", "--team", &team.to_string(), "--json"])
-        .args(["--server", &second.base, "--key", OPERATOR_KEY])
-        .env_clear()
-        .output()
-        .await
-        .expect("run jeton audit");
-    let stdout = String::from_utf8_lossy(&audit.stdout);
-    assert!(
-        audit.status.success(),
-        "jeton audit: {stdout}\n{}",
-        String::from_utf8_lossy(&audit.stderr)
-    );
-    let audit: serde_json::Value = serde_json::from_str(&stdout).expect("audit JSON");
+    let audit = second.audit(team).await;
     assert_eq!(audit["balanced"], true, "{audit}");
     assert_eq!(audit["events_sum"], bought - charged_total, "{audit}");
     assert_eq!(audit["mismatched_packs"], serde_json::json!([]), "{audit}");

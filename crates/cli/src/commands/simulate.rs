@@ -65,6 +65,11 @@ pub struct SimulateArgs {
     #[arg(long, value_enum, default_value_t = load::Phase::Charge, conflicts_with = "days")]
     pub phase: load::Phase,
 
+    /// Sessions each user opens per product before a `paid` or `heartbeat` load (--load), each
+    /// on a machine of its own: users × products × M sessions stay open during the load
+    #[arg(long, value_name = "M", default_value_t = 1, conflicts_with = "days", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub machines: u32,
+
     /// Seed of every random choice: the same seed plays the same schedule
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -135,6 +140,7 @@ pub async fn run(args: SimulateArgs, ctx: &Ctx) -> Result<()> {
         &world,
         ctx.client.base_url(),
         args.phase,
+        args.machines,
         args.concurrency,
         Duration::from_secs(args.duration),
         args.seed,
@@ -187,6 +193,13 @@ fn show_load(r: &LoadReport) -> String {
             ms(l.max_ms),
         ]);
     }
+    let head = match r.phase {
+        load::Phase::Charge => head,
+        load::Phase::Paid | load::Phase::Heartbeat => format!(
+            "{head} Opened {} sessions first ({} per user and product) in {:.1} s.",
+            r.opened_sessions, r.machines, r.open_seconds
+        ),
+    };
     let timed = r.operations.get(r.rate_of);
     let what = r.rate_of.replace('_', "-");
     let rate = format!(

@@ -2,8 +2,8 @@
 //! the `charge` phase (the default) each loop signs a random user in to a random product, sends
 //! one heartbeat and signs out: the sign-out comes within the grace window, so the period is
 //! refunded and most sign-ins open (and charge) a new one. The `paid` and `heartbeat` phases first
-//! open one session for every (user, product) (untimed), then time sign-ins into those
-//! already-paid periods, or heartbeats of those open sessions.
+//! open sessions for every (user, product), one per machine (untimed), then time sign-ins into
+//! those already-paid periods, or heartbeats of those open sessions.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -55,6 +55,11 @@ pub struct LoadReport {
     pub concurrency: u32,
     pub seed: u64,
     pub setup_seconds: f64,
+    /// Sessions per (user, product) opened before the timed load (`paid`, `heartbeat`), each on
+    /// its own machine; how many were opened, and in how long.
+    pub machines: u32,
+    pub opened_sessions: usize,
+    pub open_seconds: f64,
     /// How long the workers ran.
     pub duration_seconds: f64,
     /// Successful sign-ins.
@@ -85,9 +90,9 @@ impl Measured {
     }
 }
 
-/// Opens one session for every (user, product) of the world, `concurrency` at a time; the
-/// sessions of user `i` come back at index `i`.
-async fn open_sessions(world: &World, concurrency: u32) -> Vec<Vec<i64>> {
+/// Opens `machines` sessions for every (user, product) of the world, `concurrency` at a time;
+/// the sessions of user `i` come back at index `i`.
+async fn open_sessions(world: &World, concurrency: u32, machines: u32) -> Vec<Vec<i64>> {
     let products = world.product_keys();
     let users = world.users.len();
     let workers = concurrency.clamp(1, users.max(1) as u32) as usize;
@@ -104,14 +109,16 @@ async fn open_sessions(world: &World, concurrency: u32) -> Vec<Vec<i64>> {
             for (i, client) in clients {
                 let mut ids = Vec::new();
                 for product in &products {
-                    let request = SignIn {
-                        team,
-                        product: product.clone(),
-                        version: None,
-                        machine: Some(format!("sim-open-{i}")),
-                    };
-                    if let Ok(s) = client.sign_in(&request, None).await {
-                        ids.push(s.id);
+                    for machine in 0..machines {
+                        let request = SignIn {
+                            team,
+                            product: product.clone(),
+                            version: None,
+                            machine: Some(format!("sim-open-{i}-{machine}")),
+                        };
+                        if let Ok(s) = client.sign_in(&request, None).await {
+                            ids.push(s.id);
+                        }
                     }
                 }
                 mine.push((i, ids));
@@ -135,15 +142,18 @@ pub async fn run(
     world: &World,
     server: &str,
     phase: Phase,
+    machines: u32,
     concurrency: u32,
     duration: Duration,
     seed: u64,
     bar: &ProgressBar,
 ) -> LoadReport {
+    let opening = Instant::now();
     let open = match phase {
         Phase::Charge => Vec::new(),
-        Phase::Paid | Phase::Heartbeat => open_sessions(world, concurrency).await,
+        Phase::Paid | Phase::Heartbeat => open_sessions(world, concurrency, machines).await,
     };
+    let open_seconds = opening.elapsed().as_secs_f64();
     let open: Arc<Vec<(usize, i64)>> = Arc::new(
         open.iter()
             .enumerate()
@@ -302,6 +312,9 @@ pub async fn run(
         concurrency,
         seed,
         setup_seconds: world.setup_seconds,
+        machines,
+        opened_sessions: open.len(),
+        open_seconds,
         duration_seconds: elapsed,
         sign_ins: signed_in,
         sign_ins_per_second: signed_in as f64 / elapsed.max(0.001),
