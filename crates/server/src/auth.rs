@@ -109,7 +109,14 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
-        let key = bearer_key(parts)?;
+        Caller::from_key(bearer_key(parts)?, state).await
+    }
+}
+
+impl Caller {
+    /// Who a bearer key stands for (what the extractor does, for a handler that took the key
+    /// with [`BearerKey`] to check it later).
+    pub async fn from_key(key: &str, state: &AppState) -> Result<Caller, ApiError> {
         let hash = hash_key(key);
         if key.starts_with(USER_PREFIX) {
             return match state.store.user_by_token(&hash, state.now()).await? {
@@ -133,6 +140,33 @@ impl FromRequestParts<AppState> for Caller {
             Some(admin) => Ok(Caller::Admin(admin)),
             None => Err(ApiError::Unauthorized("this API key is not valid")),
         }
+    }
+}
+
+/// The bearer key a request carries, present and well formed but not checked yet: for a handler
+/// that checks it together with its own read (a quiet heartbeat), and otherwise through
+/// [`Caller::from_key`] before anything else it answers.
+pub struct BearerKey(pub String);
+
+impl BearerKey {
+    /// Whether it has the form of a user token (only those are checked with a quiet heartbeat).
+    pub fn is_user_token(&self) -> bool {
+        self.0.starts_with(USER_PREFIX)
+    }
+
+    pub fn hash(&self) -> String {
+        hash_key(&self.0)
+    }
+}
+
+impl FromRequestParts<AppState> for BearerKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<BearerKey, ApiError> {
+        Ok(BearerKey(bearer_key(parts)?.to_owned()))
     }
 }
 

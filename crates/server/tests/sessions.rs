@@ -33,6 +33,7 @@ both_backends! {
     r_pack_7_r_ses_4_a_refund_after_a_merge_goes_where_the_packs_went => refund_after_merge,
     r_ses_6_a_quiet_heartbeat_kept_in_memory_counts_for_its_own_server => kept_beat,
     r_ses_6_a_kept_heartbeat_lost_by_another_server_only_ends_the_session_earlier => lost_beat,
+    r_auth_1_a_quiet_heartbeat_checks_its_key_like_every_request => quiet_beat_key,
 }
 
 /// A session on a team that is then merged (R-PACK-7) may use up its period; a grace refund
@@ -905,6 +906,45 @@ async fn lost_beat(db: TestDb) {
     assert_eq!(audit.ok(200)["balanced"], true, "{audit:?}");
     two.shutdown().await;
     one.shutdown().await;
+}
+
+/// A quiet heartbeat checks its user token in the same read that finds nothing due; every other
+/// key, and a token that no longer signs in, gets what any request would, in the same order.
+async fn quiet_beat_key(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 100).await;
+    let (_, jane) = user(&app, team, 1).await;
+    let (_, bob) = user(&app, team, 2).await;
+    let (s, _) = started(&jane, team, "autocad").await;
+    op.advance(60).await;
+    beat(&jane, s, true).await.ok(200);
+    beat(&bob, s, true).await.problem(404, "not_found");
+    beat(&op, s, true).await.problem(403, "forbidden");
+    let expired = Http::with_key(&app, Some("jeton_usr_not-a-token-of-anyone".into()));
+    beat(&expired, s, true).await.problem(401, "unauthorized");
+    // Auth comes before a bad path or body, as everywhere.
+    expired
+        .post(
+            &format!("/v1/sessions/{s}/heartbeat"),
+            json!({"active": "yes"}),
+        )
+        .await
+        .problem(401, "unauthorized");
+    expired
+        .post("/v1/sessions/x/heartbeat", json!({"active": true}))
+        .await
+        .problem(401, "unauthorized");
+    jane.post(
+        &format!("/v1/sessions/{s}/heartbeat"),
+        json!({"active": "yes"}),
+    )
+    .await
+    .problem(400, "invalid_body");
+    // Signed out of this device: the same token now answers 401, quiet or not.
+    jane.post("/v1/me/sign-out", json!({})).await;
+    beat(&jane, s, true).await.problem(401, "unauthorized");
+    app.shutdown().await;
 }
 
 /// Two servers on one database, sharing their lease key like a real deployment.

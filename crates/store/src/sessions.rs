@@ -809,9 +809,38 @@ impl Store {
         active: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<Beat> {
-        if let Some(beat) = self.quiet_heartbeat(session, user, active, now).await? {
+        if let Some(beat) = self
+            .quiet_heartbeat(session, Beater::User(user), active, now)
+            .await?
+        {
             return Ok(beat);
         }
+        self.locked_heartbeat(session, user, active, now).await
+    }
+
+    /// A heartbeat sent with a user token (digest `token_hash`), when nothing is due: the token
+    /// is checked in the same read that finds nothing due (one round trip in all). `None` when
+    /// the token is not a valid user token of the session's user, or anything may be due: the
+    /// caller then checks the token on its own and takes [`Store::locked_heartbeat`].
+    pub async fn quiet_heartbeat_by_token(
+        &self,
+        session: SessionId,
+        token_hash: &str,
+        active: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Beat>> {
+        self.quiet_heartbeat(session, Beater::Token(token_hash), active, now)
+            .await
+    }
+
+    /// [`Store::heartbeat`] without trying the quiet path first (the caller tried it).
+    pub async fn locked_heartbeat(
+        &self,
+        session: SessionId,
+        user: UserId,
+        active: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Beat> {
         let row = self.own_session(session, user).await?;
         let team = row.team_id;
         let mut step = self.session_step(team, user, row.product_id, now).await?;
@@ -880,26 +909,37 @@ impl Store {
     async fn quiet_heartbeat(
         &self,
         session: SessionId,
-        user: UserId,
+        beater: Beater<'_>,
         active: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Beat>> {
-        let row: Option<QuietRow> = sqlx::query_as(
-            "SELECT s.team_id, s.product_id, s.last_seen_at, pr.key, p.id AS period_id, p.access, \
-                 p.started_at, p.ends_at, p.refunded_at \
-             FROM sessions s JOIN products pr ON pr.id = s.product_id \
-             JOIN usage_periods p ON p.id = (SELECT q.id FROM usage_periods q \
-                 WHERE q.team_id = s.team_id AND q.user_id = s.user_id AND q.product_id = s.product_id \
-                 ORDER BY q.started_at DESC, q.id DESC LIMIT 1) \
-             WHERE s.id = $1 AND s.user_id = $2 AND s.ended_at IS NULL",
-        )
-        .bind(session.0)
-        .bind(user.0)
-        .fetch_optional(self.pool())
-        .await?;
+        const SESSION_AND_PERIOD: &str = "\
+            SELECT s.team_id, s.user_id, s.product_id, s.last_seen_at, pr.key, p.id AS period_id, \
+                p.access, p.started_at, p.ends_at, p.refunded_at \
+            FROM sessions s JOIN products pr ON pr.id = s.product_id \
+            JOIN usage_periods p ON p.id = (SELECT q.id FROM usage_periods q \
+                WHERE q.team_id = s.team_id AND q.user_id = s.user_id AND q.product_id = s.product_id \
+                ORDER BY q.started_at DESC, q.id DESC LIMIT 1)";
+        let sql = match beater {
+            Beater::User(_) => format!(
+                "{SESSION_AND_PERIOD} WHERE s.id = $1 AND s.user_id = $2 AND s.ended_at IS NULL"
+            ),
+            // The token check of `user_by_token`, joined to the session's user.
+            Beater::Token(_) => format!(
+                "{SESSION_AND_PERIOD} JOIN user_tokens t ON t.user_id = s.user_id \
+                 WHERE s.id = $1 AND t.token_hash = $2 AND t.expires_at > $3 AND s.ended_at IS NULL"
+            ),
+        };
+        let query = sqlx::query_as(&sql).bind(session.0);
+        let query = match beater {
+            Beater::User(user) => query.bind(user.0),
+            Beater::Token(hash) => query.bind(hash).bind(to_db(now)),
+        };
+        let row: Option<QuietRow> = query.fetch_optional(self.pool()).await?;
         let Some(row) = row else {
             return Ok(None);
         };
+        let user = row.user_id;
         let period = Period {
             id: row.period_id,
             access: AccessKind::parse(&row.access)?,
@@ -1192,11 +1232,20 @@ impl Store {
     }
 }
 
+/// Who sends a quiet heartbeat: a user known already, or the digest of a user token to check.
+#[derive(Debug, Clone, Copy)]
+enum Beater<'a> {
+    User(UserId),
+    Token(&'a str),
+}
+
 /// A session with the latest period of its (team, user, product), for a quiet heartbeat.
 #[derive(sqlx::FromRow)]
 struct QuietRow {
     #[sqlx(try_from = "i64")]
     team_id: TeamId,
+    #[sqlx(try_from = "i64")]
+    user_id: UserId,
     #[sqlx(try_from = "i64")]
     product_id: ProductId,
     last_seen_at: i64,
