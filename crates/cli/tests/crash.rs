@@ -21,21 +21,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jeton_api::{
-    AssignRequest, Event, EventsQuery, Heartbeat, NewPack, NewProduct, NewTeam, NewUser, Pack,
-    SessionStarted, SessionsQuery, SignIn, TokenRequest, UsageQuery,
+    Event, EventsQuery, Heartbeat, NewPack, NewProduct, NewTeam, Pack, SessionStarted,
+    SessionsQuery, SignIn, UsageQuery,
 };
 use jeton_client::{Client, ClientError};
 use jeton_store::both_backends;
 use jeton_store::testing::TestDb;
 
 mod common;
-use common::{OPERATOR_KEY, Server, Setup, read_log};
+use common::{OPERATOR_KEY, Server, Setup, flex_user, read_log};
 
 both_backends! {
     r_ses_9_a_server_killed_mid_load_keeps_every_acknowledged_charge_and_doubles_none => crash,
 }
 
-const PASSWORD: &str = "a-good-password";
 /// Distinct daily rates, so that a charge's amount also says which product it paid for.
 const RATES: [i64; 9] = [2, 3, 5, 7, 11, 13, 17, 19, 23];
 /// The load uses the first products; the last one only by requests whose answer is lost, so
@@ -358,33 +357,9 @@ async fn crash(db: TestDb) {
     let mut user_ids = Vec::new();
     let mut tokens = Vec::new();
     for u in 0..USERS {
-        let account = op
-            .create_user(&NewUser {
-                email: email(u),
-                name: format!("User {u}"),
-                password: PASSWORD.into(),
-            })
-            .await
-            .unwrap();
-        op.assign(
-            team,
-            &AssignRequest {
-                user_id: Some(account.user_id),
-                all: Some(true),
-                ..AssignRequest::default()
-            },
-        )
-        .await
-        .unwrap();
-        let token = op
-            .user_token(&TokenRequest {
-                email: email(u),
-                password: PASSWORD.into(),
-            })
-            .await
-            .unwrap();
-        user_ids.push(account.user_id);
-        tokens.push(token.token);
+        let (user_id, token) = flex_user(&op, team, &email(u), &format!("User {u}")).await;
+        user_ids.push(user_id);
+        tokens.push(token);
     }
     let lease_key = op.lease_key().await.unwrap();
     let clients = Arc::new(Clients {

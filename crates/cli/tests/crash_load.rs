@@ -29,8 +29,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jeton_api::{
-    AssignRequest, EventsQuery, Heartbeat, NewPack, NewProduct, NewTeam, NewUser, SessionInfo,
-    SessionStarted, SessionsQuery, SignIn, TokenRequest,
+    EventsQuery, Heartbeat, NewPack, NewProduct, NewTeam, SessionInfo, SessionStarted,
+    SessionsQuery, SignIn,
 };
 use jeton_client::{Client, ClientError};
 use jeton_core::rng::Rng;
@@ -38,13 +38,12 @@ use jeton_store::both_backends;
 use jeton_store::testing::TestDb;
 
 mod common;
-use common::{OPERATOR_KEY, Server, Setup, read_log};
+use common::{OPERATOR_KEY, Server, Setup, flex_user, read_log};
 
 both_backends! {
     r_ses_4_a_server_killed_under_the_benchmark_load_charges_each_period_once => crash_load,
 }
 
-const PASSWORD: &str = "a-good-password";
 const TEAMS: usize = 3;
 const USERS: usize = 3;
 /// Daily rates of the products, all different, so that an event's amount says its product.
@@ -495,34 +494,15 @@ async fn scene(op: &Client) -> Vec<Team> {
             tokens: Vec::new(),
         };
         for u in 0..USERS {
-            let email = format!("t{t}u{u}@example.com");
-            let account = op
-                .create_user(&NewUser {
-                    email: email.clone(),
-                    name: format!("User {u} of team {t}"),
-                    password: PASSWORD.into(),
-                })
-                .await
-                .unwrap();
-            op.assign(
+            let (user_id, token) = flex_user(
+                op,
                 id,
-                &AssignRequest {
-                    user_id: Some(account.user_id),
-                    all: Some(true),
-                    ..AssignRequest::default()
-                },
+                &format!("t{t}u{u}@example.com"),
+                &format!("User {u} of team {t}"),
             )
-            .await
-            .unwrap();
-            let token = op
-                .user_token(&TokenRequest {
-                    email,
-                    password: PASSWORD.into(),
-                })
-                .await
-                .unwrap();
-            team.user_ids.push(account.user_id);
-            team.tokens.push(token.token);
+            .await;
+            team.user_ids.push(user_id);
+            team.tokens.push(token);
         }
         teams.push(team);
     }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use jeton_api::{AssignRequest, NewUser, TokenRequest};
 use jeton_client::Client;
 use jeton_store::Backend;
 use jeton_store::testing::TestDb;
@@ -144,4 +145,35 @@ impl Server {
         );
         serde_json::from_str(&stdout).expect("audit JSON")
     }
+}
+
+/// A user account on `team`, assigned every product, and a user token of theirs: (id, token).
+pub async fn flex_user(op: &Client, team: i64, email: &str, name: &str) -> (i64, String) {
+    const PASSWORD: &str = "a-good-password";
+    let account = op
+        .create_user(&NewUser {
+            email: email.into(),
+            name: name.into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .unwrap();
+    op.assign(
+        team,
+        &AssignRequest {
+            user_id: Some(account.user_id),
+            all: Some(true),
+            ..AssignRequest::default()
+        },
+    )
+    .await
+    .unwrap();
+    let token = op
+        .user_token(&TokenRequest {
+            email: email.into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .unwrap();
+    (account.user_id, token.token)
 }
