@@ -175,6 +175,7 @@ pub(crate) async fn flush(
     Ok(kept.len())
 }
 
+/// Writes `beats` now, in one transaction: the kept ones, or a heartbeat's own past [`MAX_KEPT`].
 pub(crate) async fn write(
     pool: &AnyPool,
     backend: Backend,
