@@ -21,15 +21,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jeton_api::{
-    Event, EventsQuery, Heartbeat, NewPack, NewProduct, NewTeam, Pack, SessionStarted,
-    SessionsQuery, SignIn, UsageQuery,
+    Heartbeat, NewPack, NewProduct, NewTeam, Pack, SessionStarted, SignIn, UsageQuery,
 };
 use jeton_client::{Client, ClientError};
 use jeton_store::both_backends;
 use jeton_store::testing::TestDb;
 
 mod common;
-use common::{OPERATOR_KEY, Server, Setup, flex_user, read_log};
+use common::{OPERATOR_KEY, Server, Setup, all_events, all_sessions, flex_user, read_log};
 
 both_backends! {
     r_ses_9_a_server_killed_mid_load_keeps_every_acknowledged_charge_and_doubles_none => crash,
@@ -277,18 +276,8 @@ async fn load(
 
 /// Every session of the team: id → (user, product).
 async fn stored_sessions(op: &Client, team: i64) -> BTreeMap<i64, (i64, String)> {
-    let stored = op
-        .sessions(
-            team,
-            &SessionsQuery {
-                open: Some(false),
-                limit: Some(1000),
-            },
-        )
+    all_sessions(op, team)
         .await
-        .unwrap();
-    assert!(stored.len() < 1000, "all sessions fit in one page");
-    stored
         .into_iter()
         .map(|s| (s.id, (s.user_id, s.product)))
         .collect()
@@ -296,27 +285,12 @@ async fn stored_sessions(op: &Client, team: i64) -> BTreeMap<i64, (i64, String)>
 
 /// The packs of the team's purchase events.
 async fn purchased_packs(op: &Client, team: i64) -> BTreeSet<i64> {
-    events(op, team)
+    all_events(op, team)
         .await
         .into_iter()
         .filter(|e| e.kind == "purchased")
         .map(|e| e.pack_id)
         .collect()
-}
-
-async fn events(op: &Client, team: i64) -> Vec<Event> {
-    let events = op
-        .events(
-            team,
-            &EventsQuery {
-                limit: Some(10_000),
-                ..EventsQuery::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert!(events.len() < 10_000, "all events fit in one page");
-    events
 }
 
 async fn crash(db: TestDb) {
@@ -535,7 +509,7 @@ async fn crash(db: TestDb) {
 
     // The ledger: one purchase per idempotency key, one charge per usage period, one usage
     // period per (user, product).
-    let events = events(op, team).await;
+    let events = all_events(op, team).await;
     let mut purchased: BTreeMap<i64, i64> = BTreeMap::new();
     let mut periods: BTreeMap<String, (String, i64)> = BTreeMap::new();
     for e in &events {

@@ -28,17 +28,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use jeton_api::{
-    EventsQuery, Heartbeat, NewPack, NewProduct, NewTeam, SessionInfo, SessionStarted,
-    SessionsQuery, SignIn,
-};
+use jeton_api::{Heartbeat, NewPack, NewProduct, NewTeam, SessionInfo, SessionStarted, SignIn};
 use jeton_client::{Client, ClientError};
 use jeton_core::rng::Rng;
 use jeton_store::both_backends;
 use jeton_store::testing::TestDb;
 
 mod common;
-use common::{OPERATOR_KEY, Server, Setup, flex_user, read_log};
+use common::{OPERATOR_KEY, Server, Setup, all_events, all_sessions, flex_user, read_log};
 
 both_backends! {
     r_ses_4_a_server_killed_under_the_benchmark_load_charges_each_period_once => crash_load,
@@ -264,18 +261,11 @@ async fn collect(mut tasks: tokio::task::JoinSet<Seen>) -> Vec<Seen> {
 }
 
 async fn stored_sessions(op: &Client, team: i64) -> BTreeMap<i64, SessionInfo> {
-    let stored = op
-        .sessions(
-            team,
-            &SessionsQuery {
-                open: Some(false),
-                limit: Some(1000),
-            },
-        )
+    all_sessions(op, team)
         .await
-        .unwrap();
-    assert!(stored.len() < 1000, "all sessions fit in one page");
-    stored.into_iter().map(|s| (s.id, s)).collect()
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect()
 }
 
 /// A usage period as the ledger shows it.
@@ -327,17 +317,7 @@ async fn check(
         }
 
         // The ledger, period by period.
-        let events = op
-            .events(
-                team.id,
-                &EventsQuery {
-                    limit: Some(10_000),
-                    ..EventsQuery::default()
-                },
-            )
-            .await
-            .unwrap();
-        assert!(events.len() < 10_000, "all events fit in one page");
+        let events = all_events(&op, team.id).await;
         let mut bought = 0;
         let (mut charged, mut refunded) = (0, 0);
         let mut periods: BTreeMap<String, Period> = BTreeMap::new();

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use jeton_api::{AssignRequest, NewUser, TokenRequest};
+use jeton_api::{
+    AssignRequest, Event, EventsQuery, NewUser, SessionInfo, SessionsQuery, TokenRequest,
+};
 use jeton_client::Client;
 use jeton_store::Backend;
 use jeton_store::testing::TestDb;
@@ -176,4 +178,36 @@ pub async fn flex_user(op: &Client, team: i64, email: &str, name: &str) -> (i64,
         .await
         .unwrap();
     (account.user_id, token.token)
+}
+
+/// Every session of a team, ended ones too (these tests keep them to one page).
+pub async fn all_sessions(op: &Client, team: i64) -> Vec<SessionInfo> {
+    let stored = op
+        .sessions(
+            team,
+            &SessionsQuery {
+                open: Some(false),
+                limit: Some(1000),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(stored.len() < 1000, "all sessions fit in one page");
+    stored
+}
+
+/// Every ledger event of a team (these tests keep them to one page).
+pub async fn all_events(op: &Client, team: i64) -> Vec<Event> {
+    let events = op
+        .events(
+            team,
+            &EventsQuery {
+                limit: Some(10_000),
+                ..EventsQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(events.len() < 10_000, "all events fit in one page");
+    events
 }
