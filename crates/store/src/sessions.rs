@@ -799,41 +799,10 @@ impl Store {
         Ok(SignInOutcome::New(signed_in))
     }
 
-    /// R-SES-3/5/6: a heartbeat of `user`'s session. May roll the period over (charging), or
-    /// resume after a pause. When the next period cannot be paid the session is ended and the
-    /// answer is `InsufficientTokens`: the product must stop.
-    pub async fn heartbeat(
-        &self,
-        session: SessionId,
-        user: UserId,
-        active: bool,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Beat> {
-        if let Some(beat) = self
-            .quiet_heartbeat(session, Beater::User(user), active, now)
-            .await?
-        {
-            return Ok(beat);
-        }
-        self.locked_heartbeat(session, user, active, now).await
-    }
-
-    /// A heartbeat sent with a user token (digest `token_hash`), when nothing is due: the token
-    /// is checked in the same read that finds nothing due (one round trip in all). `None` when
-    /// the token is not a valid user token of the session's user, or anything may be due: the
-    /// caller then checks the token on its own and takes [`Store::locked_heartbeat`].
-    pub async fn quiet_heartbeat_by_token(
-        &self,
-        session: SessionId,
-        token_hash: &str,
-        active: bool,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Beat>> {
-        self.quiet_heartbeat(session, Beater::Token(token_hash), active, now)
-            .await
-    }
-
-    /// [`Store::heartbeat`] without trying the quiet path first (the caller tried it).
+    /// R-SES-3/5/6: a heartbeat of `user`'s session that may have something due, under the
+    /// team's lock (the caller found it not quiet: [`Store::quiet_heartbeat_by_token`]). May roll
+    /// the period over (charging), or resume after a pause. When the next period cannot be paid
+    /// the session is ended and the answer is `InsufficientTokens`: the product must stop.
     pub async fn locked_heartbeat(
         &self,
         session: SessionId,
@@ -906,35 +875,30 @@ impl Store {
     /// a period. The margins keep a concurrent locked step (a sweep, another heartbeat) from
     /// seeing this session dead or the period over at about the same time; at worst such a step
     /// ends the session at its previous heartbeat — earlier, never charging more.
-    async fn quiet_heartbeat(
+    ///
+    /// The user is the holder of the user token whose digest is `token_hash`, checked in the same
+    /// read (the check of `user_by_token`, joined to the session's user): `None` also when the
+    /// token is not a valid token of the session's user, and the caller checks it on its own.
+    pub async fn quiet_heartbeat_by_token(
         &self,
         session: SessionId,
-        beater: Beater<'_>,
+        token_hash: &str,
         active: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Beat>> {
-        const SESSION_AND_PERIOD: &str = "\
-            SELECT s.team_id, s.user_id, s.product_id, s.last_seen_at, pr.key, p.id AS period_id, \
-                p.access, p.started_at, p.ends_at, p.refunded_at \
-            FROM sessions s JOIN products pr ON pr.id = s.product_id \
-            JOIN usage_periods p ON p.id = (SELECT q.id FROM usage_periods q \
-                WHERE q.team_id = s.team_id AND q.user_id = s.user_id AND q.product_id = s.product_id \
-                ORDER BY q.started_at DESC, q.id DESC LIMIT 1)";
-        let sql = match beater {
-            Beater::User(_) => format!(
-                "{SESSION_AND_PERIOD} WHERE s.id = $1 AND s.user_id = $2 AND s.ended_at IS NULL"
-            ),
-            // The token check of `user_by_token`, joined to the session's user.
-            Beater::Token(_) => format!(
-                "{SESSION_AND_PERIOD} JOIN user_tokens t ON t.user_id = s.user_id \
-                 WHERE s.id = $1 AND t.token_hash = $2 AND t.expires_at > $3 AND s.ended_at IS NULL"
-            ),
-        };
-        let query = sqlx::query_as(&sql).bind(session.0);
-        let query = match beater {
-            Beater::User(user) => query.bind(user.0),
-            Beater::Token(hash) => query.bind(hash).bind(to_db(now)),
-        };
+        let query = sqlx::query_as(
+            "SELECT s.team_id, s.user_id, s.product_id, s.last_seen_at, pr.key, p.id AS period_id, \
+                 p.access, p.started_at, p.ends_at, p.refunded_at \
+             FROM sessions s JOIN products pr ON pr.id = s.product_id \
+             JOIN usage_periods p ON p.id = (SELECT q.id FROM usage_periods q \
+                 WHERE q.team_id = s.team_id AND q.user_id = s.user_id AND q.product_id = s.product_id \
+                 ORDER BY q.started_at DESC, q.id DESC LIMIT 1) \
+             JOIN user_tokens t ON t.user_id = s.user_id \
+             WHERE s.id = $1 AND t.token_hash = $2 AND t.expires_at > $3 AND s.ended_at IS NULL",
+        )
+        .bind(session.0)
+        .bind(token_hash)
+        .bind(to_db(now));
         let row: Option<QuietRow> = query.fetch_optional(self.pool()).await?;
         let Some(row) = row else {
             return Ok(None);
@@ -1230,13 +1194,6 @@ impl Store {
         .await?;
         rows.into_iter().map(SessionRecordRow::record).collect()
     }
-}
-
-/// Who sends a quiet heartbeat: a user known already, or the digest of a user token to check.
-#[derive(Debug, Clone, Copy)]
-enum Beater<'a> {
-    User(UserId),
-    Token(&'a str),
 }
 
 /// A session with the latest period of its (team, user, product), for a quiet heartbeat.
