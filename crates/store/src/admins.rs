@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use jeton_core::limits::MAX_TEAMS_PER_ADMIN;
 use jeton_core::{AdminId, DomainError, Email, PersonName, TeamId};
 
-use sqlx::AnyConnection;
+use crate::conn::Conn;
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult, refuse_duplicate};
@@ -60,7 +60,7 @@ impl AdminRow {
     }
 }
 
-async fn admin_teams(conn: &mut AnyConnection, admin: AdminId) -> StoreResult<Vec<TeamId>> {
+async fn admin_teams(conn: &mut Conn, admin: AdminId) -> StoreResult<Vec<TeamId>> {
     let teams: Vec<i64> =
         sqlx::query_scalar("SELECT team_id FROM admin_teams WHERE admin_id = $1 ORDER BY team_id")
             .bind(admin.0)
@@ -70,7 +70,7 @@ async fn admin_teams(conn: &mut AnyConnection, admin: AdminId) -> StoreResult<Ve
 }
 
 /// The admin `id` with its teams, or 404.
-async fn admin_in(conn: &mut AnyConnection, id: AdminId) -> StoreResult<Admin> {
+async fn admin_in(conn: &mut Conn, id: AdminId) -> StoreResult<Admin> {
     let sql = format!("SELECT {ADMIN_COLUMNS} FROM admins WHERE id = $1");
     let row: AdminRow = sqlx::query_as(&sql)
         .bind(id.0)
@@ -105,7 +105,7 @@ impl Store {
         for t in &teams {
             let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM teams WHERE id = $1")
                 .bind(t.0)
-                .fetch_optional(&mut *w.tx)
+                .fetch_optional(&mut w.tx)
                 .await?;
             if exists.is_none() {
                 return Err(StoreError::not_found("team", t));
@@ -119,14 +119,14 @@ impl Store {
         .bind(name.as_str())
         .bind(key_hash)
         .bind(to_db(now))
-        .fetch_one(&mut *w.tx)
+        .fetch_one(&mut w.tx)
         .await
         .map_err(refuse_duplicate(|| DomainError::DuplicateAdmin { email: email.to_string() }))?;
         for t in &teams {
             sqlx::query("INSERT INTO admin_teams (admin_id, team_id) VALUES ($1, $2)")
                 .bind(id)
                 .bind(t.0)
-                .execute(&mut *w.tx)
+                .execute(&mut w.tx)
                 .await?;
         }
         w.commit().await?;
@@ -144,11 +144,11 @@ impl Store {
     /// The admin whose current key has this SHA-256 digest, with the teams it manages now, revoked
     /// or not: the caller refuses a revoked key, and can say why.
     pub async fn admin_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<Admin>> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.read_conn().await?;
         let sql = format!("SELECT {ADMIN_COLUMNS} FROM admins WHERE key_hash = $1");
         let row: Option<AdminRow> = sqlx::query_as(&sql)
             .bind(key_hash)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(&mut conn)
             .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -159,19 +159,19 @@ impl Store {
 
     /// The admin `id` with the teams it manages now, or 404.
     pub async fn admin(&self, id: AdminId) -> StoreResult<Admin> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.read_conn().await?;
         admin_in(&mut conn, id).await
     }
 
     /// Every admin with their teams and key state, by id. Never the key or its digest.
     pub async fn admins(&self) -> StoreResult<Vec<Admin>> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.read_conn().await?;
         let sql = format!("SELECT {ADMIN_COLUMNS} FROM admins ORDER BY id");
-        let rows: Vec<AdminRow> = sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
+        let rows: Vec<AdminRow> = sqlx::query_as(&sql).fetch_all(&mut conn).await?;
         let mut teams: BTreeMap<AdminId, Vec<TeamId>> = BTreeMap::new();
         let pairs: Vec<AdminTeamRow> =
             sqlx::query_as("SELECT admin_id, team_id FROM admin_teams ORDER BY admin_id, team_id")
-                .fetch_all(&mut *conn)
+                .fetch_all(&mut conn)
                 .await?;
         for pair in pairs {
             teams.entry(pair.admin_id).or_default().push(pair.team_id);
@@ -195,12 +195,12 @@ impl Store {
         )
         .bind(to_db(now))
         .bind(id.0)
-        .execute(&mut *w.tx)
+        .execute(&mut w.tx)
         .await?;
         // Out of the console too, for good: a later rotation gives a new key, not these sign-ins.
         sqlx::query("DELETE FROM console_sessions WHERE admin_id = $1")
             .bind(id.0)
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
         let admin = admin_in(&mut w.tx, id).await?;
         w.commit().await?;
@@ -223,7 +223,7 @@ impl Store {
         .bind(key_hash)
         .bind(to_db(now))
         .bind(id.0)
-        .execute(&mut *w.tx)
+        .execute(&mut w.tx)
         .await?;
         let admin = admin_in(&mut w.tx, id).await?;
         w.commit().await?;

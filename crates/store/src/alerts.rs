@@ -2,11 +2,11 @@
 //! per crossing), and when a pack is 90, 30 and 7 days from expiring (once each). Queued in the
 //! outbox in the same transaction as the change that causes them.
 
+use crate::conn::Conn;
 use chrono::{DateTime, Duration, Utc};
 use jeton_core::mail;
 use jeton_core::pack::{EXPIRY_WARNING_DAYS, LowPercent, expiry_warnings_reached, summarize};
 use jeton_core::{PackId, PackState, TeamId, Tokens};
-use sqlx::AnyConnection;
 
 use crate::Store;
 use crate::error::StoreResult;
@@ -21,10 +21,7 @@ pub(crate) struct AdminAddress {
     pub name: String,
 }
 
-pub(crate) async fn admins_of(
-    conn: &mut AnyConnection,
-    team: TeamId,
-) -> StoreResult<Vec<AdminAddress>> {
+pub(crate) async fn admins_of(conn: &mut Conn, team: TeamId) -> StoreResult<Vec<AdminAddress>> {
     Ok(sqlx::query_as(
         "SELECT a.email, a.name FROM admins a JOIN admin_teams t ON t.admin_id = a.id WHERE t.team_id = $1 ORDER BY a.id",
     )
@@ -55,7 +52,7 @@ struct ExpiringRow {
 /// After a balance change: when the team has just become low, email its admins (once: the flag
 /// stays until the balance is above the threshold again); when it is no longer low, re-arm.
 pub(crate) async fn check_low_balance(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
@@ -71,7 +68,7 @@ pub(crate) async fn check_low_balance(
 /// [`check_low_balance`] on a threshold and packs the caller holds already (a locked team's,
 /// read at the start of its transaction); `threshold` follows the flag it writes.
 pub(crate) async fn settle_low_balance(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     threshold: &mut Threshold,
     packs: &[PackState],
@@ -103,7 +100,7 @@ pub(crate) async fn settle_low_balance(
     }
 }
 
-async fn set_alerted(conn: &mut AnyConnection, team: TeamId, alerted: bool) -> StoreResult<()> {
+async fn set_alerted(conn: &mut Conn, team: TeamId, alerted: bool) -> StoreResult<()> {
     sqlx::query("UPDATE teams SET low_alerted = $1 WHERE id = $2")
         .bind(i64::from(alerted))
         .bind(team.0)
@@ -154,14 +151,14 @@ impl Store {
                 .bind(pack.0)
                 .bind(*t)
                 .bind(to_db(now))
-                .execute(&mut *w.tx)
+                .execute(&mut w.tx)
                 .await?;
                 fresh |= *t == nearest && done.rows_affected() == 1;
             }
             if fresh {
                 let name: String = sqlx::query_scalar("SELECT name FROM teams WHERE id = $1")
                     .bind(team.0)
-                    .fetch_one(&mut *w.tx)
+                    .fetch_one(&mut w.tx)
                     .await?;
                 for admin in admins_of(&mut w.tx, team).await? {
                     let message = mail::tokens_expiring(

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions as _, Connection, Executor, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyConnection, AnyPool, ConnectOptions as _, Connection, Executor};
 
 use crate::beats::{self, Beats};
+use crate::conn::Conn;
 use crate::error::{StoreError, StoreResult};
+use crate::sqlite_writer::{self, WriterTx};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -80,10 +82,11 @@ impl Default for ConnectOptions {
     }
 }
 
-/// SQLite has a single writer. Queuing this process's writers on an async mutex, instead of in
-/// SQLite's busy handler (which sleeps and polls), keeps write latency flat. Other processes on
-/// the same file still wait through `busy_timeout`. `None` on PostgreSQL.
-pub(crate) type WriteGate = Option<Arc<Mutex<()>>>;
+/// SQLite has a single writer: this process's write transactions all run on one connection
+/// ([`sqlite_writer`]), and queue for it on an async mutex instead of in SQLite's busy handler
+/// (which sleeps and polls), keeping write latency flat. Other processes on the same file still
+/// wait for SQLite's lock. `None` on PostgreSQL.
+pub(crate) type WriteGate = Option<sqlite_writer::Gate>;
 
 /// The storage handle: cheap to clone, shared by every request and background job.
 #[derive(Clone)]
@@ -95,16 +98,18 @@ pub struct Store {
     pub(crate) beats: Arc<Beats>,
 }
 
-/// A write transaction. The gate (SQLite only) is released after the transaction ends, because
-/// fields drop in order.
+/// A write transaction: on SQLite on the write connection, holding the gate until it ends.
 pub(crate) struct WriteTx {
-    pub(crate) tx: Transaction<'static, Any>,
-    _gate: Option<OwnedMutexGuard<()>>,
+    pub(crate) tx: Conn,
 }
 
 impl WriteTx {
     pub(crate) async fn commit(self) -> StoreResult<()> {
-        self.tx.commit().await?;
+        match self.tx {
+            Conn::Tx(tx) => tx.commit().await?,
+            Conn::Writer(w) => w.commit()?,
+            Conn::Pooled(_) => return Err(StoreError::corrupt("a write outside a transaction")),
+        }
         Ok(())
     }
 }
@@ -128,25 +133,16 @@ async fn usable_after_release(conn: &mut AnyConnection) -> Result<bool, sqlx::Er
     Ok(true)
 }
 
-/// Begins a write transaction: on SQLite behind this process's gate, with `BEGIN IMMEDIATE`.
-pub(crate) async fn begin_write_on(
-    pool: &AnyPool,
-    backend: Backend,
-    gate: &WriteGate,
-) -> StoreResult<WriteTx> {
-    let gate = match gate {
-        Some(gate) => Some(gate.clone().lock_owned().await),
-        None => None,
+/// Begins a write transaction: on SQLite on the write connection, with `BEGIN IMMEDIATE`.
+pub(crate) async fn begin_write_on(pool: &AnyPool, gate: &WriteGate) -> StoreResult<WriteTx> {
+    // BEGIN IMMEDIATE takes SQLite's write lock at the start. A deferred transaction that reads
+    // first and writes later cannot wait: if another connection committed in between, its
+    // upgrade fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT).
+    let tx = match gate {
+        Some(gate) => Conn::Writer(WriterTx::begin(gate).await?),
+        None => Conn::Tx(pool.begin().await?),
     };
-    // BEGIN IMMEDIATE takes SQLite's write lock at the start, waiting through busy_timeout if
-    // another process holds it. A deferred transaction that reads first and writes later cannot
-    // wait: if another connection committed in between, its upgrade fails at once with "database
-    // is locked" (SQLITE_BUSY_SNAPSHOT), whatever the busy timeout.
-    let tx = match backend {
-        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-        Backend::Postgres => pool.begin().await?,
-    };
-    Ok(WriteTx { tx, _gate: gate })
+    Ok(WriteTx { tx })
 }
 
 impl Store {
@@ -192,12 +188,19 @@ impl Store {
         }
         tracing::info!(backend = backend.name(), "database ready");
 
-        let write_gate: WriteGate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let write_gate: WriteGate = match backend {
+            Backend::Sqlite => {
+                let file = SqliteConnectOptions::from_str(url)?
+                    .get_filename()
+                    .to_owned();
+                Some(sqlite_writer::open(&file)?)
+            }
+            Backend::Postgres => None,
+        };
         let beats = Arc::new(Beats::default());
         if let Some(every) = options.heartbeat_flush_every {
             tokio::spawn(beats::flush_loop(
                 pool.clone(),
-                backend,
                 write_gate.clone(),
                 Arc::downgrade(&beats),
                 every,
@@ -230,8 +233,13 @@ impl Store {
         &self.pool
     }
 
+    /// A pool connection for reads outside any write transaction.
+    pub(crate) async fn read_conn(&self) -> StoreResult<Conn> {
+        Ok(Conn::Pooled(self.pool.acquire().await?))
+    }
+
     pub(crate) async fn begin_write(&self) -> StoreResult<WriteTx> {
-        begin_write_on(&self.pool, self.backend, &self.write_gate).await
+        begin_write_on(&self.pool, &self.write_gate).await
     }
 
     /// Writes quiet heartbeats now, in one transaction.
@@ -239,14 +247,14 @@ impl Store {
         &self,
         beats: &[(jeton_core::SessionId, beats::Beat)],
     ) -> StoreResult<()> {
-        beats::write(&self.pool, self.backend, &self.write_gate, beats).await
+        beats::write(&self.pool, &self.write_gate, beats).await
     }
 
     /// Writes the quiet heartbeats this process answered and has not written yet; returns how
     /// many. The background task does it every `beats::FLUSH_EVERY`; this is for shutdown and
     /// for readers that list sessions.
     pub async fn flush_heartbeats(&self) -> StoreResult<usize> {
-        beats::flush(&self.pool, self.backend, &self.write_gate, &self.beats).await
+        beats::flush(&self.pool, &self.write_gate, &self.beats).await
     }
 
     /// Liveness of the database, for `/healthz`.

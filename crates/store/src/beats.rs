@@ -15,7 +15,7 @@ use jeton_core::session::Session;
 use jeton_core::{PeriodId, ProductId, SessionId, TeamId, UserId};
 use sqlx::AnyPool;
 
-use crate::backend::{Backend, WriteGate, begin_write_on};
+use crate::backend::{WriteGate, begin_write_on};
 use crate::error::StoreResult;
 use crate::time::from_db;
 
@@ -158,18 +158,13 @@ impl Beats {
 /// Writes kept beats. A beat moves last-seen (and last-active) forward only, and only while the
 /// session is open and the period it was quiet in unrefunded: a session that a locked step ended
 /// meanwhile stays as that step left it.
-pub(crate) async fn flush(
-    pool: &AnyPool,
-    backend: Backend,
-    gate: &WriteGate,
-    beats: &Beats,
-) -> StoreResult<usize> {
+pub(crate) async fn flush(pool: &AnyPool, gate: &WriteGate, beats: &Beats) -> StoreResult<usize> {
     let kept = beats.snapshot();
     if kept.is_empty() {
         return Ok(0);
     }
     let rows: Vec<(SessionId, Beat)> = kept.iter().map(|(_, s, b)| (*s, *b)).collect();
-    write(pool, backend, gate, &rows).await?;
+    write(pool, gate, &rows).await?;
     // Only now, once committed: a step that no longer finds a beat here reads it written.
     beats.forget(&kept);
     Ok(kept.len())
@@ -178,11 +173,10 @@ pub(crate) async fn flush(
 /// Writes `beats` now, in one transaction: the kept ones, or a heartbeat's own past [`MAX_KEPT`].
 pub(crate) async fn write(
     pool: &AnyPool,
-    backend: Backend,
     gate: &WriteGate,
     beats: &[(SessionId, Beat)],
 ) -> StoreResult<()> {
-    let mut w = begin_write_on(pool, backend, gate).await?;
+    let mut w = begin_write_on(pool, gate).await?;
     for chunk in beats.chunks(ROWS_PER_STATEMENT) {
         // VALUES names its columns column1.. on both backends.
         let mut sql = String::from(
@@ -218,7 +212,7 @@ pub(crate) async fn write(
                 .bind(beat.active)
                 .bind(beat.period.0);
         }
-        query.execute(&mut *w.tx).await?;
+        query.execute(&mut w.tx).await?;
     }
     w.commit().await
 }
@@ -226,7 +220,6 @@ pub(crate) async fn write(
 /// Writes this process's kept beats `every` so often until the store is gone or closed.
 pub(crate) async fn flush_loop(
     pool: AnyPool,
-    backend: Backend,
     gate: WriteGate,
     beats: Weak<Beats>,
     every: Duration,
@@ -241,7 +234,7 @@ pub(crate) async fn flush_loop(
         if pool.is_closed() {
             return;
         }
-        if let Err(e) = flush(&pool, backend, &gate, &beats).await {
+        if let Err(e) = flush(&pool, &gate, &beats).await {
             tracing::warn!(error = %e, "writing kept heartbeats failed; retrying");
         }
     }

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::conn::Conn;
 use chrono::{DateTime, Utc};
 use jeton_core::ledger::Actor;
 use jeton_core::product::{ProductDraft, ProductPatch};
 use jeton_core::{DomainError, DownloadItem, ProductId, ProductKey, ResultType, Tokens};
-use sqlx::AnyConnection;
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult, refuse_duplicate};
@@ -95,7 +95,7 @@ fn parse_rates_json(s: &str) -> StoreResult<BTreeMap<ResultType, Tokens>> {
 }
 
 async fn write_rates(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     product: ProductId,
     rates: &BTreeMap<ResultType, Tokens>,
 ) -> StoreResult<()> {
@@ -117,7 +117,7 @@ async fn write_rates(
 }
 
 async fn write_items(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     product: ProductId,
     items: &[DownloadItem],
 ) -> StoreResult<()> {
@@ -141,7 +141,7 @@ async fn write_items(
 }
 
 async fn record_rates(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     product: ProductId,
     daily_rate: Tokens,
     rates: &BTreeMap<ResultType, Tokens>,
@@ -178,7 +178,7 @@ impl Store {
         .bind(draft.daily_rate.as_i64())
         .bind(i64::from(draft.idle_awareness))
         .bind(to_db(now))
-        .fetch_one(&mut *w.tx)
+        .fetch_one(&mut w.tx)
         .await
         .map(ProductId)
         .map_err(refuse_duplicate(|| DomainError::DuplicateProduct {
@@ -222,7 +222,7 @@ impl Store {
         let id = ProductId(
             sqlx::query_scalar("SELECT id FROM products WHERE key = $1")
                 .bind(key.as_str())
-                .fetch_one(&mut *w.tx)
+                .fetch_one(&mut w.tx)
                 .await?,
         );
         let name = patch
@@ -237,7 +237,7 @@ impl Store {
             .bind(i64::from(idle))
             .bind(to_db(now))
             .bind(id.0)
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
         if let Some(rates) = &patch.result_rates {
             write_rates(&mut w.tx, id, rates).await?;
@@ -255,11 +255,11 @@ impl Store {
     }
 
     pub async fn product(&self, key: &ProductKey) -> StoreResult<Product> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.read_conn().await?;
         self.product_in(&mut conn, key).await
     }
 
-    async fn product_in(&self, conn: &mut AnyConnection, key: &ProductKey) -> StoreResult<Product> {
+    async fn product_in(&self, conn: &mut Conn, key: &ProductKey) -> StoreResult<Product> {
         let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE key = $1");
         let row = sqlx::query_as::<_, ProductRow>(&sql)
             .bind(key.as_str())
@@ -273,10 +273,10 @@ impl Store {
     }
 
     pub async fn list_products(&self) -> StoreResult<Vec<Product>> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.read_conn().await?;
         let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products ORDER BY key");
         let rows = sqlx::query_as::<_, ProductRow>(&sql)
-            .fetch_all(&mut *conn)
+            .fetch_all(&mut conn)
             .await?;
         self.assemble(&mut conn, rows).await
     }
@@ -303,11 +303,7 @@ impl Store {
 
     /// Joins products with their rates and items: three queries whatever the count. With one
     /// product the side tables are read for it alone; otherwise whole.
-    async fn assemble(
-        &self,
-        conn: &mut AnyConnection,
-        rows: Vec<ProductRow>,
-    ) -> StoreResult<Vec<Product>> {
+    async fn assemble(&self, conn: &mut Conn, rows: Vec<ProductRow>) -> StoreResult<Vec<Product>> {
         let only: Option<i64> = (rows.len() == 1).then(|| rows[0].id.0);
         let mut rates: BTreeMap<ProductId, Vec<RateRow>> = BTreeMap::new();
         let mut items: BTreeMap<ProductId, Vec<ItemRow>> = BTreeMap::new();

@@ -3,6 +3,7 @@
 //! signed in to the portal hold an ordinary user token (`users.rs`), so signing out everywhere
 //! ends those too.
 
+use crate::conn::Conn;
 use chrono::{DateTime, Utc};
 use jeton_core::console::{LinkPurpose, check_link, renewal};
 use jeton_core::mail::Message;
@@ -88,7 +89,7 @@ impl Store {
         .bind(admin.map(|a| a.0))
         .bind(to_db(now))
         .bind(to_db(expires_at))
-        .execute(&mut *w.tx)
+        .execute(&mut w.tx)
         .await?;
         w.commit().await
     }
@@ -126,7 +127,7 @@ impl Store {
             sqlx::query("UPDATE console_sessions SET expires_at = $1 WHERE token_hash = $2")
                 .bind(to_db(until))
                 .bind(token_hash)
-                .execute(&mut *w.tx)
+                .execute(&mut w.tx)
                 .await?;
             w.commit().await?;
         }
@@ -157,7 +158,7 @@ impl Store {
             sqlx::query("UPDATE user_tokens SET expires_at = $1 WHERE token_hash = $2")
                 .bind(to_db(until))
                 .bind(token_hash)
-                .execute(&mut *w.tx)
+                .execute(&mut w.tx)
                 .await?;
             w.commit().await?;
         }
@@ -174,7 +175,7 @@ impl Store {
         sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1 OR expires_at <= $2")
             .bind(token_hash)
             .bind(to_db(now))
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
         w.commit().await
     }
@@ -199,7 +200,7 @@ impl Store {
                  FROM admins a WHERE id = $1",
             )
             .bind(id.0)
-            .fetch_optional(&mut *w.tx)
+            .fetch_optional(&mut w.tx)
             .await?
             .ok_or_else(|| StoreError::not_found("admin", id))?,
             LinkOwner::User(id) => sqlx::query_as(
@@ -207,7 +208,7 @@ impl Store {
                  FROM users u WHERE id = $1",
             )
             .bind(id.0)
-            .fetch_optional(&mut *w.tx)
+            .fetch_optional(&mut w.tx)
             .await?
             .ok_or_else(|| StoreError::not_found("user", id))?,
         };
@@ -218,7 +219,7 @@ impl Store {
         .bind(to_db(now))
         .bind(admin)
         .bind(user)
-        .execute(&mut *w.tx)
+        .execute(&mut w.tx)
         .await?;
         sqlx::query(
             "INSERT INTO password_links (token_hash, admin_id, user_id, created_at, expires_at) \
@@ -229,7 +230,7 @@ impl Store {
         .bind(user)
         .bind(to_db(now))
         .bind(to_db(expires_at))
-        .execute(&mut *w.tx)
+        .execute(&mut w.tx)
         .await?;
         let link = OpenLink { owner, email, name };
         // The outbox belongs to teams: a person on none gets no email (the operator still has
@@ -248,7 +249,7 @@ impl Store {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<OpenLink>> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.read_conn().await?;
         open_link(&mut conn, token_hash, now).await
     }
 
@@ -268,7 +269,7 @@ impl Store {
         )
         .bind(to_db(now))
         .bind(token_hash)
-        .execute(&mut *w.tx)
+        .execute(&mut w.tx)
         .await?
         .rows_affected();
         if claimed == 0 {
@@ -287,22 +288,22 @@ impl Store {
                 sqlx::query("UPDATE admins SET password_hash = $1 WHERE id = $2")
                     .bind(password_hash)
                     .bind(id.0)
-                    .execute(&mut *w.tx)
+                    .execute(&mut w.tx)
                     .await?;
                 sqlx::query("DELETE FROM console_sessions WHERE admin_id = $1")
                     .bind(id.0)
-                    .execute(&mut *w.tx)
+                    .execute(&mut w.tx)
                     .await?;
             }
             LinkOwner::User(id) => {
                 sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                     .bind(password_hash)
                     .bind(id.0)
-                    .execute(&mut *w.tx)
+                    .execute(&mut w.tx)
                     .await?;
                 sqlx::query("DELETE FROM user_tokens WHERE user_id = $1")
                     .bind(id.0)
-                    .execute(&mut *w.tx)
+                    .execute(&mut w.tx)
                     .await?;
             }
         }
@@ -319,7 +320,7 @@ impl Store {
 
 /// The link, its expiry and when it was used, whatever its state.
 async fn link_at(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut Conn,
     token_hash: &str,
 ) -> StoreResult<Option<(OpenLink, DateTime<Utc>, Option<DateTime<Utc>>)>> {
     type Row = (Option<i64>, Option<i64>, i64, Option<i64>, String, String);
@@ -348,7 +349,7 @@ async fn link_at(
 }
 
 async fn open_link(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut Conn,
     token_hash: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<OpenLink>> {

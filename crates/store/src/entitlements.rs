@@ -56,7 +56,7 @@ impl Store {
         user_row(&mut w.tx, user).await?;
         let product_id: i64 = sqlx::query_scalar("SELECT id FROM products WHERE key = $1")
             .bind(product.as_str())
-            .fetch_optional(&mut *w.tx)
+            .fetch_optional(&mut w.tx)
             .await?
             .ok_or_else(|| jeton_core::DomainError::UnknownProduct {
                 key: product.to_string(),
@@ -72,7 +72,7 @@ impl Store {
         .bind(to_db(ends_at))
         .bind(to_db(now))
         .bind(actor.to_string())
-        .fetch_one(&mut *w.tx)
+        .fetch_one(&mut w.tx)
         .await
         .map(EntitlementId)?;
         w.commit().await?;
@@ -88,14 +88,14 @@ impl Store {
     }
 
     pub async fn entitlements(&self, user: UserId) -> StoreResult<Vec<EntitlementRecord>> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.read_conn().await?;
         user_row(&mut conn, user).await?;
         let rows: Vec<EntitlementRow> = sqlx::query_as(
             "SELECT e.id, p.key, e.kind, e.starts_at, e.ends_at, e.created_at FROM entitlements e \
              JOIN products p ON p.id = e.product_id WHERE e.user_id = $1 ORDER BY e.starts_at, e.id",
         )
         .bind(user.0)
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut conn)
         .await?;
         rows.into_iter()
             .map(|r| {
@@ -148,7 +148,7 @@ impl Store {
         .bind(name.as_str())
         .bind(password_hash)
         .bind(to_db(now))
-        .fetch_one(&mut *w.tx)
+        .fetch_one(&mut w.tx)
         .await
         .map_err(refuse_duplicate(|| DomainError::DuplicateUser {
             email: email.to_string(),

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::conn::Conn;
 use chrono::{DateTime, Utc};
 use jeton_core::access::{ProductAccess, effective_products};
 use jeton_core::assignment::{Arrival, AssignPlan, Standing, plan_assign};
@@ -11,7 +12,6 @@ use jeton_core::mail::Message;
 use jeton_core::{
     AdminId, DomainError, Email, InvitationId, Invitee, ProductId, ProductKey, TeamId, UserId,
 };
-use sqlx::AnyConnection;
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
@@ -53,7 +53,7 @@ pub enum IdScope {
 /// The identity `id`, if `scope` may name it; otherwise the same `not found` as for an id
 /// nobody has.
 pub(crate) async fn user_row_in_scope(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     id: UserId,
     scope: IdScope,
 ) -> StoreResult<UserRow> {
@@ -128,7 +128,7 @@ struct CatalogueRow {
 }
 
 impl Catalogue {
-    pub(crate) async fn load(conn: &mut AnyConnection) -> StoreResult<Catalogue> {
+    pub(crate) async fn load(conn: &mut Conn) -> StoreResult<Catalogue> {
         let rows: Vec<CatalogueRow> = sqlx::query_as("SELECT id, key, name FROM products")
             .fetch_all(&mut *conn)
             .await?;
@@ -174,7 +174,7 @@ impl Catalogue {
 }
 
 pub(crate) async fn team_defaults(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
 ) -> StoreResult<BTreeSet<ProductKey>> {
     let keys: Vec<String> = sqlx::query_scalar(
@@ -187,7 +187,7 @@ pub(crate) async fn team_defaults(
 }
 
 pub(crate) async fn selection(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     user: UserId,
 ) -> StoreResult<ProductAccess> {
@@ -204,7 +204,7 @@ pub(crate) async fn selection(
 /// What a Flex user of `team` may open now (R-ACC-1..3): their selection or the team's defaults,
 /// within the catalogue.
 pub(crate) async fn effective_of(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     catalogue: &Catalogue,
     team: TeamId,
     user: UserId,
@@ -216,7 +216,7 @@ pub(crate) async fn effective_of(
 
 /// A user's own selection when the assignment's `access_all` flag is already at hand.
 pub(crate) async fn selected_products(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     user: UserId,
     access_all: bool,
@@ -240,7 +240,7 @@ pub(crate) async fn selected_products(
 }
 
 async fn write_selection(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     catalogue: &Catalogue,
     team: TeamId,
     user: UserId,
@@ -309,7 +309,7 @@ pub(crate) struct AssignmentRow {
 }
 
 pub(crate) async fn assignment(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     user: UserId,
 ) -> StoreResult<Option<AssignmentRow>> {
@@ -324,7 +324,7 @@ pub(crate) async fn assignment(
 
 /// The current (not removed) assignment of a user, or 404.
 async fn current_assignment(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     user: UserId,
 ) -> StoreResult<AssignmentStatus> {
@@ -339,7 +339,7 @@ async fn current_assignment(
 
 /// Ends any open invitation of (team, user): their links stop working.
 pub(crate) async fn supersede_invitations(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     user: UserId,
     now: DateTime<Utc>,
@@ -357,7 +357,7 @@ pub(crate) async fn supersede_invitations(
 }
 
 pub(crate) async fn insert_invitation(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     user: UserId,
     secret_hash: &str,
@@ -390,7 +390,7 @@ enum Applied {
 /// when `compose` is given (R-USR-4: individual assignments only).
 #[allow(clippy::too_many_arguments)]
 async fn assign_in(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     catalogue: &Catalogue,
     team: &TeamRow,
     user: &UserRow,
@@ -498,7 +498,7 @@ pub(crate) enum LineApplied {
 /// team's lock (the team open) and the catalogue. No email is queued: a new person gets an
 /// invitation an admin may resend. A line naming unknown products is refused on its own.
 pub(crate) async fn import_line(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     catalogue: &Catalogue,
     team: &TeamRow,
     row: &ImportRow,
@@ -598,7 +598,7 @@ impl Store {
             .bind(to_db(now))
             .bind(team.0)
             .bind(user.0)
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
         supersede_invitations(&mut w.tx, team, user, now).await?;
         w.commit().await
@@ -656,13 +656,13 @@ impl Store {
         catalogue.check(&ProductAccess::Selected(keys.clone()))?;
         sqlx::query("DELETE FROM team_defaults WHERE team_id = $1")
             .bind(team.0)
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
         for k in keys {
             sqlx::query("INSERT INTO team_defaults (team_id, product_id) VALUES ($1, $2)")
                 .bind(team.0)
                 .bind(catalogue.id(k)?.0)
-                .execute(&mut *w.tx)
+                .execute(&mut w.tx)
                 .await?;
         }
         w.commit().await?;
@@ -671,7 +671,7 @@ impl Store {
 
     pub async fn defaults(&self, team: TeamId) -> StoreResult<BTreeSet<ProductKey>> {
         self.team(team).await?;
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.read_conn().await?;
         team_defaults(&mut conn, team).await
     }
 
@@ -695,7 +695,7 @@ impl Store {
         only: Option<UserId>,
     ) -> StoreResult<Vec<FlexUser>> {
         let only = only.map(|u| u.0);
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.read_conn().await?;
         let rows: Vec<FlexRow> = sqlx::query_as(
             "SELECT u.id, u.email, u.name, u.password_hash, u.created_at, a.status, a.access_all, a.assigned_at \
              FROM flex_assignments a JOIN users u ON u.id = a.user_id \
@@ -703,7 +703,7 @@ impl Store {
         )
         .bind(team.0)
         .bind(only)
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut conn)
         .await?;
         let catalogue = Catalogue::load(&mut conn).await?;
         let keys = catalogue.keys();
@@ -715,7 +715,7 @@ impl Store {
         )
         .bind(team.0)
         .bind(only)
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut conn)
         .await?
         {
             if let Some(k) = by_id.get(&chosen.product_id) {
@@ -729,7 +729,7 @@ impl Store {
         )
         .bind(team.0)
         .bind(only)
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut conn)
         .await?
         {
             invitations.insert(open.user_id, (open.id, from_db(open.expires_at)?));
@@ -760,7 +760,7 @@ impl Store {
         &self,
         user: UserId,
     ) -> StoreResult<BTreeMap<ProductKey, Vec<TeamId>>> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.read_conn().await?;
         let teams = flex_teams_in(&mut conn, user).await?;
         let catalogue = Catalogue::load(&mut conn).await?;
         let mut products: BTreeMap<ProductKey, Vec<TeamId>> = BTreeMap::new();
@@ -774,7 +774,7 @@ impl Store {
 }
 
 /// The open teams where `user` is an active Flex user.
-async fn flex_teams_in(conn: &mut AnyConnection, user: UserId) -> StoreResult<Vec<TeamId>> {
+async fn flex_teams_in(conn: &mut Conn, user: UserId) -> StoreResult<Vec<TeamId>> {
     let teams: Vec<i64> = sqlx::query_scalar(
         "SELECT a.team_id FROM flex_assignments a JOIN teams t ON t.id = a.team_id \
          WHERE a.user_id = $1 AND a.status = 'active' AND a.removed_at IS NULL AND t.closed_at IS NULL \
@@ -789,7 +789,7 @@ async fn flex_teams_in(conn: &mut AnyConnection, user: UserId) -> StoreResult<Ve
 impl Store {
     /// The open teams where `user` is an active Flex user (R-ACC-4).
     pub async fn flex_teams_of(&self, user: UserId) -> StoreResult<Vec<TeamId>> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.read_conn().await?;
         flex_teams_in(&mut conn, user).await
     }
 }
@@ -805,7 +805,7 @@ struct MovingAssignmentRow {
 /// Moves Flex users and open invitations of a merged team to its target (R-PACK-7), inside the
 /// merge's transaction. A user already assigned on the target keeps the target's assignment.
 pub(crate) async fn merge_people(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     from: TeamId,
     into: TeamId,
     now: DateTime<Utc>,

@@ -2,9 +2,9 @@
 //! transaction of the change itself, after its team is locked, so that two copies of one request
 //! cannot both pass.
 
+use crate::conn::Conn;
 use chrono::{DateTime, Utc};
 use jeton_core::{DomainError, IdempotencyKey, TeamId};
-use sqlx::AnyConnection;
 
 use crate::error::StoreResult;
 use crate::time::to_db;
@@ -17,7 +17,7 @@ pub(crate) struct Remembered {
 }
 
 pub(crate) async fn recall(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     scope: &str,
     key: &IdempotencyKey,
@@ -54,7 +54,7 @@ pub(crate) fn replay(
 }
 
 pub(crate) async fn remember(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     scope: &str,
     key: &IdempotencyKey,

@@ -13,6 +13,7 @@
 //! transaction and holds the import's row until the commit, so even a worker that lost its lease
 //! while stalled cannot apply a chunk alongside the one that took over.
 
+use crate::conn::Conn;
 use chrono::{DateTime, Duration, Utc};
 use jeton_core::import::{ImportRow, Rejection, parse_products, products_field};
 use jeton_core::limits::MAX_OPEN_IMPORTS_PER_TEAM;
@@ -269,7 +270,7 @@ impl Store {
             "SELECT COUNT(*) FROM import_jobs WHERE team_id = $1 AND status IN ('queued', 'running')",
         )
         .bind(team.0)
-        .fetch_one(&mut *w.tx)
+        .fetch_one(&mut w.tx)
         .await?;
         if open >= MAX_OPEN_IMPORTS_PER_TEAM as i64 {
             return Err(DomainError::TooManyImports {
@@ -295,7 +296,7 @@ impl Store {
             .bind(refused.len() as i64)
             .bind(to_db(now))
             .bind(finished_at)
-            .fetch_one(&mut *w.tx)
+            .fetch_one(&mut w.tx)
             .await?;
         for batch in rows.chunks(INSERT_ROWS) {
             let sql = format!(
@@ -311,7 +312,7 @@ impl Store {
                     .bind(row.email.as_str().to_owned())
                     .bind(row.products.as_ref().map(products_field));
             }
-            query.execute(&mut *w.tx).await?;
+            query.execute(&mut w.tx).await?;
         }
         for batch in refused.chunks(INSERT_ROWS) {
             let sql = format!(
@@ -326,7 +327,7 @@ impl Store {
                     .bind(LineOutcome::Refused.as_str())
                     .bind(r.reason.clone());
             }
-            query.execute(&mut *w.tx).await?;
+            query.execute(&mut w.tx).await?;
         }
         w.commit().await?;
         job.job()
@@ -381,7 +382,7 @@ impl Store {
         .bind(to_db(now + lease))
         .bind(to_db(now))
         .bind(id.0)
-        .fetch_optional(&mut *w.tx)
+        .fetch_optional(&mut w.tx)
         .await?;
         let Some(team) = team else {
             return Ok(Step::NotClaimed);
@@ -392,7 +393,7 @@ impl Store {
         )
         .bind(id.0)
         .bind(secrets.len() as i64)
-        .fetch_all(&mut *w.tx)
+        .fetch_all(&mut w.tx)
         .await?;
         if waiting.is_empty() {
             let job = finish(&mut w.tx, id, now).await?;
@@ -417,7 +418,7 @@ impl Store {
                     .bind(reason)
                     .bind(id.0)
                     .bind(stored.line)
-                    .execute(&mut *w.tx)
+                    .execute(&mut w.tx)
                     .await?;
                 }
             }
@@ -438,7 +439,7 @@ impl Store {
             for line in lines.iter() {
                 query = query.bind(*line);
             }
-            query.execute(&mut *w.tx).await?;
+            query.execute(&mut w.tx).await?;
         }
         let sql = format!(
             "UPDATE import_jobs SET done = done + $1, applied = applied + $2, \
@@ -450,7 +451,7 @@ impl Store {
             .bind(unchanged.len() as i64)
             .bind(refused)
             .bind(id.0)
-            .fetch_one(&mut *w.tx)
+            .fetch_one(&mut w.tx)
             .await?;
         let chunk = Chunk {
             applied: applied.len() as u64,
@@ -489,7 +490,7 @@ impl Store {
         .bind(to_db(now))
         .bind(id.0)
         .bind(claim)
-        .execute(&mut *w.tx)
+        .execute(&mut w.tx)
         .await?;
         w.commit().await?;
         Ok(done.rows_affected() == 1)
@@ -504,7 +505,7 @@ impl Store {
              WHERE claim_token = $1 AND status IN ('queued', 'running')",
         )
         .bind(claim)
-        .execute(&mut *w.tx)
+        .execute(&mut w.tx)
         .await?;
         w.commit().await?;
         Ok(done.rows_affected())
@@ -571,11 +572,7 @@ impl Store {
 }
 
 /// Marks import `id` done and lets go of its claim, in the caller's transaction.
-async fn finish(
-    conn: &mut sqlx::AnyConnection,
-    id: ImportId,
-    now: DateTime<Utc>,
-) -> StoreResult<ImportJob> {
+async fn finish(conn: &mut Conn, id: ImportId, now: DateTime<Utc>) -> StoreResult<ImportJob> {
     let sql = format!(
         "UPDATE import_jobs SET status = 'done', finished_at = $1, claim_token = NULL, \
          claimed_until = NULL WHERE id = $2 RETURNING {JOB_COLUMNS}"

@@ -120,7 +120,7 @@ impl Store {
         let old: InvitationRow = sqlx::query_as(&sql)
             .bind(invitation.0)
             .bind(team.0)
-            .fetch_optional(&mut *w.tx)
+            .fetch_optional(&mut w.tx)
             .await?
             .ok_or_else(|| StoreError::not_found("invitation", invitation))?;
         let old = old.record(now)?;
@@ -139,10 +139,7 @@ impl Store {
         };
         enqueue(&mut w.tx, team, &compose(&facts), now).await?;
         let sql = format!("{INVITATION_SELECT} WHERE i.id = $1");
-        let new: InvitationRow = sqlx::query_as(&sql)
-            .bind(id.0)
-            .fetch_one(&mut *w.tx)
-            .await?;
+        let new: InvitationRow = sqlx::query_as(&sql).bind(id.0).fetch_one(&mut w.tx).await?;
         w.commit().await?;
         new.record(now)
     }
@@ -189,7 +186,7 @@ impl Store {
         let current: InvitationRow = sqlx::query_as(&sql)
             .bind(secret_hash)
             .bind(team.0)
-            .fetch_optional(&mut *w.tx)
+            .fetch_optional(&mut w.tx)
             .await?
             .ok_or_else(|| StoreError::not_found("invitation", "with this secret"))?;
         let current = current.record(now)?;
@@ -208,19 +205,19 @@ impl Store {
             )
             .bind(hash)
             .bind(current.user_id.0)
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
         }
         sqlx::query("UPDATE invitations SET accepted_at = $1 WHERE id = $2")
             .bind(to_db(now))
             .bind(current.id.0)
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
         sqlx::query("UPDATE flex_assignments SET status = 'active', updated_at = $1 WHERE team_id = $2 AND user_id = $3")
             .bind(to_db(now))
             .bind(team.0)
             .bind(current.user_id.0)
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
         w.commit().await?;
         Ok((current.user_id, team))

@@ -2,12 +2,12 @@
 //! read the packs, apply draws, append events. Decisions come from `jeton_core::pack`; this module
 //! only reads and writes what they say.
 
+use crate::conn::Conn;
 use chrono::{DateTime, Utc};
 use jeton_core::ledger::{Actor, Cause, CauseKind, EventKind};
 use jeton_core::limits::MAX_LIVE_PACKS_PER_TEAM;
 use jeton_core::pack::{Draw, Expiry, due_expiries};
 use jeton_core::{DomainError, PackId, TeamId, Tokens};
-use sqlx::AnyConnection;
 
 use crate::alerts::{Threshold, settle_low_balance};
 use crate::error::{StoreError, StoreResult};
@@ -19,7 +19,7 @@ use crate::time::to_db;
 /// changes a balance starts here: on PostgreSQL the row lock makes concurrent changes to one team
 /// (from any number of server processes) run one after the other; on SQLite the write takes the
 /// database's write lock at the start, before any read, so no snapshot can go stale.
-pub(crate) async fn lock_team(conn: &mut AnyConnection, team: TeamId) -> StoreResult<TeamRow> {
+pub(crate) async fn lock_team(conn: &mut Conn, team: TeamId) -> StoreResult<TeamRow> {
     let sql = format!(
         "UPDATE teams SET lock_version = lock_version + 1 WHERE id = $1 RETURNING {TEAM_COLUMNS}"
     );
@@ -33,7 +33,7 @@ pub(crate) async fn lock_team(conn: &mut AnyConnection, team: TeamId) -> StoreRe
 /// Locks two teams in a fixed order (lower id first), so that two transfers between the same
 /// teams in opposite directions cannot deadlock.
 pub(crate) async fn lock_two_teams(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     a: TeamId,
     b: TeamId,
 ) -> StoreResult<(TeamRow, TeamRow)> {
@@ -53,7 +53,7 @@ pub(crate) async fn lock_two_teams(
 
 /// Starts a balance change on one team: lock it, check it is open, write what expired by `now`.
 pub(crate) async fn open_team(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     now: DateTime<Utc>,
 ) -> StoreResult<TeamRow> {
@@ -65,7 +65,7 @@ pub(crate) async fn open_team(
 
 /// [`open_team`] for the two teams of a move or merge, locked in id order.
 pub(crate) async fn open_two_teams(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     a: TeamId,
     b: TeamId,
     now: DateTime<Utc>,
@@ -88,7 +88,7 @@ pub(crate) fn require_open(team: &TeamRow) -> StoreResult<()> {
 /// Packs that can pay at `now`. Bounded: a team may not hold more than
 /// `MAX_LIVE_PACKS_PER_TEAM` live packs, so one charge does bounded work.
 pub(crate) async fn usable_packs(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<PackRow>> {
@@ -126,7 +126,7 @@ pub(crate) struct NewEvent<'a> {
     pub cause: &'a Cause,
 }
 
-pub(crate) async fn insert_event(conn: &mut AnyConnection, e: NewEvent<'_>) -> StoreResult<()> {
+pub(crate) async fn insert_event(conn: &mut Conn, e: NewEvent<'_>) -> StoreResult<()> {
     e.kind.check_amount(e.amount)?;
     sqlx::query(
         "INSERT INTO ledger_events (team_id, pack_id, kind, amount, at, actor, cause_kind, cause_ref) \
@@ -148,7 +148,7 @@ pub(crate) async fn insert_event(conn: &mut AnyConnection, e: NewEvent<'_>) -> S
 /// Takes a draw out of a pack. The condition repeats what the plan assumed (the pack is live and
 /// holds enough), so a plan made on stale data changes nothing instead of overdrawing.
 pub(crate) async fn debit_pack(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     draw: Draw,
     now: DateTime<Utc>,
@@ -181,7 +181,7 @@ pub(crate) async fn debit_pack(
 /// (R-PACK-2). Runs inside every balance-changing transaction and in the background sweep, so
 /// that the sum of a team's events equals its balance whenever anyone looks.
 pub(crate) async fn expire_team(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<Expiry>> {
@@ -202,7 +202,7 @@ pub(crate) async fn expire_team(
 
 /// Writes the expiries due among `rows` (packs of `team`) at `now`; returns them.
 async fn write_expiries(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     rows: &[PackRow],
     now: DateTime<Utc>,
@@ -246,7 +246,7 @@ async fn write_expiries(
 /// Applies a charge planned by `jeton_core::pack::plan_draw` and writes one `charged` event per
 /// pack it touches. Called inside a transaction that holds the team's lock.
 pub(crate) async fn apply_charge(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     amount: Tokens,
     cause: &Cause,
@@ -261,7 +261,7 @@ pub(crate) async fn apply_charge(
 
 /// Plans a charge of `amount` on `rows` (usable packs of `team`, oldest first) and writes it.
 async fn write_draws(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     rows: &[PackRow],
     amount: Tokens,
@@ -300,7 +300,7 @@ pub(crate) struct TeamPacks {
 
 impl TeamPacks {
     pub(crate) async fn load(
-        conn: &mut AnyConnection,
+        conn: &mut Conn,
         team: &TeamRow,
         now: DateTime<Utc>,
     ) -> StoreResult<TeamPacks> {
@@ -329,11 +329,7 @@ impl TeamPacks {
     }
 
     /// [`expire_team`] on the packs held.
-    pub(crate) async fn expire(
-        &mut self,
-        conn: &mut AnyConnection,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    pub(crate) async fn expire(&mut self, conn: &mut Conn, now: DateTime<Utc>) -> StoreResult<()> {
         let due = write_expiries(conn, self.team, &self.rows, now).await?;
         if due.is_empty() {
             return Ok(());
@@ -347,7 +343,7 @@ impl TeamPacks {
     /// [`apply_charge`] on the packs held.
     pub(crate) async fn charge(
         &mut self,
-        conn: &mut AnyConnection,
+        conn: &mut Conn,
         amount: Tokens,
         cause: &Cause,
         actor: Actor,
@@ -378,11 +374,7 @@ impl TeamPacks {
     }
 
     /// The low-balance check ([`crate::alerts::check_low_balance`]) on the packs held.
-    pub(crate) async fn settle(
-        &mut self,
-        conn: &mut AnyConnection,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    pub(crate) async fn settle(&mut self, conn: &mut Conn, now: DateTime<Utc>) -> StoreResult<()> {
         let states = states(&self.rows)?;
         settle_low_balance(conn, self.team, &mut self.threshold, &states, now).await
     }

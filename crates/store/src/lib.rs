@@ -13,6 +13,7 @@ mod backend;
 mod beats;
 pub mod catalogue;
 pub mod charges;
+mod conn;
 pub mod console;
 pub mod entitlements;
 mod error;
@@ -31,6 +32,7 @@ pub mod reports;
 pub mod schema;
 pub mod sessions;
 pub mod sign_in;
+mod sqlite_writer;
 mod team_rows;
 pub mod teams;
 #[cfg(feature = "testing")]

@@ -2,10 +2,10 @@
 //! ([`enqueue`]) and delivered later by a sender that claims each one first, so that a restart or
 //! an SMTP outage loses none and several servers send none twice.
 
+use crate::conn::Conn;
 use chrono::{DateTime, Duration, Utc};
 use jeton_core::mail::Message;
 use jeton_core::{DomainError, MessageId, TeamId};
-use sqlx::AnyConnection;
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
@@ -102,7 +102,7 @@ impl OutboxRow {
 
 /// Queues a message inside the caller's transaction: it exists if and only if the change commits.
 pub(crate) async fn enqueue(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     message: &Message,
     now: DateTime<Utc>,
@@ -170,7 +170,7 @@ impl Store {
                 .bind(to_db(now + lease))
                 .bind(id)
                 .bind(to_db(now))
-                .fetch_optional(&mut *w.tx)
+                .fetch_optional(&mut w.tx)
                 .await?;
             w.commit().await?;
             if let Some(row) = row {
@@ -193,7 +193,7 @@ impl Store {
             sqlx::query_scalar("SELECT body FROM outbox WHERE id = $1 AND claim_token = $2")
                 .bind(id.0)
                 .bind(claim_token)
-                .fetch_optional(&mut *w.tx)
+                .fetch_optional(&mut w.tx)
                 .await?;
         let Some(body) = body else {
             return Ok(false);
@@ -207,7 +207,7 @@ impl Store {
         .bind(id.0)
         .bind(claim_token)
         .bind(jeton_core::mail::without_secrets(&body))
-        .execute(&mut *w.tx)
+        .execute(&mut w.tx)
         .await?;
         w.commit().await?;
         Ok(done.rows_affected() == 1)
@@ -223,7 +223,7 @@ impl Store {
         )
         .bind(id.0)
         .bind(claim_token)
-        .execute(&mut *w.tx)
+        .execute(&mut w.tx)
         .await?;
         w.commit().await?;
         Ok(done.rows_affected() == 1)
@@ -248,7 +248,7 @@ impl Store {
             .bind(&error)
             .bind(id.0)
             .bind(claim_token)
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?,
             None => sqlx::query(
                 "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = $1, \
@@ -257,7 +257,7 @@ impl Store {
             .bind(&error)
             .bind(id.0)
             .bind(claim_token)
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?,
         };
         w.commit().await?;
@@ -296,13 +296,13 @@ impl Store {
         )
         .bind(to_db(now))
         .bind(id.0)
-        .execute(&mut *w.tx)
+        .execute(&mut w.tx)
         .await?;
         let row: Option<OutboxRow> = sqlx::query_as(&format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1"
         ))
         .bind(id.0)
-        .fetch_optional(&mut *w.tx)
+        .fetch_optional(&mut w.tx)
         .await?;
         let Some(row) = row else {
             return Err(StoreError::NotFound {
@@ -330,7 +330,7 @@ impl Store {
              claim_token = NULL, claimed_until = NULL WHERE status = 'failed'",
         )
         .bind(to_db(now))
-        .execute(&mut *w.tx)
+        .execute(&mut w.tx)
         .await?;
         w.commit().await?;
         Ok(done.rows_affected())

@@ -1,9 +1,9 @@
 //! Reading a team's packs: the rows and their states. A leaf below the ledger's building blocks
 //! and the alerts, which both read packs (the alerts run inside ledger changes).
 
+use crate::conn::Conn;
 use chrono::{DateTime, Utc};
 use jeton_core::{PackId, PackState, TeamId, Tokens};
-use sqlx::AnyConnection;
 
 use crate::error::StoreResult;
 use crate::time::{from_db, to_db};
@@ -43,7 +43,7 @@ pub(crate) fn states(rows: &[PackRow]) -> StoreResult<Vec<PackState>> {
 
 /// The team's active packs (not expired at `now`), used-up ones included, oldest first.
 pub(crate) async fn active_pack_rows(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<PackRow>> {

@@ -95,7 +95,7 @@ impl Store {
             .bind(tokens.as_i64())
             .bind(to_db(now))
             .bind(to_db(expires_at))
-            .fetch_one(&mut *w.tx)
+            .fetch_one(&mut w.tx)
             .await?;
         let pack = row.pack()?;
         ledger::insert_event(
@@ -137,7 +137,7 @@ impl Store {
     /// the last sweep get their `expired` events first, so the ledger agrees with what is shown.
     pub async fn balance(&self, team: TeamId, now: DateTime<Utc>) -> StoreResult<Balance> {
         self.expire_team_if_due(team, now).await?;
-        let rows = ledger::active_pack_rows(&mut *self.pool().acquire().await?, team, now).await?;
+        let rows = ledger::active_pack_rows(&mut self.read_conn().await?, team, now).await?;
         let states = ledger::states(&rows)?;
         let percent = self.team_settings(team).await?.low_percent;
         let summary = summarize(&states, now, percent)?;
@@ -188,7 +188,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<jeton_core::PackState>> {
         self.expire_team_if_due(team, now).await?;
-        let rows = ledger::active_pack_rows(&mut *self.pool().acquire().await?, team, now).await?;
+        let rows = ledger::active_pack_rows(&mut self.read_conn().await?, team, now).await?;
         ledger::states(&rows)
     }
 }

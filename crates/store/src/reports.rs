@@ -239,7 +239,7 @@ impl Store {
             sqlx::query("UPDATE teams SET low_percent = $1 WHERE id = $2")
                 .bind(i64::from(p.get()))
                 .bind(team.0)
-                .execute(&mut *w.tx)
+                .execute(&mut w.tx)
                 .await?;
             crate::alerts::check_low_balance(&mut w.tx, team, now).await?;
         }
@@ -250,7 +250,7 @@ impl Store {
             .bind(i64::from(on))
             .bind(new_salt)
             .bind(team.0)
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
         }
         w.commit().await?;

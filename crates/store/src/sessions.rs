@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::conn::Conn;
 use chrono::{DateTime, Utc};
 use jeton_core::access::{self, ProductAccess};
 use jeton_core::ledger::{Actor, Cause, CauseKind, EventKind};
@@ -17,7 +18,6 @@ use jeton_core::{
     DomainError, IdempotencyKey, PackId, PeriodId, ProductId, ProductKey, ResultId, ResultType,
     SessionId, TeamId, Tokens, UserId,
 };
-use sqlx::AnyConnection;
 
 use crate::Store;
 use crate::backend::WriteTx;
@@ -40,7 +40,7 @@ struct ProductRow {
     idle_awareness: i64,
 }
 
-async fn product_by_key(conn: &mut AnyConnection, key: &str) -> StoreResult<Option<ProductRow>> {
+async fn product_by_key(conn: &mut Conn, key: &str) -> StoreResult<Option<ProductRow>> {
     Ok(
         sqlx::query_as("SELECT id, key, daily_rate, idle_awareness FROM products WHERE key = $1")
             .bind(key)
@@ -49,7 +49,7 @@ async fn product_by_key(conn: &mut AnyConnection, key: &str) -> StoreResult<Opti
     )
 }
 
-async fn product_by_id(conn: &mut AnyConnection, id: ProductId) -> StoreResult<ProductRow> {
+async fn product_by_id(conn: &mut Conn, id: ProductId) -> StoreResult<ProductRow> {
     Ok(
         sqlx::query_as("SELECT id, key, daily_rate, idle_awareness FROM products WHERE id = $1")
             .bind(id.0)
@@ -83,7 +83,7 @@ const ACCESS_INPUTS: &str = "\
 
 /// R-SES-1, R-PRI: who pays for (user, product) on this team now, or why nobody may.
 async fn access_now(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: &TeamRow,
     user: UserId,
     product: &ProductRow,
@@ -174,7 +174,7 @@ const USAGE: &str = "\
 
 /// The usage the session engine plans on: the latest period and the open sessions (by id).
 async fn load_usage(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     user: UserId,
     product: &ProductRow,
@@ -235,7 +235,7 @@ struct Applied {
 /// packs cannot cover fails with `InsufficientTokens` and the caller's transaction is dropped.
 #[allow(clippy::too_many_arguments)]
 async fn apply(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     packs: &mut TeamPacks,
     merged: bool,
     user: UserId,
@@ -303,7 +303,7 @@ async fn apply(
 
 /// The team a merged team's packs went to in the end (R-PACK-7: merges can follow one another);
 /// `None` for a team that was not merged.
-async fn merge_heir(conn: &mut AnyConnection, team: TeamId) -> StoreResult<Option<TeamId>> {
+async fn merge_heir(conn: &mut Conn, team: TeamId) -> StoreResult<Option<TeamId>> {
     let mut heir = None;
     let mut at = team;
     // A chain ends: a team is merged only into an open team, and merging closes it for good.
@@ -327,7 +327,7 @@ async fn merge_heir(conn: &mut AnyConnection, team: TeamId) -> StoreResult<Optio
 /// (its period may be used up) and a grace refund then goes where the charged packs are now, on
 /// the team's [`merge_heir`]: that team is locked too, the two in id order like every change of
 /// two teams, so that no two transactions can wait on each other.
-async fn lock_session_team(conn: &mut AnyConnection, team: TeamId) -> StoreResult<TeamRow> {
+async fn lock_session_team(conn: &mut Conn, team: TeamId) -> StoreResult<TeamRow> {
     match merge_heir(conn, team).await? {
         None => lock_team(conn, team).await,
         Some(heir) => Ok(ledger::lock_two_teams(conn, team, heir).await?.0),
@@ -336,11 +336,7 @@ async fn lock_session_team(conn: &mut AnyConnection, team: TeamId) -> StoreResul
 
 /// Where the tokens of a pack are now: the pack itself, or, after merges of its team, the pack
 /// that took them over (a merged pack leaves whole, `origin_pack_id` pointing back at it).
-async fn pack_home(
-    conn: &mut AnyConnection,
-    pack: PackId,
-    team: TeamId,
-) -> StoreResult<(PackId, TeamId)> {
+async fn pack_home(conn: &mut Conn, pack: PackId, team: TeamId) -> StoreResult<(PackId, TeamId)> {
     let mut home = (pack, team);
     loop {
         let next: Option<PackHomeRow> = sqlx::query_as(
@@ -386,7 +382,7 @@ struct RefundedPeriodRow {
 /// R-SES-4: gives a period's charge back to the packs it came from; after a merge of the team
 /// (`merged`), to the packs that took them over, on the team they went to.
 async fn refund_period(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     packs: &mut TeamPacks,
     merged: bool,
     period: PeriodId,
@@ -500,7 +496,7 @@ struct SessionRow {
     end_reason: Option<String>,
 }
 
-async fn session_row(conn: &mut AnyConnection, id: SessionId) -> StoreResult<Option<SessionRow>> {
+async fn session_row(conn: &mut Conn, id: SessionId) -> StoreResult<Option<SessionRow>> {
     Ok(sqlx::query_as(
         "SELECT team_id, user_id, product_id, ended_at, end_reason FROM sessions WHERE id = $1",
     )
@@ -643,7 +639,7 @@ impl Step {
         })
     }
 
-    fn conn(&mut self) -> &mut AnyConnection {
+    fn conn(&mut self) -> &mut Conn {
         &mut self.w.tx
     }
 
@@ -712,7 +708,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<Step> {
         // The catalogue is not the team's: read outside the lock, as the lock gives it nothing.
-        let product = product_by_id(&mut *self.pool().acquire().await?, product).await?;
+        let product = product_by_id(&mut self.read_conn().await?, product).await?;
         let mut w = self.begin_write().await?;
         let mut team_row = lock_team(&mut w.tx, team).await?;
         if team_row.merged_into.is_some() {
@@ -748,7 +744,7 @@ impl Store {
         let scope = format!("{SIGN_IN_SCOPE}:{user}");
         // The catalogue is not the team's: read outside the lock, as the lock gives it nothing
         // (refused only after the team and the idempotency key had their say, as before).
-        let product_row = product_by_key(&mut *self.pool().acquire().await?, product).await?;
+        let product_row = product_by_key(&mut self.read_conn().await?, product).await?;
         let mut w = self.begin_write().await?;
         let team_row = lock_team(&mut w.tx, team).await?;
         if let Some(key) = key
@@ -1151,7 +1147,7 @@ impl Store {
             .bind(EndReason::InsufficientTokens.as_str())
             .bind(s.0)
             .bind(team.0)
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
             ended += done.rows_affected() as usize;
         }
@@ -1161,7 +1157,7 @@ impl Store {
 
     /// The session if it is `user`'s and still open: 404 for anyone else's, 410 once ended.
     async fn own_session(&self, session: SessionId, user: UserId) -> StoreResult<SessionRow> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.read_conn().await?;
         let row = session_row(&mut conn, session)
             .await?
             .filter(|r| r.user_id == user)

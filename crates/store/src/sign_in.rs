@@ -32,7 +32,7 @@ impl Store {
         )
         .bind(email.normalized())
         .bind(to_db(now))
-        .fetch_one(&mut *w.tx)
+        .fetch_one(&mut w.tx)
         .await?;
         let recorded = Attempts {
             count: u32::try_from(stored.attempts).unwrap_or(u32::MAX),
@@ -49,7 +49,7 @@ impl Store {
             .bind(to_db(a.since))
             .bind(a.locked_until.map(to_db))
             .bind(email.normalized())
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
         }
         w.commit().await?;
@@ -61,7 +61,7 @@ impl Store {
         let mut w = self.begin_write().await?;
         sqlx::query("DELETE FROM sign_in_attempts WHERE email_lower = $1")
             .bind(email.normalized())
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
         w.commit().await
     }
@@ -78,7 +78,7 @@ impl Store {
         )
         .bind(to_db(now - sign_in::WINDOW))
         .bind(to_db(now))
-        .execute(&mut *w.tx)
+        .execute(&mut w.tx)
         .await?;
         w.commit().await?;
         Ok(done.rows_affected())

@@ -24,12 +24,12 @@ impl Store {
             // one admin are counted one after the other.
             sqlx::query("UPDATE admins SET email = email WHERE id = $1")
                 .bind(admin.0)
-                .execute(&mut *w.tx)
+                .execute(&mut w.tx)
                 .await?;
             let managed: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM admin_teams WHERE admin_id = $1")
                     .bind(admin.0)
-                    .fetch_one(&mut *w.tx)
+                    .fetch_one(&mut w.tx)
                     .await?;
             if managed as usize >= MAX_TEAMS_PER_ADMIN {
                 return Err(DomainError::TooManyTeams {
@@ -44,13 +44,13 @@ impl Store {
         let row = sqlx::query_as::<_, TeamRow>(&sql)
             .bind(name.as_str())
             .bind(to_db(now))
-            .fetch_one(&mut *w.tx)
+            .fetch_one(&mut w.tx)
             .await?;
         if let Some(admin) = creator {
             sqlx::query("INSERT INTO admin_teams (admin_id, team_id) VALUES ($1, $2)")
                 .bind(admin.0)
                 .bind(row.id.0)
-                .execute(&mut *w.tx)
+                .execute(&mut w.tx)
                 .await?;
         }
         w.commit().await?;
@@ -67,7 +67,7 @@ impl Store {
         let row = sqlx::query_as::<_, TeamRow>(&sql)
             .bind(name.as_str())
             .bind(id.0)
-            .fetch_one(&mut *w.tx)
+            .fetch_one(&mut w.tx)
             .await?;
         w.commit().await?;
         row.team()

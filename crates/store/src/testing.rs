@@ -578,9 +578,9 @@ async fn insert_rows<R>(
                 q = bind(q, row);
             }
             if tail.is_empty() {
-                q.execute(&mut *w.tx).await?;
+                q.execute(&mut w.tx).await?;
             } else {
-                returned.extend(q.fetch_all(&mut *w.tx).await?);
+                returned.extend(q.fetch_all(&mut w.tx).await?);
             }
         }
         w.commit().await?;

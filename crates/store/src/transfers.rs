@@ -1,11 +1,11 @@
 //! R-PACK-6 (moves) and R-PACK-7 (merges): the only transactions that touch two teams. Both lock
 //! the two teams in id order.
 
+use crate::conn::Conn;
 use chrono::{DateTime, Utc};
 use jeton_core::ledger::{Actor, Cause, CauseKind, EventKind};
 use jeton_core::pack::plan_draw;
 use jeton_core::{MoveId, PackId, PackState, TeamId, Tokens};
-use sqlx::AnyConnection;
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
@@ -43,7 +43,7 @@ pub struct MergeRecord {
 
 /// Creates the receiving team's copy of (part of) a pack: same purchase time and expiry.
 async fn receive_pack(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     origin: &str,
     source: &PackState,
@@ -96,7 +96,7 @@ impl Store {
         .bind(tokens.as_i64())
         .bind(to_db(now))
         .bind(actor.to_string())
-        .fetch_one(&mut *w.tx)
+        .fetch_one(&mut w.tx)
         .await?;
         let cause = Cause::new(CauseKind::Move, move_id);
 
@@ -197,7 +197,7 @@ impl Store {
             .bind(source.id.0)
             .bind(from.0)
             .bind(source.remaining.as_i64())
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
             if done.rows_affected() != 1 {
                 return Err(StoreError::corrupt(format!(
@@ -251,7 +251,7 @@ impl Store {
             .bind(to_db(now))
             .bind(into.0)
             .bind(from.0)
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
         crate::alerts::check_low_balance(&mut w.tx, from, now).await?;
         crate::alerts::check_low_balance(&mut w.tx, into, now).await?;

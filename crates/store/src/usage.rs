@@ -1,18 +1,18 @@
 //! R-REP-3 aggregates, kept in the same transaction as the charge, refund or result they count.
 //! What a piece of use adds where is `jeton_core::report::contribution`; this module writes it.
 
+use crate::conn::Conn;
 use chrono::{DateTime, Utc};
 pub(crate) use jeton_core::report::Use;
 use jeton_core::report::{Contribution, contribution};
 use jeton_core::{ProductId, TeamId, UserId};
-use sqlx::AnyConnection;
 
 use crate::error::{StoreError, StoreResult};
 
 /// Records a piece of use in the aggregates of its day: a period or its refund at the period's
 /// start, a result at its time.
 pub(crate) async fn record(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     user: UserId,
     product: ProductId,
@@ -75,7 +75,7 @@ pub(crate) async fn record(
 /// R-SES-4: a refunded period keeps counting as use, with its tokens taken back from the rows
 /// its charge was added to, which must hold them: anything else is a broken invariant.
 async fn take_back(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     team: TeamId,
     user: UserId,
     product: ProductId,

@@ -1,8 +1,8 @@
 //! People: one identity per email across the service (R-USR-1), and their sign-in tokens.
 
+use crate::conn::Conn;
 use chrono::{DateTime, Utc};
 use jeton_core::{Email, PersonName, UserId};
-use sqlx::AnyConnection;
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
@@ -42,7 +42,7 @@ impl UserRow {
     }
 }
 
-pub(crate) async fn user_row(conn: &mut AnyConnection, id: UserId) -> StoreResult<UserRow> {
+pub(crate) async fn user_row(conn: &mut Conn, id: UserId) -> StoreResult<UserRow> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
     sqlx::query_as::<_, UserRow>(&sql)
         .bind(id.0)
@@ -52,7 +52,7 @@ pub(crate) async fn user_row(conn: &mut AnyConnection, id: UserId) -> StoreResul
 }
 
 pub(crate) async fn user_row_by_email(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     email: &Email,
 ) -> StoreResult<Option<UserRow>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_lower = $1");
@@ -65,7 +65,7 @@ pub(crate) async fn user_row_by_email(
 /// The identity with this email, created (without a password) if there is none. Safe against a
 /// concurrent creation of the same email: the unique index decides, and both read the winner.
 pub(crate) async fn find_or_create_user(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     email: &Email,
     name: &PersonName,
     now: DateTime<Utc>,
@@ -90,12 +90,12 @@ pub(crate) async fn find_or_create_user(
 
 impl Store {
     pub async fn user(&self, id: UserId) -> StoreResult<User> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.read_conn().await?;
         user_row(&mut conn, id).await?.user()
     }
 
     pub async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.read_conn().await?;
         user_row_by_email(&mut conn, email)
             .await?
             .map(|r| r.user())
@@ -104,7 +104,7 @@ impl Store {
 
     /// The user and the stored password hash, for checking a sign-in.
     pub async fn credentials(&self, email: &Email) -> StoreResult<Option<(User, Option<String>)>> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.read_conn().await?;
         user_row_by_email(&mut conn, email)
             .await?
             .map(|r| Ok((r.user()?, r.password_hash.clone())))
@@ -124,7 +124,7 @@ impl Store {
             .bind(user.0)
             .bind(to_db(now))
             .bind(to_db(expires_at))
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
         w.commit().await
     }
@@ -152,7 +152,7 @@ impl Store {
         let mut w = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM user_tokens WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?
             .rows_affected();
         w.commit().await?;
@@ -168,12 +168,12 @@ impl Store {
         let live = sqlx::query("DELETE FROM user_tokens WHERE user_id = $1 AND expires_at > $2")
             .bind(user.0)
             .bind(to_db(now))
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?
             .rows_affected();
         sqlx::query("DELETE FROM user_tokens WHERE user_id = $1")
             .bind(user.0)
-            .execute(&mut *w.tx)
+            .execute(&mut w.tx)
             .await?;
         w.commit().await?;
         Ok(live)
