@@ -107,7 +107,7 @@ impl WriteTx {
     pub(crate) async fn commit(self) -> StoreResult<()> {
         match self.tx {
             Conn::Tx(tx) => tx.commit().await?,
-            Conn::Writer(w) => w.commit()?,
+            Conn::Writer(w) => w.commit().await?,
             Conn::Pooled(_) => return Err(StoreError::corrupt("a write outside a transaction")),
         }
         Ok(())

@@ -15,6 +15,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
@@ -29,7 +30,7 @@ use sqlx::error::{DatabaseError, ErrorKind};
 use sqlx::{Any, Describe, Either, Execute, Executor};
 use sqlx_core::any::{AnyColumn, AnyValueKind};
 use sqlx_core::ext::ustr::UStr;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 /// How long `BEGIN IMMEDIATE` keeps trying while another process holds SQLite's write lock (the
 /// pool's connections wait as long, through `busy_timeout`).
@@ -38,10 +39,51 @@ const BUSY_WAIT: Duration = Duration::from_secs(10);
 /// Prepared statements kept on the connection: every distinct statement of the write paths fits.
 const STATEMENT_CACHE: usize = 256;
 
-/// The write connection, behind the process's write gate.
-pub(crate) type Gate = Arc<Mutex<Connection>>;
+/// Write transactions committed together at most (group commit, see [`WriterTx::commit`]).
+const MAX_GROUP: usize = 256;
 
-/// Opens the write connection on the database file that `url` names, migrated already.
+/// The write connection and the writers queued for it.
+pub(crate) struct Writer {
+    conn: Arc<Mutex<Open>>,
+    /// Writers waiting for the connection: while any are, a finished write transaction leaves
+    /// the commit to the group.
+    waiting: AtomicUsize,
+}
+
+/// The connection, and the group of finished write transactions its open SQLite transaction
+/// holds, not committed yet.
+struct Open {
+    conn: Connection,
+    group: Option<Arc<Group>>,
+}
+
+/// Write transactions committed by one `COMMIT`: each waits for its outcome before it answers.
+struct Group {
+    members: AtomicUsize,
+    outcome: watch::Sender<Option<Result<(), Arc<str>>>>,
+}
+
+impl Group {
+    fn new() -> Arc<Group> {
+        Arc::new(Group {
+            members: AtomicUsize::new(0),
+            outcome: watch::Sender::new(None),
+        })
+    }
+
+    fn outcome(&self) -> Option<Result<(), Arc<str>>> {
+        self.outcome.borrow().clone()
+    }
+
+    fn finish(&self, outcome: Result<(), Arc<str>>) {
+        self.outcome.send_replace(Some(outcome));
+    }
+}
+
+/// The write connection, behind the process's write gate.
+pub(crate) type Gate = Arc<Writer>;
+
+/// Opens the write connection on the database file, migrated already.
 pub(crate) fn open(file: &Path) -> Result<Gate, sqlx::Error> {
     let conn = Connection::open_with_flags(
         file,
@@ -55,48 +97,151 @@ pub(crate) fn open(file: &Path) -> Result<Gate, sqlx::Error> {
     )
     .map_err(to_sqlx)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    Ok(Arc::new(Mutex::new(conn)))
+    Ok(Arc::new(Writer {
+        conn: Arc::new(Mutex::new(Open { conn, group: None })),
+        waiting: AtomicUsize::new(0),
+    }))
 }
 
-/// A write transaction on the write connection: the gate is held from `BEGIN IMMEDIATE` to the
-/// end. Dropped without [`WriterTx::commit`], it rolls back.
+impl Writer {
+    /// The connection, queued behind the writers before.
+    async fn take(&self) -> OwnedMutexGuard<Open> {
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.waiting);
+        self.conn.clone().lock_owned().await
+    }
+}
+
+impl Open {
+    /// Commits the group the open transaction holds; every member learns the outcome.
+    fn commit_group(&mut self) -> Result<(), sqlx::Error> {
+        let Some(group) = self.group.take() else {
+            return Ok(());
+        };
+        let result = self.conn.execute_batch("COMMIT").map_err(to_sqlx);
+        if result.is_err() && !self.conn.is_autocommit() {
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::warn!(error = %e, "rolling back a failed SQLite commit failed");
+            }
+        }
+        group.finish(
+            result
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| Arc::from(e.to_string())),
+        );
+        result
+    }
+
+    /// After an error: if SQLite ended the whole transaction by itself (a full disk,
+    /// `RAISE(ROLLBACK)`), the group's finished members are lost with it, and learn so.
+    fn check_alive(&mut self, cause: &sqlx::Error) {
+        if self.conn.is_autocommit() {
+            if let Some(group) = self.group.take() {
+                group.finish(Err(Arc::from(format!(
+                    "SQLite rolled the transaction back: {cause}"
+                ))));
+            }
+        }
+    }
+}
+
+/// A write transaction on the write connection: a savepoint in the open SQLite transaction,
+/// which it may share with other write transactions (group commit). It holds the connection
+/// from its start to its end; dropped without [`WriterTx::commit`], it rolls back.
 pub(crate) struct WriterTx {
-    conn: OwnedMutexGuard<Connection>,
-    open: bool,
+    writer: Gate,
+    open: OwnedMutexGuard<Open>,
+    done: bool,
 }
 
 impl std::fmt::Debug for WriterTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriterTx")
-            .field("open", &self.open)
+            .field("done", &self.done)
             .finish()
     }
 }
 
 impl WriterTx {
-    pub(crate) async fn begin(gate: &Gate) -> Result<WriterTx, sqlx::Error> {
-        let conn = gate.clone().lock_owned().await;
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(1);
-        loop {
-            match conn.execute_batch("BEGIN IMMEDIATE") {
-                Ok(()) => return Ok(WriterTx { conn, open: true }),
-                // Another process writes: wait without holding the runtime's thread.
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == rusqlite::ErrorCode::DatabaseBusy
-                        && started.elapsed() < BUSY_WAIT =>
-                {
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(50));
-                }
-                Err(e) => return Err(to_sqlx(e)),
-            }
+    pub(crate) async fn begin(writer: &Gate) -> Result<WriterTx, sqlx::Error> {
+        let mut open = writer.take().await;
+        if open.group.is_some() && open.conn.is_autocommit() {
+            open.check_alive(&sqlx::Error::Protocol("the transaction ended".into()));
         }
+        if open.group.is_none() {
+            begin_immediate(&mut open).await?;
+            open.group = Some(Group::new());
+        }
+        if let Err(e) = open.conn.execute_batch("SAVEPOINT step").map_err(to_sqlx) {
+            open.check_alive(&e);
+            return Err(e);
+        }
+        Ok(WriterTx {
+            writer: writer.clone(),
+            open,
+            done: false,
+        })
     }
 
-    pub(crate) fn commit(mut self) -> Result<(), sqlx::Error> {
-        self.open = false;
-        self.conn.execute_batch("COMMIT").map_err(to_sqlx)
+    /// Makes the transaction's writes durable, and only then returns.
+    ///
+    /// Group commit: when other writers are queued for the connection, the savepoint is released
+    /// into the open SQLite transaction and the connection handed on; the queued writers add
+    /// theirs, and one `COMMIT` (one fsync) makes the whole group durable. Whoever finds the
+    /// connection with no writer behind it, or the group full, commits; a member that is still
+    /// waiting when it gets the connection back commits the group itself, so a group never
+    /// waits for a writer that went away.
+    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.done = true;
+        if let Err(e) = self
+            .open
+            .conn
+            .execute_batch("RELEASE step")
+            .map_err(to_sqlx)
+        {
+            self.open.check_alive(&e);
+            return Err(e);
+        }
+        let group =
+            self.open.group.clone().ok_or_else(|| {
+                sqlx::Error::Protocol("a write transaction outside a group".into())
+            })?;
+        let members = group.members.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.writer.waiting.load(Ordering::SeqCst) == 0 || members >= MAX_GROUP {
+            return self.open.commit_group();
+        }
+        let writer = self.writer.clone();
+        drop(self);
+        let mut outcome = group.outcome.subscribe();
+        let result = tokio::select! {
+            biased;
+            done = outcome.wait_for(Option::is_some) => match done {
+                Ok(done) => done.clone(),
+                Err(_) => Some(Err(Arc::from("the write connection went away"))),
+            },
+            mut open = writer.take() => match group.outcome() {
+                Some(done) => Some(done),
+                None => {
+                    let ours = open.group.as_ref().is_some_and(|g| Arc::ptr_eq(g, &group));
+                    if !ours {
+                        return Err(sqlx::Error::Protocol("a commit group was lost".into()));
+                    }
+                    return open.commit_group();
+                }
+            },
+        };
+        match result {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(sqlx::Error::Protocol(format!("group commit: {e}"))),
+            None => Err(sqlx::Error::Protocol("a commit group was lost".into())),
+        }
     }
 
     /// Runs one statement with its arguments; every row, then the count of changed rows.
@@ -106,25 +251,66 @@ impl WriterTx {
         persistent: bool,
         arguments: Option<AnyArguments<'_>>,
     ) -> Result<Vec<Either<AnyQueryResult, AnyRow>>, sqlx::Error> {
-        let conn: &Connection = &self.conn;
-        if persistent {
+        let conn: &Connection = &self.open.conn;
+        let result = if persistent {
             let mut statement = conn.prepare_cached(sql).map_err(to_sqlx)?;
             run_statement(conn, &mut statement, arguments)
         } else {
             let mut statement = conn.prepare(sql).map_err(to_sqlx)?;
             run_statement(conn, &mut statement, arguments)
+        };
+        if let Err(e) = &result {
+            self.open.check_alive(e);
+        }
+        result
+    }
+}
+
+/// `BEGIN IMMEDIATE`, waiting for another process's write lock without holding the runtime's
+/// thread. A deferred transaction that reads first and writes later could not wait: if another
+/// connection committed in between, its upgrade fails at once (SQLITE_BUSY_SNAPSHOT).
+async fn begin_immediate(open: &mut Open) -> Result<(), sqlx::Error> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match open.conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && started.elapsed() < BUSY_WAIT =>
+            {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => return Err(to_sqlx(e)),
         }
     }
 }
 
 impl Drop for WriterTx {
     fn drop(&mut self) {
-        // SQLite may have ended the transaction itself (a full disk, `RAISE(ROLLBACK)`): then
-        // there is nothing to roll back, and the connection is fine for the next one.
-        if self.open && !self.conn.is_autocommit() {
-            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
-                tracing::warn!(error = %e, "rolling back an SQLite write transaction failed");
-            }
+        if self.done {
+            return;
+        }
+        let open = &mut *self.open;
+        if open.conn.is_autocommit() {
+            // SQLite ended the transaction itself: the group, if any, is lost (and learns so).
+            open.check_alive(&sqlx::Error::Protocol("the transaction ended".into()));
+            return;
+        }
+        let members = open
+            .group
+            .as_ref()
+            .map_or(0, |g| g.members.load(Ordering::SeqCst));
+        // Only this transaction's writes go; a group's finished members stay for their commit.
+        let undo = if members == 0 {
+            open.group = None;
+            "ROLLBACK"
+        } else {
+            "ROLLBACK TO step; RELEASE step"
+        };
+        if let Err(e) = open.conn.execute_batch(undo) {
+            tracing::warn!(error = %e, "rolling back an SQLite write transaction failed");
+            open.check_alive(&to_sqlx(e));
         }
     }
 }

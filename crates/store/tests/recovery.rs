@@ -6,7 +6,7 @@
 //! until it was restarted).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
-use jeton_core::TeamName;
+use jeton_core::{Email, PersonName, TeamName};
 use jeton_store::sqlx::{AnyConnection, Connection, Executor};
 use jeton_store::testing::TestDb;
 use jeton_store::{Backend, ConnectOptions, Store, StoreError, both_backends};
@@ -57,4 +57,83 @@ async fn recovery(db: TestDb) {
     let teams = store.list_teams(None).await.unwrap();
     let names: Vec<_> = teams.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["Fine 0", "Fine 1", "Fine 2"]);
+}
+
+both_backends! {
+    a_write_acknowledged_beside_a_fault_is_kept => fault_among_concurrent_writes,
+}
+
+/// Concurrent writes may share one commit (SQLite's group commit). A fault that makes the
+/// database end the whole transaction must then fail every write that shared it: a write that
+/// was answered Ok is stored, whatever its neighbours did. A refusal that fails only its own
+/// statement (a duplicate name) takes nothing else with it.
+async fn fault_among_concurrent_writes(db: TestDb) {
+    let store = Store::connect(&db.url, ConnectOptions::default())
+        .await
+        .unwrap();
+    inject_fault(&db).await;
+    let now = "2026-01-05T08:00:00Z".parse().unwrap();
+    let taken = Email::parse("taken@example.com").unwrap();
+    let person = PersonName::parse("Taken").unwrap();
+    store.create_user(&taken, &person, "x", now).await.unwrap();
+    let mut acknowledged = Vec::new();
+    for round in 0..40 {
+        // Half the rounds carry a fault; all carry a duplicate.
+        let faulty = round % 2 == 0;
+        let writes = (0..12).map(|i| {
+            let store = store.clone();
+            let taken = taken.clone();
+            let name = match i {
+                5 if faulty => "Fault".to_owned(),
+                7 => "Taken".to_owned(),
+                _ => format!("Team {round}-{i}"),
+            };
+            tokio::spawn(async move {
+                let result = if name == "Taken" {
+                    let person = PersonName::parse("Taken").unwrap();
+                    store
+                        .create_user(&taken, &person, "x", now)
+                        .await
+                        .map(|_| ())
+                } else {
+                    let team = TeamName::parse(&name).unwrap();
+                    store.create_team(&team, None, now).await.map(|_| ())
+                };
+                (name, result)
+            })
+        });
+        for write in writes.collect::<Vec<_>>() {
+            let (name, result) = write.await.unwrap();
+            match (name.as_str(), result) {
+                ("Taken", Err(StoreError::Domain(_))) => {}
+                ("Fault", Err(StoreError::Database(_))) => {}
+                ("Fault" | "Taken", other) => panic!("{name}: {other:?}"),
+                (_, Ok(_)) => acknowledged.push(name),
+                (_, Err(e)) => {
+                    assert!(faulty, "{name} failed in a round without a fault: {e:?}");
+                    assert!(matches!(e, StoreError::Database(_)), "{name}: {e:?}");
+                }
+            }
+        }
+    }
+    let stored: Vec<String> = store
+        .list_teams(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.as_str().to_owned())
+        .collect();
+    for name in &acknowledged {
+        assert!(
+            stored.contains(name),
+            "{name} was answered Ok and is not stored"
+        );
+    }
+    assert_eq!(stored.len(), acknowledged.len(), "stored: {stored:?}");
+    // Every write of the 20 rounds without a fault, besides the duplicate, went through.
+    assert!(
+        acknowledged.len() >= 20 * 10,
+        "{} acknowledged",
+        acknowledged.len()
+    );
 }
