@@ -11,6 +11,7 @@ use sqlx::{AnyConnection, AnyPool, ConnectOptions as _, Connection, Executor};
 use crate::beats::{self, Beats};
 use crate::conn::Conn;
 use crate::error::{StoreError, StoreResult};
+use crate::sqlite_readers::Readers;
 use crate::sqlite_writer::{self, WriterTx};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -94,6 +95,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     write_gate: WriteGate,
+    /// SQLite's point readers ([`sqlite_readers`]); `None` on PostgreSQL.
+    readers: Option<Arc<Readers>>,
     /// Quiet heartbeats answered and not yet written ([`crate::beats`]).
     pub(crate) beats: Arc<Beats>,
 }
@@ -108,7 +111,9 @@ impl WriteTx {
         match self.tx {
             Conn::Tx(tx) => tx.commit().await?,
             Conn::Writer(w) => w.commit().await?,
-            Conn::Pooled(_) => return Err(StoreError::corrupt("a write outside a transaction")),
+            Conn::Pooled(_) | Conn::Reader(_) => {
+                return Err(StoreError::corrupt("a write outside a transaction"));
+            }
         }
         Ok(())
     }
@@ -188,14 +193,14 @@ impl Store {
         }
         tracing::info!(backend = backend.name(), "database ready");
 
-        let write_gate: WriteGate = match backend {
+        let (write_gate, readers): (WriteGate, _) = match backend {
             Backend::Sqlite => {
                 let file = SqliteConnectOptions::from_str(url)?
                     .get_filename()
                     .to_owned();
-                Some(sqlite_writer::open(&file)?)
+                (Some(sqlite_writer::open(&file)?), Some(Readers::new(&file)))
             }
-            Backend::Postgres => None,
+            Backend::Postgres => (None, None),
         };
         let beats = Arc::new(Beats::default());
         if let Some(every) = options.heartbeat_flush_every {
@@ -210,6 +215,7 @@ impl Store {
             pool,
             backend,
             write_gate,
+            readers,
             beats,
         })
     }
@@ -233,9 +239,13 @@ impl Store {
         &self.pool
     }
 
-    /// A pool connection for reads outside any write transaction.
+    /// A connection for short reads outside any write transaction: on SQLite a reader driven in
+    /// place, which holds the runtime's thread while it reads (longer reads use the pool).
     pub(crate) async fn read_conn(&self) -> StoreResult<Conn> {
-        Ok(Conn::Pooled(self.pool.acquire().await?))
+        Ok(match &self.readers {
+            Some(readers) => Conn::Reader(readers.take()?),
+            None => Conn::Pooled(self.pool.acquire().await?),
+        })
     }
 
     pub(crate) async fn begin_write(&self) -> StoreResult<WriteTx> {

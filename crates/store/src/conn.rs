@@ -1,13 +1,15 @@
 //! The connection a helper's statements run on: a write transaction on either backend, or a
-//! pool connection for reads. Helpers take `&mut Conn` and run `sqlx::query(...)` on it as on
-//! any sqlx connection; which kind it is stays the caller's business.
+//! connection for reads. Helpers take `&mut Conn` and run `sqlx::query(...)` on it as on any sqlx
+//! connection; which kind it is stays the caller's business.
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
-use sqlx::any::{AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
+use futures_util::{FutureExt as _, StreamExt as _, stream};
+use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Describe, Either, Execute, Executor, Transaction};
 
+use crate::sqlite_readers::Reader;
 use crate::sqlite_writer::WriterTx;
 
 #[derive(Debug)]
@@ -18,6 +20,38 @@ pub(crate) enum Conn {
     Writer(WriterTx),
     /// A connection of the pool, outside any write transaction.
     Pooled(PoolConnection<Any>),
+    /// An SQLite reader driven in place.
+    Reader(Reader),
+}
+
+type Results = Result<Vec<Either<AnyQueryResult, AnyRow>>, sqlx::Error>;
+
+/// Runs `query` in place on an SQLite connection this process drives itself.
+fn in_place<'q, E: Execute<'q, Any>>(
+    mut query: E,
+    run: impl FnOnce(&str, bool, Option<AnyArguments<'q>>) -> Results,
+) -> Results {
+    let arguments = query.take_arguments().map_err(sqlx::Error::Encode)?;
+    run(query.sql(), query.persistent(), arguments)
+}
+
+fn stream_of<'e>(
+    results: Results,
+) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>> {
+    match results {
+        Ok(results) => stream::iter(results.into_iter().map(Ok)).boxed(),
+        Err(e) => stream::once(async move { Err(e) }).boxed(),
+    }
+}
+
+fn first_row<'e>(results: Results) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>> {
+    let first = results.map(|results| {
+        results.into_iter().find_map(|r| match r {
+            Either::Right(row) => Some(row),
+            Either::Left(_) => None,
+        })
+    });
+    std::future::ready(first).boxed()
 }
 
 impl<'c> Executor<'c> for &'c mut Conn {
@@ -33,8 +67,9 @@ impl<'c> Executor<'c> for &'c mut Conn {
     {
         match self {
             Conn::Tx(tx) => (&mut **tx).fetch_many(query),
-            Conn::Writer(w) => w.fetch_many(query),
             Conn::Pooled(c) => (&mut **c).fetch_many(query),
+            Conn::Writer(w) => stream_of(in_place(query, |q, p, a| w.run(q, p, a))),
+            Conn::Reader(r) => stream_of(in_place(query, |q, p, a| r.run(q, p, a))),
         }
     }
 
@@ -48,8 +83,9 @@ impl<'c> Executor<'c> for &'c mut Conn {
     {
         match self {
             Conn::Tx(tx) => (&mut **tx).fetch_optional(query),
-            Conn::Writer(w) => w.fetch_optional(query),
             Conn::Pooled(c) => (&mut **c).fetch_optional(query),
+            Conn::Writer(w) => first_row(in_place(query, |q, p, a| w.run(q, p, a))),
+            Conn::Reader(r) => first_row(in_place(query, |q, p, a| r.run(q, p, a))),
         }
     }
 
@@ -63,8 +99,11 @@ impl<'c> Executor<'c> for &'c mut Conn {
     {
         match self {
             Conn::Tx(tx) => (&mut **tx).prepare_with(sql, parameters),
-            Conn::Writer(w) => w.prepare_with(sql, parameters),
             Conn::Pooled(c) => (&mut **c).prepare_with(sql, parameters),
+            Conn::Writer(_) | Conn::Reader(_) => std::future::ready(Err(sqlx::Error::Protocol(
+                "SQLite connections driven in place prepare their statements themselves".into(),
+            )))
+            .boxed(),
         }
     }
 
@@ -74,8 +113,11 @@ impl<'c> Executor<'c> for &'c mut Conn {
     {
         match self {
             Conn::Tx(tx) => (&mut **tx).describe(sql),
-            Conn::Writer(w) => w.describe(sql),
             Conn::Pooled(c) => (&mut **c).describe(sql),
+            Conn::Writer(_) | Conn::Reader(_) => std::future::ready(Err(sqlx::Error::Protocol(
+                "SQLite connections driven in place do not describe statements".into(),
+            )))
+            .boxed(),
         }
     }
 }

@@ -32,6 +32,8 @@ pub mod reports;
 pub mod schema;
 pub mod sessions;
 pub mod sign_in;
+mod sqlite_readers;
+mod sqlite_statement;
 mod sqlite_writer;
 mod team_rows;
 pub mod teams;

@@ -895,7 +895,7 @@ impl Store {
         .bind(session.0)
         .bind(token_hash)
         .bind(to_db(now));
-        let row: Option<QuietRow> = query.fetch_optional(self.pool()).await?;
+        let row: Option<QuietRow> = query.fetch_optional(&mut self.read_conn().await?).await?;
         let Some(row) = row else {
             return Ok(None);
         };

@@ -77,7 +77,7 @@ impl Store {
         let sql = format!("SELECT {TEAM_COLUMNS} FROM teams WHERE id = $1");
         sqlx::query_as::<_, TeamRow>(&sql)
             .bind(id.0)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut self.read_conn().await?)
             .await?
             .ok_or_else(|| StoreError::not_found("team", id))?
             .team()

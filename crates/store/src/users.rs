@@ -141,7 +141,7 @@ impl Store {
         )
         .bind(token_hash)
         .bind(to_db(now))
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut self.read_conn().await?)
         .await?;
         row.map(|r| r.user()).transpose()
     }
