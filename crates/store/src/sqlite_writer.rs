@@ -115,10 +115,11 @@ impl Open {
             return Ok(());
         };
         let result = self.conn.execute_batch("COMMIT").map_err(to_sqlx);
-        if result.is_err() && !self.conn.is_autocommit() {
-            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
-                tracing::warn!(error = %e, "rolling back a failed SQLite commit failed");
-            }
+        if result.is_err()
+            && !self.conn.is_autocommit()
+            && let Err(e) = self.conn.execute_batch("ROLLBACK")
+        {
+            tracing::warn!(error = %e, "rolling back a failed SQLite commit failed");
         }
         group.finish(
             result
@@ -132,12 +133,12 @@ impl Open {
     /// After an error: if SQLite ended the whole transaction by itself (a full disk,
     /// `RAISE(ROLLBACK)`), the group's finished members are lost with it, and learn so.
     fn check_alive(&mut self, cause: &sqlx::Error) {
-        if self.conn.is_autocommit() {
-            if let Some(group) = self.group.take() {
-                group.finish(Err(Arc::from(format!(
-                    "SQLite rolled the transaction back: {cause}"
-                ))));
-            }
+        if self.conn.is_autocommit()
+            && let Some(group) = self.group.take()
+        {
+            group.finish(Err(Arc::from(format!(
+                "SQLite rolled the transaction back: {cause}"
+            ))));
         }
     }
 }
