@@ -299,21 +299,10 @@ pub(crate) struct TeamPacks {
 }
 
 impl TeamPacks {
-    pub(crate) async fn load(
-        conn: &mut Conn,
-        team: &TeamRow,
-        now: DateTime<Utc>,
-    ) -> StoreResult<TeamPacks> {
-        let sql = format!(
-            "SELECT {PACK_COLUMNS} FROM packs WHERE team_id = $1 AND (expires_at > $2 OR remaining > 0) \
-             ORDER BY id"
-        );
-        let rows = sqlx::query_as::<_, PackRow>(&sql)
-            .bind(team.id.0)
-            .bind(to_db(now))
-            .fetch_all(&mut *conn)
-            .await?;
-        Ok(TeamPacks {
+    /// The packs of a locked team, read with the rest of a session step's state
+    /// (`sessions::STATE`): every pack that is active or still holds tokens, by id.
+    pub(crate) fn new(team: &TeamRow, rows: Vec<PackRow>) -> TeamPacks {
+        TeamPacks {
             team: team.id,
             rows,
             threshold: Threshold {
@@ -321,7 +310,7 @@ impl TeamPacks {
                 low_percent: team.low_percent,
                 low_alerted: team.low_alerted,
             },
-        })
+        }
     }
 
     pub(crate) fn team(&self) -> TeamId {

@@ -25,7 +25,7 @@ use crate::beats;
 use crate::error::{StoreError, StoreResult};
 use crate::flex::AssignmentRow;
 use crate::idempotency;
-use crate::ledger::{self, NewEvent, TeamPacks, lock_team};
+use crate::ledger::{self, NewEvent, PackRow, TeamPacks, lock_team};
 use crate::team_rows::TeamRow;
 use crate::time::{from_db, to_db};
 use crate::usage;
@@ -58,74 +58,173 @@ async fn product_by_id(conn: &mut Conn, id: ProductId) -> StoreResult<ProductRow
     )
 }
 
-/// One input of who pays (see [`ACCESS_INPUTS`]).
+/// A row of [`STATE`]. `source` says which kind, and which columns it fills:
+/// - `window`: a subscription or trial of the user for the product (`name` kind, `a` starts,
+///   `b` ends);
+/// - `assignment`: the user's assignment on the team (`name` status, `a` removed, `b` all
+///   products);
+/// - `selected`, `default`: a product the user selected, or a team default (`name` its key);
+/// - `period`: the latest period (`id`, `name` access, `a` started, `b` ends, `c` tokens, `d`
+///   refunded);
+/// - `session`: an open session (`id`, `a` started, `b` last seen, `c` last active);
+/// - `pack`: a pack that is active or still holds tokens (`id`, `a` tokens, `b` remaining, `c`
+///   moved out, `d` purchased, `e` expires).
 #[derive(sqlx::FromRow)]
-struct AccessInputRow {
+struct StateRow {
     source: String,
-    name: String,
+    id: Option<i64>,
+    name: Option<String>,
     a: Option<i64>,
     b: Option<i64>,
+    c: Option<i64>,
+    d: Option<i64>,
+    e: Option<i64>,
 }
 
-/// Everything who-pays depends on, in one round trip under the team's lock: the user's
-/// subscription and trial windows for the product (`window`: kind, starts, ends), their
-/// assignment on the team (`assignment`: status, removed, all products), their own selection
-/// (`selected`: a product key) and the team's defaults (`default`: a product key).
-const ACCESS_INPUTS: &str = "\
-    SELECT 'window' AS source, kind AS name, starts_at AS a, ends_at AS b FROM entitlements \
-        WHERE user_id = $1 AND product_id = $2 \
-    UNION ALL SELECT 'assignment', status, removed_at, access_all FROM flex_assignments \
-        WHERE team_id = $3 AND user_id = $1 \
-    UNION ALL SELECT 'selected', p.key, NULL, NULL FROM assignment_products s \
-        JOIN products p ON p.id = s.product_id WHERE s.team_id = $3 AND s.user_id = $1 \
-    UNION ALL SELECT 'default', p.key, NULL, NULL FROM team_defaults d \
-        JOIN products p ON p.id = d.product_id WHERE d.team_id = $3";
+/// Everything a session step plans on, in one round trip under the team's lock: who pays (the
+/// user's windows, assignment, own selection and the team's defaults), the usage of (team, user,
+/// product) (its latest period and open sessions) and the team's packs.
+/// `$1` team, `$2` user, `$3` product, `$4` now. The first branch gives each column its type
+/// (PostgreSQL matches the branches' types pairwise: two untyped NULLs would make text).
+const STATE: &str = "\
+    SELECT 'window' AS source, CAST(NULL AS BIGINT) AS id, kind AS name, starts_at AS a, \
+        ends_at AS b, CAST(NULL AS BIGINT) AS c, CAST(NULL AS BIGINT) AS d, \
+        CAST(NULL AS BIGINT) AS e FROM entitlements WHERE user_id = $2 AND product_id = $3 \
+    UNION ALL SELECT 'assignment', NULL, status, removed_at, access_all, NULL, NULL, NULL \
+        FROM flex_assignments WHERE team_id = $1 AND user_id = $2 \
+    UNION ALL SELECT 'selected', NULL, p.key, NULL, NULL, NULL, NULL, NULL FROM assignment_products s \
+        JOIN products p ON p.id = s.product_id WHERE s.team_id = $1 AND s.user_id = $2 \
+    UNION ALL SELECT 'default', NULL, p.key, NULL, NULL, NULL, NULL, NULL FROM team_defaults d \
+        JOIN products p ON p.id = d.product_id WHERE d.team_id = $1 \
+    UNION ALL SELECT 'period', id, access, started_at, ends_at, tokens, refunded_at, NULL \
+        FROM (SELECT id, access, started_at, ends_at, tokens, refunded_at FROM usage_periods \
+            WHERE team_id = $1 AND user_id = $2 AND product_id = $3 \
+            ORDER BY started_at DESC, id DESC LIMIT 1) AS latest \
+    UNION ALL SELECT 'session', id, NULL, started_at, last_seen_at, last_active_at, NULL, NULL \
+        FROM sessions WHERE team_id = $1 AND user_id = $2 AND product_id = $3 AND ended_at IS NULL \
+    UNION ALL SELECT 'pack', id, NULL, tokens, remaining, moved_out, purchased_at, expires_at \
+        FROM packs WHERE team_id = $1 AND (expires_at > $4 OR remaining > 0)";
 
-/// R-SES-1, R-PRI: who pays for (user, product) on this team now, or why nobody may.
-async fn access_now(
+/// What a session step plans on (see [`STATE`]).
+struct State {
+    /// R-SES-1, R-PRI: who pays for the product now, or why nobody may.
+    access: Result<Access, DomainError>,
+    usage: Usage,
+    /// The team's packs that are active or still hold tokens, by id.
+    packs: Vec<PackRow>,
+}
+
+async fn load_state(
     conn: &mut Conn,
     team: &TeamRow,
     user: UserId,
     product: &ProductRow,
     now: DateTime<Utc>,
-) -> StoreResult<Result<Access, DomainError>> {
-    let rows: Vec<AccessInputRow> = sqlx::query_as(ACCESS_INPUTS)
+) -> StoreResult<State> {
+    let rows: Vec<StateRow> = sqlx::query_as(STATE)
+        .bind(team.id.0)
         .bind(user.0)
         .bind(product.id.0)
-        .bind(team.id.0)
+        .bind(to_db(now))
         .fetch_all(&mut *conn)
         .await?;
     let mut windows = Vec::new();
     let mut assignment = None;
     let mut selected = BTreeSet::new();
     let mut defaults = BTreeSet::new();
+    let mut period = None;
+    let mut sessions = Vec::new();
+    let mut packs = Vec::new();
     for row in rows {
-        match (row.source.as_str(), row.a, row.b) {
-            ("window", Some(starts_at), Some(ends_at)) => windows.push(Window {
-                kind: AccessKind::parse(&row.name)?,
-                starts_at: from_db(starts_at)?,
-                ends_at: from_db(ends_at)?,
-            }),
-            ("assignment", removed_at, Some(access_all)) => {
+        let StateRow {
+            source,
+            id,
+            name,
+            a,
+            b,
+            c,
+            d,
+            e,
+        } = row;
+        match (source.as_str(), id, name, a, b, c, e) {
+            ("window", None, Some(kind), Some(starts_at), Some(ends_at), None, None) => windows
+                .push(Window {
+                    kind: AccessKind::parse(&kind)?,
+                    starts_at: from_db(starts_at)?,
+                    ends_at: from_db(ends_at)?,
+                }),
+            ("assignment", None, Some(status), removed_at, Some(access_all), None, None) => {
                 assignment = Some(AssignmentRow {
-                    status: row.name,
+                    status,
                     removed_at,
                     access_all,
                 })
             }
-            ("selected", None, None) => {
-                selected.insert(ProductKey::parse(&row.name)?);
+            ("selected", None, Some(key), None, None, None, None) => {
+                selected.insert(ProductKey::parse(&key)?);
             }
-            ("default", None, None) => {
-                defaults.insert(ProductKey::parse(&row.name)?);
+            ("default", None, Some(key), None, None, None, None) => {
+                defaults.insert(ProductKey::parse(&key)?);
             }
+            (
+                "period",
+                Some(id),
+                Some(access),
+                Some(started_at),
+                Some(ends_at),
+                Some(tokens),
+                None,
+            ) => {
+                period = Some(Period {
+                    id: PeriodId(id),
+                    access: AccessKind::parse(&access)?,
+                    started_at: from_db(started_at)?,
+                    ends_at: from_db(ends_at)?,
+                    tokens: Tokens::from_stored(tokens)?,
+                    refunded: d.is_some(),
+                })
+            }
+            (
+                "session",
+                Some(id),
+                None,
+                Some(started_at),
+                Some(last_seen_at),
+                Some(last_active_at),
+                None,
+            ) => sessions.push(Session {
+                id: SessionId(id),
+                started_at: from_db(started_at)?,
+                last_seen_at: from_db(last_seen_at)?,
+                last_active_at: from_db(last_active_at)?,
+            }),
+            (
+                "pack",
+                Some(id),
+                None,
+                Some(tokens),
+                Some(remaining),
+                Some(moved_out),
+                Some(expires_at),
+            ) => packs.push(PackRow {
+                id: PackId(id),
+                team_id: team.id,
+                tokens,
+                remaining,
+                moved_out,
+                purchased_at: d
+                    .ok_or_else(|| StoreError::corrupt("a pack without its purchase"))?,
+                expires_at,
+            }),
             (source, ..) => {
                 return Err(StoreError::corrupt(format!(
-                    "unexpected access input {source:?}"
+                    "unexpected session step input {source:?}"
                 )));
             }
         }
     }
+    sessions.sort_by_key(|s: &Session| s.id);
+    packs.sort_by_key(|p| p.id.0);
     let standing = match assignment {
         Some(a) if a.removed_at.is_none() && a.status == "active" => {
             let key = ProductKey::parse(&product.key)?;
@@ -140,85 +239,21 @@ async fn access_now(
         Some(a) if a.removed_at.is_none() => FlexStanding::InvitationPending,
         _ => FlexStanding::NotAssigned,
     };
-    Ok(session::resolve_access(
+    let access = session::resolve_access(
         &windows,
         standing,
         team.closed_at.is_some(),
         Tokens::from_stored(product.daily_rate)?,
         now,
-    ))
-}
-
-/// A row of [`USAGE`]: the latest period (`period`: started, ends, tokens, refunded) or an open
-/// session (`session`: started, last seen, last active).
-#[derive(sqlx::FromRow)]
-struct UsageRow {
-    source: String,
-    id: i64,
-    access: Option<String>,
-    a: Option<i64>,
-    b: Option<i64>,
-    c: Option<i64>,
-    d: Option<i64>,
-}
-
-/// The usage of (team, user, product) the engine plans on, in one round trip: its latest period
-/// and its open sessions.
-const USAGE: &str = "\
-    SELECT 'period' AS source, id, access, started_at AS a, ends_at AS b, tokens AS c, refunded_at AS d \
-    FROM (SELECT id, access, started_at, ends_at, tokens, refunded_at FROM usage_periods \
-        WHERE team_id = $1 AND user_id = $2 AND product_id = $3 \
-        ORDER BY started_at DESC, id DESC LIMIT 1) AS latest \
-    UNION ALL SELECT 'session', id, NULL, started_at, last_seen_at, last_active_at, NULL FROM sessions \
-        WHERE team_id = $1 AND user_id = $2 AND product_id = $3 AND ended_at IS NULL";
-
-/// The usage the session engine plans on: the latest period and the open sessions (by id).
-async fn load_usage(
-    conn: &mut Conn,
-    team: TeamId,
-    user: UserId,
-    product: &ProductRow,
-) -> StoreResult<Usage> {
-    let rows: Vec<UsageRow> = sqlx::query_as(USAGE)
-        .bind(team.0)
-        .bind(user.0)
-        .bind(product.id.0)
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut period = None;
-    let mut sessions = Vec::new();
-    for row in rows {
-        match (row.source.as_str(), row.access, row.a, row.b, row.c) {
-            ("period", Some(access), Some(started_at), Some(ends_at), Some(tokens)) => {
-                period = Some(Period {
-                    id: PeriodId(row.id),
-                    access: AccessKind::parse(&access)?,
-                    started_at: from_db(started_at)?,
-                    ends_at: from_db(ends_at)?,
-                    tokens: Tokens::from_stored(tokens)?,
-                    refunded: row.d.is_some(),
-                })
-            }
-            ("session", None, Some(started_at), Some(last_seen_at), Some(last_active_at)) => {
-                sessions.push(Session {
-                    id: SessionId(row.id),
-                    started_at: from_db(started_at)?,
-                    last_seen_at: from_db(last_seen_at)?,
-                    last_active_at: from_db(last_active_at)?,
-                })
-            }
-            (source, ..) => {
-                return Err(StoreError::corrupt(format!(
-                    "unexpected usage row {source:?}"
-                )));
-            }
-        }
-    }
-    sessions.sort_by_key(|s: &Session| s.id);
-    Ok(Usage {
-        idle_aware: product.idle_awareness == 1,
-        period,
-        sessions,
+    );
+    Ok(State {
+        access,
+        usage: Usage {
+            idle_aware: product.idle_awareness == 1,
+            period,
+            sessions,
+        },
+        packs,
     })
 }
 
@@ -617,13 +652,17 @@ impl Step {
         now: DateTime<Utc>,
     ) -> StoreResult<Step> {
         let team = team_row.id;
-        let access = access_now(&mut w.tx, &team_row, user, &product, now).await?;
-        let mut packs = TeamPacks::load(&mut w.tx, &team_row, now).await?;
+        // The kept beats are taken before the sessions are read (see `beats::Beats::of_group`).
+        let kept = beats.of_group((team, user, product.id));
+        let State {
+            access,
+            mut usage,
+            packs,
+        } = load_state(&mut w.tx, &team_row, user, &product, now).await?;
+        let mut packs = TeamPacks::new(&team_row, packs);
         if team_row.closed_at.is_none() {
             packs.expire(&mut w.tx, now).await?;
         }
-        let kept = beats.of_group((team, user, product.id));
-        let mut usage = load_usage(&mut w.tx, team, user, &product).await?;
         for s in &mut usage.sessions {
             kept.overlay(s)?;
         }
