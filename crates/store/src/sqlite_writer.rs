@@ -190,16 +190,17 @@ impl WriterTx {
     /// waiting when it gets the connection back commits the group itself, so a group never
     /// waits for a writer that went away.
     pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
-        self.done = true;
         if let Err(e) = self
             .open
             .conn
             .execute_batch("RELEASE step")
             .map_err(to_sqlx)
         {
+            // Dropped, the transaction rolls back to its savepoint.
             self.open.check_alive(&e);
             return Err(e);
         }
+        self.done = true;
         let group =
             self.open.group.clone().ok_or_else(|| {
                 sqlx::Error::Protocol("a write transaction outside a group".into())
@@ -210,28 +211,12 @@ impl WriterTx {
         }
         let writer = self.writer.clone();
         drop(self);
-        let mut outcome = group.outcome.subscribe();
-        let result = tokio::select! {
-            biased;
-            done = outcome.wait_for(Option::is_some) => match done {
-                Ok(done) => done.clone(),
-                Err(_) => Some(Err(Arc::from("the write connection went away"))),
-            },
-            mut open = writer.take() => match group.outcome() {
-                Some(done) => Some(done),
-                None => {
-                    let ours = open.group.as_ref().is_some_and(|g| Arc::ptr_eq(g, &group));
-                    if !ours {
-                        return Err(sqlx::Error::Protocol("a commit group was lost".into()));
-                    }
-                    return open.commit_group();
-                }
-            },
-        };
-        match result {
-            Some(Ok(())) => Ok(()),
-            Some(Err(e)) => Err(sqlx::Error::Protocol(format!("group commit: {e}"))),
-            None => Err(sqlx::Error::Protocol("a commit group was lost".into())),
+        // The wait is a task of its own: should the caller go away meanwhile (a client that hung
+        // up), this member still takes its turn at the connection and commits the group, which
+        // would otherwise hold SQLite's write lock until the next writer came.
+        match tokio::spawn(follow(writer, group)).await {
+            Ok(result) => result,
+            Err(e) => Err(sqlx::Error::Protocol(format!("group commit: {e}"))),
         }
     }
 
@@ -247,6 +232,34 @@ impl WriterTx {
             self.open.check_alive(e);
         }
         result
+    }
+}
+
+/// A finished member's wait for its group: the group's outcome, or, when the member gets the
+/// connection back first, the commit of the group by this member.
+async fn follow(writer: Gate, group: Arc<Group>) -> Result<(), sqlx::Error> {
+    let mut outcome = group.outcome.subscribe();
+    let result = tokio::select! {
+        biased;
+        done = outcome.wait_for(Option::is_some) => match done {
+            Ok(done) => done.clone(),
+            Err(_) => Some(Err(Arc::from("the write connection went away"))),
+        },
+        mut open = writer.take() => match group.outcome() {
+            Some(done) => Some(done),
+            None => {
+                let ours = open.group.as_ref().is_some_and(|g| Arc::ptr_eq(g, &group));
+                if !ours {
+                    return Err(sqlx::Error::Protocol("a commit group was lost".into()));
+                }
+                return open.commit_group();
+            }
+        },
+    };
+    match result {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(sqlx::Error::Protocol(format!("group commit: {e}"))),
+        None => Err(sqlx::Error::Protocol("a commit group was lost".into())),
     }
 }
 
