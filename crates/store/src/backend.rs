@@ -175,9 +175,12 @@ impl Store {
                 .after_connect(|conn, _meta| {
                     Box::pin(async move {
                         // FULL: a committed purchase or charge survives a power cut, not only a
-                        // crash.
+                        // crash. The page cache is small: these connections serve the longer
+                        // reads (reports, exports, sweeps) that the OS's cache serves as well,
+                        // and sixteen caches of SQLite's default 2 MiB each would fill slowly
+                        // and grow the server by tens of MiB over a long run.
                         conn.execute(
-                            "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
+                            "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -256;",
                         )
                         .await?;
                         Ok(())

@@ -44,9 +44,13 @@ impl Readers {
                 )
                 .map_err(to_sqlx)?;
                 // A reader never writes. A busy handler would put the runtime's thread to sleep;
-                // in WAL a reader waits only while another connection recovers the log.
-                conn.execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 1000;")
-                    .map_err(to_sqlx)?;
+                // in WAL a reader waits only while another connection recovers the log. Point
+                // reads need the index pages near the root in SQLite's own cache (256 KiB, as
+                // the pool's connections), the OS's cache holds the rest.
+                conn.execute_batch(
+                    "PRAGMA query_only = ON; PRAGMA busy_timeout = 1000; PRAGMA cache_size = -256;",
+                )
+                .map_err(to_sqlx)?;
                 conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
                 conn
             }
