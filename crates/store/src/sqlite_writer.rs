@@ -167,6 +167,11 @@ impl WriterTx {
             open.check_alive(&sqlx::Error::Protocol("the transaction ended".into()));
         }
         if open.group.is_none() {
+            // A transaction left open by a rollback that failed (an I/O error) would make every
+            // later `BEGIN` fail: end it first.
+            if !open.conn.is_autocommit() {
+                open.conn.execute_batch("ROLLBACK").map_err(to_sqlx)?;
+            }
             begin_immediate(&mut open).await?;
             open.group = Some(Group::new());
         }
