@@ -10,6 +10,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, Describe, Either, Execute, Executor, Transaction};
 
 use crate::sqlite_readers::Reader;
+use crate::sqlite_statement::Results;
 use crate::sqlite_writer::WriterTx;
 
 #[derive(Debug)]
@@ -23,8 +24,6 @@ pub(crate) enum Conn {
     /// An SQLite reader driven in place.
     Reader(Reader),
 }
-
-type Results = Result<Vec<Either<AnyQueryResult, AnyRow>>, sqlx::Error>;
 
 /// Runs `query` in place on an SQLite connection this process drives itself.
 fn in_place<'q, E: Execute<'q, Any>>(

@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
-use sqlx::Either;
-use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow};
+use sqlx::any::AnyArguments;
 
-use crate::sqlite_statement::{self, to_sqlx};
+use crate::sqlite_statement::{self, Results, to_sqlx};
 
 /// Idle readers kept open; more are opened when more requests read at once.
 const KEPT: usize = 8;
@@ -80,7 +79,7 @@ impl Reader {
         sql: &str,
         persistent: bool,
         arguments: Option<AnyArguments<'_>>,
-    ) -> Result<Vec<Either<AnyQueryResult, AnyRow>>, sqlx::Error> {
+    ) -> Results {
         let conn = self
             .conn
             .as_ref()

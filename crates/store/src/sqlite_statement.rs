@@ -14,6 +14,9 @@ use sqlx::error::{DatabaseError, ErrorKind};
 use sqlx_core::any::{AnyColumn, AnyValueKind};
 use sqlx_core::ext::ustr::UStr;
 
+/// What a statement gave: every row, then the count of changed rows (as sqlx's `fetch_many`).
+pub(crate) type Results = Result<Vec<Either<AnyQueryResult, AnyRow>>, sqlx::Error>;
+
 /// Runs one statement with its arguments: every row, then the count of changed rows.
 /// `persistent` statements stay prepared on the connection.
 pub(crate) fn run(
@@ -21,7 +24,7 @@ pub(crate) fn run(
     sql: &str,
     persistent: bool,
     arguments: Option<AnyArguments<'_>>,
-) -> Result<Vec<Either<AnyQueryResult, AnyRow>>, sqlx::Error> {
+) -> Results {
     if persistent {
         let mut statement = conn.prepare_cached(sql).map_err(to_sqlx)?;
         run_statement(conn, &mut statement, arguments)
@@ -35,7 +38,7 @@ fn run_statement(
     conn: &Connection,
     statement: &mut rusqlite::Statement<'_>,
     arguments: Option<AnyArguments<'_>>,
-) -> Result<Vec<Either<AnyQueryResult, AnyRow>>, sqlx::Error> {
+) -> Results {
     let values = arguments.map(|a| a.values.0).unwrap_or_default();
     // `$N` is a named parameter to SQLite, numbered by first appearance: bind by its number, as
     // sqlx's own SQLite driver does.

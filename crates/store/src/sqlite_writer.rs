@@ -16,11 +16,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
-use sqlx::Either;
-use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow};
+use sqlx::any::AnyArguments;
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
-use crate::sqlite_statement::{self, to_sqlx};
+use crate::sqlite_statement::{self, Results, to_sqlx};
 
 /// How long `BEGIN IMMEDIATE` keeps trying while another process holds SQLite's write lock (the
 /// pool's connections wait as long, through `busy_timeout`).
@@ -231,7 +230,7 @@ impl WriterTx {
         sql: &str,
         persistent: bool,
         arguments: Option<AnyArguments<'_>>,
-    ) -> Result<Vec<Either<AnyQueryResult, AnyRow>>, sqlx::Error> {
+    ) -> Results {
         let result = sqlite_statement::run(&self.open.conn, sql, persistent, arguments);
         if let Err(e) = &result {
             self.open.check_alive(e);
