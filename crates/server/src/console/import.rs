@@ -404,6 +404,14 @@ pub async fn detail(
         .import_outcomes(team.id, id, after, LINES_PER_PAGE + 1, only)
         .await?;
     let job = state.store.import_job(team.id, id).await?;
+    if !job.status.is_open() {
+        // It finished between the two reads: the page will not refresh again, so it must show
+        // every line, and nothing changes any more.
+        lines = state
+            .store
+            .import_outcomes(team.id, id, after, LINES_PER_PAGE + 1, only)
+            .await?;
+    }
     let next_after = if lines.len() > LINES_PER_PAGE {
         lines.truncate(LINES_PER_PAGE);
         lines.last().map(|l| l.line)
