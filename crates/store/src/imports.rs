@@ -536,6 +536,30 @@ impl Store {
         rows.into_iter().map(JobRow::job).collect()
     }
 
+    /// Import `id` of `team` with its outcomes after line `after` (at most `limit`, of kind
+    /// `only` when given). The outcomes are read before the import, so that its counts include
+    /// every outcome listed; when it finished between the two reads they are read again, so that
+    /// a finished import lists them all (its readers stop looking once it is finished).
+    pub async fn import_with_outcomes(
+        &self,
+        team: TeamId,
+        id: ImportId,
+        after: u64,
+        limit: usize,
+        only: Option<LineOutcome>,
+    ) -> StoreResult<(ImportJob, Vec<ImportLine>)> {
+        if limit == 0 {
+            return Ok((self.import_job(team, id).await?, Vec::new()));
+        }
+        let lines = self.import_outcomes(team, id, after, limit, only).await?;
+        let job = self.import_job(team, id).await?;
+        if job.status.is_open() {
+            return Ok((job, lines));
+        }
+        let lines = self.import_outcomes(team, id, after, limit, only).await?;
+        Ok((job, lines))
+    }
+
     /// Outcomes of import `id` of `team` after line `after`, in line order, at most `limit`;
     /// only those of kind `only` when given. Lines still waiting have none yet.
     pub async fn import_outcomes(

@@ -397,21 +397,11 @@ pub async fn detail(
         .and_then(|a| a.trim().parse::<u64>().ok())
         .unwrap_or(0);
     let only = parse_outcome(query.outcome.as_deref());
-    // Outcomes before the import, as the API reads them: its counts then include every line
-    // shown. One more than a page tells whether another follows.
-    let mut lines = state
+    // One more than a page tells whether another follows.
+    let (job, mut lines) = state
         .store
-        .import_outcomes(team.id, id, after, LINES_PER_PAGE + 1, only)
+        .import_with_outcomes(team.id, id, after, LINES_PER_PAGE + 1, only)
         .await?;
-    let job = state.store.import_job(team.id, id).await?;
-    if !job.status.is_open() {
-        // It finished between the two reads: the page will not refresh again, so it must show
-        // every line, and nothing changes any more.
-        lines = state
-            .store
-            .import_outcomes(team.id, id, after, LINES_PER_PAGE + 1, only)
-            .await?;
-    }
     let next_after = if lines.len() > LINES_PER_PAGE {
         lines.truncate(LINES_PER_PAGE);
         lines.last().map(|l| l.line)

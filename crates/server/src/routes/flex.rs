@@ -475,23 +475,17 @@ async fn import_status(
             format!("limit must be 0 to {MAX_IMPORT_OUTCOMES_PER_PAGE}, got {limit}"),
         ));
     }
-    // Outcomes before the import: its counts then include every outcome listed. One more than
-    // asked for tells whether another page follows.
-    let mut outcomes = if limit == 0 {
-        Vec::new()
-    } else {
-        state
-            .store
-            .import_outcomes(
-                team,
-                id,
-                query.after.unwrap_or(0),
-                limit + 1,
-                query.outcome.map(wire::line_outcome),
-            )
-            .await?
-    };
-    let job = state.store.import_job(team, id).await?;
+    // One more than asked for tells whether another page follows (none when 0 are asked for).
+    let (job, mut outcomes) = state
+        .store
+        .import_with_outcomes(
+            team,
+            id,
+            query.after.unwrap_or(0),
+            if limit == 0 { 0 } else { limit + 1 },
+            query.outcome.map(wire::line_outcome),
+        )
+        .await?;
     let next_after = if outcomes.len() > limit {
         outcomes.truncate(limit);
         outcomes.last().map(|l| l.line)
