@@ -58,18 +58,14 @@ fn run_statement(
             .raw_bind_parameter(index, to_value(value)?)
             .map_err(to_sqlx)?;
     }
-    let names: Vec<String> = statement
+    // Made once per statement and shared by its rows (a `UStr` clone is a reference count).
+    let names: Vec<UStr> = statement
         .column_names()
         .into_iter()
-        .map(str::to_owned)
+        .map(|n| UStr::from(n.to_owned()))
         .collect();
-    let column_names: Arc<sqlx_core::HashMap<UStr, usize>> = Arc::new(
-        names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (UStr::from(n.clone()), i))
-            .collect(),
-    );
+    let column_names: Arc<sqlx_core::HashMap<UStr, usize>> =
+        Arc::new(names.iter().cloned().zip(0..).collect());
     let writes = !statement.readonly();
     let mut out = Vec::new();
     let mut rows = statement.raw_query();
@@ -95,7 +91,7 @@ fn run_statement(
             };
             any.columns.push(AnyColumn {
                 ordinal: i,
-                name: UStr::from(name.clone()),
+                name: name.clone(),
                 type_info,
             });
             any.values.push(AnyValue { kind });
