@@ -6,6 +6,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use jeton_store::gauges::Gauges;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -61,6 +62,11 @@ pub struct Metrics {
     pub import_failures: Counter,
     /// Times the import worker could not read or update an import (it tries again).
     pub import_errors: Counter,
+    /// The database's state, set from [`jeton_store::gauges::Gauges`] at each scrape.
+    open_sessions: Gauge,
+    emails_pending: Gauge,
+    emails_failed: Gauge,
+    teams_low: Gauge,
 }
 
 impl Metrics {
@@ -149,6 +155,30 @@ impl Metrics {
             "Times the import worker could not read or update an import",
             import_errors.clone(),
         );
+        let open_sessions = Gauge::default();
+        let emails_pending = Gauge::default();
+        let emails_failed = Gauge::default();
+        let teams_low = Gauge::default();
+        registry.register(
+            "open_sessions",
+            "Product sessions not ended, in the whole database",
+            open_sessions.clone(),
+        );
+        registry.register(
+            "emails_pending",
+            "Emails waiting in the outbox to be sent",
+            emails_pending.clone(),
+        );
+        registry.register(
+            "emails_failed",
+            "Emails given up on after their last attempt, until retried (jeton outbox retry)",
+            emails_failed.clone(),
+        );
+        registry.register(
+            "teams_low_balance",
+            "Open teams whose available tokens are below their low-balance threshold",
+            teams_low.clone(),
+        );
         Arc::new(Metrics {
             registry,
             http_requests,
@@ -165,6 +195,10 @@ impl Metrics {
             import_lines,
             import_failures,
             import_errors,
+            open_sessions,
+            emails_pending,
+            emails_failed,
+            teams_low,
         })
     }
 
@@ -184,7 +218,17 @@ impl Metrics {
             .inc_by(lines);
     }
 
-    pub fn render(&self) -> String {
+    /// The exposition's content type: `prometheus_client` writes OpenMetrics text (counters
+    /// with `_total`, `# EOF` at the end), which Prometheus reads when told so.
+    pub const CONTENT_TYPE: &'static str =
+        "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+    /// The metrics, with the database's gauges as read just now.
+    pub fn render(&self, gauges: &Gauges) -> String {
+        self.open_sessions.set(gauges.open_sessions);
+        self.emails_pending.set(gauges.emails_pending);
+        self.emails_failed.set(gauges.emails_failed);
+        self.teams_low.set(gauges.teams_low);
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

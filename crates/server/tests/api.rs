@@ -401,12 +401,75 @@ async fn operations(db: TestDb) {
     anon.get("/metrics").await.problem(401, "unauthorized");
     let admin = http.admin_of(team).await;
     admin.get("/metrics").await.problem(403, "forbidden");
+    let gauges = |text: &str| -> Vec<String> {
+        [
+            "jeton_open_sessions",
+            "jeton_emails_pending",
+            "jeton_emails_failed",
+            "jeton_teams_low_balance",
+        ]
+        .iter()
+        .map(|g| {
+            let line = text.lines().find(|l| l.starts_with(&format!("{g} ")));
+            line.unwrap_or_else(|| panic!("no {g} in {text}"))
+                .to_owned()
+        })
+        .collect()
+    };
     let metrics = http.get("/metrics").await;
+    // One content type, the one its body is written in.
+    assert_eq!(
+        metrics.content_type,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
     let text = metrics.ok(200).as_str().unwrap();
+    assert!(text.ends_with("# EOF\n"), "{text}");
     assert!(text.contains("jeton_http_requests_total{method=\"POST\",route=\"/v1/teams/{team}/packs\",status=\"201\"} 1"), "{text}");
     assert!(
         text.contains("jeton_ledger_tokens_total{kind=\"purchased\"} 5"),
         "{text}"
+    );
+    // The admin's password link waits in the outbox (no SMTP here).
+    assert_eq!(
+        gauges(text),
+        [
+            "jeton_open_sessions 0",
+            "jeton_emails_pending 1",
+            "jeton_emails_failed 0",
+            "jeton_teams_low_balance 0"
+        ]
+    );
+    // A session that spends the team's 5 tokens: one open session, a team under its threshold,
+    // and the low-balance email to its admin waiting beside the password link.
+    http.product("cad", 5).await;
+    let (_, user) = http.flex_user(&app, team, 1).await;
+    user.post("/v1/sessions", json!({"team": team, "product": "cad"}))
+        .await
+        .ok(201);
+    let pending = http.get("/v1/outbox?status=pending").await;
+    let kinds: Vec<&str> = pending
+        .ok(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"low_balance"), "{kinds:?}");
+    let text = http
+        .get("/metrics")
+        .await
+        .ok(200)
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        gauges(&text),
+        [
+            "jeton_open_sessions 1".to_owned(),
+            format!("jeton_emails_pending {}", kinds.len()),
+            "jeton_emails_failed 0".to_owned(),
+            "jeton_teams_low_balance 1".to_owned()
+        ]
     );
 
     let doc = anon.get("/v1/openapi.json").await;

@@ -553,6 +553,20 @@ async fn retry_failed(db: TestDb) {
     // passed, so its link still works when it finally arrives.)
     http.advance(2 * 86_400).await;
     assert_eq!(outbox(&http).await, failed);
+    // What an operator's alert reads: every one of them failed, none pending.
+    let text = http
+        .get("/metrics")
+        .await
+        .ok(200)
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        metric(&text, "jeton_emails_failed "),
+        failed.len() as u64,
+        "{text}"
+    );
+    assert_eq!(metric(&text, "jeton_emails_pending "), 0, "{text}");
 
     // What cannot be retried is refused and changes nothing.
     http.post("/v1/outbox/999999/retry", json!({}))
@@ -582,6 +596,18 @@ async fn retry_failed(db: TestDb) {
         .clone();
     assert_eq!(queued["status"], "pending", "{queued}");
     assert_eq!(queued["attempts"], 0, "{queued}");
+    let text = http
+        .get("/metrics")
+        .await
+        .ok(200)
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        metric(&text, "jeton_emails_failed "),
+        failed.len() as u64 - 1,
+        "{text}"
+    );
     sink.wait_for(1, WAIT).await;
     wait_outbox(&http, 2, "with Jane's sent", |m| {
         m["status"]

@@ -20,6 +20,7 @@ mod error;
 pub mod events;
 pub mod expiry;
 pub mod flex;
+pub mod gauges;
 mod idempotency;
 pub mod imports;
 pub mod invitations;

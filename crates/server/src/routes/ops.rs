@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::ApiJson;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 
 /// Ten years: more than any test needs, little enough that the clock stays far from overflow.
@@ -48,17 +49,15 @@ async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
 /// request counts are the business's figures; Prometheus sends the key with
 /// `authorization: {credentials_file: …}`).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, content_type = "text/plain", body = String),
+    responses((status = 200, content_type = "application/openmetrics-text", body = String),
               (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
     caller.require_operator()?;
+    let gauges = state.store.gauges().await?;
     Ok((
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
+        [(header::CONTENT_TYPE, Metrics::CONTENT_TYPE)],
+        state.metrics.render(&gauges),
     ))
 }
 
