@@ -1,6 +1,6 @@
-//! The API's document: `GET /v1/openapi.json` is a valid OpenAPI 3.1 document whose every
+//! The API's documents: `GET /v1/openapi.json` is a valid OpenAPI 3.1 document whose every
 //! operation a reader can use (a unique operationId, a one-line summary, an example, a
-//! description of every answer and of who may call).
+//! description of every answer and of who may call), and `GET /docs` shows it as a page.
 //!
 //! The validity check runs `openapi-spec-validator` (PyPI), and the examples are checked against
 //! their schemas with the `openapi-schema-validator` it installs (`openapi_examples.py`). When
@@ -210,4 +210,44 @@ async fn the_document_passes_openapi_spec_validator_and_its_examples_fit() {
         "openapi_examples.py",
         &[script.as_os_str(), file.0.as_os_str()],
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_page_shows_the_document() {
+    let app = app(TestDb::sqlite().await).await;
+    let anon = Http::with_key(&app, None);
+    let page = anon.get("/docs").await;
+    assert_eq!(page.status.as_u16(), 200, "{page:?}");
+    assert!(page.content_type.starts_with("text/html"), "{page:?}");
+    let html = page.body.as_str().unwrap();
+    for text in [
+        // The link to the document it is made from.
+        "href=\"/v1/openapi.json\"",
+        // An operation: its method, path, summary, parameters, body, answers and callers.
+        "POST",
+        "/v1/teams/{team}/packs",
+        "Record a purchase of tokens (operator): a new pack valid one calendar year.",
+        "Idempotency-Key",
+        "NewPack",
+        "&quot;tokens&quot;: 1000",
+        "201",
+        "The new pack",
+        "operator",
+        // The sign-in, which needs no key.
+        "/v1/auth/token",
+        "Sign a user in with email and password: a user token, valid 30 days.",
+        // A tag's description heads its group.
+        "Products and their rates",
+    ] {
+        assert!(html.contains(text), "/docs lacks {text:?}");
+    }
+    let doc = anon.get("/v1/openapi.json").await;
+    for (name, op) in operations(doc.ok(200)) {
+        let summary = op["summary"].as_str().unwrap();
+        assert!(
+            html.contains(&maud::html! { (summary) }.into_string()),
+            "/docs lacks {name}: {summary:?}"
+        );
+    }
+    app.shutdown().await;
 }
