@@ -2,7 +2,6 @@
 //! wire types' schemas, then [`complete`]d with what shared code answers; served at
 //! `GET /v1/openapi.json`.
 
-use axum::http::StatusCode;
 use jeton_api::PROBLEM_CONTENT_TYPE;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::Response;
@@ -23,7 +22,12 @@ use utoipa::{Modify, OpenApi};
         (name = "teams", description = "Teams, merges (R-PACK-7)"),
         (name = "tokens", description = "Packs, balance, ledger events, moves (R-PACK)"),
         (name = "admins", description = "Team admins and their keys: listing, revoking, rotating (R-AUTH-1)"),
-        (name = "operations", description = "Health, metrics, test clock"),
+        (name = "people", description = "Users: signing in, Flex assignments and invitations, \
+                                          imports, subscriptions and trials (R-USR, R-ACC)"),
+        (name = "sessions", description = "Product sessions: sign-in, heartbeat, results, sign-out, \
+                                            offline leases (R-SES)"),
+        (name = "reports", description = "Usage reports, forecasts, plan estimates, team settings (R-REP)"),
+        (name = "operations", description = "Health, metrics, the outbox, the test clock"),
     )
 )]
 pub struct ApiDoc;
@@ -39,7 +43,10 @@ impl Modify for BearerKeys {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "The operator key, a team admin's key, or a user token (POST /v1/auth/token)",
+                        "The operator key, a team admin's key, or a user token (POST \
+                         /v1/auth/token). An operation's security requirement names the keys \
+                         it takes: `operator`, `team_admin` (for a team's resources, an admin \
+                         of that team) and `user`.",
                     ))
                     .build(),
             ),
@@ -55,9 +62,11 @@ impl Modify for BearerKeys {
 ///   operation they apply to, unless its annotation already describes that status: 401 from the
 ///   [`crate::auth::Caller`] extractor (operations with `security`), 400 from
 ///   [`crate::extract`]'s path, query and JSON body extractors, 413 and 415 from the JSON body
-///   extractor and the body limit;
-/// * an answer annotated without a description gets its status' reason phrase: OpenAPI 3.1
-///   requires one, and utoipa leaves the field out when it is empty.
+///   extractor and the body limit.
+///
+/// Every other answer's description is the annotation's own: OpenAPI 3.1 requires one, and the
+/// tests (`tests/openapi.rs`) refuse an operation that forgets it rather than fill in a reason
+/// phrase that tells a client nothing.
 pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
     for item in doc.paths.paths.values_mut() {
         let operations = [
@@ -69,16 +78,9 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
         ];
         for operation in operations.into_iter().flatten() {
             add_shared_answers(operation);
-            for (status, response) in operation.responses.responses.iter_mut() {
+            for response in operation.responses.responses.values_mut() {
                 if let RefOr::T(response) = response {
                     declare_problem_content_type(response);
-                    if response.description.is_empty() {
-                        response.description = StatusCode::from_bytes(status.as_bytes())
-                            .ok()
-                            .and_then(|s| s.canonical_reason())
-                            .unwrap_or("Answer")
-                            .to_owned();
-                    }
                 }
             }
         }
@@ -113,6 +115,31 @@ fn add_shared_answers(operation: &mut Operation) {
     if json_body {
         bad_request.extend(["`invalid_json`", "`invalid_body`"]);
     }
+    // An annotated 400 says which values the handler refuses; the extractors' codes are added
+    // to it, so that it lists every code a client can get with that status.
+    match operation.responses.responses.get_mut("400") {
+        Some(RefOr::T(own)) => {
+            bad_request.retain(|code| !own.description.contains(code));
+            if !bad_request.is_empty() {
+                own.description = format!(
+                    "{}; or the request is malformed: {}",
+                    own.description,
+                    bad_request.join(", ")
+                );
+            }
+        }
+        Some(RefOr::Ref(_)) => {}
+        None if !bad_request.is_empty() => {
+            operation.responses.responses.insert(
+                "400".to_owned(),
+                RefOr::T(problem_response(format!(
+                    "The request is malformed: {}",
+                    bad_request.join(", ")
+                ))),
+            );
+        }
+        None => {}
+    }
     let mut add = |status: &str, description: String| {
         operation
             .responses
@@ -123,25 +150,19 @@ fn add_shared_answers(operation: &mut Operation) {
     if secured {
         add(
             "401",
-            "no key, a key that is not valid (`unauthorized`) or one that was revoked \
+            "No key, a key that is not valid (`unauthorized`) or one that was revoked \
              (`key_revoked`)"
                 .into(),
-        );
-    }
-    if !bad_request.is_empty() {
-        add(
-            "400",
-            format!("the request is malformed: {}", bad_request.join(", ")),
         );
     }
     if json_body {
         add(
             "413",
-            "the body is larger than this endpoint accepts (`body_too_large`)".into(),
+            "The body is larger than this endpoint accepts (`body_too_large`)".into(),
         );
         add(
             "415",
-            "the body is not sent as `Content-Type: application/json` \
+            "The body is not sent as `Content-Type: application/json` \
              (`unsupported_media_type`)"
                 .into(),
         );

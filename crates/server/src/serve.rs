@@ -44,8 +44,10 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::api(state.test_clock.is_some()))
         .split_for_parts();
     openapi::complete(&mut doc);
+    let reference = console::reference_page(&serde_json::to_value(&doc).unwrap_or_default());
     let doc = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
     api.merge(console::pages())
+    .merge(reference)
     .route(
         "/v1/openapi.json",
         get(move || {

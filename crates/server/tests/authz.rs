@@ -5,8 +5,8 @@
 //! The list of routes is not ours to forget: it is read from the server's OpenAPI document, which
 //! utoipa-axum builds from the very router that serves the API. A route added without a row here
 //! fails this test by name, and so does a row whose route is gone. The few routes outside the
-//! document (the invitation page behind the emailed link, the document itself) are a short fixed
-//! list, run the same way.
+//! document (the invitation page behind the emailed link, the document itself and its reference
+//! page) are a short fixed list, run the same way.
 //!
 //! Every request carries a body valid enough to pass parsing, and names real things of team A,
 //! so that the status says what the caller may do and not what was wrong with the request.
@@ -237,8 +237,8 @@ fn api_rows() -> Vec<Row> {
 }
 
 /// Routes outside the API document: the page behind the invitation link (the secret is the
-/// proof) and the document itself. (`/healthz` and `/metrics` are in the document, so in
-/// [`api_rows`].)
+/// proof), the document itself and its reference page. (`/healthz` and `/metrics` are in the
+/// document, so in [`api_rows`].)
 #[rustfmt::skip]
 fn other_rows() -> Vec<Row> {
     use Fresh::*;
@@ -247,6 +247,7 @@ fn other_rows() -> Vec<Row> {
         row("GET",  "/invitations/accept", ANYONE, Invitation, |_, m| Req::none().query(format!("?secret={}", m.secret))),
         row("POST", "/invitations/accept", ANYONE, Invitation, |_, m| Req::text(format!("secret={}&password={PASSWORD}&again={PASSWORD}", m.secret), "application/x-www-form-urlencoded")),
         row("GET",  "/v1/openapi.json",    ANYONE, Nothing,    |_, _| Req::none()),
+        row("GET",  "/docs",               ANYONE, Nothing,    |_, _| Req::none()),
     ]
 }
 

@@ -14,6 +14,7 @@ mod operator;
 mod page;
 mod plan;
 mod portal;
+mod reference;
 mod reports;
 mod session;
 mod settings;
@@ -147,6 +148,21 @@ pub fn pages() -> Router<AppState> {
         .route(
             "/console/operator/outbox/{id}/retry",
             post(operator::outbox::retry),
+        )
+        .layer(axum::middleware::map_response(page_headers))
+}
+
+/// `GET /docs`: the API reference drawn from `doc`, the OpenAPI document as JSON, with the
+/// pages' headers. It is drawn here, once: the document does not change while the server runs.
+pub fn reference_page(doc: &serde_json::Value) -> Router<AppState> {
+    let page = axum::body::Bytes::from(reference::page(doc).into_string());
+    Router::new()
+        .route(
+            "/docs",
+            get(move || {
+                let page = page.clone();
+                async move { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page) }
+            }),
         )
         .layer(axum::middleware::map_response(page_headers))
 }

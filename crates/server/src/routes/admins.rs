@@ -11,6 +11,7 @@ use jeton_store::console::LinkOwner;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::OPERATOR_ONLY;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiJson, ApiPath};
@@ -47,12 +48,27 @@ fn info(admin: &Admin) -> AdminInfo {
     }
 }
 
-/// Create a team admin (operator). The answer holds the admin's API key, shown this once.
-#[utoipa::path(post, path = "/v1/admins", tag = "admins", request_body = NewAdmin,
-    responses((status = 201, body = AdminCreated), (status = 400, body = Problem), (status = 403, body = Problem),
-              (status = 404, description = "a listed team does not exist", body = Problem),
-              (status = 409, description = "duplicate_admin", body = Problem)),
-    security(("bearer" = [])))]
+/// Create a team admin (operator).
+///
+/// The answer holds the admin's API key, shown this once, and a link for them to choose a
+/// console password (also emailed to them; it works once, for 7 days).
+#[utoipa::path(post, path = "/v1/admins", tag = "admins",
+    request_body(content = NewAdmin, example = json!({
+        "email": "alex@example.com", "name": "Alex Martin", "teams": [1, 2]})),
+    responses(
+        (status = 201, description = "The admin, with their key and password link", body = AdminCreated,
+            example = json!({"id": 1, "email": "alex@example.com", "name": "Alex Martin",
+                "teams": [1, 2],
+                "api_key": "jeton_adm_21d18cf3e37be13983bc6865d8df4fa6b48b5fc9c93046aab0064dfb0ecd0853",
+                "password_link": "https://jeton.example.com/password?secret=de265863169a1367d543f3f82b1040024f9a95882c976ac1e72ce1339777be26",
+                "password_link_expires_at": "2026-01-12T08:00:00Z"})),
+        (status = 400, description = "The email or name does not parse (`invalid_email`, \
+            `invalid_name`), or `teams` is empty (`invalid_body`)", body = Problem),
+        (status = 403, description = OPERATOR_ONLY, body = Problem),
+        (status = 404, description = "A listed team does not exist (`not_found`)", body = Problem),
+        (status = 409, description = "An admin has this email already (`duplicate_admin`)",
+            body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn create_admin(
     State(state): State<AppState>,
     caller: Caller,
@@ -97,10 +113,17 @@ pub(crate) async fn create(
     })
 }
 
-/// Every team admin with their teams and whether their key works (operator). Never a key.
+/// Every team admin, with their teams and whether their key works (operator).
+///
+/// Never a key: keys are shown once, when made.
 #[utoipa::path(get, path = "/v1/admins", tag = "admins",
-    responses((status = 200, body = Vec<AdminInfo>), (status = 401, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    responses(
+        (status = 200, description = "The admins, by id", body = Vec<AdminInfo>,
+            example = json!([{"id": 1, "email": "alex@example.com", "name": "Alex Martin", "teams": [1, 2],
+                "created_at": "2026-01-05T08:00:00Z", "key_status": "active",
+                "key_created_at": "2026-01-05T08:00:00Z"}])),
+        (status = 403, description = OPERATOR_ONLY, body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn list_admins(
     State(state): State<AppState>,
     caller: Caller,
@@ -110,14 +133,21 @@ async fn list_admins(
     Ok(Json(admins.iter().map(info).collect()))
 }
 
-/// R-AUTH-1: revoke an admin's key (operator). It is refused (401 `key_revoked`) from the next
-/// request on, on every server; rotating gives the admin a new one. Revoking a revoked key
-/// changes nothing.
-#[utoipa::path(post, path = "/v1/admins/{admin}/revoke", tag = "admins",
-    params(("admin" = i64, Path)),
-    responses((status = 200, body = AdminInfo), (status = 400, description = "invalid_path", body = Problem),
-              (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// Revoke an admin's key (operator, R-AUTH-1).
+///
+/// The key is refused (401 `key_revoked`) from the next request on, on every server; rotating
+/// gives the admin a new one. Revoking a revoked key changes nothing.
+#[utoipa::path(post, path = "/v1/admins/{admin}/revoke", tag = "admins", operation_id = "revoke_admin_key",
+    params(("admin" = i64, Path, description = "The admin's id", example = 1)),
+    responses(
+        (status = 200, description = "The admin, their key revoked", body = AdminInfo,
+            example = json!({"id": 1, "email": "alex@example.com", "name": "Alex Martin",
+                "teams": [1, 2], "created_at": "2026-01-05T08:00:00Z", "key_status": "revoked",
+                "key_created_at": "2026-01-05T08:00:00Z",
+                "key_revoked_at": "2026-03-02T16:30:00Z"})),
+        (status = 403, description = OPERATOR_ONLY, body = Problem),
+        (status = 404, description = "No admin has this id (`not_found`)", body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -128,13 +158,21 @@ async fn revoke_key(
     Ok(Json(info(&admin)))
 }
 
-/// R-AUTH-1: rotate an admin's key (operator): a new key, shown this once; the old one is refused
-/// from the next request on. A revoked admin works again with the new key.
-#[utoipa::path(post, path = "/v1/admins/{admin}/rotate", tag = "admins",
-    params(("admin" = i64, Path)),
-    responses((status = 200, body = AdminKey), (status = 400, description = "invalid_path", body = Problem),
-              (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// Give an admin a new key (operator, R-AUTH-1); the old one stops working.
+///
+/// The new key is shown this once; the old one is refused from the next request on. A revoked
+/// admin works again with the new key.
+#[utoipa::path(post, path = "/v1/admins/{admin}/rotate", tag = "admins", operation_id = "rotate_admin_key",
+    params(("admin" = i64, Path, description = "The admin's id", example = 1)),
+    responses(
+        (status = 200, description = "The admin and their new key", body = AdminKey,
+            example = json!({"admin": {"id": 1, "email": "alex@example.com",
+                "name": "Alex Martin", "teams": [1, 2], "created_at": "2026-01-05T08:00:00Z",
+                "key_status": "active", "key_created_at": "2026-03-02T16:35:00Z"},
+                "api_key": "jeton_adm_7e516eb1b2906cd80a938c50ccb4f66448ff763298e88b42d227e380bc660d4b"})),
+        (status = 403, description = OPERATOR_ONLY, body = Problem),
+        (status = 404, description = "No admin has this id (`not_found`)", body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn rotate_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -158,13 +196,20 @@ pub(crate) async fn rotate(state: &AppState, admin: AdminId) -> ApiResult<(Admin
     Ok((admin, key))
 }
 
-/// A new link for the admin to choose their console password (operator): emailed to them and
-/// answered here, to hand over another way. It works once, for 7 days; earlier links stop working.
-#[utoipa::path(post, path = "/v1/admins/{admin}/password-link", tag = "admins",
-    params(("admin" = i64, Path)),
-    responses((status = 200, body = PasswordLink), (status = 400, description = "invalid_path", body = Problem),
-              (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// A new link for an admin to choose their console password (operator).
+///
+/// The link is emailed to the admin and answered here, to hand over another way. It works once,
+/// for 7 days; earlier links stop working.
+#[utoipa::path(post, path = "/v1/admins/{admin}/password-link", tag = "admins", operation_id = "create_password_link",
+    params(("admin" = i64, Path, description = "The admin's id", example = 1)),
+    responses(
+        (status = 200, description = "The link and when it stops working", body = PasswordLink,
+            example = json!({"admin_id": 1,
+                "link": "https://jeton.example.com/password?secret=74ed51fd4f436ca79b6bfc550d31ee690865c04436cca0345015964a8b8f391d",
+                "expires_at": "2026-01-12T08:00:00Z"})),
+        (status = 403, description = OPERATOR_ONLY, body = Problem),
+        (status = 404, description = "No admin has this id (`not_found`)", body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn password_link(
     State(state): State<AppState>,
     caller: Caller,

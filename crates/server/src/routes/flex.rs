@@ -23,7 +23,7 @@ use jeton_store::flex::{Assigned, IdScope, Secret, Who};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::wire;
+use super::{NO_SUCH_TEAM, REFUSED_TO_USERS, wire};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -133,19 +133,35 @@ pub(crate) async fn do_assign(
     Ok(assigned)
 }
 
-/// R-USR-1/2: assign an existing user (`user_id` or `email`) or invite a new one
-/// (`"invite": "Full Name <email>"`). A person with an account becomes active and gets an "access
-/// granted" email naming the products; anyone else is invited: an email with a link valid 7 days.
-/// A team admin may give the `user_id` only of someone assigned (now or once) or invited on one of
-/// their teams; any other id is 404 exactly like an id nobody has (R-AUTH-4). Emails are not
-/// limited.
-#[utoipa::path(post, path = "/v1/teams/{team}/flex/users", tag = "people", request_body = AssignRequest,
-    params(("team" = i64, Path)),
-    responses((status = 201, body = Assignment), (status = 400, description = "invalid_invitee, invalid_body", body = Problem),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem), (status = 409, description = "already_assigned, already_invited", body = Problem),
-              (status = 422, description = "team_closed, unknown_product", body = Problem)),
-    security(("bearer" = [])))]
+/// Assign a person to the team's Flex, or invite them (R-USR-1/2).
+///
+/// Send exactly one of `user_id` or `email` (an existing person) or `invite`
+/// (`"Full Name <email>"`, a new one), and optionally the products they may open. A person with
+/// an account becomes active and gets an "access granted" email naming the products; anyone
+/// else is invited: an email with a link valid 7 days. A team admin may give the `user_id` only
+/// of someone assigned (now or once) or invited on one of their teams; any other id is 404
+/// exactly like an id nobody has (R-AUTH-4).
+#[utoipa::path(post, path = "/v1/teams/{team}/flex/users", tag = "people", operation_id = "assign_user",
+    request_body(content = AssignRequest, example = json!({
+        "invite": "Sam Lee <sam@example.com>", "products": ["autocad"]})),
+    params(("team" = i64, Path, description = "The team's id", example = 1)),
+    responses(
+        (status = 201, description = "The assignment: `active` for a person with an account, \
+            `invited` (with the invitation's id) for anyone else", body = Assignment,
+            example = json!({"user_id": 7, "email": "sam@example.com", "name": "Sam Lee",
+                             "status": "invited", "invitation_id": 4})),
+        (status = 400, description = "The invitee or email does not parse \
+            (`invalid_invitee`, `invalid_email`), a product key does not parse \
+            (`invalid_product_key`), both `all` and `products` are sent (`invalid_selection`), \
+            or not exactly one of `invite`, `user_id` and `email` (`invalid_body`)", body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = "No such team, or not one of the caller's; or no such \
+            user, or not one the caller may name (`not_found`)", body = Problem),
+        (status = 409, description = "The person is assigned already (`already_assigned`) or \
+            invited already (`already_invited`)", body = Problem),
+        (status = 422, description = "The team is closed (`team_closed`), or a product is not \
+            in the catalogue (`unknown_product`)", body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn assign(
     State(state): State<AppState>,
     caller: Caller,
@@ -177,14 +193,31 @@ async fn assign(
     Ok((StatusCode::CREATED, Json(assignment(&assigned))))
 }
 
-/// R-USR-2: several people at once, one per line or comma-separated; each entry gets its own
-/// result, and a bad entry does not stop the others. Ids follow the rule of the single form.
-#[utoipa::path(post, path = "/v1/teams/{team}/flex/users/batch", tag = "people", request_body = BatchAssignRequest,
-    params(("team" = i64, Path)),
-    responses((status = 200, body = Vec<BatchEntry>), (status = 400, body = Problem),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// Assign or invite several people at once (R-USR-2).
+///
+/// One entry per line or comma-separated: `Full Name <email>` invites, a bare email or a user id
+/// names an existing person (ids follow the rule of the single form). Each entry gets its own
+/// result, and a bad entry does not stop the others.
+#[utoipa::path(post, path = "/v1/teams/{team}/flex/users/batch", tag = "people", operation_id = "assign_users",
+    request_body(content = BatchAssignRequest, example = json!({
+        "entries": "Sam Lee <sam@example.com>\nkim@", "all": true})),
+    params(("team" = i64, Path, description = "The team's id", example = 1)),
+    responses(
+        (status = 200, description = "One result per entry, in order: an assignment or an error",
+            body = Vec<BatchEntry>,
+            example = json!([
+                {"entry": "Sam Lee <sam@example.com>",
+                 "assignment": {"user_id": 7, "email": "sam@example.com", "name": "Sam Lee",
+                                "status": "invited", "invitation_id": 4}},
+                {"entry": "kim@",
+                 "error": {"code": "invalid_invitee",
+                           "detail": "expected Full Name <name@example.com>"}}])),
+        (status = 400, description = "No entries or too many (`invalid_invitee`), a product key \
+            does not parse (`invalid_product_key`), or both `all` and `products` are sent \
+            (`invalid_selection`)", body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn assign_batch(
     State(state): State<AppState>,
     caller: Caller,
@@ -234,12 +267,19 @@ async fn assign_batch(
 }
 
 /// The team's Flex users: status, own selection and effective products.
-#[utoipa::path(get, path = "/v1/teams/{team}/flex/users", tag = "people",
-    params(("team" = i64, Path)),
-    responses((status = 200, body = Vec<FlexUser>),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+///
+/// `products` is the user's own selection (`"all"` or a list); `effective_products` what they
+/// may open now, the team's defaults applied.
+#[utoipa::path(get, path = "/v1/teams/{team}/flex/users", tag = "people", operation_id = "list_flex_users",
+    params(("team" = i64, Path, description = "The team's id", example = 1)),
+    responses(
+        (status = 200, description = "The assigned and invited users", body = Vec<FlexUser>,
+            example = json!([{"user_id": 7, "email": "sam@example.com", "name": "Sam Lee",
+                "status": "active", "assigned_at": "2026-01-06T10:00:00Z",
+                "products": ["autocad"], "effective_products": ["autocad"]}])),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
@@ -250,14 +290,20 @@ async fn list_users(
     Ok(Json(users.iter().map(wire::flex_user).collect()))
 }
 
-/// R-USR-6: unassign a user. New sessions stop at once; open invitations stop working; the
-/// history stays.
-#[utoipa::path(delete, path = "/v1/teams/{team}/flex/users/{user}", tag = "people",
-    params(("team" = i64, Path), ("user" = i64, Path)),
-    responses((status = 204),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// Unassign a user from the team's Flex (R-USR-6).
+///
+/// New sessions are refused at once and open invitations stop working; the history stays.
+#[utoipa::path(delete, path = "/v1/teams/{team}/flex/users/{user}", tag = "people", operation_id = "unassign_user",
+    params(("team" = i64, Path, description = "The team's id", example = 1),
+           ("user" = i64, Path, description = "The user's id", example = 7)),
+    responses(
+        (status = 204, description = "Unassigned"),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = "No such team, or not one of the caller's; or the user is \
+            not assigned to it (`not_found`)", body = Problem,
+            example = json!({"type": "urn:jeton:problem:not_found", "title": "Not Found",
+                "status": 404, "detail": "flex user 7 on team 1 not found", "code": "not_found"}))),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn unassign(
     State(state): State<AppState>,
     caller: Caller,
@@ -268,16 +314,29 @@ async fn unassign(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// R-ACC-1/2: the products a user may open: `{"all": true}` (stored as "all": later products
-/// included) or `{"products": [keys]}` (`[]` clears). Adding products sends the user an email
-/// naming them.
-#[utoipa::path(put, path = "/v1/teams/{team}/flex/users/{user}/products", tag = "people", request_body = SetProducts,
-    params(("team" = i64, Path), ("user" = i64, Path)),
-    responses((status = 200, body = FlexUser), (status = 400, body = Problem),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem),
-              (status = 422, description = "team_closed, unknown_product", body = Problem)),
-    security(("bearer" = [])))]
+/// Choose the products a Flex user may open (R-ACC-1/2).
+///
+/// `{"all": true}` (kept as "all": products added to the catalogue later are included) or
+/// `{"products": [keys]}` (`[]` takes every product away). Adding products sends the user an
+/// email naming them.
+#[utoipa::path(put, path = "/v1/teams/{team}/flex/users/{user}/products", tag = "people", operation_id = "set_user_products",
+    request_body(content = SetProducts, example = json!({"products": ["autocad", "revit"]})),
+    params(("team" = i64, Path, description = "The team's id", example = 1),
+           ("user" = i64, Path, description = "The user's id", example = 7)),
+    responses(
+        (status = 200, description = "The user with their new selection", body = FlexUser,
+            example = json!({"user_id": 7, "email": "sam@example.com", "name": "Sam Lee",
+                "status": "active", "assigned_at": "2026-01-06T10:00:00Z",
+                "products": ["autocad", "revit"], "effective_products": ["autocad", "revit"]})),
+        (status = 400, description = "Neither `all` nor `products`, or both \
+            (`invalid_selection`), or a product key does not parse (`invalid_product_key`)",
+            body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = "No such team, or not one of the caller's; or the user is \
+            not assigned to it (`not_found`)", body = Problem),
+        (status = 422, description = "The team is closed (`team_closed`), or a product is not \
+            in the catalogue (`unknown_product`)", body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn set_products(
     State(state): State<AppState>,
     caller: Caller,
@@ -305,12 +364,17 @@ async fn set_products(
     Ok(Json(wire::flex_user(&updated)))
 }
 
-#[utoipa::path(get, path = "/v1/teams/{team}/flex/defaults", tag = "people",
-    params(("team" = i64, Path)),
-    responses((status = 200, body = Defaults),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// The team's default assignments (R-ACC-3).
+///
+/// `enabled` is false when the list is empty: each user's own selection applies.
+#[utoipa::path(get, path = "/v1/teams/{team}/flex/defaults", tag = "people", operation_id = "get_defaults",
+    params(("team" = i64, Path, description = "The team's id", example = 1)),
+    responses(
+        (status = 200, description = "The default products", body = Defaults,
+            example = json!({"team_id": 1, "enabled": true, "products": ["autocad"]})),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn get_defaults(
     State(state): State<AppState>,
     caller: Caller,
@@ -321,16 +385,24 @@ async fn get_defaults(
     Ok(Json(wire::defaults(team, &keys)))
 }
 
-/// R-ACC-3: default assignments. While the list is not empty every Flex user of the team gets
-/// exactly these products; products added to the catalogue later are not added; no email is
-/// sent. An empty list turns defaults off and per-user selections apply again.
-#[utoipa::path(put, path = "/v1/teams/{team}/flex/defaults", tag = "people", request_body = SetDefaults,
-    params(("team" = i64, Path)),
-    responses((status = 200, body = Defaults), (status = 400, body = Problem),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem),
-              (status = 422, description = "team_closed, unknown_product", body = Problem)),
-    security(("bearer" = [])))]
+/// Set the team's default assignments (R-ACC-3).
+///
+/// While the list is not empty every Flex user of the team gets exactly these products;
+/// products added to the catalogue later are not added; no email is sent. An empty list turns
+/// defaults off and per-user selections apply again.
+#[utoipa::path(put, path = "/v1/teams/{team}/flex/defaults", tag = "people", operation_id = "set_defaults",
+    request_body(content = SetDefaults, example = json!({"products": ["autocad"]})),
+    params(("team" = i64, Path, description = "The team's id", example = 1)),
+    responses(
+        (status = 200, description = "The defaults as they are now", body = Defaults,
+            example = json!({"team_id": 1, "enabled": true, "products": ["autocad"]})),
+        (status = 400, description = "A product key does not parse (`invalid_product_key`)",
+            body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem),
+        (status = 422, description = "The team is closed (`team_closed`), or a product is not \
+            in the catalogue (`unknown_product`)", body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn set_defaults(
     State(state): State<AppState>,
     caller: Caller,
@@ -345,23 +417,37 @@ async fn set_defaults(
     Ok(Json(wire::defaults(team, &keys)))
 }
 
-/// R-USR-5: import users from CSV (`name,email[,products]`, products `a;b` or `*`; a header
-/// line is allowed). The file is stored as an import and answered at once with `202 Accepted`
-/// and its `Location`; a background worker applies it in chunks. Each line is checked alone:
-/// good lines are applied, bad ones get their line number and reason in the import's outcomes
-/// (`GET …/flex/imports/{id}`). Importing the same file again changes nothing. No email is sent.
-/// At most 100,000 lines and 10 MiB per request (`413 body_too_large`); larger files are sent in
-/// parts with `first_line`.
-#[utoipa::path(post, path = "/v1/teams/{team}/flex/import", tag = "people",
-    request_body(content = String, content_type = "text/csv"),
-    params(("team" = i64, Path), ImportQuery),
-    responses((status = 202, body = ImportJob, headers(("Location" = String, description = "the import: GET it to follow its progress"))),
-              (status = 400, description = "invalid_import, invalid_query", body = Problem), (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem),
-              (status = 409, description = "too_many_imports", body = Problem),
-              (status = 422, description = "team_closed", body = Problem),
-              (status = 413, description = "body_too_large", body = Problem), (status = 415, body = Problem)),
-    security(("bearer" = [])))]
+/// Import Flex users from a CSV file (R-USR-5), applied in the background.
+///
+/// Lines are `name,email[,products]`, products `a;b` or `*`; a header line is allowed. The file
+/// is stored as an import and answered at once with `202 Accepted` and its `Location`; a worker
+/// applies it in chunks. Each line is checked alone: good lines are applied, bad ones get their
+/// line number and reason in the import's outcomes (`GET …/flex/imports/{id}`). Importing the
+/// same file again changes nothing. No email is sent.
+///
+/// At most 100,000 lines and 10 MiB per request; larger files are sent in parts with
+/// `first_line`.
+#[utoipa::path(post, path = "/v1/teams/{team}/flex/import", tag = "people", operation_id = "import_users",
+    request_body(content = String, content_type = "text/csv",
+        example = "name,email,products\nSam Lee,sam@example.com,autocad\nKim Park,kim@example.com,*\n"),
+    params(("team" = i64, Path, description = "The team's id", example = 1), ImportQuery),
+    responses(
+        (status = 202, description = "The import, queued", body = ImportJob,
+            headers(("Location" = String, description = "The import: GET it to follow its progress")),
+            example = json!({"id": 3, "team_id": 1, "status": "queued", "total": 120, "done": 0, "applied": 0,
+                "unchanged": 0, "refused": 0, "created_at": "2026-01-07T09:00:00Z"})),
+        (status = 400, description = "The file is not CSV of this form (`invalid_import`), or \
+            `first_line` is out of range (`invalid_query`)", body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem),
+        (status = 409, description = "The team has as many unfinished imports as it may \
+            (`too_many_imports`)", body = Problem),
+        (status = 413, description = "The file is over 10 MiB (`body_too_large`): send it in \
+            parts", body = Problem),
+        (status = 415, description = "The file is not sent as `Content-Type: text/csv` \
+            (`unsupported_media_type`)", body = Problem),
+        (status = 422, description = "The team is closed (`team_closed`)", body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn import(
     State(state): State<AppState>,
     caller: Caller,
@@ -433,12 +519,18 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
     )
 }
 
-/// A team's imports, newest first: status, progress and counts.
+/// The team's imports, newest first: status, progress and counts.
 #[utoipa::path(get, path = "/v1/teams/{team}/flex/imports", tag = "people",
-    params(("team" = i64, Path), ImportsQuery),
-    responses((status = 200, body = Vec<ImportJob>), (status = 400, body = Problem), (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    params(("team" = i64, Path, description = "The team's id", example = 1), ImportsQuery),
+    responses(
+        (status = 200, description = "The imports, newest first", body = Vec<ImportJob>,
+            example = json!([{"id": 3, "team_id": 1, "status": "done", "total": 120, "done": 120, "applied": 117,
+                "unchanged": 1, "refused": 2, "created_at": "2026-01-07T09:00:00Z", "started_at": "2026-01-07T09:00:01Z",
+                              "finished_at": "2026-01-07T09:00:03Z"}])),
+        (status = 400, description = "`limit` is out of range (`invalid_query`)", body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn list_imports(
     State(state): State<AppState>,
     caller: Caller,
@@ -452,15 +544,29 @@ async fn list_imports(
     Ok(Json(jobs.iter().map(wire::import_job).collect()))
 }
 
-/// An import: status (`queued`, `running`, `done`, `failed`), progress (`done` of `total`
-/// lines), counts, and a page of its lines' outcomes in line order (`applied`, `unchanged`, or
-/// `refused` with the reason), after line `after`; `next_after` is there when more follow.
-/// A client that gave up waiting can tell from here exactly what was applied.
-#[utoipa::path(get, path = "/v1/teams/{team}/flex/imports/{id}", tag = "people",
-    params(("team" = i64, Path), ("id" = i64, Path), ImportOutcomesQuery),
-    responses((status = 200, body = ImportDetail), (status = 400, body = Problem), (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// One import: status, progress, counts, and a page of its lines' outcomes.
+///
+/// Status is `queued`, `running`, `done` or `failed`; progress is `done` of `total` lines. The
+/// outcomes come in line order (`applied`, `unchanged`, or `refused` with the reason), after line
+/// `after`; `next_after` is there when more follow. A client that gave up waiting can tell from
+/// here exactly what was applied.
+#[utoipa::path(get, path = "/v1/teams/{team}/flex/imports/{id}", tag = "people", operation_id = "get_import",
+    params(("team" = i64, Path, description = "The team's id", example = 1),
+           ("id" = i64, Path, description = "The import's id", example = 3), ImportOutcomesQuery),
+    responses(
+        (status = 200, description = "The import and a page of outcomes", body = ImportDetail,
+            example = json!({"id": 3, "team_id": 1, "status": "done", "total": 120, "done": 120, "applied": 117,
+                "unchanged": 1, "refused": 2, "created_at": "2026-01-07T09:00:00Z", "started_at": "2026-01-07T09:00:01Z",
+                "finished_at": "2026-01-07T09:00:03Z",
+                "outcomes": [
+                    {"line": 2, "outcome": "applied"},
+                    {"line": 3, "outcome": "refused", "reason": "invalid email: kim@"}],
+                "next_after": 3})),
+        (status = 400, description = "`limit` is out of range (`invalid_query`)", body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = "No such team, or not one of the caller's; or no such \
+            import of it (`not_found`)", body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn import_status(
     State(state): State<AppState>,
     caller: Caller,

@@ -11,7 +11,7 @@ use jeton_store::invitations::Invited;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::wire;
+use super::{NO_SUCH_TEAM, REFUSED_TO_USERS, wire};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
@@ -28,13 +28,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(accept))
 }
 
-/// Open invitations of the team (pending and expired), with who and until when.
+/// The team's open invitations, pending and expired, with who and until when.
 #[utoipa::path(get, path = "/v1/teams/{team}/invitations", tag = "people",
-    params(("team" = i64, Path)),
-    responses((status = 200, body = Vec<Invitation>),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    operation_id = "list_invitations",
+    params(("team" = i64, Path, description = "The team's id", example = 1)),
+    responses(
+        (status = 200, description = "The invitations not yet accepted nor replaced",
+            body = Vec<Invitation>,
+            example = json!([{"id": 4, "team_id": 1, "user_id": 7, "email": "sam@example.com",
+                "name": "Sam Lee", "status": "pending", "emailed": true,
+                "created_at": "2026-01-06T10:00:00Z", "expires_at": "2026-01-13T10:00:00Z"}])),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -45,16 +51,27 @@ async fn list(
     Ok(Json(list.iter().map(wire::invitation).collect()))
 }
 
-/// R-USR-3: a new link valid 7 days from now, emailed; the old link stops working.
+/// Send an invitation again with a new link, valid 7 days from now (R-USR-3).
+///
+/// The email goes out again and the old link stops working.
 #[utoipa::path(post, path = "/v1/teams/{team}/invitations/{id}/resend", tag = "people",
-    params(("team" = i64, Path), ("id" = i64, Path)),
-    responses((status = 200, body = Invitation),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem),
-              (status = 409, description = "invitation_accepted: the person already accepted; there is nothing to resend", body = Problem),
-              (status = 410, description = "invitation_superseded: a newer invitation exists; resend that one", body = Problem),
-              (status = 422, description = "team_closed", body = Problem)),
-    security(("bearer" = [])))]
+    operation_id = "resend_invitation",
+    params(("team" = i64, Path, description = "The team's id", example = 1),
+           ("id" = i64, Path, description = "The invitation's id", example = 4)),
+    responses(
+        (status = 200, description = "The invitation with its new expiry", body = Invitation,
+            example = json!({"id": 4, "team_id": 1, "user_id": 7, "email": "sam@example.com",
+                "name": "Sam Lee", "status": "pending", "emailed": false,
+                "created_at": "2026-01-06T10:00:00Z", "expires_at": "2026-01-16T09:30:00Z"})),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = "No such team, or not one of the caller's; or no such \
+            invitation of it (`not_found`)", body = Problem),
+        (status = 409, description = "The person accepted already: there is nothing to resend \
+            (`invitation_accepted`)", body = Problem),
+        (status = 410, description = "A newer invitation replaced this one: resend that one \
+            (`invitation_superseded`)", body = Problem),
+        (status = 422, description = "The team is closed (`team_closed`)", body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn resend(
     State(state): State<AppState>,
     caller: Caller,
@@ -124,14 +141,29 @@ pub(crate) async fn accept_secret(
         .await?)
 }
 
-/// Accept an invitation (no authentication: the secret is the proof). After 7 days:
-/// 410 `invitation_expired`; after a resend, the old secret: 410 `invitation_superseded`.
-#[utoipa::path(post, path = "/v1/invitations/accept", tag = "people", request_body = AcceptInvitation,
-    responses((status = 200, body = Accepted), (status = 400, description = "invalid_password", body = Problem),
-              (status = 401, description = "invalid_credentials (existing account)", body = Problem),
-              (status = 404, body = Problem), (status = 409, description = "invitation_accepted", body = Problem),
-              (status = 410, description = "invitation_expired, invitation_superseded", body = Problem),
-              (status = 422, description = "not_assigned: the administrator removed the assignment since; team_closed", body = Problem)))]
+/// Accept an invitation with the secret of its link; no key needed.
+///
+/// The secret is the proof. A new account chooses its password here; a person who has an
+/// account already gives theirs. After 7 days the link answers 410 `invitation_expired`; after a
+/// resend, the old link 410 `invitation_superseded`.
+#[utoipa::path(post, path = "/v1/invitations/accept", tag = "people",
+    operation_id = "accept_invitation",
+    request_body(content = AcceptInvitation, example = json!({
+        "secret": "2f0c6b9e4d7a1358c2e9f0a4b6d8e1c3a5f7b9d2e4c6a8f0b1d3e5a7c9f2b4d6",
+        "password": "a-long-passphrase"})),
+    responses(
+        (status = 200, description = "Accepted: the user is active on the team and may sign in",
+            body = Accepted, example = json!({"user_id": 7, "team_id": 1})),
+        (status = 400, description = "The new password is too short or too long \
+            (`invalid_password`)", body = Problem),
+        (status = 401, description = "The person has an account and this is not its password \
+            (`invalid_credentials`)", body = Problem),
+        (status = 404, description = "No invitation has this secret (`not_found`)", body = Problem),
+        (status = 409, description = "Accepted already (`invitation_accepted`)", body = Problem),
+        (status = 410, description = "The link expired (`invitation_expired`) or a newer one \
+            replaced it (`invitation_superseded`)", body = Problem),
+        (status = 422, description = "The administrator removed the assignment since \
+            (`not_assigned`), or the team is closed (`team_closed`)", body = Problem)))]
 async fn accept(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<AcceptInvitation>,

@@ -15,7 +15,7 @@ use jeton_core::{DomainError, IdempotencyKey, TeamId, Tokens};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::wire;
+use super::{NO_SUCH_TEAM, OPERATOR_ONLY, REFUSED_TO_USERS, wire};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -52,16 +52,31 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyK
         .map_err(ApiError::from)
 }
 
-/// Record a purchase of tokens (operator): a new pack valid one calendar year. With an
-/// `Idempotency-Key` header, a retry of the same request returns the first pack and credits
-/// nothing more (the answer then carries `Idempotent-Replayed: true`).
-#[utoipa::path(post, path = "/v1/teams/{team}/packs", tag = "tokens", request_body = NewPack,
-    params(("team" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
-    responses((status = 201, body = Pack), (status = 400, body = Problem),
-              (status = 403, description = "refused to admin keys and user tokens", body = Problem),
-              (status = 404, body = Problem),
-              (status = 422, description = "team_closed, idempotency_key_reused", body = Problem)),
-    security(("bearer" = [])))]
+/// Record a purchase of tokens (operator): a new pack valid one calendar year.
+///
+/// With an `Idempotency-Key` header, a retry of the same request returns the first pack and
+/// credits nothing more (the answer then carries `Idempotent-Replayed: true`).
+#[utoipa::path(post, path = "/v1/teams/{team}/packs", tag = "tokens", operation_id = "buy_pack",
+    request_body(content = NewPack, example = json!({"tokens": 1000})),
+    params(("team" = i64, Path, description = "The team's id", example = 1),
+           ("Idempotency-Key" = Option<String>, Header,
+            description = "Makes retries safe: the same key gets the first answer", example = "order-2026-0042")),
+    responses(
+        (status = 201, description = "The new pack (or, replayed, the first answer to this \
+            `Idempotency-Key`)", body = Pack,
+            headers(("Idempotent-Replayed" = String,
+                     description = "`true` when this is the stored answer of an earlier request")),
+            example = json!({"id": 5, "team_id": 1, "tokens": 1000, "remaining": 1000,
+                             "purchased_at": "2026-01-05T08:00:00Z",
+                             "expires_at": "2027-01-05T08:00:00Z"})),
+        (status = 400, description = "The amount or the `Idempotency-Key` does not parse \
+            (`invalid_tokens`, `invalid_idempotency_key`)", body = Problem),
+        (status = 403, description = OPERATOR_ONLY, body = Problem),
+        (status = 404, description = "No such team (`not_found`)", body = Problem),
+        (status = 422, description = "The team is closed (`team_closed`), has as many packs as \
+            it may (`too_many_packs`), or the `Idempotency-Key` was used for another request \
+            (`idempotency_key_reused`)", body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn buy_pack(
     State(state): State<AppState>,
     caller: Caller,
@@ -86,14 +101,25 @@ async fn buy_pack(
     Ok(response)
 }
 
-/// R-REP-1: available, used and total tokens of the active packs, and the packs in the order
-/// they will be used.
-#[utoipa::path(get, path = "/v1/teams/{team}/balance", tag = "tokens",
-    params(("team" = i64, Path)),
-    responses((status = 200, body = Balance),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// The team's balance (R-REP-1): available, used and total tokens of its active packs.
+///
+/// The packs are listed in the order they will be used: the one that expires first, first.
+#[utoipa::path(get, path = "/v1/teams/{team}/balance", tag = "tokens", operation_id = "get_balance",
+    params(("team" = i64, Path, description = "The team's id", example = 1)),
+    responses(
+        (status = 200, description = "The balance and the active packs", body = Balance,
+            example = json!({"team_id": 1, "available": 1850, "used": 150, "total": 2000,
+                "low": false, "low_percent": 20,
+                "packs": [
+                    {"id": 5, "tokens": 1000, "remaining": 850,
+                     "purchased_at": "2026-01-05T08:00:00Z", "expires_at": "2027-01-05T08:00:00Z",
+                     "days_to_expiry": 296},
+                    {"id": 6, "tokens": 1000, "remaining": 1000,
+                     "purchased_at": "2026-02-01T08:00:00Z", "expires_at": "2027-02-01T08:00:00Z",
+                     "days_to_expiry": 323}]})),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn balance(
     State(state): State<AppState>,
     caller: Caller,
@@ -105,14 +131,24 @@ async fn balance(
     Ok(Json(wire::balance(&balance, now)))
 }
 
-/// R-REP-2: the team's ledger events with `from <= at < to` (default: the last 90 days up to
-/// now), oldest first; includes the history of teams merged into this one.
-#[utoipa::path(get, path = "/v1/teams/{team}/events", tag = "tokens",
-    params(("team" = i64, Path), EventsQuery),
-    responses((status = 200, body = Vec<Event>), (status = 400, body = Problem),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// The team's ledger events (R-REP-2), oldest first.
+///
+/// The events with `from <= at < to` (by default the last 90 days up to now), including the
+/// history of teams merged into this one.
+#[utoipa::path(get, path = "/v1/teams/{team}/events", tag = "tokens", operation_id = "list_events",
+    params(("team" = i64, Path, description = "The team's id", example = 1), EventsQuery),
+    responses(
+        (status = 200, description = "The events of the range, oldest first", body = Vec<Event>,
+            example = json!([
+                {"id": 11, "team_id": 1, "kind": "purchased", "amount": 1000, "pack_id": 5,
+                 "at": "2026-01-05T08:00:00Z", "actor": "operator", "cause": "purchase:5"},
+                {"id": 12, "team_id": 1, "kind": "charged", "amount": -7, "pack_id": 5,
+                 "at": "2026-01-05T09:12:00Z", "actor": "user:7", "cause": "session:3"}])),
+        (status = 400, description = "`from` or `to` does not parse, or `from` is not before \
+            `to` (`invalid_range`); `limit` is out of range (`invalid_query`)", body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn events(
     State(state): State<AppState>,
     caller: Caller,
@@ -127,15 +163,26 @@ async fn events(
     Ok(Json(events.iter().map(wire::event).collect()))
 }
 
-/// R-PACK-6: move tokens to another team the caller manages. Tokens are taken in consumption
-/// order and keep their expiry. All or nothing.
-#[utoipa::path(post, path = "/v1/teams/{team}/moves", tag = "tokens", request_body = NewMove,
-    params(("team" = i64, Path, description = "the team giving the tokens")),
-    responses((status = 201, body = Move), (status = 400, body = Problem),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem),
-              (status = 422, description = "team_closed, insufficient_tokens or same_team", body = Problem)),
-    security(("bearer" = [])))]
+/// Move tokens to another team the caller manages (R-PACK-6).
+///
+/// Tokens are taken in consumption order and keep their expiry. All or nothing.
+#[utoipa::path(post, path = "/v1/teams/{team}/moves", tag = "tokens",
+    request_body(content = NewMove, example = json!({"to_team": 2, "tokens": 300})),
+    params(("team" = i64, Path, description = "The team giving the tokens", example = 1)),
+    responses(
+        (status = 201, description = "The move: which packs gave how many tokens, and the packs \
+            they became in the other team", body = Move,
+            example = json!({"id": 4, "from_team": 1, "to_team": 2, "tokens": 300,
+                "at": "2026-02-10T14:00:00Z", "actor": "admin:1",
+                "packs": [{"from_pack": 5, "to_pack": 8, "tokens": 300,
+                           "expires_at": "2027-01-05T08:00:00Z"}]})),
+        (status = 400, description = "The amount does not parse (`invalid_tokens`)", body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = "No such team, or one of the two is not the caller's \
+            (`not_found`)", body = Problem),
+        (status = 422, description = "A team is closed (`team_closed`), the team has fewer \
+            tokens (`insufficient_tokens`), or it is the same team (`same_team`)", body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn move_tokens(
     State(state): State<AppState>,
     caller: Caller,
@@ -154,13 +201,18 @@ async fn move_tokens(
     Ok((StatusCode::CREATED, Json(wire::move_record(&moved))))
 }
 
-/// Reconcile the team's ledger: its events must add up to its packs, in total and pack by pack.
-#[utoipa::path(get, path = "/v1/teams/{team}/audit", tag = "tokens",
-    params(("team" = i64, Path)),
-    responses((status = 200, body = Audit),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// Reconcile the team's ledger: its events must add up to its packs.
+///
+/// In total and pack by pack; a team that does not reconcile is also logged as an error.
+#[utoipa::path(get, path = "/v1/teams/{team}/audit", tag = "tokens", operation_id = "audit_team",
+    params(("team" = i64, Path, description = "The team's id", example = 1)),
+    responses(
+        (status = 200, description = "The sums and the packs that do not add up", body = Audit,
+            example = json!({"team_id": 1, "events_sum": 1850, "remaining_sum": 1850,
+                             "balanced": true, "mismatched_packs": []})),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn audit(
     State(state): State<AppState>,
     caller: Caller,

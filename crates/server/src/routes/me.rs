@@ -10,7 +10,7 @@ use jeton_core::session::preferred_access;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::wire;
+use super::{USERS_ONLY, wire};
 use crate::auth::{Caller, CurrentKeyHash};
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
@@ -29,13 +29,24 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_out_everywhere))
 }
 
-/// Sign in with email and password; the token authenticates product clients and `/v1/me`.
-/// An address gets 10 attempts in 15 minutes; after that, 429 with `Retry-After` for 15 minutes
-/// (`jeton_core::sign_in`).
-#[utoipa::path(post, path = "/v1/auth/token", tag = "people", request_body = TokenRequest,
-    responses((status = 200, body = UserToken), (status = 400, body = Problem),
-              (status = 401, description = "invalid_credentials", body = Problem),
-              (status = 429, description = "too_many_sign_in_attempts", body = Problem)))]
+/// Sign a user in with email and password: a user token, valid 30 days.
+///
+/// The token authenticates product clients (`POST /v1/sessions`) and `/v1/me`. An address gets
+/// 10 attempts in 15 minutes; after that, 429 with `Retry-After` for 15 minutes.
+#[utoipa::path(post, path = "/v1/auth/token", tag = "people", operation_id = "create_user_token",
+    request_body(content = TokenRequest, example = json!({
+        "email": "sam@example.com", "password": "a-long-passphrase"})),
+    responses(
+        (status = 200, description = "The user token and when it stops working", body = UserToken,
+            example = json!({
+                "token": "jeton_usr_de265863169a1367d543f3f82b1040024f9a95882c976ac1e72ce1339777be26",
+                "user_id": 7, "expires_at": "2026-02-04T08:00:00Z"})),
+        (status = 400, description = "The email does not parse (`invalid_email`)", body = Problem),
+        (status = 401, description = "No account has this email and password \
+            (`invalid_credentials`)", body = Problem),
+        (status = 429, description = "Too many attempts for this address: try again after \
+            `Retry-After` seconds (`too_many_sign_in_attempts`)", body = Problem,
+            headers(("Retry-After" = u64, description = "Seconds until the address may try again")))))]
 async fn sign_in(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<TokenRequest>,
@@ -59,11 +70,17 @@ async fn sign_in(
     }))
 }
 
-/// R-AUTH-1: sign out here: ends the user token this request carries (it answers 401 from now
-/// on); the user's other tokens keep working.
-#[utoipa::path(post, path = "/v1/me/sign-out", tag = "people",
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+/// Sign out here: end the user token this request carries (R-AUTH-1).
+///
+/// The token answers 401 from now on; the user's other tokens keep working.
+#[utoipa::path(post, path = "/v1/me/sign-out", tag = "people", operation_id = "sign_out_me",
+    responses(
+        (status = 204, description = "The token is ended"),
+        (status = 403, description = USERS_ONLY, body = Problem,
+            example = json!({"type": "urn:jeton:problem:forbidden", "title": "Forbidden",
+                "status": 403, "code": "forbidden",
+                "detail": "this needs a user token (POST /v1/auth/token), not an operator or admin key"}))),
+    security(("bearer" = ["user"])))]
 async fn sign_out(
     State(state): State<AppState>,
     caller: Caller,
@@ -74,12 +91,17 @@ async fn sign_out(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// R-AUTH-1: sign out everywhere: ends every token of this user, this one included; each answers
-/// 401 from now on, on every server. Product sessions opened with them stop at their next
-/// heartbeat; offline leases already given stay valid until they run out.
+/// Sign out everywhere: end every token of this user, this one included (R-AUTH-1).
+///
+/// Each token answers 401 from now on, on every server. Product sessions opened with them stop
+/// at their next heartbeat; offline leases already given stay valid until they run out.
 #[utoipa::path(post, path = "/v1/me/sign-out-everywhere", tag = "people",
-    responses((status = 200, body = TokensEnded), (status = 401, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    operation_id = "sign_out_me_everywhere",
+    responses(
+        (status = 200, description = "How many tokens were ended", body = TokensEnded,
+            example = json!({"user_id": 7, "ended": 3})),
+        (status = 403, description = USERS_ONLY, body = Problem)),
+    security(("bearer" = ["user"])))]
 async fn sign_out_everywhere(
     State(state): State<AppState>,
     caller: Caller,
@@ -93,9 +115,12 @@ async fn sign_out_everywhere(
 }
 
 /// Who this user token belongs to.
-#[utoipa::path(get, path = "/v1/me", tag = "people",
-    responses((status = 200, body = Me), (status = 401, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/me", tag = "people", operation_id = "get_me",
+    responses(
+        (status = 200, description = "The token's user", body = Me,
+            example = json!({"user_id": 7, "email": "sam@example.com", "name": "Sam Lee"})),
+        (status = 403, description = USERS_ONLY, body = Problem)),
+    security(("bearer" = ["user"])))]
 async fn me(caller: Caller) -> ApiResult<Json<Me>> {
     let user = caller.require_user()?;
     Ok(Json(Me {
@@ -105,11 +130,19 @@ async fn me(caller: Caller) -> ApiResult<Json<Me>> {
     }))
 }
 
-/// R-ACC-4, the downloads view: the products this user may open (through Flex, a subscription or
-/// a trial), how, and their installers.
-#[utoipa::path(get, path = "/v1/me/products", tag = "people",
-    responses((status = 200, body = Vec<MyProduct>), (status = 401, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+/// The products this user may open, how, and their installers (R-ACC-4).
+///
+/// The downloads view: products open to the user through Flex on a team, a subscription or a
+/// trial.
+#[utoipa::path(get, path = "/v1/me/products", tag = "people", operation_id = "list_my_products",
+    responses(
+        (status = 200, description = "The user's products, by key", body = Vec<MyProduct>,
+            example = json!([{"key": "autocad", "name": "AutoCAD", "access": "flex",
+                "teams": [1],
+                "items": [{"version": "2027", "platform": "windows",
+                           "url": "https://downloads.example.com/autocad-2027.exe"}]}])),
+        (status = 403, description = USERS_ONLY, body = Problem)),
+    security(("bearer" = ["user"])))]
 async fn my_products(
     State(state): State<AppState>,
     caller: Caller,

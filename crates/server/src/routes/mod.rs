@@ -20,6 +20,21 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::{ApiError, ApiResult, Malformed};
 use crate::state::AppState;
 
+// What the OpenAPI document says of answers that many operations give, so that each is said
+// one way (see `crate::auth::Caller` for who is refused what).
+
+/// 403 where a team admin's key would do: the caller is a user.
+const REFUSED_TO_USERS: &str =
+    "A user token: this needs the operator key or a team admin's key (`forbidden`)";
+/// 403 where only the operator may call.
+const OPERATOR_ONLY: &str =
+    "A team admin's key or a user token: only the operator may do this (`forbidden`)";
+/// 403 where only a user may call.
+const USERS_ONLY: &str =
+    "The operator key or a team admin's key: this needs a user token (`forbidden`)";
+/// 404 for the `{team}` of the path: an admin's teams are the only ones that exist for them.
+const NO_SUCH_TEAM: &str = "No such team, or not one of the caller's (`not_found`)";
+
 /// A listing's `limit` query parameter: `default` when it is not given, else 1 to `max`.
 fn page_limit(limit: Option<u32>, default: u32, max: usize) -> ApiResult<usize> {
     let limit = limit.unwrap_or(default);

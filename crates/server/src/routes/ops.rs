@@ -9,6 +9,7 @@ use jeton_api::{ClockAdvance, ClockNow, Health, Problem};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::OPERATOR_ONLY;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::ApiJson;
@@ -29,9 +30,13 @@ pub fn test_clock_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(advance_clock))
 }
 
-/// Liveness: answers 200 when the server and its database respond.
+/// Liveness: 200 when the server and its database respond; no key needed.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, body = Health), (status = 503, body = Problem)))]
+    responses(
+        (status = 200, description = "The server and its database answer", body = Health,
+            example = json!({"status": "ok", "database": "sqlite", "version": "0.1.0"})),
+        (status = 503, description = "The database does not answer (`database_unavailable`)",
+            body = Problem)))]
 async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     state
         .store
@@ -45,13 +50,22 @@ async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     }))
 }
 
-/// Prometheus metrics, in the text exposition format (operator key only: the ledger totals and
-/// request counts are the business's figures; Prometheus sends the key with
-/// `authorization: {credentials_file: …}`).
-#[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, content_type = "application/openmetrics-text", body = String),
-              (status = 401, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+/// Metrics in OpenMetrics text (operator).
+///
+/// Operator key only: the ledger totals and request counts are the business's figures.
+/// Prometheus sends the key with `authorization: {credentials_file: …}`. Counters are this
+/// process's; the gauges (`jeton_open_sessions`, `jeton_emails_pending`, `jeton_emails_failed`,
+/// `jeton_teams_low_balance`) are read from the database at each scrape.
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "get_metrics",
+    responses(
+        (status = 200, description = "The metrics", content_type = "application/openmetrics-text", body = String,
+            example = "# TYPE jeton_ledger_tokens counter\n\
+                       jeton_ledger_tokens_total{kind=\"purchased\"} 1000\n\
+                       # TYPE jeton_open_sessions gauge\n\
+                       jeton_open_sessions 12\n\
+                       # EOF\n"),
+        (status = 403, description = OPERATOR_ONLY, body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
     caller.require_operator()?;
     let gauges = state.store.gauges().await?;
@@ -61,12 +75,19 @@ async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<imp
     ))
 }
 
-/// Move the test clock forward (operator; `--test-clock` only). Background jobs (expiry) run at
-/// the new time before the answer, so their effects are visible at once; the import worker is
-/// woken.
-#[utoipa::path(post, path = "/v1/test-clock/advance", tag = "operations", request_body = ClockAdvance,
-    responses((status = 200, body = ClockNow), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+/// Move the test clock forward (operator; servers started with `--test-clock` only).
+///
+/// Background jobs (expiry) run at the new time before the answer, so their effects are visible
+/// at once; the import worker and the mail sender are woken.
+#[utoipa::path(post, path = "/v1/test-clock/advance", tag = "operations",
+    request_body(content = ClockAdvance, example = json!({"seconds": 86400})),
+    responses(
+        (status = 200, description = "The clock's new time", body = ClockNow,
+            example = json!({"now": "2026-01-06T08:00:00Z"})),
+        (status = 400, description = "`seconds` is out of range (`invalid_seconds`)",
+            body = Problem),
+        (status = 403, description = OPERATOR_ONLY, body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn advance_clock(
     State(state): State<AppState>,
     caller: Caller,

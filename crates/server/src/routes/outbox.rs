@@ -7,7 +7,7 @@ use jeton_store::outbox::{OutboxFilter, OutboxRecord, OutboxStatus};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::wire;
+use super::{OPERATOR_ONLY, wire};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiPath, ApiQuery};
@@ -22,10 +22,22 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(retry_all_failed))
 }
 
-/// Emails, newest first (operator). Without `--smtp-url` they stay `pending` here.
-#[utoipa::path(get, path = "/v1/outbox", tag = "operations", params(OutboxQuery),
-    responses((status = 200, body = Vec<OutboxMessage>), (status = 400, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+/// The outbox: emails, newest first (operator).
+///
+/// A server without `--smtp-url` keeps its emails here, `pending`.
+#[utoipa::path(get, path = "/v1/outbox", tag = "operations", operation_id = "list_outbox",
+    params(OutboxQuery),
+    responses(
+        (status = 200, description = "The emails, newest first", body = Vec<OutboxMessage>,
+            example = json!([{"id": 31, "team_id": 1, "to": "Sam Lee <sam@example.com>",
+                "subject": "You are invited to Jeton (Design)",
+                "body": "Hello Sam Lee,\n\nYou are invited ...", "kind": "invitation",
+                "status": "sent", "attempts": 1, "created_at": "2026-01-06T10:00:00Z",
+                "sent_at": "2026-01-06T10:00:02Z"}])),
+        (status = 400, description = "`status` is not pending, sent or failed, or `limit` is \
+            out of range (`invalid_query`)", body = Problem),
+        (status = 403, description = OPERATOR_ONLY, body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -53,16 +65,27 @@ async fn list(
     Ok(Json(messages.iter().map(wire::outbox_message).collect()))
 }
 
-/// Sends a `failed` email again (operator): back in the queue at once, with a fresh count of
-/// attempts, once the cause is fixed (a wrong address, a relay that refused it). 409
-/// `message_not_failed` for a message that is pending or sent: those must not be queued twice.
-/// The message goes as it was written: an invitation whose 7 days have run out meanwhile is
-/// better resent (`POST /v1/teams/{team}/invitations/{id}/resend`), which makes a new link.
+/// Send a `failed` email again (operator), once the cause is fixed.
+///
+/// The email is back in the queue at once, with a fresh count of attempts (a wrong address, a
+/// relay that refused it). It goes as it was written: an invitation whose 7 days have run out
+/// meanwhile is better resent (`POST /v1/teams/{team}/invitations/{id}/resend`), which makes a
+/// new link.
 #[utoipa::path(post, path = "/v1/outbox/{id}/retry", tag = "operations",
-    params(("id" = i64, Path, description = "The message's id (`GET /v1/outbox`)")),
-    responses((status = 200, body = OutboxMessage), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem)),
-    security(("bearer" = [])))]
+    operation_id = "retry_email",
+    params(("id" = i64, Path, description = "The message's id (`GET /v1/outbox`)", example = 31)),
+    responses(
+        (status = 200, description = "The email, pending again", body = OutboxMessage,
+            example = json!({"id": 31, "team_id": 1, "to": "Sam Lee <sam@example.com>",
+                "subject": "You are invited to Jeton (Design)",
+                "body": "Hello Sam Lee,\n\nYou are invited ...", "kind": "invitation",
+                "status": "pending", "attempts": 0, "created_at": "2026-01-06T10:00:00Z",
+                "last_error": "550 5.1.1 mailbox unavailable"})),
+        (status = 403, description = OPERATOR_ONLY, body = Problem),
+        (status = 404, description = "No email has this id (`not_found`)", body = Problem),
+        (status = 409, description = "The email is pending or sent, not failed: it must not be \
+            queued twice (`message_not_failed`)", body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn retry(
     State(state): State<AppState>,
     caller: Caller,
@@ -81,11 +104,17 @@ pub(crate) async fn retry_one(state: &AppState, id: MessageId) -> ApiResult<Outb
     Ok(message)
 }
 
-/// Sends every `failed` email again (operator), after the relay was down longer than the sender
-/// keeps trying (about 13 hours). Invitations among them carry their links as they were.
+/// Send every `failed` email again (operator).
+///
+/// For after the relay was down longer than the sender keeps trying (about 13 hours).
+/// Invitations among them carry their links as they were.
 #[utoipa::path(post, path = "/v1/outbox/failed/retry", tag = "operations",
-    responses((status = 200, body = Requeued), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    operation_id = "retry_failed_emails",
+    responses(
+        (status = 200, description = "How many emails were queued again", body = Requeued,
+            example = json!({"queued": 3})),
+        (status = 403, description = OPERATOR_ONLY, body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn retry_all_failed(
     State(state): State<AppState>,
     caller: Caller,

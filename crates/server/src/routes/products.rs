@@ -10,7 +10,7 @@ use jeton_core::{ProductKey, ProductName, Tokens};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::wire;
+use super::{OPERATOR_ONLY, REFUSED_TO_USERS, wire};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiJson, ApiPath};
@@ -68,10 +68,30 @@ fn key(raw: &str) -> Result<ProductKey, ApiError> {
 }
 
 /// Add a product to the catalogue (operator).
-#[utoipa::path(post, path = "/v1/products", tag = "catalogue", request_body = NewProduct,
-    responses((status = 201, body = Product), (status = 400, body = Problem), (status = 403, body = Problem),
-              (status = 409, description = "duplicate_product", body = Problem)),
-    security(("bearer" = [])))]
+///
+/// The key names the product in sessions, reports and imports, and never changes; the name, the
+/// rates and the downloads can (`PATCH /v1/products/{key}`).
+#[utoipa::path(post, path = "/v1/products", tag = "catalogue",
+    request_body(content = NewProduct, example = json!({
+            "key": "autocad", "name": "AutoCAD", "daily_rate": 7,
+            "result_rates": {"render.cloud": 5}, "idle_awareness": true,
+            "items": [{"version": "2027", "platform": "windows",
+                       "url": "https://downloads.example.com/autocad-2027.exe"}]})),
+    responses(
+        (status = 201, description = "The product, in the catalogue from now on", body = Product,
+            example = json!({
+            "key": "autocad", "name": "AutoCAD", "daily_rate": 7,
+            "result_rates": {"render.cloud": 5}, "idle_awareness": true,
+            "items": [{"version": "2027", "platform": "windows",
+                       "url": "https://downloads.example.com/autocad-2027.exe"}],
+            "added_at": "2026-01-05T08:00:00Z", "updated_at": "2026-01-05T08:00:00Z"})),
+        (status = 400, description = "A value does not parse: the key, the name, a rate or an \
+            item (`invalid_product_key`, `invalid_name`, `invalid_rate`, `invalid_item`)",
+            body = Problem),
+        (status = 403, description = OPERATOR_ONLY, body = Problem),
+        (status = 409, description = "A product has this key already (`duplicate_product`)",
+            body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn create_product(
     State(state): State<AppState>,
     caller: Caller,
@@ -86,11 +106,21 @@ async fn create_product(
     Ok((StatusCode::CREATED, Json(wire::product(&product))))
 }
 
-/// The catalogue (operator and team admins). A user token is refused: a user sees the products
-/// they may open, with their downloads, at `GET /v1/me/products` (R-ACC-4).
+/// The catalogue: every product (operator and team admins).
+///
+/// A user token is refused: a user sees the products they may open, with their downloads, at
+/// `GET /v1/me/products` (R-ACC-4).
 #[utoipa::path(get, path = "/v1/products", tag = "catalogue",
-    responses((status = 200, body = Vec<Product>), (status = 401, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    responses(
+        (status = 200, description = "Every product, by key", body = Vec<Product>,
+            example = json!([{
+            "key": "autocad", "name": "AutoCAD", "daily_rate": 7,
+            "result_rates": {"render.cloud": 5}, "idle_awareness": true,
+            "items": [{"version": "2027", "platform": "windows",
+                       "url": "https://downloads.example.com/autocad-2027.exe"}],
+            "added_at": "2026-01-05T08:00:00Z", "updated_at": "2026-01-05T08:00:00Z"}])),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn list_products(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,11 +130,28 @@ async fn list_products(
     Ok(Json(products.iter().map(wire::product).collect()))
 }
 
-/// One product with its rate history (operator and team admins, as the catalogue).
+/// One product with its rate history (operator and team admins).
+///
+/// The history lists every change of the rates, oldest first; a charge uses the rates in force
+/// when it was made (R-CAT-3).
 #[utoipa::path(get, path = "/v1/products/{key}", tag = "catalogue",
-    params(("key" = String, Path, description = "product key")),
-    responses((status = 200, body = ProductDetail), (status = 403, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    params(("key" = String, Path, description = "The product's key", example = "autocad")),
+    responses(
+        (status = 200, description = "The product and every rate it has had", body = ProductDetail,
+            example = json!({
+            "key": "autocad", "name": "AutoCAD", "daily_rate": 7,
+            "result_rates": {"render.cloud": 5}, "idle_awareness": true,
+            "items": [{"version": "2027", "platform": "windows",
+                       "url": "https://downloads.example.com/autocad-2027.exe"}],
+            "added_at": "2026-01-05T08:00:00Z", "updated_at": "2026-02-01T09:00:00Z",
+            "rate_history": [
+                {"at": "2026-01-05T08:00:00Z", "daily_rate": 6, "result_rates": {"render.cloud": 5},
+                 "actor": "operator"},
+                {"at": "2026-02-01T09:00:00Z", "daily_rate": 7, "result_rates": {"render.cloud": 5},
+                 "actor": "operator"}]})),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = "No product has this key (`not_found`)", body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn get_product(
     State(state): State<AppState>,
     caller: Caller,
@@ -121,13 +168,26 @@ async fn get_product(
     }))
 }
 
-/// Change a product (operator). New rates apply to charges made from now on (R-CAT-3).
-#[utoipa::path(patch, path = "/v1/products/{key}", tag = "catalogue", request_body = ProductChange,
-    params(("key" = String, Path, description = "product key")),
-    responses((status = 200, body = Product), (status = 400, body = Problem),
-              (status = 403, description = "refused to admin keys and user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// Change a product (operator).
+///
+/// Fields left out stay as they are; lists that are given replace the old ones. New rates apply
+/// to the charges made from now on (R-CAT-3).
+#[utoipa::path(patch, path = "/v1/products/{key}", tag = "catalogue",
+    request_body(content = ProductChange, example = json!({"daily_rate": 8})),
+    params(("key" = String, Path, description = "The product's key", example = "autocad")),
+    responses(
+        (status = 200, description = "The product as it is now", body = Product,
+            example = json!({
+            "key": "autocad", "name": "AutoCAD", "daily_rate": 8,
+            "result_rates": {"render.cloud": 5}, "idle_awareness": true,
+            "items": [{"version": "2027", "platform": "windows",
+                       "url": "https://downloads.example.com/autocad-2027.exe"}],
+            "added_at": "2026-01-05T08:00:00Z", "updated_at": "2026-02-01T09:00:00Z"})),
+        (status = 400, description = "A value does not parse (`invalid_name`, `invalid_rate`, \
+            `invalid_item`), or nothing to change (`invalid_body`)", body = Problem),
+        (status = 403, description = OPERATOR_ONLY, body = Problem),
+        (status = 404, description = "No product has this key (`not_found`)", body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn update_product(
     State(state): State<AppState>,
     caller: Caller,

@@ -24,6 +24,7 @@ use jeton_store::reports::{Cursor, FIRST_PAGE, TeamSettings as Settings, UsageRo
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::{NO_SUCH_TEAM, REFUSED_TO_USERS};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Malformed};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -81,14 +82,31 @@ impl Names {
     }
 }
 
-/// R-REP-3: usage of a team (and the teams merged into it) over a range: the summary, and rows
-/// by product, user or day. Zero-token use (grace, subscription, trial) counts with 0 tokens.
-#[utoipa::path(get, path = "/v1/teams/{team}/usage", tag = "reports",
-    params(("team" = i64, Path), UsageQuery),
-    responses((status = 200, body = UsageReport), (status = 400, description = "invalid_range", body = Problem),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// A team's usage over a range (R-REP-3): the summary, and rows by product, user or day.
+///
+/// The team's usage includes the teams merged into it. Zero-token use (grace, subscription,
+/// trial) counts, with 0 tokens. With the team's `pseudonyms` setting on, users are shown as
+/// stable pseudonyms, without id or email.
+#[utoipa::path(get, path = "/v1/teams/{team}/usage", tag = "reports", operation_id = "get_usage",
+    params(("team" = i64, Path, description = "The team's id", example = 1), UsageQuery),
+    responses(
+        (status = 200, description = "The report: the summary, and the rows asked for with `by`",
+            body = UsageReport,
+            example = json!({"team_id": 1, "pseudonyms": false,
+                "range": {"name": "past_30_days", "from": "2026-01-06", "to": "2026-02-04",
+                          "days": 30},
+                "summary": {"tokens": 182, "products": 2, "users": 5, "periods": 24,
+                            "results": 6},
+                "by_product": [
+                    {"product": "autocad", "name": "AutoCAD", "tokens": 140, "users": 4,
+                     "days": 20, "results": 0},
+                    {"product": "revit", "name": "Revit", "tokens": 42, "users": 2, "days": 4,
+                     "results": 6}]})),
+        (status = 400, description = "The range does not parse (`invalid_range`), or `by` is \
+            not summary, product, user or day (`invalid_query`)", body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn usage(
     State(state): State<AppState>,
     caller: Caller,
@@ -279,14 +297,23 @@ impl Export {
     }
 }
 
-/// R-REP-4: the usage rows as CSV, one per usage period or result charge, with a header. Streamed
-/// page by page, so a year of a large team does not sit in memory.
+/// A team's usage rows as CSV (R-REP-4): one per usage period or result charge.
+///
+/// With a header line; the range is chosen as for the report. Streamed page by page, so a year of
+/// a large team does not sit in memory.
 #[utoipa::path(get, path = "/v1/teams/{team}/usage.csv", tag = "reports",
-    params(("team" = i64, Path), UsageQuery),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = Problem),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    operation_id = "export_usage_csv",
+    params(("team" = i64, Path, description = "The team's id", example = 1), UsageQuery),
+    responses(
+        (status = 200, description = "The rows, oldest first", content_type = "text/csv",
+            body = String,
+            example = "date,user,email,product,tokens,access,team,entry,result_type,quantity\n\
+                       2026-01-06,Sam Lee,sam@example.com,autocad,7,flex,Design,period,,\n\
+                       2026-01-06,Sam Lee,sam@example.com,revit,5,flex,Design,result,render.cloud,1\n"),
+        (status = 400, description = "The range does not parse (`invalid_range`)", body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn usage_csv(
     State(state): State<AppState>,
     caller: Caller,
@@ -362,12 +389,15 @@ fn wire_settings(s: &Settings) -> TeamSettings {
     }
 }
 
-#[utoipa::path(get, path = "/v1/teams/{team}/settings", tag = "reports",
-    params(("team" = i64, Path)),
-    responses((status = 200, body = TeamSettings),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// A team's report and alert settings.
+#[utoipa::path(get, path = "/v1/teams/{team}/settings", tag = "reports", operation_id = "get_team_settings",
+    params(("team" = i64, Path, description = "The team's id", example = 1)),
+    responses(
+        (status = 200, description = "The settings", body = TeamSettings,
+            example = json!({"low_balance_percent": 20, "pseudonyms": false})),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn get_settings(
     State(state): State<AppState>,
     caller: Caller,
@@ -386,14 +416,22 @@ pub(crate) async fn read_settings(
     Ok(wire_settings(&state.store.team_settings(team).await?))
 }
 
-/// The low-balance threshold (R-NOT-1, percent of the active total; admins are emailed once per
-/// crossing) and the privacy switch (pseudonyms in reports and exports).
-#[utoipa::path(put, path = "/v1/teams/{team}/settings", tag = "reports", request_body = TeamSettingsChange,
-    params(("team" = i64, Path)),
-    responses((status = 200, body = TeamSettings), (status = 400, body = Problem),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// Change a team's low-balance threshold or privacy switch.
+///
+/// The threshold is a percentage of the active total (R-NOT-1): below it the balance is "low"
+/// and the admins are emailed once per crossing. The privacy switch shows users as pseudonyms in
+/// reports and exports. Fields left out stay as they are.
+#[utoipa::path(put, path = "/v1/teams/{team}/settings", tag = "reports", operation_id = "set_team_settings",
+    request_body(content = TeamSettingsChange, example = json!({"low_balance_percent": 15})),
+    params(("team" = i64, Path, description = "The team's id", example = 1)),
+    responses(
+        (status = 200, description = "The settings as they are now", body = TeamSettings,
+            example = json!({"low_balance_percent": 15, "pseudonyms": false})),
+        (status = 400, description = "The threshold is not 1 to 99 (`invalid_range`)",
+            body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn set_settings(
     State(state): State<AppState>,
     caller: Caller,
@@ -431,14 +469,22 @@ async fn burn_rate(store: &Store, teams: &[TeamId], today: NaiveDate) -> ApiResu
     Ok(daily_burn(used))
 }
 
-/// At the team's burn rate over the last 30 days: when the balance reaches zero (by use or by
-/// expiry) and how many tokens expire unused, pack by pack.
-#[utoipa::path(get, path = "/v1/teams/{team}/forecast", tag = "reports",
-    params(("team" = i64, Path)),
-    responses((status = 200, body = Forecast),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// When a team's tokens run out at its recent burn rate, and how many expire unused.
+///
+/// The burn rate is the tokens used over the last 30 days, per day; the forecast says when the
+/// balance reaches zero (by use or by expiry) and what expires unused, pack by pack.
+#[utoipa::path(get, path = "/v1/teams/{team}/forecast", tag = "reports", operation_id = "get_forecast",
+    params(("team" = i64, Path, description = "The team's id", example = 1)),
+    responses(
+        (status = 200, description = "The forecast", body = Forecast,
+            example = json!({"team_id": 1, "available": 850, "daily_burn": 6.5,
+                "balance_zero_at": "2026-05-12T08:00:00Z", "runs_out_by_use": true,
+                "expiring_unused": 0,
+                "packs": [{"pack_id": 5, "expires_at": "2027-01-05T08:00:00Z", "remaining": 850,
+                           "used": 850, "expiring": 0}]})),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn team_forecast(
     State(state): State<AppState>,
     caller: Caller,
@@ -480,14 +526,29 @@ pub(crate) async fn forecast_of(
     })
 }
 
-/// R-REP-5: the tokens a plan needs per month and year (users × days per month × daily rate); with
-/// a team, compared with its balance and the expiry dates of its packs.
-#[utoipa::path(post, path = "/v1/estimate", tag = "reports", request_body = EstimateRequest,
-    responses((status = 200, body = Estimate), (status = 400, body = Problem),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem),
-              (status = 422, description = "unknown_product", body = Problem)),
-    security(("bearer" = [])))]
+/// Estimate the tokens a plan needs per month and year (R-REP-5).
+///
+/// Each line is users × days per month × the product's daily rate. With a team, the estimate is
+/// compared with its balance and the expiry dates of its packs.
+#[utoipa::path(post, path = "/v1/estimate", tag = "reports",
+    request_body(content = EstimateRequest, example = json!({
+        "team": 1, "plan": [{"product": "autocad", "users": 4, "days_per_month": 10}]})),
+    responses(
+        (status = 200, description = "The estimate, line by line and in total", body = Estimate,
+            example = json!({"tokens_per_month": 280, "tokens_per_year": 3360,
+                "lines": [{"product": "autocad", "users": 4, "days_per_month": 10,
+                           "daily_rate": 7, "tokens_per_month": 280,
+                           "tokens_per_year": 3360}],
+                "team": {"team_id": 1, "available": 850, "expiring_before_use": 0,
+                         "shortfall": 2510, "balance_zero_at": "2026-04-07T08:00:00Z"}})),
+        (status = 400, description = "A product key does not parse (`invalid_product_key`), \
+            or the plan is empty, too long, or has users or days out of range \
+            (`invalid_range`)", body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem),
+        (status = 422, description = "A product is not in the catalogue (`unknown_product`)",
+            body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn estimate_plan(
     State(state): State<AppState>,
     caller: Caller,

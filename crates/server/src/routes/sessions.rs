@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ledger::{idempotency_key, mark_replayed};
-use super::wire;
+use super::{NO_SUCH_TEAM, REFUSED_TO_USERS, USERS_ONLY, wire};
 use crate::auth::{BearerKey, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -65,19 +65,42 @@ fn started(state: &AppState, s: &SignedIn, now: DateTime<Utc>) -> SessionStarted
     }
 }
 
-/// R-SES-1/2: sign in to a product. Allowed when the user is assigned to Flex on the team (or
-/// holds a subscription or trial of it), may open the product, and the team can pay a charge
-/// that is due; refused otherwise with 422 and a stable `code` (not_assigned,
-/// invitation_pending, product_not_allowed, unknown_product, insufficient_tokens, team_closed).
-/// The first sign-in of a usage period charges the daily rate; the rest of the 24 hours nothing.
-/// With an `Idempotency-Key`, a retried request gets the first answer and charges nothing more.
-#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = SignIn,
-    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
-    responses((status = 201, body = SessionStarted), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 403, description = "refused to operator and admin keys", body = Problem),
-              (status = 404, description = "no such team", body = Problem),
-              (status = 422, description = "refused: see `code`", body = Problem)),
-    security(("bearer" = [])))]
+/// Start a product session: sign in to a product on a team (R-SES-1/2).
+///
+/// Allowed when the user is assigned to Flex on the team (or holds a subscription or trial of the
+/// product), may open the product, and the team can pay a charge that is due; refused otherwise
+/// with 422 and a stable `code`. The first sign-in of a usage period charges the daily rate; the
+/// rest of its 24 hours, nothing. The answer holds an offline lease, signed, valid 24 hours
+/// (R-SES-7). With an `Idempotency-Key`, a retried request gets the first answer and charges
+/// nothing more.
+#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", operation_id = "start_session",
+    request_body(content = SignIn, example = json!({
+        "team": 1, "product": "autocad", "version": "2027", "machine": "WS-0142"})),
+    params(("Idempotency-Key" = Option<String>, Header,
+            description = "Makes retries safe: the same key gets the first answer",
+            example = "ws-0142-20260105-0912")),
+    responses(
+        (status = 201, description = "The session, what it charged, and its offline lease \
+            (or, replayed, the first answer to this `Idempotency-Key`)", body = SessionStarted,
+            headers(("Idempotent-Replayed" = String,
+                     description = "`true` when this is the stored answer of an earlier request")),
+            example = json!({"id": 3, "access": "flex", "tokens_charged": 7,
+                "period_ends_at": "2026-01-06T09:12:00Z", "heartbeat_every_seconds": 300,
+                "lease": "eyJ2IjoxLCJzZXNzaW9uIjozLCJ1c2VyIjo3LCJ0ZWFtIjoxLCJwcm9kdWN0IjoiYXV0b2NhZCIsImFjY2VzcyI6\
+                    ImZsZXgiLCJwZXJpb2RfZW5kc19hdCI6IjIwMjYtMDEtMDZUMDk6MTI6MDBaIiwiaXNzdWVkX2F0IjoiMjAy\
+                    Ni0wMS0wNVQwOToxMjowMFoiLCJ2YWxpZF91bnRpbCI6IjIwMjYtMDEtMDZUMDk6MTI6MDBaIn0.B7cOaDjnJz\
+                    carYdm-ShgYFsJR1OO6gT7zAfFYQsAEnEwdmmEwBJL93jNDVtOPChX69iU5fqDYuU20E73AUcpFw"})),
+        (status = 400, description = "The `Idempotency-Key` does not parse \
+            (`invalid_idempotency_key`)", body = Problem),
+        (status = 403, description = USERS_ONLY, body = Problem),
+        (status = 404, description = "No such team (`not_found`)", body = Problem),
+        (status = 422, description = "Refused: the user is not assigned (`not_assigned`) or \
+            has not accepted the invitation yet (`invitation_pending`), may not open this \
+            product (`product_not_allowed`), the product is not in the catalogue \
+            (`unknown_product`), the team cannot pay (`insufficient_tokens`) or is closed \
+            (`team_closed`), or the `Idempotency-Key` was used for another request \
+            (`idempotency_key_reused`)", body = Problem)),
+    security(("bearer" = ["user"])))]
 async fn sign_in(
     State(state): State<AppState>,
     caller: Caller,
@@ -138,18 +161,31 @@ fn json_created(json: String) -> Response {
         .into_response()
 }
 
-/// R-SES-3/5/6: keep a session alive. `active` says whether the product was really used since the
-/// last heartbeat (idle awareness). May open the next usage period (charging it); 422
-/// `insufficient_tokens` when that cannot be paid (the session is ended: stop the product); 410
-/// `session_ended` for a session the server ended.
-#[utoipa::path(post, path = "/v1/sessions/{id}/heartbeat", tag = "sessions", request_body = Heartbeat,
-    params(("id" = i64, Path)),
-    responses((status = 200, body = HeartbeatAnswer),
-              (status = 403, description = "refused to operator and admin keys", body = Problem),
-              (status = 404, body = Problem),
-              (status = 410, description = "session_ended", body = Problem),
-              (status = 422, description = "insufficient_tokens", body = Problem)),
-    security(("bearer" = [])))]
+/// Keep a session alive, every `heartbeat_every_seconds` (R-SES-3/5/6).
+///
+/// `active` says whether the product was really used since the last heartbeat (idle awareness).
+/// A heartbeat may open the next usage period, charging it; when that cannot be paid the
+/// session is ended (422 `insufficient_tokens`: stop the product). Each answer renews the
+/// offline lease.
+#[utoipa::path(post, path = "/v1/sessions/{id}/heartbeat", tag = "sessions", operation_id = "heartbeat",
+    request_body(content = Heartbeat, example = json!({"active": true})),
+    params(("id" = i64, Path, description = "The session's id", example = 3)),
+    responses(
+        (status = 200, description = "The session goes on: what this heartbeat charged (0 \
+            within a paid period) and the renewed lease", body = HeartbeatAnswer,
+            example = json!({"tokens_charged": 0, "access": "flex",
+                "period_ends_at": "2026-01-06T09:12:00Z", "lease": "eyJ2IjoxLCJzZXNzaW9uIjozLCJ1c2VyIjo3LCJ0ZWFtIjoxLCJwcm9kdWN0IjoiYXV0b2NhZCIsImFjY2VzcyI6\
+                    ImZsZXgiLCJwZXJpb2RfZW5kc19hdCI6IjIwMjYtMDEtMDZUMDk6MTI6MDBaIiwiaXNzdWVkX2F0IjoiMjAy\
+                    Ni0wMS0wNVQwOToxNzowMFoiLCJ2YWxpZF91bnRpbCI6IjIwMjYtMDEtMDZUMDk6MTc6MDBaIn0.B4qEZdmUS2\
+                    c9LpY9xszr25zSqY1IJJ6g-D3vp_mTBu2TDUOx-7nxQ6v_SyUdG9yxM1xLIpaieXxOX6Srj0DgwQ"})),
+        (status = 403, description = USERS_ONLY, body = Problem),
+        (status = 404, description = "No session of this user has this id (`not_found`)",
+            body = Problem),
+        (status = 410, description = "The server ended the session (`session_ended`): stop \
+            the product, or sign in again", body = Problem),
+        (status = 422, description = "The next period cannot be paid (`insufficient_tokens`); \
+            the session is ended", body = Problem)),
+    security(("bearer" = ["user"])))]
 async fn heartbeat(
     State(state): State<AppState>,
     key: BearerKey,
@@ -201,14 +237,19 @@ fn heartbeat_answer(
     })
 }
 
-/// R-SES-4: sign out. When every session of the usage period ended within 5 minutes of its charge,
-/// the charge is refunded.
-#[utoipa::path(delete, path = "/v1/sessions/{id}", tag = "sessions",
-    params(("id" = i64, Path)),
-    responses((status = 200, body = SignedOut),
-              (status = 403, description = "refused to operator and admin keys", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+/// End a session: sign out of the product (R-SES-4).
+///
+/// When every session of the usage period ended within 5 minutes of its charge, the charge is
+/// refunded.
+#[utoipa::path(delete, path = "/v1/sessions/{id}", tag = "sessions", operation_id = "end_session",
+    params(("id" = i64, Path, description = "The session's id", example = 3)),
+    responses(
+        (status = 200, description = "Ended; the tokens refunded, if any", body = SignedOut,
+            example = json!({"tokens_refunded": 7})),
+        (status = 403, description = USERS_ONLY, body = Problem),
+        (status = 404, description = "No session of this user has this id (`not_found`)",
+            body = Problem)),
+    security(("bearer" = ["user"])))]
 async fn sign_out(
     State(state): State<AppState>,
     caller: Caller,
@@ -224,16 +265,27 @@ async fn sign_out(
     }))
 }
 
-/// R-SES-8: a per-result charge (rate × quantity), checked against the balance, idempotent by
-/// the client's `id` within the session.
-#[utoipa::path(post, path = "/v1/sessions/{id}/results", tag = "sessions", request_body = NewResult,
-    params(("id" = i64, Path)),
-    responses((status = 200, body = ResultCharged), (status = 400, body = Problem),
-              (status = 403, description = "refused to operator and admin keys", body = Problem),
-              (status = 404, body = Problem),
-              (status = 410, description = "session_ended", body = Problem),
-              (status = 422, description = "insufficient_tokens, unknown_result_type, idempotency_key_reused", body = Problem)),
-    security(("bearer" = [])))]
+/// Charge a result made in a session: the product's rate for its type × quantity (R-SES-8).
+///
+/// Checked against the balance. Idempotent by the client's `id` within the session: the same
+/// `id` again charges nothing more and answers the first charge.
+#[utoipa::path(post, path = "/v1/sessions/{id}/results", tag = "sessions",
+    request_body(content = NewResult, example = json!({
+        "type": "render.cloud", "quantity": 2, "id": "job-1"})),
+    params(("id" = i64, Path, description = "The session's id", example = 3)),
+    responses(
+        (status = 200, description = "The tokens charged", body = ResultCharged,
+            example = json!({"tokens_charged": 10})),
+        (status = 400, description = "The quantity is not 1 to 10000 (`invalid_tokens`), or the \
+            type does not parse (`invalid_rate`)", body = Problem),
+        (status = 403, description = USERS_ONLY, body = Problem),
+        (status = 404, description = "No session of this user has this id (`not_found`)",
+            body = Problem),
+        (status = 410, description = "The session is ended (`session_ended`)", body = Problem),
+        (status = 422, description = "The team cannot pay (`insufficient_tokens`), the product \
+            has no rate for this type (`unknown_result_type`), or the `id` was used for another \
+            result (`idempotency_key_reused`)", body = Problem)),
+    security(("bearer" = ["user"])))]
 async fn report_result(
     State(state): State<AppState>,
     caller: Caller,
@@ -258,8 +310,14 @@ async fn report_result(
     }))
 }
 
-/// R-SES-7: the public key that verifies offline leases (Ed25519, base64url).
-#[utoipa::path(get, path = "/v1/lease-key", tag = "sessions", responses((status = 200, body = LeaseKey)))]
+/// The public key that verifies offline leases (R-SES-7); no key needed.
+///
+/// Ed25519, base64url. A product checks its lease with it while it cannot reach the server.
+#[utoipa::path(get, path = "/v1/lease-key", tag = "sessions", operation_id = "get_lease_key",
+    responses(
+        (status = 200, description = "The algorithm and the public key", body = LeaseKey,
+            example = json!({"algorithm": "ed25519",
+                             "public_key": "023TrFHd001MCsMO6_RSV-pWLFExfUQ4EqQHan8gWdM"}))))]
 async fn lease_key(State(state): State<AppState>) -> Json<LeaseKey> {
     Json(LeaseKey {
         algorithm: "ed25519".into(),
@@ -267,13 +325,21 @@ async fn lease_key(State(state): State<AppState>) -> Json<LeaseKey> {
     })
 }
 
-/// A team's sessions, newest first (operator or admin): open ones by default.
+/// A team's product sessions, newest first (operator and team admins).
+///
+/// Open sessions by default; `open=false` lists ended ones too, with why they ended.
 #[utoipa::path(get, path = "/v1/teams/{team}/sessions", tag = "sessions",
-    params(("team" = i64, Path), SessionsQuery),
-    responses((status = 200, body = Vec<SessionInfo>),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    operation_id = "list_team_sessions",
+    params(("team" = i64, Path, description = "The team's id", example = 1), SessionsQuery),
+    responses(
+        (status = 200, description = "The sessions, newest first", body = Vec<SessionInfo>,
+            example = json!([{"id": 3, "team_id": 1, "user_id": 7, "product": "autocad",
+                "version": "2027", "machine": "WS-0142", "started_at": "2026-01-05T09:12:00Z",
+                "last_seen_at": "2026-01-05T11:02:00Z"}])),
+        (status = 400, description = "`limit` is out of range (`invalid_query`)", body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn team_sessions(
     State(state): State<AppState>,
     caller: Caller,

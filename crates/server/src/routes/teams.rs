@@ -10,7 +10,7 @@ use jeton_store::transfers::MergeRecord;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::wire;
+use super::{NO_SUCH_TEAM, REFUSED_TO_USERS, wire};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath};
@@ -23,11 +23,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(merge_team))
 }
 
-/// Create a team. An admin who creates a team manages it.
-#[utoipa::path(post, path = "/v1/teams", tag = "teams", request_body = NewTeam,
-    responses((status = 201, body = Team), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 403, description = "refused to user tokens", body = Problem)),
-    security(("bearer" = [])))]
+/// Create a team (operator and team admins).
+///
+/// An admin who creates a team manages it from then on.
+#[utoipa::path(post, path = "/v1/teams", tag = "teams",
+    request_body(content = NewTeam, example = json!({"name": "Design"})),
+    responses(
+        (status = 201, description = "The new team, open and without tokens", body = Team,
+            example = json!({"id": 1, "name": "Design", "status": "open", "created_at": "2026-01-05T08:00:00Z"})),
+        (status = 400, description = "The name does not parse (`invalid_name`)", body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn create_team(
     State(state): State<AppState>,
     caller: Caller,
@@ -44,23 +50,32 @@ pub(crate) async fn create(state: &AppState, caller: &Caller, name: &str) -> Api
     Ok(state.store.create_team(&name, creator, state.now()).await?)
 }
 
-/// The teams the caller manages (all of them for the operator), closed ones included.
+/// The teams the caller manages (all of them for the operator).
+///
+/// Closed teams (merged into another) are listed too, with `closed_at` and `merged_into`.
 #[utoipa::path(get, path = "/v1/teams", tag = "teams",
-    responses((status = 200, body = Vec<Team>), (status = 401, body = Problem),
-              (status = 403, description = "refused to user tokens", body = Problem)),
-    security(("bearer" = [])))]
+    responses(
+        (status = 200, description = "The caller's teams, by id", body = Vec<Team>,
+            example = json!([{"id": 1, "name": "Design", "status": "open", "created_at": "2026-01-05T08:00:00Z"},
+                {"id": 2, "name": "Old office", "status": "closed",
+                 "created_at": "2026-01-05T08:00:00Z", "closed_at": "2026-03-01T10:00:00Z",
+                 "merged_into": 1}])),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn list_teams(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Team>>> {
     let admin = caller.admin_id()?;
     let teams = state.store.list_teams(admin).await?;
     Ok(Json(teams.iter().map(wire::team).collect()))
 }
 
+/// One team (the operator, or an admin of the team).
 #[utoipa::path(get, path = "/v1/teams/{team}", tag = "teams",
-    params(("team" = i64, Path)),
-    responses((status = 200, body = Team),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    params(("team" = i64, Path, description = "The team's id", example = 1)),
+    responses(
+        (status = 200, description = "The team", body = Team, example = json!({"id": 1, "name": "Design", "status": "open", "created_at": "2026-01-05T08:00:00Z"})),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn get_team(
     State(state): State<AppState>,
     caller: Caller,
@@ -70,16 +85,21 @@ async fn get_team(
     Ok(Json(wire::team(&state.store.team(team).await?)))
 }
 
-/// Rename a team (the operator, or an admin of the team). The name is checked as on creation;
-/// names need not be unique. A closed team keeps its name: 422 `team_closed`.
-#[utoipa::path(patch, path = "/v1/teams/{team}", tag = "teams", request_body = TeamRename,
-    params(("team" = i64, Path)),
-    responses((status = 200, body = Team),
-              (status = 400, description = "invalid_name", body = Problem),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem),
-              (status = 422, description = "team_closed", body = Problem)),
-    security(("bearer" = [])))]
+/// Rename a team (the operator, or an admin of the team).
+///
+/// The name is checked as on creation; names need not be unique. A closed team keeps its name.
+#[utoipa::path(patch, path = "/v1/teams/{team}", tag = "teams",
+    request_body(content = TeamRename, example = json!({"name": "Design and build"})),
+    params(("team" = i64, Path, description = "The team's id", example = 1)),
+    responses(
+        (status = 200, description = "The team with its new name", body = Team,
+            example = json!({"id": 1, "name": "Design and build", "status": "open",
+                             "created_at": "2026-01-05T08:00:00Z"})),
+        (status = 400, description = "The name does not parse (`invalid_name`)", body = Problem),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = NO_SUCH_TEAM, body = Problem),
+        (status = 422, description = "The team is closed (`team_closed`)", body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn rename_team(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,15 +124,26 @@ pub(crate) async fn rename(
         .await?)
 }
 
-/// Merge this team into another (R-PACK-7): its packs, with their expiry, and its history go to
-/// `into_team`; this team is closed. The caller must manage both.
-#[utoipa::path(post, path = "/v1/teams/{team}/merge", tag = "teams", request_body = MergeRequest,
-    params(("team" = i64, Path, description = "the team that is merged and closed")),
-    responses((status = 200, body = Merge),
-              (status = 403, description = "refused to user tokens", body = Problem),
-              (status = 404, body = Problem),
-              (status = 422, description = "team_closed, same_team", body = Problem)),
-    security(("bearer" = [])))]
+/// Merge this team into another (R-PACK-7); the caller must manage both.
+///
+/// The team's packs, with their expiry, and its history go to `into_team`; this team is closed
+/// and answers `team_closed` to changes from then on.
+#[utoipa::path(post, path = "/v1/teams/{team}/merge", tag = "teams",
+    request_body(content = MergeRequest, example = json!({"into_team": 1})),
+    params(("team" = i64, Path, description = "The team that is merged and closed", example = 2)),
+    responses(
+        (status = 200, description = "What moved: each pack of the closed team and the pack it \
+            became in `into_team`", body = Merge,
+            example = json!({"from_team": 2, "into_team": 1, "tokens": 400,
+                "at": "2026-03-01T10:00:00Z",
+                "packs": [{"from_pack": 5, "to_pack": 9, "tokens": 400,
+                           "expires_at": "2027-01-20T09:00:00Z"}]})),
+        (status = 403, description = REFUSED_TO_USERS, body = Problem),
+        (status = 404, description = "No such team, or one of the two is not the caller's \
+            (`not_found`)", body = Problem),
+        (status = 422, description = "One of the teams is closed (`team_closed`), or they are \
+            the same team (`same_team`)", body = Problem)),
+    security(("bearer" = ["operator", "team_admin"])))]
 async fn merge_team(
     State(state): State<AppState>,
     caller: Caller,

@@ -11,6 +11,7 @@ use jeton_store::entitlements::EntitlementRecord;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::OPERATOR_ONLY;
 use super::wire::access;
 use crate::auth::Caller;
 use crate::error::ApiResult;
@@ -26,12 +27,24 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_out_everywhere))
 }
 
-/// Create an account with a password (operator): no invitation, no email. For service users,
-/// single sign-on bridges and simulations; people are normally invited.
-#[utoipa::path(post, path = "/v1/users", tag = "people", request_body = NewUser,
-    responses((status = 201, body = UserAccount), (status = 400, body = Problem), (status = 403, body = Problem),
-              (status = 409, description = "duplicate_user", body = Problem)),
-    security(("bearer" = [])))]
+/// Create an account with a password (operator): no invitation, no email.
+///
+/// For service users, single sign-on bridges and simulations; people are normally invited
+/// (`POST /v1/teams/{team}/flex/users`).
+#[utoipa::path(post, path = "/v1/users", tag = "people",
+    request_body(content = NewUser, example = json!({
+        "email": "render-farm@example.com", "name": "Render Farm",
+        "password": "a-long-passphrase"})),
+    responses(
+        (status = 201, description = "The account; it signs in with its password", body = UserAccount,
+            example = json!({"user_id": 12, "email": "render-farm@example.com",
+                             "name": "Render Farm", "created_at": "2026-01-05T08:00:00Z"})),
+        (status = 400, description = "The email, name or password does not parse \
+            (`invalid_email`, `invalid_name`, `invalid_password`)", body = Problem),
+        (status = 403, description = OPERATOR_ONLY, body = Problem),
+        (status = 409, description = "An account has this email already (`duplicate_user`)",
+            body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -102,15 +115,26 @@ async fn add(
     Ok((StatusCode::CREATED, Json(wire(&e))))
 }
 
-/// R-PRI-1: a single-user subscription: this identity never pays tokens for the product while it
-/// runs.
-#[utoipa::path(post, path = "/v1/users/{user}/subscriptions", tag = "people", request_body = NewEntitlement,
-    params(("user" = i64, Path)),
-    responses((status = 201, body = Entitlement), (status = 400, body = Problem),
-              (status = 403, description = "refused to admin keys and user tokens", body = Problem),
-              (status = 404, body = Problem),
-              (status = 422, description = "unknown_product", body = Problem)),
-    security(("bearer" = [])))]
+/// Give a user a single-user subscription to a product (operator, R-PRI-1).
+///
+/// While it runs, this identity never pays tokens for the product, on any team.
+#[utoipa::path(post, path = "/v1/users/{user}/subscriptions", tag = "people",
+    request_body(content = NewEntitlement, example = json!({
+        "product": "autocad", "starts_at": "2026-02-01T00:00:00Z",
+        "ends_at": "2027-02-01T00:00:00Z"})),
+    params(("user" = i64, Path, description = "The user's id", example = 7)),
+    responses(
+        (status = 201, description = "The subscription", body = Entitlement,
+            example = json!({"id": 2, "user_id": 7, "product": "autocad", "kind": "subscription",
+                "starts_at": "2026-02-01T00:00:00Z", "ends_at": "2027-02-01T00:00:00Z",
+                "created_at": "2026-01-20T11:00:00Z"})),
+        (status = 400, description = "The product key does not parse (`invalid_product_key`), \
+            or `ends_at` is not after `starts_at` (`invalid_range`)", body = Problem),
+        (status = 403, description = OPERATOR_ONLY, body = Problem),
+        (status = 404, description = "No user has this id (`not_found`)", body = Problem),
+        (status = 422, description = "The product is not in the catalogue (`unknown_product`)",
+            body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn add_subscription(
     State(state): State<AppState>,
     caller: Caller,
@@ -120,14 +144,26 @@ async fn add_subscription(
     add(&state, &caller, user, &body, AccessKind::Subscription).await
 }
 
-/// R-PRI-2: a trial: no tokens while it runs; the first sign-in after it ends pays.
-#[utoipa::path(post, path = "/v1/users/{user}/trials", tag = "people", request_body = NewEntitlement,
-    params(("user" = i64, Path)),
-    responses((status = 201, body = Entitlement), (status = 400, body = Problem),
-              (status = 403, description = "refused to admin keys and user tokens", body = Problem),
-              (status = 404, body = Problem),
-              (status = 422, description = "unknown_product", body = Problem)),
-    security(("bearer" = [])))]
+/// Give a user a trial of a product (operator, R-PRI-2).
+///
+/// No tokens are charged while it runs; the first sign-in after it ends pays.
+#[utoipa::path(post, path = "/v1/users/{user}/trials", tag = "people",
+    request_body(content = NewEntitlement, example = json!({
+        "product": "revit", "starts_at": "2026-02-01T00:00:00Z",
+        "ends_at": "2026-03-01T00:00:00Z"})),
+    params(("user" = i64, Path, description = "The user's id", example = 7)),
+    responses(
+        (status = 201, description = "The trial", body = Entitlement,
+            example = json!({"id": 3, "user_id": 7, "product": "revit", "kind": "trial",
+                "starts_at": "2026-02-01T00:00:00Z", "ends_at": "2026-03-01T00:00:00Z",
+                "created_at": "2026-01-20T11:00:00Z"})),
+        (status = 400, description = "The product key does not parse (`invalid_product_key`), \
+            or `ends_at` is not after `starts_at` (`invalid_range`)", body = Problem),
+        (status = 403, description = OPERATOR_ONLY, body = Problem),
+        (status = 404, description = "No user has this id (`not_found`)", body = Problem),
+        (status = 422, description = "The product is not in the catalogue (`unknown_product`)",
+            body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn add_trial(
     State(state): State<AppState>,
     caller: Caller,
@@ -137,12 +173,17 @@ async fn add_trial(
     add(&state, &caller, user, &body, AccessKind::Trial).await
 }
 
+/// A user's subscriptions and trials, past and present (operator).
 #[utoipa::path(get, path = "/v1/users/{user}/entitlements", tag = "people",
-    params(("user" = i64, Path)),
-    responses((status = 200, body = Vec<Entitlement>),
-              (status = 403, description = "refused to admin keys and user tokens", body = Problem),
-              (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    params(("user" = i64, Path, description = "The user's id", example = 7)),
+    responses(
+        (status = 200, description = "The user's subscriptions and trials", body = Vec<Entitlement>,
+            example = json!([{"id": 2, "user_id": 7, "product": "autocad", "kind": "subscription",
+                "starts_at": "2026-02-01T00:00:00Z", "ends_at": "2027-02-01T00:00:00Z",
+                "created_at": "2026-01-20T11:00:00Z"}])),
+        (status = 403, description = OPERATOR_ONLY, body = Problem),
+        (status = 404, description = "No user has this id (`not_found`)", body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn list_entitlements(
     State(state): State<AppState>,
     caller: Caller,
@@ -153,13 +194,19 @@ async fn list_entitlements(
     Ok(Json(list.iter().map(wire).collect()))
 }
 
-/// R-AUTH-1: sign a user out everywhere (operator): every token of theirs answers 401 from now
-/// on, on every server; they sign in again with their password.
+/// Sign a user out everywhere (operator, R-AUTH-1).
+///
+/// Every token of theirs answers 401 from now on, on every server; they sign in again with
+/// their password.
 #[utoipa::path(post, path = "/v1/users/{user}/sign-out-everywhere", tag = "people",
-    params(("user" = i64, Path)),
-    responses((status = 200, body = TokensEnded), (status = 400, description = "invalid_path", body = Problem),
-              (status = 403, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    operation_id = "sign_out_user_everywhere",
+    params(("user" = i64, Path, description = "The user's id", example = 7)),
+    responses(
+        (status = 200, description = "How many tokens were ended", body = TokensEnded,
+            example = json!({"user_id": 7, "ended": 2})),
+        (status = 403, description = OPERATOR_ONLY, body = Problem),
+        (status = 404, description = "No user has this id (`not_found`)", body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn sign_out_everywhere(
     State(state): State<AppState>,
     caller: Caller,
