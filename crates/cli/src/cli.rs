@@ -13,11 +13,14 @@ use crate::commands::{
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "jeton-data";
 pub const OPERATOR_KEY_FILE: &str = "operator.key";
+/// What `jeton --version` prints after the name: `0.1.0 (3288c49 2026-12-06)`, the revision
+/// coming from build.rs.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("JETON_REVISION"), ")");
 
 #[derive(Debug, Parser)]
 #[command(
     name = "jeton",
-    version,
+    version = VERSION,
     about = "Jeton: token-based pay-per-use licensing. Run the server, or manage it from here.",
     after_help = "Every command except `serve` talks to a running server and takes:\n  \
         --server URL   the server [env: JETON_SERVER] [default: http://127.0.0.1:8080]\n  \
