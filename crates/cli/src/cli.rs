@@ -6,20 +6,23 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    account, admins, clock, defaults, entitlements, import, invitations, ledger, outbox, packs,
-    planning, product_client, products, reports, sessions, simulate, teams, users,
+    account, admins, clock, defaults, entitlements, import, invitations, ledger, local, outbox,
+    packs, planning, product_client, products, reports, sessions, simulate, teams, users,
 };
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "jeton-data";
 pub const OPERATOR_KEY_FILE: &str = "operator.key";
+/// What `jeton --version` prints after the name: `0.1.0 (3288c49 2026-12-06)`, the revision
+/// coming from build.rs.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("JETON_REVISION"), ")");
 
 #[derive(Debug, Parser)]
 #[command(
     name = "jeton",
-    version,
+    version = VERSION,
     about = "Jeton: token-based pay-per-use licensing. Run the server, or manage it from here.",
-    after_help = "Every command except `serve` talks to a running server and takes:\n  \
+    after_help = "Commands other than `serve`, `completions` and `man` talk to a server and take:\n  \
         --server URL   the server [env: JETON_SERVER] [default: http://127.0.0.1:8080]\n  \
         --key KEY      an operator or admin API key, or a user token for `jeton me`,\n                 \
         `jeton logout` and `jeton client` [env: JETON_KEY]; without one, the\n                 \
@@ -122,6 +125,10 @@ pub enum Command {
     /// Move the clock of a server started with --test-clock
     #[command(subcommand_required = true, arg_required_else_help = true)]
     Clock(Group<clock::ClockCmd>),
+    /// Print a shell completion script (bash, zsh, fish, …) to stdout
+    Completions(local::CompletionsArgs),
+    /// Write the man pages (jeton.1 and one per subcommand), or print jeton.1
+    Man(local::ManArgs),
 }
 
 /// A command group talking to the server: its subcommands plus the connection options.
@@ -181,8 +188,9 @@ mod tests {
         Cli::command().debug_assert();
     }
 
-    /// Every command but `serve` takes --server, --key, --data-dir and --json (an argument of
-    /// the same id in a subcommand would silently shadow a global option).
+    /// Every command but the local ones (`serve`, `completions`, `man`) takes --server, --key,
+    /// --data-dir and --json (an argument of the same id in a subcommand would silently shadow a
+    /// global option).
     #[test]
     fn every_remote_command_takes_the_connection_options() {
         fn leaves(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
@@ -202,7 +210,8 @@ mod tests {
         let mut all = Vec::new();
         leaves(&cli, "jeton".into(), &mut all);
         assert!(all.len() > 10, "{} commands", all.len());
-        for (path, cmd) in all.iter().filter(|(p, _)| p != "jeton serve") {
+        let local = ["jeton serve", "jeton completions", "jeton man"];
+        for (path, cmd) in all.iter().filter(|(p, _)| !local.contains(&p.as_str())) {
             for option in ["server", "key", "data-dir", "json"] {
                 let found = cmd.get_arguments().any(|a| {
                     a.get_long() == Some(option) && a.get_id() == option.replace('-', "_").as_str()

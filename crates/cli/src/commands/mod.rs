@@ -9,6 +9,7 @@ pub mod entitlements;
 pub mod import;
 pub mod invitations;
 pub mod ledger;
+pub mod local;
 pub mod outbox;
 pub mod output;
 pub mod packs;
@@ -33,6 +34,8 @@ use output::Output;
 pub async fn run(command: Command) -> Result<()> {
     let (conn, action) = match command {
         Command::Serve(args) => return jeton_server::run(args).await,
+        Command::Completions(args) => return local::completions(args),
+        Command::Man(args) => return local::man(args),
         Command::Health(conn) => (conn, Action::Health),
         Command::Products(g) => (g.conn, Action::Products(g.cmd)),
         Command::Teams(g) => (g.conn, Action::Teams(g.cmd)),
