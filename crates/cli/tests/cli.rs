@@ -282,7 +282,7 @@ async fn walkthrough(env: Env) {
 
     // Moves keep expiry; the ledger shows both sides.
     let out = env
-        .run(&["move", "--from", "Design", "--to", "Ops", "300"])
+        .run(&["move", "300", "--team", "Design", "--to-team", "Ops"])
         .await;
     let text = out.ok();
     assert!(text.contains("Moved 300 tokens"), "{text}");
@@ -340,7 +340,7 @@ async fn walkthrough(env: Env) {
 
     // Merge Ops back into Design.
     let out = env
-        .run(&["teams", "merge", "--from", "Ops", "--into", "Design"])
+        .run(&["teams", "merge", "--team", "Ops", "--into-team", "Design"])
         .await;
     assert!(out.ok().contains("is closed"), "{}", out.stdout);
     let balance = env
@@ -666,7 +666,7 @@ async fn users_flow(env: Env) {
 
     // The invitation email waits in the outbox (no SMTP here); its link accepts.
     let outbox = env
-        .run(&["outbox", "--to", "jane@example.com", "--json"])
+        .run(&["outbox", "--recipient", "jane@example.com", "--json"])
         .await
         .json();
     let email = outbox
@@ -884,7 +884,7 @@ async fn server_refusals_exit_1_with_the_problem_on_stderr() {
     );
 
     let out = env
-        .run(&["move", "--from", &team, "--to", &team, "999999"])
+        .run(&["move", "999999", "--team", &team, "--to-team", &team])
         .await;
     out.fails(1);
 
@@ -985,8 +985,54 @@ async fn bad_local_input_says_the_expected_form() {
         ),
         (
             &["events", "--team", "1", "--from", "yesterday"],
-            "RFC 3339",
+            "expected a date as YYYY-MM-DD, got yesterday",
         ),
+        (
+            &["events", "--team", "1", "--to", "2026-03-01T09:00:00Z"],
+            "expected a date as YYYY-MM-DD, got 2026-03-01T09:00:00Z",
+        ),
+        (
+            &["report", "usage", "--team", "1", "--from", "2026-13-01"],
+            "expected a date as YYYY-MM-DD, got 2026-13-01",
+        ),
+        (
+            &[
+                "subscriptions",
+                "add",
+                "1",
+                "--product",
+                "autocad",
+                "--from",
+                "2026-13-01",
+                "--to",
+                "2026-12-31",
+            ],
+            "'--from <DATE>': expected a date as YYYY-MM-DD, got 2026-13-01",
+        ),
+        (
+            &[
+                "trials",
+                "add",
+                "1",
+                "--product",
+                "autocad",
+                "--from",
+                "2026-02-01",
+                "--to",
+                "2026-02-30",
+            ],
+            "'--to <DATE>': expected a date as YYYY-MM-DD, got 2026-02-30",
+        ),
+        // The old vocabulary is gone: --from and --to are dates, teams are --…team.
+        (
+            &["move", "250", "--from", "Design", "--to-team", "Ops"],
+            "unexpected argument '--from'",
+        ),
+        (
+            &["teams", "merge", "--team", "Old", "--into", "New"],
+            "unexpected argument '--into'",
+        ),
+        (&["teams", "settings", "Design"], "unexpected argument"),
         (&["clock", "advance", "5w"], "90s, 15m, 25h, 7d"),
         (&["packs", "buy", "--team", "1", "many"], "invalid digit"),
         (
@@ -1028,6 +1074,11 @@ async fn bad_local_input_says_the_expected_form() {
         );
         assert!(out.stderr.contains(expected), "{args:?}:\n{}", out.stderr);
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        assert!(
+            !out.stderr.contains("RFC 3339"),
+            "a date is not a time: {}",
+            out.stderr
+        );
     }
 
     // Checked here, before any request: no server is needed.
@@ -1050,7 +1101,7 @@ async fn bad_local_input_says_the_expected_form() {
         ],
     )
     .await;
-    assert!(out.fails(1).contains("must be before"), "{}", out.stderr);
+    assert!(out.fails(1).contains("is after --to"), "{}", out.stderr);
     let no_server = ["--server", "http://127.0.0.1:9"];
     let out = jeton_in(
         dir.path(),
@@ -1903,9 +1954,9 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
             "--product",
             "autocad",
             "--from",
-            "2026-02-01T00:00:00Z",
+            "2026-02-01",
             "--to",
-            "2026-02-15T00:00:00Z",
+            "2026-02-14",
             "--json",
         ])
         .await
@@ -1949,11 +2000,7 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
             "2026-02-01",
         ])
         .await;
-    assert!(
-        out.fails(1).contains("must be before --to"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.fails(1).contains("is after --to"), "{}", out.stderr);
     let out = env
         .run(&[
             "subscriptions",
@@ -2787,7 +2834,7 @@ async fn reports_flow(env: Env) {
 
     // Settings: the defaults, a change, and the same when read back.
     let settings = env
-        .run(&["teams", "settings", "Design", "--json"])
+        .run(&["teams", "settings", "--team", "Design", "--json"])
         .await
         .json();
     assert_eq!(
@@ -2798,6 +2845,7 @@ async fn reports_flow(env: Env) {
         .run(&[
             "teams",
             "settings",
+            "--team",
             "Design",
             "--low-balance-percent",
             "30",
@@ -2830,7 +2878,7 @@ async fn reports_flow(env: Env) {
             .to_string();
         assert!(text.contains("LOW: less than 30 % is left"), "{text}");
     }
-    let out = env.run(&["teams", "settings", "Design"]).await;
+    let out = env.run(&["teams", "settings", "--team", "Design"]).await;
     let text = out.ok();
     assert!(
         text.starts_with("Settings of team")
@@ -2839,14 +2887,14 @@ async fn reports_flow(env: Env) {
         "{text}"
     );
     let out = env
-        .run(&["teams", "settings", "Design", "--pseudonyms", "off"])
+        .run(&["teams", "settings", "--team", "Design", "--pseudonyms", "off"])
         .await;
     let text = out.ok();
     assert!(
         text.starts_with("Updated the settings of team") && text.contains("below 30 %"),
         "only what was given changes: {text}"
     );
-    env.run(&["teams", "settings", "Design", "--pseudonyms", "on"])
+    env.run(&["teams", "settings", "--team", "Design", "--pseudonyms", "on"])
         .await
         .ok();
 
@@ -2943,11 +2991,11 @@ async fn bad_report_input_says_the_expected_form() {
         (&["estimate", "--plan", "autocad:5:32"], "days 1 to 31"),
         (&["estimate"], "--plan"),
         (
-            &["teams", "settings", "1", "--low-balance-percent", "150"],
+            &["teams", "settings", "--team", "1", "--low-balance-percent", "150"],
             "1..=99",
         ),
         (
-            &["teams", "settings", "1", "--pseudonyms", "maybe"],
+            &["teams", "settings", "--team", "1", "--pseudonyms", "maybe"],
             "expected on or off",
         ),
     ];

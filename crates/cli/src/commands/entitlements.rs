@@ -2,17 +2,16 @@
 //! subscriptions and trials, which pay for a product instead of the team's tokens (R-PRI).
 
 use anyhow::{Result, bail};
-use chrono::{DateTime, Utc};
+use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use jeton_api::{AccessKind, Entitlement, NewEntitlement};
 
-use super::Ctx;
-use super::ledger::{parse_from, parse_to};
 use super::output::{self, fields, table};
+use super::{Ctx, reports};
 
 const ADD_HELP: &str = "USER is the user's id (`jeton users list --team TEAM` shows ids). \
-    Times are RFC 3339 (2026-03-01T09:00:00Z) or dates: --from DATE starts at that day's \
-    beginning, --to DATE includes the whole day (UTC).";
+    Dates are YYYY-MM-DD (UTC): it runs from the start of --from to the end of --to, both days \
+    included.";
 
 #[derive(Debug, Subcommand)]
 pub enum SubscriptionsCmd {
@@ -40,12 +39,12 @@ pub struct AddArgs {
     /// The product's key, e.g. autocad
     #[arg(long, value_name = "KEY")]
     pub product: String,
-    /// When it starts: an RFC 3339 time, or a date (that day's start, UTC)
-    #[arg(long, value_name = "TIME|DATE", value_parser = parse_from)]
-    pub from: DateTime<Utc>,
-    /// When it ends, exclusive: an RFC 3339 time, or a date (the whole day is included)
-    #[arg(long, value_name = "TIME|DATE", value_parser = parse_to)]
-    pub to: DateTime<Utc>,
+    /// Its first day, included (YYYY-MM-DD, UTC)
+    #[arg(long, value_name = "DATE", value_parser = reports::parse_day)]
+    pub from: NaiveDate,
+    /// Its last day, included (YYYY-MM-DD, UTC)
+    #[arg(long, value_name = "DATE", value_parser = reports::parse_day)]
+    pub to: NaiveDate,
 }
 
 #[derive(Debug, Args)]
@@ -78,17 +77,17 @@ pub async fn trials(cmd: TrialsCmd, ctx: &Ctx) -> Result<()> {
 }
 
 async fn add(kind: AccessKind, args: AddArgs, ctx: &Ctx) -> Result<()> {
-    if args.from >= args.to {
+    if args.from > args.to {
         bail!(
-            "--from ({}) must be before --to ({})",
-            output::time(&args.from),
-            output::time(&args.to)
+            "--from ({}) is after --to ({}): it runs from its first day to its last",
+            args.from,
+            args.to
         );
     }
     let request = NewEntitlement {
         product: args.product.trim().to_string(),
-        starts_at: args.from,
-        ends_at: args.to,
+        starts_at: reports::start_of(args.from),
+        ends_at: reports::end_of(args.to)?,
     };
     let added = match kind {
         AccessKind::Trial => ctx.client.add_trial(args.user, &request).await?,

@@ -11,7 +11,6 @@ use jeton_client::lease::{self, Lease, PublicKey};
 use jeton_client::{ClientError, ProductClient};
 use serde::Serialize;
 
-use super::ledger::parse_from;
 use super::output::{self, fields};
 use super::{Ctx, entitlements, teams};
 
@@ -103,8 +102,24 @@ pub struct VerifyArgs {
     pub public_key: Option<String>,
     /// Check validity at this time instead of now (RFC 3339 or a date), e.g. the time of a
     /// server started with --test-clock
-    #[arg(long, value_name = "TIME|DATE", value_parser = parse_from)]
+    #[arg(long, value_name = "TIME|DATE", value_parser = parse_at)]
     pub at: Option<DateTime<Utc>>,
+}
+
+/// `--at`: an RFC 3339 time, or a date meaning the start of that day (UTC).
+fn parse_at(s: &str) -> Result<DateTime<Utc>, String> {
+    jeton_api::bounds::parse_time(s).or_else(|_| {
+        jeton_api::bounds::parse_day(s)
+            .map(super::reports::start_of)
+            .map_err(|_| {
+                format!(
+                    "expected {} or {}, got {}",
+                    jeton_api::bounds::TIME_FORM,
+                    jeton_api::bounds::DAY_FORM,
+                    s.trim()
+                )
+            })
+    })
 }
 
 pub async fn run(cmd: ClientCmd, ctx: &Ctx) -> Result<()> {

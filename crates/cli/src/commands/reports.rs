@@ -87,10 +87,10 @@ pub struct RangeArgs {
     #[arg(long, value_enum, value_name = "RANGE", hide_possible_values = true)]
     pub range: Option<RangeName>,
     /// First day, included (YYYY-MM-DD); --from and --to without --range mean a custom range
-    #[arg(long, value_name = "DAY", value_parser = parse_day)]
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
     pub from: Option<NaiveDate>,
     /// Last day, included (YYYY-MM-DD)
-    #[arg(long, value_name = "DAY", value_parser = parse_day)]
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
     pub to: Option<NaiveDate>,
 }
 
@@ -184,11 +184,9 @@ pub enum Span {
     },
 }
 
-const DAY_FORM: &str = "expected a day such as 2026-03-01 (YYYY-MM-DD)";
-
-/// `--from`/`--to`: a calendar day.
+/// `--from`/`--to`, of every command that takes them: a calendar day (UTC), `YYYY-MM-DD`.
 pub fn parse_day(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| DAY_FORM.to_string())
+    jeton_api::bounds::parse_day(s)
 }
 
 impl RangeArgs {
@@ -280,8 +278,15 @@ async fn resolve_days(ctx: &Ctx, team: i64, span: &Span) -> Result<(NaiveDate, N
 }
 
 /// The start of `day` (UTC).
-fn start_of(day: NaiveDate) -> DateTime<Utc> {
+pub fn start_of(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// The end of `day` (UTC): the start of the next day, so that the whole day is included.
+pub fn end_of(day: NaiveDate) -> Result<DateTime<Utc>> {
+    Ok(start_of(day.checked_add_days(Days::new(1)).with_context(
+        || format!("{day} is too far in the future"),
+    )?))
 }
 
 /// The start and the (exclusive) end of a time range; `None` is the server's default.
@@ -289,14 +294,7 @@ type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// Days as RFC 3339 bounds: from 00:00 of the first day to 00:00 after the last.
 pub fn day_bounds(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Bounds> {
-    let end = match to {
-        Some(to) => Some(start_of(
-            to.checked_add_days(Days::new(1))
-                .with_context(|| format!("--to {to} is too far in the future"))?,
-        )),
-        None => None,
-    };
-    Ok((from.map(start_of), end))
+    Ok((from.map(start_of), to.map(end_of).transpose()?))
 }
 
 // ------------------------------------------------------------------ usage
@@ -754,7 +752,7 @@ mod tests {
         ] {
             let err = parse_day(bad).unwrap_err();
             assert!(
-                err.contains("YYYY-MM-DD") && err.contains("2026-03-01"),
+                err.starts_with("expected a date as YYYY-MM-DD, got ") && !err.contains("RFC"),
                 "{bad}: {err}"
             );
         }

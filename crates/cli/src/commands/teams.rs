@@ -32,17 +32,23 @@ pub enum TeamsCmd {
         name: String,
     },
     /// Merge one team into another: its packs, users and history move; it is closed
+    #[command(after_help = "Example:\n  jeton teams merge --team Old --into-team New")]
     Merge {
         /// The team to close (id or exact name)
         #[arg(long, value_name = "TEAM")]
-        from: String,
+        team: String,
         /// The team that receives everything (id or exact name)
         #[arg(long, value_name = "TEAM")]
-        into: String,
+        into_team: String,
     },
     /// Show a team's report and alert settings; change them with the options
+    #[command(
+        after_help = "Examples:\n  jeton teams settings --team Design\n  \
+        jeton teams settings --team Design --low-balance-percent 25 --pseudonyms on"
+    )]
     Settings {
-        /// The team's id or exact name
+        /// The team (id or exact name)
+        #[arg(long, value_name = "TEAM")]
         team: String,
         /// Email the team's admins when the balance falls below this percentage of the
         /// active total (1 to 99; a new team has 20)
@@ -85,9 +91,9 @@ pub async fn run(cmd: TeamsCmd, ctx: &Ctx) -> Result<()> {
             ctx.out
                 .print(&team, |t| format!("Renamed team {} to {}.", t.id, t.name))
         }
-        TeamsCmd::Merge { from, into } => {
-            let from = resolve(ctx, &from).await?;
-            let into_team = resolve(ctx, &into).await?;
+        TeamsCmd::Merge { team, into_team } => {
+            let from = resolve(ctx, &team).await?;
+            let into_team = resolve(ctx, &into_team).await?;
             let merge = ctx.client.merge(from, &MergeRequest { into_team }).await?;
             ctx.out.print(&merge, merged)
         }
