@@ -232,7 +232,7 @@ async fn walkthrough(env: Env) {
     let out = env.run(&["teams", "rename", "Ops", "Operations"]).await;
     assert_eq!(
         out.ok().trim(),
-        format!("Renamed team {ops} to Operations."),
+        format!("Renamed team Ops to Operations (id {ops})."),
         "{}",
         out.stdout
     );
@@ -274,7 +274,10 @@ async fn walkthrough(env: Env) {
     assert_eq!(balance["packs"].as_array().unwrap().len(), 2, "{balance}");
     let out = env.run(&["balance", "--team", &design_id]).await;
     let text = out.ok();
-    assert!(text.contains("1050 tokens of 1050 available"), "{text}");
+    assert!(
+        text.starts_with("Design: 1050 tokens of 1050 available"),
+        "a team given by id is shown by name: {text}"
+    );
     assert!(
         text.contains("days left") && text.contains("2027-01-05"),
         "{text}"
@@ -285,7 +288,10 @@ async fn walkthrough(env: Env) {
         .run(&["move", "300", "--team", "Design", "--to-team", "Ops"])
         .await;
     let text = out.ok();
-    assert!(text.contains("Moved 300 tokens"), "{text}");
+    assert!(
+        text.starts_with("Moved 300 tokens from Design to Ops (move "),
+        "{text}"
+    );
     let ops_balance = env
         .run(&["balance", "--team", "Ops", "--json"])
         .await
@@ -336,13 +342,30 @@ async fn walkthrough(env: Env) {
     assert!(out.ok().contains("No events"), "{}", out.stdout);
 
     let out = env.run(&["audit", "--team", "Design"]).await;
-    assert!(out.ok().contains("adds up"), "{}", out.stdout);
+    assert!(
+        out.ok().starts_with("Design: the ledger adds up"),
+        "{}",
+        out.stdout
+    );
 
     // Merge Ops back into Design.
     let out = env
         .run(&["teams", "merge", "--team", "Ops", "--into-team", "Design"])
         .await;
-    assert!(out.ok().contains("is closed"), "{}", out.stdout);
+    assert!(
+        out.ok().starts_with(
+            "Merged team Ops into team Design: 300 tokens moved in 2 pack(s); team Ops is closed."
+        ),
+        "{}",
+        out.stdout
+    );
+    let out = env.run(&["teams", "show", &ops_id]).await;
+    assert!(
+        out.ok()
+            .contains(&format!("closed (merged into Design, id {design})")),
+        "{}",
+        out.stdout
+    );
     let balance = env
         .run(&["balance", "--team", "Design", "--json"])
         .await
@@ -944,8 +967,7 @@ async fn an_unreachable_server_is_named_with_a_hint() {
     .await;
     let err = out.fails(1);
     assert!(
-        err.contains("nothing was imported from people.csv into team 1")
-            && err.contains("cannot reach"),
+        err.contains("nothing was imported from people.csv") && err.contains("cannot reach"),
         "{err}"
     );
     assert!(out.stdout.is_empty(), "{}", out.stdout);
@@ -2581,7 +2603,7 @@ async fn reports_flow(env: Env) {
         .await;
     let text = out.ok();
     for part in [
-        "Usage of team",
+        "Usage of team Design",
         "past 30 days: 2025-12-08 to 2026-01-06 (30 days).",
         "tokens used: 20",
         "AutoCAD",
@@ -2739,7 +2761,7 @@ async fn reports_flow(env: Env) {
         ])
         .await;
     assert!(
-        out.ok().contains("Wrote 4 usage rows of team")
+        out.ok().contains("Wrote 4 usage rows of team Design")
             && out
                 .stdout
                 .contains("(2025-12-08 to 2026-01-06) to mine.csv"),
@@ -2881,22 +2903,36 @@ async fn reports_flow(env: Env) {
     let out = env.run(&["teams", "settings", "--team", "Design"]).await;
     let text = out.ok();
     assert!(
-        text.starts_with("Settings of team")
+        text.starts_with("Settings of team Design:")
             && text.contains("below 30 %")
             && text.contains("on: "),
         "{text}"
     );
     let out = env
-        .run(&["teams", "settings", "--team", "Design", "--pseudonyms", "off"])
+        .run(&[
+            "teams",
+            "settings",
+            "--team",
+            "Design",
+            "--pseudonyms",
+            "off",
+        ])
         .await;
     let text = out.ok();
     assert!(
-        text.starts_with("Updated the settings of team") && text.contains("below 30 %"),
+        text.starts_with("Updated the settings of team Design:") && text.contains("below 30 %"),
         "only what was given changes: {text}"
     );
-    env.run(&["teams", "settings", "--team", "Design", "--pseudonyms", "on"])
-        .await
-        .ok();
+    env.run(&[
+        "teams",
+        "settings",
+        "--team",
+        "Design",
+        "--pseudonyms",
+        "on",
+    ])
+    .await
+    .ok();
 
     // Pseudonyms hide names and emails in reports and the export; the figures stay.
     let report = env
@@ -2991,7 +3027,14 @@ async fn bad_report_input_says_the_expected_form() {
         (&["estimate", "--plan", "autocad:5:32"], "days 1 to 31"),
         (&["estimate"], "--plan"),
         (
-            &["teams", "settings", "--team", "1", "--low-balance-percent", "150"],
+            &[
+                "teams",
+                "settings",
+                "--team",
+                "1",
+                "--low-balance-percent",
+                "150",
+            ],
             "1..=99",
         ),
         (

@@ -7,7 +7,8 @@ use clap::Args;
 use jeton_api::{Audit, Balance, Event, EventsQuery, Move, NewMove};
 
 use super::output::{self, blocks, table};
-use super::{Ctx, reports, teams};
+use super::teams::{self, Named};
+use super::{Ctx, reports};
 
 #[derive(Debug, Args)]
 pub struct BalanceArgs {
@@ -54,16 +55,18 @@ pub struct AuditArgs {
 }
 
 pub async fn balance(args: BalanceArgs, ctx: &Ctx) -> Result<()> {
-    let team = teams::resolve(ctx, &args.team).await?;
-    let balance = ctx.client.balance(team).await?;
-    ctx.out.print(&balance, show_balance)
+    let team = teams::named(ctx, &args.team).await?;
+    let balance = ctx.client.balance(team.id).await?;
+    ctx.out.print(&balance, |b| show_balance(&team, b))
 }
 
 pub async fn events(args: EventsArgs, ctx: &Ctx) -> Result<()> {
     if let (Some(from), Some(to)) = (args.from, args.to)
         && from > to
     {
-        bail!("--from ({from}) is after --to ({to}): the range runs from its first day to its last");
+        bail!(
+            "--from ({from}) is after --to ({to}): the range runs from its first day to its last"
+        );
     }
     let team = teams::resolve(ctx, &args.team).await?;
     let (from, to) = reports::day_bounds(args.from, args.to)?;
@@ -77,30 +80,29 @@ pub async fn events(args: EventsArgs, ctx: &Ctx) -> Result<()> {
 }
 
 pub async fn move_tokens(args: MoveArgs, ctx: &Ctx) -> Result<()> {
-    let from = teams::resolve(ctx, &args.team).await?;
-    let to_team = teams::resolve(ctx, &args.to_team).await?;
+    let from = teams::named(ctx, &args.team).await?;
+    let to = teams::named(ctx, &args.to_team).await?;
     let request = NewMove {
-        to_team,
+        to_team: to.id,
         tokens: args.tokens,
     };
-    let moved = ctx.client.move_tokens(from, &request).await?;
-    ctx.out.print(&moved, show_move)
+    let moved = ctx.client.move_tokens(from.id, &request).await?;
+    ctx.out.print(&moved, |m| show_move(m, &from, &to))
 }
 
 pub async fn audit(args: AuditArgs, ctx: &Ctx) -> Result<()> {
-    let team = teams::resolve(ctx, &args.team).await?;
-    let audit = ctx.client.audit(team).await?;
-    ctx.out.print(&audit, show_audit)?;
+    let team = teams::named(ctx, &args.team).await?;
+    let audit = ctx.client.audit(team.id).await?;
+    ctx.out.print(&audit, |a| show_audit(&team, a))?;
     if !audit.balanced {
         bail!("the ledger of team {team} does not add up to its packs");
     }
     Ok(())
 }
 
-fn show_balance(b: &Balance) -> String {
+fn show_balance(team: &Named, b: &Balance) -> String {
     let mut summary = format!(
-        "Team {}: {} of {} available, {} used.",
-        b.team_id,
+        "{team}: {} of {} available, {} used.",
         output::tokens(b.available),
         b.total,
         b.used
@@ -156,30 +158,27 @@ pub fn show_events(events: &[Event], limit: Option<u32>) -> String {
     format!("{t}\n{footer}")
 }
 
-fn show_move(m: &Move) -> String {
+fn show_move(m: &Move, from: &Named, to: &Named) -> String {
     blocks([
         format!(
-            "Moved {} from team {} to team {} (move {}).",
+            "Moved {} from {from} to {to} (move {}).",
             output::tokens(m.tokens),
-            m.from_team,
-            m.to_team,
             m.id
         ),
         teams::moved_packs(&m.packs),
     ])
 }
 
-fn show_audit(a: &Audit) -> String {
+fn show_audit(team: &Named, a: &Audit) -> String {
     if a.balanced {
         format!(
-            "Team {}: the ledger adds up. Events sum to {}, the packs hold {}.",
-            a.team_id, a.events_sum, a.remaining_sum
+            "{team}: the ledger adds up. Events sum to {}, the packs hold {}.",
+            a.events_sum, a.remaining_sum
         )
     } else {
         format!(
-            "Team {}: the ledger does NOT add up. Events sum to {}, the packs hold {}; \
+            "{team}: the ledger does NOT add up. Events sum to {}, the packs hold {}; \
              packs that differ: {}.",
-            a.team_id,
             a.events_sum,
             a.remaining_sum,
             if a.mismatched_packs.is_empty() {

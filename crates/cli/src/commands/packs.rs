@@ -31,16 +31,15 @@ pub async fn run(cmd: PacksCmd, ctx: &Ctx) -> Result<()> {
             tokens,
             idempotency_key,
         } => {
-            let team = teams::resolve(ctx, &team).await?;
+            let team = teams::named(ctx, &team).await?;
             let pack = ctx
                 .client
-                .buy_pack(team, &NewPack { tokens }, idempotency_key.as_deref())
+                .buy_pack(team.id, &NewPack { tokens }, idempotency_key.as_deref())
                 .await?;
             ctx.out.print(&pack, |p| {
                 format!(
-                    "Pack {} for team {}:\n{}",
+                    "Pack {} for team {team}:\n{}",
                     p.id,
-                    p.team_id,
                     fields(&[
                         ("tokens", p.tokens.to_string()),
                         ("remaining", p.remaining.to_string()),

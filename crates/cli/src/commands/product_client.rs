@@ -208,14 +208,17 @@ async fn sign_in(args: SignInArgs, ctx: &Ctx) -> Result<()> {
                  products`"
             ),
             Some("insufficient_tokens") => anyhow!(
-                "{e}\nhint: the team needs tokens: `jeton balance --team {team}`, `jeton packs buy`"
+                "{e}\nhint: the team needs tokens: `jeton balance --team {}`, `jeton packs buy`",
+                args.team.trim()
             ),
             _ => user_token_hint(e),
         })?;
-    ctx.out.print(&started, |s| signed_in(&request, s))
+    // A user token may not read teams: the team is shown as it was given.
+    let given = args.team.trim();
+    ctx.out.print(&started, |s| signed_in(&request, given, s))
 }
 
-fn signed_in(request: &SignIn, s: &SessionStarted) -> String {
+fn signed_in(request: &SignIn, team: &str, s: &SessionStarted) -> String {
     let claims = lease::read_unverified(&s.lease).ok();
     let mut rows = vec![
         ("session", s.id.to_string()),
@@ -237,7 +240,7 @@ fn signed_in(request: &SignIn, s: &SessionStarted) -> String {
         "Signed in to {} on team {}: session {}.\n{}\n\nLease (check it offline with `jeton client \
          verify-lease`):\n{}",
         request.product,
-        request.team,
+        team,
         s.id,
         fields(&rows),
         s.lease

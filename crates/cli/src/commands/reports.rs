@@ -16,7 +16,8 @@ use jeton_api::{
 use serde::Serialize;
 
 use super::output::{self, blocks, fields, table};
-use super::{Ctx, ledger, teams};
+use super::teams::{self, Named};
+use super::{Ctx, ledger};
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCmd {
@@ -301,24 +302,25 @@ pub fn day_bounds(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Boun
 
 pub async fn usage(args: UsageArgs, ctx: &Ctx) -> Result<()> {
     let span = args.range.span(false)?;
-    let team = teams::resolve(ctx, &args.team).await?;
+    let team = teams::named(ctx, &args.team).await?;
     let report = ctx
         .client
-        .usage(team, &span.usage_query(Some(args.by)))
+        .usage(team.id, &span.usage_query(Some(args.by)))
         .await?;
     let Some(path) = &args.csv else {
-        return ctx.out.print(&report, show_usage);
+        return ctx.out.print(&report, |r| show_usage(&team, r));
     };
     let (header, rows) = usage_rows(&report);
     if is_stdout(path) {
         return write_csv(path, &header, &rows).map(drop);
     }
     let written = write_csv(path, &header, &rows)?;
-    ctx.out
-        .print(&report, |r| blocks([show_usage(r), wrote(written, path)]))
+    ctx.out.print(&report, |r| {
+        blocks([show_usage(&team, r), wrote(written, path)])
+    })
 }
 
-fn range_line(what: &str, team: i64, range: &UsageRange) -> String {
+fn range_line(what: &str, team: &Named, range: &UsageRange) -> String {
     let name = match range.name.as_str() {
         "custom" => "custom range".to_string(),
         other => other.replace('_', " "),
@@ -332,9 +334,9 @@ fn range_line(what: &str, team: i64, range: &UsageRange) -> String {
     )
 }
 
-fn show_usage(r: &UsageReport) -> String {
+fn show_usage(team: &Named, r: &UsageReport) -> String {
     let s = &r.summary;
-    let mut head = range_line("Usage", r.team_id, &r.range);
+    let mut head = range_line("Usage", team, &r.range);
     if r.pseudonyms {
         head.push_str("\nUsers are shown as pseudonyms (team setting).");
     }
@@ -533,12 +535,12 @@ fn usage_rows(r: &UsageReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
 
 pub async fn events(args: ReportEventsArgs, ctx: &Ctx) -> Result<()> {
     let span = args.range.span(true)?;
-    let team = teams::resolve(ctx, &args.team).await?;
+    let team = teams::named(ctx, &args.team).await?;
     let (first, last) = match span {
         Span::Default => (None, None),
         Span::Days { from, to } => (from, to),
         Span::Named(_) => {
-            let (first, last) = resolve_days(ctx, team, &span).await?;
+            let (first, last) = resolve_days(ctx, team.id, &span).await?;
             (Some(first), Some(last))
         }
     };
@@ -548,7 +550,7 @@ pub async fn events(args: ReportEventsArgs, ctx: &Ctx) -> Result<()> {
         to,
         limit: args.limit,
     };
-    let events = ctx.client.events(team, &query).await?;
+    let events = ctx.client.events(team.id, &query).await?;
     let human = |list: &Vec<Event>| {
         let head = match (first, last) {
             (None, None) => format!("Token events of team {team}, the last 90 days:"),
@@ -629,7 +631,8 @@ struct Exported {
 
 pub async fn export(args: ExportArgs, ctx: &Ctx) -> Result<()> {
     let span = args.range.span(false)?;
-    let team = teams::resolve(ctx, &args.team).await?;
+    let named = teams::named(ctx, &args.team).await?;
+    let team = named.id;
     let query = span.usage_query(None);
     if args.output.as_deref().is_some_and(is_stdout) {
         let text = ctx.client.usage_csv(team, &query).await?;
@@ -663,10 +666,9 @@ pub async fn export(args: ExportArgs, ctx: &Ctx) -> Result<()> {
     };
     ctx.out.print(&exported, |e| {
         format!(
-            "Wrote {} usage row{} of team {} ({} to {}) to {}.",
+            "Wrote {} usage row{} of team {named} ({} to {}) to {}.",
             e.rows,
             if e.rows == 1 { "" } else { "s" },
-            e.team_id,
             e.from,
             e.to,
             e.file
@@ -923,9 +925,13 @@ mod tests {
 
     #[test]
     fn usage_reads_as_a_summary_and_its_rows() {
-        let text = show_usage(&report());
+        let design = Named {
+            id: 3,
+            name: "Design".into(),
+        };
+        let text = show_usage(&design, &report());
         for part in [
-            "Usage of team 3, past 30 days: 2025-12-07 to 2026-01-05 (30 days).",
+            "Usage of team Design, past 30 days: 2025-12-07 to 2026-01-05 (30 days).",
             "pseudonyms",
             "tokens used: 20",
             "person-1a2b3c4d",
