@@ -27,6 +27,9 @@ pub struct Problem {
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+/// Marks an answer that is the stored first answer of its `Idempotency-Key`: the request was
+/// done before and nothing was done again. Its value is `true`.
+pub const IDEMPOTENT_REPLAYED_HEADER: &str = "Idempotent-Replayed";
 
 // ---------------------------------------------------------------- catalogue
 

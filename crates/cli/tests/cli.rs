@@ -263,8 +263,33 @@ async fn walkthrough(env: Env) {
     let again = env.run(&buy).await.json();
     assert_eq!(id(&first), id(&again), "the same key buys one pack");
     assert_eq!(first["tokens"], 1000);
+    assert_eq!(
+        (&first["replayed"], &again["replayed"]),
+        (&Value::Bool(false), &Value::Bool(true))
+    );
+    // Said in words too: the repeat is not a second purchase.
+    let out = env.run(&buy[..buy.len() - 1]).await;
+    let text = out.ok();
+    assert!(
+        text.starts_with(&format!(
+            "Already recorded: pack {} for team Design was bought with this idempotency key \
+             before; nothing was bought now.",
+            id(&first)
+        )),
+        "{text}"
+    );
+    let balance = env
+        .run(&["balance", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(balance["available"], 1000, "three runs, one pack");
+
     let out = env.run(&["packs", "buy", "--team", "Design", "50"]).await;
-    assert!(out.ok().contains("Pack "), "{}", out.stdout);
+    assert!(
+        out.ok().starts_with("Pack ") && !out.stdout.contains("Already"),
+        "{}",
+        out.stdout
+    );
 
     let balance = env
         .run(&["balance", "--team", "Design", "--json"])
@@ -2067,6 +2092,37 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
         .await
         .json();
     assert_eq!(balance["available"], 100);
+
+    // A sign-in repeated with its idempotency key says it is the first one's answer.
+    let team_arg = team.to_string();
+    let keyed = [
+        "client",
+        "sign-in",
+        "--team",
+        &team_arg,
+        "--product",
+        "autocad",
+        "--idempotency-key",
+        "launch-1",
+    ];
+    let first = env.run_as(&token, &keyed, &[], None).await;
+    assert!(
+        first.ok().starts_with("Signed in to autocad on team "),
+        "{}",
+        first.stdout
+    );
+    let again = env.run_as(&token, &keyed, &[], None).await;
+    let text = again.ok();
+    assert!(
+        text.starts_with("Already recorded: this idempotency key signed in before"),
+        "{text}"
+    );
+    let session = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("session:"))
+            .map(|v| v.trim().to_string())
+    };
+    assert_eq!(session(first.ok()), session(text), "the same session");
 }
 
 /// `simulate --days … --json` on `env`; returns the report.

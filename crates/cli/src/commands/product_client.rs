@@ -67,9 +67,19 @@ pub struct SignInArgs {
     #[arg(long)]
     pub machine: Option<String>,
     /// A key naming this sign-in: repeating the command with the same key returns the first
-    /// session instead of opening another
+    /// session instead of opening another; it then prints `Already recorded:` (with --json,
+    /// "replayed": true)
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,
+}
+
+/// What `client sign-in --json` prints: the answer, and whether it is the first answer of an
+/// idempotency key used before (then no session was opened and nothing charged now).
+#[derive(Debug, Serialize)]
+struct Started {
+    #[serde(flatten)]
+    started: SessionStarted,
+    replayed: bool,
 }
 
 #[derive(Debug, Args)]
@@ -198,9 +208,9 @@ async fn sign_in(args: SignInArgs, ctx: &Ctx) -> Result<()> {
         version: args.version,
         machine: args.machine,
     };
-    let started = ctx
+    let recorded = ctx
         .client
-        .sign_in(&request, args.idempotency_key.as_deref())
+        .sign_in_recorded(&request, args.idempotency_key.as_deref())
         .await
         .map_err(|e| match e.code() {
             Some("not_assigned" | "invitation_pending" | "product_not_allowed") => anyhow!(
@@ -213,9 +223,23 @@ async fn sign_in(args: SignInArgs, ctx: &Ctx) -> Result<()> {
             ),
             _ => user_token_hint(e),
         })?;
+    let started = Started {
+        started: recorded.value,
+        replayed: recorded.replayed,
+    };
     // A user token may not read teams: the team is shown as it was given.
     let given = args.team.trim();
-    ctx.out.print(&started, |s| signed_in(&request, given, s))
+    ctx.out.print(&started, |s| {
+        let text = signed_in(&request, given, &s.started);
+        if s.replayed {
+            format!(
+                "Already recorded: this idempotency key signed in before; no session was opened \
+                 and nothing was charged now. The first answer:\n{text}"
+            )
+        } else {
+            text
+        }
+    })
 }
 
 fn signed_in(request: &SignIn, team: &str, s: &SessionStarted) -> String {
