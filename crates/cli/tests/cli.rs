@@ -37,6 +37,20 @@ impl Run {
         &self.stdout
     }
 
+    /// Asserts the exit code `code` (an answer printed, then a non-zero status) and returns
+    /// stdout.
+    fn printed(&self, code: i32) -> &str {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit code {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        &self.stdout
+    }
+
     /// Asserts success and parses stdout as JSON.
     fn json(&self) -> Value {
         let out = self.ok();
@@ -557,8 +571,9 @@ async fn users_flow(env: Env) {
         "--chunk-lines",
         "2",
     ];
+    // Refused lines: the outcomes, then a last line saying how many, and exit status 3.
     let out = env.run(&import).await;
-    let text = out.ok();
+    let text = out.printed(3);
     assert!(
         text.contains("4 applied, 0 unchanged, 2 lines rejected"),
         "{text}"
@@ -567,12 +582,14 @@ async fn users_flow(env: Env) {
         text.contains("  line 4: ") && text.contains("  line 5: "),
         "{text}"
     );
-    assert!(
-        out.stderr.is_empty(),
-        "no progress bar off a terminal: {}",
-        out.stderr
+    assert_eq!(
+        out.stderr.trim_end(),
+        "error: 2 lines were refused (listed above); the other 4 lines were applied. Fix the \
+         refused lines and import the file again: applied lines come back as unchanged.",
+        "no progress bar off a terminal, and the count last"
     );
-    let again = env.run(&[&import[..], &["--json"]].concat()).await.json();
+    let again = env.run(&[&import[..], &["--json"]].concat()).await;
+    let again: Value = serde_json::from_str(again.printed(3)).unwrap();
     assert_eq!(again["applied"], 0, "{again}");
     assert_eq!(
         again["unchanged"], 4,
@@ -585,6 +602,20 @@ async fn users_flow(env: Env) {
         .map(|r| r["line"].as_u64().unwrap())
         .collect();
     assert_eq!(lines, vec![4, 5]);
+    // A file without refused lines exits 0.
+    std::fs::write(
+        env.dir.path().join("good.csv"),
+        "Ann Bee,ann@example.com,autocad\n",
+    )
+    .unwrap();
+    let out = env.run(&["import", "good.csv", "--team", "Design"]).await;
+    assert!(
+        out.ok()
+            .contains("0 applied, 1 unchanged, no line rejected"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
     // Each part was an import of its own, all done; the parts of lines 3-4 and 5-6 each hold
     // one refused line, which their status shows.
     let imports = env
@@ -592,12 +623,16 @@ async fn users_flow(env: Env) {
         .await
         .json();
     let imports = imports.as_array().unwrap();
-    assert_eq!(imports.len(), 8, "two imports of four parts: {imports:?}");
+    assert_eq!(
+        imports.len(),
+        9,
+        "two imports of four parts, and one of a single line: {imports:?}"
+    );
     assert!(imports.iter().all(|i| i["status"] == "done"), "{imports:?}");
     let text = env.run(&["import", "list", "--team", "Design"]).await;
     assert!(text.ok().contains("done"), "{}", text.stdout);
     let mut statuses = String::new();
-    for part in imports.iter().take(4).filter(|i| i["refused"] == 1) {
+    for part in imports.iter().skip(1).take(4).filter(|i| i["refused"] == 1) {
         let part = id(part).to_string();
         let out = env
             .run(&["import", "status", &part, "--team", "Design"])

@@ -46,9 +46,10 @@ const POLL: Duration = Duration::from_millis(250);
     terminal) and prints the summary. With --no-wait it prints the import ids and returns; \
     `jeton import status ID --team TEAM` shows an import's progress and outcome at any time, \
     also after this command was stopped.\n\n\
-    Exit status: 0 when the whole file was applied, even if some lines were rejected; 1 when the \
-    file could not be read, sent or applied (the summary says what was applied; importing the \
-    file again is safe).\n\n\
+    Exit status: 0 when every line was applied (or already so); 3 when some lines were refused: \
+    the others were applied, and the last line says how many were refused; 1 when the file \
+    could not be read, sent or applied (the summary says what was applied; importing the file \
+    again is safe); 2 for a wrong command line. With --no-wait: 0 once the file is sent.\n\n\
     Examples:\n  jeton import people.csv --team Design\n  \
     jeton import people.csv --team Design --no-wait\n  \
     jeton import status 12 --team Design\n  \
@@ -286,13 +287,12 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<()> {
             )));
         }
         // Every line was refused here (too long to send).
-        return ctx.out.print(
-            &ImportResult {
-                rejected: sent.rejected,
-                ..ImportResult::default()
-            },
-            |t| summary(&name, &named, t),
-        );
+        let result = ImportResult {
+            rejected: sent.rejected,
+            ..ImportResult::default()
+        };
+        ctx.out.print(&result, |t| summary(&name, &named, t))?;
+        return refused(&result);
     }
     let not_sent = |failure: Option<(usize, ClientError)>| match failure {
         None => Ok(()),
@@ -356,7 +356,41 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<()> {
             job.id
         );
     }
-    not_sent(failure)
+    not_sent(failure)?;
+    refused(&total)
+}
+
+/// Exit status of an import whose lines all have their outcome, some of them refused.
+pub const EXIT_REFUSED: u8 = 3;
+
+/// Ends with [`EXIT_REFUSED`] when lines were refused, saying how many, and that the others
+/// were applied.
+fn refused(r: &ImportResult) -> Result<()> {
+    let refused = r.rejected.len();
+    if refused == 0 {
+        return Ok(());
+    }
+    let others = r.applied + r.unchanged;
+    Err(anyhow::Error::new(super::Exit {
+        code: EXIT_REFUSED,
+        message: format!(
+            "{} refused (listed above); the other {} applied{}. Fix the refused lines and \
+             import the file again: applied lines come back as unchanged.",
+            match refused {
+                1 => "1 line was".to_string(),
+                n => format!("{n} lines were"),
+            },
+            match others {
+                1 => "line was".to_string(),
+                n => format!("{n} lines were"),
+            },
+            if r.unchanged > 0 {
+                " (or were already so)"
+            } else {
+                ""
+            }
+        ),
+    }))
 }
 
 /// What was sent of a file: its imports, and the lines refused here (too long to send, or an
