@@ -2059,7 +2059,7 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
         .run(&[
             "subscriptions",
             "add",
-            "jane@example.com",
+            "jane",
             "--product",
             "autocad",
             "--from",
@@ -2068,7 +2068,31 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
             "2026-01-31",
         ])
         .await;
-    assert!(out.fails(2).contains("users list --team"), "{}", out.stderr);
+    assert!(
+        out.fails(1)
+            .contains("neither a user id nor an email address"),
+        "{}",
+        out.stderr
+    );
+    let out = env
+        .run(&[
+            "trials",
+            "add",
+            "nobody@example.com",
+            "--product",
+            "autocad",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-31",
+        ])
+        .await;
+    assert!(
+        out.fails(1)
+            .contains("no account has the email address nobody@example.com"),
+        "{}",
+        out.stderr
+    );
     let out = env
         .run(&[
             "trials",
@@ -2158,6 +2182,134 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
             .map(|v| v.trim().to_string())
     };
     assert_eq!(session(first.ok()), session(text), "the same session");
+
+    // Listed and removed, by the user's email; each kind on its own.
+    let subscriptions = env
+        .run(&["subscriptions", "list", "jane@example.com", "--json"])
+        .await
+        .json();
+    let subscriptions = subscriptions.as_array().unwrap();
+    assert_eq!(subscriptions.len(), 1, "{subscriptions:?}");
+    let subscription = id(&subscriptions[0]);
+    let trials = env
+        .run(&["trials", "list", &jane_arg, "--json"])
+        .await
+        .json();
+    assert_eq!(trials.as_array().unwrap().len(), 1, "{trials}");
+    let trial_id = id(&trials[0]).to_string();
+    let out = env
+        .run(&["subscriptions", "list", "jane@example.com"])
+        .await;
+    let text = out.ok();
+    assert!(
+        text.contains(&subscription.to_string()) && !text.contains("trial"),
+        "{text}"
+    );
+    let out = env
+        .run(&["subscriptions", "remove", "jane@example.com"])
+        .await;
+    assert!(out.fails(2).contains("--id"), "{}", out.stderr);
+    let out = env
+        .run(&[
+            "subscriptions",
+            "remove",
+            "jane@example.com",
+            "--product",
+            "revit",
+        ])
+        .await;
+    assert!(
+        out.fails(1)
+            .contains("jane@example.com has no subscription of revit"),
+        "{}",
+        out.stderr
+    );
+    let out = env
+        .run(&["subscriptions", "remove", &jane_arg, "--id", &trial_id])
+        .await;
+    let err = out.fails(1);
+    assert!(
+        err.contains("not_found") && err.contains("HTTP 404"),
+        "{err}"
+    );
+    let out = env
+        .run(&["trials", "remove", "999", "--id", &trial_id])
+        .await;
+    assert!(out.fails(1).contains("HTTP 404"), "{}", out.stderr);
+    let before = env
+        .run(&["balance", "--team", "Design", "--json"])
+        .await
+        .json();
+    let out = env
+        .run(&[
+            "subscriptions",
+            "remove",
+            "jane@example.com",
+            "--product",
+            "autocad",
+        ])
+        .await;
+    let text = out.ok();
+    assert!(
+        text.starts_with(&format!("Removed subscription {subscription} of autocad")),
+        "{text}"
+    );
+    let out = env
+        .run(&["subscriptions", "list", "jane@example.com"])
+        .await;
+    assert!(out.ok().contains("has no subscriptions"), "{}", out.stdout);
+    let after = env
+        .run(&["balance", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(
+        after["available"], before["available"],
+        "no retroactive charge"
+    );
+    // A sign-in after the removal pays (a minute later: one period starts at one instant).
+    env.run(&["clock", "advance", "60"]).await.ok();
+    let started = env
+        .run_as(
+            &token,
+            &[
+                "client",
+                "sign-in",
+                "--team",
+                &team_arg,
+                "--product",
+                "autocad",
+                "--json",
+            ],
+            &[],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(started["access"], "flex", "{started}");
+    assert_eq!(started["tokens_charged"], 7);
+    let paid = env
+        .run(&["balance", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(
+        paid["available"].as_i64().unwrap(),
+        before["available"].as_i64().unwrap() - 7
+    );
+    let out = env
+        .run(&["trials", "remove", "jane@example.com", "--id", &trial_id])
+        .await;
+    assert!(
+        out.ok()
+            .starts_with(&format!("Removed trial {trial_id} of autocad")),
+        "{}",
+        out.stdout
+    );
+    let out = env.run(&["entitlements", "jane@example.com"]).await;
+    assert!(
+        out.ok().contains("no subscriptions or trials"),
+        "{}",
+        out.stdout
+    );
 }
 
 /// `simulate --days … --json` on `env`; returns the report.

@@ -597,6 +597,31 @@ impl Client {
             .await
     }
 
+    /// `DELETE /v1/users/{user}/subscriptions/{id}` (operator): removes the subscription and
+    /// answers it. Nothing used under it is charged; each later sign-in pays as usual.
+    pub async fn remove_subscription(
+        &self,
+        user: i64,
+        id: i64,
+    ) -> Result<Entitlement, ClientError> {
+        let path = format!("/v1/users/{user}/subscriptions/{id}");
+        self.call(Request::new(Method::DELETE, path)).await
+    }
+
+    /// `DELETE /v1/users/{user}/trials/{id}` (operator): removes the trial and answers it.
+    pub async fn remove_trial(&self, user: i64, id: i64) -> Result<Entitlement, ClientError> {
+        let path = format!("/v1/users/{user}/trials/{id}");
+        self.call(Request::new(Method::DELETE, path)).await
+    }
+
+    /// `GET /v1/users?email=…` (operator): the account with this address, if there is one.
+    pub async fn find_user(&self, email: &str) -> Result<Option<UserAccount>, ClientError> {
+        let mut req = Request::new(Method::GET, "/v1/users".into());
+        req.query.push(("email", email.to_string()));
+        let found: Vec<UserAccount> = self.call(req).await?;
+        Ok(found.into_iter().next())
+    }
+
     /// `GET /v1/users/{user}/entitlements` (operator): the user's subscriptions and trials.
     pub async fn entitlements(&self, user: i64) -> Result<Vec<Entitlement>, ClientError> {
         let path = format!("/v1/users/{user}/entitlements");
