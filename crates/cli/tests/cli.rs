@@ -2847,7 +2847,7 @@ async fn reports_flow(env: Env) {
     let text = out.ok();
     for part in [
         "Usage of team Design",
-        "past 30 days: 2025-12-08 to 2026-01-06 (30 days).",
+        "2025-12-08 to 2026-01-06 (past 30 days, today included, 30 days).",
         "tokens used: 20",
         "AutoCAD",
         "Wrote 2 rows to products.csv.",
@@ -2886,7 +2886,7 @@ async fn reports_flow(env: Env) {
         .await;
     let text = out.ok();
     assert!(
-        text.contains("custom range: 2026-01-05 to 2026-01-06 (2 days).")
+        text.contains("2026-01-05 to 2026-01-06 (custom range, 2 days).")
             && text.contains("2026-01-06")
             && text.contains('█'),
         "{text}"
@@ -2927,6 +2927,25 @@ async fn reports_flow(env: Env) {
     assert_eq!(empty["range"]["from"], "2025-10-01");
     assert_eq!(empty["range"]["to"], "2025-12-31");
     assert_eq!(empty["summary"]["tokens"], 0);
+    assert!(empty.get("hint").is_none(), "--json is the server's answer");
+    // In words: the exact days, what the range means, and where this month's use is.
+    let out = env
+        .run(&["report", "usage", "--team", "Design", "--range", "3m"])
+        .await;
+    let text = out.ok();
+    for part in [
+        "Usage of team Design, 2025-10-01 to 2025-12-31 (past 3 whole months, 92 days; this \
+         month is not included).",
+        "tokens used: 0",
+        "This month (January 2026) has use: 20 tokens so far. Whole-month ranges leave it out \
+         until it is over; --range past_30_days includes it (or --from 2026-01-01 --to \
+         2026-01-31).",
+    ] {
+        assert!(text.contains(part), "{part:?} in:\n{text}");
+    }
+    // A range with use needs no hint.
+    let out = env.run(&["report", "usage", "--team", "Design"]).await;
+    assert!(!out.ok().contains("This month"), "{}", out.stdout);
     let out = env
         .run(&[
             "report",

@@ -307,8 +307,19 @@ pub async fn usage(args: UsageArgs, ctx: &Ctx) -> Result<()> {
         .client
         .usage(team.id, &span.usage_query(Some(args.by)))
         .await?;
+    // Whole months leave this one out: when they hold nothing, say whether this month does.
+    let hint = if ctx.out.is_json() || (args.csv.as_deref().is_some_and(is_stdout)) {
+        None
+    } else {
+        this_month_hint(ctx, team.id, &report).await?
+    };
+    let human = |r: &UsageReport| {
+        let mut parts = vec![show_usage(&team, r)];
+        parts.extend(hint.clone());
+        parts
+    };
     let Some(path) = &args.csv else {
-        return ctx.out.print(&report, |r| show_usage(&team, r));
+        return ctx.out.print(&report, |r| blocks(human(r)));
     };
     let (header, rows) = usage_rows(&report);
     if is_stdout(path) {
@@ -316,21 +327,77 @@ pub async fn usage(args: UsageArgs, ctx: &Ctx) -> Result<()> {
     }
     let written = write_csv(path, &header, &rows)?;
     ctx.out.print(&report, |r| {
-        blocks([show_usage(&team, r), wrote(written, path)])
+        let mut parts = human(r);
+        parts.push(wrote(written, path));
+        blocks(parts)
     })
 }
 
-fn range_line(what: &str, team: &Named, range: &UsageRange) -> String {
-    let name = match range.name.as_str() {
-        "custom" => "custom range".to_string(),
-        other => other.replace('_', " "),
+/// Whether a usage report shows no use at all.
+fn is_empty(s: &jeton_api::UsageSummary) -> bool {
+    s.tokens == 0 && s.periods == 0 && s.results == 0
+}
+
+/// For a report of whole past months with no use: when the current month has use, a line naming
+/// the range that includes it. One more request, only then.
+async fn this_month_hint(ctx: &Ctx, team: i64, r: &UsageReport) -> Result<Option<String>> {
+    if !is_month_range(&r.range.name) || !is_empty(&r.summary) {
+        return Ok(None);
+    }
+    let Some(first) = r.range.to.checked_add_days(Days::new(1)) else {
+        return Ok(None);
     };
-    format!(
-        "{what} of team {team}, {name}: {} to {} ({} day{}).",
-        range.from,
-        range.to,
+    let Some(last) = first
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|d| d.pred_opt())
+    else {
+        return Ok(None);
+    };
+    let month = Span::Days {
+        from: Some(first),
+        to: Some(last),
+    };
+    let this = ctx
+        .client
+        .usage(team, &month.usage_query(Some(By::Summary)))
+        .await?;
+    if is_empty(&this.summary) {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "This month ({}) has use: {} token{} so far. Whole-month ranges leave it out until it \
+         is over; --range past_30_days includes it (or --from {first} --to {last}).",
+        first.format("%B %Y"),
+        this.summary.tokens,
+        if this.summary.tokens == 1 { "" } else { "s" },
+    )))
+}
+
+/// `past_3_months` … `past_12_months`: whole months before the current one (R-REP-3).
+fn is_month_range(name: &str) -> bool {
+    name.starts_with("past_") && name.ends_with("_months")
+}
+
+/// `Usage of team Design, 2025-10-01 to 2025-12-31 (past 3 whole months, 92 days; this month is
+/// not included).`: the exact days the server used, and what the range's name means.
+fn range_line(what: &str, team: &Named, range: &UsageRange) -> String {
+    let days = format!(
+        "{} day{}",
         range.days,
         if range.days == 1 { "" } else { "s" }
+    );
+    let meaning = match range.name.as_str() {
+        "custom" => format!("custom range, {days}"),
+        "past_30_days" => format!("past 30 days, today included, {days}"),
+        name if is_month_range(name) => {
+            let months = name.trim_start_matches("past_").trim_end_matches("_months");
+            format!("past {months} whole months, {days}; this month is not included")
+        }
+        other => format!("{}, {days}", other.replace('_', " ")),
+    };
+    format!(
+        "{what} of team {team}, {} to {} ({meaning}).",
+        range.from, range.to
     )
 }
 
@@ -931,7 +998,8 @@ mod tests {
         };
         let text = show_usage(&design, &report());
         for part in [
-            "Usage of team Design, past 30 days: 2025-12-07 to 2026-01-05 (30 days).",
+            "Usage of team Design, 2025-12-07 to 2026-01-05 (past 30 days, today included, 30 \
+             days).",
             "pseudonyms",
             "tokens used: 20",
             "person-1a2b3c4d",
@@ -963,6 +1031,38 @@ mod tests {
             ]
         );
         assert_eq!(rows[0][2], "20");
+    }
+
+    #[test]
+    fn r_rep_3_the_range_line_gives_the_days_and_what_the_range_means() {
+        let design = Named {
+            id: 3,
+            name: "Design".into(),
+        };
+        let range = |name: &str, from: &str, to: &str, days| UsageRange {
+            name: name.into(),
+            from: d(from),
+            to: d(to),
+            days,
+        };
+        assert_eq!(
+            range_line(
+                "Usage",
+                &design,
+                &range("past_3_months", "2026-09-01", "2026-11-30", 91)
+            ),
+            "Usage of team Design, 2026-09-01 to 2026-11-30 (past 3 whole months, 91 days; this \
+             month is not included)."
+        );
+        assert_eq!(
+            range_line(
+                "Usage",
+                &design,
+                &range("custom", "2026-01-01", "2026-01-01", 1)
+            ),
+            "Usage of team Design, 2026-01-01 to 2026-01-01 (custom range, 1 day)."
+        );
+        assert!(is_month_range("past_12_months") && !is_month_range("past_30_days"));
     }
 
     #[test]
