@@ -3162,6 +3162,35 @@ async fn reports_flow(env: Env) {
             .to_string();
         assert!(text.contains("LOW: less than 30 % is left"), "{text}");
     }
+    // The LOW line follows the team's own threshold: 980 of 1000 is not low at 30 %, is at 99 %.
+    assert_eq!((available, total), (980, 1000), "{balance}");
+    let text = env.run(&["balance", "--team", "Design"]).await;
+    assert!(!text.ok().contains("LOW"), "{}", text.stdout);
+    let set = |percent: &'static str| {
+        let env = &env;
+        async move {
+            env.run(&[
+                "teams",
+                "settings",
+                "--team",
+                "Design",
+                "--low-balance-percent",
+                percent,
+            ])
+            .await
+            .ok()
+            .to_string()
+        }
+    };
+    set("99").await;
+    let text = env.run(&["balance", "--team", "Design"]).await;
+    assert!(
+        text.ok()
+            .contains("LOW: less than 99 % is left (the team's threshold)."),
+        "{}",
+        text.stdout
+    );
+    set("30").await;
     let out = env.run(&["teams", "settings", "--team", "Design"]).await;
     let text = out.ok();
     assert!(
