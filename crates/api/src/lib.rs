@@ -27,6 +27,9 @@ pub struct Problem {
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+/// Marks an answer that is the stored first answer of its `Idempotency-Key`: the request was
+/// done before and nothing was done again. Its value is `true`.
+pub const IDEMPOTENT_REPLAYED_HEADER: &str = "Idempotent-Replayed";
 
 // ---------------------------------------------------------------- catalogue
 
@@ -787,7 +790,20 @@ pub struct NewEntitlement {
     pub ends_at: DateTime<Utc>,
 }
 
+/// `GET /v1/users?email=…`: an account looked up by its address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UserSearch {
+    /// The account's email address (compared without regard to case).
+    #[param(example = "jane@example.com")]
+    pub email: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": 7, "user_id": 42, "product": "autocad", "kind": "subscription",
+    "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z",
+    "created_at": "2025-12-15T09:30:00Z"}))]
 pub struct Entitlement {
     pub id: i64,
     pub user_id: i64,

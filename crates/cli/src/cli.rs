@@ -98,10 +98,11 @@ pub enum Command {
     /// Your own account, with a user token as --key: who you are, your downloads
     #[command(subcommand_required = true, arg_required_else_help = true)]
     Me(Group<account::MeCmd>),
-    /// Give a user a single-user subscription to a product: no tokens for it (operator)
+    /// A user's single-user subscriptions, which pay for a product instead of tokens: add, list,
+    /// remove (operator)
     #[command(subcommand_required = true, arg_required_else_help = true)]
     Subscriptions(Group<entitlements::SubscriptionsCmd>),
-    /// Give a user a trial of a product: no tokens for it while it runs (operator)
+    /// A user's trials of a product, free while they run: add, list, remove (operator)
     #[command(subcommand_required = true, arg_required_else_help = true)]
     Trials(Group<entitlements::TrialsCmd>),
     /// List a user's subscriptions and trials (operator)

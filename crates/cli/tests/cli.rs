@@ -37,6 +37,20 @@ impl Run {
         &self.stdout
     }
 
+    /// Asserts the exit code `code` (an answer printed, then a non-zero status) and returns
+    /// stdout.
+    fn printed(&self, code: i32) -> &str {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit code {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        &self.stdout
+    }
+
     /// Asserts success and parses stdout as JSON.
     fn json(&self) -> Value {
         let out = self.ok();
@@ -232,7 +246,7 @@ async fn walkthrough(env: Env) {
     let out = env.run(&["teams", "rename", "Ops", "Operations"]).await;
     assert_eq!(
         out.ok().trim(),
-        format!("Renamed team {ops} to Operations."),
+        format!("Renamed team Ops to Operations (id {ops})."),
         "{}",
         out.stdout
     );
@@ -263,8 +277,33 @@ async fn walkthrough(env: Env) {
     let again = env.run(&buy).await.json();
     assert_eq!(id(&first), id(&again), "the same key buys one pack");
     assert_eq!(first["tokens"], 1000);
+    assert_eq!(
+        (&first["replayed"], &again["replayed"]),
+        (&Value::Bool(false), &Value::Bool(true))
+    );
+    // Said in words too: the repeat is not a second purchase.
+    let out = env.run(&buy[..buy.len() - 1]).await;
+    let text = out.ok();
+    assert!(
+        text.starts_with(&format!(
+            "Already recorded: pack {} for team Design was bought with this idempotency key \
+             before; nothing was bought now.",
+            id(&first)
+        )),
+        "{text}"
+    );
+    let balance = env
+        .run(&["balance", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(balance["available"], 1000, "three runs, one pack");
+
     let out = env.run(&["packs", "buy", "--team", "Design", "50"]).await;
-    assert!(out.ok().contains("Pack "), "{}", out.stdout);
+    assert!(
+        out.ok().starts_with("Pack ") && !out.stdout.contains("Already"),
+        "{}",
+        out.stdout
+    );
 
     let balance = env
         .run(&["balance", "--team", "Design", "--json"])
@@ -274,7 +313,10 @@ async fn walkthrough(env: Env) {
     assert_eq!(balance["packs"].as_array().unwrap().len(), 2, "{balance}");
     let out = env.run(&["balance", "--team", &design_id]).await;
     let text = out.ok();
-    assert!(text.contains("1050 tokens of 1050 available"), "{text}");
+    assert!(
+        text.starts_with("Design: 1050 tokens of 1050 available"),
+        "a team given by id is shown by name: {text}"
+    );
     assert!(
         text.contains("days left") && text.contains("2027-01-05"),
         "{text}"
@@ -282,10 +324,13 @@ async fn walkthrough(env: Env) {
 
     // Moves keep expiry; the ledger shows both sides.
     let out = env
-        .run(&["move", "--from", "Design", "--to", "Ops", "300"])
+        .run(&["move", "300", "--team", "Design", "--to-team", "Ops"])
         .await;
     let text = out.ok();
-    assert!(text.contains("Moved 300 tokens"), "{text}");
+    assert!(
+        text.starts_with("Moved 300 tokens from Design to Ops (move "),
+        "{text}"
+    );
     let ops_balance = env
         .run(&["balance", "--team", "Ops", "--json"])
         .await
@@ -336,13 +381,30 @@ async fn walkthrough(env: Env) {
     assert!(out.ok().contains("No events"), "{}", out.stdout);
 
     let out = env.run(&["audit", "--team", "Design"]).await;
-    assert!(out.ok().contains("adds up"), "{}", out.stdout);
+    assert!(
+        out.ok().starts_with("Design: the ledger adds up"),
+        "{}",
+        out.stdout
+    );
 
     // Merge Ops back into Design.
     let out = env
-        .run(&["teams", "merge", "--from", "Ops", "--into", "Design"])
+        .run(&["teams", "merge", "--team", "Ops", "--into-team", "Design"])
         .await;
-    assert!(out.ok().contains("is closed"), "{}", out.stdout);
+    assert!(
+        out.ok().starts_with(
+            "Merged team Ops into team Design: 300 tokens moved in 2 pack(s); team Ops is closed."
+        ),
+        "{}",
+        out.stdout
+    );
+    let out = env.run(&["teams", "show", &ops_id]).await;
+    assert!(
+        out.ok()
+            .contains(&format!("closed (merged into Design, id {design})")),
+        "{}",
+        out.stdout
+    );
     let balance = env
         .run(&["balance", "--team", "Design", "--json"])
         .await
@@ -509,8 +571,9 @@ async fn users_flow(env: Env) {
         "--chunk-lines",
         "2",
     ];
+    // Refused lines: the outcomes, then a last line saying how many, and exit status 3.
     let out = env.run(&import).await;
-    let text = out.ok();
+    let text = out.printed(3);
     assert!(
         text.contains("4 applied, 0 unchanged, 2 lines rejected"),
         "{text}"
@@ -519,12 +582,14 @@ async fn users_flow(env: Env) {
         text.contains("  line 4: ") && text.contains("  line 5: "),
         "{text}"
     );
-    assert!(
-        out.stderr.is_empty(),
-        "no progress bar off a terminal: {}",
-        out.stderr
+    assert_eq!(
+        out.stderr.trim_end(),
+        "error: 2 lines were refused (listed above); the other 4 lines were applied. Fix the \
+         refused lines and import the file again: applied lines come back as unchanged.",
+        "no progress bar off a terminal, and the count last"
     );
-    let again = env.run(&[&import[..], &["--json"]].concat()).await.json();
+    let again = env.run(&[&import[..], &["--json"]].concat()).await;
+    let again: Value = serde_json::from_str(again.printed(3)).unwrap();
     assert_eq!(again["applied"], 0, "{again}");
     assert_eq!(
         again["unchanged"], 4,
@@ -537,6 +602,20 @@ async fn users_flow(env: Env) {
         .map(|r| r["line"].as_u64().unwrap())
         .collect();
     assert_eq!(lines, vec![4, 5]);
+    // A file without refused lines exits 0.
+    std::fs::write(
+        env.dir.path().join("good.csv"),
+        "Ann Bee,ann@example.com,autocad\n",
+    )
+    .unwrap();
+    let out = env.run(&["import", "good.csv", "--team", "Design"]).await;
+    assert!(
+        out.ok()
+            .contains("0 applied, 1 unchanged, no line rejected"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
     // Each part was an import of its own, all done; the parts of lines 3-4 and 5-6 each hold
     // one refused line, which their status shows.
     let imports = env
@@ -544,12 +623,16 @@ async fn users_flow(env: Env) {
         .await
         .json();
     let imports = imports.as_array().unwrap();
-    assert_eq!(imports.len(), 8, "two imports of four parts: {imports:?}");
+    assert_eq!(
+        imports.len(),
+        9,
+        "two imports of four parts, and one of a single line: {imports:?}"
+    );
     assert!(imports.iter().all(|i| i["status"] == "done"), "{imports:?}");
     let text = env.run(&["import", "list", "--team", "Design"]).await;
     assert!(text.ok().contains("done"), "{}", text.stdout);
     let mut statuses = String::new();
-    for part in imports.iter().take(4).filter(|i| i["refused"] == 1) {
+    for part in imports.iter().skip(1).take(4).filter(|i| i["refused"] == 1) {
         let part = id(part).to_string();
         let out = env
             .run(&["import", "status", &part, "--team", "Design"])
@@ -666,7 +749,7 @@ async fn users_flow(env: Env) {
 
     // The invitation email waits in the outbox (no SMTP here); its link accepts.
     let outbox = env
-        .run(&["outbox", "--to", "jane@example.com", "--json"])
+        .run(&["outbox", "--recipient", "jane@example.com", "--json"])
         .await
         .json();
     let email = outbox
@@ -884,7 +967,7 @@ async fn server_refusals_exit_1_with_the_problem_on_stderr() {
     );
 
     let out = env
-        .run(&["move", "--from", &team, "--to", &team, "999999"])
+        .run(&["move", "999999", "--team", &team, "--to-team", &team])
         .await;
     out.fails(1);
 
@@ -944,8 +1027,7 @@ async fn an_unreachable_server_is_named_with_a_hint() {
     .await;
     let err = out.fails(1);
     assert!(
-        err.contains("nothing was imported from people.csv into team 1")
-            && err.contains("cannot reach"),
+        err.contains("nothing was imported from people.csv") && err.contains("cannot reach"),
         "{err}"
     );
     assert!(out.stdout.is_empty(), "{}", out.stdout);
@@ -985,8 +1067,54 @@ async fn bad_local_input_says_the_expected_form() {
         ),
         (
             &["events", "--team", "1", "--from", "yesterday"],
-            "RFC 3339",
+            "expected a date as YYYY-MM-DD, got yesterday",
         ),
+        (
+            &["events", "--team", "1", "--to", "2026-03-01T09:00:00Z"],
+            "expected a date as YYYY-MM-DD, got 2026-03-01T09:00:00Z",
+        ),
+        (
+            &["report", "usage", "--team", "1", "--from", "2026-13-01"],
+            "expected a date as YYYY-MM-DD, got 2026-13-01",
+        ),
+        (
+            &[
+                "subscriptions",
+                "add",
+                "1",
+                "--product",
+                "autocad",
+                "--from",
+                "2026-13-01",
+                "--to",
+                "2026-12-31",
+            ],
+            "'--from <DATE>': expected a date as YYYY-MM-DD, got 2026-13-01",
+        ),
+        (
+            &[
+                "trials",
+                "add",
+                "1",
+                "--product",
+                "autocad",
+                "--from",
+                "2026-02-01",
+                "--to",
+                "2026-02-30",
+            ],
+            "'--to <DATE>': expected a date as YYYY-MM-DD, got 2026-02-30",
+        ),
+        // The old vocabulary is gone: --from and --to are dates, teams are --…team.
+        (
+            &["move", "250", "--from", "Design", "--to-team", "Ops"],
+            "unexpected argument '--from'",
+        ),
+        (
+            &["teams", "merge", "--team", "Old", "--into", "New"],
+            "unexpected argument '--into'",
+        ),
+        (&["teams", "settings", "Design"], "unexpected argument"),
         (&["clock", "advance", "5w"], "90s, 15m, 25h, 7d"),
         (&["packs", "buy", "--team", "1", "many"], "invalid digit"),
         (
@@ -1028,6 +1156,11 @@ async fn bad_local_input_says_the_expected_form() {
         );
         assert!(out.stderr.contains(expected), "{args:?}:\n{}", out.stderr);
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        assert!(
+            !out.stderr.contains("RFC 3339"),
+            "a date is not a time: {}",
+            out.stderr
+        );
     }
 
     // Checked here, before any request: no server is needed.
@@ -1050,18 +1183,18 @@ async fn bad_local_input_says_the_expected_form() {
         ],
     )
     .await;
-    assert!(out.fails(1).contains("must be before"), "{}", out.stderr);
+    assert!(out.fails(1).contains("is after --to"), "{}", out.stderr);
     let no_server = ["--server", "http://127.0.0.1:9"];
     let out = jeton_in(
         dir.path(),
         &[&["login", "--email", "jane@example.com"][..], &no_server].concat(),
     )
     .await;
+    let err = out.fails(1);
     assert!(
-        out.fails(1)
-            .contains("--password-stdin, or set JETON_PASSWORD"),
-        "{}",
-        out.stderr
+        err.contains("standard input is not a terminal")
+            && err.contains("--password-stdin, or set JETON_PASSWORD"),
+        "without a terminal, login says how else to give the password: {err}"
     );
     let out = jeton_in(
         dir.path(),
@@ -1903,9 +2036,9 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
             "--product",
             "autocad",
             "--from",
-            "2026-02-01T00:00:00Z",
+            "2026-02-01",
             "--to",
-            "2026-02-15T00:00:00Z",
+            "2026-02-14",
             "--json",
         ])
         .await
@@ -1926,7 +2059,7 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
         .run(&[
             "subscriptions",
             "add",
-            "jane@example.com",
+            "jane",
             "--product",
             "autocad",
             "--from",
@@ -1935,7 +2068,31 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
             "2026-01-31",
         ])
         .await;
-    assert!(out.fails(2).contains("users list --team"), "{}", out.stderr);
+    assert!(
+        out.fails(1)
+            .contains("neither a user id nor an email address"),
+        "{}",
+        out.stderr
+    );
+    let out = env
+        .run(&[
+            "trials",
+            "add",
+            "nobody@example.com",
+            "--product",
+            "autocad",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-31",
+        ])
+        .await;
+    assert!(
+        out.fails(1)
+            .contains("no account has the email address nobody@example.com"),
+        "{}",
+        out.stderr
+    );
     let out = env
         .run(&[
             "trials",
@@ -1949,11 +2106,7 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
             "2026-02-01",
         ])
         .await;
-    assert!(
-        out.fails(1).contains("must be before --to"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.fails(1).contains("is after --to"), "{}", out.stderr);
     let out = env
         .run(&[
             "subscriptions",
@@ -1998,6 +2151,165 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
         .await
         .json();
     assert_eq!(balance["available"], 100);
+
+    // A sign-in repeated with its idempotency key says it is the first one's answer.
+    let team_arg = team.to_string();
+    let keyed = [
+        "client",
+        "sign-in",
+        "--team",
+        &team_arg,
+        "--product",
+        "autocad",
+        "--idempotency-key",
+        "launch-1",
+    ];
+    let first = env.run_as(&token, &keyed, &[], None).await;
+    assert!(
+        first.ok().starts_with("Signed in to autocad on team "),
+        "{}",
+        first.stdout
+    );
+    let again = env.run_as(&token, &keyed, &[], None).await;
+    let text = again.ok();
+    assert!(
+        text.starts_with("Already recorded: this idempotency key signed in before"),
+        "{text}"
+    );
+    let session = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("session:"))
+            .map(|v| v.trim().to_string())
+    };
+    assert_eq!(session(first.ok()), session(text), "the same session");
+
+    // Listed and removed, by the user's email; each kind on its own.
+    let subscriptions = env
+        .run(&["subscriptions", "list", "jane@example.com", "--json"])
+        .await
+        .json();
+    let subscriptions = subscriptions.as_array().unwrap();
+    assert_eq!(subscriptions.len(), 1, "{subscriptions:?}");
+    let subscription = id(&subscriptions[0]);
+    let trials = env
+        .run(&["trials", "list", &jane_arg, "--json"])
+        .await
+        .json();
+    assert_eq!(trials.as_array().unwrap().len(), 1, "{trials}");
+    let trial_id = id(&trials[0]).to_string();
+    let out = env
+        .run(&["subscriptions", "list", "jane@example.com"])
+        .await;
+    let text = out.ok();
+    assert!(
+        text.contains(&subscription.to_string()) && !text.contains("trial"),
+        "{text}"
+    );
+    let out = env
+        .run(&["subscriptions", "remove", "jane@example.com"])
+        .await;
+    assert!(out.fails(2).contains("--id"), "{}", out.stderr);
+    let out = env
+        .run(&[
+            "subscriptions",
+            "remove",
+            "jane@example.com",
+            "--product",
+            "revit",
+        ])
+        .await;
+    assert!(
+        out.fails(1)
+            .contains("jane@example.com has no subscription of revit"),
+        "{}",
+        out.stderr
+    );
+    let out = env
+        .run(&["subscriptions", "remove", &jane_arg, "--id", &trial_id])
+        .await;
+    let err = out.fails(1);
+    assert!(
+        err.contains("not_found") && err.contains("HTTP 404"),
+        "{err}"
+    );
+    let out = env
+        .run(&["trials", "remove", "999", "--id", &trial_id])
+        .await;
+    assert!(out.fails(1).contains("HTTP 404"), "{}", out.stderr);
+    let before = env
+        .run(&["balance", "--team", "Design", "--json"])
+        .await
+        .json();
+    let out = env
+        .run(&[
+            "subscriptions",
+            "remove",
+            "jane@example.com",
+            "--product",
+            "autocad",
+        ])
+        .await;
+    let text = out.ok();
+    assert!(
+        text.starts_with(&format!("Removed subscription {subscription} of autocad")),
+        "{text}"
+    );
+    let out = env
+        .run(&["subscriptions", "list", "jane@example.com"])
+        .await;
+    assert!(out.ok().contains("has no subscriptions"), "{}", out.stdout);
+    let after = env
+        .run(&["balance", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(
+        after["available"], before["available"],
+        "no retroactive charge"
+    );
+    // A sign-in after the removal pays (a minute later: one period starts at one instant).
+    env.run(&["clock", "advance", "60"]).await.ok();
+    let started = env
+        .run_as(
+            &token,
+            &[
+                "client",
+                "sign-in",
+                "--team",
+                &team_arg,
+                "--product",
+                "autocad",
+                "--json",
+            ],
+            &[],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(started["access"], "flex", "{started}");
+    assert_eq!(started["tokens_charged"], 7);
+    let paid = env
+        .run(&["balance", "--team", "Design", "--json"])
+        .await
+        .json();
+    assert_eq!(
+        paid["available"].as_i64().unwrap(),
+        before["available"].as_i64().unwrap() - 7
+    );
+    let out = env
+        .run(&["trials", "remove", "jane@example.com", "--id", &trial_id])
+        .await;
+    assert!(
+        out.ok()
+            .starts_with(&format!("Removed trial {trial_id} of autocad")),
+        "{}",
+        out.stdout
+    );
+    let out = env.run(&["entitlements", "jane@example.com"]).await;
+    assert!(
+        out.ok().contains("no subscriptions or trials"),
+        "{}",
+        out.stdout
+    );
 }
 
 /// `simulate --days … --json` on `env`; returns the report.
@@ -2534,8 +2846,8 @@ async fn reports_flow(env: Env) {
         .await;
     let text = out.ok();
     for part in [
-        "Usage of team",
-        "past 30 days: 2025-12-08 to 2026-01-06 (30 days).",
+        "Usage of team Design",
+        "2025-12-08 to 2026-01-06 (past 30 days, today included, 30 days).",
         "tokens used: 20",
         "AutoCAD",
         "Wrote 2 rows to products.csv.",
@@ -2574,7 +2886,7 @@ async fn reports_flow(env: Env) {
         .await;
     let text = out.ok();
     assert!(
-        text.contains("custom range: 2026-01-05 to 2026-01-06 (2 days).")
+        text.contains("2026-01-05 to 2026-01-06 (custom range, 2 days).")
             && text.contains("2026-01-06")
             && text.contains('█'),
         "{text}"
@@ -2615,6 +2927,25 @@ async fn reports_flow(env: Env) {
     assert_eq!(empty["range"]["from"], "2025-10-01");
     assert_eq!(empty["range"]["to"], "2025-12-31");
     assert_eq!(empty["summary"]["tokens"], 0);
+    assert!(empty.get("hint").is_none(), "--json is the server's answer");
+    // In words: the exact days, what the range means, and where this month's use is.
+    let out = env
+        .run(&["report", "usage", "--team", "Design", "--range", "3m"])
+        .await;
+    let text = out.ok();
+    for part in [
+        "Usage of team Design, 2025-10-01 to 2025-12-31 (past 3 whole months, 92 days; this \
+         month is not included).",
+        "tokens used: 0",
+        "This month (January 2026) has use: 20 tokens so far. Whole-month ranges leave it out \
+         until it is over; --range past_30_days includes it (or --from 2026-01-01 --to \
+         2026-01-31).",
+    ] {
+        assert!(text.contains(part), "{part:?} in:\n{text}");
+    }
+    // A range with use needs no hint.
+    let out = env.run(&["report", "usage", "--team", "Design"]).await;
+    assert!(!out.ok().contains("This month"), "{}", out.stdout);
     let out = env
         .run(&[
             "report",
@@ -2692,7 +3023,7 @@ async fn reports_flow(env: Env) {
         ])
         .await;
     assert!(
-        out.ok().contains("Wrote 4 usage rows of team")
+        out.ok().contains("Wrote 4 usage rows of team Design")
             && out
                 .stdout
                 .contains("(2025-12-08 to 2026-01-06) to mine.csv"),
@@ -2787,7 +3118,7 @@ async fn reports_flow(env: Env) {
 
     // Settings: the defaults, a change, and the same when read back.
     let settings = env
-        .run(&["teams", "settings", "Design", "--json"])
+        .run(&["teams", "settings", "--team", "Design", "--json"])
         .await
         .json();
     assert_eq!(
@@ -2798,6 +3129,7 @@ async fn reports_flow(env: Env) {
         .run(&[
             "teams",
             "settings",
+            "--team",
             "Design",
             "--low-balance-percent",
             "30",
@@ -2830,25 +3162,68 @@ async fn reports_flow(env: Env) {
             .to_string();
         assert!(text.contains("LOW: less than 30 % is left"), "{text}");
     }
-    let out = env.run(&["teams", "settings", "Design"]).await;
+    // The LOW line follows the team's own threshold: 980 of 1000 is not low at 30 %, is at 99 %.
+    assert_eq!((available, total), (980, 1000), "{balance}");
+    let text = env.run(&["balance", "--team", "Design"]).await;
+    assert!(!text.ok().contains("LOW"), "{}", text.stdout);
+    let set = |percent: &'static str| {
+        let env = &env;
+        async move {
+            env.run(&[
+                "teams",
+                "settings",
+                "--team",
+                "Design",
+                "--low-balance-percent",
+                percent,
+            ])
+            .await
+            .ok()
+            .to_string()
+        }
+    };
+    set("99").await;
+    let text = env.run(&["balance", "--team", "Design"]).await;
+    assert!(
+        text.ok()
+            .contains("LOW: less than 99 % is left (the team's threshold)."),
+        "{}",
+        text.stdout
+    );
+    set("30").await;
+    let out = env.run(&["teams", "settings", "--team", "Design"]).await;
     let text = out.ok();
     assert!(
-        text.starts_with("Settings of team")
+        text.starts_with("Settings of team Design:")
             && text.contains("below 30 %")
             && text.contains("on: "),
         "{text}"
     );
     let out = env
-        .run(&["teams", "settings", "Design", "--pseudonyms", "off"])
+        .run(&[
+            "teams",
+            "settings",
+            "--team",
+            "Design",
+            "--pseudonyms",
+            "off",
+        ])
         .await;
     let text = out.ok();
     assert!(
-        text.starts_with("Updated the settings of team") && text.contains("below 30 %"),
+        text.starts_with("Updated the settings of team Design:") && text.contains("below 30 %"),
         "only what was given changes: {text}"
     );
-    env.run(&["teams", "settings", "Design", "--pseudonyms", "on"])
-        .await
-        .ok();
+    env.run(&[
+        "teams",
+        "settings",
+        "--team",
+        "Design",
+        "--pseudonyms",
+        "on",
+    ])
+    .await
+    .ok();
 
     // Pseudonyms hide names and emails in reports and the export; the figures stay.
     let report = env
@@ -2943,11 +3318,18 @@ async fn bad_report_input_says_the_expected_form() {
         (&["estimate", "--plan", "autocad:5:32"], "days 1 to 31"),
         (&["estimate"], "--plan"),
         (
-            &["teams", "settings", "1", "--low-balance-percent", "150"],
+            &[
+                "teams",
+                "settings",
+                "--team",
+                "1",
+                "--low-balance-percent",
+                "150",
+            ],
             "1..=99",
         ),
         (
-            &["teams", "settings", "1", "--pseudonyms", "maybe"],
+            &["teams", "settings", "--team", "1", "--pseudonyms", "maybe"],
             "expected on or off",
         ),
     ];

@@ -34,11 +34,12 @@ use chrono::SecondsFormat;
 use jeton_api::{
     AcceptInvitation, Accepted, AdminCreated, AdminInfo, AdminKey, AssignRequest, Assignment,
     Audit, Balance, BatchAssignRequest, BatchEntry, ClockAdvance, ClockNow, Defaults, Event,
-    EventsQuery, FlexUser, Health, IDEMPOTENCY_KEY_HEADER, ImportDetail, ImportJob, ImportLine,
-    ImportLineOutcome, ImportOutcomesQuery, ImportQuery, ImportsQuery, Invitation, Me, Merge,
-    MergeRequest, Move, MyProduct, NewAdmin, NewMove, NewPack, NewProduct, NewTeam, OutboxMessage,
-    OutboxQuery, Pack, PasswordLink, Problem, Product, ProductChange, ProductDetail, Requeued,
-    SetDefaults, SetProducts, Team, TeamRename, TokenRequest, TokensEnded, UserToken,
+    EventsQuery, FlexUser, Health, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER,
+    ImportDetail, ImportJob, ImportLine, ImportLineOutcome, ImportOutcomesQuery, ImportQuery,
+    ImportsQuery, Invitation, Me, Merge, MergeRequest, Move, MyProduct, NewAdmin, NewMove, NewPack,
+    NewProduct, NewTeam, OutboxMessage, OutboxQuery, Pack, PasswordLink, Problem, Product,
+    ProductChange, ProductDetail, Requeued, SetDefaults, SetProducts, Team, TeamRename,
+    TokenRequest, TokensEnded, UserToken,
 };
 use jeton_api::{
     Entitlement, Heartbeat, HeartbeatAnswer, LeaseKey, NewEntitlement, NewResult, NewUser,
@@ -84,6 +85,15 @@ impl ClientError {
     pub fn status(&self) -> Option<u16> {
         self.problem().map(|p| p.status)
     }
+}
+
+/// The answer to a request that may carry an idempotency key, and whether it is the stored
+/// answer of an earlier request with the same key (`Idempotent-Replayed: true`): then the
+/// server did nothing now, and `value` is what it did the first time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded<T> {
+    pub value: T,
+    pub replayed: bool,
 }
 
 /// Connect timeout used unless [`Client::with_timeout`] says otherwise.
@@ -208,19 +218,34 @@ impl Client {
     }
 
     /// `POST /v1/teams/{team}/packs` (operator). With an idempotency key, repeating the call
-    /// returns the first pack instead of buying another.
+    /// returns the first pack instead of buying another ([`Client::buy_pack_recorded`] says
+    /// whether it did).
     pub async fn buy_pack(
         &self,
         team: i64,
         pack: &NewPack,
         idempotency_key: Option<&str>,
     ) -> Result<Pack, ClientError> {
+        Ok(self
+            .buy_pack_recorded(team, pack, idempotency_key)
+            .await?
+            .value)
+    }
+
+    /// [`Client::buy_pack`], saying whether the answer is the first pack of an idempotency key
+    /// used before (then nothing was bought now).
+    pub async fn buy_pack_recorded(
+        &self,
+        team: i64,
+        pack: &NewPack,
+        idempotency_key: Option<&str>,
+    ) -> Result<Recorded<Pack>, ClientError> {
         let path = format!("/v1/teams/{team}/packs");
         let mut req = Request::new(Method::POST, path).json(pack)?;
         if let Some(key) = idempotency_key {
             req.headers.push((IDEMPOTENCY_KEY_HEADER, key.to_string()));
         }
-        self.call(req).await
+        self.call_recorded(req).await
     }
 
     /// `GET /v1/teams/{team}/balance` (R-REP-1).
@@ -572,6 +597,31 @@ impl Client {
             .await
     }
 
+    /// `DELETE /v1/users/{user}/subscriptions/{id}` (operator): removes the subscription and
+    /// answers it. Nothing used under it is charged; each later sign-in pays as usual.
+    pub async fn remove_subscription(
+        &self,
+        user: i64,
+        id: i64,
+    ) -> Result<Entitlement, ClientError> {
+        let path = format!("/v1/users/{user}/subscriptions/{id}");
+        self.call(Request::new(Method::DELETE, path)).await
+    }
+
+    /// `DELETE /v1/users/{user}/trials/{id}` (operator): removes the trial and answers it.
+    pub async fn remove_trial(&self, user: i64, id: i64) -> Result<Entitlement, ClientError> {
+        let path = format!("/v1/users/{user}/trials/{id}");
+        self.call(Request::new(Method::DELETE, path)).await
+    }
+
+    /// `GET /v1/users?email=…` (operator): the account with this address, if there is one.
+    pub async fn find_user(&self, email: &str) -> Result<Option<UserAccount>, ClientError> {
+        let mut req = Request::new(Method::GET, "/v1/users".into());
+        req.query.push(("email", email.to_string()));
+        let found: Vec<UserAccount> = self.call(req).await?;
+        Ok(found.into_iter().next())
+    }
+
     /// `GET /v1/users/{user}/entitlements` (operator): the user's subscriptions and trials.
     pub async fn entitlements(&self, user: i64) -> Result<Vec<Entitlement>, ClientError> {
         let path = format!("/v1/users/{user}/entitlements");
@@ -592,11 +642,21 @@ impl Client {
         request: &SignIn,
         idempotency_key: Option<&str>,
     ) -> Result<SessionStarted, ClientError> {
+        Ok(self.sign_in_recorded(request, idempotency_key).await?.value)
+    }
+
+    /// [`Client::sign_in`], saying whether the answer is the first answer of an idempotency key
+    /// used before (then no session was opened and nothing was charged now).
+    pub async fn sign_in_recorded(
+        &self,
+        request: &SignIn,
+        idempotency_key: Option<&str>,
+    ) -> Result<Recorded<SessionStarted>, ClientError> {
         let mut req = Request::new(Method::POST, "/v1/sessions".into()).json(request)?;
         if let Some(key) = idempotency_key {
             req.headers.push((IDEMPOTENCY_KEY_HEADER, key.to_string()));
         }
-        self.call(req).await
+        self.call_recorded(req).await
     }
 
     /// `POST /v1/sessions/{id}/heartbeat` (user token): keeps the session alive and renews its
@@ -707,15 +767,28 @@ impl Client {
     /// Sends one request and reads its JSON answer: `T` on success, the server's problem
     /// otherwise.
     async fn call<T: DeserializeOwned>(&self, request: Request) -> Result<T, ClientError> {
+        Ok(self.call_recorded(request).await?.value)
+    }
+
+    /// [`Client::call`], with whether the server marked the answer as a replay.
+    async fn call_recorded<T: DeserializeOwned>(
+        &self,
+        request: Request,
+    ) -> Result<Recorded<T>, ClientError> {
         let what = format!("{} {}", request.method, request.path);
-        let bytes = self.send(request).await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
+        let (bytes, headers) = self.exchange(request).await?;
+        let replayed = headers
+            .get(IDEMPOTENT_REPLAYED_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let value = serde_json::from_slice(&bytes).map_err(|e| {
             ClientError::Decode(format!(
                 "unexpected answer to {what} from the Jeton server at {}: {e} \
                  (is that a Jeton server of a matching version?)",
                 self.base
             ))
-        })
+        })?;
+        Ok(Recorded { value, replayed })
     }
 
     /// Sends one request and reads its answer as text (CSV): the server's problem otherwise.
@@ -730,9 +803,17 @@ impl Client {
         })
     }
 
-    /// Sends one request: the body of a success answer, the server's problem otherwise. Every
-    /// call goes through here.
+    /// Sends one request: the body of a success answer, the server's problem otherwise.
     async fn send(&self, request: Request) -> Result<Bytes, ClientError> {
+        Ok(self.exchange(request).await?.0)
+    }
+
+    /// Sends one request: the body and headers of a success answer, the server's problem
+    /// otherwise. Every call goes through here.
+    async fn exchange(
+        &self,
+        request: Request,
+    ) -> Result<(Bytes, reqwest::header::HeaderMap), ClientError> {
         let Request {
             method,
             path,
@@ -763,11 +844,12 @@ impl Client {
         }
         let response = builder.send().await.map_err(|e| self.transport(&e))?;
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = response.bytes().await.map_err(|e| self.transport(&e))?;
         if !status.is_success() {
             return Err(ClientError::Api(problem_from_answer(status, &bytes)));
         }
-        Ok(bytes)
+        Ok((bytes, headers))
     }
 
     fn transport(&self, error: &reqwest::Error) -> ClientError {
@@ -1386,6 +1468,33 @@ mod tests {
             !request.to_ascii_lowercase().contains("authorization"),
             "{request}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_replayed_answer_says_so() {
+        let pack = r#"{"id":4,"team_id":3,"tokens":100,"remaining":100,"purchased_at":"2026-01-05T08:00:00Z","expires_at":"2027-01-05T08:00:00Z"}"#;
+        // The header rides after the content type of the canned answer.
+        let (url, seen) = one_answer(
+            "201 Created",
+            "application/json\r\nIdempotent-Replayed: true",
+            pack,
+        )
+        .await;
+        let client = Client::new(&url, Some("k".into()));
+        let again = client
+            .buy_pack_recorded(3, &NewPack { tokens: 100 }, Some("order-1"))
+            .await
+            .unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.value.id, 4);
+        let seen = seen.await.unwrap();
+        assert!(seen.contains("idempotency-key: order-1"), "{seen}");
+        let (url, _) = one_answer("201 Created", "application/json", pack).await;
+        let first = Client::new(&url, Some("k".into()))
+            .buy_pack_recorded(3, &NewPack { tokens: 100 }, Some("order-1"))
+            .await
+            .unwrap();
+        assert!(!first.replayed, "no header, no replay");
     }
 
     #[tokio::test]

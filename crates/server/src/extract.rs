@@ -193,14 +193,11 @@ impl From<PathRejection> for ApiError {
     }
 }
 
+/// The parameter's name and what was wrong with it; a date or time parameter's message says the
+/// form it takes (`jeton_api::bounds`), so nothing is added here: a date-only parameter is not a
+/// time.
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> ApiError {
-        ApiError::bad_request(
-            Malformed::Query,
-            format!(
-                "{} (times are RFC 3339, such as 2026-01-05T08:00:00Z)",
-                r.body_text()
-            ),
-        )
+        ApiError::bad_request(Malformed::Query, r.body_text())
     }
 }

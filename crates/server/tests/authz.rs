@@ -88,6 +88,10 @@ enum Fresh {
     Session,
     /// An email the sender gave up on: only those can be retried.
     FailedEmail,
+    /// A new person (like `User`) with a subscription: removing it uses it up.
+    Subscription,
+    /// A new person (like `User`) with a trial.
+    Trial,
 }
 
 /// What [`Fresh`] made for one request.
@@ -104,6 +108,7 @@ struct Made {
     admin: i64,
     session: i64,
     message: i64,
+    entitlement: i64,
 }
 
 /// A request's variable parts.
@@ -208,6 +213,9 @@ fn api_rows() -> Vec<Row> {
         row("POST",   "/v1/users/{user}/subscriptions",              [401, 201, 403, 403, 403], User,    |_, m| Req::json(entitlement()).with("user", m.user)),
         row("POST",   "/v1/users/{user}/trials",                     [401, 201, 403, 403, 403], User,    |_, m| Req::json(entitlement()).with("user", m.user)),
         row("GET",    "/v1/users/{user}/entitlements",               OPERATOR_ONLY,             Nothing, |_, _| Req::none()),
+        row("DELETE", "/v1/users/{user}/subscriptions/{id}",         OPERATOR_ONLY,             Subscription, |_, m| Req::none().with("user", m.user).with("id", m.entitlement)),
+        row("DELETE", "/v1/users/{user}/trials/{id}",                OPERATOR_ONLY,             Trial,   |_, m| Req::none().with("user", m.user).with("id", m.entitlement)),
+        row("GET",    "/v1/users",                                   OPERATOR_ONLY,             Nothing, |s, _| Req::none().query(format!("?email={}", s.user_email))),
         row("POST",   "/v1/users/{user}/sign-out-everywhere",        OPERATOR_ONLY,             User,    |_, m| Req::none().with("user", m.user)),
         // Every team's email: the operator's.
         row("GET",    "/v1/outbox",                                  OPERATOR_ONLY,             Nothing, |_, _| Req::none()),
@@ -416,6 +424,19 @@ impl Scene {
                     )
                     .await;
                 made.session = answer.ok(201)["id"].as_i64().unwrap();
+            }
+            Fresh::Subscription | Fresh::Trial => {
+                let (id, _) = op.flex_user(&self.app, self.team_a, 1000 + n).await;
+                made.user = id;
+                let kind = if fresh == Fresh::Trial {
+                    "trials"
+                } else {
+                    "subscriptions"
+                };
+                let answer = op
+                    .post(&format!("/v1/users/{id}/{kind}"), entitlement())
+                    .await;
+                made.entitlement = answer.ok(201)["id"].as_i64().unwrap();
             }
             Fresh::FailedEmail => {
                 // As the sender records its last failed attempt (this server sends none: it has

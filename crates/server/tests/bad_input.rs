@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 both_backends! {
     bad_input_gets_a_problem_with_a_stable_code_and_changes_nothing => bad_input,
+    dates_and_times_that_do_not_parse_name_the_field_and_the_form => date_forms,
     the_test_clock_endpoint_exists_only_with_test_clock => no_test_clock,
 }
 
@@ -720,6 +721,56 @@ async fn bad_input(db: TestDb) {
             403,
             "forbidden",
         ),
+        // Removing subscriptions and trials; finding accounts.
+        case(
+            Operator,
+            M::DELETE,
+            "/v1/users/999999/subscriptions/1",
+            None,
+            404,
+            "not_found",
+        ),
+        case(
+            Operator,
+            M::DELETE,
+            "/v1/users/999999/trials/999999",
+            None,
+            404,
+            "not_found",
+        ),
+        case(
+            Operator,
+            M::DELETE,
+            "/v1/users/1/trials/first",
+            None,
+            400,
+            "invalid_path",
+        ),
+        case(
+            Admin,
+            M::DELETE,
+            "/v1/users/999999/subscriptions/1",
+            None,
+            403,
+            "forbidden",
+        ),
+        case(Operator, M::GET, "/v1/users", None, 400, "invalid_query"),
+        case(
+            Operator,
+            M::GET,
+            "/v1/users?email=nobody",
+            None,
+            400,
+            "invalid_email",
+        ),
+        case(
+            Operator,
+            M::GET,
+            "/v1/users?email=a@example.com&name=x",
+            None,
+            400,
+            "invalid_query",
+        ),
         // Routing.
         case(Operator, M::GET, "/v1/nothing-here", None, 404, "not_found"),
         case(
@@ -768,6 +819,65 @@ async fn bad_input(db: TestDb) {
     }
     let after = snapshot(&op, &[a, b, other]).await;
     assert_eq!(before, after, "a refused request changed something");
+    app.shutdown().await;
+}
+
+/// A date-only field asks for a date, a time field for a time: each names the field, the form
+/// it takes and what was given, and the request changes nothing.
+async fn date_forms(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    op.product("autocad", 7).await;
+    let team = op.team("A").await;
+    let (user, _) = op.flex_user(&app, team, 1).await;
+    let before = snapshot(&op, &[team]).await;
+    for path in [
+        format!("/v1/teams/{team}/usage?range=custom&from=2026-13-01&to=2026-12-31"),
+        format!("/v1/teams/{team}/usage.csv?range=custom&from=2026-13-01&to=2026-12-31"),
+        format!("/v1/teams/{team}/usage?from=2026-13-01"),
+    ] {
+        let detail = op.get(&path).await.problem(400, "invalid_query");
+        assert!(
+            detail.contains("from: expected a date as YYYY-MM-DD, got 2026-13-01"),
+            "{path}: {detail}"
+        );
+        assert!(
+            !detail.contains("RFC 3339"),
+            "a date is not a time: {detail}"
+        );
+    }
+    let detail = op
+        .get(&format!(
+            "/v1/teams/{team}/usage?range=custom&from=2026-01-01&to=2026-01-01T00:00:00Z"
+        ))
+        .await
+        .problem(400, "invalid_query");
+    assert!(
+        detail.contains("to: expected a date as YYYY-MM-DD, got 2026-01-01T00:00:00Z"),
+        "{detail}"
+    );
+    let detail = op
+        .get(&format!("/v1/teams/{team}/events?from=yesterday"))
+        .await
+        .problem(400, "invalid_query");
+    assert!(
+        detail.contains("from: expected a time as RFC 3339") && detail.contains("got yesterday"),
+        "{detail}"
+    );
+    let detail = op
+        .post(
+            &format!("/v1/users/{user}/trials"),
+            json!({"product": "autocad", "starts_at": "2026-01-01", "ends_at": "2026-02-01T00:00:00Z"}),
+        )
+        .await
+        .problem(400, "invalid_body");
+    assert!(
+        detail.contains("expected a time as RFC 3339") && detail.contains("got 2026-01-01"),
+        "{detail}"
+    );
+    let list = op.get(&format!("/v1/users/{user}/entitlements")).await;
+    assert_eq!(list.ok(200), &json!([]), "nothing was added");
+    assert_eq!(before, snapshot(&op, &[team]).await);
     app.shutdown().await;
 }
 

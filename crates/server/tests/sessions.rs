@@ -355,6 +355,28 @@ async fn subscription(db: TestDb) {
     sign_in(&jane, other, "revit")
         .await
         .problem(422, "not_assigned");
+
+    // Removed, it pays no more: the next sign-in is charged, what was used under it is not.
+    let list = op.get(&format!("/v1/users/{jane_id}/entitlements")).await;
+    let id = list.ok(200)[0]["id"].as_i64().unwrap();
+    let before = op.available(team).await;
+    let path = format!("/v1/users/{jane_id}/subscriptions/{id}");
+    let removed = op.send(Method::DELETE, &path, None, &[]).await;
+    assert_eq!(removed.ok(200)["kind"], "subscription");
+    assert_eq!(op.available(team).await, before, "no retroactive charge");
+    // (Not at the instant the subscription's period opened: one period starts at one instant.)
+    op.advance(60).await;
+    let e = sign_in(&jane, team, "autocad").await;
+    assert_eq!(e.ok(201)["access"], "flex");
+    assert_eq!(e.ok(201)["tokens_charged"], 7);
+    assert_eq!(op.available(team).await, before - 7);
+    op.send(Method::DELETE, &path, None, &[])
+        .await
+        .problem(404, "not_found");
+    let trial = format!("/v1/users/{jane_id}/trials/{id}");
+    op.send(Method::DELETE, &trial, None, &[])
+        .await
+        .problem(404, "not_found");
     app.shutdown().await;
 }
 

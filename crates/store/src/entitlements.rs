@@ -6,7 +6,7 @@ use jeton_core::session::AccessKind;
 use jeton_core::{DomainError, Email, EntitlementId, PersonName, ProductKey, UserId};
 
 use crate::Store;
-use crate::error::{StoreResult, refuse_duplicate};
+use crate::error::{StoreError, StoreResult, refuse_duplicate};
 use crate::time::{from_db, to_db};
 use crate::users::{User, user_row};
 
@@ -36,6 +36,18 @@ struct EntitlementRow {
 struct EntitledRow {
     key: String,
     kind: String,
+}
+
+fn record(user: UserId, r: EntitlementRow) -> StoreResult<EntitlementRecord> {
+    Ok(EntitlementRecord {
+        id: r.id,
+        user_id: user,
+        product: ProductKey::parse(&r.key)?,
+        kind: AccessKind::parse(&r.kind)?,
+        starts_at: from_db(r.starts_at)?,
+        ends_at: from_db(r.ends_at)?,
+        created_at: from_db(r.created_at)?,
+    })
 }
 
 impl Store {
@@ -97,19 +109,41 @@ impl Store {
         .bind(user.0)
         .fetch_all(&mut conn)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(EntitlementRecord {
-                    id: r.id,
-                    user_id: user,
-                    product: ProductKey::parse(&r.key)?,
-                    kind: AccessKind::parse(&r.kind)?,
-                    starts_at: from_db(r.starts_at)?,
-                    ends_at: from_db(r.ends_at)?,
-                    created_at: from_db(r.created_at)?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(|r| record(user, r)).collect()
+    }
+
+    /// Removes a subscription or trial of `user` (`kind` says which): gone at once. Periods
+    /// opened under it keep their access kind, so nothing is charged for them and open sessions
+    /// keep their terms until the period ends; session steps read the user's windows every time,
+    /// so each later sign-in, and an open session's next period, pays as usual. Not found: no
+    /// such user, or no `kind` with this id for them.
+    pub async fn remove_entitlement(
+        &self,
+        user: UserId,
+        id: EntitlementId,
+        kind: AccessKind,
+    ) -> StoreResult<EntitlementRecord> {
+        let mut w = self.begin_write().await?;
+        user_row(&mut w.tx, user).await?;
+        let row: Option<EntitlementRow> = sqlx::query_as(
+            "SELECT e.id, p.key, e.kind, e.starts_at, e.ends_at, e.created_at FROM entitlements e \
+             JOIN products p ON p.id = e.product_id \
+             WHERE e.id = $1 AND e.user_id = $2 AND e.kind = $3",
+        )
+        .bind(id.0)
+        .bind(user.0)
+        .bind(kind.as_str())
+        .fetch_optional(&mut w.tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::not_found(kind.as_str(), id.0));
+        };
+        sqlx::query("DELETE FROM entitlements WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut w.tx)
+            .await?;
+        w.commit().await?;
+        record(user, row)
     }
 
     /// Products a user holds an active subscription or trial for at `now` (the downloads view).

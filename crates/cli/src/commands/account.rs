@@ -2,7 +2,7 @@
 //! token, signing out of it or of all of them (R-AUTH-1), and the downloads view (R-ACC-4). Also
 //! how every command that needs a password reads it.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{Args, Subcommand};
@@ -20,6 +20,7 @@ pub const PASSWORD_ENV: &str = "JETON_PASSWORD";
 pub struct PasswordArgs {
     /// Read the password from standard input (a trailing newline is dropped), e.g.
     /// `printf %s "$PW" | jeton login …`. Without it, the password is read from JETON_PASSWORD
+    /// (`jeton login` asks for it on a terminal when neither is given)
     #[arg(long)]
     pub password_stdin: bool,
 
@@ -31,19 +32,26 @@ pub struct PasswordArgs {
 impl PasswordArgs {
     /// The password from standard input or `JETON_PASSWORD`.
     pub fn read(&self) -> Result<String> {
-        self.choose(
-            || {
-                let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text).map(|_| text)
-            },
-            std::env::var(PASSWORD_ENV).ok(),
-        )
+        let env = std::env::var(PASSWORD_ENV).ok();
+        self.choose(read_stdin, env, Ask::<Prompt>::Never)
+    }
+
+    /// Like [`PasswordArgs::read`]; when neither gives a password and standard input is a
+    /// terminal, asks for it there without echoing it.
+    pub fn read_or_ask(&self, question: &str) -> Result<String> {
+        let ask = if std::io::stdin().is_terminal() {
+            Ask::Terminal(|| rpassword::prompt_password(question))
+        } else {
+            Ask::NoTerminal
+        };
+        self.choose(read_stdin, std::env::var(PASSWORD_ENV).ok(), ask)
     }
 
     fn choose(
         &self,
         stdin: impl FnOnce() -> std::io::Result<String>,
         env: Option<String>,
+        ask: Ask<impl FnOnce() -> std::io::Result<String>>,
     ) -> Result<String> {
         if self.password.is_some() {
             bail!(
@@ -60,17 +68,54 @@ impl PasswordArgs {
             }
             return Ok(password.to_string());
         }
-        match env.filter(|p| !p.is_empty()) {
-            Some(password) => Ok(password),
-            None => bail!(
+        if let Some(password) = env.filter(|p| !p.is_empty()) {
+            return Ok(password);
+        }
+        let ask = match ask {
+            Ask::Terminal(ask) => ask,
+            Ask::Never => bail!(
                 "no password: pipe it in with --password-stdin, or set {PASSWORD_ENV} \
                  (a password is never taken from the command line)"
             ),
+            Ask::NoTerminal => bail!(
+                "no password: standard input is not a terminal to ask on; pipe the password in \
+                 with --password-stdin, or set {PASSWORD_ENV} (a password is never taken from \
+                 the command line)"
+            ),
+        };
+        let text = ask().context("cannot read the password from the terminal")?;
+        let password = text.trim_end_matches(['\n', '\r']);
+        if password.is_empty() {
+            bail!("no password was typed");
         }
+        Ok(password.to_string())
     }
 }
 
+/// Whether a command may ask for the password when nothing else gives it.
+enum Ask<F> {
+    /// It never asks (scripts' commands).
+    Never,
+    /// It would, but standard input is not a terminal.
+    NoTerminal,
+    /// It asks on the terminal, without echo.
+    Terminal(F),
+}
+
+type Prompt = fn() -> std::io::Result<String>;
+
+fn read_stdin() -> std::io::Result<String> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map(|_| text)
+}
+
 #[derive(Debug, Args)]
+#[command(
+    after_help = "The password comes from standard input with --password-stdin, else from \
+    JETON_PASSWORD, else it is asked for on the terminal (not echoed); without a terminal one of \
+    the first two is needed.\n\nExamples:\n  jeton login --email jane@example.com\n  \
+    printf %s \"$PW\" | jeton login --email jane@example.com --password-stdin"
+)]
 pub struct LoginArgs {
     /// Your email address
     #[arg(long)]
@@ -96,7 +141,9 @@ pub enum MeCmd {
 
 /// `jeton login`: prints the user token alone on stdout (for `$(…)`), what it is on stderr.
 pub async fn login(args: LoginArgs, ctx: &Ctx) -> Result<()> {
-    let password = args.password.read()?;
+    let password = args
+        .password
+        .read_or_ask(&format!("Password for {}: ", args.email.trim()))?;
     let request = TokenRequest {
         email: args.email.trim().to_string(),
         password,
@@ -239,25 +286,67 @@ mod tests {
         panic!("stdin must not be read")
     }
 
+    fn never() -> Ask<Prompt> {
+        Ask::Never
+    }
+
+    #[test]
+    fn login_asks_on_a_terminal_only_when_nothing_else_gives_the_password() {
+        let asked = args(false, None)
+            .choose(
+                no_stdin,
+                None,
+                Ask::Terminal(|| Ok("typed pw\n".to_string())),
+            )
+            .unwrap();
+        assert_eq!(asked, "typed pw");
+        let from_env = args(false, None)
+            .choose(
+                no_stdin,
+                Some("env-pw".into()),
+                Ask::Terminal(|| -> std::io::Result<String> { panic!("not asked") }),
+            )
+            .unwrap();
+        assert_eq!(from_env, "env-pw");
+        let err = args(false, None)
+            .choose(no_stdin, None, Ask::<Prompt>::NoTerminal)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not a terminal")
+                && err.contains("--password-stdin")
+                && err.contains(PASSWORD_ENV),
+            "{err}"
+        );
+        let err = args(false, None)
+            .choose(no_stdin, None, Ask::Terminal(|| Ok("\n".to_string())))
+            .unwrap_err();
+        assert!(err.to_string().contains("no password was typed"), "{err}");
+    }
+
     #[test]
     fn passwords_come_from_stdin_or_the_environment() {
         let from_stdin = args(true, None)
-            .choose(|| Ok("correct horse\r\n".into()), Some("env-pw".into()))
+            .choose(
+                || Ok("correct horse\r\n".into()),
+                Some("env-pw".into()),
+                never(),
+            )
             .unwrap();
         assert_eq!(
             from_stdin, "correct horse",
             "stdin wins, without its newline"
         );
         let from_env = args(false, None)
-            .choose(no_stdin, Some("env pw ".into()))
+            .choose(no_stdin, Some("env pw ".into()), never())
             .unwrap();
         assert_eq!(from_env, "env pw ", "kept as set");
         let err = args(true, None)
-            .choose(|| Ok("\n".into()), None)
+            .choose(|| Ok("\n".into()), None, never())
             .unwrap_err();
         assert!(err.to_string().contains("no password"), "{err}");
         let err = args(false, None)
-            .choose(no_stdin, Some(String::new()))
+            .choose(no_stdin, Some(String::new()), never())
             .unwrap_err();
         assert!(
             err.to_string().contains("--password-stdin") && err.to_string().contains(PASSWORD_ENV),
@@ -268,7 +357,7 @@ mod tests {
     #[test]
     fn a_password_on_the_command_line_is_refused() {
         let err = args(true, Some("hunter22"))
-            .choose(no_stdin, Some("env".into()))
+            .choose(no_stdin, Some("env".into()), never())
             .unwrap_err()
             .to_string();
         assert!(err.contains("visible to other users"), "{err}");

@@ -1,6 +1,8 @@
 //! `jeton admins …`: team admins and their API keys: creating, listing, revoking and rotating
 //! (R-AUTH-1). All operator only.
 
+use std::collections::HashMap;
+
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use jeton_api::{AdminInfo, KeyStatus, NewAdmin};
@@ -68,6 +70,7 @@ pub async fn run(cmd: AdminsCmd, ctx: &Ctx) -> Result<()> {
                 teams: ids,
             };
             let created = ctx.client.create_admin(&admin).await?;
+            let names = teams::names(ctx).await?;
             ctx.out.print(&created, |a| {
                 format!(
                     "Created admin {}:\n{}\n\nAPI key (shown only this once; store it now):\n\n    {}\n\n\
@@ -76,7 +79,7 @@ pub async fn run(cmd: AdminsCmd, ctx: &Ctx) -> Result<()> {
                     fields(&[
                         ("name", a.name.clone()),
                         ("email", a.email.clone()),
-                        ("teams", output::ids(&a.teams)),
+                        ("teams", teams::list_names(&a.teams, &names)),
                     ]),
                     a.api_key,
                     a.email,
@@ -100,7 +103,8 @@ pub async fn run(cmd: AdminsCmd, ctx: &Ctx) -> Result<()> {
         }
         AdminsCmd::List => {
             let admins = ctx.client.admins().await?;
-            ctx.out.print(&admins, |list| list_table(list))
+            let names = teams::names(ctx).await?;
+            ctx.out.print(&admins, |list| list_table(list, &names))
         }
         AdminsCmd::Revoke { admin } => {
             let id = resolve(ctx, &admin).await?;
@@ -153,7 +157,7 @@ fn key_state(a: &AdminInfo) -> String {
     }
 }
 
-fn list_table(admins: &[AdminInfo]) -> String {
+fn list_table(admins: &[AdminInfo], names: &HashMap<i64, String>) -> String {
     if admins.is_empty() {
         return "No team admins yet: `jeton admins create` makes one.".into();
     }
@@ -163,7 +167,7 @@ fn list_table(admins: &[AdminInfo]) -> String {
             a.id.to_string(),
             a.name.clone(),
             a.email.clone(),
-            output::ids(&a.teams),
+            teams::list_names(&a.teams, names),
             output::date(&a.created_at),
             key_state(a),
         ]);

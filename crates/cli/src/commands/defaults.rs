@@ -4,8 +4,9 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use jeton_api::{Defaults, SetDefaults};
 
+use super::Ctx;
 use super::output;
-use super::{Ctx, teams};
+use super::teams::{self, Named};
 
 #[derive(Debug, Subcommand)]
 pub enum DefaultsCmd {
@@ -40,9 +41,9 @@ pub enum DefaultsCmd {
 pub async fn run(cmd: DefaultsCmd, ctx: &Ctx) -> Result<()> {
     let (team, set) = match cmd {
         DefaultsCmd::Show { team } => {
-            let team = teams::resolve(ctx, &team).await?;
-            let defaults = ctx.client.defaults(team).await?;
-            return ctx.out.print(&defaults, describe);
+            let team = teams::named(ctx, &team).await?;
+            let defaults = ctx.client.defaults(team.id).await?;
+            return ctx.out.print(&defaults, |d| describe(&team, d));
         }
         DefaultsCmd::Set { products, team } => {
             let products = output::key_list(&products);
@@ -56,26 +57,22 @@ pub async fn run(cmd: DefaultsCmd, ctx: &Ctx) -> Result<()> {
         }
         DefaultsCmd::Clear { team } => (team, Vec::new()),
     };
-    let team = teams::resolve(ctx, &team).await?;
+    let team = teams::named(ctx, &team).await?;
     let defaults = ctx
         .client
-        .set_defaults(team, &SetDefaults { products: set })
+        .set_defaults(team.id, &SetDefaults { products: set })
         .await?;
-    ctx.out.print(&defaults, describe)
+    ctx.out.print(&defaults, |d| describe(&team, d))
 }
 
-fn describe(d: &Defaults) -> String {
+fn describe(team: &Named, d: &Defaults) -> String {
     if d.enabled {
         format!(
-            "Default assignments are on for team {}: every Flex user gets exactly {}.",
-            d.team_id,
+            "Default assignments are on for team {team}: every Flex user gets exactly {}.",
             d.products.join(", ")
         )
     } else {
-        format!(
-            "Default assignments are off for team {}: each user's own selection applies.",
-            d.team_id
-        )
+        format!("Default assignments are off for team {team}: each user's own selection applies.")
     }
 }
 
@@ -85,19 +82,24 @@ mod tests {
 
     #[test]
     fn defaults_say_whether_they_are_on() {
+        let design = Named {
+            id: 3,
+            name: "Design".into(),
+        };
         let on = Defaults {
             team_id: 3,
             enabled: true,
             products: vec!["autocad".into(), "revit".into()],
         };
         assert!(
-            describe(&on).contains("on for team 3: every Flex user gets exactly autocad, revit")
+            describe(&design, &on)
+                .contains("on for team Design: every Flex user gets exactly autocad, revit")
         );
         let off = Defaults {
             team_id: 3,
             enabled: false,
             products: vec![],
         };
-        assert!(describe(&off).contains("off for team 3"));
+        assert!(describe(&design, &off).contains("off for team Design"));
     }
 }

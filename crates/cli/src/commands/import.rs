@@ -19,8 +19,9 @@ use jeton_api::{
 use jeton_client::ClientError;
 use jeton_core::import;
 
+use super::Ctx;
 use super::output::{self, blocks, table};
-use super::{Ctx, teams};
+use super::teams::{self, Named};
 
 /// Most lines the server takes in one request.
 pub const MAX_CHUNK_LINES: u32 = import::MAX_IMPORT_LINES as u32;
@@ -45,9 +46,10 @@ const POLL: Duration = Duration::from_millis(250);
     terminal) and prints the summary. With --no-wait it prints the import ids and returns; \
     `jeton import status ID --team TEAM` shows an import's progress and outcome at any time, \
     also after this command was stopped.\n\n\
-    Exit status: 0 when the whole file was applied, even if some lines were rejected; 1 when the \
-    file could not be read, sent or applied (the summary says what was applied; importing the \
-    file again is safe).\n\n\
+    Exit status: 0 when every line was applied (or already so); 3 when some lines were refused: \
+    the others were applied, and the last line says how many were refused; 1 when the file \
+    could not be read, sent or applied (the summary says what was applied; importing the file \
+    again is safe); 2 for a wrong command line. With --no-wait: 0 once the file is sent.\n\n\
     Examples:\n  jeton import people.csv --team Design\n  \
     jeton import people.csv --team Design --no-wait\n  \
     jeton import status 12 --team Design\n  \
@@ -223,7 +225,10 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<()> {
     if plan.lines == 0 {
         bail!("{name} is empty: nothing to import");
     }
-    let team = teams::resolve(ctx, &team_arg).await?;
+    let named = teams::named(ctx, &team_arg)
+        .await
+        .with_context(|| format!("nothing was imported from {name}"))?;
+    let team = named.id;
 
     let bar = output::progress_bar(
         !ctx.out.is_json() && std::io::stderr().is_terminal(),
@@ -277,17 +282,17 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<()> {
     if sent.imports.is_empty() {
         bar.finish_and_clear();
         if let Some((_, e)) = failure {
-            return Err(anyhow::Error::new(e)
-                .context(format!("nothing was imported from {name} into team {team}")));
+            return Err(anyhow::Error::new(e).context(format!(
+                "nothing was imported from {name} into team {named}"
+            )));
         }
         // Every line was refused here (too long to send).
-        return ctx.out.print(
-            &ImportResult {
-                rejected: sent.rejected,
-                ..ImportResult::default()
-            },
-            |t| summary(&name, team, t),
-        );
+        let result = ImportResult {
+            rejected: sent.rejected,
+            ..ImportResult::default()
+        };
+        ctx.out.print(&result, |t| summary(&name, &named, t))?;
+        return refused(&result);
     }
     let not_sent = |failure: Option<(usize, ClientError)>| match failure {
         None => Ok(()),
@@ -303,7 +308,7 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<()> {
         bar.finish_and_clear();
         sent.rejected.sort_by_key(|r| r.line);
         ctx.out
-            .print(&sent, |s| queued(&name, team, &team_arg, s))?;
+            .print(&sent, |s| queued(&name, &named, &team_arg, s))?;
         return not_sent(failure);
     }
     // Whatever was sent is applied by the server; wait for it, then say what happened.
@@ -331,7 +336,7 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<()> {
         total.rejected.extend(refused.into_iter().map(rejection));
     }
     total.rejected.sort_by_key(|r| r.line);
-    ctx.out.print(&total, |t| summary(&name, team, t))?;
+    ctx.out.print(&total, |t| summary(&name, &named, t))?;
 
     if let Some(job) = sent
         .imports
@@ -351,7 +356,41 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<()> {
             job.id
         );
     }
-    not_sent(failure)
+    not_sent(failure)?;
+    refused(&total)
+}
+
+/// Exit status of an import whose lines all have their outcome, some of them refused.
+pub const EXIT_REFUSED: u8 = 3;
+
+/// Ends with [`EXIT_REFUSED`] when lines were refused, saying how many, and that the others
+/// were applied.
+fn refused(r: &ImportResult) -> Result<()> {
+    let refused = r.rejected.len();
+    if refused == 0 {
+        return Ok(());
+    }
+    let others = r.applied + r.unchanged;
+    Err(anyhow::Error::new(super::Exit {
+        code: EXIT_REFUSED,
+        message: format!(
+            "{} refused (listed above); the other {} applied{}. Fix the refused lines and \
+             import the file again: applied lines come back as unchanged.",
+            match refused {
+                1 => "1 line was".to_string(),
+                n => format!("{n} lines were"),
+            },
+            match others {
+                1 => "line was".to_string(),
+                n => format!("{n} lines were"),
+            },
+            if r.unchanged > 0 {
+                " (or were already so)"
+            } else {
+                ""
+            }
+        ),
+    }))
 }
 
 /// What was sent of a file: its imports, and the lines refused here (too long to send, or an
@@ -404,7 +443,7 @@ pub fn progress(imports: &[ImportJob]) -> (u64, u64) {
         .fold((0, 0), |(done, total), j| (done + j.done, total + j.total))
 }
 
-fn queued(name: &str, team: i64, team_arg: &str, sent: &Sent) -> String {
+fn queued(name: &str, team: &Named, team_arg: &str, sent: &Sent) -> String {
     let lines: Vec<String> = sent
         .imports
         .iter()
@@ -438,7 +477,8 @@ fn queued(name: &str, team: i64, team_arg: &str, sent: &Sent) -> String {
 
 /// `jeton import status`.
 async fn status(ctx: &Ctx, id: i64, team: &str, all_lines: bool) -> Result<()> {
-    let team = teams::resolve(ctx, team).await?;
+    let named = teams::named(ctx, team).await?;
+    let team = named.id;
     let counts_only = ImportOutcomesQuery {
         limit: Some(0),
         ..ImportOutcomesQuery::default()
@@ -448,10 +488,11 @@ async fn status(ctx: &Ctx, id: i64, team: &str, all_lines: bool) -> Result<()> {
     let outcomes = ctx.client.import_outcomes(team, id, only).await?;
     let mut detail = ctx.client.import_job(team, id, &counts_only).await?;
     detail.outcomes = outcomes;
-    ctx.out.print(&detail, |d| status_text(d, all_lines))
+    ctx.out
+        .print(&detail, |d| status_text(d, &named, all_lines))
 }
 
-pub fn status_text(d: &ImportDetail, all_lines: bool) -> String {
+pub fn status_text(d: &ImportDetail, team: &Named, all_lines: bool) -> String {
     let j = &d.job;
     let state = match j.status {
         ImportStatus::Queued => "queued: no line applied yet".to_owned(),
@@ -490,9 +531,8 @@ pub fn status_text(d: &ImportDetail, all_lines: bool) -> String {
         rows.push(("finished", output::time(t)));
     }
     let head = format!(
-        "Import {} into team {}:\n{}",
+        "Import {} into team {team}:\n{}",
         j.id,
-        j.team_id,
         output::fields(&rows)
     );
     let lines: Vec<String> = d
@@ -512,10 +552,10 @@ pub fn status_text(d: &ImportDetail, all_lines: bool) -> String {
 
 /// `jeton import list`.
 async fn list(ctx: &Ctx, team: &str, limit: Option<u32>) -> Result<()> {
-    let team = teams::resolve(ctx, team).await?;
+    let team = teams::named(ctx, team).await?;
     let jobs = ctx
         .client
-        .import_jobs(team, &ImportsQuery { limit })
+        .import_jobs(team.id, &ImportsQuery { limit })
         .await?;
     ctx.out.print(&jobs, |jobs| {
         if jobs.is_empty() {
@@ -548,7 +588,7 @@ async fn list(ctx: &Ctx, team: &str, limit: Option<u32>) -> Result<()> {
     })
 }
 
-fn summary(name: &str, team: i64, r: &ImportResult) -> String {
+fn summary(name: &str, team: &Named, r: &ImportResult) -> String {
     let rejected = match r.rejected.len() {
         0 => "no line rejected".to_string(),
         1 => "1 line rejected".to_string(),
@@ -735,6 +775,13 @@ mod tests {
         }
     }
 
+    fn design() -> Named {
+        Named {
+            id: 3,
+            name: "Design".into(),
+        }
+    }
+
     #[test]
     fn progress_adds_up_the_parts() {
         let parts = [
@@ -757,8 +804,8 @@ mod tests {
             }],
             next_after: None,
         };
-        let text = status_text(&detail, false);
-        assert!(text.starts_with("Import 7 into team 3:"), "{text}");
+        let text = status_text(&detail, &design(), false);
+        assert!(text.starts_with("Import 7 into team Design:"), "{text}");
         assert!(
             text.contains("running: 500 of 2000 lines done; the others are not applied yet"),
             "{text}"
@@ -773,7 +820,7 @@ mod tests {
             code: "team_closed".into(),
             detail: "team 3 is closed".into(),
         });
-        let text = status_text(&detail, false);
+        let text = status_text(&detail, &design(), false);
         assert!(
             text.contains(
                 "failed: team 3 is closed (team_closed); lines without an outcome (1500 of 2000) \
@@ -783,7 +830,7 @@ mod tests {
         );
         detail.outcomes.clear();
         detail.job = job(8, ImportStatus::Done, 0, 0);
-        let text = status_text(&detail, true);
+        let text = status_text(&detail, &design(), true);
         assert!(
             text.contains("0/0 lines (100%)") && !text.contains("Lines:"),
             "{text}"
@@ -800,10 +847,10 @@ mod tests {
                 reason: "not-an-email is not an email address".into(),
             }],
         };
-        let text = summary("people.csv", 3, &r);
+        let text = summary("people.csv", &design(), &r);
         assert!(
             text.starts_with(
-                "Imported people.csv into team 3: 2 applied, 1 unchanged, 1 line rejected."
+                "Imported people.csv into team Design: 2 applied, 1 unchanged, 1 line rejected."
             ),
             "{text}"
         );
@@ -811,7 +858,7 @@ mod tests {
             text.contains("  line 4: not-an-email is not an email address"),
             "{text}"
         );
-        let clean = summary("people.csv", 3, &ImportResult::default());
+        let clean = summary("people.csv", &design(), &ImportResult::default());
         assert!(clean.ends_with("no line rejected."), "{clean}");
     }
 }

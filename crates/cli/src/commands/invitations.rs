@@ -45,9 +45,9 @@ pub enum InvitationsCmd {
 pub async fn run(cmd: InvitationsCmd, ctx: &Ctx) -> Result<()> {
     match cmd {
         InvitationsCmd::List { team } => {
-            let team = teams::resolve(ctx, &team).await?;
-            let list = ctx.client.invitations(team).await?;
-            ctx.out.print(&list, |l| list_table(team, l))
+            let team = teams::named(ctx, &team).await?;
+            let list = ctx.client.invitations(team.id).await?;
+            ctx.out.print(&list, |l| list_table(&team, l))
         }
         InvitationsCmd::Resend { id, team } => {
             let team = teams::resolve(ctx, &team).await?;
@@ -147,7 +147,7 @@ fn status(i: &Invitation) -> String {
     }
 }
 
-fn list_table(team: i64, list: &[Invitation]) -> String {
+fn list_table(team: &teams::Named, list: &[Invitation]) -> String {
     if list.is_empty() {
         return format!("No open invitations on team {team}.");
     }

@@ -2,12 +2,13 @@
 //! (R-PACK-2, R-PACK-5, R-PACK-6, R-REP-1, R-REP-2).
 
 use anyhow::{Result, bail};
-use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
+use chrono::NaiveDate;
 use clap::Args;
 use jeton_api::{Audit, Balance, Event, EventsQuery, Move, NewMove};
 
 use super::output::{self, blocks, table};
-use super::{Ctx, teams};
+use super::teams::{self, Named};
+use super::{Ctx, reports};
 
 #[derive(Debug, Args)]
 pub struct BalanceArgs {
@@ -21,27 +22,26 @@ pub struct EventsArgs {
     /// The team (id or exact name)
     #[arg(long, value_name = "TEAM")]
     pub team: String,
-    /// Start of the range: an RFC 3339 time or a date (that day's start, UTC)
-    /// [default: 90 days before --to]
-    #[arg(long, value_name = "TIME|DATE", value_parser = parse_from)]
-    pub from: Option<DateTime<Utc>>,
-    /// End of the range, exclusive: an RFC 3339 time, or a date (the whole day is included)
-    /// [default: now]
-    #[arg(long, value_name = "TIME|DATE", value_parser = parse_to)]
-    pub to: Option<DateTime<Utc>>,
+    /// First day, included (YYYY-MM-DD, UTC) [default: 90 days before --to]
+    #[arg(long, value_name = "DATE", value_parser = reports::parse_day)]
+    pub from: Option<NaiveDate>,
+    /// Last day, included (YYYY-MM-DD, UTC) [default: today]
+    #[arg(long, value_name = "DATE", value_parser = reports::parse_day)]
+    pub to: Option<NaiveDate>,
     /// At most this many events [server default: 1000]
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Example:\n  jeton move 250 --team Design --to-team Operations")]
 pub struct MoveArgs {
     /// The team giving the tokens (id or exact name)
     #[arg(long, value_name = "TEAM")]
-    pub from: String,
+    pub team: String,
     /// The team receiving them (id or exact name)
     #[arg(long, value_name = "TEAM")]
-    pub to: String,
+    pub to_team: String,
     /// Whole tokens to move; all or nothing
     #[arg(allow_negative_numbers = true)]
     pub tokens: i64,
@@ -55,25 +55,24 @@ pub struct AuditArgs {
 }
 
 pub async fn balance(args: BalanceArgs, ctx: &Ctx) -> Result<()> {
-    let team = teams::resolve(ctx, &args.team).await?;
-    let balance = ctx.client.balance(team).await?;
-    ctx.out.print(&balance, show_balance)
+    let team = teams::named(ctx, &args.team).await?;
+    let balance = ctx.client.balance(team.id).await?;
+    ctx.out.print(&balance, |b| show_balance(&team, b))
 }
 
 pub async fn events(args: EventsArgs, ctx: &Ctx) -> Result<()> {
     if let (Some(from), Some(to)) = (args.from, args.to)
-        && from >= to
+        && from > to
     {
         bail!(
-            "--from ({}) must be before --to ({})",
-            output::time(&from),
-            output::time(&to)
+            "--from ({from}) is after --to ({to}): the range runs from its first day to its last"
         );
     }
     let team = teams::resolve(ctx, &args.team).await?;
+    let (from, to) = reports::day_bounds(args.from, args.to)?;
     let query = EventsQuery {
-        from: args.from,
-        to: args.to,
+        from,
+        to,
         limit: args.limit,
     };
     let events = ctx.client.events(team, &query).await?;
@@ -81,57 +80,29 @@ pub async fn events(args: EventsArgs, ctx: &Ctx) -> Result<()> {
 }
 
 pub async fn move_tokens(args: MoveArgs, ctx: &Ctx) -> Result<()> {
-    let from = teams::resolve(ctx, &args.from).await?;
-    let to_team = teams::resolve(ctx, &args.to).await?;
+    let from = teams::named(ctx, &args.team).await?;
+    let to = teams::named(ctx, &args.to_team).await?;
     let request = NewMove {
-        to_team,
+        to_team: to.id,
         tokens: args.tokens,
     };
-    let moved = ctx.client.move_tokens(from, &request).await?;
-    ctx.out.print(&moved, show_move)
+    let moved = ctx.client.move_tokens(from.id, &request).await?;
+    ctx.out.print(&moved, |m| show_move(m, &from, &to))
 }
 
 pub async fn audit(args: AuditArgs, ctx: &Ctx) -> Result<()> {
-    let team = teams::resolve(ctx, &args.team).await?;
-    let audit = ctx.client.audit(team).await?;
-    ctx.out.print(&audit, show_audit)?;
+    let team = teams::named(ctx, &args.team).await?;
+    let audit = ctx.client.audit(team.id).await?;
+    ctx.out.print(&audit, |a| show_audit(&team, a))?;
     if !audit.balanced {
         bail!("the ledger of team {team} does not add up to its packs");
     }
     Ok(())
 }
 
-/// `--from`: an RFC 3339 time, or a date meaning the start of that day (UTC).
-pub fn parse_from(s: &str) -> Result<DateTime<Utc>, String> {
-    parse_time(s, false)
-}
-
-/// `--to`: an RFC 3339 time, or a date meaning the end of that day (UTC), so it is included.
-pub fn parse_to(s: &str) -> Result<DateTime<Utc>, String> {
-    parse_time(s, true)
-}
-
-fn parse_time(s: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let form =
-        "expected an RFC 3339 time such as 2026-03-01T09:00:00Z or a date such as 2026-03-01";
-    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| form.to_string())?;
-    let day = if end_of_day {
-        date.checked_add_days(Days::new(1))
-            .ok_or_else(|| form.to_string())?
-    } else {
-        date
-    };
-    Ok(day.and_time(NaiveTime::MIN).and_utc())
-}
-
-fn show_balance(b: &Balance) -> String {
+fn show_balance(team: &Named, b: &Balance) -> String {
     let mut summary = format!(
-        "Team {}: {} of {} available, {} used.",
-        b.team_id,
+        "{team}: {} of {} available, {} used.",
         output::tokens(b.available),
         b.total,
         b.used
@@ -187,30 +158,27 @@ pub fn show_events(events: &[Event], limit: Option<u32>) -> String {
     format!("{t}\n{footer}")
 }
 
-fn show_move(m: &Move) -> String {
+fn show_move(m: &Move, from: &Named, to: &Named) -> String {
     blocks([
         format!(
-            "Moved {} from team {} to team {} (move {}).",
+            "Moved {} from {from} to {to} (move {}).",
             output::tokens(m.tokens),
-            m.from_team,
-            m.to_team,
             m.id
         ),
         teams::moved_packs(&m.packs),
     ])
 }
 
-fn show_audit(a: &Audit) -> String {
+fn show_audit(team: &Named, a: &Audit) -> String {
     if a.balanced {
         format!(
-            "Team {}: the ledger adds up. Events sum to {}, the packs hold {}.",
-            a.team_id, a.events_sum, a.remaining_sum
+            "{team}: the ledger adds up. Events sum to {}, the packs hold {}.",
+            a.events_sum, a.remaining_sum
         )
     } else {
         format!(
-            "Team {}: the ledger does NOT add up. Events sum to {}, the packs hold {}; \
+            "{team}: the ledger does NOT add up. Events sum to {}, the packs hold {}; \
              packs that differ: {}.",
-            a.team_id,
             a.events_sum,
             a.remaining_sum,
             if a.mismatched_packs.is_empty() {
@@ -225,31 +193,7 @@ fn show_audit(a: &Audit) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn times_are_rfc3339_or_dates() {
-        assert_eq!(
-            parse_from("2026-03-01T09:30:00+02:00").unwrap(),
-            Utc.with_ymd_and_hms(2026, 3, 1, 7, 30, 0).unwrap()
-        );
-        assert_eq!(
-            parse_from("2026-03-01").unwrap(),
-            Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
-        );
-        assert_eq!(
-            parse_to("2026-02-28").unwrap(),
-            Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
-            "a date as the end includes that whole day"
-        );
-        for bad in ["yesterday", "2026-13-01", "01/03/2026", ""] {
-            let err = parse_from(bad).unwrap_err();
-            assert!(
-                err.contains("RFC 3339") && err.contains("2026-03-01"),
-                "{bad}: {err}"
-            );
-        }
-    }
+    use chrono::{TimeZone, Utc};
 
     #[test]
     fn a_full_page_of_events_says_the_limit_was_reached() {

@@ -97,6 +97,22 @@ pub async fn run(command: Command) -> Result<()> {
     result.map_err(|e| with_hint(e, &ctx.client))
 }
 
+/// Ends a command with an exit status of its own instead of 1, after it printed its answer:
+/// `message` is the last line, on stderr.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: u8,
+    pub message: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
 /// A command that talks to the server, once its connection options are taken off.
 enum Action {
     Health,

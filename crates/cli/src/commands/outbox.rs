@@ -18,7 +18,7 @@ pub struct OutboxArgs {
     pub status: Option<String>,
     /// Only messages to this address
     #[arg(long, value_name = "EMAIL")]
-    pub to: Option<String>,
+    pub recipient: Option<String>,
     /// At most this many, newest first [server default: 100, at most 1000]
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
@@ -64,14 +64,14 @@ pub async fn run(args: OutboxArgs, ctx: &Ctx) -> Result<()> {
             })?;
         return ctx.out.print(&message, |m| {
             format!(
-                "Message {} to {} is queued again; `jeton outbox --to {}` shows when it is sent.",
+                "Message {} to {} is queued again; `jeton outbox --recipient {}` shows when it is sent.",
                 m.id, m.to, m.to
             )
         });
     }
     let query = OutboxQuery {
         status: args.status,
-        to: args.to,
+        to: args.recipient,
         limit: args.limit,
     };
     let messages = ctx.client.outbox(&query).await?;

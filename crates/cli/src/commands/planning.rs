@@ -6,8 +6,9 @@ use clap::Args;
 use jeton_api::{Estimate, EstimateRequest, Forecast, PlanLine};
 use jeton_core::forecast;
 
+use super::Ctx;
 use super::output::{self, blocks, fields, table};
-use super::{Ctx, teams};
+use super::teams::{self, Named};
 
 #[derive(Debug, Args)]
 pub struct EstimateArgs {
@@ -70,24 +71,25 @@ pub fn parse_plan_line(s: &str) -> Result<PlanLine, String> {
 
 pub async fn estimate(args: EstimateArgs, ctx: &Ctx) -> Result<()> {
     let team = match &args.team {
-        Some(team) => Some(teams::resolve(ctx, team).await?),
+        Some(team) => Some(teams::named(ctx, team).await?),
         None => None,
     };
     let request = EstimateRequest {
-        team,
+        team: team.as_ref().map(|t| t.id),
         plan: args.plan,
     };
     let estimate = ctx.client.estimate(&request).await?;
-    ctx.out.print(&estimate, show_estimate)
+    ctx.out
+        .print(&estimate, |e| show_estimate(e, team.as_ref()))
 }
 
 pub async fn forecast(args: ForecastArgs, ctx: &Ctx) -> Result<()> {
-    let team = teams::resolve(ctx, &args.team).await?;
-    let forecast = ctx.client.forecast(team).await?;
-    ctx.out.print(&forecast, show_forecast)
+    let team = teams::named(ctx, &args.team).await?;
+    let forecast = ctx.client.forecast(team.id).await?;
+    ctx.out.print(&forecast, |f| show_forecast(&team, f))
 }
 
-fn show_estimate(e: &Estimate) -> String {
+fn show_estimate(e: &Estimate, named: Option<&Named>) -> String {
     let mut t = table(
         &[
             "product",
@@ -125,9 +127,9 @@ fn show_estimate(e: &Estimate) -> String {
             .as_ref()
             .map(output::date)
             .unwrap_or_else(|| "-".into());
+        let name = named.map_or_else(|| format!("{}", team.team_id), |n| n.to_string());
         format!(
-            "Against team {}:\n{}",
-            team.team_id,
+            "Against team {name}:\n{}",
             fields(&[
                 ("available", output::tokens(team.available)),
                 (
@@ -142,10 +144,9 @@ fn show_estimate(e: &Estimate) -> String {
     blocks([t.to_string(), total, against.unwrap_or_default()])
 }
 
-fn show_forecast(f: &Forecast) -> String {
+fn show_forecast(team: &Named, f: &Forecast) -> String {
     let head = format!(
-        "Team {}: {} available; burn rate {:.2} tokens a day (the last 30 days).",
-        f.team_id,
+        "{team}: {} available; burn rate {:.2} tokens a day (the last 30 days).",
         output::tokens(f.available),
         f.daily_burn
     );
@@ -207,6 +208,13 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use jeton_api::{EstimateAgainstTeam, EstimateLine, PackForecast};
 
+    fn design() -> Named {
+        Named {
+            id: 3,
+            name: "Design".into(),
+        }
+    }
+
     #[test]
     fn r_rep_5_plan_lines_are_product_users_days() {
         assert_eq!(
@@ -267,12 +275,12 @@ mod tests {
                 balance_zero_at: Some(Utc.with_ymd_and_hms(2026, 4, 21, 0, 0, 0).unwrap()),
             }),
         };
-        let text = show_estimate(&e);
+        let text = show_estimate(&e, Some(&design()));
         for part in [
             "autocad",
             "3360",
             "The plan needs 280 tokens a month, 3360 tokens a year.",
-            "Against team 3:",
+            "Against team Design:",
             "2360 tokens",
             "2026-04-21",
         ] {
@@ -298,9 +306,9 @@ mod tests {
                 expiring: 737,
             }],
         };
-        let text = show_forecast(&f);
+        let text = show_forecast(&design(), &f);
         for part in [
-            "burn rate 0.67 tokens a day",
+            "Design: 980 tokens available; burn rate 0.67 tokens a day",
             "reaches zero on 2027-01-05, when the last tokens expire.",
             "737 tokens expire unused",
             "used before expiry",
@@ -314,6 +322,6 @@ mod tests {
             packs: vec![],
             ..f
         };
-        assert!(show_forecast(&empty).contains("The balance is empty."));
+        assert!(show_forecast(&design(), &empty).contains("The balance is empty."));
     }
 }

@@ -11,7 +11,6 @@ use jeton_client::lease::{self, Lease, PublicKey};
 use jeton_client::{ClientError, ProductClient};
 use serde::Serialize;
 
-use super::ledger::parse_from;
 use super::output::{self, fields};
 use super::{Ctx, entitlements, teams};
 
@@ -68,9 +67,19 @@ pub struct SignInArgs {
     #[arg(long)]
     pub machine: Option<String>,
     /// A key naming this sign-in: repeating the command with the same key returns the first
-    /// session instead of opening another
+    /// session instead of opening another; it then prints `Already recorded:` (with --json,
+    /// "replayed": true)
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,
+}
+
+/// What `client sign-in --json` prints: the answer, and whether it is the first answer of an
+/// idempotency key used before (then no session was opened and nothing charged now).
+#[derive(Debug, Serialize)]
+struct Started {
+    #[serde(flatten)]
+    started: SessionStarted,
+    replayed: bool,
 }
 
 #[derive(Debug, Args)]
@@ -103,8 +112,24 @@ pub struct VerifyArgs {
     pub public_key: Option<String>,
     /// Check validity at this time instead of now (RFC 3339 or a date), e.g. the time of a
     /// server started with --test-clock
-    #[arg(long, value_name = "TIME|DATE", value_parser = parse_from)]
+    #[arg(long, value_name = "TIME|DATE", value_parser = parse_at)]
     pub at: Option<DateTime<Utc>>,
+}
+
+/// `--at`: an RFC 3339 time, or a date meaning the start of that day (UTC).
+fn parse_at(s: &str) -> Result<DateTime<Utc>, String> {
+    jeton_api::bounds::parse_time(s).or_else(|_| {
+        jeton_api::bounds::parse_day(s)
+            .map(super::reports::start_of)
+            .map_err(|_| {
+                format!(
+                    "expected {} or {}, got {}",
+                    jeton_api::bounds::TIME_FORM,
+                    jeton_api::bounds::DAY_FORM,
+                    s.trim()
+                )
+            })
+    })
 }
 
 pub async fn run(cmd: ClientCmd, ctx: &Ctx) -> Result<()> {
@@ -183,9 +208,9 @@ async fn sign_in(args: SignInArgs, ctx: &Ctx) -> Result<()> {
         version: args.version,
         machine: args.machine,
     };
-    let started = ctx
+    let recorded = ctx
         .client
-        .sign_in(&request, args.idempotency_key.as_deref())
+        .sign_in_recorded(&request, args.idempotency_key.as_deref())
         .await
         .map_err(|e| match e.code() {
             Some("not_assigned" | "invitation_pending" | "product_not_allowed") => anyhow!(
@@ -193,14 +218,31 @@ async fn sign_in(args: SignInArgs, ctx: &Ctx) -> Result<()> {
                  products`"
             ),
             Some("insufficient_tokens") => anyhow!(
-                "{e}\nhint: the team needs tokens: `jeton balance --team {team}`, `jeton packs buy`"
+                "{e}\nhint: the team needs tokens: `jeton balance --team {}`, `jeton packs buy`",
+                args.team.trim()
             ),
             _ => user_token_hint(e),
         })?;
-    ctx.out.print(&started, |s| signed_in(&request, s))
+    let started = Started {
+        started: recorded.value,
+        replayed: recorded.replayed,
+    };
+    // A user token may not read teams: the team is shown as it was given.
+    let given = args.team.trim();
+    ctx.out.print(&started, |s| {
+        let text = signed_in(&request, given, &s.started);
+        if s.replayed {
+            format!(
+                "Already recorded: this idempotency key signed in before; no session was opened \
+                 and nothing was charged now. The first answer:\n{text}"
+            )
+        } else {
+            text
+        }
+    })
 }
 
-fn signed_in(request: &SignIn, s: &SessionStarted) -> String {
+fn signed_in(request: &SignIn, team: &str, s: &SessionStarted) -> String {
     let claims = lease::read_unverified(&s.lease).ok();
     let mut rows = vec![
         ("session", s.id.to_string()),
@@ -222,7 +264,7 @@ fn signed_in(request: &SignIn, s: &SessionStarted) -> String {
         "Signed in to {} on team {}: session {}.\n{}\n\nLease (check it offline with `jeton client \
          verify-lease`):\n{}",
         request.product,
-        request.team,
+        team,
         s.id,
         fields(&rows),
         s.lease

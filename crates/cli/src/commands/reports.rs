@@ -16,7 +16,8 @@ use jeton_api::{
 use serde::Serialize;
 
 use super::output::{self, blocks, fields, table};
-use super::{Ctx, ledger, teams};
+use super::teams::{self, Named};
+use super::{Ctx, ledger};
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCmd {
@@ -87,10 +88,10 @@ pub struct RangeArgs {
     #[arg(long, value_enum, value_name = "RANGE", hide_possible_values = true)]
     pub range: Option<RangeName>,
     /// First day, included (YYYY-MM-DD); --from and --to without --range mean a custom range
-    #[arg(long, value_name = "DAY", value_parser = parse_day)]
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
     pub from: Option<NaiveDate>,
     /// Last day, included (YYYY-MM-DD)
-    #[arg(long, value_name = "DAY", value_parser = parse_day)]
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
     pub to: Option<NaiveDate>,
 }
 
@@ -184,11 +185,9 @@ pub enum Span {
     },
 }
 
-const DAY_FORM: &str = "expected a day such as 2026-03-01 (YYYY-MM-DD)";
-
-/// `--from`/`--to`: a calendar day.
+/// `--from`/`--to`, of every command that takes them: a calendar day (UTC), `YYYY-MM-DD`.
 pub fn parse_day(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| DAY_FORM.to_string())
+    jeton_api::bounds::parse_day(s)
 }
 
 impl RangeArgs {
@@ -280,8 +279,15 @@ async fn resolve_days(ctx: &Ctx, team: i64, span: &Span) -> Result<(NaiveDate, N
 }
 
 /// The start of `day` (UTC).
-fn start_of(day: NaiveDate) -> DateTime<Utc> {
+pub fn start_of(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// The end of `day` (UTC): the start of the next day, so that the whole day is included.
+pub fn end_of(day: NaiveDate) -> Result<DateTime<Utc>> {
+    Ok(start_of(day.checked_add_days(Days::new(1)).with_context(
+        || format!("{day} is too far in the future"),
+    )?))
 }
 
 /// The start and the (exclusive) end of a time range; `None` is the server's default.
@@ -289,54 +295,115 @@ type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// Days as RFC 3339 bounds: from 00:00 of the first day to 00:00 after the last.
 pub fn day_bounds(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Bounds> {
-    let end = match to {
-        Some(to) => Some(start_of(
-            to.checked_add_days(Days::new(1))
-                .with_context(|| format!("--to {to} is too far in the future"))?,
-        )),
-        None => None,
-    };
-    Ok((from.map(start_of), end))
+    Ok((from.map(start_of), to.map(end_of).transpose()?))
 }
 
 // ------------------------------------------------------------------ usage
 
 pub async fn usage(args: UsageArgs, ctx: &Ctx) -> Result<()> {
     let span = args.range.span(false)?;
-    let team = teams::resolve(ctx, &args.team).await?;
+    let team = teams::named(ctx, &args.team).await?;
     let report = ctx
         .client
-        .usage(team, &span.usage_query(Some(args.by)))
+        .usage(team.id, &span.usage_query(Some(args.by)))
         .await?;
+    // Whole months leave this one out: when they hold nothing, say whether this month does.
+    let hint = if ctx.out.is_json() || (args.csv.as_deref().is_some_and(is_stdout)) {
+        None
+    } else {
+        this_month_hint(ctx, team.id, &report).await?
+    };
+    let human = |r: &UsageReport| {
+        let mut parts = vec![show_usage(&team, r)];
+        parts.extend(hint.clone());
+        parts
+    };
     let Some(path) = &args.csv else {
-        return ctx.out.print(&report, show_usage);
+        return ctx.out.print(&report, |r| blocks(human(r)));
     };
     let (header, rows) = usage_rows(&report);
     if is_stdout(path) {
         return write_csv(path, &header, &rows).map(drop);
     }
     let written = write_csv(path, &header, &rows)?;
-    ctx.out
-        .print(&report, |r| blocks([show_usage(r), wrote(written, path)]))
+    ctx.out.print(&report, |r| {
+        let mut parts = human(r);
+        parts.push(wrote(written, path));
+        blocks(parts)
+    })
 }
 
-fn range_line(what: &str, team: i64, range: &UsageRange) -> String {
-    let name = match range.name.as_str() {
-        "custom" => "custom range".to_string(),
-        other => other.replace('_', " "),
+/// Whether a usage report shows no use at all.
+fn is_empty(s: &jeton_api::UsageSummary) -> bool {
+    s.tokens == 0 && s.periods == 0 && s.results == 0
+}
+
+/// For a report of whole past months with no use: when the current month has use, a line naming
+/// the range that includes it. One more request, only then.
+async fn this_month_hint(ctx: &Ctx, team: i64, r: &UsageReport) -> Result<Option<String>> {
+    if !is_month_range(&r.range.name) || !is_empty(&r.summary) {
+        return Ok(None);
+    }
+    let Some(first) = r.range.to.checked_add_days(Days::new(1)) else {
+        return Ok(None);
     };
-    format!(
-        "{what} of team {team}, {name}: {} to {} ({} day{}).",
-        range.from,
-        range.to,
+    let Some(last) = first
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|d| d.pred_opt())
+    else {
+        return Ok(None);
+    };
+    let month = Span::Days {
+        from: Some(first),
+        to: Some(last),
+    };
+    let this = ctx
+        .client
+        .usage(team, &month.usage_query(Some(By::Summary)))
+        .await?;
+    if is_empty(&this.summary) {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "This month ({}) has use: {} token{} so far. Whole-month ranges leave it out until it \
+         is over; --range past_30_days includes it (or --from {first} --to {last}).",
+        first.format("%B %Y"),
+        this.summary.tokens,
+        if this.summary.tokens == 1 { "" } else { "s" },
+    )))
+}
+
+/// `past_3_months` … `past_12_months`: whole months before the current one (R-REP-3).
+fn is_month_range(name: &str) -> bool {
+    name.starts_with("past_") && name.ends_with("_months")
+}
+
+/// `Usage of team Design, 2025-10-01 to 2025-12-31 (past 3 whole months, 92 days; this month is
+/// not included).`: the exact days the server used, and what the range's name means.
+fn range_line(what: &str, team: &Named, range: &UsageRange) -> String {
+    let days = format!(
+        "{} day{}",
         range.days,
         if range.days == 1 { "" } else { "s" }
+    );
+    let meaning = match range.name.as_str() {
+        "custom" => format!("custom range, {days}"),
+        "past_30_days" => format!("past 30 days, today included, {days}"),
+        name if is_month_range(name) => {
+            let months = name.trim_start_matches("past_").trim_end_matches("_months");
+            format!("past {months} whole months, {days}; this month is not included")
+        }
+        other => format!("{}, {days}", other.replace('_', " ")),
+    };
+    format!(
+        "{what} of team {team}, {} to {} ({meaning}).",
+        range.from, range.to
     )
 }
 
-fn show_usage(r: &UsageReport) -> String {
+fn show_usage(team: &Named, r: &UsageReport) -> String {
     let s = &r.summary;
-    let mut head = range_line("Usage", r.team_id, &r.range);
+    let mut head = range_line("Usage", team, &r.range);
     if r.pseudonyms {
         head.push_str("\nUsers are shown as pseudonyms (team setting).");
     }
@@ -535,12 +602,12 @@ fn usage_rows(r: &UsageReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
 
 pub async fn events(args: ReportEventsArgs, ctx: &Ctx) -> Result<()> {
     let span = args.range.span(true)?;
-    let team = teams::resolve(ctx, &args.team).await?;
+    let team = teams::named(ctx, &args.team).await?;
     let (first, last) = match span {
         Span::Default => (None, None),
         Span::Days { from, to } => (from, to),
         Span::Named(_) => {
-            let (first, last) = resolve_days(ctx, team, &span).await?;
+            let (first, last) = resolve_days(ctx, team.id, &span).await?;
             (Some(first), Some(last))
         }
     };
@@ -550,7 +617,7 @@ pub async fn events(args: ReportEventsArgs, ctx: &Ctx) -> Result<()> {
         to,
         limit: args.limit,
     };
-    let events = ctx.client.events(team, &query).await?;
+    let events = ctx.client.events(team.id, &query).await?;
     let human = |list: &Vec<Event>| {
         let head = match (first, last) {
             (None, None) => format!("Token events of team {team}, the last 90 days:"),
@@ -631,7 +698,8 @@ struct Exported {
 
 pub async fn export(args: ExportArgs, ctx: &Ctx) -> Result<()> {
     let span = args.range.span(false)?;
-    let team = teams::resolve(ctx, &args.team).await?;
+    let named = teams::named(ctx, &args.team).await?;
+    let team = named.id;
     let query = span.usage_query(None);
     if args.output.as_deref().is_some_and(is_stdout) {
         let text = ctx.client.usage_csv(team, &query).await?;
@@ -665,10 +733,9 @@ pub async fn export(args: ExportArgs, ctx: &Ctx) -> Result<()> {
     };
     ctx.out.print(&exported, |e| {
         format!(
-            "Wrote {} usage row{} of team {} ({} to {}) to {}.",
+            "Wrote {} usage row{} of team {named} ({} to {}) to {}.",
             e.rows,
             if e.rows == 1 { "" } else { "s" },
-            e.team_id,
             e.from,
             e.to,
             e.file
@@ -754,7 +821,7 @@ mod tests {
         ] {
             let err = parse_day(bad).unwrap_err();
             assert!(
-                err.contains("YYYY-MM-DD") && err.contains("2026-03-01"),
+                err.starts_with("expected a date as YYYY-MM-DD, got ") && !err.contains("RFC"),
                 "{bad}: {err}"
             );
         }
@@ -925,9 +992,14 @@ mod tests {
 
     #[test]
     fn usage_reads_as_a_summary_and_its_rows() {
-        let text = show_usage(&report());
+        let design = Named {
+            id: 3,
+            name: "Design".into(),
+        };
+        let text = show_usage(&design, &report());
         for part in [
-            "Usage of team 3, past 30 days: 2025-12-07 to 2026-01-05 (30 days).",
+            "Usage of team Design, 2025-12-07 to 2026-01-05 (past 30 days, today included, 30 \
+             days).",
             "pseudonyms",
             "tokens used: 20",
             "person-1a2b3c4d",
@@ -959,6 +1031,38 @@ mod tests {
             ]
         );
         assert_eq!(rows[0][2], "20");
+    }
+
+    #[test]
+    fn r_rep_3_the_range_line_gives_the_days_and_what_the_range_means() {
+        let design = Named {
+            id: 3,
+            name: "Design".into(),
+        };
+        let range = |name: &str, from: &str, to: &str, days| UsageRange {
+            name: name.into(),
+            from: d(from),
+            to: d(to),
+            days,
+        };
+        assert_eq!(
+            range_line(
+                "Usage",
+                &design,
+                &range("past_3_months", "2026-09-01", "2026-11-30", 91)
+            ),
+            "Usage of team Design, 2026-09-01 to 2026-11-30 (past 3 whole months, 91 days; this \
+             month is not included)."
+        );
+        assert_eq!(
+            range_line(
+                "Usage",
+                &design,
+                &range("custom", "2026-01-01", "2026-01-01", 1)
+            ),
+            "Usage of team Design, 2026-01-01 to 2026-01-01 (custom range, 1 day)."
+        );
+        assert!(is_month_range("past_12_months") && !is_month_range("past_30_days"));
     }
 
     #[test]

@@ -21,17 +21,17 @@ pub struct SessionsArgs {
 }
 
 pub async fn run(args: SessionsArgs, ctx: &Ctx) -> Result<()> {
-    let team = teams::resolve(ctx, &args.team).await?;
+    let team = teams::named(ctx, &args.team).await?;
     let query = SessionsQuery {
         open: Some(!args.all),
         limit: args.limit,
     };
-    let sessions = ctx.client.sessions(team, &query).await?;
+    let sessions = ctx.client.sessions(team.id, &query).await?;
     ctx.out
-        .print(&sessions, |list| show(team, list, args.all, args.limit))
+        .print(&sessions, |list| show(&team, list, args.all, args.limit))
 }
 
-fn show(team: i64, list: &[SessionInfo], all: bool, limit: Option<u32>) -> String {
+fn show(team: &teams::Named, list: &[SessionInfo], all: bool, limit: Option<u32>) -> String {
     if list.is_empty() {
         return if all {
             format!("Team {team} has no sessions yet.")

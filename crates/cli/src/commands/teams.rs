@@ -1,4 +1,8 @@
-//! `jeton teams …`, and turning a `--team` argument (id or name) into a team id.
+//! `jeton teams …`, and turning a `--team` argument (id or name) into a team id, or into the
+//! team's name for what is printed.
+
+use std::collections::HashMap;
+use std::fmt;
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
@@ -32,17 +36,21 @@ pub enum TeamsCmd {
         name: String,
     },
     /// Merge one team into another: its packs, users and history move; it is closed
+    #[command(after_help = "Example:\n  jeton teams merge --team Old --into-team New")]
     Merge {
         /// The team to close (id or exact name)
         #[arg(long, value_name = "TEAM")]
-        from: String,
+        team: String,
         /// The team that receives everything (id or exact name)
         #[arg(long, value_name = "TEAM")]
-        into: String,
+        into_team: String,
     },
     /// Show a team's report and alert settings; change them with the options
+    #[command(after_help = "Examples:\n  jeton teams settings --team Design\n  \
+        jeton teams settings --team Design --low-balance-percent 25 --pseudonyms on")]
     Settings {
-        /// The team's id or exact name
+        /// The team (id or exact name)
+        #[arg(long, value_name = "TEAM")]
         team: String,
         /// Email the team's admins when the balance falls below this percentage of the
         /// active total (1 to 99; a new team has 20)
@@ -68,7 +76,7 @@ pub async fn run(cmd: TeamsCmd, ctx: &Ctx) -> Result<()> {
         TeamsCmd::Create { name } => {
             let team = ctx.client.create_team(&NewTeam { name }).await?;
             ctx.out
-                .print(&team, |t| format!("Created team {} ({}).", t.id, t.name))
+                .print(&team, |t| format!("Created team {} (id {}).", t.name, t.id))
         }
         TeamsCmd::List => {
             let teams = ctx.client.list_teams().await?;
@@ -77,38 +85,117 @@ pub async fn run(cmd: TeamsCmd, ctx: &Ctx) -> Result<()> {
         TeamsCmd::Show { team } => {
             let id = resolve(ctx, &team).await?;
             let team = ctx.client.team(id).await?;
-            ctx.out.print(&team, describe)
+            let mut names = HashMap::new();
+            if let Some(into) = team.merged_into
+                && let Ok(t) = ctx.client.team(into).await
+            {
+                names.insert(t.id, t.name);
+            }
+            ctx.out.print(&team, |t| describe(t, &names))
         }
         TeamsCmd::Rename { team, name } => {
-            let id = resolve(ctx, &team).await?;
-            let team = ctx.client.rename_team(id, &TeamRename { name }).await?;
-            ctx.out
-                .print(&team, |t| format!("Renamed team {} to {}.", t.id, t.name))
+            let old = named(ctx, &team).await?;
+            let team = ctx.client.rename_team(old.id, &TeamRename { name }).await?;
+            ctx.out.print(&team, |t| {
+                format!("Renamed team {old} to {} (id {}).", t.name, t.id)
+            })
         }
-        TeamsCmd::Merge { from, into } => {
-            let from = resolve(ctx, &from).await?;
-            let into_team = resolve(ctx, &into).await?;
-            let merge = ctx.client.merge(from, &MergeRequest { into_team }).await?;
-            ctx.out.print(&merge, merged)
+        TeamsCmd::Merge { team, into_team } => {
+            let from = named(ctx, &team).await?;
+            let into = named(ctx, &into_team).await?;
+            let request = MergeRequest { into_team: into.id };
+            let merge = ctx.client.merge(from.id, &request).await?;
+            ctx.out.print(&merge, |m| merged(m, &from, &into))
         }
         TeamsCmd::Settings {
             team,
             low_balance_percent,
             pseudonyms,
         } => {
-            let id = resolve(ctx, &team).await?;
+            let team = named(ctx, &team).await?;
             let change = TeamSettingsChange {
                 low_balance_percent,
                 pseudonyms,
             };
             if change == TeamSettingsChange::default() {
-                let settings = ctx.client.team_settings(id).await?;
-                return ctx.out.print(&settings, |s| show_settings(id, s, false));
+                let settings = ctx.client.team_settings(team.id).await?;
+                return ctx.out.print(&settings, |s| show_settings(&team, s, false));
             }
-            let settings = ctx.client.set_team_settings(id, &change).await?;
-            ctx.out.print(&settings, |s| show_settings(id, s, true))
+            let settings = ctx.client.set_team_settings(team.id, &change).await?;
+            ctx.out.print(&settings, |s| show_settings(&team, s, true))
         }
     }
+}
+
+/// A team as people read it in what the CLI prints: by name. Requests use the id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub id: i64,
+    pub name: String,
+}
+
+impl From<&Team> for Named {
+    fn from(t: &Team) -> Named {
+        Named {
+            id: t.id,
+            name: t.name.clone(),
+        }
+    }
+}
+
+impl Named {
+    /// The team as a `--team` argument in a hint: its name, quoted for the shell when needed.
+    pub fn arg(&self) -> String {
+        let plain = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | '+'));
+        if plain {
+            self.name.clone()
+        } else {
+            format!("'{}'", self.name.replace('\'', r"'\''"))
+        }
+    }
+}
+
+impl fmt::Display for Named {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// The team given by id or exact name (see [`resolve`]), with its name, for commands that print
+/// it: an id costs one more request, for the name.
+pub async fn named(ctx: &Ctx, team: &str) -> Result<Named> {
+    let team = team.trim();
+    if let Ok(id) = team.parse::<i64>() {
+        return Ok(Named::from(&ctx.client.team(id).await?));
+    }
+    let teams = by_name(ctx, team).await?;
+    pick_by_name(&teams, team).map(Named::from)
+}
+
+/// The names of the teams the caller may see, by id; a team not among them is shown by its id.
+pub async fn names(ctx: &Ctx) -> Result<HashMap<i64, String>> {
+    let teams = ctx.client.list_teams().await?;
+    Ok(teams.into_iter().map(|t| (t.id, t.name)).collect())
+}
+
+/// `Design, Operations`: teams by name (by id when the name is not known).
+pub fn list_names(ids: &[i64], names: &HashMap<i64, String>) -> String {
+    if ids.is_empty() {
+        return "-".into();
+    }
+    ids.iter()
+        .map(|id| {
+            names
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| format!("team {id}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A team id from an id or an exact team name (open teams first when names repeat).
@@ -117,14 +204,19 @@ pub async fn resolve(ctx: &Ctx, team: &str) -> Result<i64> {
     if let Ok(id) = team.parse::<i64>() {
         return Ok(id);
     }
-    if team.is_empty() {
-        bail!("the team is empty: give a team id or its exact name");
-    }
-    let teams = ctx.client.list_teams().await?;
-    pick_by_name(&teams, team)
+    let teams = by_name(ctx, team).await?;
+    pick_by_name(&teams, team).map(|t| t.id)
 }
 
-fn pick_by_name(teams: &[Team], name: &str) -> Result<i64> {
+/// The teams to look `name` up in.
+async fn by_name(ctx: &Ctx, name: &str) -> Result<Vec<Team>> {
+    if name.is_empty() {
+        bail!("the team is empty: give a team id or its exact name");
+    }
+    Ok(ctx.client.list_teams().await?)
+}
+
+fn pick_by_name<'a>(teams: &'a [Team], name: &str) -> Result<&'a Team> {
     let named: Vec<&Team> = teams.iter().filter(|t| t.name == name).collect();
     let open: Vec<&Team> = named
         .iter()
@@ -136,7 +228,7 @@ fn pick_by_name(teams: &[Team], name: &str) -> Result<i64> {
             "no team is named {name:?}: give a team id or its exact name \
              (`jeton teams list` shows them)"
         ),
-        ([only], _) | (_, [only]) => Ok(only.id),
+        ([only], _) | (_, [only]) => Ok(only),
         _ => {
             let ids: Vec<i64> = named.iter().map(|t| t.id).collect();
             bail!(
@@ -148,10 +240,13 @@ fn pick_by_name(teams: &[Team], name: &str) -> Result<i64> {
     }
 }
 
-fn status(t: &Team) -> String {
+fn status(t: &Team, names: &HashMap<i64, String>) -> String {
     match (t.status, t.merged_into) {
         (TeamStatus::Open, _) => "open".into(),
-        (TeamStatus::Closed, Some(into)) => format!("closed (merged into {into})"),
+        (TeamStatus::Closed, Some(into)) => match names.get(&into) {
+            Some(name) => format!("closed (merged into {name}, id {into})"),
+            None => format!("closed (merged into team {into})"),
+        },
         (TeamStatus::Closed, None) => "closed".into(),
     }
 }
@@ -160,23 +255,24 @@ fn list_table(teams: &[Team]) -> String {
     if teams.is_empty() {
         return "No teams yet: create one with `jeton teams create NAME`.".into();
     }
+    let names: HashMap<i64, String> = teams.iter().map(|t| (t.id, t.name.clone())).collect();
     let mut t = table(&["id", "name", "status", "created"], &[0]);
     for team in teams {
         t.add_row(vec![
             team.id.to_string(),
             team.name.clone(),
-            status(team),
+            status(team, &names),
             output::date(&team.created_at),
         ]);
     }
     t.to_string()
 }
 
-fn describe(t: &Team) -> String {
+fn describe(t: &Team, names: &HashMap<i64, String>) -> String {
     let mut rows = vec![
         ("id", t.id.to_string()),
         ("name", t.name.clone()),
-        ("status", status(t)),
+        ("status", status(t, names)),
         ("created", output::time(&t.created_at)),
     ];
     if let Some(closed) = &t.closed_at {
@@ -185,7 +281,7 @@ fn describe(t: &Team) -> String {
     fields(&rows)
 }
 
-fn show_settings(team: i64, s: &TeamSettings, changed: bool) -> String {
+fn show_settings(team: &Named, s: &TeamSettings, changed: bool) -> String {
     let head = if changed {
         format!("Updated the settings of team {team}:")
     } else {
@@ -223,14 +319,11 @@ pub fn moved_packs(packs: &[MovedPack]) -> String {
     t.to_string()
 }
 
-fn merged(m: &Merge) -> String {
+fn merged(m: &Merge, from: &Named, into: &Named) -> String {
     let summary = format!(
-        "Merged team {} into team {}: {} moved in {} pack(s); team {} is closed.",
-        m.from_team,
-        m.into_team,
+        "Merged team {from} into team {into}: {} moved in {} pack(s); team {from} is closed.",
         output::tokens(m.tokens),
         m.packs.len(),
-        m.from_team
     );
     if m.packs.is_empty() {
         summary
@@ -264,8 +357,12 @@ mod tests {
             assert_eq!(parse_on_off(off), Ok(false), "{off}");
         }
         assert_eq!(parse_on_off("maybe").unwrap_err(), "expected on or off");
+        let design = Named {
+            id: 3,
+            name: "Design".into(),
+        };
         let text = show_settings(
-            3,
+            &design,
             &TeamSettings {
                 low_balance_percent: 30,
                 pseudonyms: true,
@@ -273,7 +370,7 @@ mod tests {
             true,
         );
         assert!(
-            text.starts_with("Updated the settings of team 3:"),
+            text.starts_with("Updated the settings of team Design:"),
             "{text}"
         );
         assert!(
@@ -284,6 +381,18 @@ mod tests {
     }
 
     #[test]
+    fn a_team_in_a_hint_is_its_name_quoted_when_needed() {
+        let named = |name: &str| Named {
+            id: 1,
+            name: name.into(),
+        };
+        assert_eq!(named("Design").arg(), "Design");
+        assert_eq!(named("Render farm").arg(), "'Render farm'");
+        assert_eq!(named("Bob's").arg(), r"'Bob'\''s'");
+        assert_eq!(named("Design").to_string(), "Design");
+    }
+
+    #[test]
     fn teams_are_found_by_exact_name_preferring_open_ones() {
         let teams = [
             team(1, "Design", TeamStatus::Closed),
@@ -291,7 +400,7 @@ mod tests {
             team(3, "Ops", TeamStatus::Open),
             team(4, "Ops", TeamStatus::Open),
         ];
-        assert_eq!(pick_by_name(&teams, "Design").unwrap(), 2);
+        assert_eq!(pick_by_name(&teams, "Design").unwrap().id, 2);
         let err = pick_by_name(&teams, "Ops").unwrap_err().to_string();
         assert!(err.contains("3, 4") && err.contains("give the id"), "{err}");
         let err = pick_by_name(&teams, "design").unwrap_err().to_string();

@@ -10,9 +10,10 @@ use jeton_api::{
 };
 use serde::Serialize;
 
+use super::Ctx;
 use super::account::{self, PasswordArgs};
 use super::output::{self, table};
-use super::{Ctx, teams};
+use super::teams::{self, Named};
 
 /// Most entries the server takes in one batch; more are sent in several.
 const MAX_BATCH_ENTRIES: usize = 500;
@@ -124,13 +125,13 @@ pub async fn run(cmd: UsersCmd, ctx: &Ctx) -> Result<()> {
     match cmd {
         UsersCmd::Assign(args) => assign(args, ctx).await,
         UsersCmd::List { team } => {
-            let team = teams::resolve(ctx, &team).await?;
-            let users = ctx.client.flex_users(team).await?;
-            ctx.out.print(&users, |list| list_table(team, list))
+            let team = teams::named(ctx, &team).await?;
+            let users = ctx.client.flex_users(team.id).await?;
+            ctx.out.print(&users, |list| list_table(&team, list))
         }
         UsersCmd::Products(args) => {
-            let team = teams::resolve(ctx, &args.team).await?;
-            let user = resolve(ctx, team, &args.user).await?;
+            let team = teams::named(ctx, &args.team).await?;
+            let user = resolve(ctx, &team, &args.user).await?;
             let selection = if args.all {
                 SetProducts {
                     all: Some(true),
@@ -146,8 +147,11 @@ pub async fn run(cmd: UsersCmd, ctx: &Ctx) -> Result<()> {
                     products: Some(keys),
                 }
             };
-            let updated = ctx.client.set_user_products(team, user, &selection).await?;
-            ctx.out.print(&updated, |u| products_set(team, u))
+            let updated = ctx
+                .client
+                .set_user_products(team.id, user, &selection)
+                .await?;
+            ctx.out.print(&updated, |u| products_set(&team, u))
         }
         UsersCmd::Create(args) => {
             let request = NewUser {
@@ -163,19 +167,19 @@ pub async fn run(cmd: UsersCmd, ctx: &Ctx) -> Result<()> {
             ctx.out.print(&ended, account::signed_out_everywhere)
         }
         UsersCmd::Remove { user, team } => {
-            let team = teams::resolve(ctx, &team).await?;
-            let user = resolve(ctx, team, &user).await?;
-            ctx.client.unassign(team, user).await?;
+            let team = teams::named(ctx, &team).await?;
+            let user = resolve(ctx, &team, &user).await?;
+            ctx.client.unassign(team.id, user).await?;
             let removed = Removed {
-                team_id: team,
+                team_id: team.id,
                 user_id: user,
                 removed: true,
             };
             ctx.out.print(&removed, |r| {
                 format!(
-                    "Removed user {} from Flex on team {}: their new sessions are refused from \
-                     now on; their history stays.",
-                    r.user_id, r.team_id
+                    "Removed user {} from Flex on team {team}: their new sessions are refused \
+                     from now on; their history stays.",
+                    r.user_id
                 )
             })
         }
@@ -200,15 +204,15 @@ async fn assign(args: AssignArgs, ctx: &Ctx) -> Result<()> {
     }
     let all = args.all.then_some(true);
     let products = args.products.as_deref().map(output::key_list);
-    let team = teams::resolve(ctx, &args.team).await?;
+    let team = teams::named(ctx, &args.team).await?;
     if let [entry] = &entries[..] {
         let request = AssignRequest {
             all,
             products,
             ..assign_request(entry)
         };
-        let assignment = ctx.client.assign(team, &request).await?;
-        return ctx.out.print(&assignment, |a| assigned(team, a));
+        let assignment = ctx.client.assign(team.id, &request).await?;
+        return ctx.out.print(&assignment, |a| assigned(&team, a));
     }
     let mut results: Vec<BatchEntry> = Vec::with_capacity(entries.len());
     for batch in entries.chunks(MAX_BATCH_ENTRIES) {
@@ -218,9 +222,9 @@ async fn assign(args: AssignArgs, ctx: &Ctx) -> Result<()> {
             all,
             products: products.clone(),
         };
-        results.extend(ctx.client.assign_batch(team, &request).await?);
+        results.extend(ctx.client.assign_batch(team.id, &request).await?);
     }
-    ctx.out.print(&results, |r| batch_lines(team, r))?;
+    ctx.out.print(&results, |r| batch_lines(&team, r))?;
     let failed = results.iter().filter(|r| r.assignment.is_none()).count();
     if failed > 0 {
         bail!(
@@ -282,7 +286,7 @@ pub fn assign_request(entry: &str) -> AssignRequest {
 }
 
 /// A user id from an id or the email of one of the team's Flex users.
-pub async fn resolve(ctx: &Ctx, team: i64, user: &str) -> Result<i64> {
+pub async fn resolve(ctx: &Ctx, team: &Named, user: &str) -> Result<i64> {
     let user = user.trim();
     if let Ok(id) = user.parse::<i64>() {
         return Ok(id);
@@ -290,16 +294,17 @@ pub async fn resolve(ctx: &Ctx, team: i64, user: &str) -> Result<i64> {
     if !user.contains('@') {
         bail!("{user:?} is neither a user id nor an email address: give one of them");
     }
-    let users = ctx.client.flex_users(team).await?;
+    let users = ctx.client.flex_users(team.id).await?;
     pick_by_email(&users, team, user)
 }
 
-fn pick_by_email(users: &[FlexUser], team: i64, email: &str) -> Result<i64> {
+fn pick_by_email(users: &[FlexUser], team: &Named, email: &str) -> Result<i64> {
     match users.iter().find(|u| u.email.eq_ignore_ascii_case(email)) {
         Some(u) => Ok(u.user_id),
         None => bail!(
             "no Flex user of team {team} has the email {email:?} \
-             (`jeton users list --team {team}` shows them)"
+             (`jeton users list --team {}` shows them)",
+            team.arg()
         ),
     }
 }
@@ -315,7 +320,7 @@ fn created(a: &UserAccount) -> String {
     )
 }
 
-fn assigned(team: i64, a: &Assignment) -> String {
+fn assigned(team: &Named, a: &Assignment) -> String {
     let who = output::person(&a.name, &a.email);
     match a.status {
         AssignmentStatus::Invited => format!(
@@ -335,7 +340,7 @@ fn assigned(team: i64, a: &Assignment) -> String {
 }
 
 /// One line per entry: `ok` with what happened, or `error` with why.
-fn batch_lines(team: i64, results: &[BatchEntry]) -> String {
+fn batch_lines(team: &Named, results: &[BatchEntry]) -> String {
     let mut lines: Vec<String> = results
         .iter()
         .map(|r| match (&r.assignment, &r.error) {
@@ -363,7 +368,7 @@ fn batch_lines(team: i64, results: &[BatchEntry]) -> String {
     lines.join("\n")
 }
 
-fn list_table(team: i64, users: &[FlexUser]) -> String {
+fn list_table(team: &Named, users: &[FlexUser]) -> String {
     if users.is_empty() {
         return format!(
             "No Flex users on team {team} yet: add some with `jeton users assign` or `jeton import`."
@@ -398,7 +403,7 @@ fn list_table(team: i64, users: &[FlexUser]) -> String {
     t.to_string()
 }
 
-fn products_set(team: i64, u: &FlexUser) -> String {
+fn products_set(team: &Named, u: &FlexUser) -> String {
     let own = match &u.products {
         ProductSelection::All(_) => "all products, including those added later".into(),
         ProductSelection::Some(keys) if keys.is_empty() => "no products".into(),
@@ -439,6 +444,13 @@ mod tests {
 
     fn strings(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn design() -> Named {
+        Named {
+            id: 3,
+            name: "Design".into(),
+        }
     }
 
     #[test]
@@ -497,11 +509,19 @@ mod tests {
     #[test]
     fn users_are_found_by_email_whatever_its_case() {
         let users = [flex_user(3, "Jane@Example.com"), flex_user(4, "bob@x.com")];
-        assert_eq!(pick_by_email(&users, 1, "jane@example.com").unwrap(), 3);
-        let err = pick_by_email(&users, 1, "nobody@x.com")
+        let team = Named {
+            id: 1,
+            name: "Render farm".into(),
+        };
+        assert_eq!(pick_by_email(&users, &team, "jane@example.com").unwrap(), 3);
+        let err = pick_by_email(&users, &team, "nobody@x.com")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("users list --team 1"), "{err}");
+        assert!(
+            err.contains("no Flex user of team Render farm")
+                && err.contains("users list --team 'Render farm'"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -527,7 +547,7 @@ mod tests {
                 }),
             },
         ];
-        let text = batch_lines(3, &results);
+        let text = batch_lines(&design(), &results);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
@@ -547,18 +567,18 @@ mod tests {
         u.products = ProductSelection::Some(vec!["revit".into(), "autocad".into()]);
         u.effective_products = vec!["autocad".into(), "revit".into()];
         assert_eq!(
-            products_set(3, &u),
-            "N <jane@x.com> (user 5) on team 3 may open: revit, autocad."
+            products_set(&design(), &u),
+            "N <jane@x.com> (user 5) on team Design may open: revit, autocad."
         );
         u.effective_products = vec!["maya".into()];
         assert!(
-            products_set(3, &u).ends_with(
+            products_set(&design(), &u).ends_with(
                 "\nEffective now: maya (the team's default assignments apply while they are on)."
             ),
             "{}",
-            products_set(3, &u)
+            products_set(&design(), &u)
         );
         u.products = ProductSelection::All(jeton_api::AllProducts::All);
-        assert!(products_set(3, &u).contains("all products, including those added later"));
+        assert!(products_set(&design(), &u).contains("all products, including those added later"));
     }
 }

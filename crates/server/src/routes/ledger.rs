@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jeton_api::{
-    Audit, Balance, Event, EventsQuery, IDEMPOTENCY_KEY_HEADER, Move, NewMove, NewPack, Pack,
-    Problem,
+    Audit, Balance, Event, EventsQuery, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, Move,
+    NewMove, NewPack, Pack, Problem,
 };
 use jeton_core::limits::MAX_EVENTS_PER_PAGE;
 use jeton_core::report::events_range;
@@ -36,7 +36,7 @@ const DEFAULT_EVENTS_LIMIT: u32 = 1000;
 pub(super) fn mark_replayed(response: &mut Response) {
     response
         .headers_mut()
-        .insert("Idempotent-Replayed", HeaderValue::from_static("true"));
+        .insert(IDEMPOTENT_REPLAYED_HEADER, HeaderValue::from_static("true"));
 }
 
 pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {

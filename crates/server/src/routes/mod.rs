@@ -2,6 +2,7 @@
 //! answers of `jeton_api`.
 
 pub(crate) mod admins;
+mod entitlements;
 pub(crate) mod flex;
 pub mod invitations;
 mod ledger;
@@ -59,6 +60,7 @@ pub fn api(test_clock: bool) -> OpenApiRouter<AppState> {
         .merge(outbox::router())
         .merge(sessions::router())
         .merge(users::router())
+        .merge(entitlements::router())
         .merge(reports::router())
         .merge(ops::router());
     if test_clock {

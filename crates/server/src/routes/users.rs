@@ -70,7 +70,7 @@ async fn create_user(
     ))
 }
 
-fn wire(e: &EntitlementRecord) -> Entitlement {
+pub(super) fn wire(e: &EntitlementRecord) -> Entitlement {
     Entitlement {
         id: e.id.0,
         user_id: e.user_id.0,
