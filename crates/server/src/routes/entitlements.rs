@@ -15,6 +15,7 @@ use jeton_core::{Email, EntitlementId, UserId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::OPERATOR_ONLY;
 use super::users::wire;
 use crate::auth::Caller;
 use crate::error::ApiResult;
@@ -50,11 +51,14 @@ async fn remove(
     operation_id = "remove_subscription",
     params(("user" = i64, Path, description = "The user's id.", example = 42),
            ("id" = i64, Path, description = "The subscription's id (`GET /v1/users/{user}/entitlements` lists them).", example = 7)),
-    responses((status = 200, description = "The subscription, as it was before it was removed.", body = Entitlement),
+    responses((status = 200, description = "The subscription, as it was before it was removed.", body = Entitlement,
+               example = json!({"id": 7, "user_id": 42, "product": "revit", "kind": "subscription",
+                                "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z",
+                                "created_at": "2025-12-15T10:30:00Z"})),
               (status = 400, description = "`invalid_path`: an id that is not a whole number.", body = Problem),
-              (status = 403, description = "`forbidden`: refused to admin keys and user tokens.", body = Problem),
+              (status = 403, description = OPERATOR_ONLY, body = Problem),
               (status = 404, description = "`not_found`: no such user, or no subscription with this id for the user (a trial's id included).", body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["operator"])))]
 async fn remove_subscription(
     State(state): State<AppState>,
     caller: Caller,
@@ -72,11 +76,14 @@ async fn remove_subscription(
     operation_id = "remove_trial",
     params(("user" = i64, Path, description = "The user's id.", example = 42),
            ("id" = i64, Path, description = "The trial's id (`GET /v1/users/{user}/entitlements` lists them).", example = 8)),
-    responses((status = 200, description = "The trial, as it was before it was removed.", body = Entitlement),
+    responses((status = 200, description = "The trial, as it was before it was removed.", body = Entitlement,
+               example = json!({"id": 8, "user_id": 42, "product": "revit", "kind": "trial",
+                                "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z",
+                                "created_at": "2025-12-15T10:30:00Z"})),
               (status = 400, description = "`invalid_path`: an id that is not a whole number.", body = Problem),
-              (status = 403, description = "`forbidden`: refused to admin keys and user tokens.", body = Problem),
+              (status = 403, description = OPERATOR_ONLY, body = Problem),
               (status = 404, description = "`not_found`: no such user, or no trial with this id for the user (a subscription's id included).", body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["operator"])))]
 async fn remove_trial(
     State(state): State<AppState>,
     caller: Caller,
@@ -96,8 +103,8 @@ async fn remove_trial(
                example = json!([{"user_id": 42, "email": "jane@example.com", "name": "Jane Doe",
                                  "created_at": "2026-01-05T08:00:00Z"}])),
               (status = 400, description = "`invalid_query` without `email`; `invalid_email` for an address that is not one.", body = Problem),
-              (status = 403, description = "`forbidden`: refused to admin keys and user tokens.", body = Problem)),
-    security(("bearer" = [])))]
+              (status = 403, description = OPERATOR_ONLY, body = Problem)),
+    security(("bearer" = ["operator"])))]
 async fn find_users(
     State(state): State<AppState>,
     caller: Caller,
