@@ -757,6 +757,16 @@ pub struct Me {
     pub user_id: i64,
     pub email: String,
     pub name: String,
+    /// The open teams where they are an active Flex user: the teams they may sign in on (a
+    /// product client names one by id; this is where a user learns it).
+    pub teams: Vec<MyTeam>,
+}
+
+/// A team of the user's, in `GET /v1/me`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MyTeam {
+    pub id: i64,
+    pub name: String,
 }
 
 // ---------------------------------------------------------------- sessions (R-SES, R-PRI)

@@ -720,6 +720,13 @@ async fn acc_4(db: TestDb) {
     assert_eq!(view[1]["key"], "maya");
     let me = user.get("/v1/me").await;
     assert_eq!(me.ok(200)["email"], "jane@example.com");
+    // Her teams by name: what a product client lets her choose from.
+    let mut teams = Vec::new();
+    for t in [team, other] {
+        let name = op.get(&format!("/v1/teams/{t}")).await.ok(200)["name"].clone();
+        teams.push(json!({"id": t, "name": name}));
+    }
+    assert_eq!(me.ok(200)["teams"], json!(teams));
     // Someone merely invited sees nothing yet; a user token cannot reach admin endpoints.
     user.get(&format!("/v1/teams/{team}/flex/users"))
         .await

@@ -792,6 +792,22 @@ impl Store {
         let mut conn = self.read_conn().await?;
         flex_teams_in(&mut conn, user).await
     }
+
+    /// [`Store::flex_teams_of`] with the teams' names, for the user to choose one by name.
+    pub async fn flex_teams_named(&self, user: UserId) -> StoreResult<Vec<(TeamId, String)>> {
+        let teams: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT a.team_id, t.name FROM flex_assignments a JOIN teams t ON t.id = a.team_id \
+             WHERE a.user_id = $1 AND a.status = 'active' AND a.removed_at IS NULL AND t.closed_at IS NULL \
+             ORDER BY a.team_id",
+        )
+        .bind(user.0)
+        .fetch_all(&mut self.read_conn().await?)
+        .await?;
+        Ok(teams
+            .into_iter()
+            .map(|(id, name)| (TeamId(id), name))
+            .collect())
+    }
 }
 
 /// An assignment that moves to the team its team was merged into.

@@ -237,6 +237,18 @@ fn describe(me: &Me) -> String {
         ("user", me.user_id.to_string()),
         ("name", me.name.clone()),
         ("email", me.email.clone()),
+        (
+            "teams",
+            if me.teams.is_empty() {
+                "- (not a Flex user of any team)".to_owned()
+            } else {
+                me.teams
+                    .iter()
+                    .map(|t| format!("{} (id {})", t.name, t.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        ),
     ])
 }
 

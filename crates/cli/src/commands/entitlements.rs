@@ -92,7 +92,7 @@ pub struct RemoveArgs {
 }
 
 /// A USER argument: an id as it is, an email address looked up among all accounts.
-async fn resolve_user(ctx: &Ctx, user: &str) -> Result<i64> {
+pub async fn resolve_user(ctx: &Ctx, user: &str) -> Result<i64> {
     let user = user.trim();
     if let Ok(id) = user.parse::<i64>() {
         if id > 0 {

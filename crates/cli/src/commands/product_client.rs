@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use jeton_api::{Heartbeat, HeartbeatAnswer, NewResult, SessionStarted, SignIn};
@@ -12,7 +12,7 @@ use jeton_client::{ClientError, ProductClient};
 use serde::Serialize;
 
 use super::output::{self, fields};
-use super::{Ctx, entitlements, teams};
+use super::{Ctx, entitlements};
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCmd {
@@ -187,21 +187,38 @@ pub async fn run(cmd: ClientCmd, ctx: &Ctx) -> Result<()> {
     }
 }
 
-async fn sign_in(args: SignInArgs, ctx: &Ctx) -> Result<()> {
-    let team = teams::resolve(ctx, &args.team).await.map_err(|e| {
-        let refused = e
-            .downcast_ref::<ClientError>()
-            .and_then(ClientError::status)
-            .is_some_and(|s| s == 401 || s == 403);
-        if refused {
-            anyhow!(
-                "{e:#}\nhint: a user token cannot look teams up by name: give the team's id \
-                 (`jeton me products` shows your teams)"
+/// The team a product client names: an id, or the name of one of the user's own teams (a user
+/// token cannot list teams; `GET /v1/me` names the user's).
+async fn own_team(ctx: &Ctx, team: &str) -> Result<i64> {
+    let team = team.trim();
+    if let Ok(id) = team.parse::<i64>() {
+        return Ok(id);
+    }
+    let me = ctx.client.me().await?;
+    let named: Vec<_> = me.teams.iter().filter(|t| t.name == team).collect();
+    match named[..] {
+        [only] => Ok(only.id),
+        [] => {
+            let yours: Vec<String> = me
+                .teams
+                .iter()
+                .map(|t| format!("{} (id {})", t.name, t.id))
+                .collect();
+            bail!(
+                "you are not a Flex user of a team named {team:?}; your teams: {}",
+                if yours.is_empty() {
+                    "none".to_owned()
+                } else {
+                    yours.join(", ")
+                }
             )
-        } else {
-            e
         }
-    })?;
+        _ => bail!("several of your teams are named {team:?}: give the team's id"),
+    }
+}
+
+async fn sign_in(args: SignInArgs, ctx: &Ctx) -> Result<()> {
+    let team = own_team(ctx, &args.team).await?;
     let request = SignIn {
         team,
         product: args.product.trim().to_string(),

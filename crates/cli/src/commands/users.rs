@@ -10,10 +10,10 @@ use jeton_api::{
 };
 use serde::Serialize;
 
-use super::Ctx;
 use super::account::{self, PasswordArgs};
 use super::output::{self, table};
 use super::teams::{self, Named};
+use super::{Ctx, entitlements};
 
 /// Most entries the server takes in one batch; more are sent in several.
 const MAX_BATCH_ENTRIES: usize = 500;
@@ -52,12 +52,13 @@ pub enum UsersCmd {
     /// Sign a user out everywhere: every token of theirs stops working now (operator)
     #[command(
         after_help = "They sign in again with their password. `jeton users list --team TEAM` \
-        shows user ids.\n\nExample:\n  jeton users sign-out-everywhere 42"
+        shows user ids.\n\nExamples:\n  jeton users sign-out-everywhere 42\n  \
+        jeton users sign-out-everywhere jane@example.com"
     )]
     SignOutEverywhere {
-        /// The user's id
-        #[arg(value_name = "USER_ID")]
-        user: i64,
+        /// The user's id or email address
+        #[arg(value_name = "USER")]
+        user: String,
     },
     /// Unassign a user from Flex on a team: new sessions stop at once, the history stays
     Remove {
@@ -163,6 +164,7 @@ pub async fn run(cmd: UsersCmd, ctx: &Ctx) -> Result<()> {
             ctx.out.print(&account, created)
         }
         UsersCmd::SignOutEverywhere { user } => {
+            let user = entitlements::resolve_user(ctx, &user).await?;
             let ended = ctx.client.sign_out_user_everywhere(user).await?;
             ctx.out.print(&ended, account::signed_out_everywhere)
         }

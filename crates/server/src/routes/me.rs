@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Duration;
-use jeton_api::{Me, MyProduct, Problem, TokenRequest, TokensEnded, UserToken};
+use jeton_api::{Me, MyProduct, MyTeam, Problem, TokenRequest, TokensEnded, UserToken};
 use jeton_core::Email;
 use jeton_core::session::preferred_access;
 use utoipa_axum::router::OpenApiRouter;
@@ -118,15 +118,21 @@ async fn sign_out_everywhere(
 #[utoipa::path(get, path = "/v1/me", tag = "people", operation_id = "get_me",
     responses(
         (status = 200, description = "The token's user", body = Me,
-            example = json!({"user_id": 7, "email": "sam@example.com", "name": "Sam Lee"})),
+            example = json!({"user_id": 7, "email": "sam@example.com", "name": "Sam Lee",
+                             "teams": [{"id": 1, "name": "Design"}]})),
         (status = 403, description = USERS_ONLY, body = Problem)),
     security(("bearer" = ["user"])))]
-async fn me(caller: Caller) -> ApiResult<Json<Me>> {
+async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Me>> {
     let user = caller.require_user()?;
+    let teams = state.store.flex_teams_named(user.id).await?;
     Ok(Json(Me {
         user_id: user.id.0,
         email: user.email.clone(),
         name: user.name.clone(),
+        teams: teams
+            .into_iter()
+            .map(|(id, name)| MyTeam { id: id.0, name })
+            .collect(),
     }))
 }
 
