@@ -224,6 +224,38 @@ mod tests {
         }
     }
 
+    /// One vocabulary: a team is always named by an option ending in `team` (`--team`,
+    /// `--to-team`, `--into-team`), never by position; `--from`/`--to` are always dates.
+    #[test]
+    fn teams_are_options_and_from_to_are_dates() {
+        fn walk(cmd: &clap::Command, path: &str, found: &mut usize) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                let value = a.get_value_names().map(|v| v.join(" ")).unwrap_or_default();
+                if id.ends_with("team") || value == "TEAM" {
+                    *found += 1;
+                    let long = a.get_long().unwrap_or_default();
+                    assert!(
+                        long.ends_with("team"),
+                        "`{path}` takes a team as {:?}, not as --…team",
+                        a.get_long().map_or(format!("<{id}>"), |l| format!("--{l}"))
+                    );
+                }
+                if matches!(a.get_long(), Some("from" | "to")) {
+                    assert_eq!(value, "DATE", "`{path}` --{id} is not a date");
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), found);
+            }
+        }
+        let mut cli = Cli::command();
+        cli.build();
+        let mut found = 0;
+        walk(&cli, "jeton", &mut found);
+        assert!(found > 20, "{found} team arguments");
+    }
+
     #[test]
     fn connection_options_go_before_or_after_the_subcommand() {
         let cli = Cli::try_parse_from([

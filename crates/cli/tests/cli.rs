@@ -239,27 +239,38 @@ async fn walkthrough(env: Env) {
     let out = env.run(&["teams", "list"]).await;
     let text = out.ok();
     assert!(text.contains("Design") && text.contains("Ops"), "{text}");
-    let ops = id(&env.run(&["teams", "show", "Ops", "--json"]).await.json());
+    let ops = id(&env
+        .run(&["teams", "show", "--team", "Ops", "--json"])
+        .await
+        .json());
     assert_ne!(design, ops);
 
     // A team takes a new name; a blank one is refused with the reason.
-    let out = env.run(&["teams", "rename", "Ops", "Operations"]).await;
+    let out = env
+        .run(&["teams", "rename", "--team", "Ops", "Operations"])
+        .await;
     assert_eq!(
         out.ok().trim(),
         format!("Renamed team Ops to Operations (id {ops})."),
         "{}",
         out.stdout
     );
-    let renamed = env.run(&["teams", "show", "Operations", "--json"]).await;
+    let renamed = env
+        .run(&["teams", "show", "--team", "Operations", "--json"])
+        .await;
     assert_eq!(id(&renamed.json()), ops);
-    let out = env.run(&["teams", "rename", "Operations", " "]).await;
+    let out = env
+        .run(&["teams", "rename", "--team", "Operations", " "])
+        .await;
     assert!(
         out.fails(1).contains("team name is empty"),
         "{}",
         out.stderr
     );
     let ops_id = ops.to_string();
-    env.run(&["teams", "rename", &ops_id, "Ops"]).await.ok();
+    env.run(&["teams", "rename", "--team", &ops_id, "Ops"])
+        .await
+        .ok();
 
     // A purchase repeated with the same idempotency key is one pack.
     let design_id = design.to_string();
@@ -398,7 +409,7 @@ async fn walkthrough(env: Env) {
         "{}",
         out.stdout
     );
-    let out = env.run(&["teams", "show", &ops_id]).await;
+    let out = env.run(&["teams", "show", "--team", &ops_id]).await;
     assert!(
         out.ok()
             .contains(&format!("closed (merged into Design, id {design})")),

@@ -24,13 +24,17 @@ pub enum TeamsCmd {
     /// List the teams you may see
     List,
     /// Show one team
+    #[command(after_help = "Example:\n  jeton teams show --team Design")]
     Show {
-        /// The team's id or exact name
+        /// The team (id or exact name)
+        #[arg(long, value_name = "TEAM")]
         team: String,
     },
     /// Give a team a new name
+    #[command(after_help = "Example:\n  jeton teams rename --team Ops Operations")]
     Rename {
-        /// The team's id or exact name
+        /// The team (id or exact name)
+        #[arg(long, value_name = "TEAM")]
         team: String,
         /// The new name
         name: String,
