@@ -38,6 +38,8 @@ pub async fn landing() -> Markup {
                     p.muted { (w::LANDING_ADMINS_TEXT) }
                 }
             }
+            // For whoever connects a product client or a script: no sign-in needed.
+            p.muted { a href="/docs" { (w::LANDING_API) } }
         },
     )
 }

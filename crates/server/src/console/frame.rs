@@ -145,3 +145,36 @@ pub fn portal_page(user: &impl Viewer, title: &str, body: Markup) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every block of the stylesheet is closed where it should be: an unclosed `@media` once
+    /// put every later rule inside it, so the operator pages and the API reference were styled
+    /// only on narrow screens. Browsers say nothing about that; this does.
+    #[test]
+    fn the_stylesheet_closes_every_block_at_the_top_level() {
+        let mut depth = 0i32;
+        let mut in_comment = false;
+        let css = super::CSS.as_bytes();
+        for (i, pair) in css.windows(2).enumerate() {
+            match (in_comment, pair) {
+                (false, b"/*") => in_comment = true,
+                (true, b"*/") => in_comment = false,
+                (false, [b'{', _]) => depth += 1,
+                (false, [b'}', _]) => depth -= 1,
+                _ => {}
+            }
+            assert!(depth >= 0, "a `}}` closes nothing at byte {i}");
+            // Only @media blocks nest, one level deep.
+            assert!(depth <= 2, "blocks nest 3 deep at byte {i}");
+            let line_start = i == 0 || css[i - 1] == b'\n';
+            if line_start && !in_comment && depth > 0 && pair[0] != b' ' && pair[0] != b'}' {
+                panic!(
+                    "line {} starts a rule inside an unclosed block",
+                    1 + css[..i].iter().filter(|&&c| c == b'\n').count()
+                );
+            }
+        }
+        assert_eq!(depth, 0, "the stylesheet ends inside a block");
+    }
+}

@@ -40,6 +40,7 @@ pub const LANDING_USERS_TEXT: &str = "Sign in to see the products you may use an
 pub const LANDING_ADMINS: &str = "Administrator console";
 pub const LANDING_ADMINS_TEXT: &str =
     "Manage tokens, Flex users, default assignments and usage reports.";
+pub const LANDING_API: &str = "API reference, for product clients and scripts";
 pub const CONSOLE_SIGN_IN: &str = "Sign in to the console";
 pub const PORTAL_SIGN_IN: &str = "Sign in to your products";
 pub const EMAIL: &str = "Email";

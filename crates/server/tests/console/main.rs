@@ -123,6 +123,13 @@ async fn console_walk(db: TestDb) {
     b.goto(&app.url("/")).await;
     assert!(b.main_text().await.contains("Administrator console"));
     b.shot("01-start").await;
+    // The API reference, linked from the start page, needs no sign-in.
+    b.click("a[href='/docs']").await;
+    assert!(b.url().await.ends_with("/docs"), "{}", b.url().await);
+    let reference = b.find("body").await.text().await.unwrap();
+    assert!(reference.contains("/v1/sessions"), "{reference}");
+    assert!(reference.contains("Start a product session"), "{reference}");
+    b.shot("3k-api-reference").await;
     b.goto(&app.url("/console")).await;
     assert!(
         b.url().await.contains("/console/sign-in"),
