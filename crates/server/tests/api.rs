@@ -455,13 +455,7 @@ async fn operations(db: TestDb) {
         .map(|m| m["kind"].as_str().unwrap())
         .collect();
     assert!(kinds.contains(&"low_balance"), "{kinds:?}");
-    let text = http
-        .get("/metrics")
-        .await
-        .ok(200)
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let text = http.metrics_text().await;
     assert_eq!(
         gauges(&text),
         [

@@ -75,8 +75,7 @@ async fn sign_in_flood(db: TestDb) {
         "300 at once is past the queue: the excess is turned away"
     );
 
-    let text = Http::new(&app).get("/metrics").await;
-    let text = text.ok(200).as_str().unwrap().to_owned();
+    let text = Http::new(&app).metrics_text().await;
     let slots = std::thread::available_parallelism().map_or(2, |n| n.get()) as i64;
     let peak = metric(&text, "jeton_password_hashes_peak");
     assert!(

@@ -169,8 +169,7 @@ fn metric(text: &str, line_start: &str) -> u64 {
 }
 
 async fn mails_sent_metric(app: &TestApp) -> u64 {
-    let text = Http::new(app).get("/metrics").await;
-    let text = text.ok(200).as_str().unwrap().to_owned();
+    let text = Http::new(app).metrics_text().await;
     metric(&text, "jeton_mail_sent_total{kind=\"invitation\"}")
 }
 
@@ -554,13 +553,7 @@ async fn retry_failed(db: TestDb) {
     http.advance(2 * 86_400).await;
     assert_eq!(outbox(&http).await, failed);
     // What an operator's alert reads: every one of them failed, none pending.
-    let text = http
-        .get("/metrics")
-        .await
-        .ok(200)
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let text = http.metrics_text().await;
     assert_eq!(
         metric(&text, "jeton_emails_failed "),
         failed.len() as u64,
@@ -596,13 +589,7 @@ async fn retry_failed(db: TestDb) {
         .clone();
     assert_eq!(queued["status"], "pending", "{queued}");
     assert_eq!(queued["attempts"], 0, "{queued}");
-    let text = http
-        .get("/metrics")
-        .await
-        .ok(200)
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let text = http.metrics_text().await;
     assert_eq!(
         metric(&text, "jeton_emails_failed "),
         failed.len() as u64 - 1,

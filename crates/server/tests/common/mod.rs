@@ -126,6 +126,16 @@ impl Http {
             .await
     }
 
+    /// `GET /metrics` as this caller (the operator), its OpenMetrics text.
+    pub async fn metrics_text(&self) -> String {
+        self.get("/metrics")
+            .await
+            .ok(200)
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     // Shortcuts for setting up a scene.
 
     pub async fn product(&self, key: &str, rate: i64) -> Value {
