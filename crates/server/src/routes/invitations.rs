@@ -11,7 +11,7 @@ use jeton_store::invitations::Invited;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{NO_SUCH_TEAM, REFUSED_TO_USERS, wire};
+use super::{NO_SUCH_TEAM, PASSWORDS_BUSY, REFUSED_TO_USERS, wire};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
@@ -163,7 +163,9 @@ pub(crate) async fn accept_secret(
         (status = 410, description = "The link expired (`invitation_expired`) or a newer one \
             replaced it (`invitation_superseded`)", body = Problem),
         (status = 422, description = "The administrator removed the assignment since \
-            (`not_assigned`), or the team is closed (`team_closed`)", body = Problem)))]
+            (`not_assigned`), or the team is closed (`team_closed`)", body = Problem),
+        (status = 503, description = PASSWORDS_BUSY, body = Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again")))))]
 async fn accept(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<AcceptInvitation>,

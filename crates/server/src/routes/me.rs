@@ -10,7 +10,7 @@ use jeton_core::session::preferred_access;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{USERS_ONLY, wire};
+use super::{PASSWORDS_BUSY, USERS_ONLY, wire};
 use crate::auth::{Caller, CurrentKeyHash};
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
@@ -46,7 +46,9 @@ pub fn router() -> OpenApiRouter<AppState> {
             (`invalid_credentials`)", body = Problem),
         (status = 429, description = "Too many attempts for this address: try again after \
             `Retry-After` seconds (`too_many_sign_in_attempts`)", body = Problem,
-            headers(("Retry-After" = u64, description = "Seconds until the address may try again")))))]
+            headers(("Retry-After" = u64, description = "Seconds until the address may try again"))),
+        (status = 503, description = PASSWORDS_BUSY, body = Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again")))))]
 async fn sign_in(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<TokenRequest>,

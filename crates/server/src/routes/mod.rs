@@ -33,6 +33,9 @@ const OPERATOR_ONLY: &str =
 /// 403 where only a user may call.
 const USERS_ONLY: &str =
     "The operator key or a team admin's key: this needs a user token (`forbidden`)";
+/// 503 where a password is hashed or checked: the slots and their short queue are full.
+const PASSWORDS_BUSY: &str = "Every password slot is busy and the queue is full: try again after \
+    `Retry-After` seconds (`busy`)";
 /// 404 for the `{team}` of the path: an admin's teams are the only ones that exist for them.
 const NO_SUCH_TEAM: &str = "No such team, or not one of the caller's (`not_found`)";
 

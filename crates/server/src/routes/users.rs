@@ -11,8 +11,8 @@ use jeton_store::entitlements::EntitlementRecord;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::OPERATOR_ONLY;
 use super::wire::access;
+use super::{OPERATOR_ONLY, PASSWORDS_BUSY};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath};
@@ -43,7 +43,9 @@ pub fn router() -> OpenApiRouter<AppState> {
             (`invalid_email`, `invalid_name`, `invalid_password`)", body = Problem),
         (status = 403, description = OPERATOR_ONLY, body = Problem),
         (status = 409, description = "An account has this email already (`duplicate_user`)",
-            body = Problem)),
+            body = Problem),
+        (status = 503, description = PASSWORDS_BUSY, body = Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again")))),
     security(("bearer" = ["operator"])))]
 async fn create_user(
     State(state): State<AppState>,
