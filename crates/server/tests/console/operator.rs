@@ -571,6 +571,10 @@ async fn operator_walk(db: TestDb) {
     let studio_row = phone.find(&format!("tr[data-team='{studio}']")).await;
     assert!(studio_row.text().await.unwrap().contains("merged into"));
     phone.shot("3j-phone-operator-teams").await;
+    // The API reference on a phone: its areas become a row of links above the operations.
+    phone.goto(&app.url("/docs")).await;
+    assert!(phone.main_text().await.contains("/v1/sessions"));
+    phone.shot("3l-phone-api-reference").await;
 
     phone.close().await;
     a.close().await;
