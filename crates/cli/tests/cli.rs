@@ -1766,23 +1766,7 @@ async fn r_ses_a_product_session_from_the_command_line() {
     assert!(lease.contains('.') && !lease.contains(' '), "{lease}");
 
     // Again, as JSON, on the same period: no charge.
-    let started = env
-        .run_as(
-            &token,
-            &[
-                "client",
-                "sign-in",
-                "--team",
-                &team_arg,
-                "--product",
-                "autocad",
-                "--json",
-            ],
-            &[],
-            None,
-        )
-        .await
-        .json();
+    let started = sign_in_json(&env, &token, &team_arg, "autocad").await;
     assert_eq!(started["tokens_charged"], 0, "{started}");
     assert_eq!(started["access"], "flex");
     let session = id(&started);
@@ -2138,23 +2122,7 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
         .await
         .ok();
     let token = login(&env, "jane@example.com").await;
-    let started = env
-        .run_as(
-            &token,
-            &[
-                "client",
-                "sign-in",
-                "--team",
-                &team.to_string(),
-                "--product",
-                "autocad",
-                "--json",
-            ],
-            &[],
-            None,
-        )
-        .await
-        .json();
+    let started = sign_in_json(&env, &token, &team.to_string(), "autocad").await;
     assert_eq!(started["access"], "subscription", "{started}");
     assert_eq!(started["tokens_charged"], 0);
     let balance = env
@@ -2279,23 +2247,7 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
     );
     // A sign-in after the removal pays (a minute later: one period starts at one instant).
     env.run(&["clock", "advance", "60"]).await.ok();
-    let started = env
-        .run_as(
-            &token,
-            &[
-                "client",
-                "sign-in",
-                "--team",
-                &team_arg,
-                "--product",
-                "autocad",
-                "--json",
-            ],
-            &[],
-            None,
-        )
-        .await
-        .json();
+    let started = sign_in_json(&env, &token, &team_arg, "autocad").await;
     assert_eq!(started["access"], "flex", "{started}");
     assert_eq!(started["tokens_charged"], 7);
     let paid = env
@@ -2568,24 +2520,28 @@ async fn simulated_days_need_a_test_clock_and_create_nothing_without_one() {
 // ------------------------------------------------------------------ reports (R-REP, R-NOT-1)
 
 /// `client sign-in` as the holder of `token`; returns the session id and the tokens charged.
+/// `jeton client sign-in --json` as the user with `token`: the session's answer.
+async fn sign_in_json(env: &Env, token: &str, team: &str, product: &str) -> Value {
+    env.run_as(
+        token,
+        &[
+            "client",
+            "sign-in",
+            "--team",
+            team,
+            "--product",
+            product,
+            "--json",
+        ],
+        &[],
+        None,
+    )
+    .await
+    .json()
+}
+
 async fn sign_in(env: &Env, token: &str, team: &str, product: &str) -> (String, i64) {
-    let started = env
-        .run_as(
-            token,
-            &[
-                "client",
-                "sign-in",
-                "--team",
-                team,
-                "--product",
-                product,
-                "--json",
-            ],
-            &[],
-            None,
-        )
-        .await
-        .json();
+    let started = sign_in_json(env, token, team, product).await;
     (
         id(&started).to_string(),
         started["tokens_charged"].as_i64().expect("tokens_charged"),
