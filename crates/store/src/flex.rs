@@ -764,7 +764,7 @@ impl Store {
         let teams = flex_teams_in(&mut conn, user).await?;
         let catalogue = Catalogue::load(&mut conn).await?;
         let mut products: BTreeMap<ProductKey, Vec<TeamId>> = BTreeMap::new();
-        for team in teams {
+        for (team, _) in teams {
             for k in effective_of(&mut conn, &catalogue, team, user).await? {
                 products.entry(k).or_default().push(team);
             }
@@ -773,40 +773,32 @@ impl Store {
     }
 }
 
-/// The open teams where `user` is an active Flex user.
-async fn flex_teams_in(conn: &mut Conn, user: UserId) -> StoreResult<Vec<TeamId>> {
-    let teams: Vec<i64> = sqlx::query_scalar(
-        "SELECT a.team_id FROM flex_assignments a JOIN teams t ON t.id = a.team_id \
+/// The open teams where `user` is an active Flex user, with their names, in id order.
+async fn flex_teams_in(conn: &mut Conn, user: UserId) -> StoreResult<Vec<(TeamId, String)>> {
+    let teams: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT a.team_id, t.name FROM flex_assignments a JOIN teams t ON t.id = a.team_id \
          WHERE a.user_id = $1 AND a.status = 'active' AND a.removed_at IS NULL AND t.closed_at IS NULL \
          ORDER BY a.team_id",
     )
     .bind(user.0)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(teams.into_iter().map(TeamId).collect())
+    Ok(teams
+        .into_iter()
+        .map(|(id, name)| (TeamId(id), name))
+        .collect())
 }
 
 impl Store {
     /// The open teams where `user` is an active Flex user (R-ACC-4).
     pub async fn flex_teams_of(&self, user: UserId) -> StoreResult<Vec<TeamId>> {
-        let mut conn = self.read_conn().await?;
-        flex_teams_in(&mut conn, user).await
+        let teams = self.flex_teams_named(user).await?;
+        Ok(teams.into_iter().map(|(id, _)| id).collect())
     }
 
     /// [`Store::flex_teams_of`] with the teams' names, for the user to choose one by name.
     pub async fn flex_teams_named(&self, user: UserId) -> StoreResult<Vec<(TeamId, String)>> {
-        let teams: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT a.team_id, t.name FROM flex_assignments a JOIN teams t ON t.id = a.team_id \
-             WHERE a.user_id = $1 AND a.status = 'active' AND a.removed_at IS NULL AND t.closed_at IS NULL \
-             ORDER BY a.team_id",
-        )
-        .bind(user.0)
-        .fetch_all(&mut self.read_conn().await?)
-        .await?;
-        Ok(teams
-            .into_iter()
-            .map(|(id, name)| (TeamId(id), name))
-            .collect())
+        flex_teams_in(&mut self.read_conn().await?, user).await
     }
 }
 
