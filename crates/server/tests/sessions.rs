@@ -28,6 +28,7 @@ both_backends! {
     bad_session_input_gets_a_problem_and_charges_nothing => bad_input,
     r_ses_9_two_servers_50_concurrent_sign_ins_one_charge => one_charge,
     r_ses_9_two_servers_200_users_race_for_37_sign_ins => race_for_balance,
+    r_ses_2_4_9_concurrent_sign_ins_retries_and_sign_outs_on_two_servers_stay_exact => mixed_rush,
     r_ses_4_a_sign_in_at_the_instant_of_a_refund_pays_again => refund_then_sign_in,
     r_ses_3_a_session_the_sweep_stopped_is_told_insufficient_tokens => stopped_by_sweep,
     r_pack_7_r_ses_4_a_refund_after_a_merge_goes_where_the_packs_went => refund_after_merge,
@@ -1069,6 +1070,124 @@ async fn race_for_balance(db: TestDb) {
         op.get(&format!("/v1/teams/{team}/audit")).await.ok(200)["balanced"],
         true
     );
+    one.shutdown().await;
+    two.shutdown().await;
+}
+
+/// The team's batches (many requests under one lock) under a rush on two servers: every user signs
+/// in to two products at once, each request sent twice with one idempotency key; then at once
+/// each signs out of one (a grace refund), opens a third and signs in again to the second (a
+/// paid period). Every retried request gets the first answer, each period is charged once, every
+/// refund gives back its charge, and the ledger, balance and usage report agree.
+async fn mixed_rush(db: TestDb) {
+    const USERS: usize = 30;
+    let (one, two) = two_servers(db).await;
+    let op = Http::new(&one);
+    let team = scene(&op, 1000).await;
+    let mut users = Vec::new();
+    let mut csv = String::new();
+    for i in 0..USERS {
+        let email = format!("rush{i}@example.com");
+        let (_, token) = one.user_with_token(&email, &format!("Rush {i}")).await;
+        csv.push_str(&format!("Rush {i},{email},*\n"));
+        let app = if i % 2 == 0 { &one } else { &two };
+        let other = if i % 2 == 0 { &two } else { &one };
+        users.push((
+            Http::with_key(app, Some(token.clone())),
+            Http::with_key(other, Some(token)),
+        ));
+    }
+    assert_eq!(op.import(&one, team, &csv, "").await["applied"], USERS);
+
+    let mut tasks = Vec::new();
+    for (i, (u, again)) in users.iter().enumerate() {
+        for product in ["autocad", "revit"] {
+            for http in [u.clone(), again.clone()] {
+                let key = format!("rush-{i}-{product}");
+                tasks.push(tokio::spawn(async move {
+                    let body = json!({"team": team, "product": product});
+                    let a = http
+                        .send(
+                            Method::POST,
+                            "/v1/sessions",
+                            Some(RawBody::Json(body)),
+                            &[("Idempotency-Key", key.as_str())],
+                        )
+                        .await;
+                    let body = a.ok(201);
+                    (
+                        i,
+                        product,
+                        body["id"].as_i64().unwrap(),
+                        body["tokens_charged"].as_i64().unwrap(),
+                    )
+                }));
+            }
+        }
+    }
+    let mut first: std::collections::BTreeMap<(usize, &str), (i64, i64)> = Default::default();
+    let mut charged = 0;
+    for t in tasks {
+        let (i, product, id, tokens) = t.await.unwrap();
+        match first.get(&(i, product)) {
+            Some(seen) => assert_eq!(*seen, (id, tokens), "a retry gets the first answer"),
+            None => {
+                first.insert((i, product), (id, tokens));
+                charged += tokens;
+            }
+        }
+    }
+    assert_eq!(
+        charged,
+        USERS as i64 * (7 + 10),
+        "each (user, product) charged once"
+    );
+    assert_eq!(op.available(team).await, 1000 - 510);
+
+    let mut tasks = Vec::new();
+    for (i, (u, again)) in users.iter().enumerate() {
+        let autocad = first[&(i, "autocad")].0;
+        let u = u.clone();
+        tasks.push(tokio::spawn(async move { sign_out(&u, autocad).await }));
+        let again = again.clone();
+        tasks.push(tokio::spawn(async move {
+            started(&again, team, "maya").await.1 + started(&again, team, "revit").await.1
+        }));
+    }
+    let mut moved = 0;
+    for (k, t) in tasks.into_iter().enumerate() {
+        let tokens = t.await.unwrap();
+        // Even tasks sign out (a refund of 7), odd ones open Maya (4) and Revit's paid period.
+        assert_eq!(tokens, if k % 2 == 0 { 7 } else { 4 }, "task {k}");
+        moved += if k % 2 == 0 { tokens } else { -tokens };
+    }
+    assert_eq!(moved, USERS as i64 * (7 - 4));
+    assert_eq!(op.available(team).await, 1000 - 510 + 210 - 120);
+    let audit = op.get(&format!("/v1/teams/{team}/audit")).await;
+    assert_eq!(audit.ok(200)["balanced"], true, "{audit:?}");
+    let events = charged_events(&op, team).await;
+    assert_eq!(events.len(), USERS * 3, "one charge per period");
+    let usage = op
+        .get(&format!(
+            "/v1/teams/{team}/usage?range=past_30_days&by=product"
+        ))
+        .await;
+    let usage = usage.ok(200);
+    assert_eq!(usage["summary"]["tokens"], 510 - 210 + 120);
+    assert_eq!(usage["summary"]["periods"], USERS * 3);
+    let mut tokens: Vec<_> = usage["by_product"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["product"].as_str().unwrap(),
+                p["tokens"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    tokens.sort();
+    assert_eq!(tokens, [("autocad", 0), ("maya", 120), ("revit", 300)]);
     one.shutdown().await;
     two.shutdown().await;
 }

@@ -11,6 +11,7 @@ use sqlx::{AnyConnection, AnyPool, ConnectOptions as _, Connection, Executor};
 use crate::beats::{self, Beats};
 use crate::conn::Conn;
 use crate::error::{StoreError, StoreResult};
+use crate::session_batch::Batches;
 use crate::sqlite_readers::Readers;
 use crate::sqlite_writer::{self, WriterTx};
 
@@ -99,6 +100,8 @@ pub struct Store {
     readers: Option<Arc<Readers>>,
     /// Quiet heartbeats answered and not yet written ([`crate::beats`]).
     pub(crate) beats: Arc<Beats>,
+    /// Sign-ins and sign-outs waiting for their team's batch ([`crate::session_batch`]).
+    pub(crate) batches: Arc<Batches>,
 }
 
 /// A write transaction: on SQLite on the write connection, holding the gate until it ends.
@@ -220,6 +223,7 @@ impl Store {
             write_gate,
             readers,
             beats,
+            batches: Arc::default(),
         })
     }
 

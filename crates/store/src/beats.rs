@@ -176,6 +176,12 @@ pub(crate) async fn write(
     gate: &WriteGate,
     beats: &[(SessionId, Beat)],
 ) -> StoreResult<()> {
+    // Rows are locked in session order, as a team's batch locks the sessions it ends
+    // (`crate::step_writes`): two transactions that each lock several sessions in their own
+    // order could each wait for the other, until PostgreSQL's deadlock check ends one a second
+    // later.
+    let mut beats = beats.to_vec();
+    beats.sort_by_key(|(session, _)| *session);
     let mut w = begin_write_on(pool, gate).await?;
     for chunk in beats.chunks(ROWS_PER_STATEMENT) {
         // VALUES names its columns column1.. on both backends.

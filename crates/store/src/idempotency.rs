@@ -62,17 +62,49 @@ pub(crate) async fn remember(
     response: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    sqlx::query(
+    let answer = NewAnswer {
+        scope,
+        key,
+        fingerprint,
+        response: response.to_owned(),
+        at: now,
+    };
+    remember_all(conn, team, &[answer]).await
+}
+
+/// An answer to remember, written with others of its batch (`crate::session_batch`).
+pub(crate) struct NewAnswer<'a> {
+    pub scope: &'a str,
+    pub key: &'a IdempotencyKey,
+    pub fingerprint: &'a str,
+    pub response: String,
+    pub at: DateTime<Utc>,
+}
+
+/// [`remember`] for many answers, in one statement.
+pub(crate) async fn remember_all(
+    conn: &mut Conn,
+    team: TeamId,
+    answers: &[NewAnswer<'_>],
+) -> StoreResult<()> {
+    if answers.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
         "INSERT INTO idempotency_keys (team_id, scope, key, fingerprint, response, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(team.0)
-    .bind(scope)
-    .bind(key.as_str())
-    .bind(fingerprint)
-    .bind(response)
-    .bind(to_db(now))
-    .execute(&mut *conn)
-    .await?;
+         VALUES {}",
+        crate::step_writes::values(answers.len(), 6)
+    );
+    let mut q = sqlx::query(&sql);
+    for a in answers {
+        q = q
+            .bind(team.0)
+            .bind(a.scope)
+            .bind(a.key.as_str())
+            .bind(a.fingerprint)
+            .bind(a.response.as_str())
+            .bind(to_db(a.at));
+    }
+    q.execute(&mut *conn).await?;
     Ok(())
 }

@@ -292,6 +292,7 @@ async fn write_draws(
 /// A locked team's packs and low-balance threshold, read once at the start of a session step and
 /// kept as the step changes them, so that its expiries, charge, refund and low-balance check
 /// read nothing again. Holds every pack that is active or still has tokens at `now`.
+#[derive(Clone)]
 pub(crate) struct TeamPacks {
     team: TeamId,
     rows: Vec<PackRow>,
@@ -338,19 +339,34 @@ impl TeamPacks {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Draw>> {
-        let at = to_db(now);
-        let usable: Vec<PackRow> = self
-            .rows
-            .iter()
-            .filter(|r| r.remaining > 0 && r.expires_at > at)
-            .take(MAX_LIVE_PACKS_PER_TEAM + 1)
-            .cloned()
-            .collect();
+        let usable = self.usable(now);
         let draws = write_draws(conn, self.team, &usable, amount, cause, actor, now).await?;
         for d in &draws {
             self.row(d.pack)?.remaining -= d.tokens.as_i64();
         }
         self.settle(conn, now).await?;
+        Ok(draws)
+    }
+
+    /// The packs a charge at `now` may draw from, by id (one past the limit, which
+    /// `jeton_core::pack::plan_draw` refuses).
+    fn usable(&self, now: DateTime<Utc>) -> Vec<PackRow> {
+        let at = to_db(now);
+        self.rows
+            .iter()
+            .filter(|r| r.remaining > 0 && r.expires_at > at)
+            .take(MAX_LIVE_PACKS_PER_TEAM + 1)
+            .cloned()
+            .collect()
+    }
+
+    /// Plans a charge of `amount` on the packs held (R-PACK-3) and takes it out of them, for a
+    /// caller that writes the draws itself (`crate::step_writes`).
+    pub(crate) fn draw(&mut self, amount: Tokens, now: DateTime<Utc>) -> StoreResult<Vec<Draw>> {
+        let draws = jeton_core::pack::plan_draw(&states(&self.usable(now))?, amount, now)?;
+        for d in &draws {
+            self.row(d.pack)?.remaining -= d.tokens.as_i64();
+        }
         Ok(draws)
     }
 

@@ -31,11 +31,14 @@ pub mod packs;
 pub mod reports;
 #[cfg(feature = "testing")]
 pub mod schema;
+mod session_batch;
+mod session_state;
 pub mod sessions;
 pub mod sign_in;
 mod sqlite_readers;
 mod sqlite_statement;
 mod sqlite_writer;
+mod step_writes;
 mod team_rows;
 pub mod teams;
 #[cfg(feature = "testing")]

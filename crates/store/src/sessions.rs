@@ -4,15 +4,11 @@
 //! consumption-order function. The team lock makes concurrent sign-ins of one (user, product),
 //! on any number of servers, open one period and one charge (R-SES-9).
 
-use std::collections::BTreeSet;
-
 use crate::conn::Conn;
 use chrono::{DateTime, Utc};
-use jeton_core::access::{self, ProductAccess};
 use jeton_core::ledger::{Actor, Cause, CauseKind, EventKind};
 use jeton_core::session::{
-    self, Access, AccessKind, EndReason, Entitlement as Window, FlexStanding, Period, Plan,
-    Refusal, Session, SessionGone, Usage,
+    self, Access, AccessKind, EndReason, Period, Plan, Refusal, SessionGone, Usage,
 };
 use jeton_core::{
     DomainError, IdempotencyKey, PackId, PeriodId, ProductId, ProductKey, ResultId, ResultType,
@@ -23,239 +19,14 @@ use crate::Store;
 use crate::backend::WriteTx;
 use crate::beats;
 use crate::error::{StoreError, StoreResult};
-use crate::flex::AssignmentRow;
 use crate::idempotency;
-use crate::ledger::{self, NewEvent, PackRow, TeamPacks, lock_team};
+use crate::ledger::{self, NewEvent, TeamPacks, lock_team};
+use crate::session_batch::{Answer, Request, SignInRequest, SignOutRequest};
+use crate::session_state;
+use crate::session_state::{PairState, ProductRow, Wanted, product_by_id, product_by_key};
 use crate::team_rows::TeamRow;
 use crate::time::{from_db, to_db};
 use crate::usage;
-
-/// A product as sessions need it.
-#[derive(sqlx::FromRow)]
-struct ProductRow {
-    #[sqlx(try_from = "i64")]
-    id: ProductId,
-    key: String,
-    daily_rate: i64,
-    idle_awareness: i64,
-}
-
-async fn product_by_key(conn: &mut Conn, key: &str) -> StoreResult<Option<ProductRow>> {
-    Ok(
-        sqlx::query_as("SELECT id, key, daily_rate, idle_awareness FROM products WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&mut *conn)
-            .await?,
-    )
-}
-
-async fn product_by_id(conn: &mut Conn, id: ProductId) -> StoreResult<ProductRow> {
-    Ok(
-        sqlx::query_as("SELECT id, key, daily_rate, idle_awareness FROM products WHERE id = $1")
-            .bind(id.0)
-            .fetch_one(&mut *conn)
-            .await?,
-    )
-}
-
-/// A row of [`STATE`]. `source` says which kind, and which columns it fills:
-/// - `window`: a subscription or trial of the user for the product (`name` kind, `a` starts,
-///   `b` ends);
-/// - `assignment`: the user's assignment on the team (`name` status, `a` removed, `b` all
-///   products);
-/// - `selected`, `default`: a product the user selected, or a team default (`name` its key);
-/// - `period`: the latest period (`id`, `name` access, `a` started, `b` ends, `c` tokens, `d`
-///   refunded);
-/// - `session`: an open session (`id`, `a` started, `b` last seen, `c` last active);
-/// - `pack`: a pack that is active or still holds tokens (`id`, `a` tokens, `b` remaining, `c`
-///   moved out, `d` purchased, `e` expires).
-#[derive(sqlx::FromRow)]
-struct StateRow {
-    source: String,
-    id: Option<i64>,
-    name: Option<String>,
-    a: Option<i64>,
-    b: Option<i64>,
-    c: Option<i64>,
-    d: Option<i64>,
-    e: Option<i64>,
-}
-
-/// Everything a session step plans on, in one round trip under the team's lock: who pays (the
-/// user's windows, assignment, own selection and the team's defaults), the usage of (team, user,
-/// product) (its latest period and open sessions) and the team's packs.
-/// `$1` team, `$2` user, `$3` product, `$4` now. The first branch gives each column its type
-/// (PostgreSQL matches the branches' types pairwise: two untyped NULLs would make text).
-const STATE: &str = "\
-    SELECT 'window' AS source, CAST(NULL AS BIGINT) AS id, kind AS name, starts_at AS a, \
-        ends_at AS b, CAST(NULL AS BIGINT) AS c, CAST(NULL AS BIGINT) AS d, \
-        CAST(NULL AS BIGINT) AS e FROM entitlements WHERE user_id = $2 AND product_id = $3 \
-    UNION ALL SELECT 'assignment', NULL, status, removed_at, access_all, NULL, NULL, NULL \
-        FROM flex_assignments WHERE team_id = $1 AND user_id = $2 \
-    UNION ALL SELECT 'selected', NULL, p.key, NULL, NULL, NULL, NULL, NULL FROM assignment_products s \
-        JOIN products p ON p.id = s.product_id WHERE s.team_id = $1 AND s.user_id = $2 \
-    UNION ALL SELECT 'default', NULL, p.key, NULL, NULL, NULL, NULL, NULL FROM team_defaults d \
-        JOIN products p ON p.id = d.product_id WHERE d.team_id = $1 \
-    UNION ALL SELECT 'period', id, access, started_at, ends_at, tokens, refunded_at, NULL \
-        FROM (SELECT id, access, started_at, ends_at, tokens, refunded_at FROM usage_periods \
-            WHERE team_id = $1 AND user_id = $2 AND product_id = $3 \
-            ORDER BY started_at DESC, id DESC LIMIT 1) AS latest \
-    UNION ALL SELECT 'session', id, NULL, started_at, last_seen_at, last_active_at, NULL, NULL \
-        FROM sessions WHERE team_id = $1 AND user_id = $2 AND product_id = $3 AND ended_at IS NULL \
-    UNION ALL SELECT 'pack', id, NULL, tokens, remaining, moved_out, purchased_at, expires_at \
-        FROM packs WHERE team_id = $1 AND (expires_at > $4 OR remaining > 0)";
-
-/// What a session step plans on (see [`STATE`]).
-struct State {
-    /// R-SES-1, R-PRI: who pays for the product now, or why nobody may.
-    access: Result<Access, DomainError>,
-    usage: Usage,
-    /// The team's packs that are active or still hold tokens, by id.
-    packs: Vec<PackRow>,
-}
-
-async fn load_state(
-    conn: &mut Conn,
-    team: &TeamRow,
-    user: UserId,
-    product: &ProductRow,
-    now: DateTime<Utc>,
-) -> StoreResult<State> {
-    let rows: Vec<StateRow> = sqlx::query_as(STATE)
-        .bind(team.id.0)
-        .bind(user.0)
-        .bind(product.id.0)
-        .bind(to_db(now))
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut windows = Vec::new();
-    let mut assignment = None;
-    let mut selected = BTreeSet::new();
-    let mut defaults = BTreeSet::new();
-    let mut period = None;
-    let mut sessions = Vec::new();
-    let mut packs = Vec::new();
-    for row in rows {
-        let StateRow {
-            source,
-            id,
-            name,
-            a,
-            b,
-            c,
-            d,
-            e,
-        } = row;
-        match (source.as_str(), id, name, a, b, c, e) {
-            ("window", None, Some(kind), Some(starts_at), Some(ends_at), None, None) => windows
-                .push(Window {
-                    kind: AccessKind::parse(&kind)?,
-                    starts_at: from_db(starts_at)?,
-                    ends_at: from_db(ends_at)?,
-                }),
-            ("assignment", None, Some(status), removed_at, Some(access_all), None, None) => {
-                assignment = Some(AssignmentRow {
-                    status,
-                    removed_at,
-                    access_all,
-                })
-            }
-            ("selected", None, Some(key), None, None, None, None) => {
-                selected.insert(ProductKey::parse(&key)?);
-            }
-            ("default", None, Some(key), None, None, None, None) => {
-                defaults.insert(ProductKey::parse(&key)?);
-            }
-            (
-                "period",
-                Some(id),
-                Some(access),
-                Some(started_at),
-                Some(ends_at),
-                Some(tokens),
-                None,
-            ) => {
-                period = Some(Period {
-                    id: PeriodId(id),
-                    access: AccessKind::parse(&access)?,
-                    started_at: from_db(started_at)?,
-                    ends_at: from_db(ends_at)?,
-                    tokens: Tokens::from_stored(tokens)?,
-                    refunded: d.is_some(),
-                })
-            }
-            (
-                "session",
-                Some(id),
-                None,
-                Some(started_at),
-                Some(last_seen_at),
-                Some(last_active_at),
-                None,
-            ) => sessions.push(Session {
-                id: SessionId(id),
-                started_at: from_db(started_at)?,
-                last_seen_at: from_db(last_seen_at)?,
-                last_active_at: from_db(last_active_at)?,
-            }),
-            (
-                "pack",
-                Some(id),
-                None,
-                Some(tokens),
-                Some(remaining),
-                Some(moved_out),
-                Some(expires_at),
-            ) => packs.push(PackRow {
-                id: PackId(id),
-                team_id: team.id,
-                tokens,
-                remaining,
-                moved_out,
-                purchased_at: d
-                    .ok_or_else(|| StoreError::corrupt("a pack without its purchase"))?,
-                expires_at,
-            }),
-            (source, ..) => {
-                return Err(StoreError::corrupt(format!(
-                    "unexpected session step input {source:?}"
-                )));
-            }
-        }
-    }
-    sessions.sort_by_key(|s: &Session| s.id);
-    packs.sort_by_key(|p| p.id.0);
-    let standing = match assignment {
-        Some(a) if a.removed_at.is_none() && a.status == "active" => {
-            let key = ProductKey::parse(&product.key)?;
-            let own = match a.access_all == 1 {
-                true => ProductAccess::All,
-                false => ProductAccess::Selected(selected),
-            };
-            FlexStanding::Active {
-                product_allowed: access::allows(&own, &defaults, &key),
-            }
-        }
-        Some(a) if a.removed_at.is_none() => FlexStanding::InvitationPending,
-        _ => FlexStanding::NotAssigned,
-    };
-    let access = session::resolve_access(
-        &windows,
-        standing,
-        team.closed_at.is_some(),
-        Tokens::from_stored(product.daily_rate)?,
-        now,
-    );
-    Ok(State {
-        access,
-        usage: Usage {
-            idle_aware: product.idle_awareness == 1,
-            period,
-            sessions,
-        },
-        packs,
-    })
-}
 
 /// What applying a plan did.
 #[derive(Debug, Default)]
@@ -569,6 +340,10 @@ fn current_period(
     Ok((id, p.access, p.ends_at))
 }
 
+/// Makes the answer a sign-in remembers for its idempotency key: called once the session has
+/// its id, inside the transaction that writes it (on the task that runs the team's batch).
+pub type Respond = std::sync::Arc<dyn Fn(&SignedIn) -> String + Send + Sync>;
+
 /// A signed-in session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedIn {
@@ -654,11 +429,20 @@ impl Step {
         let team = team_row.id;
         // The kept beats are taken before the sessions are read (see `beats::Beats::of_group`).
         let kept = beats.of_group((team, user, product.id));
-        let State {
-            access,
-            mut usage,
-            packs,
-        } = load_state(&mut w.tx, &team_row, user, &product, now).await?;
+        let wanted = Wanted {
+            user,
+            product: &product,
+            key: None,
+            now,
+        };
+        let state = session_state::load(&mut w.tx, &team_row, &[wanted], now).await?;
+        let Some(PairState {
+            access, mut usage, ..
+        }) = state.pairs.into_iter().next()
+        else {
+            return Err(StoreError::corrupt("a step's state without its pair"));
+        };
+        let packs = state.packs;
         let mut packs = TeamPacks::new(&team_row, packs);
         if team_row.closed_at.is_none() {
             packs.expire(&mut w.tx, now).await?;
@@ -761,7 +545,8 @@ impl Store {
 
     /// R-SES-1/2/9: signs a user in to a product on a team. Refused with a stable reason (nothing
     /// written), or: a covering period charges nothing, otherwise a period opens and charges the
-    /// daily rate. `respond` writes the answer remembered for the idempotency key.
+    /// daily rate. `respond` makes the answer remembered for the idempotency key. Runs in the
+    /// team's next batch (`crate::session_batch`).
     #[allow(clippy::too_many_arguments)]
     pub async fn sign_in(
         &self,
@@ -771,7 +556,7 @@ impl Store {
         version: Option<&str>,
         machine: Option<&str>,
         key: Option<&IdempotencyKey>,
-        respond: &(dyn Fn(&SignedIn) -> String + Send + Sync),
+        respond: Respond,
         now: DateTime<Utc>,
     ) -> StoreResult<SignInOutcome> {
         check_detail("version", version)?;
@@ -779,23 +564,47 @@ impl Store {
         let fingerprint = format!(
             "sign-in of user {user} to {product:?} (version {version:?}, machine {machine:?})"
         );
-        // Each user's keys are their own: two people who happen to pick the same key never meet.
-        let scope = format!("{SIGN_IN_SCOPE}:{user}");
         // The catalogue is not the team's: read outside the lock, as the lock gives it nothing
         // (refused only after the team and the idempotency key had their say, as before).
-        let product_row = product_by_key(&mut self.read_conn().await?, product).await?;
+        let product = product_by_key(&mut self.read_conn().await?, product).await?;
+        let request = SignInRequest {
+            user,
+            product,
+            version: version.map(str::to_owned),
+            machine: machine.map(str::to_owned),
+            key: key.cloned(),
+            fingerprint,
+            // Each user's keys are their own: two people who happen to pick the same key never
+            // meet.
+            scope: format!("{SIGN_IN_SCOPE}:{user}"),
+            respond,
+            now,
+        };
+        match self.in_team_batch(team, Request::SignIn(request)).await? {
+            Answer::SignIn(outcome) => Ok(outcome),
+            Answer::SignOut(_) => Err(StoreError::corrupt("a sign-out's answer to a sign-in")),
+        }
+    }
+
+    /// [`Store::sign_in`] in a step of its own, for a merged team.
+    pub(crate) async fn sign_in_alone(
+        &self,
+        team: TeamId,
+        r: &SignInRequest,
+    ) -> StoreResult<SignInOutcome> {
+        let (user, now) = (r.user, r.now);
         let mut w = self.begin_write().await?;
         let team_row = lock_team(&mut w.tx, team).await?;
-        if let Some(key) = key
-            && let Some(first) = idempotency::recall(&mut w.tx, team, &scope, key).await?
+        if let Some(key) = &r.key
+            && let Some(first) = idempotency::recall(&mut w.tx, team, &r.scope, key).await?
         {
             return Ok(SignInOutcome::Replayed(idempotency::replay(
                 first,
-                &fingerprint,
+                &r.fingerprint,
                 key,
             )?));
         }
-        let product_row = product_row.ok_or(DomainError::Refused {
+        let product_row = r.product.clone().ok_or(DomainError::Refused {
             reason: Refusal::UnknownProduct,
         })?;
         let mut step = Step::load(w, team_row, user, product_row, &self.beats, now).await?;
@@ -812,20 +621,20 @@ impl Store {
         .bind(user.0)
         .bind(product_id.0)
         .bind(period.0)
-        .bind(version)
-        .bind(machine)
+        .bind(r.version.as_deref())
+        .bind(r.machine.as_deref())
         .bind(to_db(now))
         .fetch_one(step.conn())
         .await?);
         let signed_in = step.signed_in(session, &applied)?;
-        if let Some(key) = key {
+        if let Some(key) = &r.key {
             idempotency::remember(
                 step.conn(),
                 team,
-                &scope,
+                &r.scope,
                 key,
-                &fingerprint,
-                &respond(&signed_in),
+                &r.fingerprint,
+                &(r.respond)(&signed_in),
                 now,
             )
             .await?;
@@ -977,7 +786,8 @@ impl Store {
     }
 
     /// R-SES-4: signs a session out. Returns the tokens refunded by the grace rule. Signing out a
-    /// session that already ended answers 0.
+    /// session that already ended answers 0. Runs in the team's next batch
+    /// (`crate::session_batch`).
     pub async fn sign_out(
         &self,
         session: SessionId,
@@ -991,9 +801,33 @@ impl Store {
             )) => return Ok(Tokens::ZERO),
             Err(e) => return Err(e),
         };
-        let team = row.team_id;
+        // The catalogue is not the team's: read outside the lock.
+        let product = product_by_id(&mut self.read_conn().await?, row.product_id).await?;
+        let request = SignOutRequest {
+            session,
+            user,
+            product,
+            now,
+        };
+        match self
+            .in_team_batch(row.team_id, Request::SignOut(request))
+            .await?
+        {
+            Answer::SignOut(refunded) => Ok(refunded),
+            Answer::SignIn(_) => Err(StoreError::corrupt("a sign-in's answer to a sign-out")),
+        }
+    }
+
+    /// [`Store::sign_out`] in a step of its own, for a merged team (a refund goes where the
+    /// team's packs went).
+    pub(crate) async fn sign_out_alone(
+        &self,
+        team: TeamId,
+        r: &SignOutRequest,
+    ) -> StoreResult<Tokens> {
+        let (session, user, now) = (r.session, r.user, r.now);
         for pay_rollover in [true, false] {
-            let mut step = self.session_step(team, user, row.product_id, now).await?;
+            let mut step = self.session_step(team, user, r.product.id, now).await?;
             let access = match pay_rollover {
                 true => step.access.clone().ok(),
                 false => None,

@@ -6,6 +6,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use jeton_api::{
     Heartbeat, HeartbeatAnswer, LeaseKey, NewResult, Problem, ResultCharged, SessionInfo,
@@ -112,11 +114,14 @@ async fn sign_in(
     let now = state.now();
     // The answer (with its signed lease) is made once: the store keeps it for replays when there
     // is an idempotency key, and the same text is sent now.
-    let answer = std::sync::OnceLock::new();
-    let respond = |s: &SignedIn| {
-        answer
-            .get_or_init(|| serde_json::to_string(&started(&state, s, now)).unwrap_or_default())
-            .clone()
+    let answer = Arc::new(std::sync::OnceLock::new());
+    let respond = {
+        let (answer, state) = (answer.clone(), state.clone());
+        Arc::new(move |s: &SignedIn| {
+            answer
+                .get_or_init(|| serde_json::to_string(&started(&state, s, now)).unwrap_or_default())
+                .clone()
+        })
     };
     let outcome = state
         .store
@@ -127,7 +132,7 @@ async fn sign_in(
             body.version.as_deref(),
             body.machine.as_deref(),
             key.as_ref(),
-            &respond,
+            respond,
             now,
         )
         .await?;
@@ -138,7 +143,7 @@ async fn sign_in(
                     .metrics
                     .count_tokens("charged", s.tokens_charged.get());
             }
-            match answer.into_inner() {
+            match answer.get().cloned() {
                 Some(json) => json_created(json),
                 None => (StatusCode::CREATED, Json(started(&state, &s, now))).into_response(),
             }
