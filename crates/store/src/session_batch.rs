@@ -22,9 +22,9 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use jeton_core::ledger::{Actor, EventKind};
 use jeton_core::report::{Use, contribution};
-use jeton_core::session::{self, Access, AccessKind, Plan, Refusal, Usage};
+use jeton_core::session::{self, Access, AccessKind, Plan, Refusal};
 use jeton_core::{
-    DomainError, IdempotencyKey, PeriodId, ProductId, ProductKey, SessionId, TeamId, Tokens, UserId,
+    DomainError, IdempotencyKey, ProductId, ProductKey, SessionId, TeamId, Tokens, UserId,
 };
 use tokio::sync::oneshot;
 
@@ -33,7 +33,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::idempotency::{self, NewAnswer};
 use crate::ledger::{TeamPacks, lock_team};
 use crate::session_state::{self, PairState, ProductRow, Wanted};
-use crate::sessions::{Respond, SignInOutcome, SignedIn};
+use crate::sessions::{Respond, SignInOutcome, SignedIn, current_period};
 use crate::step_writes::{NewSessionRow, PeriodRef, Writes};
 use crate::time::to_db;
 
@@ -446,7 +446,8 @@ fn sign_in(
         }
         Err(e) => return Err(e),
     };
-    let (period, access, period_ends_at) = current_period(&pair.usage, &applied)?;
+    let (period, access, period_ends_at) =
+        current_period(&pair.usage, applied.opened, PeriodRef::Stored)?;
     let session = writes.open_session(NewSessionRow {
         user: r.user,
         product: product.id,
@@ -584,24 +585,6 @@ fn apply(
         applied.opened = Some(opened);
     }
     Ok(applied)
-}
-
-/// The period the user is in once the plan is written: the engine's latest, named by what this
-/// batch opened when the engine planned it (the engine knows planned periods by negative ids).
-fn current_period(
-    usage: &Usage,
-    applied: &Applied,
-) -> StoreResult<(PeriodRef, AccessKind, DateTime<Utc>)> {
-    let p = usage
-        .period
-        .as_ref()
-        .ok_or_else(|| StoreError::corrupt("no usage period after a sign-in"))?;
-    let period = match applied.opened {
-        Some(opened) if p.id < PeriodId(0) => opened,
-        _ if p.id >= PeriodId(0) => PeriodRef::Stored(p.id),
-        _ => return Err(StoreError::corrupt("a planned period was not written")),
-    };
-    Ok((period, p.access, p.ends_at))
 }
 
 #[cfg(test)]

@@ -322,19 +322,21 @@ fn gone(reason: &str) -> StoreError {
     .into()
 }
 
-/// The period the user is in once `applied` is written: the engine's latest, with the id the
-/// store gave it when this step opened it (the engine knows planned periods by negative ids).
-fn current_period(
+/// The period the user is in once a plan is written: the engine's latest, named by what the step
+/// opened (`opened`) when the engine planned it (the engine knows planned periods by negative
+/// ids), or by `stored` when it was written before.
+pub(crate) fn current_period<P>(
     usage: &Usage,
-    applied: &Applied,
-) -> StoreResult<(PeriodId, AccessKind, DateTime<Utc>)> {
+    opened: Option<P>,
+    stored: impl FnOnce(PeriodId) -> P,
+) -> StoreResult<(P, AccessKind, DateTime<Utc>)> {
     let p = usage
         .period
         .as_ref()
         .ok_or_else(|| StoreError::corrupt("no usage period after a sign-in or heartbeat"))?;
-    let id = match applied.opened {
+    let id = match opened {
         Some(id) if p.id < PeriodId(0) => id,
-        _ if p.id >= PeriodId(0) => p.id,
+        _ if p.id >= PeriodId(0) => stored(p.id),
         _ => return Err(StoreError::corrupt("a planned period was not written")),
     };
     Ok((id, p.access, p.ends_at))
@@ -503,7 +505,7 @@ impl Step {
 
     /// The answer for `session` once `applied` is written: the period the user is in.
     fn signed_in(&self, session: SessionId, applied: &Applied) -> StoreResult<SignedIn> {
-        let (_, access, period_ends_at) = current_period(&self.usage, applied)?;
+        let (_, access, period_ends_at) = current_period(&self.usage, applied.opened, |id| id)?;
         Ok(SignedIn {
             session,
             team: self.team,
@@ -611,7 +613,7 @@ impl Store {
         let access = step.access.clone()?;
         let plan = session::sign_in(&mut step.usage, access, now);
         let applied = step.apply(&plan, Actor::User(user), now).await?;
-        let (period, _, _) = current_period(&step.usage, &applied)?;
+        let (period, _, _) = current_period(&step.usage, applied.opened, |id| id)?;
         let product_id = step.product.id;
         let session = SessionId(sqlx::query_scalar(
             "INSERT INTO sessions (team_id, user_id, product_id, period_id, version, machine, started_at, last_seen_at, last_active_at) \

@@ -14,6 +14,7 @@ use jeton_core::{PackId, PeriodId, ProductId, SessionId, TeamId, Tokens, UserId}
 
 use crate::conn::Conn;
 use crate::error::{StoreError, StoreResult};
+use crate::usage::Sums;
 
 /// A period a ledger event or session points at: stored before, or opened by this batch (by its
 /// index among the new periods).
@@ -62,10 +63,7 @@ pub(crate) struct Writes {
     /// Each touched pack's net change.
     packs: BTreeMap<PackId, i64>,
     events: Vec<EventRow>,
-    days: BTreeMap<(i64, UserId, ProductId), Counts>,
-    months: BTreeMap<(i64, UserId, ProductId), Counts>,
-    team_days: BTreeMap<i64, Counts>,
-    user_months: BTreeMap<(i64, UserId), i64>,
+    usage: Sums,
     sessions: Vec<NewSessionRow>,
 }
 
@@ -133,18 +131,7 @@ impl Writes {
 
     /// A piece of use (`jeton_core::report::contribution`) added to the aggregates.
     pub(crate) fn usage(&mut self, user: UserId, product: ProductId, c: &Contribution) {
-        self.days
-            .entry((c.day, user, product))
-            .or_default()
-            .add(c.counts);
-        self.months
-            .entry((c.month, user, product))
-            .or_default()
-            .add(c.counts);
-        self.team_days.entry(c.day).or_default().add(c.counts);
-        if let Some(bit) = c.day_bit {
-            *self.user_months.entry((c.month, user)).or_default() |= bit;
-        }
+        self.usage.add(user, product, c);
     }
 
     /// A new session; its id is at this index of [`Written::sessions`].
@@ -303,6 +290,7 @@ impl Writes {
                 .collect()
         };
         let team_days: Vec<Vec<i64>> = self
+            .usage
             .team_days
             .iter()
             .map(|(day, c)| vec![team.0, *day, c.tokens, c.periods, c.results])
@@ -311,12 +299,12 @@ impl Writes {
             (
                 "usage_days",
                 &["team_id", "day", "user_id", "product_id"],
-                by_product(&self.days),
+                by_product(&self.usage.days),
             ),
             (
                 "usage_months",
                 &["team_id", "month", "user_id", "product_id"],
-                by_product(&self.months),
+                by_product(&self.usage.months),
             ),
             ("usage_team_days", &["team_id", "day"], team_days),
         ];
@@ -336,14 +324,15 @@ impl Writes {
                 }
             }
         }
-        if !self.user_months.is_empty() {
+        if !self.usage.user_months.is_empty() {
             let sql = format!(
                 "INSERT INTO usage_user_months (team_id, month, user_id, days) VALUES {} \
                  ON CONFLICT (team_id, month, user_id) DO UPDATE SET \
                  days = usage_user_months.days | excluded.days",
-                values(self.user_months.len(), 4)
+                values(self.usage.user_months.len(), 4)
             );
             let rows: Vec<Vec<i64>> = self
+                .usage
                 .user_months
                 .iter()
                 .map(|((month, user), days)| vec![team.0, *month, user.0, *days])

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
-use jeton_core::report::{Counts, Use, contribution};
+use jeton_core::report::{Use, contribution};
 use jeton_core::rng::Rng;
 use jeton_core::session::{self, AccessKind};
 use jeton_core::{ProductId, TeamId, Tokens, UserId};
@@ -421,15 +421,11 @@ pub async fn load_synthetic_usage(
     .await?;
 
     // The aggregates, sorted by key (which is about the order in which production writes them).
-    let agg = Aggregates::of(&plan);
-    let mut days: Vec<_> = agg.days.iter().collect();
-    days.sort_unstable_by_key(|(k, _)| **k);
-    let mut months: Vec<_> = agg.months.iter().collect();
-    months.sort_unstable_by_key(|(k, _)| **k);
-    let mut user_months: Vec<_> = agg.user_months.iter().collect();
-    user_months.sort_unstable();
-    let mut team_days: Vec<_> = agg.team_days.iter().collect();
-    team_days.sort_unstable_by_key(|(k, _)| **k);
+    let agg = Aggregates::of(&plan).0;
+    let days: Vec<_> = agg.days.iter().collect();
+    let months: Vec<_> = agg.months.iter().collect();
+    let user_months: Vec<_> = agg.user_months.iter().collect();
+    let team_days: Vec<_> = agg.team_days.iter().collect();
     for (table, key_col, rows) in [
         ("usage_days", "day", &days),
         ("usage_months", "month", &months),
@@ -440,8 +436,8 @@ pub async fn load_synthetic_usage(
         insert_rows(store, &head, 7, "", rows, |q, ((key, user, product), t)| {
             q.bind(team.0)
                 .bind(*key)
-                .bind(*user)
-                .bind(*product)
+                .bind(user.0)
+                .bind(product.0)
                 .bind(t.tokens)
                 .bind(t.periods)
                 .bind(t.results)
@@ -454,7 +450,7 @@ pub async fn load_synthetic_usage(
         4,
         "",
         &user_months,
-        |q, ((month, user), days)| q.bind(team.0).bind(*month).bind(*user).bind(**days),
+        |q, ((month, user), days)| q.bind(team.0).bind(*month).bind(user.0).bind(**days),
     )
     .await?;
     insert_rows(
@@ -842,12 +838,7 @@ fn synthetic_plan(
 /// `jeton_core::report::contribution` (the rule `usage::record` writes) says, summed per
 /// (day | month, user, product) and per day, OR-ed into the (month, user) masks of days with use.
 #[derive(Default)]
-struct Aggregates {
-    days: HashMap<(i64, i64, i64), Counts>,
-    months: HashMap<(i64, i64, i64), Counts>,
-    user_months: HashMap<(i64, i64), i64>,
-    team_days: HashMap<i64, Counts>,
-}
+struct Aggregates(crate::usage::Sums);
 
 impl Aggregates {
     fn of(plan: &Plan) -> Aggregates {
@@ -868,20 +859,7 @@ impl Aggregates {
     }
 
     fn record(&mut self, user: UserId, product: ProductId, at: DateTime<Utc>, what: Use) {
-        let (user, product) = (user.0, product.0);
-        let c = contribution(at, what);
-        self.days
-            .entry((c.day, user, product))
-            .or_default()
-            .add(c.counts);
-        self.months
-            .entry((c.month, user, product))
-            .or_default()
-            .add(c.counts);
-        self.team_days.entry(c.day).or_default().add(c.counts);
-        if let Some(bit) = c.day_bit {
-            *self.user_months.entry((c.month, user)).or_default() |= bit;
-        }
+        self.0.add(user, product, &contribution(at, what));
     }
 }
 

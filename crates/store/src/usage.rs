@@ -1,10 +1,12 @@
 //! R-REP-3 aggregates, kept in the same transaction as the charge, refund or result they count.
 //! What a piece of use adds where is `jeton_core::report::contribution`; this module writes it.
 
+use std::collections::BTreeMap;
+
 use crate::conn::Conn;
 use chrono::{DateTime, Utc};
 pub(crate) use jeton_core::report::Use;
-use jeton_core::report::{Contribution, contribution};
+use jeton_core::report::{Contribution, Counts, contribution};
 use jeton_core::{ProductId, TeamId, UserId};
 
 use crate::error::{StoreError, StoreResult};
@@ -119,4 +121,36 @@ async fn take_back(
         ));
     }
     Ok(())
+}
+
+/// The aggregate rows many pieces of use add up to, summed in memory before they are written (a
+/// team batch, `crate::step_writes`; the benchmark's bulk loader): what [`record`] would add to
+/// each row, one contribution after the other.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sums {
+    /// Per (day, user, product).
+    pub days: BTreeMap<(i64, UserId, ProductId), Counts>,
+    /// Per (month, user, product).
+    pub months: BTreeMap<(i64, UserId, ProductId), Counts>,
+    /// Per day, the team's.
+    pub team_days: BTreeMap<i64, Counts>,
+    /// Per (month, user), the mask of days with use.
+    pub user_months: BTreeMap<(i64, UserId), i64>,
+}
+
+impl Sums {
+    pub(crate) fn add(&mut self, user: UserId, product: ProductId, c: &Contribution) {
+        self.days
+            .entry((c.day, user, product))
+            .or_default()
+            .add(c.counts);
+        self.months
+            .entry((c.month, user, product))
+            .or_default()
+            .add(c.counts);
+        self.team_days.entry(c.day).or_default().add(c.counts);
+        if let Some(bit) = c.day_bit {
+            *self.user_months.entry((c.month, user)).or_default() |= bit;
+        }
+    }
 }
