@@ -6,7 +6,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use jeton_store::gauges::Gauges;
+use jeton_store::gauges::{BatchCounts, Gauges};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -62,6 +62,10 @@ pub struct Metrics {
     pub import_failures: Counter,
     /// Times the import worker could not read or update an import (it tries again).
     pub import_errors: Counter,
+    /// This process's team batches, set from [`jeton_store::gauges::BatchCounts`] at each scrape.
+    session_batches: Counter,
+    session_batch_requests: Counter,
+    session_batch_retries: Counter,
     /// The database's state, set from [`jeton_store::gauges::Gauges`] at each scrape.
     open_sessions: Gauge,
     emails_pending: Gauge,
@@ -155,6 +159,24 @@ impl Metrics {
             "Times the import worker could not read or update an import",
             import_errors.clone(),
         );
+        let session_batches = Counter::default();
+        let session_batch_requests = Counter::default();
+        let session_batch_retries = Counter::default();
+        registry.register(
+            "session_batches",
+            "Team batches of sign-ins and sign-outs this process ran",
+            session_batches.clone(),
+        );
+        registry.register(
+            "session_batch_requests",
+            "Sign-ins and sign-outs in those batches (divided by the batches: their mean size)",
+            session_batch_requests.clone(),
+        );
+        registry.register(
+            "session_batch_retries",
+            "Requests run again one at a time after their batch failed as a whole",
+            session_batch_retries.clone(),
+        );
         let open_sessions = Gauge::default();
         let emails_pending = Gauge::default();
         let emails_failed = Gauge::default();
@@ -195,6 +217,9 @@ impl Metrics {
             import_lines,
             import_failures,
             import_errors,
+            session_batches,
+            session_batch_requests,
+            session_batch_retries,
             open_sessions,
             emails_pending,
             emails_failed,
@@ -223,8 +248,13 @@ impl Metrics {
     pub const CONTENT_TYPE: &'static str =
         "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-    /// The metrics, with the database's gauges as read just now.
-    pub fn render(&self, gauges: &Gauges) -> String {
+    /// The metrics, with the database's gauges as read just now and the store's batch counts.
+    pub fn render(&self, gauges: &Gauges, batches: &BatchCounts) -> String {
+        // The store counts; the counters show its totals.
+        let total = |c: &Counter, n: u64| c.inner().store(n, std::sync::atomic::Ordering::Relaxed);
+        total(&self.session_batches, batches.batches);
+        total(&self.session_batch_requests, batches.requests);
+        total(&self.session_batch_retries, batches.retried_alone);
         self.open_sessions.set(gauges.open_sessions);
         self.emails_pending.set(gauges.emails_pending);
         self.emails_failed.set(gauges.emails_failed);

@@ -465,6 +465,14 @@ async fn operations(db: TestDb) {
             "jeton_teams_low_balance 1".to_owned()
         ]
     );
+    // The sign-in ran in a team batch (of one: nothing else was waiting).
+    for line in [
+        "jeton_session_batches_total 1",
+        "jeton_session_batch_requests_total 1",
+        "jeton_session_batch_retries_total 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in {text}");
+    }
 
     let doc = anon.get("/v1/openapi.json").await;
     let paths = doc.ok(200)["paths"].as_object().unwrap().clone();

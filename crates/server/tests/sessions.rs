@@ -1188,6 +1188,22 @@ async fn mixed_rush(db: TestDb) {
         .collect();
     tokens.sort();
     assert_eq!(tokens, [("autocad", 0), ("maya", 120), ("revit", 300)]);
+    // The rush was served by batches of several requests (else this test would not test them).
+    let (mut batches, mut requests) = (0, 0);
+    for app in [&one, &two] {
+        let text = Http::new(app).metrics_text().await;
+        let total = |name: &str| -> u64 {
+            let line = text.lines().find(|l| l.starts_with(&format!("{name} ")));
+            line.and_then(|l| l.split(' ').nth(1)?.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {text}"))
+        };
+        batches += total("jeton_session_batches_total");
+        requests += total("jeton_session_batch_requests_total");
+    }
+    assert!(
+        requests > batches,
+        "{requests} requests in {batches} batches"
+    );
     one.shutdown().await;
     two.shutdown().await;
 }

@@ -39,3 +39,20 @@ impl Store {
         })
     }
 }
+
+/// How this process's team batches of sign-ins and sign-outs ran since it started
+/// (`crate::session_batch`): requests ÷ batches is the mean batch size, which grows with a team's
+/// load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchCounts {
+    pub batches: u64,
+    pub requests: u64,
+    /// Requests run again one at a time after their batch failed as a whole.
+    pub retried_alone: u64,
+}
+
+impl Store {
+    pub fn batch_counts(&self) -> BatchCounts {
+        self.batches.counts()
+    }
+}

@@ -17,6 +17,7 @@
 //! (`crate::sessions`): its requests take the step of one request.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -30,6 +31,7 @@ use tokio::sync::oneshot;
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
+use crate::gauges::BatchCounts;
 use crate::idempotency::{self, NewAnswer};
 use crate::ledger::{TeamPacks, lock_team};
 use crate::session_state::{self, PairState, ProductRow, Wanted};
@@ -100,10 +102,13 @@ struct Member {
     answer: oneshot::Sender<StoreResult<Answer>>,
 }
 
-/// The teams' waiting requests.
+/// The teams' waiting requests, and how batches ran (`/metrics`).
 #[derive(Default)]
 pub(crate) struct Batches {
     teams: Mutex<HashMap<TeamId, VecDeque<Member>>>,
+    batches: AtomicU64,
+    requests: AtomicU64,
+    retried_alone: AtomicU64,
 }
 
 impl Batches {
@@ -155,6 +160,14 @@ impl Batches {
         batch
     }
 
+    pub(crate) fn counts(&self) -> BatchCounts {
+        BatchCounts {
+            batches: self.batches.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+            retried_alone: self.retried_alone.load(Ordering::Relaxed),
+        }
+    }
+
     /// After a runner ended without emptying its queue (it panicked): its waiting requests are
     /// answered with an error rather than left waiting.
     fn abandon(&self, team: TeamId) {
@@ -191,10 +204,18 @@ async fn run_team(store: Store, team: TeamId) {
             return;
         }
         let requests: Vec<&Request> = members.iter().map(|m| &m.request).collect();
+        let counts = &store.batches;
+        counts.batches.fetch_add(1, Ordering::Relaxed);
+        counts
+            .requests
+            .fetch_add(requests.len() as u64, Ordering::Relaxed);
         let answers = match store.run_batch(team, &requests).await {
             Ok(answers) => answers,
             Err(e) if requests.len() == 1 => vec![Err(e)],
             Err(e) => {
+                counts
+                    .retried_alone
+                    .fetch_add(requests.len() as u64, Ordering::Relaxed);
                 tracing::warn!(error = %e, size = requests.len(), "a team's batch failed; its requests run one at a time");
                 let mut answers = Vec::with_capacity(requests.len());
                 for r in &requests {

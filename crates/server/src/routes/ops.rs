@@ -71,7 +71,7 @@ async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<imp
     let gauges = state.store.gauges().await?;
     Ok((
         [(header::CONTENT_TYPE, Metrics::CONTENT_TYPE)],
-        state.metrics.render(&gauges),
+        state.metrics.render(&gauges, &state.store.batch_counts()),
     ))
 }
 
