@@ -2,7 +2,9 @@
 //! team, loads the usage of (team, user, product), asks the engine for a plan and applies it in
 //! the same transaction: ends sessions, refunds, opens periods and charges them through the one
 //! consumption-order function. The team lock makes concurrent sign-ins of one (user, product),
-//! on any number of servers, open one period and one charge (R-SES-9).
+//! on any number of servers, open one period and one charge (R-SES-9). Sign-ins and sign-outs
+//! run in team batches (`crate::session_batch`), many requests' steps under one lock; the other
+//! steps, and a merged team's, run here one at a time.
 
 use crate::conn::Conn;
 use chrono::{DateTime, Utc};
