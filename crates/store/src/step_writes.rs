@@ -134,7 +134,7 @@ impl Writes {
         self.usage.add(user, product, c);
     }
 
-    /// A new session; its id is at this index of [`Written::sessions`].
+    /// A new session; its id is at this index of what [`Writes::flush`] returns.
     pub(crate) fn open_session(&mut self, row: NewSessionRow) -> usize {
         self.sessions.push(row);
         self.sessions.len() - 1
