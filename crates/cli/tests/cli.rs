@@ -303,10 +303,7 @@ async fn walkthrough(env: Env) {
         )),
         "{text}"
     );
-    let balance = env
-        .run(&["balance", "--team", "Design", "--json"])
-        .await
-        .json();
+    let balance = balance_json(&env, "Design").await;
     assert_eq!(balance["available"], 1000, "three runs, one pack");
 
     let out = env.run(&["packs", "buy", "--team", "Design", "50"]).await;
@@ -316,10 +313,7 @@ async fn walkthrough(env: Env) {
         out.stdout
     );
 
-    let balance = env
-        .run(&["balance", "--team", "Design", "--json"])
-        .await
-        .json();
+    let balance = balance_json(&env, "Design").await;
     assert_eq!(balance["available"], 1050);
     assert_eq!(balance["packs"].as_array().unwrap().len(), 2, "{balance}");
     let out = env.run(&["balance", "--team", &design_id]).await;
@@ -342,10 +336,7 @@ async fn walkthrough(env: Env) {
         text.starts_with("Moved 300 tokens from Design to Ops (move "),
         "{text}"
     );
-    let ops_balance = env
-        .run(&["balance", "--team", "Ops", "--json"])
-        .await
-        .json();
+    let ops_balance = balance_json(&env, "Ops").await;
     assert_eq!(ops_balance["available"], 300);
 
     let events = env
@@ -416,10 +407,7 @@ async fn walkthrough(env: Env) {
         "{}",
         out.stdout
     );
-    let balance = env
-        .run(&["balance", "--team", "Design", "--json"])
-        .await
-        .json();
+    let balance = balance_json(&env, "Design").await;
     assert_eq!(balance["available"], 1050, "nothing lost in the merge");
 }
 
@@ -1971,6 +1959,35 @@ async fn published_lease_key(base_url: &str) -> Value {
     serde_json::to_value(client.lease_key().await.unwrap()).unwrap()
 }
 
+/// `jeton balance --team TEAM --json`.
+async fn balance_json(env: &Env, team: &str) -> Value {
+    env.run(&["balance", "--team", team, "--json"]).await.json()
+}
+
+/// `jeton KIND add USER --product autocad --from FROM --to TO EXTRA…`: a subscription or trial.
+async fn add_window(
+    env: &Env,
+    kind: &str,
+    user: &str,
+    from: &str,
+    to: &str,
+    extra: &[&str],
+) -> Run {
+    let mut args = vec![
+        kind,
+        "add",
+        user,
+        "--product",
+        "autocad",
+        "--from",
+        from,
+        "--to",
+        to,
+    ];
+    args.extend(extra);
+    env.run(&args).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r_pri_subscriptions_and_trials_from_the_command_line() {
     let env = Env::sqlite().await;
@@ -2001,19 +2018,15 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
         "{}",
         out.stdout
     );
-    let out = env
-        .run(&[
-            "subscriptions",
-            "add",
-            &jane_arg,
-            "--product",
-            "autocad",
-            "--from",
-            "2026-01-01",
-            "--to",
-            "2026-01-31",
-        ])
-        .await;
+    let out = add_window(
+        &env,
+        "subscriptions",
+        &jane_arg,
+        "2026-01-01",
+        "2026-01-31",
+        &[],
+    )
+    .await;
     let text = out.ok();
     assert!(
         text.starts_with("Subscription ") && text.contains("cost no tokens"),
@@ -2023,21 +2036,16 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
         text.contains("2026-02-01 00:00:00 UTC"),
         "--to DATE includes the day: {text}"
     );
-    let trial = env
-        .run(&[
-            "trials",
-            "add",
-            &jane_arg,
-            "--product",
-            "autocad",
-            "--from",
-            "2026-02-01",
-            "--to",
-            "2026-02-14",
-            "--json",
-        ])
-        .await
-        .json();
+    let trial = add_window(
+        &env,
+        "trials",
+        &jane_arg,
+        "2026-02-01",
+        "2026-02-14",
+        &["--json"],
+    )
+    .await
+    .json();
     assert_eq!(trial["kind"], "trial");
     assert_eq!(trial["user_id"].as_i64(), Some(jane));
     let list = env.run(&["entitlements", &jane_arg, "--json"]).await.json();
@@ -2050,71 +2058,47 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
     );
 
     // Bad input is refused before anything is sent.
-    let out = env
-        .run(&[
-            "subscriptions",
-            "add",
-            "jane",
-            "--product",
-            "autocad",
-            "--from",
-            "2026-01-01",
-            "--to",
-            "2026-01-31",
-        ])
-        .await;
+    let out = add_window(
+        &env,
+        "subscriptions",
+        "jane",
+        "2026-01-01",
+        "2026-01-31",
+        &[],
+    )
+    .await;
     assert!(
         out.fails(1)
             .contains("neither a user id nor an email address"),
         "{}",
         out.stderr
     );
-    let out = env
-        .run(&[
-            "trials",
-            "add",
-            "nobody@example.com",
-            "--product",
-            "autocad",
-            "--from",
-            "2026-01-01",
-            "--to",
-            "2026-01-31",
-        ])
-        .await;
+    let out = add_window(
+        &env,
+        "trials",
+        "nobody@example.com",
+        "2026-01-01",
+        "2026-01-31",
+        &[],
+    )
+    .await;
     assert!(
         out.fails(1)
             .contains("no account has the email address nobody@example.com"),
         "{}",
         out.stderr
     );
-    let out = env
-        .run(&[
-            "trials",
-            "add",
-            &jane_arg,
-            "--product",
-            "autocad",
-            "--from",
-            "2026-03-01",
-            "--to",
-            "2026-02-01",
-        ])
-        .await;
+    let out = add_window(&env, "trials", &jane_arg, "2026-03-01", "2026-02-01", &[]).await;
     assert!(out.fails(1).contains("is after --to"), "{}", out.stderr);
-    let out = env
-        .run(&[
-            "subscriptions",
-            "add",
-            "999",
-            "--product",
-            "autocad",
-            "--from",
-            "2026-01-01",
-            "--to",
-            "2026-01-31",
-        ])
-        .await;
+    let out = add_window(
+        &env,
+        "subscriptions",
+        "999",
+        "2026-01-01",
+        "2026-01-31",
+        &[],
+    )
+    .await;
     assert!(out.fails(1).contains("HTTP 404"), "{}", out.stderr);
 
     // R-PRI-1: the subscription pays, the team's tokens stay.
@@ -2125,10 +2109,7 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
     let started = sign_in_json(&env, &token, &team.to_string(), "autocad").await;
     assert_eq!(started["access"], "subscription", "{started}");
     assert_eq!(started["tokens_charged"], 0);
-    let balance = env
-        .run(&["balance", "--team", "Design", "--json"])
-        .await
-        .json();
+    let balance = balance_json(&env, "Design").await;
     assert_eq!(balance["available"], 100);
 
     // A sign-in repeated with its idempotency key says it is the first one's answer.
@@ -2215,10 +2196,7 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
         .run(&["trials", "remove", "999", "--id", &trial_id])
         .await;
     assert!(out.fails(1).contains("HTTP 404"), "{}", out.stderr);
-    let before = env
-        .run(&["balance", "--team", "Design", "--json"])
-        .await
-        .json();
+    let before = balance_json(&env, "Design").await;
     let out = env
         .run(&[
             "subscriptions",
@@ -2237,10 +2215,7 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
         .run(&["subscriptions", "list", "jane@example.com"])
         .await;
     assert!(out.ok().contains("has no subscriptions"), "{}", out.stdout);
-    let after = env
-        .run(&["balance", "--team", "Design", "--json"])
-        .await
-        .json();
+    let after = balance_json(&env, "Design").await;
     assert_eq!(
         after["available"], before["available"],
         "no retroactive charge"
@@ -2250,10 +2225,7 @@ async fn r_pri_subscriptions_and_trials_from_the_command_line() {
     let started = sign_in_json(&env, &token, &team_arg, "autocad").await;
     assert_eq!(started["access"], "flex", "{started}");
     assert_eq!(started["tokens_charged"], 7);
-    let paid = env
-        .run(&["balance", "--team", "Design", "--json"])
-        .await
-        .json();
+    let paid = balance_json(&env, "Design").await;
     assert_eq!(
         paid["available"].as_i64().unwrap(),
         before["available"].as_i64().unwrap() - 7
@@ -2334,10 +2306,7 @@ async fn simulated_days_add_up_and_the_ledger_agrees() {
         ledger_sum(&events, "refunded"),
         totals["tokens_refunded"].as_u64().unwrap()
     );
-    let balance = env
-        .run(&["balance", "--team", &team, "--json"])
-        .await
-        .json();
+    let balance = balance_json(&env, &team).await;
     let expected = 1_000_000 - charged + totals["tokens_refunded"].as_u64().unwrap();
     assert_eq!(balance["available"].as_u64(), Some(expected), "{balance}");
     assert_eq!(report["balance"].as_u64(), Some(expected));
@@ -3111,10 +3080,7 @@ async fn reports_flow(env: Env) {
         serde_json::json!({"low_balance_percent": 30, "pseudonyms": true})
     );
     // The balance is judged by the team's own threshold, and says which.
-    let balance = env
-        .run(&["balance", "--team", "Design", "--json"])
-        .await
-        .json();
+    let balance = balance_json(&env, "Design").await;
     assert_eq!(balance["low_percent"], 30, "{balance}");
     let (available, total) = (
         balance["available"].as_u64().unwrap(),
