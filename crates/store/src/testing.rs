@@ -21,6 +21,18 @@ use crate::{Backend, ConnectOptions, Store, StoreResult};
 
 pub const DATABASE_URL_VAR: &str = "JETON_TEST_DATABASE_URL";
 
+/// A product that charges `rate` tokens a day: no per-result rates, not idle-aware, no downloads.
+pub fn daily_product(key: &str, name: &str, rate: u64) -> jeton_core::product::ProductDraft {
+    jeton_core::product::ProductDraft {
+        key: jeton_core::ProductKey::parse(key).unwrap(),
+        name: jeton_core::ProductName::parse(name).unwrap(),
+        daily_rate: Tokens::new(rate).unwrap(),
+        result_rates: Default::default(),
+        idle_awareness: false,
+        items: Vec::new(),
+    }
+}
+
 pub struct TestDb {
     pub url: String,
     pub backend: Backend,

@@ -4,10 +4,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use jeton_core::ledger::Actor;
-use jeton_core::product::ProductDraft;
 use jeton_core::session::AccessKind;
-use jeton_core::{Email, EntitlementId, PersonName, ProductKey, ProductName, Tokens, UserId};
-use jeton_store::testing::TestDb;
+use jeton_core::{Email, EntitlementId, PersonName, UserId};
+use jeton_store::testing::{TestDb, daily_product};
 use jeton_store::{Store, StoreError, both_backends};
 
 both_backends! {
@@ -40,14 +39,7 @@ fn is_not_found(result: Result<impl std::fmt::Debug, StoreError>, what: &str) {
 
 async fn remove(db: TestDb) {
     let store = db.store().await;
-    let draft = ProductDraft {
-        key: ProductKey::parse("autocad").unwrap(),
-        name: ProductName::parse("AutoCAD").unwrap(),
-        daily_rate: Tokens::new(7).unwrap(),
-        result_rates: Default::default(),
-        idle_awareness: false,
-        items: Vec::new(),
-    };
+    let draft = daily_product("autocad", "AutoCAD", 7);
     store
         .create_product(&draft, Actor::Operator, t0())
         .await

@@ -9,11 +9,10 @@ use chrono::{DateTime, Duration, Utc};
 use jeton_core::import::parse_csv;
 use jeton_core::ledger::Actor;
 use jeton_core::limits::MAX_OPEN_IMPORTS_PER_TEAM;
-use jeton_core::product::ProductDraft;
-use jeton_core::{DomainError, ImportId, ProductKey, ProductName, TeamId, TeamName, Tokens};
+use jeton_core::{DomainError, ImportId, TeamId, TeamName};
 use jeton_store::flex::Secret;
 use jeton_store::imports::{ImportJob, ImportStatus, LineOutcome, Step};
-use jeton_store::testing::TestDb;
+use jeton_store::testing::{TestDb, daily_product};
 use jeton_store::{Store, StoreError, both_backends};
 
 both_backends! {
@@ -45,14 +44,7 @@ fn secrets(n: usize) -> Vec<Secret> {
 }
 
 async fn scene(store: &Store) -> TeamId {
-    let draft = ProductDraft {
-        key: ProductKey::parse("autocad").unwrap(),
-        name: ProductName::parse("AutoCAD").unwrap(),
-        daily_rate: Tokens::new(7).unwrap(),
-        result_rates: Default::default(),
-        idle_awareness: false,
-        items: Vec::new(),
-    };
+    let draft = daily_product("autocad", "AutoCAD", 7);
     store
         .create_product(&draft, Actor::Operator, t0())
         .await
