@@ -117,6 +117,11 @@ async fn add(
     Ok((StatusCode::CREATED, Json(wire(&e))))
 }
 
+/// The answers to a new subscription or trial that does not parse, or names no product.
+const WINDOW_REFUSED: &str = "The product key does not parse (`invalid_product_key`), or \
+    `ends_at` is not after `starts_at` (`invalid_range`)";
+const UNKNOWN_PRODUCT: &str = "The product is not in the catalogue (`unknown_product`)";
+
 /// Give a user a single-user subscription to a product (operator, R-PRI-1).
 ///
 /// While it runs, this identity never pays tokens for the product, on any team.
@@ -130,12 +135,10 @@ async fn add(
             example = json!({"id": 2, "user_id": 7, "product": "autocad", "kind": "subscription",
                 "starts_at": "2026-02-01T00:00:00Z", "ends_at": "2027-02-01T00:00:00Z",
                 "created_at": "2026-01-20T11:00:00Z"})),
-        (status = 400, description = "The product key does not parse (`invalid_product_key`), \
-            or `ends_at` is not after `starts_at` (`invalid_range`)", body = Problem),
+        (status = 400, description = WINDOW_REFUSED, body = Problem),
         (status = 403, description = OPERATOR_ONLY, body = Problem),
         (status = 404, description = "No user has this id (`not_found`)", body = Problem),
-        (status = 422, description = "The product is not in the catalogue (`unknown_product`)",
-            body = Problem)),
+        (status = 422, description = UNKNOWN_PRODUCT, body = Problem)),
     security(("bearer" = ["operator"])))]
 async fn add_subscription(
     State(state): State<AppState>,
@@ -159,12 +162,10 @@ async fn add_subscription(
             example = json!({"id": 3, "user_id": 7, "product": "revit", "kind": "trial",
                 "starts_at": "2026-02-01T00:00:00Z", "ends_at": "2026-03-01T00:00:00Z",
                 "created_at": "2026-01-20T11:00:00Z"})),
-        (status = 400, description = "The product key does not parse (`invalid_product_key`), \
-            or `ends_at` is not after `starts_at` (`invalid_range`)", body = Problem),
+        (status = 400, description = WINDOW_REFUSED, body = Problem),
         (status = 403, description = OPERATOR_ONLY, body = Problem),
         (status = 404, description = "No user has this id (`not_found`)", body = Problem),
-        (status = 422, description = "The product is not in the catalogue (`unknown_product`)",
-            body = Problem)),
+        (status = 422, description = UNKNOWN_PRODUCT, body = Problem)),
     security(("bearer" = ["operator"])))]
 async fn add_trial(
     State(state): State<AppState>,
