@@ -291,22 +291,25 @@ async fn refund_period(
     Ok(total)
 }
 
-/// A session row as the steps need it.
+/// A session row as the steps need it, with its product: a sign-out, a heartbeat that has
+/// something due and a result each need both, and one read is one round trip less per request.
 #[derive(sqlx::FromRow)]
 struct SessionRow {
     #[sqlx(try_from = "i64")]
     team_id: TeamId,
     #[sqlx(try_from = "i64")]
     user_id: UserId,
-    #[sqlx(try_from = "i64")]
-    product_id: ProductId,
     ended_at: Option<i64>,
     end_reason: Option<String>,
+    #[sqlx(flatten)]
+    product: ProductRow,
 }
 
 async fn session_row(conn: &mut Conn, id: SessionId) -> StoreResult<Option<SessionRow>> {
     Ok(sqlx::query_as(
-        "SELECT team_id, user_id, product_id, ended_at, end_reason FROM sessions WHERE id = $1",
+        "SELECT s.team_id, s.user_id, s.ended_at, s.end_reason, \
+         p.id, p.key, p.daily_rate, p.idle_awareness \
+         FROM sessions s JOIN products p ON p.id = s.product_id WHERE s.id = $1",
     )
     .bind(id.0)
     .fetch_optional(&mut *conn)
@@ -531,11 +534,9 @@ impl Store {
         &self,
         team: TeamId,
         user: UserId,
-        product: ProductId,
+        product: ProductRow,
         now: DateTime<Utc>,
     ) -> StoreResult<Step> {
-        // The catalogue is not the team's: read outside the lock, as the lock gives it nothing.
-        let product = product_by_id(&mut self.read_conn().await?, product).await?;
         let mut w = self.begin_write().await?;
         let mut team_row = lock_team(&mut w.tx, team).await?;
         if team_row.merged_into.is_some() {
@@ -660,7 +661,7 @@ impl Store {
     ) -> StoreResult<Beat> {
         let row = self.own_session(session, user).await?;
         let team = row.team_id;
-        let mut step = self.session_step(team, user, row.product_id, now).await?;
+        let mut step = self.session_step(team, user, row.product, now).await?;
         let result = match step.access.clone() {
             Ok(access) => session::heartbeat(&mut step.usage, session, active, access, now),
             Err(_) => {
@@ -805,12 +806,10 @@ impl Store {
             )) => return Ok(Tokens::ZERO),
             Err(e) => return Err(e),
         };
-        // The catalogue is not the team's: read outside the lock.
-        let product = product_by_id(&mut self.read_conn().await?, row.product_id).await?;
         let request = SignOutRequest {
             session,
             user,
-            product,
+            product: row.product,
             now,
         };
         match self
@@ -831,7 +830,9 @@ impl Store {
     ) -> StoreResult<Tokens> {
         let (session, user, now) = (r.session, r.user, r.now);
         for pay_rollover in [true, false] {
-            let mut step = self.session_step(team, user, r.product.id, now).await?;
+            let mut step = self
+                .session_step(team, user, r.product.clone(), now)
+                .await?;
             let access = match pay_rollover {
                 true => step.access.clone().ok(),
                 false => None,
@@ -882,7 +883,7 @@ impl Store {
         }
         let row = self.own_session(session, user).await?;
         let team = row.team_id;
-        let mut step = self.session_step(team, user, row.product_id, now).await?;
+        let mut step = self.session_step(team, user, row.product, now).await?;
         let first: Option<ReportedResultRow> = sqlx::query_as(
             "SELECT result_type, quantity, tokens FROM result_charges WHERE session_id = $1 AND client_id = $2",
         )
@@ -985,6 +986,8 @@ impl Store {
             product_id: product,
         } in groups
         {
+            // The catalogue is not the team's: read outside the lock, as the lock gives it nothing.
+            let product = product_by_id(&mut self.read_conn().await?, product).await?;
             let mut step = self.session_step(team, user, product, now).await?;
             let open: Vec<SessionId> = step.usage.sessions.iter().map(|s| s.id).collect();
             let access = step.access.clone().ok();
