@@ -329,3 +329,37 @@ impl Drop for WriterTx {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The write connection commits durably, checks foreign keys, and keeps the savepoints'
+    /// sub-journal in memory: spilled to a temporary file, created and deleted group after group,
+    /// it cost a tenth of the server's CPU under the charging benchmark.
+    #[test]
+    fn the_write_connection_commits_durably_and_keeps_its_sub_journal_in_memory() {
+        let file = std::env::temp_dir().join(format!(
+            "jeton-writer-settings-{}-{:?}.db",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        drop(Connection::open(&file).expect("create the database file"));
+        let gate = open(&file).expect("open the write connection");
+        let pragmas: Vec<i64> = {
+            let open = gate.conn.try_lock().expect("nobody else holds it");
+            ["temp_store", "synchronous", "foreign_keys"]
+                .iter()
+                .map(|name| {
+                    open.conn
+                        .query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+                        .expect("read the pragma")
+                })
+                .collect()
+        };
+        drop(gate);
+        let _ = std::fs::remove_file(&file);
+        // temp_store 2 = MEMORY, synchronous 2 = FULL, foreign_keys 1 = ON.
+        assert_eq!(pragmas, vec![2, 2, 1]);
+    }
+}
