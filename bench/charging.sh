@@ -11,7 +11,8 @@
 # SECONDS per timed phase (default 5), CONCURRENCY workers in all (default 16), TEAMS teams for
 # the spread load (default 4; the hot load puts every worker on one team). BINARY: `jeton`
 # executables to compare in the same run (default: a release build of this tree); each gets its
-# own fresh database per backend, and they run one after the other on each backend.
+# own fresh server and database per backend, and each phase runs on the binaries in turn, so that
+# the machine's drift during the run weighs on them alike.
 #
 # Bare transaction: PostgreSQL with pgbench (CONCURRENCY clients; spread over 64 pack rows, and
 # all on one row for the hot figure); SQLite with one thread (crates/store/benches/bare_sqlite.rs:
@@ -92,8 +93,12 @@ PY
 }
 
 # --- Jeton -----------------------------------------------------------------------------------
-# jeton BACKEND BINARY_INDEX: a fresh server; the spread load, then the hot team; then audits.
-jeton_run() {
+# Each binary gets a fresh server and database per backend, all started together; each phase then
+# runs on the binaries in turn, so that a machine that slows down during the run (a shared VM)
+# weighs on every binary alike instead of on whichever would have run last.
+PIDS=()
+# start_server BACKEND BINARY_INDEX: a fresh server for that binary, listening on its own port.
+start_server() {
   local backend=$1 b=$2 bin=${BINARIES[$2]} port=$((18190 + $2))
   local dir=$WORK/$backend-$b url=""
   mkdir -p "$dir"
@@ -103,25 +108,27 @@ jeton_run() {
     psql -q -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE $db"
     url="$PG_URL/$db"
   fi
-  export JETON_OPERATOR_KEY=bench-operator-key-0123456789
   local args=(serve --listen "127.0.0.1:$port" --data-dir "$dir")
   [ -n "$url" ] && args+=(--database-url "$url")
   "$bin" "${args[@]}" > "$dir/server.log" 2>&1 &
-  local pid=$!
+  PIDS[$b]=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" > /dev/null && break; sleep 0.1; done
-  export JETON_SERVER="http://127.0.0.1:$port" JETON_KEY=$JETON_OPERATOR_KEY
-  for shape in spread hot; do
-    local teams=$TEAMS
-    [ "$shape" = hot ] && teams=1
-    for phase in charge paid heartbeat; do
-      local sims=()
-      for t in $(seq 1 "$teams"); do
-        "$bin" simulate --load --phase "$phase" --users "$USERS" --concurrency $((CONC / teams)) \
-          --duration "$SECS" --seed "$t" --json > "$dir/$shape.$phase.$t.json" &
-        sims+=($!)
-      done
-      wait "${sims[@]}"
-      python3 - "$backend" "$shape" "$phase" "$b" "$dir/$shape.$phase".*.json <<'PY' >> "$RESULTS"
+}
+
+# phase BACKEND SHAPE PHASE BINARY_INDEX: one timed phase of one binary's load.
+phase() {
+  local backend=$1 shape=$2 phase=$3 b=$4 bin=${BINARIES[$4]} dir=$WORK/$1-$4
+  local teams=$TEAMS
+  [ "$shape" = hot ] && teams=1
+  local sims=()
+  for t in $(seq 1 "$teams"); do
+    JETON_SERVER="http://127.0.0.1:$((18190 + b))" "$bin" simulate --load --phase "$phase" \
+      --users "$USERS" --concurrency $((CONC / teams)) --duration "$SECS" --seed "$t" --json \
+      > "$dir/$shape.$phase.$t.json" &
+    sims+=($!)
+  done
+  wait "${sims[@]}"
+  python3 - "$backend" "$shape" "$phase" "$b" "$dir/$shape.$phase".*.json <<'PY' >> "$RESULTS"
 import json, sys
 backend, shape, phase, b, paths = *sys.argv[1:5], sys.argv[5:]
 runs = [json.load(open(p)) for p in paths]
@@ -136,21 +143,38 @@ print(json.dumps({"backend": backend, "shape": shape, "what": what, "binary": in
                   "errors": sum(sum(r["errors"].values()) for r in runs),
                   "teams": [r["team_id"] for r in runs]}))
 PY
-    done
-  done
-  local bad=0
+}
+
+# audit_and_stop BACKEND BINARY_INDEX: `jeton audit` on every team the binary's load used.
+audit_and_stop() {
+  local backend=$1 b=$2 bin=${BINARIES[$2]} dir=$WORK/$1-$2 bad=0
   for team in $(python3 -c 'import json,sys; print(" ".join(sorted({str(r["team_id"]) for p in sys.argv[1:] for r in [json.load(open(p))]})))' "$dir"/*.json); do
-    "$bin" audit --team "$team" > /dev/null 2>&1 || { bad=1; echo "AUDIT FAILED: $backend binary $b team $team"; }
+    JETON_SERVER="http://127.0.0.1:$((18190 + b))" "$bin" audit --team "$team" > /dev/null 2>&1 \
+      || { bad=1; echo "AUDIT FAILED: $backend binary $b team $team"; }
   done
   [ $bad = 0 ] && echo "$backend, binary $b: jeton audit clean on every team"
-  kill $pid; wait $pid 2>/dev/null || true
+  kill "${PIDS[$b]}"; wait "${PIDS[$b]}" 2>/dev/null || true
+}
+
+# jeton BACKEND: every binary's servers, then each phase on each binary in turn, then audits.
+jeton_run() {
+  local backend=$1
+  export JETON_OPERATOR_KEY=bench-operator-key-0123456789
+  export JETON_KEY=$JETON_OPERATOR_KEY
+  for b in "${!BINARIES[@]}"; do start_server "$backend" "$b"; done
+  for shape in spread hot; do
+    for phase in charge paid heartbeat; do
+      for b in "${!BINARIES[@]}"; do phase "$backend" "$shape" "$phase" "$b"; done
+    done
+  done
+  for b in "${!BINARIES[@]}"; do audit_and_stop "$backend" "$b"; done
 }
 
 bare_sqlite
-for b in "${!BINARIES[@]}"; do jeton_run sqlite "$b"; done
+jeton_run sqlite
 if [ $PG = 1 ]; then
   bare_postgres
-  for b in "${!BINARIES[@]}"; do jeton_run postgres "$b"; done
+  jeton_run postgres
 else
   echo "postgres: skipped (nothing answers on 127.0.0.1:5432)"
 fi
@@ -158,6 +182,10 @@ fi
 python3 - "$RESULTS" "$TEAMS" "$CONC" "${BINARIES[@]}" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
+# The phases ran on the binaries in turn; the table lists each binary's rows together.
+order = {"bare": 0, "charging": 1, "sign-in,": 2, "heartbeat,": 3}
+rows.sort(key=lambda r: (r["backend"] != "sqlite", -1 if r["binary"] == "-" else r["binary"],
+                         r["shape"] != "spread", order.get(r["what"].split()[0], 0)))
 teams, conc, binaries = sys.argv[2], sys.argv[3], sys.argv[4:]
 for i, b in enumerate(binaries):
     print(f"binary {i}: {b}")
