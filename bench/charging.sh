@@ -16,9 +16,9 @@
 #
 # Bare transaction: PostgreSQL with pgbench (CONCURRENCY clients; spread over 64 pack rows, and
 # all on one row for the hot figure); SQLite with one thread (crates/store/benches/bare_sqlite.rs:
-# rusqlite on the SQLite library sqlx links), WAL, synchronous=FULL, BEGIN IMMEDIATE. After each
-# Jeton run `jeton audit` checks every team's ledger. Prints one table: rate, p50/p99 and the
-# ratio to the bare figure.
+# rusqlite on the SQLite library sqlx links), WAL, synchronous=FULL, BEGIN IMMEDIATE; measured
+# before and after the Jeton phases of its backend. After each Jeton run `jeton audit` checks every
+# team's ledger. Prints one table: rate, p50/p99 and the ratio to the faster bare figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-5}
@@ -51,12 +51,21 @@ echo "machine: $(nproc) CPUs, $(uname -sr); load average $(cut -d' ' -f1-3 /proc
 echo "command: bench/charging.sh $SECS $CONC $USERS $TEAMS ${BINARIES[*]}"
 
 # --- the bare charge transaction -------------------------------------------------------------
+# The bare transaction runs before and after the Jeton phases, and the ratios are to the faster
+# of the two: one measurement can catch a slow moment of a shared machine and flatter Jeton.
+# tag WHEN: marks the bare rows on stdin as measured before or after.
+tag() {
+  python3 -c 'import json, sys
+for line in sys.stdin:
+    r = json.loads(line); r["what"] += f" ({sys.argv[1]})"; print(json.dumps(r))' "$1"
+}
+
 bare_sqlite() {
-  cargo bench -q -p jeton-store --bench bare_sqlite -- "$SECS" "$WORK/bare.db" >> "$RESULTS"
+  cargo bench -q -p jeton-store --bench bare_sqlite -- "$SECS" "$WORK/bare-$1.db" | tag "$1" >> "$RESULTS"
 }
 
 bare_postgres() {
-  local db=jeton_bench_bare_$$
+  local db=jeton_bench_bare_$$_$1
   DBS+=("$db")
   psql -q -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE $db"
   psql -q -h 127.0.0.1 -U postgres -d "$db" <<'SQL'
@@ -75,10 +84,11 @@ UPDATE packs SET remaining = remaining - 5 WHERE id = :pack AND remaining >= 5;
 INSERT INTO ledger_events (team_id, pack_id, amount, at) VALUES (:pack, :pack, -5, 0);
 COMMIT;
 SQL
+    rm -rf "$WORK/pgbench-$shape"
     mkdir -p "$WORK/pgbench-$shape"
     (cd "$WORK/pgbench-$shape" && pgbench -n -h 127.0.0.1 -U postgres -c "$CONC" -j 2 -T "$SECS" \
        -f "$WORK/charge.sql" -l "$db" > out.txt 2>&1)
-    python3 - "$shape" "$CONC" "$WORK/pgbench-$shape" <<'PY' >> "$RESULTS"
+    python3 - "$shape" "$CONC" "$WORK/pgbench-$shape" <<'PY' | tag "$1" >> "$RESULTS"
 import glob, json, re, sys
 shape, conc, d = sys.argv[1], sys.argv[2], sys.argv[3]
 out = open(f"{d}/out.txt").read()
@@ -170,11 +180,13 @@ jeton_run() {
   for b in "${!BINARIES[@]}"; do audit_and_stop "$backend" "$b"; done
 }
 
-bare_sqlite
+bare_sqlite before
 jeton_run sqlite
+bare_sqlite after
 if [ $PG = 1 ]; then
-  bare_postgres
+  bare_postgres before
   jeton_run postgres
+  bare_postgres after
 else
   echo "postgres: skipped (nothing answers on 127.0.0.1:5432)"
 fi
@@ -189,7 +201,11 @@ rows.sort(key=lambda r: (r["backend"] != "sqlite", -1 if r["binary"] == "-" else
 teams, conc, binaries = sys.argv[2], sys.argv[3], sys.argv[4:]
 for i, b in enumerate(binaries):
     print(f"binary {i}: {b}")
-bare = {(r["backend"], r["shape"]): r["rate"] for r in rows if r["binary"] == "-"}
+bare = {}
+for r in rows:
+    if r["binary"] == "-":
+        key = (r["backend"], r["shape"])
+        bare[key] = max(bare.get(key, 0), r["rate"])
 print()
 print(f"| backend | load | request | binary | rate /s | p50 ms | p99 ms | vs bare | errors |")
 print(f"|---|---|---|---|---:|---:|---:|---:|---:|")
