@@ -339,10 +339,12 @@ mod tests {
     /// it cost a tenth of the server's CPU under the charging benchmark.
     #[test]
     fn the_write_connection_commits_durably_and_keeps_its_sub_journal_in_memory() {
+        let unique = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         let file = std::env::temp_dir().join(format!(
-            "jeton-writer-settings-{}-{:?}.db",
-            std::process::id(),
-            std::time::SystemTime::now()
+            "jeton-writer-settings-{}-{unique}.db",
+            std::process::id()
         ));
         drop(Connection::open(&file).expect("create the database file"));
         let gate = open(&file).expect("open the write connection");
