@@ -13,6 +13,11 @@ use jeton_client::Client;
 use serde::Serialize;
 
 /// Product names and daily rates, taken in order.
+/// Users set up at once by one simulation. Each is made with a password, which the server hashes
+/// (argon2) in a few slots behind a bounded queue: more at once only wait, and past the queue the
+/// server answers `busy`, which failed the setup of `--load` runs with 64 workers over 4 teams.
+const SETUP_WORKERS: u32 = 4;
+
 const PRODUCTS: [(&str, i64); 10] = [
     ("cad", 7),
     ("render", 3),
@@ -105,7 +110,7 @@ pub async fn build(
         .context("buying the simulation's pack")?;
 
     let password = Arc::new(password());
-    let workers = concurrency.clamp(1, users.max(1));
+    let workers = concurrency.clamp(1, users.max(1)).min(SETUP_WORKERS);
     let mut tasks = tokio::task::JoinSet::new();
     for worker in 0..workers {
         let operator = operator.clone();
