@@ -141,14 +141,25 @@ async fn usable_after_release(conn: &mut AnyConnection) -> Result<bool, sqlx::Er
     Ok(true)
 }
 
-/// Begins a write transaction: on SQLite on the write connection, with `BEGIN IMMEDIATE`.
+/// How a write transaction begins on PostgreSQL, in one round trip: its statements run on the
+/// generic plan that PostgreSQL keeps for each prepared statement. By default PostgreSQL plans a
+/// statement afresh for its parameters at every run whenever it guesses that beats the generic
+/// plan, and it guesses so for a session batch's state query (`crate::session_state`): planning
+/// that union of a few dozen branches cost more than running it, inside the teams' locks. A write
+/// transaction's statements look rows up by key, where the generic plan is the plan; reports and
+/// other reads are left to PostgreSQL's own choice.
+pub(crate) const POSTGRES_BEGIN_WRITE: &str =
+    "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
+
+/// Begins a write transaction: on SQLite on the write connection, with `BEGIN IMMEDIATE`; on
+/// PostgreSQL with [`POSTGRES_BEGIN_WRITE`].
 pub(crate) async fn begin_write_on(pool: &AnyPool, gate: &WriteGate) -> StoreResult<WriteTx> {
     // BEGIN IMMEDIATE takes SQLite's write lock at the start. A deferred transaction that reads
     // first and writes later cannot wait: if another connection committed in between, its
     // upgrade fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT).
     let tx = match gate {
         Some(gate) => Conn::Writer(WriterTx::begin(gate).await?),
-        None => Conn::Tx(pool.begin().await?),
+        None => Conn::Tx(pool.begin_with(POSTGRES_BEGIN_WRITE).await?),
     };
     Ok(WriteTx { tx })
 }
@@ -302,6 +313,31 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write transaction on PostgreSQL runs its statements on their generic plans (see
+    /// [`POSTGRES_BEGIN_WRITE`]); the setting ends with it, and reads keep PostgreSQL's choice.
+    #[tokio::test]
+    async fn postgres_write_transactions_run_on_generic_plans() {
+        let Some(db) = crate::testing::TestDb::postgres().await else {
+            return;
+        };
+        let store = db.store().await;
+        let mode = "SELECT current_setting('plan_cache_mode')";
+        let mut w = store.begin_write().await.expect("begin");
+        let (inside,): (String,) = sqlx::query_as(mode)
+            .fetch_one(&mut w.tx)
+            .await
+            .expect("read inside");
+        w.commit().await.expect("commit");
+        let (read,): (String,) = sqlx::query_as(mode)
+            .fetch_one(&mut store.read_conn().await.expect("read connection"))
+            .await
+            .expect("read outside");
+        assert_eq!(
+            (inside.as_str(), read.as_str()),
+            ("force_generic_plan", "auto")
+        );
+    }
 
     #[test]
     fn passwords_are_redacted_from_urls() {
