@@ -25,6 +25,14 @@ pub(crate) enum Conn {
     Reader(Reader),
 }
 
+impl Conn {
+    /// Whether this transaction can wait for another's row locks: PostgreSQL's can; SQLite's one
+    /// writer runs one write transaction at a time.
+    pub(crate) fn waits_for_row_locks(&self) -> bool {
+        matches!(self, Conn::Tx(_))
+    }
+}
+
 /// Runs `query` in place on an SQLite connection this process drives itself.
 fn in_place<'q, E: Execute<'q, Any>>(
     mut query: E,

@@ -156,15 +156,19 @@ impl Writes {
         if self.ended.is_empty() {
             return Ok(());
         }
+        // Locked in session order first, as the heartbeats written behind lock them
+        // (`crate::beats::lock_sessions`): in two orders, two transactions could each wait for
+        // the other. A session is ended once: the first end planned for it counts.
+        let mut ended = self.ended.clone();
+        ended.sort_by_key(|(session, ..)| *session);
+        ended.dedup_by_key(|(session, ..)| *session);
+        let sessions: Vec<SessionId> = ended.iter().map(|(session, ..)| *session).collect();
+        crate::beats::lock_sessions(conn, &sessions).await?;
         let sql = format!(
             "UPDATE sessions SET ended_at = v.column2, end_reason = v.column3 FROM (VALUES {}) AS v \
              WHERE sessions.id = v.column1 AND sessions.ended_at IS NULL",
-            values(self.ended.len(), 3)
+            values(ended.len(), 3)
         );
-        // In session order, as the heartbeats written behind lock them (`crate::beats::write`):
-        // in two orders, two transactions could each wait for the other.
-        let mut ended = self.ended.clone();
-        ended.sort_by_key(|(session, ..)| *session);
         let mut q = sqlx::query(&sql);
         for (session, at, reason) in &ended {
             q = q.bind(session.0).bind(*at).bind(*reason);
