@@ -54,6 +54,11 @@ async fn apply(
 ) -> StoreResult<Applied> {
     let team = packs.team();
     let mut applied = Applied::default();
+    // In id order, as every transaction that changes several sessions locks them.
+    let mut ending: Vec<SessionId> = plan.end.iter().map(|(session, ..)| *session).collect();
+    ending.sort();
+    ending.dedup();
+    beats::lock_sessions(conn, &ending).await?;
     for (session, at, reason) in &plan.end {
         sqlx::query(
             "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
@@ -1018,8 +1023,13 @@ impl Store {
     ) -> StoreResult<usize> {
         let mut w = self.begin_write().await?;
         lock_team(&mut w.tx, team).await?;
+        // In id order, as every transaction that changes several sessions locks them.
+        let mut sessions = sessions.to_vec();
+        sessions.sort();
+        sessions.dedup();
+        beats::lock_sessions(&mut w.tx, &sessions).await?;
         let mut ended = 0;
-        for s in sessions {
+        for s in &sessions {
             let done = sqlx::query(
                 "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND team_id = $4 AND ended_at IS NULL",
             )
