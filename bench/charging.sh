@@ -12,7 +12,10 @@
 # the spread load (default 4; the hot load puts every worker on one team). BINARY: `jeton`
 # executables to compare in the same run (default: a release build of this tree); each gets its
 # own fresh server and database per backend, and each phase runs on the binaries in turn, so that
-# the machine's drift during the run weighs on them alike.
+# the machine's drift during the run weighs on them alike. JETON_BENCH_ROUNDS=N (default 1) runs
+# every phase N times, round after round (each round the phases in turn again), and prints each
+# row's median rate and p99 with the rates of every round: a shared machine varies by ±10–15 %
+# from one run to the next, and a difference smaller than that needs several.
 #
 # Bare transaction: PostgreSQL with pgbench (CONCURRENCY clients; spread over 64 pack rows, and
 # all on one row for the hot figure); SQLite with one thread (crates/store/benches/bare_sqlite.rs:
@@ -25,6 +28,7 @@ SECS=${1:-5}
 CONC=${2:-16}
 USERS=${3:-40}
 TEAMS=${4:-4}
+ROUNDS=${JETON_BENCH_ROUNDS:-1}
 shift $(($# < 4 ? $# : 4))
 BINARIES=("$@")
 PG_URL=${JETON_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
@@ -48,7 +52,7 @@ PG=0
 pg_isready -q -h 127.0.0.1 -p 5432 && PG=1
 
 echo "machine: $(nproc) CPUs, $(uname -sr); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "command: bench/charging.sh $SECS $CONC $USERS $TEAMS ${BINARIES[*]}"
+echo "command: JETON_BENCH_ROUNDS=$ROUNDS bench/charging.sh $SECS $CONC $USERS $TEAMS ${BINARIES[*]}"
 
 # --- the bare charge transaction -------------------------------------------------------------
 # The bare transaction runs before and after the Jeton phases, and the ratios are to the faster
@@ -125,28 +129,29 @@ start_server() {
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" > /dev/null && break; sleep 0.1; done
 }
 
-# phase BACKEND SHAPE PHASE BINARY_INDEX: one timed phase of one binary's load.
+# phase BACKEND SHAPE PHASE BINARY_INDEX ROUND: one timed phase of one binary's load.
 phase() {
-  local backend=$1 shape=$2 phase=$3 b=$4 bin=${BINARIES[$4]} dir=$WORK/$1-$4
+  local backend=$1 shape=$2 phase=$3 b=$4 round=$5 bin=${BINARIES[$4]} dir=$WORK/$1-$4
   local teams=$TEAMS
   [ "$shape" = hot ] && teams=1
   local sims=()
   for t in $(seq 1 "$teams"); do
     JETON_SERVER="http://127.0.0.1:$((18190 + b))" "$bin" simulate --load --phase "$phase" \
       --users "$USERS" --concurrency $((CONC / teams)) --duration "$SECS" --seed "$t" --json \
-      > "$dir/$shape.$phase.$t.json" &
+      > "$dir/$shape.$phase.$round.$t.json" &
     sims+=($!)
   done
   wait "${sims[@]}"
-  python3 - "$backend" "$shape" "$phase" "$b" "$dir/$shape.$phase".*.json <<'PY' >> "$RESULTS"
+  python3 - "$backend" "$shape" "$phase" "$b" "$round" "$dir/$shape.$phase.$round".*.json <<'PY' >> "$RESULTS"
 import json, sys
-backend, shape, phase, b, paths = *sys.argv[1:5], sys.argv[5:]
+backend, shape, phase, b, round_, paths = *sys.argv[1:6], sys.argv[6:]
 runs = [json.load(open(p)) for p in paths]
 op = runs[0]["rate_of"]
 what = {"charge": "charging sign-in (+heartbeat, sign-out)", "paid": "sign-in, paid period",
         "heartbeat": "heartbeat, open session"}[phase]
 # Several teams: rates add up, percentiles are the worst team's.
 print(json.dumps({"backend": backend, "shape": shape, "what": what, "binary": int(b),
+                  "round": int(round_),
                   "rate": sum(r["rate"] for r in runs),
                   "p50": max(r["operations"][op]["p50_ms"] for r in runs),
                   "p99": max(r["operations"][op]["p99_ms"] for r in runs),
@@ -172,9 +177,11 @@ jeton_run() {
   export JETON_OPERATOR_KEY=bench-operator-key-0123456789
   export JETON_KEY=$JETON_OPERATOR_KEY
   for b in "${!BINARIES[@]}"; do start_server "$backend" "$b"; done
-  for shape in spread hot; do
-    for phase in charge paid heartbeat; do
-      for b in "${!BINARIES[@]}"; do phase "$backend" "$shape" "$phase" "$b"; done
+  for round in $(seq 1 "$ROUNDS"); do
+    for shape in spread hot; do
+      for phase in charge paid heartbeat; do
+        for b in "${!BINARIES[@]}"; do phase "$backend" "$shape" "$phase" "$b" "$round"; done
+      done
     done
   done
   for b in "${!BINARIES[@]}"; do audit_and_stop "$backend" "$b"; done
@@ -191,14 +198,32 @@ else
   echo "postgres: skipped (nothing answers on 127.0.0.1:5432)"
 fi
 
-python3 - "$RESULTS" "$TEAMS" "$CONC" "${BINARIES[@]}" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
+python3 - "$RESULTS" "$TEAMS" "$CONC" "$ROUNDS" "${BINARIES[@]}" <<'PY'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+# Several rounds: one row per (backend, load, request, binary), with the median of its rounds
+# (rate, p50, p99) and every round's rate in the order they ran.
+rows, rounds_of = [], {}
+for r in runs:
+    key = (r["backend"], r["shape"], r["what"], r["binary"])
+    if r["binary"] == "-" or key not in rounds_of:
+        rows.append(r)
+    if r["binary"] != "-":
+        rounds_of.setdefault(key, []).append(r)
+for r in rows:
+    same = rounds_of.get((r["backend"], r["shape"], r["what"], r["binary"]))
+    if same:
+        r["rounds"] = [x["rate"] for x in same]
+        r["rate"] = statistics.median(x["rate"] for x in same)
+        r["p50"] = statistics.median(x["p50"] for x in same)
+        r["p99"] = statistics.median(x["p99"] for x in same)
+        r["errors"] = sum(x["errors"] for x in same)
+
 # The phases ran on the binaries in turn; the table lists each binary's rows together.
 order = {"bare": 0, "charging": 1, "sign-in,": 2, "heartbeat,": 3}
 rows.sort(key=lambda r: (r["backend"] != "sqlite", -1 if r["binary"] == "-" else r["binary"],
                          r["shape"] != "spread", order.get(r["what"].split()[0], 0)))
-teams, conc, binaries = sys.argv[2], sys.argv[3], sys.argv[4:]
+teams, conc, rounds, binaries = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:]
 for i, b in enumerate(binaries):
     print(f"binary {i}: {b}")
 bare = {}
@@ -207,11 +232,18 @@ for r in rows:
         key = (r["backend"], r["shape"])
         bare[key] = max(bare.get(key, 0), r["rate"])
 print()
-print(f"| backend | load | request | binary | rate /s | p50 ms | p99 ms | vs bare | errors |")
-print(f"|---|---|---|---|---:|---:|---:|---:|---:|")
+if rounds > 1:
+    print(f"rate, p50 and p99: the median of {rounds} rounds; \"rounds /s\": each round's rate, in order")
+    print()
+extra = (" rounds /s |", "---|") if rounds > 1 else ("", "")
+print(f"| backend | load | request | binary | rate /s | p50 ms | p99 ms | vs bare | errors |{extra[0]}")
+print(f"|---|---|---|---|---:|---:|---:|---:|---:|{extra[1]}")
 for r in rows:
     shape = f"{teams} teams, {conc} workers" if r["shape"] == "spread" else f"1 hot team, {conc} workers"
     ratio = r["rate"] / bare[(r["backend"], r["shape"])] * 100
+    each = ""
+    if rounds > 1:
+        each = " " + ", ".join(f"{x:,.0f}" for x in r.get("rounds", [r["rate"]])) + " |"
     print(f"| {r['backend']} | {shape} | {r['what']} | {r['binary']} | {r['rate']:,.0f} | "
-          f"{r['p50']:.2f} | {r['p99']:.2f} | {ratio:.0f} % | {r['errors']} |")
+          f"{r['p50']:.2f} | {r['p99']:.2f} | {ratio:.0f} % | {r['errors']} |{each}")
 PY
