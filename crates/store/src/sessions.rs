@@ -692,6 +692,13 @@ impl Store {
                 return Err(gone(reason));
             }
         };
+        // The sessions the plan ends and the beating one, all locked in id order first: the
+        // beating one is written after the others are ended.
+        let mut touched: Vec<SessionId> = plan.end.iter().map(|(s, ..)| *s).collect();
+        touched.push(session);
+        touched.sort();
+        touched.dedup();
+        beats::lock_sessions(step.conn(), &touched).await?;
         match step.apply(&plan, Actor::User(user), now).await {
             Ok(applied) => {
                 sqlx::query(
