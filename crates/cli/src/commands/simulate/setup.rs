@@ -12,12 +12,12 @@ use jeton_api::{AssignRequest, NewPack, NewProduct, NewTeam, NewUser, TokenReque
 use jeton_client::Client;
 use serde::Serialize;
 
-/// Product names and daily rates, taken in order.
 /// Users set up at once by one simulation. Each is made with a password, which the server hashes
 /// (argon2) in a few slots behind a bounded queue: more at once only wait, and past the queue the
 /// server answers `busy`, which failed the setup of `--load` runs with 64 workers over 4 teams.
 const SETUP_WORKERS: u32 = 4;
 
+/// Product names and daily rates, taken in order.
 const PRODUCTS: [(&str, i64); 10] = [
     ("cad", 7),
     ("render", 3),
