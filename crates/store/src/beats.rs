@@ -7,7 +7,7 @@
 //! crash loses at most the beats of the last interval: a session can then only be judged dead
 //! earlier, never charged more (docs/design.md, "Sessions").
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -183,8 +183,7 @@ pub(crate) async fn write(
     beats.sort_by_key(|(session, _)| *session);
     let mut w = begin_write_on(pool, gate).await?;
     for chunk in beats.chunks(ROWS_PER_STATEMENT) {
-        let sessions: Vec<SessionId> = chunk.iter().map(|(session, _)| *session).collect();
-        lock_sessions(&mut w.tx, &sessions).await?;
+        lock_sessions(&mut w.tx, chunk.iter().map(|(session, _)| *session)).await?;
         // VALUES names its columns column1.. on both backends.
         let mut sql = String::from(
             "UPDATE sessions SET last_seen_at = v.column2, last_active_at = \
@@ -224,19 +223,22 @@ pub(crate) async fn write(
     w.commit().await
 }
 
-/// Locks the rows of `sessions` (sorted by id) in id order, before a statement that changes
-/// several of them. An `UPDATE … FROM (VALUES …)` locks its rows in the order its plan meets them
+/// Locks the rows of `sessions` (in any order, repeats allowed) in id order, before statements
+/// that change several of them. An `UPDATE … FROM (VALUES …)` locks its rows in the order its plan meets them
 /// (a hash join meets them in the table's physical order), not in the order of its VALUES: a team
 /// batch ending sessions and a flush of kept beats each held a row the other waited for, until
 /// PostgreSQL's deadlock check ended one a second later (a p99 of one second in the charging
 /// benchmark, and the batch run again one request at a time). Locked in one order first, two such
 /// transactions wait for each other at most one way. One session needs no order, and SQLite's one
 /// writer never waits for another transaction's rows: nothing to do for either.
-pub(crate) async fn lock_sessions(conn: &mut Conn, sessions: &[SessionId]) -> StoreResult<()> {
+pub(crate) async fn lock_sessions(
+    conn: &mut Conn,
+    sessions: impl IntoIterator<Item = SessionId>,
+) -> StoreResult<()> {
+    let sessions: BTreeSet<SessionId> = sessions.into_iter().collect();
     if sessions.len() < 2 || !conn.waits_for_row_locks() {
         return Ok(());
     }
-    debug_assert!(sessions.windows(2).all(|w| w[0] < w[1]), "sorted, distinct");
     let list = (1..=sessions.len())
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -360,7 +362,7 @@ mod tests {
             let store = store.clone();
             tokio::spawn(async move {
                 let mut w = store.begin_write().await.expect("begin");
-                lock_sessions(&mut w.tx, &[low, high]).await.expect("lock");
+                lock_sessions(&mut w.tx, [low, high]).await.expect("lock");
                 w.commit().await.expect("commit");
             })
         };

@@ -55,10 +55,7 @@ async fn apply(
     let team = packs.team();
     let mut applied = Applied::default();
     // In id order, as every transaction that changes several sessions locks them.
-    let mut ending: Vec<SessionId> = plan.end.iter().map(|(session, ..)| *session).collect();
-    ending.sort();
-    ending.dedup();
-    beats::lock_sessions(conn, &ending).await?;
+    beats::lock_sessions(conn, plan.end.iter().map(|(session, ..)| *session)).await?;
     for (session, at, reason) in &plan.end {
         sqlx::query(
             "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
@@ -694,11 +691,8 @@ impl Store {
         };
         // The sessions the plan ends and the beating one, all locked in id order first: the
         // beating one is written after the others are ended.
-        let mut touched: Vec<SessionId> = plan.end.iter().map(|(s, ..)| *s).collect();
-        touched.push(session);
-        touched.sort();
-        touched.dedup();
-        beats::lock_sessions(step.conn(), &touched).await?;
+        let touched = plan.end.iter().map(|(s, ..)| *s).chain([session]);
+        beats::lock_sessions(step.conn(), touched).await?;
         match step.apply(&plan, Actor::User(user), now).await {
             Ok(applied) => {
                 sqlx::query(
@@ -1031,12 +1025,9 @@ impl Store {
         let mut w = self.begin_write().await?;
         lock_team(&mut w.tx, team).await?;
         // In id order, as every transaction that changes several sessions locks them.
-        let mut sessions = sessions.to_vec();
-        sessions.sort();
-        sessions.dedup();
-        beats::lock_sessions(&mut w.tx, &sessions).await?;
+        beats::lock_sessions(&mut w.tx, sessions.iter().copied()).await?;
         let mut ended = 0;
-        for s in &sessions {
+        for s in sessions {
             let done = sqlx::query(
                 "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND team_id = $4 AND ended_at IS NULL",
             )

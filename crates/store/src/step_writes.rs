@@ -158,19 +158,15 @@ impl Writes {
         }
         // Locked in session order first, as the heartbeats written behind lock them
         // (`crate::beats::lock_sessions`): in two orders, two transactions could each wait for
-        // the other. A session is ended once: the first end planned for it counts.
-        let mut ended = self.ended.clone();
-        ended.sort_by_key(|(session, ..)| *session);
-        ended.dedup_by_key(|(session, ..)| *session);
-        let sessions: Vec<SessionId> = ended.iter().map(|(session, ..)| *session).collect();
-        crate::beats::lock_sessions(conn, &sessions).await?;
+        // the other.
+        crate::beats::lock_sessions(conn, self.ended.iter().map(|(session, ..)| *session)).await?;
         let sql = format!(
             "UPDATE sessions SET ended_at = v.column2, end_reason = v.column3 FROM (VALUES {}) AS v \
              WHERE sessions.id = v.column1 AND sessions.ended_at IS NULL",
-            values(ended.len(), 3)
+            values(self.ended.len(), 3)
         );
         let mut q = sqlx::query(&sql);
-        for (session, at, reason) in &ended {
+        for (session, at, reason) in &self.ended {
             q = q.bind(session.0).bind(*at).bind(*reason);
         }
         q.execute(&mut *conn).await?;
