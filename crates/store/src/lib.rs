@@ -44,6 +44,7 @@ pub mod teams;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
+mod together;
 pub mod transfers;
 mod usage;
 pub mod users;

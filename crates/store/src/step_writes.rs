@@ -1,6 +1,7 @@
 //! The rows a batch of session steps writes, gathered in memory while the engine's plans are
 //! applied one after the other (`crate::session_batch`), then written with one statement per
-//! table: a batch of any size costs about as many round trips under the team's lock as one step.
+//! table, sent together (`crate::together`): a batch of any size costs as many round trips under
+//! the team's lock as one step, two on PostgreSQL where a batch opens periods and one otherwise.
 //! Each statement checks what the plans assumed (a pack holds what is drawn, an aggregate holds
 //! what is taken back), so a batch planned on stale data fails whole instead of writing wrong.
 
@@ -14,6 +15,7 @@ use jeton_core::{PackId, PeriodId, ProductId, SessionId, TeamId, Tokens, UserId}
 
 use crate::conn::Conn;
 use crate::error::{StoreError, StoreResult};
+use crate::together::{Arg, Expect, Ids, Together};
 use crate::usage::Sums;
 
 /// A period a ledger event or session points at: stored before, or opened by this batch (by its
@@ -141,112 +143,132 @@ impl Writes {
     }
 
     /// Writes it all on `conn`, in the transaction that holds `team`'s lock; returns the new
-    /// sessions' ids, in the order they were added.
+    /// sessions' ids, in the order they were added. The statements go together
+    /// (`crate::together`): those that name a new period after the periods are written, the rest
+    /// before, with them.
     pub(crate) async fn flush(&self, conn: &mut Conn, team: TeamId) -> StoreResult<Vec<SessionId>> {
-        self.write_ended(conn).await?;
-        self.write_refunded(conn).await?;
-        let periods = self.write_periods(conn, team).await?;
-        self.write_packs(conn, team).await?;
-        self.write_events(conn, team, &periods).await?;
-        self.write_usage(conn, team).await?;
-        self.write_sessions(conn, team, &periods).await
-    }
-
-    async fn write_ended(&self, conn: &mut Conn) -> StoreResult<()> {
-        if self.ended.is_empty() {
-            return Ok(());
-        }
         // Locked in session order first, as the heartbeats written behind lock them
         // (`crate::beats::lock_sessions`): in two orders, two transactions could each wait for
         // the other.
         crate::beats::lock_sessions(conn, self.ended.iter().map(|(session, ..)| *session)).await?;
+        let mut statements = Together::default();
+        self.end_sessions(&mut statements);
+        self.refund_periods(&mut statements);
+        let opened = self.open_periods(&mut statements, team);
+        self.change_packs(&mut statements, team);
+        self.add_usage(&mut statements, team);
+        let periods: Vec<PeriodId> = match opened {
+            Some(k) => {
+                let mut done = std::mem::take(&mut statements).run(conn).await?;
+                let rows = std::mem::take(&mut done[k]);
+                let expected = self.periods.iter().map(|r| (r.user, r.product));
+                in_insert_order(rows, expected, "usage period")?
+                    .map(PeriodId)
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        self.add_events(&mut statements, team, &periods)?;
+        let opened = self.open_sessions(&mut statements, team, &periods)?;
+        let mut done = statements.run(conn).await?;
+        match opened {
+            Some(k) => {
+                let rows = std::mem::take(&mut done[k]);
+                let expected = self.sessions.iter().map(|s| (s.user, s.product));
+                Ok(in_insert_order(rows, expected, "session")?
+                    .map(SessionId)
+                    .collect())
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn end_sessions(&self, statements: &mut Together) {
+        if self.ended.is_empty() {
+            return;
+        }
         let sql = format!(
             "UPDATE sessions SET ended_at = v.column2, end_reason = v.column3 FROM (VALUES {}) AS v \
              WHERE sessions.id = v.column1 AND sessions.ended_at IS NULL",
             values(self.ended.len(), 3)
         );
-        let mut q = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(self.ended.len() * 3);
         for (session, at, reason) in &self.ended {
-            q = q.bind(session.0).bind(*at).bind(*reason);
+            args.extend([session.0.into(), (*at).into(), (*reason).into()]);
         }
-        q.execute(&mut *conn).await?;
-        Ok(())
+        statements.push(sql, args, Expect::Any);
     }
 
-    async fn write_refunded(&self, conn: &mut Conn) -> StoreResult<()> {
+    fn refund_periods(&self, statements: &mut Together) {
         if self.refunded.is_empty() {
-            return Ok(());
+            return;
         }
         let sql = format!(
             "UPDATE usage_periods SET refunded_at = v.column2 FROM (VALUES {}) AS v \
              WHERE usage_periods.id = v.column1 AND usage_periods.refunded_at IS NULL",
             values(self.refunded.len(), 2)
         );
-        let mut q = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(self.refunded.len() * 2);
         for (period, at) in &self.refunded {
-            q = q.bind(period.0).bind(*at);
+            args.extend([period.0.into(), (*at).into()]);
         }
-        let done = q.execute(&mut *conn).await?;
-        if done.rows_affected() != self.refunded.len() as u64 {
-            return Err(StoreError::corrupt("a period was refunded twice"));
-        }
-        Ok(())
+        let complaint = "a period was refunded twice".to_owned();
+        statements.push(
+            sql,
+            args,
+            Expect::Rows(self.refunded.len() as u64, complaint),
+        );
     }
 
-    async fn write_periods(&self, conn: &mut Conn, team: TeamId) -> StoreResult<Vec<PeriodId>> {
+    /// The new periods' insert, if any: its index among the statements.
+    fn open_periods(&self, statements: &mut Together, team: TeamId) -> Option<usize> {
         if self.periods.is_empty() {
-            return Ok(Vec::new());
+            return None;
         }
         let sql = format!(
             "INSERT INTO usage_periods (team_id, user_id, product_id, access, opened, started_at, \
-             ends_at, rate, tokens, charged_at) VALUES {} RETURNING id, user_id, product_id",
+             ends_at, rate, tokens, charged_at) VALUES {}",
             values(self.periods.len(), 10)
         );
-        let mut q = sqlx::query_as::<_, (i64, i64, i64)>(&sql);
+        let mut args = Vec::with_capacity(self.periods.len() * 10);
         for r in &self.periods {
-            q = q
-                .bind(team.0)
-                .bind(r.user.0)
-                .bind(r.product.0)
-                .bind(r.period.access.as_str())
-                .bind(r.period.opened.as_str())
-                .bind(crate::time::to_db(r.period.started_at))
-                .bind(crate::time::to_db(r.period.ends_at))
-                .bind(r.rate.as_i64())
-                .bind(r.period.tokens.as_i64())
-                .bind(r.charged_at);
+            args.extend([
+                team.0.into(),
+                r.user.0.into(),
+                r.product.0.into(),
+                r.period.access.as_str().into(),
+                r.period.opened.as_str().into(),
+                crate::time::to_db(r.period.started_at).into(),
+                crate::time::to_db(r.period.ends_at).into(),
+                r.rate.as_i64().into(),
+                r.period.tokens.as_i64().into(),
+                r.charged_at.into(),
+            ]);
         }
-        let rows = q.fetch_all(&mut *conn).await?;
-        let expected = self.periods.iter().map(|r| (r.user, r.product));
-        in_insert_order(rows, expected, "usage period").map(|ids| ids.map(PeriodId).collect())
+        Some(statements.push(sql, args, Expect::Ids))
     }
 
-    async fn write_packs(&self, conn: &mut Conn, team: TeamId) -> StoreResult<()> {
+    fn change_packs(&self, statements: &mut Together, team: TeamId) {
         for (pack, change) in &self.packs {
             if *change == 0 {
                 continue;
             }
-            let done = sqlx::query(
+            statements.push(
                 "UPDATE packs SET remaining = remaining + $1 \
-                 WHERE id = $2 AND team_id = $3 AND remaining + $1 >= 0",
-            )
-            .bind(*change)
-            .bind(pack.0)
-            .bind(team.0)
-            .execute(&mut *conn)
-            .await?;
-            if done.rows_affected() != 1 {
-                return Err(StoreError::corrupt(format!(
-                    "pack {pack} of team {team} could not change by {change} tokens"
-                )));
-            }
+                 WHERE id = $2 AND team_id = $3 AND remaining + $1 >= 0"
+                    .to_owned(),
+                vec![(*change).into(), pack.0.into(), team.0.into()],
+                Expect::Rows(
+                    1,
+                    format!("pack {pack} of team {team} could not change by {change} tokens"),
+                ),
+            );
         }
-        Ok(())
     }
 
-    async fn write_events(
+    fn add_events(
         &self,
-        conn: &mut Conn,
+        statements: &mut Together,
         team: TeamId,
         periods: &[PeriodId],
     ) -> StoreResult<()> {
@@ -258,28 +280,30 @@ impl Writes {
              cause_ref) VALUES {}",
             values(self.events.len(), 8)
         );
-        let mut q = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(self.events.len() * 8);
         for e in &self.events {
             let period = period_id(periods, e.period)?;
-            q = q
-                .bind(team.0)
-                .bind(e.pack.0)
-                .bind(e.kind.as_str())
-                .bind(e.amount)
-                .bind(e.at)
-                .bind(e.actor.to_string())
-                .bind(jeton_core::ledger::CauseKind::Period.as_str())
-                .bind(period.to_string());
+            args.extend([
+                team.0.into(),
+                e.pack.0.into(),
+                e.kind.as_str().into(),
+                e.amount.into(),
+                e.at.into(),
+                e.actor.to_string().into(),
+                jeton_core::ledger::CauseKind::Period.as_str().into(),
+                period.to_string().into(),
+            ]);
         }
-        q.execute(&mut *conn).await?;
+        statements.push(sql, args, Expect::Any);
         Ok(())
     }
 
     /// The aggregates of R-REP-3. A row whose tokens grow (or stay) is added to or created; one
     /// whose tokens shrink (a refund's take-back, R-SES-4) must exist and hold them. (One upsert
     /// cannot do both: both databases check the row an upsert proposes, negative tokens and all,
-    /// before they find the row it would update.)
-    async fn write_usage(&self, conn: &mut Conn, team: TeamId) -> StoreResult<()> {
+    /// before they find the row it would update.) A batch's pieces of use are summed per row
+    /// first, so no row is both grown and shrunk, as statements sent together require.
+    fn add_usage(&self, statements: &mut Together, team: TeamId) {
         let by_product = |rows: &BTreeMap<(i64, UserId, ProductId), Counts>| -> Vec<Vec<i64>> {
             rows.iter()
                 .map(|((at, user, product), c)| {
@@ -313,15 +337,14 @@ impl Writes {
             let (grow, shrink): (Vec<_>, Vec<_>) =
                 rows.into_iter().partition(|r| r[keys.len()] >= 0);
             if !grow.is_empty() {
-                run_rows(conn, &add_sql(table, keys, grow.len()), &grow).await?;
+                let sql = add_sql(table, keys, grow.len());
+                statements.push(sql, flat(&grow), Expect::Any);
             }
             if !shrink.is_empty() {
-                let done = run_rows(conn, &take_sql(table, keys, shrink.len()), &shrink).await?;
-                if done != shrink.len() as u64 {
-                    return Err(StoreError::corrupt(format!(
-                        "no {table} row holds the refunded period's tokens"
-                    )));
-                }
+                let sql = take_sql(table, keys, shrink.len());
+                let complaint = format!("no {table} row holds the refunded period's tokens");
+                let expect = Expect::Rows(shrink.len() as u64, complaint);
+                statements.push(sql, flat(&shrink), expect);
             }
         }
         if !self.usage.user_months.is_empty() {
@@ -337,42 +360,41 @@ impl Writes {
                 .iter()
                 .map(|((month, user), days)| vec![team.0, *month, user.0, *days])
                 .collect();
-            run_rows(conn, &sql, &rows).await?;
+            statements.push(sql, flat(&rows), Expect::Any);
         }
-        Ok(())
     }
 
-    async fn write_sessions(
+    /// The new sessions' insert, if any: its index among the statements.
+    fn open_sessions(
         &self,
-        conn: &mut Conn,
+        statements: &mut Together,
         team: TeamId,
         periods: &[PeriodId],
-    ) -> StoreResult<Vec<SessionId>> {
+    ) -> StoreResult<Option<usize>> {
         if self.sessions.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let sql = format!(
             "INSERT INTO sessions (team_id, user_id, product_id, period_id, version, machine, \
-             started_at, last_seen_at, last_active_at) VALUES {} RETURNING id, user_id, product_id",
+             started_at, last_seen_at, last_active_at) VALUES {}",
             values(self.sessions.len(), 9)
         );
-        let mut q = sqlx::query_as::<_, (i64, i64, i64)>(&sql);
+        let mut args = Vec::with_capacity(self.sessions.len() * 9);
         for s in &self.sessions {
             let period = period_id(periods, s.period)?;
-            q = q
-                .bind(team.0)
-                .bind(s.user.0)
-                .bind(s.product.0)
-                .bind(period.0)
-                .bind(s.version.clone())
-                .bind(s.machine.clone())
-                .bind(s.at)
-                .bind(s.at)
-                .bind(s.at);
+            args.extend([
+                team.0.into(),
+                s.user.0.into(),
+                s.product.0.into(),
+                period.0.into(),
+                s.version.clone().into(),
+                s.machine.clone().into(),
+                s.at.into(),
+                s.at.into(),
+                s.at.into(),
+            ]);
         }
-        let rows = q.fetch_all(&mut *conn).await?;
-        let expected = self.sessions.iter().map(|s| (s.user, s.product));
-        in_insert_order(rows, expected, "session").map(|ids| ids.map(SessionId).collect())
+        Ok(Some(statements.push(sql, args, Expect::Ids)))
     }
 }
 
@@ -380,13 +402,9 @@ impl Writes {
 /// periods and results).
 type Aggregate<'a> = (&'a str, &'a [&'a str], Vec<Vec<i64>>);
 
-/// Runs `sql` with every row's values bound in order; returns the rows it affected.
-async fn run_rows(conn: &mut Conn, sql: &str, rows: &[Vec<i64>]) -> StoreResult<u64> {
-    let mut q = sqlx::query(sql);
-    for value in rows.iter().flatten() {
-        q = q.bind(*value);
-    }
-    Ok(q.execute(&mut *conn).await?.rows_affected())
+/// Every row's values, in order.
+fn flat(rows: &[Vec<i64>]) -> Vec<Arg> {
+    rows.iter().flatten().map(|v| Arg::Int(*v)).collect()
 }
 
 /// Adds rows' counts to an aggregate, creating the rows that are missing.
@@ -441,7 +459,7 @@ pub(crate) fn values(rows: usize, cols: usize) -> String {
 /// PostgreSQL, the next rowids on SQLite), though `RETURNING` may list them in any order: sorted
 /// by id they are in insert order, which the (user, product) of each row confirms.
 fn in_insert_order(
-    mut rows: Vec<(i64, i64, i64)>,
+    mut rows: Ids,
     expected: impl ExactSizeIterator<Item = (UserId, ProductId)>,
     what: &str,
 ) -> StoreResult<std::vec::IntoIter<i64>> {
