@@ -72,7 +72,18 @@ pub struct ConnectOptions {
     /// `None`: only by [`Store::flush_heartbeats`] and [`Store::close`] (tests that look at what
     /// is written before and after).
     pub heartbeat_flush_every: Option<Duration>,
+    /// A pooled connection idle for longer than this is checked with a round trip before it is
+    /// used, and replaced if the database dropped it (a restart, a network cut); one used more
+    /// recently is handed out as it is ([`LIVENESS_CHECK_AFTER`]).
+    pub liveness_check_after: Duration,
 }
+
+/// sqlx checks every connection it hands out with a round trip (its `test_before_acquire`),
+/// which on PostgreSQL is a round trip more for every point read and every transaction: a quiet
+/// heartbeat's two reads cost four. A connection that answered less than a second ago is almost
+/// surely alive; if the database went away since, the statement fails, the request gets the
+/// database's error, and sqlx drops the connection when it comes back (it checks on return).
+pub const LIVENESS_CHECK_AFTER: Duration = Duration::from_secs(1);
 
 impl Default for ConnectOptions {
     fn default() -> Self {
@@ -80,6 +91,7 @@ impl Default for ConnectOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(10),
             heartbeat_flush_every: Some(beats::FLUSH_EVERY),
+            liveness_check_after: LIVENESS_CHECK_AFTER,
         }
     }
 }
@@ -183,7 +195,16 @@ impl Store {
 
         let mut pool_options = AnyPoolOptions::new()
             .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout);
+            .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > options.liveness_check_after {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            });
         if backend == Backend::Sqlite {
             pool_options = pool_options
                 .after_connect(|conn, _meta| {

@@ -137,3 +137,66 @@ async fn fault_among_concurrent_writes(db: TestDb) {
         acknowledged.len()
     );
 }
+
+/// Ends every other connection to the test database and waits until PostgreSQL has let them go.
+async fn drop_connections(db: &TestDb) {
+    let mut admin = AnyConnection::connect(&db.url).await.unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await
+        .unwrap();
+    loop {
+        let (left,): (i64,) = jeton_store::sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    admin.close().await.unwrap();
+}
+
+/// The pool hands out a connection that has been idle for a while only after a round trip shows
+/// it alive (`ConnectOptions::liveness_check_after`): one the database dropped is replaced, and
+/// nobody sees an error. One used more recently than that is handed out unchecked: if the
+/// database dropped it, one statement fails, and the connection after it works.
+#[tokio::test]
+async fn connections_the_database_dropped_are_replaced() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let now = "2026-01-05T08:00:00Z".parse().unwrap();
+    let name = TeamName::parse("Kept").unwrap();
+    let checked = ConnectOptions {
+        max_connections: 1,
+        liveness_check_after: std::time::Duration::ZERO,
+        ..ConnectOptions::default()
+    };
+    let store = Store::connect(&db.url, checked).await.unwrap();
+    store.create_team(&name, None, now).await.unwrap();
+    drop_connections(&db).await;
+    let teams = store.list_teams(None).await.expect("a checked connection");
+    assert_eq!(teams.len(), 1);
+    store.close().await;
+
+    let unchecked = ConnectOptions {
+        max_connections: 1,
+        liveness_check_after: std::time::Duration::from_secs(3600),
+        ..ConnectOptions::default()
+    };
+    let store = Store::connect(&db.url, unchecked).await.unwrap();
+    store.list_teams(None).await.unwrap();
+    drop_connections(&db).await;
+    let error = store.list_teams(None).await.unwrap_err();
+    assert!(matches!(error, StoreError::Database(_)), "{error:?}");
+    let teams = store.list_teams(None).await.expect("a new connection");
+    assert_eq!(teams.len(), 1);
+}
