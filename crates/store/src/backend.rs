@@ -11,6 +11,7 @@ use sqlx::{AnyConnection, AnyPool, ConnectOptions as _, Connection, Executor};
 use crate::beats::{self, Beats};
 use crate::conn::Conn;
 use crate::error::{StoreError, StoreResult};
+use crate::postgres_readers::PostgresReaders;
 use crate::session_batch::Batches;
 use crate::sqlite_readers::Readers;
 use crate::sqlite_writer::{self, WriterTx};
@@ -65,7 +66,9 @@ pub fn redact(url: &str) -> String {
 
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
-    /// Pool size. SQLite writes are serialised anyway; readers use the rest.
+    /// Connections to the database, in all. SQLite writes are serialised anyway; readers use the
+    /// rest. On PostgreSQL half of them (rounded down) are kept for point reads
+    /// (`postgres_readers.rs`), the others are sqlx's pool.
     pub max_connections: u32,
     pub acquire_timeout: Duration,
     /// How often quiet heartbeats answered by this process are written ([`crate::beats`]);
@@ -110,6 +113,9 @@ pub struct Store {
     write_gate: WriteGate,
     /// SQLite's point readers ([`sqlite_readers`]); `None` on PostgreSQL.
     readers: Option<Arc<Readers>>,
+    /// PostgreSQL's point readers ([`crate::postgres_readers`]); `None` on SQLite, or with a single
+    /// connection.
+    postgres_readers: Option<Arc<PostgresReaders>>,
     /// Quiet heartbeats answered and not yet written ([`crate::beats`]).
     pub(crate) beats: Arc<Beats>,
     /// Sign-ins and sign-outs waiting for their team's batch ([`crate::session_batch`]).
@@ -126,7 +132,7 @@ impl WriteTx {
         match self.tx {
             Conn::Tx(tx) => tx.commit().await?,
             Conn::Writer(w) => w.commit().await?,
-            Conn::Pooled(_) | Conn::Reader(_) => {
+            Conn::Pooled(_) | Conn::Reader(_) | Conn::PostgresReader(_) => {
                 return Err(StoreError::corrupt("a write outside a transaction"));
             }
         }
@@ -193,8 +199,13 @@ impl Store {
             conn.close().await?;
         }
 
+        // PostgreSQL's point readers take half of the connections, the pool the rest.
+        let postgres_readers = match backend {
+            Backend::Postgres => options.max_connections / 2,
+            Backend::Sqlite => 0,
+        };
         let mut pool_options = AnyPoolOptions::new()
-            .max_connections(options.max_connections)
+            .max_connections(options.max_connections - postgres_readers)
             .acquire_timeout(options.acquire_timeout)
             .test_before_acquire(false)
             .before_acquire(move |conn, meta| {
@@ -223,7 +234,7 @@ impl Store {
                 })
                 .after_release(|conn, _meta| Box::pin(usable_after_release(conn)));
         }
-        let pool = pool_options.connect_with(connect_options).await?;
+        let pool = pool_options.connect_with(connect_options.clone()).await?;
 
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
@@ -240,6 +251,13 @@ impl Store {
             }
             Backend::Postgres => (None, None),
         };
+        let postgres_readers = (postgres_readers > 0).then(|| {
+            PostgresReaders::new(
+                connect_options,
+                postgres_readers as usize,
+                options.liveness_check_after,
+            )
+        });
         let beats = Arc::new(Beats::default());
         if let Some(every) = options.heartbeat_flush_every {
             tokio::spawn(beats::flush_loop(
@@ -254,6 +272,7 @@ impl Store {
             backend,
             write_gate,
             readers,
+            postgres_readers,
             beats,
             batches: Arc::default(),
         })
@@ -281,10 +300,15 @@ impl Store {
     /// A connection for short reads outside any write transaction: on SQLite a reader driven in
     /// place, which holds the runtime's thread while it reads (longer reads use the pool).
     pub(crate) async fn read_conn(&self) -> StoreResult<Conn> {
-        Ok(match &self.readers {
-            Some(readers) => Conn::Reader(readers.take()?),
-            None => Conn::Pooled(self.pool.acquire().await?),
-        })
+        if let Some(readers) = &self.readers {
+            return Ok(Conn::Reader(readers.take()?));
+        }
+        if let Some(readers) = &self.postgres_readers
+            && let Some(reader) = readers.take().await?
+        {
+            return Ok(Conn::PostgresReader(reader));
+        }
+        Ok(Conn::Pooled(self.pool.acquire().await?))
     }
 
     pub(crate) async fn begin_write(&self) -> StoreResult<WriteTx> {
@@ -318,6 +342,9 @@ impl Store {
             tracing::warn!(error = %e, "heartbeats answered before shutdown were not written");
         }
         self.pool.close().await;
+        if let Some(readers) = &self.postgres_readers {
+            readers.close().await;
+        }
     }
 
     /// The schema as this database reports it, in the form both backends share (see

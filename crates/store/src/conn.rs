@@ -4,11 +4,12 @@
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
-use futures_util::{FutureExt as _, StreamExt as _, stream};
+use futures_util::{FutureExt as _, StreamExt as _, TryFutureExt as _, TryStreamExt as _, stream};
 use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Describe, Either, Execute, Executor, Transaction};
 
+use crate::postgres_readers::{PostgresReader, note};
 use crate::sqlite_readers::Reader;
 use crate::sqlite_statement::Results;
 use crate::sqlite_writer::WriterTx;
@@ -23,6 +24,8 @@ pub(crate) enum Conn {
     Pooled(PoolConnection<Any>),
     /// An SQLite reader driven in place.
     Reader(Reader),
+    /// A PostgreSQL connection kept for point reads, outside sqlx's pool.
+    PostgresReader(PostgresReader),
 }
 
 impl Conn {
@@ -77,6 +80,13 @@ impl<'c> Executor<'c> for &'c mut Conn {
             Conn::Pooled(c) => (&mut **c).fetch_many(query),
             Conn::Writer(w) => stream_of(in_place(query, |q, p, a| w.run(q, p, a))),
             Conn::Reader(r) => stream_of(in_place(query, |q, p, a| r.run(q, p, a))),
+            Conn::PostgresReader(r) => match r.parts() {
+                Ok((conn, broken)) => conn
+                    .fetch_many(query)
+                    .inspect_err(move |e| note(&broken, e))
+                    .boxed(),
+                Err(e) => stream::once(async move { Err(e) }).boxed(),
+            },
         }
     }
 
@@ -93,6 +103,13 @@ impl<'c> Executor<'c> for &'c mut Conn {
             Conn::Pooled(c) => (&mut **c).fetch_optional(query),
             Conn::Writer(w) => first_row(in_place(query, |q, p, a| w.run(q, p, a))),
             Conn::Reader(r) => first_row(in_place(query, |q, p, a| r.run(q, p, a))),
+            Conn::PostgresReader(r) => match r.parts() {
+                Ok((conn, broken)) => conn
+                    .fetch_optional(query)
+                    .inspect_err(move |e| note(&broken, e))
+                    .boxed(),
+                Err(e) => std::future::ready(Err(e)).boxed(),
+            },
         }
     }
 
@@ -107,6 +124,10 @@ impl<'c> Executor<'c> for &'c mut Conn {
         match self {
             Conn::Tx(tx) => (&mut **tx).prepare_with(sql, parameters),
             Conn::Pooled(c) => (&mut **c).prepare_with(sql, parameters),
+            Conn::PostgresReader(r) => match r.parts() {
+                Ok((conn, _)) => conn.prepare_with(sql, parameters),
+                Err(e) => std::future::ready(Err(e)).boxed(),
+            },
             Conn::Writer(_) | Conn::Reader(_) => std::future::ready(Err(sqlx::Error::Protocol(
                 "SQLite connections driven in place prepare their statements themselves".into(),
             )))
@@ -121,6 +142,10 @@ impl<'c> Executor<'c> for &'c mut Conn {
         match self {
             Conn::Tx(tx) => (&mut **tx).describe(sql),
             Conn::Pooled(c) => (&mut **c).describe(sql),
+            Conn::PostgresReader(r) => match r.parts() {
+                Ok((conn, _)) => conn.describe(sql),
+                Err(e) => std::future::ready(Err(e)).boxed(),
+            },
             Conn::Writer(_) | Conn::Reader(_) => std::future::ready(Err(sqlx::Error::Protocol(
                 "SQLite connections driven in place do not describe statements".into(),
             )))

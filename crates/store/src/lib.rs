@@ -28,6 +28,7 @@ mod ledger;
 pub mod outbox;
 mod pack_rows;
 pub mod packs;
+mod postgres_readers;
 pub mod reports;
 #[cfg(feature = "testing")]
 pub mod schema;

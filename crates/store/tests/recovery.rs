@@ -200,3 +200,39 @@ async fn connections_the_database_dropped_are_replaced() {
     let teams = store.list_teams(None).await.expect("a new connection");
     assert_eq!(teams.len(), 1);
 }
+
+/// The same for the connections PostgreSQL's point reads use, which the store keeps outside
+/// sqlx's pool (two connections: one reader, one pooled).
+#[tokio::test]
+async fn point_readers_the_database_dropped_are_replaced() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let now = "2026-01-05T08:00:00Z".parse().unwrap();
+    let checked = ConnectOptions {
+        max_connections: 2,
+        liveness_check_after: std::time::Duration::ZERO,
+        ..ConnectOptions::default()
+    };
+    let store = Store::connect(&db.url, checked).await.unwrap();
+    let team = store
+        .create_team(&TeamName::parse("Kept").unwrap(), None, now)
+        .await
+        .unwrap();
+    assert_eq!(store.team(team.id).await.unwrap(), team);
+    drop_connections(&db).await;
+    assert_eq!(store.team(team.id).await.expect("a checked reader"), team);
+    store.close().await;
+
+    let unchecked = ConnectOptions {
+        max_connections: 2,
+        liveness_check_after: std::time::Duration::from_secs(3600),
+        ..ConnectOptions::default()
+    };
+    let store = Store::connect(&db.url, unchecked).await.unwrap();
+    assert_eq!(store.team(team.id).await.unwrap(), team);
+    drop_connections(&db).await;
+    let error = store.team(team.id).await.unwrap_err();
+    assert!(matches!(error, StoreError::Database(_)), "{error:?}");
+    assert_eq!(store.team(team.id).await.expect("a new reader"), team);
+}

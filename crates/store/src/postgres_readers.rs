@@ -1,0 +1,152 @@
+//! PostgreSQL connections for the point reads of every request (the caller's key, the session, the
+//! product), kept by the store instead of sqlx's pool. sqlx 0.8 sends a round trip on every
+//! connection it takes back into its pool (it pings it), which doubled the round trips of a point
+//! read: a quiet heartbeat's two reads were four. A reader goes back to the idle list as it is,
+//! unless a statement on it failed in a way that may have broken it; one idle for longer than
+//! `ConnectOptions::liveness_check_after` is checked before it is used again (as the pool's are).
+//! At most half of the store's connections are readers; a read beyond them takes the pool's.
+//!
+//! A read cancelled half-way (its request dropped) leaves its answer unread; sqlx's PostgreSQL
+//! connection reads what is left before its next statement.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sqlx::any::AnyConnectOptions;
+use sqlx::{AnyConnection, ConnectOptions as _, Connection as _};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+pub(crate) struct PostgresReaders {
+    options: AnyConnectOptions,
+    check_after: Duration,
+    /// Idle readers, with when each was last used.
+    idle: Mutex<Vec<(AnyConnection, Instant)>>,
+    /// One permit per reader that may be in use.
+    open: Arc<Semaphore>,
+    /// How many may be open at once.
+    most: usize,
+}
+
+impl PostgresReaders {
+    pub(crate) fn new(
+        options: AnyConnectOptions,
+        most: usize,
+        check_after: Duration,
+    ) -> Arc<PostgresReaders> {
+        Arc::new(PostgresReaders {
+            options,
+            check_after,
+            idle: Mutex::new(Vec::new()),
+            open: Arc::new(Semaphore::new(most)),
+            most,
+        })
+    }
+
+    /// A reader, or `None` when as many as may be open are in use (the caller reads on the pool).
+    pub(crate) async fn take(self: &Arc<Self>) -> Result<Option<PostgresReader>, sqlx::Error> {
+        let Ok(permit) = self.open.clone().try_acquire_owned() else {
+            return Ok(None);
+        };
+        loop {
+            let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+            let Some((mut conn, used)) = idle else { break };
+            if used.elapsed() <= self.check_after || conn.ping().await.is_ok() {
+                return Ok(Some(self.reader(conn, permit)));
+            }
+            // Dropped by the database meanwhile (a restart): try the next, or open one.
+        }
+        let conn = self.options.connect().await?;
+        Ok(Some(self.reader(conn, permit)))
+    }
+
+    fn reader(
+        self: &Arc<Self>,
+        conn: AnyConnection,
+        permit: OwnedSemaphorePermit,
+    ) -> PostgresReader {
+        PostgresReader {
+            readers: self.clone(),
+            conn: Some(conn),
+            broken: Arc::new(AtomicBool::new(false)),
+            _permit: permit,
+        }
+    }
+
+    /// Closes the idle readers (the store is closing).
+    pub(crate) async fn close(&self) {
+        let idle = match self.idle.lock() {
+            Ok(mut idle) => std::mem::take(&mut *idle),
+            Err(_) => Vec::new(),
+        };
+        for (conn, _) in idle {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// A reader taken from [`PostgresReaders`]; it goes back when dropped.
+pub(crate) struct PostgresReader {
+    readers: Arc<PostgresReaders>,
+    conn: Option<AnyConnection>,
+    /// Set when a statement failed in a way that may have left the connection unusable.
+    broken: Arc<AtomicBool>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl std::fmt::Debug for PostgresReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresReader").finish_non_exhaustive()
+    }
+}
+
+impl PostgresReader {
+    /// The connection, and the flag to raise if a statement on it fails with [`breaks`].
+    pub(crate) fn parts(&mut self) -> Result<(&mut AnyConnection, Arc<AtomicBool>), sqlx::Error> {
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| sqlx::Error::Protocol("a reader used after it went back".into()))?;
+        Ok((conn, self.broken.clone()))
+    }
+}
+
+/// Whether an error may have left its connection unusable: anything but what the database
+/// answered about the statement itself, or what sqlx found in its rows. The database ends a
+/// connection with an error of its own: a connection exception (class 08) or a shutdown
+/// (57P01–57P03, as when an administrator ends the backend or the server stops).
+pub(crate) fn breaks(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+        sqlx::Error::RowNotFound
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::TypeNotFound { .. } => false,
+        _ => true,
+    }
+}
+
+/// Raises `broken` if `e` [`breaks`] the connection.
+pub(crate) fn note(broken: &AtomicBool, e: &sqlx::Error) {
+    if breaks(e) {
+        broken.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Drop for PostgresReader {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        if self.broken.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Ok(mut idle) = self.readers.idle.lock()
+            && idle.len() < self.readers.most
+        {
+            idle.push((conn, Instant::now()));
+        }
+    }
+}
