@@ -256,6 +256,7 @@ impl Store {
                 connect_options,
                 postgres_readers as usize,
                 options.liveness_check_after,
+                options.acquire_timeout,
             )
         });
         let beats = Arc::new(Beats::default());

@@ -17,11 +17,17 @@ use sqlx::any::AnyConnectOptions;
 use sqlx::{AnyConnection, ConnectOptions as _, Connection as _};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// A reader open this long is closed instead of reused, as sqlx's pool retires its connections:
+/// a long-lived PostgreSQL backend keeps the caches it grew.
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
 pub(crate) struct PostgresReaders {
     options: AnyConnectOptions,
     check_after: Duration,
-    /// Idle readers, with when each was last used.
-    idle: Mutex<Vec<(AnyConnection, Instant)>>,
+    /// How long opening a reader may take (the pool's acquire timeout).
+    connect_timeout: Duration,
+    /// Idle readers.
+    idle: Mutex<Vec<Idle>>,
     /// One permit per reader that may be in use.
     open: Arc<Semaphore>,
     /// How many may be open at once.
@@ -33,10 +39,12 @@ impl PostgresReaders {
         options: AnyConnectOptions,
         most: usize,
         check_after: Duration,
+        connect_timeout: Duration,
     ) -> Arc<PostgresReaders> {
         Arc::new(PostgresReaders {
             options,
             check_after,
+            connect_timeout,
             idle: Mutex::new(Vec::new()),
             open: Arc::new(Semaphore::new(most)),
             most,
@@ -50,24 +58,39 @@ impl PostgresReaders {
         };
         loop {
             let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-            let Some((mut conn, used)) = idle else { break };
+            let Some(Idle {
+                mut conn,
+                opened,
+                used,
+            }) = idle
+            else {
+                break;
+            };
+            if opened.elapsed() > MAX_LIFETIME {
+                let _ = conn.close().await;
+                continue;
+            }
             if used.elapsed() <= self.check_after || conn.ping().await.is_ok() {
-                return Ok(Some(self.reader(conn, permit)));
+                return Ok(Some(self.reader(conn, opened, permit)));
             }
             // Dropped by the database meanwhile (a restart): try the next, or open one.
         }
-        let conn = self.options.connect().await?;
-        Ok(Some(self.reader(conn, permit)))
+        let conn = tokio::time::timeout(self.connect_timeout, self.options.connect())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)??;
+        Ok(Some(self.reader(conn, Instant::now(), permit)))
     }
 
     fn reader(
         self: &Arc<Self>,
         conn: AnyConnection,
+        opened: Instant,
         permit: OwnedSemaphorePermit,
     ) -> PostgresReader {
         PostgresReader {
             readers: self.clone(),
             conn: Some(conn),
+            opened,
             broken: Arc::new(AtomicBool::new(false)),
             _permit: permit,
         }
@@ -79,16 +102,24 @@ impl PostgresReaders {
             Ok(mut idle) => std::mem::take(&mut *idle),
             Err(_) => Vec::new(),
         };
-        for (conn, _) in idle {
+        for Idle { conn, .. } in idle {
             let _ = conn.close().await;
         }
     }
+}
+
+struct Idle {
+    conn: AnyConnection,
+    opened: Instant,
+    /// When it was last used.
+    used: Instant,
 }
 
 /// A reader taken from [`PostgresReaders`]; it goes back when dropped.
 pub(crate) struct PostgresReader {
     readers: Arc<PostgresReaders>,
     conn: Option<AnyConnection>,
+    opened: Instant,
     /// Set when a statement failed in a way that may have left the connection unusable.
     broken: Arc<AtomicBool>,
     _permit: OwnedSemaphorePermit,
@@ -146,7 +177,11 @@ impl Drop for PostgresReader {
         if let Ok(mut idle) = self.readers.idle.lock()
             && idle.len() < self.readers.most
         {
-            idle.push((conn, Instant::now()));
+            idle.push(Idle {
+                conn,
+                opened: self.opened,
+                used: Instant::now(),
+            });
         }
     }
 }
