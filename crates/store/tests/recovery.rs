@@ -164,6 +164,15 @@ async fn drop_connections(db: &TestDb) {
     admin.close().await.unwrap();
 }
 
+/// `connections` to the database, checked before use after `check_after` idle.
+fn pool_of(connections: u32, check_after: std::time::Duration) -> ConnectOptions {
+    ConnectOptions {
+        max_connections: connections,
+        liveness_check_after: check_after,
+        ..ConnectOptions::default()
+    }
+}
+
 /// The pool hands out a connection that has been idle for a while only after a round trip shows
 /// it alive (`ConnectOptions::liveness_check_after`): one the database dropped is replaced, and
 /// nobody sees an error. One used more recently than that is handed out unchecked: if the
@@ -175,11 +184,7 @@ async fn connections_the_database_dropped_are_replaced() {
     };
     let now = "2026-01-05T08:00:00Z".parse().unwrap();
     let name = TeamName::parse("Kept").unwrap();
-    let checked = ConnectOptions {
-        max_connections: 1,
-        liveness_check_after: std::time::Duration::ZERO,
-        ..ConnectOptions::default()
-    };
+    let checked = pool_of(1, std::time::Duration::ZERO);
     let store = Store::connect(&db.url, checked).await.unwrap();
     store.create_team(&name, None, now).await.unwrap();
     drop_connections(&db).await;
@@ -187,11 +192,7 @@ async fn connections_the_database_dropped_are_replaced() {
     assert_eq!(teams.len(), 1);
     store.close().await;
 
-    let unchecked = ConnectOptions {
-        max_connections: 1,
-        liveness_check_after: std::time::Duration::from_secs(3600),
-        ..ConnectOptions::default()
-    };
+    let unchecked = pool_of(1, std::time::Duration::from_secs(3600));
     let store = Store::connect(&db.url, unchecked).await.unwrap();
     store.list_teams(None).await.unwrap();
     drop_connections(&db).await;
@@ -209,11 +210,7 @@ async fn point_readers_the_database_dropped_are_replaced() {
         return;
     };
     let now = "2026-01-05T08:00:00Z".parse().unwrap();
-    let checked = ConnectOptions {
-        max_connections: 2,
-        liveness_check_after: std::time::Duration::ZERO,
-        ..ConnectOptions::default()
-    };
+    let checked = pool_of(2, std::time::Duration::ZERO);
     let store = Store::connect(&db.url, checked).await.unwrap();
     let team = store
         .create_team(&TeamName::parse("Kept").unwrap(), None, now)
@@ -224,11 +221,7 @@ async fn point_readers_the_database_dropped_are_replaced() {
     assert_eq!(store.team(team.id).await.expect("a checked reader"), team);
     store.close().await;
 
-    let unchecked = ConnectOptions {
-        max_connections: 2,
-        liveness_check_after: std::time::Duration::from_secs(3600),
-        ..ConnectOptions::default()
-    };
+    let unchecked = pool_of(2, std::time::Duration::from_secs(3600));
     let store = Store::connect(&db.url, unchecked).await.unwrap();
     assert_eq!(store.team(team.id).await.unwrap(), team);
     drop_connections(&db).await;
