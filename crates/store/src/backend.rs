@@ -299,7 +299,8 @@ impl Store {
     }
 
     /// A connection for short reads outside any write transaction: on SQLite a reader driven in
-    /// place, which holds the runtime's thread while it reads (longer reads use the pool).
+    /// place, which holds the runtime's thread while it reads (longer reads use the pool); on
+    /// PostgreSQL one of the store's point readers, or a pooled connection when all are busy.
     pub(crate) async fn read_conn(&self) -> StoreResult<Conn> {
         if let Some(readers) = &self.readers {
             return Ok(Conn::Reader(readers.take()?));
