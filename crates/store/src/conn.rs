@@ -34,6 +34,13 @@ impl Conn {
     pub(crate) fn waits_for_row_locks(&self) -> bool {
         matches!(self, Conn::Tx(_))
     }
+
+    /// Whether this is PostgreSQL's write transaction, where each statement is a round trip to the
+    /// database and independent writes go together as one (`crate::together`); SQLite's writer
+    /// runs a statement as a function call, and has no data-modifying `WITH`.
+    pub(crate) fn sends_writes_together(&self) -> bool {
+        matches!(self, Conn::Tx(_))
+    }
 }
 
 /// Runs `query` in place on an SQLite connection this process drives itself.

@@ -95,7 +95,8 @@ impl Together {
     pub(crate) async fn run(self, conn: &mut Conn) -> StoreResult<Vec<Ids>> {
         let parameters: usize = self.parts.iter().map(|p| p.args.len()).sum();
         let done =
-            if self.parts.len() > 1 && conn.waits_for_row_locks() && parameters <= MAX_PARAMETERS {
+            if self.parts.len() > 1 && conn.sends_writes_together() && parameters <= MAX_PARAMETERS
+            {
                 self.run_as_one(conn).await?
             } else {
                 self.run_each(conn).await?
