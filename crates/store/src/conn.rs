@@ -9,7 +9,7 @@ use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo}
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Describe, Either, Execute, Executor, Transaction};
 
-use crate::postgres_readers::{PostgresReader, note};
+use crate::postgres_readers::{PostgresReader, failed};
 use crate::sqlite_readers::Reader;
 use crate::sqlite_statement::Results;
 use crate::sqlite_writer::WriterTx;
@@ -88,9 +88,9 @@ impl<'c> Executor<'c> for &'c mut Conn {
             Conn::Writer(w) => stream_of(in_place(query, |q, p, a| w.run(q, p, a))),
             Conn::Reader(r) => stream_of(in_place(query, |q, p, a| r.run(q, p, a))),
             Conn::PostgresReader(r) => match r.parts() {
-                Ok((conn, broken)) => conn
+                Ok((conn, flag)) => conn
                     .fetch_many(query)
-                    .inspect_err(move |e| note(&broken, e))
+                    .inspect_err(move |_| failed(&flag))
                     .boxed(),
                 Err(e) => stream::once(async move { Err(e) }).boxed(),
             },
@@ -111,9 +111,9 @@ impl<'c> Executor<'c> for &'c mut Conn {
             Conn::Writer(w) => first_row(in_place(query, |q, p, a| w.run(q, p, a))),
             Conn::Reader(r) => first_row(in_place(query, |q, p, a| r.run(q, p, a))),
             Conn::PostgresReader(r) => match r.parts() {
-                Ok((conn, broken)) => conn
+                Ok((conn, flag)) => conn
                     .fetch_optional(query)
-                    .inspect_err(move |e| note(&broken, e))
+                    .inspect_err(move |_| failed(&flag))
                     .boxed(),
                 Err(e) => std::future::ready(Err(e)).boxed(),
             },

@@ -1,9 +1,10 @@
 //! PostgreSQL connections for the point reads of every request (the caller's key, the session, the
 //! product), kept by the store instead of sqlx's pool. sqlx 0.8 sends a round trip on every
 //! connection it takes back into its pool (it pings it), which doubled the round trips of a point
-//! read: a quiet heartbeat's two reads were four. A reader goes back to the idle list as it is,
-//! unless a statement on it failed in a way that may have broken it; one idle for longer than
-//! `ConnectOptions::liveness_check_after` is checked before it is used again (as the pool's are).
+//! read: a quiet heartbeat's two reads were four. A reader goes back to the idle list as it is.
+//! One idle for longer than `ConnectOptions::liveness_check_after`, or one on which a statement
+//! failed, is checked with a round trip before it is used again, and replaced if the check fails
+//! (the database ended the connection, or the network did).
 //! At most half of the store's connections are readers; a read beyond them takes the pool's.
 //!
 //! A read cancelled half-way (its request dropped) leaves its answer unread; sqlx's PostgreSQL
@@ -62,6 +63,7 @@ impl PostgresReaders {
                 mut conn,
                 opened,
                 used,
+                failed,
             }) = idle
             else {
                 break;
@@ -70,10 +72,11 @@ impl PostgresReaders {
                 let _ = conn.close().await;
                 continue;
             }
-            if used.elapsed() <= self.check_after || conn.ping().await.is_ok() {
+            let trusted = !failed && used.elapsed() <= self.check_after;
+            if trusted || conn.ping().await.is_ok() {
                 return Ok(Some(self.reader(conn, opened, permit)));
             }
-            // Dropped by the database meanwhile (a restart): try the next, or open one.
+            // Dropped by the database (a restart, an administrator): try the next, or open one.
         }
         let conn = tokio::time::timeout(self.connect_timeout, self.options.connect())
             .await
@@ -91,7 +94,7 @@ impl PostgresReaders {
             readers: self.clone(),
             conn: Some(conn),
             opened,
-            broken: Arc::new(AtomicBool::new(false)),
+            failed: Arc::new(AtomicBool::new(false)),
             _permit: permit,
         }
     }
@@ -113,6 +116,8 @@ struct Idle {
     opened: Instant,
     /// When it was last used.
     used: Instant,
+    /// Whether a statement failed on it then.
+    failed: bool,
 }
 
 /// A reader taken from [`PostgresReaders`]; it goes back when dropped.
@@ -120,8 +125,8 @@ pub(crate) struct PostgresReader {
     readers: Arc<PostgresReaders>,
     conn: Option<AnyConnection>,
     opened: Instant,
-    /// Set when a statement failed in a way that may have left the connection unusable.
-    broken: Arc<AtomicBool>,
+    /// Set when a statement on it fails: it is checked before it is used again.
+    failed: Arc<AtomicBool>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -132,48 +137,25 @@ impl std::fmt::Debug for PostgresReader {
 }
 
 impl PostgresReader {
-    /// The connection, and the flag to raise if a statement on it fails with [`breaks`].
+    /// The connection, and the flag to raise ([`failed`]) if a statement on it fails.
     pub(crate) fn parts(&mut self) -> Result<(&mut AnyConnection, Arc<AtomicBool>), sqlx::Error> {
         let conn = self
             .conn
             .as_mut()
             .ok_or_else(|| sqlx::Error::Protocol("a reader used after it went back".into()))?;
-        Ok((conn, self.broken.clone()))
+        Ok((conn, self.failed.clone()))
     }
 }
 
-/// Whether an error may have left its connection unusable: anything but what the database
-/// answered about the statement itself, or what sqlx found in its rows. The database ends a
-/// connection with an error of its own: a connection exception (class 08) or a shutdown
-/// (57P01–57P03, as when an administrator ends the backend or the server stops).
-pub(crate) fn breaks(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
-        sqlx::Error::RowNotFound
-        | sqlx::Error::ColumnNotFound(_)
-        | sqlx::Error::ColumnIndexOutOfBounds { .. }
-        | sqlx::Error::ColumnDecode { .. }
-        | sqlx::Error::Decode(_)
-        | sqlx::Error::TypeNotFound { .. } => false,
-        _ => true,
-    }
-}
-
-/// Raises `broken` if `e` [`breaks`] the connection.
-pub(crate) fn note(broken: &AtomicBool, e: &sqlx::Error) {
-    if breaks(e) {
-        broken.store(true, Ordering::Relaxed);
-    }
+/// Marks a reader's statement as failed: whatever the error, the connection is checked before
+/// it serves another read.
+pub(crate) fn failed(flag: &AtomicBool) {
+    flag.store(true, Ordering::Relaxed);
 }
 
 impl Drop for PostgresReader {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
-        if self.broken.load(Ordering::Relaxed) {
-            return;
-        }
         if let Ok(mut idle) = self.readers.idle.lock()
             && idle.len() < self.readers.most
         {
@@ -181,6 +163,7 @@ impl Drop for PostgresReader {
                 conn,
                 opened: self.opened,
                 used: Instant::now(),
+                failed: self.failed.load(Ordering::Relaxed),
             });
         }
     }
