@@ -127,7 +127,35 @@ pub(crate) struct WriteTx {
     pub(crate) tx: Conn,
 }
 
+/// A write transaction that ended, until what it wrote is durable ([`WriteTx::release`]).
+pub(crate) enum Durable {
+    Now,
+    /// SQLite: released into the write connection's group, durable once its WAL is synced.
+    Later(sqlite_writer::Durable),
+}
+
+impl Durable {
+    pub(crate) async fn wait(self) -> StoreResult<()> {
+        match self {
+            Durable::Now => Ok(()),
+            Durable::Later(d) => Ok(d.wait().await?),
+        }
+    }
+}
+
 impl WriteTx {
+    /// Ends the transaction without waiting for its writes to be durable where the backend can
+    /// go on meanwhile: SQLite's write connection takes the next write transaction (which sees
+    /// these writes and shares their fate) while the WAL is synced. PostgreSQL commits here: its
+    /// next transaction on the same rows would wait for this commit anyway. Nobody may be told
+    /// of these writes before [`Durable::wait`] says Ok.
+    pub(crate) async fn release(self) -> StoreResult<Durable> {
+        match self.tx {
+            Conn::Writer(w) => Ok(Durable::Later(w.release()?)),
+            tx => WriteTx { tx }.commit().await.map(|()| Durable::Now),
+        }
+    }
+
     pub(crate) async fn commit(self) -> StoreResult<()> {
         match self.tx {
             Conn::Tx(tx) => tx.commit().await?,

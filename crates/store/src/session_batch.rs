@@ -30,6 +30,7 @@ use jeton_core::{
 use tokio::sync::oneshot;
 
 use crate::Store;
+use crate::backend::Durable;
 use crate::error::{StoreError, StoreResult};
 use crate::gauges::BatchCounts;
 use crate::idempotency::{self, NewAnswer};
@@ -209,9 +210,9 @@ async fn run_team(store: Store, team: TeamId) {
         counts
             .requests
             .fetch_add(requests.len() as u64, Ordering::Relaxed);
-        let answers = match store.run_batch(team, &requests).await {
-            Ok(answers) => answers,
-            Err(e) if requests.len() == 1 => vec![Err(e)],
+        let (answers, durable) = match store.run_batch(team, &requests).await {
+            Ok(done) => done,
+            Err(e) if requests.len() == 1 => (vec![Err(e)], Durable::Now),
             Err(e) => {
                 counts
                     .retried_alone
@@ -220,20 +221,33 @@ async fn run_team(store: Store, team: TeamId) {
                 let mut answers = Vec::with_capacity(requests.len());
                 for r in &requests {
                     let answer = match store.run_batch(team, &[*r]).await {
-                        Ok(mut one) => one.pop().unwrap_or_else(|| {
-                            Err(StoreError::corrupt("a batch of one gave no answer"))
-                        }),
+                        Ok((mut one, durable)) => match durable.wait().await {
+                            Ok(()) => one.pop().unwrap_or_else(|| {
+                                Err(StoreError::corrupt("a batch of one gave no answer"))
+                            }),
+                            Err(e) => Err(e),
+                        },
                         Err(e) => Err(e),
                     };
                     answers.push(answer);
                 }
-                answers
+                (answers, Durable::Now)
             }
         };
-        for (member, answer) in members.into_iter().zip(answers) {
-            // The requester may have gone (its client hung up): its answer is dropped.
-            let _ = member.answer.send(answer);
-        }
+        // The answers go out once the batch's writes are durable, from a task of their own: on
+        // SQLite the team's next batch runs meanwhile, while the WAL is synced (it sees this
+        // batch's writes and shares their fate, see `WriteTx::release`).
+        tokio::spawn(async move {
+            let durable = durable.wait().await.map_err(|e| e.to_string());
+            for (member, answer) in members.into_iter().zip(answers) {
+                let answer = match &durable {
+                    Ok(()) => answer,
+                    Err(e) => Err(StoreError::from(sqlx::Error::Protocol(e.clone()))),
+                };
+                // The requester may have gone (its client hung up): its answer is dropped.
+                let _ = member.answer.send(answer);
+            }
+        });
     }
 }
 
@@ -275,21 +289,22 @@ impl Store {
             .map_err(|_| StoreError::corrupt("the team's batch ended without answering"))?
     }
 
-    /// One batch: an answer per request (refusals included), or an error that failed it whole
-    /// (nothing written).
+    /// One batch: an answer per request (refusals included), to be given once the writes are
+    /// durable, or an error that failed it whole (nothing written).
     async fn run_batch(
         &self,
         team: TeamId,
         requests: &[&Request],
-    ) -> StoreResult<Vec<StoreResult<Answer>>> {
+    ) -> StoreResult<(Vec<StoreResult<Answer>>, Durable)> {
         let mut w = self.begin_write().await?;
         let team_row = match lock_team(&mut w.tx, team).await {
             Ok(row) => row,
             Err(StoreError::NotFound { .. }) => {
-                return Ok(requests
+                let answers = requests
                     .iter()
                     .map(|_| Err(StoreError::not_found("team", team)))
-                    .collect());
+                    .collect();
+                return Ok((answers, Durable::Now));
             }
             Err(e) => return Err(e),
         };
@@ -299,12 +314,12 @@ impl Store {
             for r in requests {
                 answers.push(self.step_alone(team, r).await);
             }
-            return Ok(answers);
+            return Ok((answers, Durable::Now));
         }
         let nows = requests.iter().map(|r| r.now());
         let (first, last) = match (nows.clone().min(), nows.max()) {
             (Some(first), Some(last)) => (first, last),
-            _ => return Ok(Vec::new()),
+            _ => return Ok((Vec::new(), Durable::Now)),
         };
         // Which pair of the state each request reads; none for an unknown product.
         let mut wanted = Vec::with_capacity(requests.len());
@@ -414,8 +429,8 @@ impl Store {
             answers.push(Ok(Answer::SignIn(SignInOutcome::New(signed_in))));
         }
         idempotency::remember_all(&mut w.tx, team, &remembered).await?;
-        w.commit().await?;
-        Ok(answers)
+        let durable = w.release().await?;
+        Ok((answers, durable))
     }
 
     /// A request of a merged team, in a step of its own (its refunds may go to another team).
