@@ -457,33 +457,14 @@ impl Drop for WriterTx {
 mod tests {
     use super::*;
 
-    /// A fresh database file, removed when dropped.
-    struct TempFile(PathBuf);
-
-    impl TempFile {
-        fn new(name: &str) -> TempFile {
-            let unique = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos());
-            let file = std::env::temp_dir().join(format!(
-                "jeton-writer-{name}-{}-{unique}.db",
-                std::process::id()
-            ));
-            let conn = Connection::open(&file).expect("create the database file");
-            conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")
-                .expect("set the database up");
-            TempFile(file)
-        }
-    }
-
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut path = OsString::from(self.0.as_os_str());
-                path.push(suffix);
-                let _ = std::fs::remove_file(PathBuf::from(path));
-            }
-        }
+    /// A fresh WAL database with one table, in a directory removed when the guard is dropped.
+    fn database() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let file = dir.path().join("jeton.db");
+        let conn = Connection::open(&file).expect("create the database file");
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")
+            .expect("set the database up");
+        (dir, file)
     }
 
     /// The write connection checks foreign keys and keeps the savepoints' sub-journal in memory
@@ -492,8 +473,8 @@ mod tests {
     /// syncer does, off the connection (the next test).
     #[test]
     fn the_write_connection_keeps_its_sub_journal_in_memory_and_leaves_syncing_to_the_syncer() {
-        let file = TempFile::new("settings");
-        let gate = open(&file.0).expect("open the write connection");
+        let (_dir, file) = database();
+        let gate = open(&file).expect("open the write connection");
         let pragmas: Vec<i64> = {
             let open = gate.conn.try_lock().expect("nobody else holds it");
             ["temp_store", "synchronous", "foreign_keys"]
@@ -513,7 +494,7 @@ mod tests {
     /// free for the next write transaction while the sync runs.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_commit_is_answered_after_the_wal_is_synced_and_the_connection_goes_on_meanwhile() {
-        let file = TempFile::new("sync");
+        let (_dir, file) = database();
         let (started, syncing) = mpsc::channel::<PathBuf>();
         let (release, released) = mpsc::channel::<()>();
         let released = std::sync::Mutex::new(released);
@@ -526,7 +507,7 @@ mod tests {
                 .expect("the test releases the sync");
             sync_wal_file(wal)
         });
-        let gate = open_with(&file.0, sync).expect("open the write connection");
+        let gate = open_with(&file, sync).expect("open the write connection");
 
         let first = {
             let gate = gate.clone();
@@ -549,7 +530,7 @@ mod tests {
         let (wal, syncing) = wal;
         assert_eq!(
             wal.file_name(),
-            PathBuf::from(format!("{}-wal", file.0.display())).file_name()
+            PathBuf::from(format!("{}-wal", file.display())).file_name()
         );
         assert!(!first.is_finished(), "answered before its WAL was synced");
 
@@ -580,7 +561,7 @@ mod tests {
         assert!(!second.is_finished(), "answered before its WAL was synced");
         release.send(()).expect("the sync waits");
         second.await.expect("the task").expect("the second commit");
-        let rows: i64 = Connection::open(&file.0)
+        let rows: i64 = Connection::open(&file)
             .expect("open")
             .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
             .expect("count");
