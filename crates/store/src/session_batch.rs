@@ -234,20 +234,30 @@ async fn run_team(store: Store, team: TeamId) {
                 (answers, Durable::Now)
             }
         };
-        // The answers go out once the batch's writes are durable, from a task of their own: on
-        // SQLite the team's next batch runs meanwhile, while the WAL is synced (it sees this
-        // batch's writes and shares their fate, see `WriteTx::release`).
-        tokio::spawn(async move {
-            let durable = durable.wait().await.map_err(|e| e.to_string());
-            for (member, answer) in members.into_iter().zip(answers) {
-                let answer = match &durable {
-                    Ok(()) => answer,
-                    Err(e) => Err(StoreError::from(sqlx::Error::Protocol(e.clone()))),
-                };
-                // The requester may have gone (its client hung up): its answer is dropped.
-                let _ = member.answer.send(answer);
+        match durable {
+            Durable::Now => send(members, answers, Ok(())),
+            // The answers go out once the batch's writes are durable, from a task of their own:
+            // on SQLite the team's next batch runs meanwhile, while the WAL is synced (it sees
+            // this batch's writes and shares their fate, see `WriteTx::release`).
+            later => {
+                tokio::spawn(async move {
+                    let durable = later.wait().await.map_err(|e| e.to_string());
+                    send(members, answers, durable);
+                });
             }
-        });
+        }
+    }
+}
+
+/// Gives each member its answer, or, when the batch's writes could not be made durable, why.
+fn send(members: Vec<Member>, answers: Vec<StoreResult<Answer>>, durable: Result<(), String>) {
+    for (member, answer) in members.into_iter().zip(answers) {
+        let answer = match &durable {
+            Ok(()) => answer,
+            Err(e) => Err(StoreError::from(sqlx::Error::Protocol(e.clone()))),
+        };
+        // The requester may have gone (its client hung up): its answer is dropped.
+        let _ = member.answer.send(answer);
     }
 }
 
