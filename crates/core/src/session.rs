@@ -245,7 +245,51 @@ impl Session {
 pub struct Usage {
     pub idle_aware: bool,
     pub period: Option<Period>,
+    /// The open sessions, or those a step needs ([`Usage::listed_for`]).
     pub sessions: Vec<Session>,
+    /// Other sessions are open that `sessions` leaves out: alive at the step's time, and not the
+    /// step's own. The engine needs to know only that they exist (R-SES-4: no refund while one
+    /// is open).
+    pub unlisted: bool,
+}
+
+/// A session last seen before this is dead at `now` (R-SES-6): a step at `now` needs every such
+/// session listed, to end it. Sessions seen later are alive then.
+pub fn dead_if_seen_before(now: DateTime<Utc>) -> DateTime<Utc> {
+    now - session_lease()
+}
+
+/// Whether a step at `now` needs every open session listed: when the latest period has ended
+/// (or there is none), a period may roll over, and whether it does depends on which sessions were
+/// in use at its end (R-SES-3). Otherwise the dead ones, the step's own and whether any other is
+/// open are all a sign-in or sign-out plans on.
+pub fn lists_every_session(period: Option<&Period>, now: DateTime<Utc>) -> bool {
+    period.is_none_or(|p| p.ends_at <= now)
+}
+
+impl Usage {
+    /// What a sign-in (`own` none) or a sign-out of `own` at `now` needs of these sessions:
+    /// the dead ones, its own, and all of them when [`lists_every_session`]; the others are
+    /// only counted in [`Usage::unlisted`]. The engine plans the same on the listed usage (or on
+    /// any that lists more) as on the whole. A store reading many open sessions of one (user,
+    /// product), a pool of build machines on one account say, reads only these.
+    pub fn listed_for(&self, own: Option<SessionId>, now: DateTime<Utc>) -> Usage {
+        if lists_every_session(self.period.as_ref(), now) {
+            return self.clone();
+        }
+        let cut = dead_if_seen_before(now);
+        let (sessions, others): (Vec<Session>, Vec<Session>) = self
+            .sessions
+            .iter()
+            .cloned()
+            .partition(|s| s.last_seen_at < cut || Some(s.id) == own);
+        Usage {
+            idle_aware: self.idle_aware,
+            period: self.period.clone(),
+            sessions,
+            unlisted: self.unlisted || !others.is_empty(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -357,7 +401,7 @@ impl Engine<'_> {
     fn end(&mut self, session: SessionId, at: DateTime<Utc>, reason: EndReason) {
         self.usage.sessions.retain(|s| s.id != session);
         self.plan.end.push((session, at, reason));
-        if !self.usage.sessions.is_empty() {
+        if !self.usage.sessions.is_empty() || self.usage.unlisted {
             return;
         }
         if let Some(p) = &mut self.usage.period
@@ -417,6 +461,11 @@ impl Engine<'_> {
             if p.refunded || p.ends_at > now {
                 return;
             }
+            // Which sessions were in use at its end decides: all are listed then.
+            debug_assert!(
+                !self.usage.unlisted,
+                "a rollover without every open session"
+            );
             let boundary = p.ends_at;
             let idle_aware = self.usage.idle_aware;
             if !self
@@ -549,6 +598,8 @@ pub fn sweep(usage: &mut Usage, access: Option<Access>, now: DateTime<Utc>) -> P
             // once the current period is over.
             let over = e.usage.period.as_ref().is_none_or(|p| p.ends_at <= now);
             if over {
+                // Every session is listed then (`lists_every_session`): all of them end.
+                debug_assert!(!e.usage.unlisted, "a sweep without every open session");
                 let ids: Vec<SessionId> = e.usage.sessions.iter().map(|s| s.id).collect();
                 for id in ids {
                     e.end(id, now, EndReason::AccessEnded);

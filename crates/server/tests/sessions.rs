@@ -21,6 +21,7 @@ both_backends! {
     r_pack_2_a_pack_expiring_mid_period_is_not_recharged => pack_expiring_mid_period,
     r_ses_5_an_idle_product_charges_again_when_use_resumes => idle,
     r_ses_6_a_dead_session_is_ended_and_charges_nothing => dead_session,
+    r_ses_3_4_6_one_user_on_several_machines_is_charged_as_on_one => machines,
     r_ses_7_the_lease_verifies_offline_with_the_published_key => lease,
     r_ses_8_results_charge_rate_times_quantity_once_per_id => results,
     r_ses_2_an_idempotency_key_returns_the_first_answer => idempotent_sign_in,
@@ -509,6 +510,85 @@ async fn dead_session(db: TestDb) {
     );
     assert_eq!(op.available(team).await, 93);
     beat(&jane, s, true).await.problem(410, "session_ended");
+    app.shutdown().await;
+}
+
+/// One user on several machines at once (a pool of build machines on one account). A sign-in or
+/// sign-out reads only the open sessions its step needs (the dead ones, its own, and whether any
+/// other is open; every one when the period may roll over): a refund still waits for the last
+/// session, dead sessions still end at their last heartbeat, and a rollover still sees the
+/// sessions in use at the period's end.
+async fn machines(db: TestDb) {
+    let app = app(db).await;
+    let op = Http::new(&app);
+    let team = scene(&op, 100).await;
+    let (_, jane) = user(&app, team, 1).await;
+    // 08:00 machine A pays; 08:01 machine B is covered.
+    let (a, charged) = started(&jane, team, "autocad").await;
+    assert_eq!(charged, 7);
+    op.advance(60).await;
+    let (b, charged) = started(&jane, team, "autocad").await;
+    assert_eq!(charged, 0);
+    // 08:02 B signs out within the grace window, but A is still open: no refund.
+    op.advance(60).await;
+    assert_eq!(sign_out(&jane, b).await, 0, "A is still open");
+    // 08:03 A, the last one, signs out within the grace window: refunded.
+    op.advance(60).await;
+    assert_eq!(
+        sign_out(&jane, a).await,
+        7,
+        "the last session ended in grace"
+    );
+    assert_eq!(op.available(team).await, 100);
+
+    // 09:00 C pays, 09:01 D is covered and beats at 09:06; both crash. 09:25 E signs in: C and D
+    // are dead and end at their last heartbeat (past the grace window: no refund), charging
+    // nothing; E is covered.
+    op.advance(57 * 60).await;
+    let (c, charged) = started(&jane, team, "autocad").await;
+    assert_eq!(charged, 7);
+    op.advance(60).await;
+    let (d, _) = started(&jane, team, "autocad").await;
+    op.advance(5 * 60).await;
+    beat(&jane, d, true).await.ok(200);
+    op.advance(19 * 60).await;
+    let (_e, charged) = started(&jane, team, "autocad").await;
+    assert_eq!(charged, 0, "covered by C's period");
+    let ended = op
+        .get(&format!("/v1/teams/{team}/sessions?open=false"))
+        .await
+        .ok(200)
+        .clone();
+    let end_of = |id: i64| {
+        let s = ended
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap_or_else(|| panic!("session {id} ended: {ended}"));
+        (s["end_reason"].clone(), s["ended_at"].clone())
+    };
+    assert_eq!(
+        end_of(c),
+        (json!("lease_expired"), json!("2026-01-05T09:00:00Z"))
+    );
+    assert_eq!(
+        end_of(d),
+        (json!("lease_expired"), json!("2026-01-05T09:06:00Z"))
+    );
+    assert_eq!(op.available(team).await, 93);
+
+    // The next day at 08:50 G signs in, covered, and is in use at 09:00 when the period ends (its
+    // lease runs to 09:05). At 09:02 H signs in: the period rolls over at 09:00 for G and charges,
+    // and H is covered by it (it would otherwise open its own period at 09:02).
+    op.advance((23 * 60 + 25) * 60).await;
+    let (_g, charged) = started(&jane, team, "autocad").await;
+    assert_eq!(charged, 0);
+    op.advance(12 * 60).await;
+    let h = sign_in(&jane, team, "autocad").await.ok(201).clone();
+    assert_eq!(h["tokens_charged"], 0, "covered by the rollover: {h}");
+    assert_eq!(h["period_ends_at"], "2026-01-07T09:00:00Z", "{h}");
+    assert_eq!(op.available(team).await, 86, "C's period and its rollover");
     app.shutdown().await;
 }
 

@@ -35,7 +35,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::gauges::BatchCounts;
 use crate::idempotency::{self, NewAnswer};
 use crate::ledger::{TeamPacks, lock_team};
-use crate::session_state::{self, PairState, ProductRow, Wanted};
+use crate::session_state::{self, Listing, PairState, ProductRow, Wanted};
 use crate::sessions::{Respond, SignInOutcome, SignedIn, current_period};
 use crate::step_writes::{NewSessionRow, PeriodRef, Writes};
 use crate::time::to_db;
@@ -342,11 +342,16 @@ impl Store {
             slot.push(product.map(|_| wanted.len()));
             if let Some(product) = product {
                 let (key, now) = (r.key(), r.now());
+                let sessions = match r {
+                    Request::SignIn(_) => Listing::For(None),
+                    Request::SignOut(r) => Listing::For(Some(r.session)),
+                };
                 wanted.push(Wanted {
                     user,
                     product,
                     key,
                     now,
+                    sessions,
                 });
             }
         }

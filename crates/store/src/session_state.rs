@@ -51,13 +51,44 @@ pub(crate) async fn product_by_id(conn: &mut Conn, id: ProductId) -> StoreResult
     )
 }
 
-/// One (user, product) to read, the idempotency key its request came with, and the request's
-/// time (when its access is judged).
+/// One (user, product) to read, the idempotency key its request came with, the request's time
+/// (when its access is judged), and which of its open sessions the step needs.
 pub(crate) struct Wanted<'a> {
     pub user: UserId,
     pub product: &'a ProductRow,
     pub key: Option<(&'a str, &'a IdempotencyKey)>,
     pub now: DateTime<Utc>,
+    pub sessions: Listing,
+}
+
+/// Which open sessions of a pair are read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Listing {
+    /// All of them (a heartbeat, a sweep, a result).
+    Every,
+    /// What a sign-in (none) or a sign-out of this session at the pair's time needs
+    /// ([`Usage::listed_for`]): the others only tell that they exist ([`Usage::unlisted`]). A pair
+    /// with a pool of machines signed in reads a few rows instead of every one of them.
+    For(Option<SessionId>),
+}
+
+impl Listing {
+    /// The bounds the state query lists by: (own session, last seen at or before which a session
+    /// is listed, the time the latest period must end after for the rest to be left out). Every
+    /// session is last seen before the largest cut, and no period (nor its absence, which counts
+    /// as ending at the cut) ends by the smallest time: the other branches list nothing.
+    fn bounds(self, now: DateTime<Utc>) -> (i64, i64, i64) {
+        match self {
+            Listing::Every => (-1, i64::MAX, i64::MIN),
+            Listing::For(own) => (
+                own.map_or(-1, |s| s.0),
+                // Seen before the cut is dead (`last_seen_at < cut`); the cut rounded down to the
+                // stored microsecond lists at most a microsecond's sessions more, never fewer.
+                to_db(session::dead_if_seen_before(now)),
+                to_db(now),
+            ),
+        }
+    }
 }
 
 /// What one (user, product) plans on.
@@ -90,6 +121,7 @@ pub(crate) struct TeamState {
 /// - `drawn`: what the latest period's charge drew (`u`, `p`, `id` the pack, `a` the signed
 ///   amount, `c` the event's id);
 /// - `session`: an open session (`u`, `p`, `id`, `a` started, `b` last seen, `c` last active);
+/// - `unlisted`: other sessions of (`u`, `p`) are open ([`Listing::For`]);
 /// - `pack`: a pack that is active or still holds tokens (`id`, `a` tokens, `b` remaining, `c`
 ///   moved out, `d` purchased, `e` expires);
 /// - `key`: a remembered answer (`id` the index of the wanted pair, `name` fingerprint, `t`
@@ -109,13 +141,13 @@ struct StateRow {
     e: Option<i64>,
 }
 
-/// The state query for `slots` pairs. `$1` team, `$2` now; slot `k` binds user, product, scope
-/// and key from `$3 + 4k`. A slot past the wanted pairs binds user and product -1 and an empty
-/// key, which match nothing: padding the slots to a power of two keeps the distinct statements
+/// The state query for `slots` pairs. `$1` team, `$2` now; slot `k` binds user, product, scope,
+/// key and the [`Listing::bounds`] from `$3 + 7k`. A slot past the wanted pairs binds user and
+/// product -1 and an empty key, which match nothing: padding the slots to a power of two keeps the distinct statements
 /// (each prepared once per connection) to a handful. The first branch gives each column its type
 /// (PostgreSQL matches the branches' types pairwise: two untyped NULLs would make text).
 fn state_sql(slots: usize) -> String {
-    let param = |k: usize, i: usize| format!("${}", 3 + 4 * k + i);
+    let param = |k: usize, i: usize| format!("${}", 3 + SLOT_PARAMETERS * k + i);
     let users = (0..slots)
         .map(|k| param(k, 0))
         .collect::<Vec<_>>()
@@ -142,10 +174,26 @@ fn state_sql(slots: usize) -> String {
     );
     for k in 0..slots {
         let (u, p, scope, key) = (param(k, 0), param(k, 1), param(k, 2), param(k, 3));
+        let (own, cut, now) = (param(k, 4), param(k, 5), param(k, 6));
         let latest = format!(
             "FROM usage_periods WHERE team_id = $1 AND user_id = {u} AND product_id = {p} \
              ORDER BY started_at DESC, id DESC LIMIT 1"
         );
+        // `Usage::listed_for`: the dead sessions, the step's own, and every one when the latest
+        // period has ended (or there is none); otherwise only whether any other is open. Four
+        // branches rather than one with ORs, each an index range (a session two of them list is
+        // read once): the dead by last-seen time, the own by id, every one not at all while the
+        // period runs (a one-time test), and whether another is open from the two last seen
+        // (if any other is alive, one of those two is, and is not the own). No branch leaves
+        // PostgreSQL's generic plan a range of `sessions_seen` that spans every live session:
+        // planned on a young table's statistics, it chose one, and a state query took 2 ms.
+        let ended = format!("COALESCE((SELECT ends_at {latest}), {cut}) <= {now}");
+        let open = format!(
+            "FROM sessions WHERE team_id = $1 AND user_id = {u} AND product_id = {p} \
+             AND ended_at IS NULL"
+        );
+        let session = "SELECT 'session', user_id, product_id, id, NULL, NULL, started_at, \
+             last_seen_at, last_active_at, NULL, NULL";
         // Writing to a String cannot fail.
         let _ = write!(
             sql,
@@ -156,9 +204,13 @@ fn state_sql(slots: usize) -> String {
                  amount, NULL, id, NULL, NULL FROM ledger_events WHERE team_id = $1 \
                  AND kind = 'charged' AND cause_kind = 'period' \
                  AND cause_ref = (SELECT CAST(id AS TEXT) {latest}) \
-             UNION ALL SELECT 'session', user_id, product_id, id, NULL, NULL, started_at, \
-                 last_seen_at, last_active_at, NULL, NULL FROM sessions WHERE team_id = $1 \
-                 AND user_id = {u} AND product_id = {p} AND ended_at IS NULL \
+             UNION ALL {session} {open} AND last_seen_at <= {cut} \
+             UNION ALL {session} {open} AND id = {own} \
+             UNION ALL {session} {open} AND {ended} \
+             UNION ALL SELECT 'unlisted', CAST({u} AS BIGINT), CAST({p} AS BIGINT), NULL, NULL, \
+                 NULL, NULL, NULL, NULL, NULL, NULL WHERE NOT ({ended}) AND EXISTS (SELECT 1 \
+                 FROM (SELECT id, last_seen_at {open} ORDER BY last_seen_at DESC LIMIT 2) \
+                 AS recent{k} WHERE id <> {own} AND last_seen_at > {cut}) \
              UNION ALL SELECT 'key', NULL, NULL, {k}, fingerprint, response, NULL, NULL, NULL, \
                  NULL, NULL FROM idempotency_keys WHERE team_id = $1 AND scope = {scope} \
                  AND key = {key}"
@@ -166,6 +218,9 @@ fn state_sql(slots: usize) -> String {
     }
     sql
 }
+
+/// The parameters each slot of the state query binds.
+const SLOT_PARAMETERS: usize = 7;
 
 /// How many slots a state query for `wanted` pairs has: the next power of two.
 fn slots_for(wanted: usize) -> usize {
@@ -190,17 +245,24 @@ pub(crate) async fn load(
         query = match wanted.get(k) {
             Some(w) => {
                 let (scope, key) = w.key.map_or(("", ""), |(s, k)| (s, k.as_str()));
+                let (own, cut, now) = w.sessions.bounds(w.now);
                 query
                     .bind(w.user.0)
                     .bind(w.product.id.0)
                     .bind(scope.to_owned())
                     .bind(key.to_owned())
+                    .bind(own)
+                    .bind(cut)
+                    .bind(now)
             }
             None => query
                 .bind(-1_i64)
                 .bind(-1_i64)
                 .bind(String::new())
-                .bind(String::new()),
+                .bind(String::new())
+                .bind(-1_i64)
+                .bind(-1_i64)
+                .bind(-1_i64),
         };
     }
     let rows = query.fetch_all(&mut *conn).await?;
@@ -218,6 +280,7 @@ struct PairRows {
     period: Option<Period>,
     drawn: Vec<(i64, PackId, Tokens)>,
     sessions: Vec<Session>,
+    unlisted: bool,
     remembered: Option<Remembered>,
 }
 
@@ -339,7 +402,16 @@ impl Read {
                     last_active_at: from_db(last_active_at)?,
                 };
                 for k in Self::pairs_of(wanted, u, p) {
-                    self.pairs[k].sessions.push(session.clone());
+                    // Listed by two branches (dead and own, say): once.
+                    let sessions = &mut self.pairs[k].sessions;
+                    if !sessions.iter().any(|s| s.id == session.id) {
+                        sessions.push(session.clone());
+                    }
+                }
+            }
+            ("unlisted", None, None, None, None, None) => {
+                for k in Self::pairs_of(wanted, u, p) {
+                    self.pairs[k].unlisted = true;
                 }
             }
             ("pack", Some(id), None, Some(tokens), Some(remaining), Some(moved_out)) => {
@@ -381,6 +453,13 @@ impl Read {
         let mut pairs = Vec::with_capacity(wanted.len());
         for (w, mut rows) in wanted.iter().zip(self.pairs) {
             rows.sessions.sort_by_key(|s| s.id);
+            // The query follows the engine's rule; should they ever part, a step refuses to plan
+            // rather than roll a period over on sessions it did not see.
+            if rows.unlisted && session::lists_every_session(rows.period.as_ref(), w.now) {
+                return Err(StoreError::corrupt(
+                    "the state query left out sessions a rollover needs",
+                ));
+            }
             rows.drawn.sort_by_key(|(event, ..)| *event);
             let user = self.users.iter().find(|(id, _)| *id == w.user);
             let key = ProductKey::parse(&w.product.key)?;
@@ -410,6 +489,7 @@ impl Read {
                     idle_aware: w.product.idle_awareness == 1,
                     period: rows.period,
                     sessions: rows.sessions,
+                    unlisted: rows.unlisted,
                 },
                 drawn: rows.drawn.into_iter().map(|(_, p, t)| (p, t)).collect(),
                 remembered: rows.remembered,
@@ -435,9 +515,136 @@ mod tests {
     }
 
     #[test]
-    fn each_slot_binds_four_parameters() {
+    fn each_slot_binds_seven_parameters() {
         let sql = state_sql(4);
-        assert!(sql.contains("$18") && !sql.contains("$19"), "{sql}");
+        assert!(sql.contains("$30") && !sql.contains("$31"), "{sql}");
         assert_eq!(sql.matches("AS latest").count(), 4);
+    }
+}
+
+#[cfg(test)]
+mod listing {
+    //! The state query lists what [`Usage::listed_for`] says a step needs, on both backends.
+
+    use chrono::Duration;
+    use jeton_core::TeamName;
+
+    use super::*;
+    use crate::ledger::lock_team;
+    use crate::testing::TestDb;
+    use crate::{Store, both_backends};
+
+    both_backends! {
+        the_state_query_lists_the_sessions_a_step_needs => lists_what_a_step_needs,
+    }
+
+    async fn insert(store: &Store, sql: &str, values: &[i64]) -> i64 {
+        let mut query = sqlx::query_scalar::<_, i64>(sql);
+        for v in values {
+            query = query.bind(*v);
+        }
+        query.fetch_one(store.pool()).await.expect("insert")
+    }
+
+    /// Six open sessions of one (user, product), seen at times spread over a day, and a period
+    /// running from the start for 24 hours; at times before and after the period's end, for a
+    /// sign-in and for sign-outs of each session (and of one that is not open), the listed usage
+    /// is exactly the engine's listing of every session.
+    async fn lists_what_a_step_needs(db: TestDb) {
+        let store = db.store().await;
+        let start: DateTime<Utc> = "2026-01-05T08:00:00Z".parse().expect("a time");
+        let team = store
+            .create_team(&TeamName::parse("Pool").expect("a name"), None, start)
+            .await
+            .expect("team")
+            .id;
+        let at = to_db(start);
+        let product = insert(
+            &store,
+            "INSERT INTO products (key, name, daily_rate, idle_awareness, added_at, updated_at) \
+             VALUES ('cad', 'CAD', $1, 0, $2, $2) RETURNING id",
+            &[7, at],
+        )
+        .await;
+        let user = insert(
+            &store,
+            "INSERT INTO users (email, email_lower, name, created_at) \
+             VALUES ('a@example.com', 'a@example.com', 'A', $1) RETURNING id",
+            &[at],
+        )
+        .await;
+        let period = insert(
+            &store,
+            "INSERT INTO usage_periods (team_id, user_id, product_id, access, opened, started_at, \
+             ends_at, rate, tokens, charged_at) VALUES ($1, $2, $3, 'flex', 'sign_in', $4, $5, 7, \
+             7, $4) RETURNING id",
+            &[
+                team.0,
+                user,
+                product,
+                at,
+                to_db(start + Duration::hours(24)),
+            ],
+        )
+        .await;
+        // Seen 7 seconds past whole minutes, so that no session sits exactly on a cut.
+        let mut sessions = Vec::new();
+        for seen_minutes in [0_i64, 30, 600, 1_420, 1_435, 1_439] {
+            let seen = to_db(start + Duration::minutes(seen_minutes) + Duration::seconds(7));
+            let id = insert(
+                &store,
+                "INSERT INTO sessions (team_id, user_id, product_id, period_id, started_at, \
+                 last_seen_at, last_active_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+                &[team.0, user, product, period, at, seen],
+            )
+            .await;
+            sessions.push(SessionId(id));
+        }
+        let row = ProductRow {
+            id: ProductId(product),
+            key: "cad".into(),
+            daily_rate: 7,
+            idle_awareness: 0,
+        };
+        let mut checked_unlisted = 0;
+        for minutes in [20_i64, 700, 1_430, 1_439, 1_441, 1_460] {
+            let now = start + Duration::minutes(minutes);
+            let owns = std::iter::once(None)
+                .chain(sessions.iter().copied().map(Some))
+                .chain(std::iter::once(Some(SessionId(-5))));
+            for own in owns {
+                let read = |sessions: Listing| {
+                    let (store, row) = (store.clone(), row.clone());
+                    async move {
+                        let mut w = store.begin_write().await.expect("transaction");
+                        let team_row = lock_team(&mut w.tx, team).await.expect("lock");
+                        let wanted = Wanted {
+                            user: UserId(user),
+                            product: &row,
+                            key: None,
+                            now,
+                            sessions,
+                        };
+                        let state = load(&mut w.tx, &team_row, &[wanted], now)
+                            .await
+                            .expect("state");
+                        state.pairs.into_iter().next().expect("the pair").usage
+                    }
+                };
+                let every = read(Listing::Every).await;
+                assert_eq!(every.sessions.len(), 6);
+                assert!(!every.unlisted);
+                let listed = read(Listing::For(own)).await;
+                assert_eq!(
+                    listed,
+                    every.listed_for(own, now),
+                    "at +{minutes} min for {own:?}"
+                );
+                if listed.unlisted {
+                    checked_unlisted += 1;
+                }
+            }
+        }
+        assert!(checked_unlisted > 10, "{checked_unlisted}");
     }
 }

@@ -25,7 +25,7 @@ use crate::idempotency;
 use crate::ledger::{self, NewEvent, TeamPacks, lock_team};
 use crate::session_batch::{Answer, Request, SignInRequest, SignOutRequest};
 use crate::session_state;
-use crate::session_state::{PairState, ProductRow, Wanted, product_by_id, product_by_key};
+use crate::session_state::{Listing, PairState, ProductRow, Wanted, product_by_id, product_by_key};
 use crate::team_rows::TeamRow;
 use crate::time::{from_db, to_db};
 use crate::usage;
@@ -443,6 +443,7 @@ impl Step {
             product: &product,
             key: None,
             now,
+            sessions: Listing::Every,
         };
         let state = session_state::load(&mut w.tx, &team_row, &[wanted], now).await?;
         let Some(PairState {

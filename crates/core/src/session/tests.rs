@@ -42,6 +42,7 @@ impl Sim {
                 idle_aware,
                 period: None,
                 sessions: vec![],
+                unlisted: false,
             },
             next: 1,
             charged: 0,
@@ -494,4 +495,142 @@ fn r_ses_2_6_a_quiet_heartbeat_is_one_the_engine_would_plan_nothing_for() {
         ..latest
     };
     assert!(!heartbeat_is_quiet(&refunded, now, now));
+}
+
+mod listed {
+    //! [`Usage::listed_for`]: a sign-in or sign-out plans the same on the sessions it lists (or on
+    //! any list that holds those) as on every open session.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn base() -> DateTime<Utc> {
+        at("2026-01-05T08:00:00Z")
+    }
+
+    /// A time before `now` (seconds back): mostly close to it, where the lease (15 minutes), the
+    /// grace window (5 minutes) and a period's end fall, sometimes up to two days back.
+    fn back() -> impl Strategy<Value = i64> {
+        prop_oneof![3 => 0_i64..1_800, 1 => 0_i64..172_800]
+    }
+
+    /// Up to six open sessions, each started, last seen and last active at or before `now`; a
+    /// latest period started by then too, running or over, maybe refunded, maybe free.
+    fn usage_at() -> impl Strategy<Value = (Usage, DateTime<Utc>)> {
+        let session = (back(), back(), back()).prop_map(|(a, b, c)| {
+            let mut backs = [a, b, c];
+            backs.sort_unstable();
+            // Started first, then last active, then last seen.
+            (backs[2], backs[0], backs[1])
+        });
+        // Periods that start within a day of now are the ones still running.
+        let period = proptest::option::of((
+            prop_oneof![back(), 80_000_i64..90_000],
+            any::<bool>(),
+            prop_oneof![Just(0_u64), Just(7_u64)],
+        ));
+        (
+            any::<bool>(),
+            period,
+            proptest::collection::vec(session, 0..6),
+        )
+            .prop_map(|(idle_aware, period, sessions)| {
+                let now = base() + Duration::days(3);
+                let ago = |secs: i64| now - Duration::seconds(secs);
+                let usage = Usage {
+                    idle_aware,
+                    period: period.map(|(start, refunded, tokens)| Period {
+                        id: PeriodId(1),
+                        access: AccessKind::Flex,
+                        started_at: ago(start),
+                        ends_at: ago(start) + period_length(),
+                        tokens: t(tokens),
+                        refunded,
+                    }),
+                    sessions: sessions
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (start, seen, active))| Session {
+                            id: SessionId(i as i64 + 1),
+                            started_at: ago(start),
+                            last_seen_at: ago(seen),
+                            last_active_at: ago(active),
+                        })
+                        .collect(),
+                    unlisted: false,
+                };
+                (usage, now)
+            })
+    }
+
+    /// The listed usage, with some of the sessions it leaves out listed after all (a store may
+    /// list more than it must).
+    fn with_extra(listed: Usage, all: &Usage, extra: &[bool]) -> Usage {
+        let mut sessions = listed.sessions.clone();
+        for (s, add) in all.sessions.iter().zip(extra) {
+            if *add && !sessions.contains(s) {
+                sessions.push(s.clone());
+            }
+        }
+        sessions.sort_by_key(|s| s.id);
+        let unlisted = all.sessions.iter().any(|s| !sessions.contains(s));
+        Usage {
+            sessions,
+            unlisted,
+            ..listed
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn a_step_plans_the_same_on_the_sessions_it_lists(
+            (usage, now) in usage_at(),
+            own in 0_i64..8,
+            extra in proptest::collection::vec(any::<bool>(), 6),
+        ) {
+            // Sign-in.
+            let listed = with_extra(usage.listed_for(None, now), &usage, &extra);
+            prop_assert!(listed.sessions.iter().all(|s| usage.sessions.contains(s)));
+            let (mut whole, mut part) = (usage.clone(), listed);
+            let plan = sign_in(&mut whole, flex(7), now);
+            prop_assert_eq!(&plan, &sign_in(&mut part, flex(7), now));
+            prop_assert_eq!(whole.period, part.period);
+            // Sign-out of one of the sessions, or of one that is not open (own 0 or past them).
+            let own = SessionId(own);
+            let listed = with_extra(usage.listed_for(Some(own), now), &usage, &extra);
+            let (mut whole, mut part) = (usage.clone(), listed);
+            let plan = sign_out(&mut whole, own, Some(flex(7)), now);
+            prop_assert_eq!(&plan, &sign_out(&mut part, own, Some(flex(7)), now));
+            prop_assert_eq!(whole.period, part.period);
+        }
+    }
+
+    /// The listing leaves out live sessions, and only when the period runs on.
+    #[test]
+    fn live_sessions_of_a_running_period_are_only_counted() {
+        let mut sim = Sim::new(false);
+        let start = base();
+        let first = sim.sign_in(flex(7), start);
+        let second = sim.sign_in(flex(7), start + Duration::minutes(1));
+        let now = start + Duration::minutes(2);
+        let listed = sim.usage.listed_for(Some(second), now);
+        assert_eq!(
+            listed.sessions.iter().map(|s| s.id).collect::<Vec<_>>(),
+            vec![second]
+        );
+        assert!(listed.unlisted, "{first} is open and not listed");
+        // Signing the second out refunds nothing: the first is still open, though unlisted.
+        let mut part = listed;
+        let plan = sign_out(&mut part, second, Some(flex(7)), now).expect("open");
+        assert_eq!(plan.refund, None);
+        // A day later the period is over: every session is listed.
+        let later = start + Duration::hours(25);
+        let listed = sim.usage.listed_for(None, later);
+        assert_eq!(listed.sessions.len(), 2);
+        assert!(!listed.unlisted);
+        assert!(lists_every_session(sim.usage.period.as_ref(), later));
+        assert!(!lists_every_session(sim.usage.period.as_ref(), now));
+    }
 }
