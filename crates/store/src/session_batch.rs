@@ -41,7 +41,7 @@ use crate::step_writes::{NewSessionRow, PeriodRef, Writes};
 use crate::time::to_db;
 
 /// Most requests in one batch: bounds the statements' sizes and a batch's time under the lock.
-const MAX_BATCH: usize = 64;
+pub(crate) const MAX_BATCH: usize = 64;
 
 pub(crate) struct SignInRequest {
     pub user: UserId,

@@ -143,8 +143,8 @@ struct StateRow {
 
 /// The state query for `slots` pairs. `$1` team, `$2` now; slot `k` binds user, product, scope,
 /// key and the [`Listing::bounds`] from `$3 + 7k`. A slot past the wanted pairs binds user and
-/// product -1 and an empty key, which match nothing: padding the slots to a power of two keeps the distinct statements
-/// (each prepared once per connection) to a handful. The first branch gives each column its type
+/// product -1 and an empty key, which match nothing: padding the slots to a power of two keeps
+/// the distinct statements (each prepared once per connection) to a handful. The first branch gives each column its type
 /// (PostgreSQL matches the branches' types pairwise: two untyped NULLs would make text).
 fn state_sql(slots: usize) -> String {
     let param = |k: usize, i: usize| format!("${}", 3 + SLOT_PARAMETERS * k + i);
@@ -512,6 +512,15 @@ mod tests {
         assert_eq!(slots_for(1), 1);
         assert_eq!(slots_for(3), 4);
         assert_eq!(slots_for(64), 64);
+    }
+
+    /// SQLite refuses a compound SELECT of more than 500 parts (`SQLITE_MAX_COMPOUND_SELECT`):
+    /// the largest batch's query stays below.
+    #[test]
+    fn the_largest_batch_is_one_query_sqlite_takes() {
+        let sql = state_sql(slots_for(crate::session_batch::MAX_BATCH));
+        let parts = sql.matches("UNION ALL").count() + 1;
+        assert!(parts < 500, "{parts} parts");
     }
 
     #[test]
