@@ -14,7 +14,8 @@
 //! without waiting for the disk (`synchronous = NORMAL`), the connection goes on to the next
 //! write transaction, and a thread of its own syncs the WAL file ([`Syncer`]) before any member of
 //! the group is answered. Under the benchmark's paid sign-ins a commit's fsync took about 1 ms
-//! with the connection held, as long as three batches' statements.
+//! with the connection held, as long as three batches' statements. While a sync runs, finished
+//! write transactions stay in the open group, committed together once it is done.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -113,16 +114,23 @@ fn sync_wal_file(wal: &Path) -> std::io::Result<()> {
 #[derive(Clone)]
 struct Syncer {
     committed: mpsc::Sender<Arc<Group>>,
+    /// Whether a sync is running. Meanwhile a finished write transaction leaves its group open
+    /// for the next ones to join, and it is committed once the sync is done: one `COMMIT` (and
+    /// one write of each page the group changed) per sync, instead of one per transaction.
+    syncing: Arc<watch::Sender<bool>>,
 }
 
 impl Syncer {
     fn start(wal: PathBuf, sync: SyncWal) -> std::io::Result<Syncer> {
         let (committed, groups) = mpsc::channel::<Arc<Group>>();
+        let syncing = Arc::new(watch::Sender::new(false));
+        let busy = syncing.clone();
         std::thread::Builder::new()
             .name("jeton-wal-sync".into())
             .spawn(move || {
                 // Ends when the write connection is gone (every sender dropped).
                 while let Ok(first) = groups.recv() {
+                    busy.send_replace(true);
                     let mut synced = vec![first];
                     synced.extend(groups.try_iter());
                     if let Err(e) = sync(&wal) {
@@ -137,9 +145,20 @@ impl Syncer {
                     for group in synced {
                         group.finish(Ok(()));
                     }
+                    busy.send_replace(false);
                 }
             })?;
-        Ok(Syncer { committed })
+        Ok(Syncer { committed, syncing })
+    }
+
+    fn is_syncing(&self) -> bool {
+        *self.syncing.borrow()
+    }
+
+    /// Returns once no sync runs (at once if none does, or if the thread is gone).
+    async fn idle(syncing: &watch::Sender<bool>) {
+        let mut busy = syncing.subscribe();
+        let _ = busy.wait_for(|busy| !busy).await;
     }
 
     /// Hands a committed group over; its members are answered once the WAL is synced.
@@ -293,13 +312,14 @@ impl WriterTx {
 
     /// Makes the transaction's writes durable, and only then returns.
     ///
-    /// Group commit: when other writers are queued for the connection, the savepoint is released
-    /// into the open SQLite transaction and the connection handed on; the queued writers add
-    /// theirs, and one `COMMIT` makes the whole group committed, and one sync of the WAL durable
-    /// (the [`Syncer`], after the connection is handed on). Whoever finds the connection with no
-    /// writer behind it, or the group full, commits; a member that is still waiting when it gets
-    /// the connection back commits the group itself, so a group never waits for a writer that
-    /// went away.
+    /// Group commit: when other writers are queued for the connection, or the WAL is being
+    /// synced, the savepoint is released into the open SQLite transaction and the connection
+    /// handed on; the writers that come meanwhile add theirs, and one `COMMIT` makes the whole
+    /// group committed, and one sync of the WAL durable (the [`Syncer`], after the connection is
+    /// handed on). Whoever finds the connection with no writer behind it and no sync running, or
+    /// the group full, commits; a member that is still waiting when it gets the connection back
+    /// (after the sync that ran) commits the group itself, so a group never waits for a writer
+    /// that went away.
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
         self.release()?.wait().await
     }
@@ -325,18 +345,20 @@ impl WriterTx {
                 sqlx::Error::Protocol("a write transaction outside a group".into())
             })?;
         let members = group.members.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.writer.waiting.load(Ordering::SeqCst) == 0 || members >= MAX_GROUP {
+        let alone = self.writer.waiting.load(Ordering::SeqCst) == 0;
+        if (alone && !self.open.syncer.is_syncing()) || members >= MAX_GROUP {
             self.open.commit_group()?;
             // The connection goes to the next writer while the WAL is synced.
             return Ok(Durable(Waiting::Group(group)));
         }
         let writer = self.writer.clone();
+        let syncing = self.open.syncer.syncing.clone();
         drop(self);
         // The wait is a task of its own: should the caller go away meanwhile (a client that hung
         // up), this member still takes its turn at the connection and commits the group, which
         // would otherwise hold SQLite's write lock until the next writer came.
         Ok(Durable(Waiting::Following(tokio::spawn(follow(
-            writer, group,
+            writer, group, syncing,
         )))))
     }
 
@@ -380,11 +402,21 @@ impl Durable {
 
 /// A finished member's wait for its group: the group's outcome, or, when the member gets the
 /// connection back before anyone committed the group, the commit of the group by this member.
-async fn follow(writer: Gate, group: Arc<Group>) -> Result<(), sqlx::Error> {
+/// While a sync runs it does not ask for the connection: the group stays open for the writers
+/// that come meanwhile, and is committed when the sync is done.
+async fn follow(
+    writer: Gate,
+    group: Arc<Group>,
+    syncing: Arc<watch::Sender<bool>>,
+) -> Result<(), sqlx::Error> {
+    let turn = async {
+        Syncer::idle(&syncing).await;
+        writer.take().await
+    };
     tokio::select! {
         biased;
         done = group.durable() => return done,
-        mut open = writer.take() => {
+        mut open = turn => {
             let ours = open.group.as_ref().is_some_and(|g| Arc::ptr_eq(g, &group));
             if ours {
                 open.commit_group()?;
@@ -566,5 +598,86 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
             .expect("count");
         assert_eq!(rows, 2);
+    }
+
+    /// While the WAL is being synced, a finished write transaction stays in the open group and the
+    /// next ones join it: one `COMMIT` and one sync for them all once the sync is done.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn transactions_finished_during_a_sync_are_committed_together_after_it() {
+        let (_dir, file) = database();
+        let (started, syncing) = mpsc::channel::<()>();
+        let (release, released) = mpsc::channel::<()>();
+        let released = std::sync::Mutex::new(released);
+        let sync: SyncWal = Arc::new(move |wal: &Path| {
+            started.send(()).expect("the test listens");
+            released
+                .lock()
+                .expect("one sync at a time")
+                .recv()
+                .expect("the test releases the sync");
+            sync_wal_file(wal)
+        });
+        let gate = open_with(&file, sync).expect("open the write connection");
+        let insert = |tx: &WriterTx, x: i64| {
+            tx.open
+                .conn
+                .execute_batch(&format!("INSERT INTO t VALUES ({x})"))
+                .expect("insert");
+        };
+
+        // The first commit's sync starts and is held.
+        let first = WriterTx::begin(&gate).await.expect("begin");
+        insert(&first, 1);
+        let first = first.release().expect("release");
+        let syncing = tokio::task::spawn_blocking(move || {
+            syncing.recv().expect("the first sync");
+            syncing
+        })
+        .await
+        .expect("wait for the sync");
+
+        // Two more finish meanwhile: both stay in one open group, uncommitted.
+        let second = WriterTx::begin(&gate).await.expect("begin");
+        insert(&second, 2);
+        let second = second.release().expect("release");
+        let group = {
+            let open = gate.conn.try_lock().expect("free");
+            let group = open.group.clone().expect("the group is left open");
+            assert!(!open.conn.is_autocommit(), "not committed");
+            group
+        };
+        let third = WriterTx::begin(&gate).await.expect("begin");
+        insert(&third, 3);
+        let third = third.release().expect("release");
+        {
+            let open = gate.conn.try_lock().expect("free");
+            let same = open.group.as_ref().is_some_and(|g| Arc::ptr_eq(g, &group));
+            assert!(same, "the third joined the second's group");
+            assert_eq!(group.members.load(Ordering::SeqCst), 2);
+            assert!(!group.committed.load(Ordering::SeqCst));
+        }
+
+        // The first sync done, the group is committed and synced once.
+        release.send(()).expect("the sync waits");
+        first.wait().await.expect("the first commit");
+        let syncing = tokio::task::spawn_blocking(move || {
+            syncing.recv().expect("the group's sync");
+            syncing
+        })
+        .await
+        .expect("wait for the sync");
+        assert!(group.committed.load(Ordering::SeqCst));
+        release.send(()).expect("the sync waits");
+        second.wait().await.expect("the second commit");
+        third.wait().await.expect("the third commit");
+        assert!(
+            syncing.try_recv().is_err(),
+            "no third sync: the group was synced once"
+        );
+        let rows: i64 = Connection::open(&file)
+            .expect("open")
+            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
+            .expect("count");
+        assert_eq!(rows, 3);
     }
 }
