@@ -181,12 +181,12 @@ fn state_sql(slots: usize) -> String {
         );
         // `Usage::listed_for`: the dead sessions, the step's own, and every one when the latest
         // period has ended (or there is none); otherwise only whether any other is open. Four
-        // branches rather than one with ORs, each an index range (a session two of them list is
-        // read once): the dead by last-seen time, the own by id, every one not at all while the
-        // period runs (a one-time test), and whether another is open from the two last seen
-        // (if any other is alive, one of those two is, and is not the own). No branch leaves
-        // PostgreSQL's generic plan a range of `sessions_seen` that spans every live session:
-        // planned on a young table's statistics, it chose one, and a state query took 2 ms.
+        // branches rather than one with ORs (a session two of them list is read once): the dead
+        // by last-seen time (few: the sweep ends them), the own by id, every one not at all while
+        // the period runs (a one-time test), and whether another is open up to the pair's first
+        // live one. `last_seen_at + 0` keeps that last test off `sessions_seen`: PostgreSQL's
+        // generic plan, made on a young table's statistics, served a live range from it (every
+        // live session of every team) and a state query took 2 ms.
         let ended = format!("COALESCE((SELECT ends_at {latest}), {cut}) <= {now}");
         let open = format!(
             "FROM sessions WHERE team_id = $1 AND user_id = {u} AND product_id = {p} \
@@ -209,8 +209,7 @@ fn state_sql(slots: usize) -> String {
              UNION ALL {session} {open} AND {ended} \
              UNION ALL SELECT 'unlisted', CAST({u} AS BIGINT), CAST({p} AS BIGINT), NULL, NULL, \
                  NULL, NULL, NULL, NULL, NULL, NULL WHERE NOT ({ended}) AND EXISTS (SELECT 1 \
-                 FROM (SELECT id, last_seen_at {open} ORDER BY last_seen_at DESC LIMIT 2) \
-                 AS recent{k} WHERE id <> {own} AND last_seen_at > {cut}) \
+                 {open} AND id <> {own} AND last_seen_at + 0 > {cut}) \
              UNION ALL SELECT 'key', NULL, NULL, {k}, fingerprint, response, NULL, NULL, NULL, \
                  NULL, NULL FROM idempotency_keys WHERE team_id = $1 AND scope = {scope} \
                  AND key = {key}"
