@@ -144,8 +144,9 @@ struct StateRow {
 /// The state query for `slots` pairs. `$1` team, `$2` now; slot `k` binds user, product, scope,
 /// key and the [`Listing::bounds`] from `$3 + 7k`. A slot past the wanted pairs binds user and
 /// product -1 and an empty key, which match nothing: padding the slots to a power of two keeps
-/// the distinct statements (each prepared once per connection) to a handful. The first branch gives each column its type
-/// (PostgreSQL matches the branches' types pairwise: two untyped NULLs would make text).
+/// the distinct statements (each prepared once per connection) to a handful. The first branch
+/// gives each column its type (PostgreSQL matches the branches' types pairwise: two untyped NULLs
+/// would make text).
 fn state_sql(slots: usize) -> String {
     let param = |k: usize, i: usize| format!("${}", 3 + SLOT_PARAMETERS * k + i);
     let users = (0..slots)
@@ -401,11 +402,7 @@ impl Read {
                     last_active_at: from_db(last_active_at)?,
                 };
                 for k in Self::pairs_of(wanted, u, p) {
-                    // Listed by two branches (dead and own, say): once.
-                    let sessions = &mut self.pairs[k].sessions;
-                    if !sessions.iter().any(|s| s.id == session.id) {
-                        sessions.push(session.clone());
-                    }
+                    self.pairs[k].sessions.push(session.clone());
                 }
             }
             ("unlisted", None, None, None, None, None) => {
@@ -452,6 +449,8 @@ impl Read {
         let mut pairs = Vec::with_capacity(wanted.len());
         for (w, mut rows) in wanted.iter().zip(self.pairs) {
             rows.sessions.sort_by_key(|s| s.id);
+            // A session two branches list (dead and its own, say) is planned on once.
+            rows.sessions.dedup_by_key(|s| s.id);
             // The query follows the engine's rule; should they ever part, a step refuses to plan
             // rather than roll a period over on sessions it did not see.
             if rows.unlisted && session::lists_every_session(rows.period.as_ref(), w.now) {
