@@ -499,6 +499,33 @@ mod tests {
         (dir, file)
     }
 
+    /// A write connection on `file` whose WAL syncs each announce themselves (with the WAL's
+    /// path) on the first receiver and wait for the test to send on the second.
+    fn with_held_syncs(file: &Path) -> (Gate, mpsc::Receiver<PathBuf>, mpsc::Sender<()>) {
+        let (started, syncing) = mpsc::channel::<PathBuf>();
+        let (release, released) = mpsc::channel::<()>();
+        let released = std::sync::Mutex::new(released);
+        let sync: SyncWal = Arc::new(move |wal: &Path| {
+            started.send(wal.to_path_buf()).expect("the test listens");
+            released
+                .lock()
+                .expect("one sync at a time")
+                .recv()
+                .expect("the test releases the sync");
+            sync_wal_file(wal)
+        });
+        let gate = open_with(file, sync).expect("open the write connection");
+        (gate, syncing, release)
+    }
+
+    /// The rows of the test table, read on a connection of its own.
+    fn rows(file: &Path) -> i64 {
+        Connection::open(file)
+            .expect("open")
+            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
+            .expect("count")
+    }
+
     /// The write connection checks foreign keys and keeps the savepoints' sub-journal in memory
     /// (spilled to a temporary file, created and deleted group after group, it cost a tenth of
     /// the server's CPU under the charging benchmark). Its commits do not sync (`NORMAL`): the
@@ -527,19 +554,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_commit_is_answered_after_the_wal_is_synced_and_the_connection_goes_on_meanwhile() {
         let (_dir, file) = database();
-        let (started, syncing) = mpsc::channel::<PathBuf>();
-        let (release, released) = mpsc::channel::<()>();
-        let released = std::sync::Mutex::new(released);
-        let sync: SyncWal = Arc::new(move |wal: &Path| {
-            started.send(wal.to_path_buf()).expect("the test listens");
-            released
-                .lock()
-                .expect("one sync at a time")
-                .recv()
-                .expect("the test releases the sync");
-            sync_wal_file(wal)
-        });
-        let gate = open_with(&file, sync).expect("open the write connection");
+        let (gate, syncing, release) = with_held_syncs(&file);
 
         let first = {
             let gate = gate.clone();
@@ -593,11 +608,7 @@ mod tests {
         assert!(!second.is_finished(), "answered before its WAL was synced");
         release.send(()).expect("the sync waits");
         second.await.expect("the task").expect("the second commit");
-        let rows: i64 = Connection::open(&file)
-            .expect("open")
-            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
-            .expect("count");
-        assert_eq!(rows, 2);
+        assert_eq!(rows(&file), 2);
     }
 
     /// While the WAL is being synced, a finished write transaction stays in the open group and the
@@ -605,19 +616,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn transactions_finished_during_a_sync_are_committed_together_after_it() {
         let (_dir, file) = database();
-        let (started, syncing) = mpsc::channel::<()>();
-        let (release, released) = mpsc::channel::<()>();
-        let released = std::sync::Mutex::new(released);
-        let sync: SyncWal = Arc::new(move |wal: &Path| {
-            started.send(()).expect("the test listens");
-            released
-                .lock()
-                .expect("one sync at a time")
-                .recv()
-                .expect("the test releases the sync");
-            sync_wal_file(wal)
-        });
-        let gate = open_with(&file, sync).expect("open the write connection");
+        let (gate, syncing, release) = with_held_syncs(&file);
         let insert = |tx: &WriterTx, x: i64| {
             tx.open
                 .conn
@@ -674,10 +673,6 @@ mod tests {
             syncing.try_recv().is_err(),
             "no third sync: the group was synced once"
         );
-        let rows: i64 = Connection::open(&file)
-            .expect("open")
-            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
-            .expect("count");
-        assert_eq!(rows, 3);
+        assert_eq!(rows(&file), 3);
     }
 }
