@@ -35,6 +35,12 @@ impl Conn {
         matches!(self, Conn::Tx(_))
     }
 
+    /// Whether this is PostgreSQL's write transaction, whose statements' plans start every node
+    /// at each execution: a statement that grows with its batch costs for its size every time.
+    pub(crate) fn starts_plans_per_execution(&self) -> bool {
+        matches!(self, Conn::Tx(_))
+    }
+
     /// Whether this is PostgreSQL's write transaction, where each statement is a round trip to the
     /// database and independent writes go together as one (`crate::together`); SQLite's writer
     /// runs a statement as a function call, and has no data-modifying `WITH`.
