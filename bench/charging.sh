@@ -12,7 +12,8 @@
 # the spread load (default 4; the hot load puts every worker on one team). BINARY: `jeton`
 # executables to compare in the same run (default: a release build of this tree); each gets its
 # own fresh server and database per backend, and each phase runs on the binaries in turn, so that
-# the machine's drift during the run weighs on them alike. JETON_BENCH_ROUNDS=N (default 1) runs
+# the machine's drift during the run weighs on them alike; the last binary's `jeton simulate`
+# drives them all (JETON_BENCH_LOADGEN: another). JETON_BENCH_ROUNDS=N (default 1) runs
 # every phase N times, round after round (each round the phases in turn again), and prints each
 # row's median rate and p99 with the rates of every round: a shared machine varies by ±10–15 %
 # from one run to the next, and a difference smaller than that needs several.
@@ -21,7 +22,10 @@
 # all on one row for the hot figure); SQLite with one thread (crates/store/benches/bare_sqlite.rs:
 # rusqlite on the SQLite library sqlx links), WAL, synchronous=FULL, BEGIN IMMEDIATE; measured
 # before and after the Jeton phases of its backend. After each Jeton run `jeton audit` checks every
-# team's ledger. Prints one table: rate, p50/p99 and the ratio to the faster bare figure.
+# team's ledger. Prints one table: rate, p50/p99 and the ratio to the faster bare figure. On the
+# spread load, paid sign-ins and heartbeats run a second time paced at half the rate they reached
+# (`jeton simulate --rate`): the goal's p99 is at half the rate, and a saturated server's p99 is
+# its queue's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-5}
@@ -36,6 +40,9 @@ if [ ${#BINARIES[@]} -eq 0 ]; then
   cargo build --release -q -p jeton-cli
   BINARIES=("$PWD/target/release/jeton")
 fi
+# One load generator drives every binary compared (a paced phase needs `simulate --rate`, which
+# older binaries lack): the last binary's, or JETON_BENCH_LOADGEN.
+LOADGEN=${JETON_BENCH_LOADGEN:-${BINARIES[${#BINARIES[@]}-1]}}
 # Built before anything is timed.
 cargo bench -q -p jeton-store --bench bare_sqlite --no-run
 WORK=$(mktemp -d)
@@ -129,29 +136,46 @@ start_server() {
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" > /dev/null && break; sleep 0.1; done
 }
 
-# phase BACKEND SHAPE PHASE BINARY_INDEX ROUND: one timed phase of one binary's load.
+# phase BACKEND SHAPE PHASE BINARY_INDEX ROUND [HALF]: one timed phase of one binary's load.
+# HALF=half: paced (`--rate`) at half the rate the same phase reached at full speed in this round,
+# for the latency at that load (each request's latency counts from when it was due).
 phase() {
-  local backend=$1 shape=$2 phase=$3 b=$4 round=$5 bin=${BINARIES[$4]} dir=$WORK/$1-$4
-  local teams=$TEAMS
+  local backend=$1 shape=$2 phase=$3 b=$4 round=$5 half=${6:-} dir=$WORK/$1-$4
+  local teams=$TEAMS pace=() tag=$phase
   [ "$shape" = hot ] && teams=1
+  if [ "$half" = half ]; then
+    local full
+    full=$(python3 - "$RESULTS" "$backend" "$shape" "$phase" "$b" "$round" <<'PY'
+import json, sys
+path, backend, shape, phase, b, round_ = sys.argv[1:]
+rows = [json.loads(l) for l in open(path)]
+print(next(r["rate"] for r in rows if (r["backend"], r["shape"], r.get("phase"), str(r["binary"]),
+                                         str(r.get("round"))) == (backend, shape, phase, b, round_)))
+PY
+)
+    pace=(--rate "$(python3 -c "print(max(0.01, $full / 2 / $teams))")")
+    tag=$phase-half
+  fi
   local sims=()
   for t in $(seq 1 "$teams"); do
-    JETON_SERVER="http://127.0.0.1:$((18190 + b))" "$bin" simulate --load --phase "$phase" \
+    JETON_SERVER="http://127.0.0.1:$((18190 + b))" "$LOADGEN" simulate --load --phase "$phase" \
       --users "$USERS" --concurrency $((CONC / teams)) --duration "$SECS" --seed "$t" --json \
-      > "$dir/$shape.$phase.$round.$t.json" &
+      "${pace[@]}" > "$dir/$shape.$tag.$round.$t.json" &
     sims+=($!)
   done
   wait "${sims[@]}"
-  python3 - "$backend" "$shape" "$phase" "$b" "$round" "$dir/$shape.$phase.$round".*.json <<'PY' >> "$RESULTS"
+  python3 - "$backend" "$shape" "$phase" "$b" "$round" "$half" "$dir/$shape.$tag.$round".*.json <<'PY' >> "$RESULTS"
 import json, sys
-backend, shape, phase, b, round_, paths = *sys.argv[1:6], sys.argv[6:]
+backend, shape, phase, b, round_, half, paths = *sys.argv[1:7], sys.argv[7:]
 runs = [json.load(open(p)) for p in paths]
 op = runs[0]["rate_of"]
 what = {"charge": "charging sign-in (+heartbeat, sign-out)", "paid": "sign-in, paid period",
         "heartbeat": "heartbeat, open session"}[phase]
+if half:
+    what += ", paced at half the rate"
 # Several teams: rates add up, percentiles are the worst team's.
 print(json.dumps({"backend": backend, "shape": shape, "what": what, "binary": int(b),
-                  "round": int(round_),
+                  "round": int(round_), "phase": phase if not half else phase + "-half",
                   "rate": sum(r["rate"] for r in runs),
                   "p50": max(r["operations"][op]["p50_ms"] for r in runs),
                   "p99": max(r["operations"][op]["p99_ms"] for r in runs),
@@ -182,6 +206,12 @@ jeton_run() {
       for phase in charge paid heartbeat; do
         for b in "${!BINARIES[@]}"; do phase "$backend" "$shape" "$phase" "$b" "$round"; done
       done
+      # The goal's latency: p99 of paid sign-ins and heartbeats at half their rate (spread load).
+      if [ "$shape" = spread ]; then
+        for phase in paid heartbeat; do
+          for b in "${!BINARIES[@]}"; do phase "$backend" "$shape" "$phase" "$b" "$round" half; done
+        done
+      fi
     done
   done
   for b in "${!BINARIES[@]}"; do audit_and_stop "$backend" "$b"; done
@@ -240,10 +270,11 @@ print(f"| backend | load | request | binary | rate /s | p50 ms | p99 ms | vs bar
 print(f"|---|---|---|---|---:|---:|---:|---:|---:|{extra[1]}")
 for r in rows:
     shape = f"{teams} teams, {conc} workers" if r["shape"] == "spread" else f"1 hot team, {conc} workers"
-    ratio = r["rate"] / bare[(r["backend"], r["shape"])] * 100
+    # A paced row's rate is the schedule's, not a throughput: no ratio.
+    ratio = "-" if "paced" in r["what"] else f'{r["rate"] / bare[(r["backend"], r["shape"])] * 100:.0f} %'
     each = ""
     if rounds > 1:
         each = " " + ", ".join(f"{x:,.0f}" for x in r.get("rounds", [r["rate"]])) + " |"
     print(f"| {r['backend']} | {shape} | {r['what']} | {r['binary']} | {r['rate']:,.0f} | "
-          f"{r['p50']:.2f} | {r['p99']:.2f} | {ratio:.0f} % | {r['errors']} |{each}")
+          f"{r['p50']:.2f} | {r['p99']:.2f} | {ratio} | {r['errors']} |{each}")
 PY

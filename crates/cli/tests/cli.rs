@@ -2434,6 +2434,40 @@ async fn simulated_load_reports_rates_and_latencies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paced_load_sends_no_more_than_its_schedule() {
+    let env = Env::sqlite().await;
+    let report = env
+        .run(&[
+            "simulate",
+            "--load",
+            "--users",
+            "3",
+            "--concurrency",
+            "4",
+            "--duration",
+            "1",
+            "--rate",
+            "20",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(report["paced_rate"], 20.0, "{report}");
+    // 20 a second for one second: 20 loops are due (at 0, 50, …, 950 ms), whatever the server's
+    // speed, and the workers start none beyond them.
+    let sign_ins = report["sign_ins"].as_u64().unwrap();
+    assert!(0 < sign_ins && sign_ins <= 20, "{report}");
+    assert!(report["errors"].as_object().unwrap().is_empty(), "{report}");
+    for bad in ["0", "-5", "fast", "NaN"] {
+        let out = env
+            .run(&["simulate", "--load", &format!("--rate={bad}")])
+            .await;
+        let err = out.fails(2);
+        assert!(err.contains("requests per second"), "{bad}: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulated_heartbeats_keep_sessions_on_several_machines_open() {
     let env = Env::sqlite().await;
     let report = env

@@ -70,9 +70,24 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "M", default_value_t = 1, conflicts_with = "days", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub machines: u32,
 
+    /// Paces the load (--load): R timed requests (sign-ins, or heartbeats) start per second in
+    /// all, each on schedule, and its latency counts from when it was due; without it the workers
+    /// send as fast as they are answered. For latency at a given load, e.g. half the throughput
+    #[arg(long, value_name = "R", conflicts_with = "days", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
     /// Seed of every random choice: the same seed plays the same schedule
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && (0.01..=1_000_000.0).contains(&r) => Ok(r),
+        _ => Err(format!(
+            "expected requests per second from 0.01 to 1000000 (e.g. 2500), got {s:?}"
+        )),
+    }
 }
 
 fn parse_share(s: &str) -> Result<f64, String> {
@@ -143,6 +158,7 @@ pub async fn run(args: SimulateArgs, ctx: &Ctx) -> Result<()> {
         args.machines,
         args.concurrency,
         Duration::from_secs(args.duration),
+        args.rate,
         args.seed,
         &bar,
     )
@@ -202,8 +218,12 @@ fn show_load(r: &LoadReport) -> String {
     };
     let timed = r.operations.get(r.rate_of);
     let what = r.rate_of.replace('_', "-");
+    let paced = r
+        .paced_rate
+        .map(|rate| format!(" (paced at {rate:.1} per second; latency from when each was due)"))
+        .unwrap_or_default();
     let rate = format!(
-        "{} {what}s ({:?} phase), {:.1} per second; {what} p99 {} ms.",
+        "{} {what}s ({:?} phase), {:.1} per second{paced}; {what} p99 {} ms.",
         timed.map_or(0, |l| l.count),
         r.phase,
         r.rate,

@@ -4,6 +4,12 @@
 //! refunded and most sign-ins open (and charge) a new one. The `paid` and `heartbeat` phases first
 //! open sessions for every (user, product), one per machine (untimed), then time sign-ins into
 //! those already-paid periods, or heartbeats of those open sessions.
+//!
+//! Without `--rate` the workers go as fast as the server answers (the throughput). With it, the
+//! timed requests start on a schedule ([`Pace`]) and each one's latency counts from the time it
+//! was due, not from when a worker got to it: a server that falls behind shows in the
+//! percentiles instead of slowing the schedule down (latency at a given load, not the
+//! throughput's own queueing).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -53,6 +59,8 @@ pub struct LoadReport {
     pub users: usize,
     pub products: Vec<String>,
     pub concurrency: u32,
+    /// The timed requests' schedule per second (`--rate`); none: as fast as they are answered.
+    pub paced_rate: Option<f64>,
     pub seed: u64,
     pub setup_seconds: f64,
     /// Sessions per (user, product) opened before the timed load (`paid`, `heartbeat`), each on
@@ -69,6 +77,41 @@ pub struct LoadReport {
     pub operations: BTreeMap<&'static str, Latency>,
     /// Failures by `operation code`, e.g. `sign_in insufficient_tokens`.
     pub errors: Counts,
+}
+
+/// The schedule of a paced load: the `n`th timed request is due `n / rate` seconds after the
+/// start; none is due at or after the deadline. Workers take the next due time in turn, so any
+/// number of them keep one schedule.
+pub(crate) struct Pace {
+    start: tokio::time::Instant,
+    every: Duration,
+    deadline: tokio::time::Instant,
+    next: AtomicU64,
+}
+
+impl Pace {
+    /// `rate` requests per second (positive and finite: the command line checks) for `duration`.
+    pub(crate) fn new(rate: f64, duration: Duration) -> Pace {
+        let start = tokio::time::Instant::now();
+        Pace {
+            start,
+            every: Duration::from_secs_f64(1.0 / rate),
+            deadline: start + duration,
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// Waits until the next request is due and returns when it was due; `None` once the schedule
+    /// is over.
+    pub(crate) async fn due(&self) -> Option<Instant> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let at = self.start + self.every.mul_f64(n as f64);
+        if at >= self.deadline {
+            return None;
+        }
+        tokio::time::sleep_until(at).await;
+        Some(at.into_std())
+    }
 }
 
 /// What one worker measured.
@@ -145,6 +188,7 @@ pub async fn run(
     machines: u32,
     concurrency: u32,
     duration: Duration,
+    rate: Option<f64>,
     seed: u64,
     bar: &ProgressBar,
 ) -> LoadReport {
@@ -172,6 +216,7 @@ pub async fn run(
     let failures = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + duration;
+    let pace = rate.map(|rate| Arc::new(Pace::new(rate, duration)));
     let mut tasks = tokio::task::JoinSet::new();
     for worker in 0..concurrency {
         let users = world_users.clone();
@@ -180,17 +225,25 @@ pub async fn run(
         let failures = failures.clone();
         let open = open.clone();
         let team = world.team;
+        let pace = pace.clone();
         tasks.spawn(async move {
             let mut rng = Rng::derive(seed, &[u64::from(worker)]);
             let mut m = Measured::default();
             let machine = format!("sim-worker-{worker}");
             while Instant::now() < deadline {
+                // When the timed request starts: now, or on a paced load when it was due.
+                let t = match &pace {
+                    None => Instant::now(),
+                    Some(pace) => match pace.due().await {
+                        Some(due) => due,
+                        None => break,
+                    },
+                };
                 if phase == Phase::Heartbeat {
                     if open.is_empty() {
                         break;
                     }
                     let (user, session) = open[rng.index(open.len())];
-                    let t = Instant::now();
                     match users[user]
                         .heartbeat(session, &Heartbeat { active: true })
                         .await
@@ -214,7 +267,6 @@ pub async fn run(
                     version: None,
                     machine: Some(machine.clone()),
                 };
-                let t = Instant::now();
                 let session = match client.sign_in(&request, None).await {
                     Ok(s) => {
                         m.sign_in.ok(t.elapsed());
@@ -310,6 +362,7 @@ pub async fn run(
         users: world.users.len(),
         products: world.product_keys(),
         concurrency,
+        paced_rate: rate,
         seed,
         setup_seconds: world.setup_seconds,
         machines,
@@ -324,5 +377,37 @@ pub async fn run(
             ("sign_out", all.sign_out.summary()),
         ]),
         errors: all.errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On tokio's paused clock: 10 requests a second for a second are due at 0, 100, …, 900 ms,
+    /// each returned at its time whoever takes it, and none after.
+    #[tokio::test(start_paused = true)]
+    async fn a_paced_load_keeps_its_schedule() {
+        use tokio::time::Instant;
+        let pace = Arc::new(Pace::new(10.0, Duration::from_secs(1)));
+        let start = Instant::now();
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..3 {
+            let pace = pace.clone();
+            workers.spawn(async move {
+                let mut due = Vec::new();
+                while let Some(at) = pace.due().await {
+                    let at = Instant::from_std(at);
+                    assert_eq!(Instant::now(), at, "returned when due");
+                    due.push(at.duration_since(start).as_millis());
+                    // A request that takes longer than the interval: the others take the slots.
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                due
+            });
+        }
+        let mut all: Vec<u128> = workers.join_all().await.into_iter().flatten().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..10).map(|k| k * 100).collect::<Vec<u128>>());
     }
 }
