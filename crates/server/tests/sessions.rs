@@ -36,6 +36,7 @@ both_backends! {
     r_ses_6_a_quiet_heartbeat_kept_in_memory_counts_for_its_own_server => kept_beat,
     r_ses_6_a_kept_heartbeat_lost_by_another_server_only_ends_the_session_earlier => lost_beat,
     r_auth_1_a_quiet_heartbeat_checks_its_key_like_every_request => quiet_beat_key,
+    r_cat_3_a_rate_changed_on_another_server_applies_to_the_next_period => rate_changed_elsewhere,
 }
 
 /// A session on a team that is then merged (R-PACK-7) may use up its period; a grace refund
@@ -1060,6 +1061,31 @@ async fn two_servers(db: TestDb) -> (TestApp, TestApp) {
     let one = spawn_with_options(db, options()).await;
     let two = spawn_with_options(shared, options()).await;
     (one, two)
+}
+
+/// R-CAT-3 across servers: a server that has signed someone in to a product keeps its key, and a
+/// rate changed on another server still applies to the next period it opens (the batch reads the
+/// rate under the team's lock, not from what the server keeps).
+async fn rate_changed_elsewhere(db: TestDb) {
+    let (one, two) = two_servers(db).await;
+    let op = Http::new(&one);
+    let team = scene(&op, 100).await;
+    let (_, jane) = user(&one, team, 1).await;
+    let (s, charged) = started(&jane, team, "autocad").await;
+    assert_eq!(charged, 7);
+    assert_eq!(sign_out(&jane, s).await, 7, "refunded at once");
+    Http::new(&two)
+        .patch("/v1/products/autocad", json!({"daily_rate": 9}))
+        .await
+        .ok(200);
+    let (_, charged) = started(&jane, team, "autocad").await;
+    assert_eq!(
+        charged, 9,
+        "the new rate, on the server that knew the product"
+    );
+    assert_eq!(op.available(team).await, 91);
+    two.shutdown().await;
+    one.shutdown().await;
 }
 
 async fn one_charge(db: TestDb) {

@@ -120,6 +120,8 @@ pub struct Store {
     pub(crate) beats: Arc<Beats>,
     /// Sign-ins and sign-outs waiting for their team's batch ([`crate::session_batch`]).
     pub(crate) batches: Arc<Batches>,
+    /// The catalogue's keys, as sign-ins name products ([`crate::session_state::ProductKeys`]).
+    pub(crate) product_keys: Arc<crate::session_state::ProductKeys>,
 }
 
 /// A write transaction: on SQLite on the write connection, holding the gate until it ends.
@@ -304,6 +306,7 @@ impl Store {
             postgres_readers,
             beats,
             batches: Arc::default(),
+            product_keys: Arc::default(),
         })
     }
 

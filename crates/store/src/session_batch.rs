@@ -613,10 +613,9 @@ fn apply(
         writes.refund_period(period, at);
         applied.refunded = total;
     }
-    let daily_rate = Tokens::from_stored(product.daily_rate)?;
     for p in &plan.open {
         // The rate this access pays per period (R-PRI: nothing under a subscription or trial).
-        let rate = Access::new(p.access, daily_rate).rate;
+        let rate = Access::new(p.access, pair.daily_rate).rate;
         let opened = writes.open_period(user, product.id, p, rate, at);
         writes.usage(
             user,
@@ -646,8 +645,6 @@ mod tests {
         ProductRow {
             id: ProductId(id),
             key: format!("p{id}"),
-            daily_rate: 7,
-            idle_awareness: 0,
         }
     }
 

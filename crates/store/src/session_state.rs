@@ -3,8 +3,9 @@
 //! team's defaults) and the usage (the latest period, what its charge drew, the open sessions);
 //! the team's packs; and the answers remembered for the members' idempotency keys.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use jeton_core::access::{self, ProductAccess};
@@ -23,19 +24,57 @@ use crate::ledger::PackRow;
 use crate::team_rows::TeamRow;
 use crate::time::{from_db, to_db};
 
-/// A product as sessions need it.
+/// A product as a request names it. What it costs (daily rate, idle awareness) is not here: the
+/// state query reads it under the team's lock ([`PairState::daily_rate`]), so a period opens at
+/// the rate of the moment it is charged, whichever server changed it.
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub(crate) struct ProductRow {
     #[sqlx(try_from = "i64")]
     pub id: ProductId,
     pub key: String,
-    pub daily_rate: i64,
-    pub idle_awareness: i64,
 }
 
-pub(crate) async fn product_by_key(conn: &mut Conn, key: &str) -> StoreResult<Option<ProductRow>> {
+/// The products' keys and ids this server has looked up. A product's key and id never change and
+/// products are never deleted, so an entry never goes stale, on any number of servers; a key not
+/// found is not kept (the product may be added later). Bounded by the catalogue. Saves every
+/// sign-in a read of the catalogue.
+#[derive(Default)]
+pub(crate) struct ProductKeys {
+    ids: Mutex<HashMap<String, ProductId>>,
+}
+
+impl ProductKeys {
+    /// The product of `key`, if this server has seen it.
+    pub(crate) fn known(&self, key: &str) -> Option<ProductRow> {
+        let id = self.lock().get(key).copied()?;
+        Some(ProductRow {
+            id,
+            key: key.to_owned(),
+        })
+    }
+
+    /// Reads the product of `key` from the catalogue, and keeps it.
+    pub(crate) async fn look_up(
+        &self,
+        conn: &mut Conn,
+        key: &str,
+    ) -> StoreResult<Option<ProductRow>> {
+        let row = product_by_key(conn, key).await?;
+        if let Some(row) = &row {
+            self.lock().insert(row.key.clone(), row.id);
+        }
+        Ok(row)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ProductId>> {
+        // A panic while holding this lock leaves a plain map: still usable.
+        self.ids.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+async fn product_by_key(conn: &mut Conn, key: &str) -> StoreResult<Option<ProductRow>> {
     Ok(
-        sqlx::query_as("SELECT id, key, daily_rate, idle_awareness FROM products WHERE key = $1")
+        sqlx::query_as("SELECT id, key FROM products WHERE key = $1")
             .bind(key)
             .fetch_optional(&mut *conn)
             .await?,
@@ -43,12 +82,10 @@ pub(crate) async fn product_by_key(conn: &mut Conn, key: &str) -> StoreResult<Op
 }
 
 pub(crate) async fn product_by_id(conn: &mut Conn, id: ProductId) -> StoreResult<ProductRow> {
-    Ok(
-        sqlx::query_as("SELECT id, key, daily_rate, idle_awareness FROM products WHERE id = $1")
-            .bind(id.0)
-            .fetch_one(&mut *conn)
-            .await?,
-    )
+    Ok(sqlx::query_as("SELECT id, key FROM products WHERE id = $1")
+        .bind(id.0)
+        .fetch_one(&mut *conn)
+        .await?)
 }
 
 /// One (user, product) to read, the idempotency key its request came with, the request's time
@@ -95,6 +132,9 @@ impl Listing {
 pub(crate) struct PairState {
     /// R-SES-1, R-PRI: who pays for the product now, or why nobody may.
     pub access: Result<Access, DomainError>,
+    /// The product's daily rate now, read under the lock (R-CAT-3: a rate change applies to the
+    /// periods opened after it).
+    pub daily_rate: Tokens,
     pub usage: Usage,
     /// What the latest period's charge drew, pack by pack, in the order it drew (what its
     /// refund gives back, R-SES-4).
@@ -122,6 +162,7 @@ pub(crate) struct TeamState {
 ///   amount, `c` the event's id);
 /// - `session`: an open session (`u`, `p`, `id`, `a` started, `b` last seen, `c` last active);
 /// - `unlisted`: other sessions of (`u`, `p`) are open ([`Listing::For`]);
+/// - `product`: a wanted product as it is now (`p`, `a` daily rate, `b` idle awareness);
 /// - `pack`: a pack that is active or still holds tokens (`id`, `a` tokens, `b` remaining, `c`
 ///   moved out, `d` purchased, `e` expires);
 /// - `key`: a remembered answer (`id` the index of the wanted pair, `name` fingerprint, `t`
@@ -171,7 +212,9 @@ fn state_sql(slots: usize) -> String {
              FROM team_defaults d JOIN products p ON p.id = d.product_id WHERE d.team_id = $1 \
          UNION ALL SELECT 'pack', NULL, NULL, id, NULL, NULL, tokens, remaining, moved_out, \
              purchased_at, expires_at FROM packs \
-             WHERE team_id = $1 AND (expires_at > $2 OR remaining > 0)"
+             WHERE team_id = $1 AND (expires_at > $2 OR remaining > 0) \
+         UNION ALL SELECT 'product', NULL, id, NULL, NULL, NULL, daily_rate, idle_awareness, NULL, \
+             NULL, NULL FROM products WHERE id IN ({products})"
     );
     for k in 0..slots {
         let (u, p, scope, key) = (param(k, 0), param(k, 1), param(k, 2), param(k, 3));
@@ -251,6 +294,8 @@ UNION ALL SELECT 'default', NULL, NULL, NULL, p.key, NULL, NULL, NULL, NULL, NUL
     FROM team_defaults d JOIN products p ON p.id = d.product_id WHERE d.team_id = $1 \
 UNION ALL SELECT 'pack', NULL, NULL, id, NULL, NULL, tokens, remaining, moved_out, purchased_at, \
     expires_at FROM packs WHERE team_id = $1 AND (expires_at > $2 OR remaining > 0) \
+UNION ALL SELECT 'product', NULL, id, NULL, NULL, NULL, daily_rate, idle_awareness, NULL, NULL, \
+    NULL FROM products WHERE id IN (SELECT p FROM w) \
 UNION ALL SELECT 'period', u, p, id, access, NULL, started_at, ends_at, tokens, refunded_at, NULL \
     FROM latest WHERE id IS NOT NULL \
 UNION ALL SELECT 'drawn', l.u, l.p, x.pack_id, NULL, NULL, x.amount, NULL, x.id, NULL, NULL \
@@ -406,6 +451,8 @@ struct Read {
     users: Vec<(UserId, UserRows)>,
     defaults: BTreeSet<ProductKey>,
     packs: Vec<PackRow>,
+    /// Each wanted product's (daily rate, idle awareness), by id.
+    products: BTreeMap<i64, (i64, i64)>,
 }
 
 impl Read {
@@ -415,6 +462,7 @@ impl Read {
             users: Vec::new(),
             defaults: BTreeSet::new(),
             packs: Vec::new(),
+            products: BTreeMap::new(),
         }
     }
 
@@ -520,6 +568,10 @@ impl Read {
                     self.pairs[k].unlisted = true;
                 }
             }
+            ("product", None, None, Some(daily_rate), Some(idle_awareness), None) => {
+                let id = p.ok_or_else(|| StoreError::corrupt("a product's row without its id"))?;
+                self.products.insert(id, (daily_rate, idle_awareness));
+            }
             ("pack", Some(id), None, Some(tokens), Some(remaining), Some(moved_out)) => {
                 self.packs.push(PackRow {
                     id: PackId(id),
@@ -584,17 +636,23 @@ impl Read {
                 Some((a, _)) if a.removed_at.is_none() => FlexStanding::InvitationPending,
                 _ => FlexStanding::NotAssigned,
             };
+            let (daily_rate, idle_awareness) =
+                *self.products.get(&w.product.id.0).ok_or_else(|| {
+                    StoreError::corrupt(format!("product {} is not in the catalogue", w.product.id))
+                })?;
+            let daily_rate = Tokens::from_stored(daily_rate)?;
             let access = session::resolve_access(
                 &rows.windows,
                 standing,
                 team.closed_at.is_some(),
-                Tokens::from_stored(w.product.daily_rate)?,
+                daily_rate,
                 w.now,
             );
             pairs.push(PairState {
                 access,
+                daily_rate,
                 usage: Usage {
-                    idle_aware: w.product.idle_awareness == 1,
+                    idle_aware: idle_awareness == 1,
                     period: rows.period,
                     sessions: rows.sessions,
                     unlisted: rows.unlisted,
@@ -720,8 +778,6 @@ mod listing {
         let row = ProductRow {
             id: ProductId(product),
             key: "cad".into(),
-            daily_rate: 7,
-            idle_awareness: 0,
         };
         let mut checked_unlisted = 0;
         for minutes in [20_i64, 700, 1_430, 1_439, 1_441, 1_460] {

@@ -25,7 +25,7 @@ use crate::idempotency;
 use crate::ledger::{self, NewEvent, TeamPacks, lock_team};
 use crate::session_batch::{Answer, Request, SignInRequest, SignOutRequest};
 use crate::session_state;
-use crate::session_state::{Listing, PairState, ProductRow, Wanted, product_by_id, product_by_key};
+use crate::session_state::{Listing, PairState, ProductRow, Wanted, product_by_id};
 use crate::team_rows::TeamRow;
 use crate::time::{from_db, to_db};
 use crate::usage;
@@ -48,6 +48,7 @@ async fn apply(
     merged: bool,
     user: UserId,
     product: &ProductRow,
+    daily_rate: Tokens,
     plan: &Plan,
     actor: Actor,
     now: DateTime<Utc>,
@@ -69,7 +70,6 @@ async fn apply(
     if let Some(period) = plan.refund {
         applied.refunded = refund_period(conn, packs, merged, period, actor, now).await?;
     }
-    let daily_rate = Tokens::from_stored(product.daily_rate)?;
     for p in &plan.open {
         // The rate this access pays per period (R-PRI: nothing under a subscription or trial).
         let rate = Access::new(p.access, daily_rate).rate;
@@ -310,7 +310,7 @@ struct SessionRow {
 async fn session_row(conn: &mut Conn, id: SessionId) -> StoreResult<Option<SessionRow>> {
     Ok(sqlx::query_as(
         "SELECT s.team_id, s.user_id, s.ended_at, s.end_reason, \
-         p.id, p.key, p.daily_rate, p.idle_awareness \
+         p.id, p.key \
          FROM sessions s JOIN products p ON p.id = s.product_id WHERE s.id = $1",
     )
     .bind(id.0)
@@ -417,6 +417,8 @@ struct Step {
     product: ProductRow,
     /// R-SES-1, R-PRI: who pays for the product now, or why nobody may.
     access: Result<Access, DomainError>,
+    /// The product's daily rate, read under the lock.
+    daily_rate: Tokens,
     usage: Usage,
     /// The team's packs, as this step leaves them.
     packs: TeamPacks,
@@ -447,7 +449,10 @@ impl Step {
         };
         let state = session_state::load(&mut w.tx, &team_row, &[wanted], now).await?;
         let Some(PairState {
-            access, mut usage, ..
+            access,
+            daily_rate,
+            mut usage,
+            ..
         }) = state.pairs.into_iter().next()
         else {
             return Err(StoreError::corrupt("a step's state without its pair"));
@@ -466,6 +471,7 @@ impl Step {
             user,
             product,
             access,
+            daily_rate,
             usage,
             packs,
             merged: team_row.merged_into.is_some(),
@@ -490,6 +496,7 @@ impl Step {
             self.merged,
             self.user,
             &self.product,
+            self.daily_rate,
             plan,
             actor,
             now,
@@ -572,9 +579,16 @@ impl Store {
         let fingerprint = format!(
             "sign-in of user {user} to {product:?} (version {version:?}, machine {machine:?})"
         );
-        // The catalogue is not the team's: read outside the lock, as the lock gives it nothing
-        // (refused only after the team and the idempotency key had their say, as before).
-        let product = product_by_key(&mut self.read_conn().await?, product).await?;
+        // The catalogue is not the team's: looked up outside the lock, as the lock gives it
+        // nothing (refused only after the team and the idempotency key had their say, as before).
+        // Its rate is read under the lock, by the batch.
+        let product = match self.product_keys.known(product) {
+            Some(known) => Some(known),
+            None => {
+                let mut conn = self.read_conn().await?;
+                self.product_keys.look_up(&mut conn, product).await?
+            }
+        };
         let request = SignInRequest {
             user,
             product,
