@@ -271,7 +271,7 @@ print(f"|---|---|---|---|---:|---:|---:|---:|---:|{extra[1]}")
 for r in rows:
     shape = f"{teams} teams, {conc} workers" if r["shape"] == "spread" else f"1 hot team, {conc} workers"
     # A paced row's rate is the schedule's, not a throughput: no ratio.
-    ratio = "-" if "paced" in r["what"] else f'{r["rate"] / bare[(r["backend"], r["shape"])] * 100:.0f} %'
+    ratio = "-" if r.get("phase", "").endswith("-half") else f'{r["rate"] / bare[(r["backend"], r["shape"])] * 100:.0f} %'
     each = ""
     if rounds > 1:
         each = " " + ", ".join(f"{x:,.0f}" for x in r.get("rounds", [r["rate"]])) + " |"
