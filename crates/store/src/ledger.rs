@@ -17,12 +17,21 @@ use crate::time::to_db;
 
 /// Locks a team's row for the rest of the transaction and returns it. Every transaction that
 /// changes a balance starts here: on PostgreSQL the row lock makes concurrent changes to one team
-/// (from any number of server processes) run one after the other; on SQLite the write takes the
-/// database's write lock at the start, before any read, so no snapshot can go stale.
+/// (from any number of server processes) run one after the other; on SQLite the transaction
+/// already holds the database's write lock (`BEGIN IMMEDIATE`, taken before any read, so no
+/// snapshot can go stale), and reading the row is all that is left to do.
+///
+/// The lock writes no row: `FOR NO KEY UPDATE` only marks the row as locked, where an `UPDATE`
+/// (how this began) made a new version of the team's row at every batch, all of it written to
+/// PostgreSQL's WAL and left behind for vacuum. It is the lock an `UPDATE` of a non-key column
+/// takes, so it conflicts with the same others: another change to the team waits, and inserts
+/// naming the team (whose foreign-key checks take `KEY SHARE`) do not.
 pub(crate) async fn lock_team(conn: &mut Conn, team: TeamId) -> StoreResult<TeamRow> {
-    let sql = format!(
-        "UPDATE teams SET lock_version = lock_version + 1 WHERE id = $1 RETURNING {TEAM_COLUMNS}"
-    );
+    let sql = if conn.waits_for_row_locks() {
+        format!("SELECT {TEAM_COLUMNS} FROM teams WHERE id = $1 FOR NO KEY UPDATE")
+    } else {
+        format!("SELECT {TEAM_COLUMNS} FROM teams WHERE id = $1")
+    };
     sqlx::query_as::<_, TeamRow>(&sql)
         .bind(team.0)
         .fetch_optional(&mut *conn)
