@@ -186,8 +186,9 @@ struct StateRow {
 /// key and the [`Listing::bounds`] from `$3 + 7k`. A slot past the wanted pairs binds user and
 /// product -1 and an empty key, which match nothing: padding the slots to a power of two keeps
 /// the distinct statements (each prepared once per connection) to a handful. The first branch
-/// gives each column its type (PostgreSQL matches the branches' types pairwise: two untyped NULLs
-/// would make text).
+/// names the columns; its casts date from when PostgreSQL ran this text too (it types a union's
+/// columns from the branches pairwise, and two untyped NULLs made text). PostgreSQL now runs
+/// [`POSTGRES_STATE_SQL`].
 fn state_sql(slots: usize) -> String {
     let param = |k: usize, i: usize| format!("${}", 3 + SLOT_PARAMETERS * k + i);
     let users = (0..slots)
