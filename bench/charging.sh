@@ -22,7 +22,8 @@
 # all on one row for the hot figure); SQLite with one thread (crates/store/benches/bare_sqlite.rs:
 # rusqlite on the SQLite library sqlx links), WAL, synchronous=FULL, BEGIN IMMEDIATE; measured
 # before and after the Jeton phases of its backend. After each Jeton run `jeton audit` checks every
-# team's ledger. Prints one table: rate, p50/p99 and the ratio to the faster bare figure. On the
+# team's ledger. Prints one table: rate, p50/p99, the ratio to the faster bare figure, and the
+# CPU an operation cost the machine and the server (see "CPU per operation" below). On the
 # spread load, paid sign-ins and heartbeats run a second time paced at half the rate they reached
 # (`jeton simulate --rate`): the goal's p99 is at half the rate, and a saturated server's p99 is
 # its queue's.
@@ -55,6 +56,50 @@ cleanup() {
 trap cleanup EXIT
 RESULTS=$WORK/results.jsonl
 : > "$RESULTS"
+
+# --- CPU per operation -----------------------------------------------------------------------
+# The load generator, the server and the database share this machine's cores, so a rate goal is
+# also a CPU budget: at half the bare rate on N cores an operation may cost N / (bare rate / 2)
+# of the machine's CPU. A sampler reads the machine's busy time (/proc/stat) and each running
+# server's (/proc/PID/stat) ten times a second; a row's "machine µs/op" and "server µs/op" are
+# the CPU spent inside its timed window over the operations done in it.
+CPU_LOG=$WORK/cpu.log
+SERVER_PIDS=$WORK/server_pids
+: > "$SERVER_PIDS"
+python3 - "$SERVER_PIDS" > "$CPU_LOG" <<'PY' &
+import os, sys, time
+pids_file = sys.argv[1]
+while True:
+    up = open("/proc/uptime").read().split()[0]
+    f = open("/proc/stat").readline().split()
+    busy = int(f[1]) + int(f[2]) + int(f[3]) + int(f[6]) + int(f[7])  # user nice system irq softirq
+    servers = []
+    for pid in open(pids_file).read().split():
+        try:
+            st = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            servers.append(f"{pid}:{int(st[11]) + int(st[12])}")  # utime + stime
+        except (OSError, IndexError, ValueError):
+            pass
+    print(up, busy, *servers, flush=True)
+    time.sleep(0.1)
+PY
+# cpu.py: per_op(t0, t1, rate, pid): (machine, server) µs of CPU per operation in [t0, t1]
+# (seconds of /proc/uptime), or None where the window holds too few samples.
+cat > "$WORK/cpu.py" <<PY
+import os
+def per_op(t0, t1, rate, pid=None):
+    rows = [l.split() for l in open("$CPU_LOG")]
+    inside = [r for r in rows if len(r) >= 2 and t0 <= float(r[0]) <= t1]
+    if len(inside) < 5 or rate <= 0:
+        return None, None
+    a, b = inside[0], inside[-1]
+    hz, secs = os.sysconf("SC_CLK_TCK"), float(b[0]) - float(a[0])
+    us = lambda ticks: ticks / hz / secs / rate * 1e6
+    of = lambda r: next((int(x.split(":")[1]) for x in r[2:] if x.split(":")[0] == str(pid)), None)
+    server = us(of(b) - of(a)) if pid is not None and None not in (of(a), of(b)) else None
+    return us(int(b[1]) - int(a[1])), server
+PY
+uptime_now() { cut -d' ' -f1 /proc/uptime; }
 PG=0
 pg_isready -q -h 127.0.0.1 -p 5432 && PG=1
 
@@ -71,8 +116,20 @@ for line in sys.stdin:
     r = json.loads(line); r["what"] += f" ({sys.argv[1]})"; print(json.dumps(r))' "$1"
 }
 
+# with_cpu T0 T1: adds machine_us (CPU per operation over [T0, T1]) to the rows on stdin.
+with_cpu() {
+  python3 -c 'import json, sys; sys.path.insert(0, sys.argv[3]); from cpu import per_op
+for line in sys.stdin:
+    r = json.loads(line); r["machine_us"] = per_op(float(sys.argv[1]), float(sys.argv[2]), r["rate"])[0]
+    print(json.dumps(r))' "$1" "$2" "$WORK"
+}
+
 bare_sqlite() {
-  cargo bench -q -p jeton-store --bench bare_sqlite -- "$SECS" "$WORK/bare-$1.db" | tag "$1" >> "$RESULTS"
+  local t0
+  t0=$(uptime_now)
+  cargo bench -q -p jeton-store --bench bare_sqlite -- "$SECS" "$WORK/bare-$1.db" > "$WORK/bare-$1.jsonl"
+  # The first second holds cargo's start and the bench's own; the load runs to the end.
+  with_cpu "$(python3 -c "print($t0 + 1.0)")" "$(uptime_now)" < "$WORK/bare-$1.jsonl" | tag "$1" >> "$RESULTS"
 }
 
 bare_postgres() {
@@ -97,9 +154,11 @@ COMMIT;
 SQL
     rm -rf "$WORK/pgbench-$shape"
     mkdir -p "$WORK/pgbench-$shape"
+    local t0
+    t0=$(uptime_now)
     (cd "$WORK/pgbench-$shape" && pgbench -n -h 127.0.0.1 -U postgres -c "$CONC" -j 2 -T "$SECS" \
        -f "$WORK/charge.sql" -l "$db" > out.txt 2>&1)
-    python3 - "$shape" "$CONC" "$WORK/pgbench-$shape" <<'PY' | tag "$1" >> "$RESULTS"
+    python3 - "$shape" "$CONC" "$WORK/pgbench-$shape" <<'PY' | with_cpu "$(python3 -c "print($t0 + 0.3)")" "$(uptime_now)" | tag "$1" >> "$RESULTS"
 import glob, json, re, sys
 shape, conc, d = sys.argv[1], sys.argv[2], sys.argv[3]
 out = open(f"{d}/out.txt").read()
@@ -133,6 +192,7 @@ start_server() {
   [ -n "$url" ] && args+=(--database-url "$url")
   "$bin" "${args[@]}" > "$dir/server.log" 2>&1 &
   PIDS[$b]=$!
+  echo "${PIDS[*]}" > "$SERVER_PIDS"
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" > /dev/null && break; sleep 0.1; done
 }
 
@@ -156,7 +216,8 @@ PY
     pace=(--rate "$(python3 -c "print(max(0.01, $full / 2 / $teams))")")
     tag=$phase-half
   fi
-  local sims=()
+  local sims=() t0
+  t0=$(uptime_now)
   for t in $(seq 1 "$teams"); do
     JETON_SERVER="http://127.0.0.1:$((18190 + b))" "$LOADGEN" simulate --load --phase "$phase" \
       --users "$USERS" --concurrency $((CONC / teams)) --duration "$SECS" --seed "$t" --json \
@@ -164,10 +225,18 @@ PY
     sims+=($!)
   done
   wait "${sims[@]}"
-  python3 - "$backend" "$shape" "$phase" "$b" "$round" "$half" "$dir/$shape.$tag.$round".*.json <<'PY' >> "$RESULTS"
+  python3 - "$backend" "$shape" "$phase" "$b" "$round" "$half" "$t0" "${PIDS[$b]}" "$WORK" \
+    "$dir/$shape.$tag.$round".*.json <<'PY' >> "$RESULTS"
 import json, sys
-backend, shape, phase, b, round_, half, paths = *sys.argv[1:7], sys.argv[7:]
+backend, shape, phase, b, round_, half, t0, pid, work, paths = *sys.argv[1:10], sys.argv[10:]
+sys.path.insert(0, work)
+from cpu import per_op
 runs = [json.load(open(p)) for p in paths]
+# The timed window: every load generator past its setup (and the sessions it opens first), none
+# done yet; a fifth of a second off each end.
+start = float(t0) + max(r.get("setup_seconds", 0) + r.get("open_seconds", 0) for r in runs)
+end = start + min(r["duration_seconds"] for r in runs)
+machine_us, server_us = per_op(start + 0.2, end - 0.2, sum(r["rate"] for r in runs), pid)
 op = runs[0]["rate_of"]
 what = {"charge": "charging sign-in (+heartbeat, sign-out)", "paid": "sign-in, paid period",
         "heartbeat": "heartbeat, open session"}[phase]
@@ -180,6 +249,7 @@ print(json.dumps({"backend": backend, "shape": shape, "what": what, "binary": in
                   "p50": max(r["operations"][op]["p50_ms"] for r in runs),
                   "p99": max(r["operations"][op]["p99_ms"] for r in runs),
                   "errors": sum(sum(r["errors"].values()) for r in runs),
+                  "machine_us": machine_us, "server_us": server_us,
                   "teams": [r["team_id"] for r in runs]}))
 PY
 }
@@ -229,7 +299,7 @@ else
 fi
 
 python3 - "$RESULTS" "$TEAMS" "$CONC" "$ROUNDS" "${BINARIES[@]}" <<'PY'
-import json, statistics, sys
+import json, os, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]
 # Several rounds: one row per (backend, load, request, binary), with the median of its rounds
 # (rate, p50, p99) and every round's rate in the order they ran.
@@ -248,6 +318,9 @@ for r in rows:
         r["p50"] = statistics.median(x["p50"] for x in same)
         r["p99"] = statistics.median(x["p99"] for x in same)
         r["errors"] = sum(x["errors"] for x in same)
+        for k in ("machine_us", "server_us"):
+            known = [x[k] for x in same if x.get(k) is not None]
+            r[k] = statistics.median(known) if known else None
 
 # The phases ran on the binaries in turn; the table lists each binary's rows together.
 order = {"bare": 0, "charging": 1, "sign-in,": 2, "heartbeat,": 3}
@@ -266,8 +339,9 @@ if rounds > 1:
     print(f"rate, p50 and p99: the median of {rounds} rounds; \"rounds /s\": each round's rate, in order")
     print()
 extra = (" rounds /s |", "---|") if rounds > 1 else ("", "")
-print(f"| backend | load | request | binary | rate /s | p50 ms | p99 ms | vs bare | errors |{extra[0]}")
-print(f"|---|---|---|---|---:|---:|---:|---:|---:|{extra[1]}")
+print(f"| backend | load | request | binary | rate /s | p50 ms | p99 ms | vs bare | machine µs/op | server µs/op | errors |{extra[0]}")
+print(f"|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|{extra[1]}")
+us = lambda v: "-" if v is None else f"{v:,.0f}"
 for r in rows:
     shape = f"{teams} teams, {conc} workers" if r["shape"] == "spread" else f"1 hot team, {conc} workers"
     # A paced row's rate is the schedule's, not a throughput: no ratio.
@@ -276,5 +350,13 @@ for r in rows:
     if rounds > 1:
         each = " " + ", ".join(f"{x:,.0f}" for x in r.get("rounds", [r["rate"]])) + " |"
     print(f"| {r['backend']} | {shape} | {r['what']} | {r['binary']} | {r['rate']:,.0f} | "
-          f"{r['p50']:.2f} | {r['p99']:.2f} | {ratio} | {r['errors']} |{each}")
+          f"{r['p50']:.2f} | {r['p99']:.2f} | {ratio} | {us(r.get('machine_us'))} | "
+          f"{us(r.get('server_us'))} | {r['errors']} |{each}")
+# The goal as a CPU budget: half the faster bare rate on this machine's cores.
+cores = os.cpu_count()
+print()
+for (backend, shape), rate in sorted(bare.items()):
+    if shape == "spread":
+        print(f"{backend}: 50 % of the bare rate ({rate:,.0f}/s) on {cores} cores leaves "
+              f"{cores / (rate / 2) * 1e6:,.0f} µs of machine CPU per operation")
 PY
