@@ -326,6 +326,37 @@ mod tests {
         assert_eq!(beats.lock().count, 1);
     }
 
+    /// A new team with `periods` usage periods (and their sessions, ended) of `users` people on
+    /// `products` products over ten days.
+    async fn team_with_usage(
+        store: &crate::Store,
+        name: &str,
+        periods: usize,
+        users: usize,
+        products: usize,
+    ) -> TeamId {
+        let team = store
+            .create_team(
+                &jeton_core::TeamName::parse(name).expect("a name"),
+                None,
+                "2026-01-01T00:00:00Z".parse().expect("a time"),
+            )
+            .await
+            .expect("team")
+            .id;
+        let spec = crate::testing::SyntheticUsage {
+            periods,
+            users,
+            products,
+            days: 10,
+            ..crate::testing::SyntheticUsage::year(periods)
+        };
+        crate::testing::load_synthetic_usage(store, team, &spec)
+            .await
+            .expect("load");
+        team
+    }
+
     /// `lock_sessions` takes the rows in id order: while the higher row is held elsewhere, the
     /// lower one is already locked by the transaction that waits. (Without the order, a batch
     /// ending sessions and a flush of beats deadlocked on PostgreSQL.)
@@ -335,25 +366,7 @@ mod tests {
             return;
         };
         let store = db.store().await;
-        let team = store
-            .create_team(
-                &jeton_core::TeamName::parse("Locks").expect("a name"),
-                None,
-                "2026-01-01T00:00:00Z".parse().expect("a time"),
-            )
-            .await
-            .expect("team")
-            .id;
-        let spec = crate::testing::SyntheticUsage {
-            periods: 200,
-            users: 10,
-            products: 4,
-            days: 10,
-            ..crate::testing::SyntheticUsage::year(200)
-        };
-        crate::testing::load_synthetic_usage(&store, team, &spec)
-            .await
-            .expect("load");
+        team_with_usage(&store, "Locks", 200, 10, 4).await;
         let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM sessions ORDER BY id LIMIT 2")
             .fetch_all(store.pool())
             .await
@@ -432,25 +445,7 @@ mod tests {
     /// session's last-seen and last-active times to its own beat, and leave the others alone.
     async fn padded_beats_are_written(db: crate::testing::TestDb) {
         let store = db.store().await;
-        let team = store
-            .create_team(
-                &jeton_core::TeamName::parse("Beats").expect("a name"),
-                None,
-                "2026-01-01T00:00:00Z".parse().expect("a time"),
-            )
-            .await
-            .expect("team")
-            .id;
-        let spec = crate::testing::SyntheticUsage {
-            periods: 40,
-            users: 4,
-            products: 2,
-            days: 10,
-            ..crate::testing::SyntheticUsage::year(40)
-        };
-        crate::testing::load_synthetic_usage(&store, team, &spec)
-            .await
-            .expect("load");
+        let team = team_with_usage(&store, "Beats", 40, 4, 2).await;
         // Nine open sessions of unrefunded periods, last seen when they started.
         let periods: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT id, user_id, product_id, started_at FROM usage_periods \
