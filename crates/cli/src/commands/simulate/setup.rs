@@ -3,19 +3,43 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
 use jeton_api::{AssignRequest, NewPack, NewProduct, NewTeam, NewUser, TokenRequest};
-use jeton_client::Client;
+use jeton_client::{Client, ClientError};
 use serde::Serialize;
 
 /// Users set up at once by one simulation. Each is made with a password, which the server hashes
 /// (argon2) in a few slots behind a bounded queue: more at once only wait, and past the queue the
 /// server answers `busy`, which failed the setup of `--load` runs with 64 workers over 4 teams.
 const SETUP_WORKERS: u32 = 4;
+
+/// How often a set-up call the server turned away as `busy` is tried again, and the longest wait
+/// between two tries.
+const BUSY_TRIES: u32 = 40;
+const BUSY_WAIT_MOST: Duration = Duration::from_secs(1);
+
+/// Runs `call` again while the server answers `busy`: it hashes a few passwords at a time and
+/// turns the rest away (503), which it did to the set-ups of 16 simulations started at once,
+/// each with its own workers. A request turned away did nothing, so trying again is safe.
+async fn patiently<T, F: Future<Output = Result<T, ClientError>>>(
+    mut call: impl FnMut() -> F,
+) -> Result<T, ClientError> {
+    let mut wait = Duration::from_millis(50);
+    for _ in 1..BUSY_TRIES {
+        match call().await {
+            Err(e) if e.code() == Some("busy") => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(BUSY_WAIT_MOST);
+            }
+            done => return done,
+        }
+    }
+    call().await
+}
 
 /// Product names and daily rates, taken in order.
 const PRODUCTS: [(&str, i64); 10] = [
@@ -145,13 +169,12 @@ pub async fn build(
 
 async fn make_user(operator: &Client, team: i64, i: u32, password: &str) -> Result<SimUser> {
     let email = format!("sim-{team}-u{i}@example.com");
-    let account = operator
-        .create_user(&NewUser {
-            email: email.clone(),
-            name: format!("Sim User {i}"),
-            password: password.to_string(),
-        })
-        .await?;
+    let new_user = NewUser {
+        email: email.clone(),
+        name: format!("Sim User {i}"),
+        password: password.to_string(),
+    };
+    let account = patiently(|| operator.create_user(&new_user)).await?;
     operator
         .assign(
             team,
@@ -162,12 +185,11 @@ async fn make_user(operator: &Client, team: i64, i: u32, password: &str) -> Resu
             },
         )
         .await?;
-    let token = operator
-        .user_token(&TokenRequest {
-            email: email.clone(),
-            password: password.to_string(),
-        })
-        .await?;
+    let request = TokenRequest {
+        email: email.clone(),
+        password: password.to_string(),
+    };
+    let token = patiently(|| operator.user_token(&request)).await?;
     Ok(SimUser {
         id: account.user_id,
         email,
