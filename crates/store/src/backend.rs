@@ -305,7 +305,7 @@ impl Store {
             readers,
             postgres_readers,
             beats,
-            batches: Arc::default(),
+            batches: Arc::new(Batches::new(crate::session_batch::most_runners(backend))),
             product_keys: Arc::default(),
         })
     }

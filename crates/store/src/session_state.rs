@@ -170,6 +170,10 @@ pub(crate) struct TeamState {
 #[derive(sqlx::FromRow)]
 struct StateRow {
     source: String,
+    /// The team the row belongs to, on PostgreSQL, which reads several teams in one query
+    /// ([`POSTGRES_STATE_SQL`]); SQLite reads one team at a time and leaves it out.
+    #[sqlx(default)]
+    tm: Option<i64>,
     u: Option<i64>,
     p: Option<i64>,
     id: Option<i64>,
@@ -263,63 +267,70 @@ fn state_sql(slots: usize) -> String {
     sql
 }
 
-/// The state query on PostgreSQL, for any number of pairs: `$1` team, `$2` now, `$3` the wanted
-/// pairs as a JSON array of [`Slot`]s. PostgreSQL initialises every node of a plan at each
-/// execution, so [`state_sql`]'s branches per slot cost a batch for each slot, padded ones too
-/// (a quarter of PostgreSQL's time in a paid sign-in's batch went to starting plans); this plan
-/// is the same size for one pair or sixty-four. Lists what [`state_sql`] lists, row for row,
-/// except that a session two branches list may come once; SQLite keeps [`state_sql`], where a
-/// prepared statement's execution starts nothing.
+/// The state query on PostgreSQL, for any number of pairs of any number of teams: `$1` now, `$2`
+/// the wanted pairs as a JSON array of [`Slot`]s. PostgreSQL initialises every node of a plan at
+/// each execution, so [`state_sql`]'s branches per slot cost a batch for each slot, padded ones
+/// too (a quarter of PostgreSQL's time in a paid sign-in's batch went to starting plans); this
+/// plan is the same size for one pair or sixty-four, on one team or several. Every row names its
+/// team (`tm`). Lists what [`state_sql`] lists, row for row, except that a session two branches
+/// list may come once; SQLite keeps [`state_sql`], where a prepared statement's execution starts
+/// nothing.
 const POSTGRES_STATE_SQL: &str = "\
-WITH w AS (SELECT * FROM jsonb_to_recordset(CAST($3 AS jsonb)) AS w(k BIGINT, u BIGINT, \
+WITH w AS (SELECT * FROM jsonb_to_recordset(CAST($2 AS jsonb)) AS w(t BIGINT, k BIGINT, u BIGINT, \
     p BIGINT, scope TEXT, key TEXT, own BIGINT, cut BIGINT, now BIGINT)), \
-wu AS (SELECT DISTINCT u FROM w), \
-latest AS (SELECT w.u, w.p, w.own, w.cut, l.id, l.access, l.started_at, l.ends_at, l.tokens, \
+wt AS (SELECT DISTINCT t FROM w), \
+wu AS (SELECT DISTINCT t, u FROM w), \
+latest AS (SELECT w.t, w.u, w.p, w.own, w.cut, l.id, l.access, l.started_at, l.ends_at, l.tokens, \
     l.refunded_at, COALESCE(l.ends_at, w.cut) <= w.now AS ended FROM w LEFT JOIN LATERAL \
     (SELECT id, access, started_at, ends_at, tokens, refunded_at FROM usage_periods \
-     WHERE team_id = $1 AND user_id = w.u AND product_id = w.p \
+     WHERE team_id = w.t AND user_id = w.u AND product_id = w.p \
      ORDER BY started_at DESC, id DESC LIMIT 1) AS l ON TRUE) \
-SELECT 'window' AS source, w.u AS u, w.p AS p, CAST(NULL AS BIGINT) AS id, x.kind AS name, \
-    CAST(NULL AS TEXT) AS t, x.starts_at AS a, x.ends_at AS b, CAST(NULL AS BIGINT) AS c, \
-    CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e FROM w CROSS JOIN LATERAL \
+SELECT 'window' AS source, w.t AS tm, w.u AS u, w.p AS p, CAST(NULL AS BIGINT) AS id, \
+    x.kind AS name, CAST(NULL AS TEXT) AS t, x.starts_at AS a, x.ends_at AS b, \
+    CAST(NULL AS BIGINT) AS c, CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e \
+    FROM w CROSS JOIN LATERAL \
     (SELECT kind, starts_at, ends_at FROM entitlements WHERE user_id = w.u AND product_id = w.p \
      OFFSET 0) AS x \
-UNION ALL SELECT 'assignment', wu.u, NULL, NULL, x.status, NULL, x.removed_at, x.access_all, \
-    NULL, NULL, NULL FROM wu CROSS JOIN LATERAL (SELECT status, removed_at, access_all \
-    FROM flex_assignments WHERE team_id = $1 AND user_id = wu.u OFFSET 0) AS x \
-UNION ALL SELECT 'selected', wu.u, NULL, NULL, x.key, NULL, NULL, NULL, NULL, NULL, NULL \
+UNION ALL SELECT 'assignment', wu.t, wu.u, NULL, NULL, x.status, NULL, x.removed_at, \
+    x.access_all, NULL, NULL, NULL FROM wu CROSS JOIN LATERAL (SELECT status, removed_at, \
+    access_all FROM flex_assignments WHERE team_id = wu.t AND user_id = wu.u OFFSET 0) AS x \
+UNION ALL SELECT 'selected', wu.t, wu.u, NULL, NULL, x.key, NULL, NULL, NULL, NULL, NULL, NULL \
     FROM wu CROSS JOIN LATERAL (SELECT p.key FROM assignment_products s \
-    JOIN products p ON p.id = s.product_id WHERE s.team_id = $1 AND s.user_id = wu.u \
+    JOIN products p ON p.id = s.product_id WHERE s.team_id = wu.t AND s.user_id = wu.u \
     OFFSET 0) AS x \
-UNION ALL SELECT 'default', NULL, NULL, NULL, p.key, NULL, NULL, NULL, NULL, NULL, NULL \
-    FROM team_defaults d JOIN products p ON p.id = d.product_id WHERE d.team_id = $1 \
-UNION ALL SELECT 'pack', NULL, NULL, id, NULL, NULL, tokens, remaining, moved_out, purchased_at, \
-    expires_at FROM packs WHERE team_id = $1 AND (expires_at > $2 OR remaining > 0) \
-UNION ALL SELECT 'product', NULL, id, NULL, NULL, NULL, daily_rate, idle_awareness, NULL, NULL, \
-    NULL FROM products WHERE id IN (SELECT p FROM w) \
-UNION ALL SELECT 'period', u, p, id, access, NULL, started_at, ends_at, tokens, refunded_at, NULL \
-    FROM latest WHERE id IS NOT NULL \
-UNION ALL SELECT 'drawn', l.u, l.p, x.pack_id, NULL, NULL, x.amount, NULL, x.id, NULL, NULL \
+UNION ALL SELECT 'default', d.team_id, NULL, NULL, NULL, p.key, NULL, NULL, NULL, NULL, NULL, \
+    NULL FROM team_defaults d JOIN products p ON p.id = d.product_id \
+    WHERE d.team_id IN (SELECT t FROM wt) \
+UNION ALL SELECT 'pack', team_id, NULL, NULL, id, NULL, NULL, tokens, remaining, moved_out, \
+    purchased_at, expires_at FROM packs WHERE team_id IN (SELECT t FROM wt) \
+    AND (expires_at > $1 OR remaining > 0) \
+UNION ALL SELECT 'product', x.t, NULL, x.p, NULL, NULL, NULL, p.daily_rate, p.idle_awareness, \
+    NULL, NULL, NULL FROM (SELECT DISTINCT t, p FROM w) AS x JOIN products p ON p.id = x.p \
+UNION ALL SELECT 'period', t, u, p, id, access, NULL, started_at, ends_at, tokens, refunded_at, \
+    NULL FROM latest WHERE id IS NOT NULL \
+UNION ALL SELECT 'drawn', l.t, l.u, l.p, x.pack_id, NULL, NULL, x.amount, NULL, x.id, NULL, NULL \
     FROM latest l CROSS JOIN LATERAL (SELECT pack_id, amount, id FROM ledger_events \
-    WHERE team_id = $1 AND kind = 'charged' AND cause_kind = 'period' \
+    WHERE team_id = l.t AND kind = 'charged' AND cause_kind = 'period' \
     AND cause_ref = CAST(l.id AS TEXT) OFFSET 0) AS x \
-UNION ALL SELECT 'session', l.u, l.p, x.id, NULL, NULL, x.started_at, x.last_seen_at, \
+UNION ALL SELECT 'session', l.t, l.u, l.p, x.id, NULL, NULL, x.started_at, x.last_seen_at, \
     x.last_active_at, NULL, NULL FROM latest l CROSS JOIN LATERAL (SELECT id, started_at, \
-    last_seen_at, last_active_at FROM sessions WHERE team_id = $1 AND user_id = l.u \
+    last_seen_at, last_active_at FROM sessions WHERE team_id = l.t AND user_id = l.u \
     AND product_id = l.p AND ended_at IS NULL \
     AND (last_seen_at + 0 <= l.cut OR id = l.own OR l.ended) OFFSET 0) AS x \
-UNION ALL SELECT 'unlisted', l.u, l.p, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
-    FROM latest l CROSS JOIN LATERAL (SELECT 1 FROM sessions WHERE team_id = $1 \
+UNION ALL SELECT 'unlisted', l.t, l.u, l.p, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
+    FROM latest l CROSS JOIN LATERAL (SELECT 1 FROM sessions WHERE team_id = l.t \
     AND user_id = l.u AND product_id = l.p AND ended_at IS NULL AND id <> l.own \
     AND last_seen_at + 0 > l.cut LIMIT 1) AS x WHERE NOT l.ended \
-UNION ALL SELECT 'key', NULL, NULL, w.k, x.fingerprint, x.response, NULL, NULL, NULL, NULL, \
+UNION ALL SELECT 'key', w.t, NULL, NULL, w.k, x.fingerprint, x.response, NULL, NULL, NULL, NULL, \
     NULL FROM w CROSS JOIN LATERAL (SELECT fingerprint, response FROM idempotency_keys \
-    WHERE team_id = $1 AND scope = w.scope AND key = w.key OFFSET 0) AS x";
+    WHERE team_id = w.t AND scope = w.scope AND key = w.key OFFSET 0) AS x";
 
-/// A wanted pair as [`POSTGRES_STATE_SQL`] reads it: `k` its index, the scope and key of its
-/// request's idempotency key (none: null, which matches nothing), and the [`Listing::bounds`].
+/// A wanted pair as [`POSTGRES_STATE_SQL`] reads it: `t` its team, `k` its index among its
+/// team's pairs, the scope and key of its request's idempotency key (none: null, which matches
+/// nothing), and the [`Listing::bounds`].
 #[derive(serde::Serialize)]
 struct Slot<'a> {
+    t: i64,
     k: usize,
     u: i64,
     p: i64,
@@ -347,29 +358,62 @@ pub(crate) async fn load(
     wanted: &[Wanted<'_>],
     now: DateTime<Utc>,
 ) -> StoreResult<TeamState> {
-    let rows = match conn.starts_plans_per_execution() {
-        true => postgres_rows(conn, team, wanted, now).await?,
-        false => sqlite_rows(conn, team, wanted, now).await?,
+    load_teams(conn, &[(team, wanted)], now)
+        .await?
+        .pop()
+        .ok_or_else(|| StoreError::corrupt("the state of one team came back empty"))
+}
+
+/// [`load`] for several teams at once (each locked by the caller, each at most once), in one
+/// query on PostgreSQL: a batch of many teams' requests reads as a batch of one team's does.
+/// One [`TeamState`] per team, in order.
+pub(crate) async fn load_teams(
+    conn: &mut Conn,
+    teams: &[(&TeamRow, &[Wanted<'_>])],
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<TeamState>> {
+    let rows: Vec<Vec<StateRow>> = match conn.starts_plans_per_execution() {
+        true => {
+            let mut by_team: Vec<Vec<StateRow>> = teams.iter().map(|_| Vec::new()).collect();
+            for row in postgres_rows(conn, teams, now).await? {
+                let at = teams
+                    .iter()
+                    .position(|(team, _)| Some(team.id.0) == row.tm)
+                    .ok_or_else(|| StoreError::corrupt("a state row of no team read"))?;
+                by_team[at].push(row);
+            }
+            by_team
+        }
+        false => {
+            let mut by_team = Vec::with_capacity(teams.len());
+            for (team, wanted) in teams {
+                by_team.push(sqlite_rows(conn, team, wanted, now).await?);
+            }
+            by_team
+        }
     };
-    let mut read = Read::new(wanted.len());
-    for row in rows {
-        read.add(row, wanted, team)?;
+    let mut states = Vec::with_capacity(teams.len());
+    for ((team, wanted), rows) in teams.iter().zip(rows) {
+        let mut read = Read::new(wanted.len());
+        for row in rows {
+            read.add(row, wanted, team)?;
+        }
+        states.push(read.finish(wanted, team)?);
     }
-    read.finish(wanted, team)
+    Ok(states)
 }
 
 async fn postgres_rows(
     conn: &mut Conn,
-    team: &TeamRow,
-    wanted: &[Wanted<'_>],
+    teams: &[(&TeamRow, &[Wanted<'_>])],
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<StateRow>> {
-    let slots: Vec<Slot<'_>> = wanted
-        .iter()
-        .enumerate()
-        .map(|(k, w)| {
+    let mut slots: Vec<Slot<'_>> = Vec::new();
+    for (team, wanted) in teams {
+        for (k, w) in wanted.iter().enumerate() {
             let (own, cut, now) = w.sessions.bounds(w.now);
-            Slot {
+            slots.push(Slot {
+                t: team.id.0,
                 k,
                 u: w.user.0,
                 p: w.product.id.0,
@@ -378,13 +422,12 @@ async fn postgres_rows(
                 own,
                 cut,
                 now,
-            }
-        })
-        .collect();
+            });
+        }
+    }
     let slots = serde_json::to_string(&slots)
         .map_err(|e| StoreError::corrupt(format!("the state query's pairs: {e}")))?;
     Ok(sqlx::query_as::<_, StateRow>(POSTGRES_STATE_SQL)
-        .bind(team.id.0)
         .bind(to_db(now))
         .bind(slots)
         .fetch_all(&mut *conn)
@@ -492,6 +535,7 @@ impl Read {
     fn add(&mut self, row: StateRow, wanted: &[Wanted<'_>], team: &TeamRow) -> StoreResult<()> {
         let StateRow {
             source,
+            tm: _,
             u,
             p,
             id,
@@ -706,20 +750,12 @@ mod listing {
     use jeton_core::TeamName;
 
     use super::*;
+    use crate::both_backends;
     use crate::ledger::lock_team;
-    use crate::testing::TestDb;
-    use crate::{Store, both_backends};
+    use crate::testing::{TestDb, cad_and_a_person, insert_returning_id as insert};
 
     both_backends! {
         the_state_query_lists_the_sessions_a_step_needs => lists_what_a_step_needs,
-    }
-
-    async fn insert(store: &Store, sql: &str, values: &[i64]) -> i64 {
-        let mut query = sqlx::query_scalar::<_, i64>(sql);
-        for v in values {
-            query = query.bind(*v);
-        }
-        query.fetch_one(store.pool()).await.expect("insert")
     }
 
     /// Six open sessions of one (user, product), seen at times spread over a day, and a period
@@ -735,20 +771,7 @@ mod listing {
             .expect("team")
             .id;
         let at = to_db(start);
-        let product = insert(
-            &store,
-            "INSERT INTO products (key, name, daily_rate, idle_awareness, added_at, updated_at) \
-             VALUES ('cad', 'CAD', $1, 0, $2, $2) RETURNING id",
-            &[7, at],
-        )
-        .await;
-        let user = insert(
-            &store,
-            "INSERT INTO users (email, email_lower, name, created_at) \
-             VALUES ('a@example.com', 'a@example.com', 'A', $1) RETURNING id",
-            &[at],
-        )
-        .await;
+        let (product, user) = cad_and_a_person(&store, 7, at).await;
         let period = insert(
             &store,
             "INSERT INTO usage_periods (team_id, user_id, product_id, access, opened, started_at, \

@@ -1,7 +1,8 @@
 //! The rows a batch of session steps writes, gathered in memory while the engine's plans are
 //! applied one after the other (`crate::session_batch`), then written with one statement per
-//! table, sent together (`crate::together`): a batch of any size costs as many round trips under
-//! the team's lock as one step, two on PostgreSQL where a batch opens periods and one otherwise.
+//! table for all of the batch's teams, sent together (`crate::together`): a batch of any size
+//! costs as many round trips under the teams' locks as one step, two on PostgreSQL where a batch
+//! opens periods and one otherwise.
 //! Each statement checks what the plans assumed (a pack holds what is drawn, an aggregate holds
 //! what is taken back), so a batch planned on stale data fails whole instead of writing wrong.
 
@@ -141,97 +142,115 @@ impl Writes {
         self.sessions.push(row);
         self.sessions.len() - 1
     }
+}
 
-    /// Writes it all on `conn`, in the transaction that holds `team`'s lock; returns the new
-    /// sessions' ids, in the order they were added. The statements go together
-    /// (`crate::together`): those that name a new period after the periods are written, the rest
-    /// before, with them.
-    pub(crate) async fn flush(&self, conn: &mut Conn, team: TeamId) -> StoreResult<Vec<SessionId>> {
-        // Locked in session order first, as the heartbeats written behind lock them
-        // (`crate::beats::lock_sessions`): in two orders, two transactions could each wait for
-        // the other.
-        crate::beats::lock_sessions(conn, self.ended.iter().map(|(session, ..)| *session)).await?;
-        let mut statements = Together::default();
-        self.end_sessions(&mut statements);
-        self.refund_periods(&mut statements);
-        let opened = self.open_periods(&mut statements, team);
-        self.change_packs(&mut statements, team);
-        self.add_usage(&mut statements, team);
-        let periods: Vec<PeriodId> = match opened {
-            Some(k) => {
-                let mut done = std::mem::take(&mut statements).run(conn).await?;
-                let rows = std::mem::take(&mut done[k]);
-                let expected = self.periods.iter().map(|r| (r.user, r.product));
-                in_insert_order(rows, expected, "usage period")?
-                    .map(PeriodId)
-                    .collect()
-            }
-            None => Vec::new(),
-        };
-        self.add_events(&mut statements, team, &periods)?;
-        let opened = self.open_sessions(&mut statements, team, &periods)?;
-        let mut done = statements.run(conn).await?;
-        match opened {
-            Some(k) => {
-                let rows = std::mem::take(&mut done[k]);
-                let expected = self.sessions.iter().map(|s| (s.user, s.product));
-                Ok(in_insert_order(rows, expected, "session")?
-                    .map(SessionId)
-                    .collect())
-            }
-            None => Ok(Vec::new()),
+/// Writes every team's rows on `conn`, in the transaction that holds those teams' locks; returns
+/// each team's new sessions' ids, in the order they were added. A batch of several teams writes
+/// one statement per table for all of them, as a batch of one team does. The statements go
+/// together (`crate::together`): those that name a new period after the periods are written, the
+/// rest before, with them.
+pub(crate) async fn flush(
+    conn: &mut Conn,
+    teams: &[(TeamId, &Writes)],
+) -> StoreResult<Vec<Vec<SessionId>>> {
+    // Locked in session order first, as the heartbeats written behind lock them
+    // (`crate::beats::lock_sessions`): in two orders, two transactions could each wait for the
+    // other.
+    let ended = teams.iter().flat_map(|(_, w)| w.ended.iter());
+    crate::beats::lock_sessions(conn, ended.map(|(session, ..)| *session)).await?;
+    let mut statements = Together::default();
+    end_sessions(&mut statements, teams);
+    refund_periods(&mut statements, teams);
+    let opened = open_periods(&mut statements, teams);
+    change_packs(&mut statements, teams);
+    add_usage(&mut statements, teams);
+    // Each team's new periods' ids, in the order that team added them.
+    let periods: Vec<Vec<PeriodId>> = match opened {
+        Some(k) => {
+            let mut done = std::mem::take(&mut statements).run(conn).await?;
+            let rows = std::mem::take(&mut done[k]);
+            let expected: Vec<_> = teams
+                .iter()
+                .flat_map(|(_, w)| w.periods.iter().map(|r| (r.user, r.product)))
+                .collect();
+            let mut ids =
+                in_insert_order(rows, expected.into_iter(), "usage period")?.map(PeriodId);
+            teams
+                .iter()
+                .map(|(_, w)| ids.by_ref().take(w.periods.len()).collect())
+                .collect()
         }
+        None => vec![Vec::new(); teams.len()],
+    };
+    add_events(&mut statements, teams, &periods)?;
+    let opened = open_sessions(&mut statements, teams, &periods)?;
+    let mut done = statements.run(conn).await?;
+    match opened {
+        Some(k) => {
+            let rows = std::mem::take(&mut done[k]);
+            let expected: Vec<_> = teams
+                .iter()
+                .flat_map(|(_, w)| w.sessions.iter().map(|s| (s.user, s.product)))
+                .collect();
+            let mut ids = in_insert_order(rows, expected.into_iter(), "session")?.map(SessionId);
+            Ok(teams
+                .iter()
+                .map(|(_, w)| ids.by_ref().take(w.sessions.len()).collect())
+                .collect())
+        }
+        None => Ok(vec![Vec::new(); teams.len()]),
     }
+}
 
-    fn end_sessions(&self, statements: &mut Together) {
-        if self.ended.is_empty() {
-            return;
-        }
-        let sql = format!(
-            "UPDATE sessions SET ended_at = v.column2, end_reason = v.column3 FROM (VALUES {}) AS v \
-             WHERE sessions.id = v.column1 AND sessions.ended_at IS NULL",
-            values(self.ended.len(), 3)
-        );
-        let mut args = Vec::with_capacity(self.ended.len() * 3);
-        for (session, at, reason) in &self.ended {
-            args.extend([session.0.into(), (*at).into(), (*reason).into()]);
-        }
-        statements.push(sql, args, Expect::Any);
+fn end_sessions(statements: &mut Together, teams: &[(TeamId, &Writes)]) {
+    let ended: Vec<_> = teams.iter().flat_map(|(_, w)| &w.ended).collect();
+    if ended.is_empty() {
+        return;
     }
-
-    fn refund_periods(&self, statements: &mut Together) {
-        if self.refunded.is_empty() {
-            return;
-        }
-        let sql = format!(
-            "UPDATE usage_periods SET refunded_at = v.column2 FROM (VALUES {}) AS v \
-             WHERE usage_periods.id = v.column1 AND usage_periods.refunded_at IS NULL",
-            values(self.refunded.len(), 2)
-        );
-        let mut args = Vec::with_capacity(self.refunded.len() * 2);
-        for (period, at) in &self.refunded {
-            args.extend([period.0.into(), (*at).into()]);
-        }
-        let complaint = "a period was refunded twice".to_owned();
-        statements.push(
-            sql,
-            args,
-            Expect::Rows(self.refunded.len() as u64, complaint),
-        );
+    let sql = format!(
+        "UPDATE sessions SET ended_at = v.column2, end_reason = v.column3 FROM (VALUES {}) AS v \
+         WHERE sessions.id = v.column1 AND sessions.ended_at IS NULL",
+        values(ended.len(), 3)
+    );
+    let mut args = Vec::with_capacity(ended.len() * 3);
+    for (session, at, reason) in ended {
+        args.extend([session.0.into(), (*at).into(), (*reason).into()]);
     }
+    statements.push(sql, args, Expect::Any);
+}
 
-    /// The new periods' insert, if any: its index among the statements.
-    fn open_periods(&self, statements: &mut Together, team: TeamId) -> Option<usize> {
-        if self.periods.is_empty() {
-            return None;
-        }
-        let sql = format!(
-            "INSERT INTO usage_periods (team_id, user_id, product_id, access, opened, started_at, \
-             ends_at, rate, tokens, charged_at) VALUES {}",
-            values(self.periods.len(), 10)
-        );
-        let mut args = Vec::with_capacity(self.periods.len() * 10);
-        for r in &self.periods {
+fn refund_periods(statements: &mut Together, teams: &[(TeamId, &Writes)]) {
+    let refunded: Vec<_> = teams.iter().flat_map(|(_, w)| &w.refunded).collect();
+    if refunded.is_empty() {
+        return;
+    }
+    let sql = format!(
+        "UPDATE usage_periods SET refunded_at = v.column2 FROM (VALUES {}) AS v \
+         WHERE usage_periods.id = v.column1 AND usage_periods.refunded_at IS NULL",
+        values(refunded.len(), 2)
+    );
+    let mut args = Vec::with_capacity(refunded.len() * 2);
+    for (period, at) in &refunded {
+        args.extend([period.0.into(), (*at).into()]);
+    }
+    let complaint = "a period was refunded twice".to_owned();
+    statements.push(sql, args, Expect::Rows(refunded.len() as u64, complaint));
+}
+
+/// The new periods' insert, if any: its index among the statements.
+fn open_periods(statements: &mut Together, teams: &[(TeamId, &Writes)]) -> Option<usize> {
+    let count: usize = teams.iter().map(|(_, w)| w.periods.len()).sum();
+    if count == 0 {
+        return None;
+    }
+    let sql = format!(
+        "INSERT INTO usage_periods (team_id, user_id, product_id, access, opened, started_at, \
+         ends_at, rate, tokens, charged_at) VALUES {}",
+        values(count, 10)
+    );
+    let mut args = Vec::with_capacity(count * 10);
+    for (team, w) in teams {
+        for r in &w.periods {
             args.extend([
                 team.0.into(),
                 r.user.0.into(),
@@ -245,11 +264,13 @@ impl Writes {
                 r.charged_at.into(),
             ]);
         }
-        Some(statements.push(sql, args, Expect::Ids))
     }
+    Some(statements.push(sql, args, Expect::Ids))
+}
 
-    fn change_packs(&self, statements: &mut Together, team: TeamId) {
-        for (pack, change) in &self.packs {
+fn change_packs(statements: &mut Together, teams: &[(TeamId, &Writes)]) {
+    for (team, w) in teams {
+        for (pack, change) in &w.packs {
             if *change == 0 {
                 continue;
             }
@@ -265,23 +286,25 @@ impl Writes {
             );
         }
     }
+}
 
-    fn add_events(
-        &self,
-        statements: &mut Together,
-        team: TeamId,
-        periods: &[PeriodId],
-    ) -> StoreResult<()> {
-        if self.events.is_empty() {
-            return Ok(());
-        }
-        let sql = format!(
-            "INSERT INTO ledger_events (team_id, pack_id, kind, amount, at, actor, cause_kind, \
-             cause_ref) VALUES {}",
-            values(self.events.len(), 8)
-        );
-        let mut args = Vec::with_capacity(self.events.len() * 8);
-        for e in &self.events {
+fn add_events(
+    statements: &mut Together,
+    teams: &[(TeamId, &Writes)],
+    periods: &[Vec<PeriodId>],
+) -> StoreResult<()> {
+    let count: usize = teams.iter().map(|(_, w)| w.events.len()).sum();
+    if count == 0 {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO ledger_events (team_id, pack_id, kind, amount, at, actor, cause_kind, \
+         cause_ref) VALUES {}",
+        values(count, 8)
+    );
+    let mut args = Vec::with_capacity(count * 8);
+    for ((team, w), periods) in teams.iter().zip(periods) {
+        for e in &w.events {
             let period = period_id(periods, e.period)?;
             args.extend([
                 team.0.into(),
@@ -294,93 +317,101 @@ impl Writes {
                 period.to_string().into(),
             ]);
         }
-        statements.push(sql, args, Expect::Any);
-        Ok(())
     }
+    statements.push(sql, args, Expect::Any);
+    Ok(())
+}
 
-    /// The aggregates of R-REP-3. A row whose tokens grow (or stay) is added to or created; one
-    /// whose tokens shrink (a refund's take-back, R-SES-4) must exist and hold them. (One upsert
-    /// cannot do both: both databases check the row an upsert proposes, negative tokens and all,
-    /// before they find the row it would update.) A batch's pieces of use are summed per row
-    /// first, so no row is both grown and shrunk, as statements sent together require.
-    fn add_usage(&self, statements: &mut Together, team: TeamId) {
-        let by_product = |rows: &BTreeMap<(i64, UserId, ProductId), Counts>| -> Vec<Vec<i64>> {
-            rows.iter()
-                .map(|((at, user, product), c)| {
-                    vec![
-                        team.0, *at, user.0, product.0, c.tokens, c.periods, c.results,
-                    ]
-                })
-                .collect()
-        };
-        let team_days: Vec<Vec<i64>> = self
-            .usage
-            .team_days
-            .iter()
-            .map(|(day, c)| vec![team.0, *day, c.tokens, c.periods, c.results])
-            .collect();
-        let tables: [Aggregate<'_>; 3] = [
-            (
-                "usage_days",
-                &["team_id", "day", "user_id", "product_id"],
-                by_product(&self.usage.days),
-            ),
-            (
-                "usage_months",
-                &["team_id", "month", "user_id", "product_id"],
-                by_product(&self.usage.months),
-            ),
-            ("usage_team_days", &["team_id", "day"], team_days),
-        ];
-        for (table, keys, rows) in tables {
-            // The tokens are the first count, after the keys.
-            let (grow, shrink): (Vec<_>, Vec<_>) =
-                rows.into_iter().partition(|r| r[keys.len()] >= 0);
-            if !grow.is_empty() {
-                let sql = add_sql(table, keys, grow.len());
-                statements.push(sql, flat(&grow), Expect::Any);
-            }
-            if !shrink.is_empty() {
-                let sql = take_sql(table, keys, shrink.len());
-                let complaint = format!("no {table} row holds the refunded period's tokens");
-                let expect = Expect::Rows(shrink.len() as u64, complaint);
-                statements.push(sql, flat(&shrink), expect);
-            }
-        }
-        if !self.usage.user_months.is_empty() {
-            let sql = format!(
-                "INSERT INTO usage_user_months (team_id, month, user_id, days) VALUES {} \
-                 ON CONFLICT (team_id, month, user_id) DO UPDATE SET \
-                 days = usage_user_months.days | excluded.days",
-                values(self.usage.user_months.len(), 4)
-            );
-            let rows: Vec<Vec<i64>> = self
-                .usage
+/// The aggregates of R-REP-3. A row whose tokens grow (or stay) is added to or created; one
+/// whose tokens shrink (a refund's take-back, R-SES-4) must exist and hold them. (One upsert
+/// cannot do both: both databases check the row an upsert proposes, negative tokens and all,
+/// before they find the row it would update.) A batch's pieces of use are summed per row first
+/// (each team's rows are its own), so no row is both grown and shrunk, as statements sent
+/// together require.
+fn add_usage(statements: &mut Together, teams: &[(TeamId, &Writes)]) {
+    let by_product = |rows: &BTreeMap<(i64, UserId, ProductId), Counts>, team: TeamId| {
+        rows.iter()
+            .map(|((at, user, product), c)| {
+                vec![
+                    team.0, *at, user.0, product.0, c.tokens, c.periods, c.results,
+                ]
+            })
+            .collect::<Vec<Vec<i64>>>()
+    };
+    let (mut days, mut months, mut team_days, mut user_months) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (team, w) in teams {
+        days.extend(by_product(&w.usage.days, *team));
+        months.extend(by_product(&w.usage.months, *team));
+        team_days.extend(
+            w.usage
+                .team_days
+                .iter()
+                .map(|(day, c)| vec![team.0, *day, c.tokens, c.periods, c.results]),
+        );
+        user_months.extend(
+            w.usage
                 .user_months
                 .iter()
-                .map(|((month, user), days)| vec![team.0, *month, user.0, *days])
-                .collect();
-            statements.push(sql, flat(&rows), Expect::Any);
+                .map(|((month, user), days)| vec![team.0, *month, user.0, *days]),
+        );
+    }
+    let tables: [Aggregate<'_>; 3] = [
+        (
+            "usage_days",
+            &["team_id", "day", "user_id", "product_id"],
+            days,
+        ),
+        (
+            "usage_months",
+            &["team_id", "month", "user_id", "product_id"],
+            months,
+        ),
+        ("usage_team_days", &["team_id", "day"], team_days),
+    ];
+    for (table, keys, rows) in tables {
+        // The tokens are the first count, after the keys.
+        let (grow, shrink): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r[keys.len()] >= 0);
+        if !grow.is_empty() {
+            let sql = add_sql(table, keys, grow.len());
+            statements.push(sql, flat(&grow), Expect::Any);
+        }
+        if !shrink.is_empty() {
+            let sql = take_sql(table, keys, shrink.len());
+            let complaint = format!("no {table} row holds the refunded period's tokens");
+            let expect = Expect::Rows(shrink.len() as u64, complaint);
+            statements.push(sql, flat(&shrink), expect);
         }
     }
-
-    /// The new sessions' insert, if any: its index among the statements.
-    fn open_sessions(
-        &self,
-        statements: &mut Together,
-        team: TeamId,
-        periods: &[PeriodId],
-    ) -> StoreResult<Option<usize>> {
-        if self.sessions.is_empty() {
-            return Ok(None);
-        }
+    if !user_months.is_empty() {
         let sql = format!(
-            "INSERT INTO sessions (team_id, user_id, product_id, period_id, version, machine, \
-             started_at, last_seen_at, last_active_at) VALUES {}",
-            values(self.sessions.len(), 9)
+            "INSERT INTO usage_user_months (team_id, month, user_id, days) VALUES {} \
+             ON CONFLICT (team_id, month, user_id) DO UPDATE SET \
+             days = usage_user_months.days | excluded.days",
+            values(user_months.len(), 4)
         );
-        let mut args = Vec::with_capacity(self.sessions.len() * 9);
-        for s in &self.sessions {
+        statements.push(sql, flat(&user_months), Expect::Any);
+    }
+}
+
+/// The new sessions' insert, if any: its index among the statements.
+fn open_sessions(
+    statements: &mut Together,
+    teams: &[(TeamId, &Writes)],
+    periods: &[Vec<PeriodId>],
+) -> StoreResult<Option<usize>> {
+    let count: usize = teams.iter().map(|(_, w)| w.sessions.len()).sum();
+    if count == 0 {
+        return Ok(None);
+    }
+    let sql = format!(
+        "INSERT INTO sessions (team_id, user_id, product_id, period_id, version, machine, \
+         started_at, last_seen_at, last_active_at) VALUES {}",
+        values(count, 9)
+    );
+    let mut args = Vec::with_capacity(count * 9);
+    for ((team, w), periods) in teams.iter().zip(periods) {
+        for s in &w.sessions {
             let period = period_id(periods, s.period)?;
             args.extend([
                 team.0.into(),
@@ -394,8 +425,8 @@ impl Writes {
                 s.at.into(),
             ]);
         }
-        Ok(Some(statements.push(sql, args, Expect::Ids)))
     }
+    Ok(Some(statements.push(sql, args, Expect::Ids)))
 }
 
 /// An aggregate table, its key columns and the rows a batch adds to it (keys, then tokens,

@@ -21,6 +21,36 @@ use crate::{Backend, ConnectOptions, Store, StoreResult};
 
 pub const DATABASE_URL_VAR: &str = "JETON_TEST_DATABASE_URL";
 
+/// Runs an `INSERT … RETURNING id` with integer parameters straight on the store's database, for
+/// tests that make rows no public call makes as they need them.
+pub async fn insert_returning_id(store: &Store, sql: &str, values: &[i64]) -> i64 {
+    let mut query = sqlx::query_scalar::<_, i64>(sql);
+    for v in values {
+        query = query.bind(*v);
+    }
+    query.fetch_one(store.pool()).await.expect("insert")
+}
+
+/// A product `cad` at `rate` tokens a day and a person, made at `at` straight in the database:
+/// their ids.
+pub async fn cad_and_a_person(store: &Store, rate: i64, at: i64) -> (i64, i64) {
+    let product = insert_returning_id(
+        store,
+        "INSERT INTO products (key, name, daily_rate, idle_awareness, added_at, updated_at) \
+         VALUES ('cad', 'CAD', $1, 0, $2, $2) RETURNING id",
+        &[rate, at],
+    )
+    .await;
+    let user = insert_returning_id(
+        store,
+        "INSERT INTO users (email, email_lower, name, created_at) \
+         VALUES ('a@example.com', 'a@example.com', 'A', $1) RETURNING id",
+        &[at],
+    )
+    .await;
+    (product, user)
+}
+
 /// A product that charges `rate` tokens a day: no per-result rates, not idle-aware, no downloads.
 pub fn daily_product(key: &str, name: &str, rate: u64) -> jeton_core::product::ProductDraft {
     jeton_core::product::ProductDraft {
