@@ -203,13 +203,17 @@ impl Batches {
         // The runners that hold no batch, this one included, or could start.
         let free = self.most - queue.busy;
         let Queue { waiting, held, .. } = &mut *queue;
+        // The teams no batch holds, in the order their first requests came; this batch's share
+        // is the first of them. (Sets: thousands of teams may wait at once.)
         let mut open: Vec<TeamId> = Vec::new();
+        let mut seen: HashSet<TeamId> = HashSet::new();
         for m in waiting.iter() {
-            if !held.contains(&m.team) && !open.contains(&m.team) {
+            if !held.contains(&m.team) && seen.insert(m.team) {
                 open.push(m.team);
             }
         }
-        let mine = &open[..open.len().div_ceil(free.max(1))];
+        let share = open.len().div_ceil(free.max(1));
+        let mine: HashSet<TeamId> = open.into_iter().take(share).collect();
         let mut batch: Vec<Member> = Vec::new();
         let mut left = VecDeque::with_capacity(waiting.len());
         while let Some(m) = waiting.pop_front() {
