@@ -465,7 +465,7 @@ async fn operations(db: TestDb) {
             "jeton_teams_low_balance 1".to_owned()
         ]
     );
-    // The sign-in ran in a team batch (of one: nothing else was waiting).
+    // The sign-in ran in a batch (of one: nothing else was waiting).
     for line in [
         "jeton_session_batches_total 1",
         "jeton_session_batch_requests_total 1",

@@ -1180,7 +1180,7 @@ async fn race_for_balance(db: TestDb) {
     two.shutdown().await;
 }
 
-/// The team's batches (many requests under one lock) under a rush on two servers: every user signs
+/// Batches (many requests under their teams' locks) under a rush on two servers: every user signs
 /// in to two products at once, each request sent twice with one idempotency key; then at once
 /// each signs out of one (a grace refund), opens a third and signs in again to the second (a
 /// paid period). Every retried request gets the first answer, each period is charged once, every

@@ -118,7 +118,7 @@ pub struct Store {
     postgres_readers: Option<Arc<PostgresReaders>>,
     /// Quiet heartbeats answered and not yet written ([`crate::beats`]).
     pub(crate) beats: Arc<Beats>,
-    /// Sign-ins and sign-outs waiting for their team's batch ([`crate::session_batch`]).
+    /// Sign-ins and sign-outs waiting for a batch ([`crate::session_batch`]).
     pub(crate) batches: Arc<Batches>,
     /// The catalogue's keys, as sign-ins name products ([`crate::session_state::ProductKeys`]).
     pub(crate) product_keys: Arc<crate::session_state::ProductKeys>,

@@ -186,7 +186,7 @@ pub(crate) async fn write(
     gate: &WriteGate,
     beats: &[(SessionId, Beat)],
 ) -> StoreResult<()> {
-    // Rows are locked in session order (`lock_sessions`), as a team's batch locks the sessions
+    // Rows are locked in session order (`lock_sessions`), as a batch locks the sessions
     // it ends (`crate::step_writes`).
     let mut beats = beats.to_vec();
     beats.sort_by_key(|(session, _)| *session);

@@ -3,8 +3,8 @@
 //! the same transaction: ends sessions, refunds, opens periods and charges them through the one
 //! consumption-order function. The team lock makes concurrent sign-ins of one (user, product),
 //! on any number of servers, open one period and one charge (R-SES-9). Sign-ins and sign-outs
-//! run in team batches (`crate::session_batch`), many requests' steps under one lock; the other
-//! steps, and a merged team's, run here one at a time.
+//! run in batches (`crate::session_batch`), many requests' steps, of one team or several, under
+//! their teams' locks; the other steps, and a merged team's, run here one at a time.
 
 use crate::conn::Conn;
 use chrono::{DateTime, Utc};
@@ -350,7 +350,7 @@ pub(crate) fn current_period<P>(
 }
 
 /// Makes the answer a sign-in remembers for its idempotency key: called once the session has
-/// its id, inside the transaction that writes it (on the task that runs the team's batch).
+/// its id, inside the transaction that writes it (on the task that runs the batch).
 pub type Respond = std::sync::Arc<dyn Fn(&SignedIn) -> String + Send + Sync>;
 
 /// A signed-in session.
@@ -561,7 +561,7 @@ impl Store {
     /// R-SES-1/2/9: signs a user in to a product on a team. Refused with a stable reason (nothing
     /// written), or: a covering period charges nothing, otherwise a period opens and charges the
     /// daily rate. `respond` makes the answer remembered for the idempotency key. Runs in the
-    /// team's next batch (`crate::session_batch`).
+    /// next batch that takes the team (`crate::session_batch`).
     #[allow(clippy::too_many_arguments)]
     pub async fn sign_in(
         &self,
@@ -812,7 +812,7 @@ impl Store {
     }
 
     /// R-SES-4: signs a session out. Returns the tokens refunded by the grace rule. Signing out a
-    /// session that already ended answers 0. Runs in the team's next batch
+    /// session that already ended answers 0. Runs in the next batch that takes the team
     /// (`crate::session_batch`).
     pub async fn sign_out(
         &self,

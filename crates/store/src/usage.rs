@@ -124,7 +124,7 @@ async fn take_back(
 }
 
 /// The aggregate rows many pieces of use add up to, summed in memory before they are written (a
-/// team batch, `crate::step_writes`; the benchmark's bulk loader): what [`record`] would add to
+/// batch, `crate::step_writes`; the benchmark's bulk loader): what [`record`] would add to
 /// each row, one contribution after the other.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Sums {
