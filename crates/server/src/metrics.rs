@@ -62,7 +62,8 @@ pub struct Metrics {
     pub import_failures: Counter,
     /// Times the import worker could not read or update an import (it tries again).
     pub import_errors: Counter,
-    /// This process's batches of sign-ins and sign-outs, set from [`jeton_store::gauges::BatchCounts`] at each scrape.
+    /// This process's batches of sign-ins and sign-outs, set from
+    /// [`jeton_store::gauges::BatchCounts`] at each scrape.
     session_batches: Counter,
     session_batch_requests: Counter,
     session_batch_retries: Counter,
