@@ -219,3 +219,66 @@ impl World {
         self.products.iter().map(|p| p.key.clone()).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use jeton_api::Problem;
+
+    use super::*;
+
+    fn problem(code: &str, status: u16) -> ClientError {
+        ClientError::Api(Problem {
+            type_: "about:blank".into(),
+            title: code.into(),
+            status,
+            detail: code.into(),
+            code: code.into(),
+        })
+    }
+
+    /// `busy` is tried again, with waits that grow, until the server takes the call; the waits
+    /// pass on tokio's paused clock.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_turned_away_as_busy_is_tried_again() {
+        let calls = Cell::new(0);
+        let started = tokio::time::Instant::now();
+        let answer = patiently(|| {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move {
+                match n {
+                    1..=3 => Err(problem("busy", 503)),
+                    _ => Ok(n),
+                }
+            }
+        })
+        .await;
+        assert_eq!(answer, Ok(4));
+        // 50 + 100 + 200 ms between the four tries.
+        assert_eq!(started.elapsed(), Duration::from_millis(350));
+    }
+
+    /// Any other error is the caller's at once; a server busy for good gives up after
+    /// `BUSY_TRIES`.
+    #[tokio::test(start_paused = true)]
+    async fn other_errors_are_not_tried_again_and_busy_gives_up() {
+        let calls = Cell::new(0);
+        let answer: Result<(), _> = patiently(|| {
+            calls.set(calls.get() + 1);
+            async { Err(problem("validation", 400)) }
+        })
+        .await;
+        assert_eq!(answer, Err(problem("validation", 400)));
+        assert_eq!(calls.get(), 1);
+        calls.set(0);
+        let answer: Result<(), _> = patiently(|| {
+            calls.set(calls.get() + 1);
+            async { Err(problem("busy", 503)) }
+        })
+        .await;
+        assert_eq!(answer, Err(problem("busy", 503)));
+        assert_eq!(calls.get(), BUSY_TRIES);
+    }
+}
