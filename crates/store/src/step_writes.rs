@@ -169,15 +169,12 @@ pub(crate) async fn flush(
         Some(k) => {
             let mut done = std::mem::take(&mut statements).run(conn).await?;
             let rows = std::mem::take(&mut done[k]);
-            let expected: Vec<_> = teams
+            let expected = teams
                 .iter()
-                .flat_map(|(_, w)| w.periods.iter().map(|r| (r.user, r.product)))
-                .collect();
-            let mut ids =
-                in_insert_order(rows, expected.into_iter(), "usage period")?.map(PeriodId);
-            teams
-                .iter()
-                .map(|(_, w)| ids.by_ref().take(w.periods.len()).collect())
+                .map(|(_, w)| w.periods.iter().map(|r| (r.user, r.product)).collect());
+            ids_by_team(rows, expected.collect(), "usage period")?
+                .into_iter()
+                .map(|ids| ids.into_iter().map(PeriodId).collect())
                 .collect()
         }
         None => vec![Vec::new(); teams.len()],
@@ -188,18 +185,32 @@ pub(crate) async fn flush(
     match opened {
         Some(k) => {
             let rows = std::mem::take(&mut done[k]);
-            let expected: Vec<_> = teams
+            let expected = teams
                 .iter()
-                .flat_map(|(_, w)| w.sessions.iter().map(|s| (s.user, s.product)))
-                .collect();
-            let mut ids = in_insert_order(rows, expected.into_iter(), "session")?.map(SessionId);
-            Ok(teams
-                .iter()
-                .map(|(_, w)| ids.by_ref().take(w.sessions.len()).collect())
+                .map(|(_, w)| w.sessions.iter().map(|s| (s.user, s.product)).collect());
+            Ok(ids_by_team(rows, expected.collect(), "session")?
+                .into_iter()
+                .map(|ids| ids.into_iter().map(SessionId).collect())
                 .collect())
         }
         None => Ok(vec![Vec::new(); teams.len()]),
     }
+}
+
+/// Each team's ids of one insert of several teams' rows ([`in_insert_order`]), in the order
+/// that team added its rows; `expected` names each team's rows by (user, product).
+fn ids_by_team(
+    rows: Ids,
+    expected: Vec<Vec<(UserId, ProductId)>>,
+    what: &str,
+) -> StoreResult<Vec<Vec<i64>>> {
+    let sizes: Vec<usize> = expected.iter().map(Vec::len).collect();
+    let all: Vec<_> = expected.into_iter().flatten().collect();
+    let mut ids = in_insert_order(rows, all.into_iter(), what)?;
+    Ok(sizes
+        .into_iter()
+        .map(|n| ids.by_ref().take(n).collect())
+        .collect())
 }
 
 fn end_sessions(statements: &mut Together, teams: &[(TeamId, &Writes)]) {
