@@ -393,24 +393,23 @@ enum Outcome {
     SignedIn(SignedInPending),
 }
 
-/// One team of a batch, locked: its requests (indexes into the batch), the pairs they read, and
-/// what its plans write.
+/// One team of a batch, locked: its requests (indexes into the batch) and the earliest and
+/// latest of their times, the pairs they read, and what its plans write.
 struct TeamPart<'a> {
     row: TeamRow,
     members: Vec<usize>,
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
     wanted: Vec<Wanted<'a>>,
     writes: Writes,
 }
 
-/// The earliest and the latest of the requests' times.
-fn span<'r>(
-    requests: impl Iterator<Item = &'r Request>,
-) -> StoreResult<(DateTime<Utc>, DateTime<Utc>)> {
-    let nows: Vec<_> = requests.map(Request::now).collect();
-    match (nows.iter().min(), nows.iter().max()) {
-        (Some(first), Some(last)) => Ok((*first, *last)),
-        _ => Err(StoreError::corrupt("a team of a batch without requests")),
-    }
+/// Every request's answer, once the batch gave each one.
+fn answered(answers: Vec<Option<StoreResult<Answer>>>) -> Vec<StoreResult<Answer>> {
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err(StoreError::corrupt("a request left unanswered"))))
+        .collect()
 }
 
 impl Store {
@@ -445,7 +444,7 @@ impl Store {
         teams.dedup();
         // Teams locked in id order. A merged team's requests each take a step of their own,
         // outside this transaction: the batch starts again without them (merges are rare).
-        let (mut w, parts) = 'locked: loop {
+        let (mut w, mut parts) = 'locked: loop {
             let mut w = self.begin_write().await?;
             let mut parts = Vec::with_capacity(teams.len());
             for team in teams.clone() {
@@ -471,26 +470,27 @@ impl Store {
                     teams.retain(|t| *t != team);
                     continue 'locked;
                 }
-                let members = (0..requests.len())
+                let members: Vec<usize> = (0..requests.len())
                     .filter(|&k| requests[k].0 == team)
                     .collect();
+                let nows = members.iter().map(|&k| requests[k].1.now());
+                let (Some(first), Some(last)) = (nows.clone().min(), nows.max()) else {
+                    return Err(StoreError::corrupt("a team of a batch without requests"));
+                };
                 parts.push(TeamPart {
                     row,
                     members,
+                    first,
+                    last,
                     wanted: Vec::new(),
                     writes: Writes::default(),
                 });
             }
             break (w, parts);
         };
-        let mut parts = parts;
-        if parts.is_empty() {
-            let answers = answers
-                .into_iter()
-                .map(|a| a.unwrap_or_else(|| Err(StoreError::corrupt("a request left unanswered"))))
-                .collect();
-            return Ok((answers, Durable::Now));
-        }
+        let Some(first) = parts.iter().map(|p| p.first).min() else {
+            return Ok((answered(answers), Durable::Now));
+        };
         // Which team and which of its pairs each request reads; no pair for an unknown product.
         let mut slot: Vec<Option<(usize, Option<usize>)>> = requests.iter().map(|_| None).collect();
         for (i, part) in parts.iter_mut().enumerate() {
@@ -526,11 +526,6 @@ impl Store {
                     .collect()
             })
             .collect();
-        let (first, _) = span(
-            parts
-                .iter()
-                .flat_map(|p| p.members.iter().map(|&k| requests[k].1)),
-        )?;
         let read: Vec<_> = parts.iter().map(|p| (&p.row, &p.wanted[..])).collect();
         let states = session_state::load_teams(&mut w.tx, &read, first).await?;
         let mut pairs = Vec::with_capacity(parts.len());
@@ -544,8 +539,7 @@ impl Store {
             }
             let mut team_packs = TeamPacks::new(&part.row, state.packs);
             if part.row.closed_at.is_none() {
-                let (first, _) = span(part.members.iter().map(|&k| requests[k].1))?;
-                team_packs.expire(&mut w.tx, first).await?;
+                team_packs.expire(&mut w.tx, part.first).await?;
             }
             pairs.push(team_pairs);
             packs.push(team_packs);
@@ -582,8 +576,7 @@ impl Store {
             outcomes[k] = Some(outcome);
         }
         for (part, packs) in parts.iter().zip(&mut packs) {
-            let (_, last) = span(part.members.iter().map(|&k| requests[k].1))?;
-            packs.settle(&mut w.tx, last).await?;
+            packs.settle(&mut w.tx, part.last).await?;
         }
         let written: Vec<(TeamId, &Writes)> = parts.iter().map(|p| (p.row.id, &p.writes)).collect();
         let sessions = step_writes::flush(&mut w.tx, &written).await?;
@@ -637,11 +630,7 @@ impl Store {
             idempotency::remember_all(&mut w.tx, part.row.id, remembered).await?;
         }
         let durable = w.release().await?;
-        let answers = answers
-            .into_iter()
-            .map(|a| a.unwrap_or_else(|| Err(StoreError::corrupt("a request left unanswered"))))
-            .collect();
-        Ok((answers, durable))
+        Ok((answered(answers), durable))
     }
 
     /// A request of a merged team, in a step of its own (its refunds may go to another team).
